@@ -1,0 +1,83 @@
+// Builds self-contained executables with Node's Single Executable Applications support:
+// dist/<name>-linux-<arch> for x64 and arm64, plus dist/SHA256SUMS. The runtime inside is the
+// Node of this project's devDependency `node` (also the one running this script); for the
+// other architecture the same Node version comes from the npm registry (node-linux-<arch>),
+// because an SEA blob must be made by the Node version it runs on. Nothing else is fetched.
+//   --host-only   build for this machine's architecture only (what the tests need)
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, readFile, readdir, rm, writeFile, chmod, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundle, ENTRY_POINTS } from './build.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const hostArch = process.arch === 'arm64' ? 'arm64' : 'x64';
+const hostOnly = process.argv.includes('--host-only');
+const arches = hostOnly ? [hostArch] : ['x64', 'arm64'];
+const version = process.version.slice(1);
+
+async function nodeBinaryFor(arch) {
+  if (arch === hostArch) return process.execPath;
+  const cacheDir = join(root, '.cache', `node-linux-${arch}-${version}`);
+  const binary = join(cacheDir, 'package', 'bin', 'node');
+  if (existsSync(binary)) return binary;
+  await mkdir(cacheDir, { recursive: true });
+  const out = execFileSync('npm', ['pack', `node-linux-${arch}@${version}`, '--pack-destination', cacheDir, '--silent'], { encoding: 'utf8' }).trim().split('\n').pop();
+  execFileSync('tar', ['-xzf', join(cacheDir, out), '-C', cacheDir, 'package/bin/node']);
+  return binary;
+}
+
+function seaConfig(main, output, blob) {
+  return {
+    main,
+    output: blob ?? output,
+    disableExperimentalSEAWarning: true,
+    useSnapshot: false,
+    useCodeCache: false,
+    // NODE_OPTIONS and friends must not change what the binary does on a host.
+    execArgvExtension: 'none',
+    execArgv: ['--use-system-ca'],
+  };
+}
+
+async function buildOne(name, main, arch, workDir) {
+  const output = join(dist, `${name}-linux-${arch}`);
+  const configPath = join(workDir, `${name}-${arch}.sea.json`);
+  if (arch === hostArch) {
+    await writeFile(configPath, JSON.stringify(seaConfig(main, output)));
+    execFileSync(process.execPath, ['--build-sea', configPath], { stdio: ['ignore', 'ignore', 'inherit'] });
+  } else {
+    const blob = join(workDir, `${name}-${arch}.blob`);
+    await writeFile(configPath, JSON.stringify(seaConfig(main, output, blob)));
+    execFileSync(process.execPath, ['--experimental-sea-config', configPath], { stdio: ['ignore', 'ignore', 'inherit'] });
+    await copyFile(await nodeBinaryFor(arch), output);
+    const postject = join(root, 'node_modules', 'postject', 'dist', 'cli.js');
+    execFileSync(process.execPath, [postject, output, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  await chmod(output, 0o755);
+  return output;
+}
+
+const jsDir = await bundle();
+const workDir = join(root, '.cache', 'sea');
+await mkdir(workDir, { recursive: true });
+const names = { ...Object.fromEntries(Object.keys(ENTRY_POINTS).map((n) => [n, join(jsDir, `${n}.cjs`)])), 'node-floor': join(jsDir, 'empty.cjs') };
+for (const arch of arches) {
+  for (const [name, main] of Object.entries(names)) {
+    const started = Date.now();
+    const out = await buildOne(name, main, arch, workDir);
+    const size = (await stat(out)).size;
+    console.error(`built ${out.slice(root.length + 1)} (${(size / 1e6).toFixed(0)} MB, ${Date.now() - started} ms)`);
+  }
+}
+const sums = [];
+for (const file of (await readdir(dist)).sort()) {
+  if (!/^(docker-credential-dstack|dstack-registry-auth)-linux-(x64|arm64)$/.test(file)) continue;
+  const digest = createHash('sha256').update(await readFile(join(dist, file))).digest('hex');
+  sums.push(`${digest}  ${file}`);
+}
+await writeFile(join(dist, 'SHA256SUMS'), sums.join('\n') + '\n');
+await rm(workDir, { recursive: true, force: true });

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the end-to-end tests drive (a real dockerd, the CNCF registry,
+# skopeo, podman, PostgreSQL, Go credential helpers for the benchmark) without starting any
+# system service. Needs root; does nothing when everything is already there.
+set -euo pipefail
+packages=(docker.io docker-registry apache2-utils skopeo podman openssl postgresql curl iproute2 golang-docker-credential-helpers amazon-ecr-credential-helper)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-packages: missing ${missing[*]}; run this script as root (it uses apt-get)" >&2
+  exit 1
+fi
+# Packages must not start their system services on this host.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 0755 /usr/sbin/policy-rc.d
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-packages: installed ${missing[*]}" >&2

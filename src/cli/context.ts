@@ -1,0 +1,21 @@
+import type { Readable, Writable } from 'node:stream';
+
+// Everything a subcommand may touch of the outside world, passed in so tests can feed
+// byte buffers and a fake environment. Only src/bin/* reads process.* and exits.
+export interface CommandContext {
+  argv: string[];
+  env: Record<string, string | undefined>;
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+  cwd: string;
+}
+
+// A subcommand returns its exit status; it never calls process.exit.
+export type Command = (ctx: CommandContext) => Promise<number>;
+
+export function write(stream: Writable, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.write(text, (error) => (error ? reject(error) : resolve()));
+  });
+}

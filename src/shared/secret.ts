@@ -1,0 +1,31 @@
+const REDACTED = '[redacted]';
+
+// A value that cannot leak by accident: printing, logging or JSON-encoding it shows
+// "[redacted]". Only reveal() gives the text, and only the protocol answer calls it.
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  get length(): number {
+    return this.#value.length;
+  }
+  toString(): string {
+    return REDACTED;
+  }
+  toJSON(): string {
+    return REDACTED;
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return REDACTED;
+  }
+}
+
+// Masks a secret for display in demos: keeps a short prefix so a person can tell two apart.
+export function maskSecret(value: string): string {
+  if (value.length <= 8) return '****';
+  return `${value.slice(0, 4)}…(${value.length} chars)`;
+}
