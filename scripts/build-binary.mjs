@@ -6,7 +6,7 @@
 //   --host-only   build for this machine's architecture only (what the tests need)
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, readdir, rm, writeFile, chmod, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile, chmod, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,8 +43,11 @@ function seaConfig(main, output, blob) {
   };
 }
 
+// Each binary is built under a temporary name and renamed into place, so a test that is
+// running the previous binary (or a concurrent build) never sees a half-written file.
 async function buildOne(name, main, arch, workDir) {
-  const output = join(dist, `${name}-linux-${arch}`);
+  const target = join(dist, `${name}-linux-${arch}`);
+  const output = `${target}.${process.pid}.tmp`;
   const configPath = join(workDir, `${name}-${arch}.sea.json`);
   if (arch === hostArch) {
     await writeFile(configPath, JSON.stringify(seaConfig(main, output)));
@@ -52,32 +55,46 @@ async function buildOne(name, main, arch, workDir) {
   } else {
     const blob = join(workDir, `${name}-${arch}.blob`);
     await writeFile(configPath, JSON.stringify(seaConfig(main, output, blob)));
-    execFileSync(process.execPath, ['--experimental-sea-config', configPath], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(process.execPath, ['--experimental-sea-config', configPath], { stdio: 'pipe' });
     await copyFile(await nodeBinaryFor(arch), output);
     const postject = join(root, 'node_modules', 'postject', 'dist', 'cli.js');
-    execFileSync(process.execPath, [postject, output, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // postject warns about every ELF note section it cannot name; only a failure matters.
+    execFileSync(process.execPath, [postject, output, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: 'pipe' });
   }
   await chmod(output, 0o755);
-  return output;
+  await rename(output, target);
+  return target;
 }
 
-const jsDir = await bundle();
-const workDir = join(root, '.cache', 'sea');
+const workDir = join(root, '.cache', `sea-${process.pid}`);
 await mkdir(workDir, { recursive: true });
-const names = { ...Object.fromEntries(Object.keys(ENTRY_POINTS).map((n) => [n, join(jsDir, `${n}.cjs`)])), 'node-floor': join(jsDir, 'empty.cjs') };
-for (const arch of arches) {
-  for (const [name, main] of Object.entries(names)) {
-    const started = Date.now();
-    const out = await buildOne(name, main, arch, workDir);
-    const size = (await stat(out)).size;
-    console.error(`built ${out.slice(root.length + 1)} (${(size / 1e6).toFixed(0)} MB, ${Date.now() - started} ms)`);
+await mkdir(dist, { recursive: true });
+try {
+  const jsDir = await bundle(join(workDir, 'js'));
+  const programs = Object.fromEntries(Object.keys(ENTRY_POINTS).map((n) => [n, join(jsDir, `${n}.cjs`)]));
+  for (const arch of arches) {
+    // The benchmark's floor runs on this machine only.
+    const names = arch === hostArch ? { ...programs, 'node-floor': join(jsDir, 'empty.cjs') } : programs;
+    for (const [name, main] of Object.entries(names)) {
+      const started = Date.now();
+      const out = await buildOne(name, main, arch, workDir);
+      const size = (await stat(out)).size;
+      console.error(`built ${out.slice(root.length + 1)} (${(size / 1e6).toFixed(0)} MB, ${Date.now() - started} ms)`);
+    }
   }
+  const sums = [];
+  for (const file of (await readdir(dist)).sort()) {
+    if (!/^(docker-credential-dstack|dstack-registry-auth)-linux-(x64|arm64)$/.test(file)) continue;
+    const digest = createHash('sha256').update(await readFile(join(dist, file))).digest('hex');
+    sums.push(`${digest}  ${file}`);
+  }
+  const sumsTemp = join(dist, `SHA256SUMS.${process.pid}.tmp`);
+  await writeFile(sumsTemp, sums.join('\n') + '\n');
+  await rename(sumsTemp, join(dist, 'SHA256SUMS'));
+} catch (error) {
+  // esbuild has already printed the compile errors; no stack trace on top of them.
+  console.error(`build-binary: ${error.message.split('\n')[0]}`);
+  process.exitCode = 1;
+} finally {
+  await rm(workDir, { recursive: true, force: true });
 }
-const sums = [];
-for (const file of (await readdir(dist)).sort()) {
-  if (!/^(docker-credential-dstack|dstack-registry-auth)-linux-(x64|arm64)$/.test(file)) continue;
-  const digest = createHash('sha256').update(await readFile(join(dist, file))).digest('hex');
-  sums.push(`${digest}  ${file}`);
-}
-await writeFile(join(dist, 'SHA256SUMS'), sums.join('\n') + '\n');
-await rm(workDir, { recursive: true, force: true });

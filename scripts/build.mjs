@@ -12,8 +12,7 @@ export const ENTRY_POINTS = {
   'dstack-registry-auth': 'src/bin/dstack-registry-auth.ts',
 };
 
-export async function bundle() {
-  const outdir = join(root, 'dist', 'js');
+export async function bundle(outdir = join(root, 'dist', 'js')) {
   await mkdir(outdir, { recursive: true });
   await build({
     absWorkingDir: root,
