@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the end-to-end tests drive (a real dockerd, the CNCF registry,
-# skopeo, podman, PostgreSQL, Go credential helpers for the benchmark) without starting any
+# skopeo, podman, PostgreSQL, Go credential helpers for the benchmark, qemu for the arm64
+# binaries) without starting any
 # system service. Needs root; does nothing when everything is already there.
 set -euo pipefail
-packages=(docker.io docker-registry apache2-utils skopeo podman openssl postgresql curl iproute2 golang-docker-credential-helpers amazon-ecr-credential-helper)
+packages=(docker.io docker-registry apache2-utils skopeo podman openssl postgresql curl iproute2 golang-docker-credential-helpers amazon-ecr-credential-helper
+  # Runs the cross-built arm64 binaries in the tests (user-mode emulation with arm64 libraries).
+  qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross libatomic1-arm64-cross)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
