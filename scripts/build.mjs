@@ -2,7 +2,7 @@
 // Modules reached only through `await import()` stay lazy inside the bundle (esbuild wraps
 // them), which keeps the helper's cache-hit path from evaluating the HTTP client at all.
 import { build } from 'esbuild';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -14,6 +14,7 @@ export const ENTRY_POINTS = {
 
 export async function bundle(outdir = join(root, 'dist', 'js')) {
   await mkdir(outdir, { recursive: true });
+  const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
   await build({
     absWorkingDir: root,
     entryPoints: Object.fromEntries(Object.entries(ENTRY_POINTS)),
@@ -26,7 +27,7 @@ export async function bundle(outdir = join(root, 'dist', 'js')) {
     external: ['pg-native'],
     legalComments: 'none',
     logLevel: 'warning',
-    define: { __VERSION__: JSON.stringify(process.env.npm_package_version ?? '0.0.0') },
+    define: { __VERSION__: JSON.stringify(version) },
   });
   // The start-up floor the benchmark compares against: the same runtime doing nothing.
   await writeFile(join(outdir, 'empty.cjs'), '"use strict";\n');
