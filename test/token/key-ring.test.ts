@@ -24,9 +24,10 @@ const verify = (token: string, keys: Awaited<ReturnType<typeof loadKeyRing>>) =>
   verifyInstanceToken(token, keys, { issuer: 'dstack-registry-auth', now, revocations: noRevocations });
 
 function pkcs8(type: 'ed25519' | 'ec' | 'rsa'): string {
-  const options = type === 'ec' ? { namedCurve: 'P-256' } : type === 'rsa' ? { modulusLength: 2048 } : {};
-  const { privateKey } = generateKeyPairSync(type as 'ed25519', options as never);
-  return privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const encoding = { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } } as const;
+  if (type === 'ec') return generateKeyPairSync('ec', { namedCurve: 'P-256', ...encoding }).privateKey;
+  if (type === 'rsa') return generateKeyPairSync('rsa', { modulusLength: 2048, ...encoding }).privateKey;
+  return generateKeyPairSync('ed25519', encoding).privateKey;
 }
 
 describe('loadKeyRing', () => {
