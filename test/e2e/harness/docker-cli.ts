@@ -1,0 +1,27 @@
+import { execa, type Result } from 'execa';
+import type { Dockerd } from './dockerd.ts';
+import type { HelperHost } from './helper-env.ts';
+
+// The docker CLI as a user on the runner host runs it: against the private engine, with the
+// client config and helper settings of `host` (the CLI passes its environment to the helper).
+export function docker(dockerd: Dockerd, host: HelperHost, args: string[], env: Record<string, string> = {}): Promise<Result> {
+  return execa('docker', args, {
+    env: { ...host.env, DOCKER_HOST: dockerd.host, ...env },
+    extendEnv: false,
+    reject: false,
+    timeout: 60_000,
+  });
+}
+
+// The engine's own view of an image: its ID and the label the seeder put in, or undefined.
+export async function inspectImage(dockerd: Dockerd, host: HelperHost, image: string): Promise<{ id: string; seed: string } | undefined> {
+  const result = await docker(dockerd, host, ['image', 'inspect', image, '--format', '{{.Id}} {{index .Config.Labels "e2e.seed"}}']);
+  if (result.exitCode !== 0) return undefined;
+  const [id, seed] = String(result.stdout).trim().split(' ');
+  return { id: id ?? '', seed: seed ?? '' };
+}
+
+// Text of a failed command for assertion messages.
+export function describeResult(result: Result): string {
+  return `exit ${result.exitCode}\nstdout: ${String(result.stdout)}\nstderr: ${String(result.stderr)}`;
+}

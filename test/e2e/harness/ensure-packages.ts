@@ -1,0 +1,49 @@
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+
+// The end-to-end stage needs real programs; when they are missing it installs them (as root,
+// through scripts/e2e/install-packages.sh) or fails with what to do. It never skips: a
+// scenario that cannot run must fail CI, not pass it silently.
+export const REQUIRED_TOOLS = ['dockerd', 'containerd', 'runc', 'docker', 'docker-registry', 'skopeo', 'podman', 'htpasswd', 'openssl'];
+
+const REPO = resolve(import.meta.dirname, '../../..');
+export const HELPER_BINARY = join(REPO, 'dist/docker-credential-dstack-linux-x64');
+export const SERVICE_BINARY = join(REPO, 'dist/dstack-registry-auth-linux-x64');
+
+let checked = false;
+
+export function ensureE2ePrerequisites(): void {
+  if (checked) return;
+  let missing = missingTools();
+  if (missing.length > 0 && process.getuid?.() === 0) {
+    const run = spawnSync('bash', [join(REPO, 'scripts/e2e/install-packages.sh')], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`e2e: installing packages failed (exit ${run.status}): ${run.stderr.trim()}`);
+    missing = missingTools();
+  }
+  if (missing.length > 0) {
+    throw new Error(`e2e: missing ${missing.join(', ')}; run "sudo bash scripts/e2e/install-packages.sh" (Debian) and retry`);
+  }
+  const binaries = [HELPER_BINARY, SERVICE_BINARY].filter((path) => !isExecutable(path));
+  if (binaries.length > 0) {
+    throw new Error(`e2e: ${binaries.join(', ')} not built; run "npm run build:binary -- --host-only" first (npm test does)`);
+  }
+  if (process.getuid?.() !== 0) {
+    throw new Error('e2e: a private dockerd and podman need root; run the e2e stage as root (CI does)');
+  }
+  checked = true;
+}
+
+export function missingTools(): string[] {
+  const dirs = (process.env.PATH ?? '').split(delimiter).concat(['/usr/sbin', '/sbin', '/usr/bin']);
+  return REQUIRED_TOOLS.filter((tool) => !dirs.some((dir) => dir !== '' && isExecutable(join(dir, tool))));
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
