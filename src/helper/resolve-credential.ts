@@ -1,0 +1,126 @@
+import { isCodedError, oneLine, type CodedError } from '../shared/errors.ts';
+import type { Secret } from '../shared/secret.ts';
+import type { CacheEntry } from '../cache/cache-entry.ts';
+import { freshnessOf } from '../cache/cache-entry.ts';
+import type { CredentialCache } from '../cache/credential-cache.ts';
+import type { ServiceClient } from '../client/service-client.ts';
+import type { Diagnostics } from './diagnostics.ts';
+import type { HelperSettings } from './settings.ts';
+import { openHelperCache } from './open-helper-cache.ts';
+import { acquireLock } from '../cache/cache-lock.ts';
+
+// How long a "no credential for this registry" answer is remembered.
+export const ABSENT_TTL_MS = 30_000;
+
+// Failures that mean "the server could not answer", where the failure policy applies and a
+// stale cached credential may stand in. Auth failures (revoked, expired, forbidden…) are
+// answers: they always reach the user.
+const UNREACHABLE_CODES = new Set(['unreachable', 'timeout', 'tls', 'bad_response', 'rate_limited', 'unavailable', 'internal']);
+
+export interface ResolveDeps {
+  now?: () => Date;
+  cache?: CredentialCache;
+  client?: () => Promise<ServiceClient>;
+}
+
+// cache → server → cache, with the failure policy. undefined means "no credential" (the
+// protocol prints the not-found line, and the client pulls anonymously).
+export async function resolveCredential(registryKey: string, settings: HelperSettings, diagnostics: Diagnostics, deps: ResolveDeps = {}): Promise<{ username: string; secret: Secret } | undefined> {
+  const now = deps.now ?? (() => new Date());
+  const cache = deps.cache ?? openHelperCache(settings, diagnostics);
+  const cached = cache.read(registryKey);
+  if (cached && freshnessOf(cached, now()) === 'fresh') {
+    diagnostics.debug(`cache hit for ${registryKey}`);
+    return answerOf(cached);
+  }
+  const why = cached && freshnessOf(cached, now()) === 'stale' ? ' (cached entry past its refresh point)' : '';
+  diagnostics.debug(`cache miss for ${registryKey}: requesting ${settings.server}${why}`);
+
+  const lockPath = cache.lockPath(registryKey);
+  let release = (): void => {};
+  if (lockPath !== undefined) {
+    const lock = await acquireLock(lockPath, {
+      waitMs: settings.timeoutMs,
+      staleMs: settings.timeoutMs + 1000,
+      satisfied: () => isFresh(cache.read(registryKey), now()),
+      onStale: (reason) => diagnostics.warn(`broke a stale cache lock: ${reason}`),
+    });
+    if (lock.status === 'timed_out') diagnostics.warn(`waited ${settings.timeoutMs} ms for another docker-credential-dstack fetching ${registryKey}; asking the server directly`);
+    if (lock.status === 'acquired') release = lock.release;
+    // Whoever held the lock has just written the entry: read it again before asking.
+    const after = cache.read(registryKey);
+    if (after && isFresh(after, now())) {
+      release();
+      diagnostics.debug(`cache hit for ${registryKey} (fetched by another process)`);
+      return answerOf(after);
+    }
+  }
+  try {
+    return await fetchAndStore(registryKey, settings, diagnostics, cache, now, deps, cache.read(registryKey) ?? cached);
+  } finally {
+    release();
+  }
+}
+
+async function fetchAndStore(registryKey: string, settings: HelperSettings, diagnostics: Diagnostics, cache: CredentialCache, now: () => Date, deps: ResolveDeps, previous: CacheEntry | undefined): Promise<{ username: string; secret: Secret } | undefined> {
+  const client = await (deps.client ?? (() => defaultClient(settings, diagnostics)))();
+  try {
+    const credential = await client.getCredential(registryKey);
+    const issuedAt = now();
+    if (credential.expiresAt.getTime() <= issuedAt.getTime()) {
+      diagnostics.warn(`the credential for ${registryKey} from ${settings.server} is already expired by this host's clock (expires_at ${credential.expiresAt.toISOString()}): check the clocks; not caching it`);
+      return { username: credential.username, secret: credential.secret };
+    }
+    await store(cache, { kind: 'credential', registry: registryKey, username: credential.username, secret: credential.secret, issuedAt, expiresAt: credential.expiresAt }, diagnostics);
+    diagnostics.debug(`cached credential for ${registryKey} until ${credential.expiresAt.toISOString()}`);
+    return { username: credential.username, secret: credential.secret };
+  } catch (error) {
+    if (!isCodedError(error)) throw error;
+    if (error.code === 'not_found') {
+      diagnostics.debug(`${settings.server} has no credential for ${registryKey}`);
+      const at = now();
+      await store(cache, { kind: 'absent', registry: registryKey, issuedAt: at, expiresAt: new Date(at.getTime() + ABSENT_TTL_MS) }, diagnostics);
+      return undefined;
+    }
+    if (!UNREACHABLE_CODES.has(error.code)) {
+      // The server refused this host: a cached credential must not outlive that answer.
+      cache.erase(registryKey);
+      throw error;
+    }
+    return fallBack(registryKey, error, settings, diagnostics, previous, now);
+  }
+}
+
+function fallBack(registryKey: string, error: CodedError, settings: HelperSettings, diagnostics: Diagnostics, previous: CacheEntry | undefined, now: () => Date): { username: string; secret: Secret } | undefined {
+  if (previous && freshnessOf(previous, now()) !== 'expired') {
+    if (previous.kind === 'absent') return undefined;
+    diagnostics.warn(`refreshing the credential for ${registryKey} failed (${oneLine(error)}); serving the cached one, valid until ${previous.expiresAt.toISOString()}`);
+    return answerOf(previous);
+  }
+  if (settings.onError === 'anonymous') {
+    diagnostics.warn(`${oneLine(error)}; pulling ${registryKey} anonymously (DOCKER_CREDENTIAL_DSTACK_ON_ERROR=anonymous)`);
+    return undefined;
+  }
+  throw error;
+}
+
+async function store(cache: CredentialCache, entry: CacheEntry, diagnostics: Diagnostics): Promise<void> {
+  try {
+    await cache.write(entry);
+  } catch (error) {
+    diagnostics.warn(`cannot write the cache entry for ${entry.registry} (${oneLine(error)}); the next pull asks the server again`);
+  }
+}
+
+async function defaultClient(settings: HelperSettings, diagnostics: Diagnostics): Promise<ServiceClient> {
+  const { createServiceClient } = await import('../client/service-client.ts');
+  return createServiceClient(settings, { warn: (msg) => diagnostics.warn(msg), debug: (msg) => diagnostics.debug(msg) });
+}
+
+function isFresh(entry: CacheEntry | undefined, at: Date): boolean {
+  return entry !== undefined && freshnessOf(entry, at) === 'fresh';
+}
+
+function answerOf(entry: CacheEntry): { username: string; secret: Secret } | undefined {
+  return entry.kind === 'credential' ? { username: entry.username, secret: entry.secret } : undefined;
+}
