@@ -1,0 +1,84 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ensureE2ePrerequisites } from './ensure-packages.ts';
+import { startDockerd, type Dockerd } from './dockerd.ts';
+import { startRegistry, type RegistryProcess } from './registry.ts';
+import { seedImage, type SeededImage } from './seed-image.ts';
+import { startService, type Service } from './service.ts';
+import { createHelperHost, type HelperHost } from './helper-env.ts';
+import { configureHost, type ConfiguredPaths } from './configure-host.ts';
+
+// The mission's main path, assembled the way an operator would: a registry that is the
+// Docker Hub mirror and trusts our service as its token realm (`auth: token` from
+// `registry-config`), the service serving it with the issuer source as the default registry,
+// and a runner host (private dockerd + helper) set up by the real `configure`.
+export interface TokenStack {
+  dir: string;
+  registry: RegistryProcess;
+  service: Service;
+  dockerd: Dockerd;
+  host: HelperHost;
+  paths: ConfiguredPaths;
+  images: Map<string, SeededImage>;
+  registryAuthYaml: string;
+  instance: string;
+  stop(): Promise<void>;
+}
+
+export interface TokenStackOptions {
+  // repository:tag pairs seeded before token auth is switched on (library/python:3.14 always).
+  images?: string[];
+  serviceEnv?: Record<string, string>;
+  instance?: string;
+  project?: string;
+  onError?: 'fail' | 'anonymous';
+}
+
+export async function startTokenStack(options: TokenStackOptions = {}): Promise<TokenStack> {
+  ensureE2ePrerequisites();
+  const dir = await mkdtemp('/tmp/e2e-');
+  const started: { stop(): Promise<void> }[] = [];
+  const stopAll = async () => {
+    for (const thing of started.reverse()) await thing.stop().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    // 1. Seed through an open registry on the storage the token registry will serve.
+    const seeding = await startRegistry({ dir: join(dir, 'reg'), name: 'seed' });
+    const images = new Map<string, SeededImage>();
+    for (const ref of ['library/python:3.14', 'python:3.14', ...(options.images ?? [])]) {
+      const [repository, tag] = ref.split(':') as [string, string];
+      images.set(ref, await seedImage({ registryUrl: seeding.url, repository, tag }));
+    }
+    await seeding.stop();
+    const registryKey = seeding.host;
+
+    // 2. The service: the registry is the default registry, served by the issuer source.
+    const service = await startService({
+      dir: join(dir, 'svc'),
+      env: {
+        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: registryKey,
+        DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'issuer',
+        ...options.serviceEnv,
+      },
+    });
+    started.push(service);
+
+    // 3. The registry, same port and storage, now with the auth section registry-config prints.
+    const registryAuthYaml = await service.registryConfig(registryKey, join(dir, 'reg-auth'));
+    const registry = await startRegistry({ dir: join(dir, 'reg'), port: seeding.port, auth: { yaml: registryAuthYaml }, name: 'registry' });
+    started.push(registry);
+
+    // 4. The runner host: private engine, helper with an instance token, then `configure`.
+    const dockerd = await startDockerd({ dir: join(dir, 'd'), daemonJson: {} });
+    started.push(dockerd);
+    const instance = options.instance ?? 'i-e2e-1';
+    const host = await createHelperHost({ dir: join(dir, 'host'), server: service.url, onError: options.onError ?? 'fail' });
+    await host.setToken(await service.issueToken({ instance, project: options.project ?? 'main' }));
+    const paths = await configureHost(host, dockerd, join(dir, 'd'));
+    return { dir, registry, service, dockerd, host, paths, images, registryAuthYaml, instance, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

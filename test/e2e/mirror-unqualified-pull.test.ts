@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTokenStack, type TokenStack } from './harness/token-stack.ts';
+import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
+
+// Scenario 1: `docker pull python:3.14` (unqualified) is served by the mirror, which accepts
+// only tokens from our realm, and the only credential the host had was a ticket.
+describe('e2e: unqualified pull through the token-auth mirror', () => {
+  let stack: TokenStack;
+  beforeAll(async () => {
+    stack = await startTokenStack();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('configure put the mirror in effect and named the helper for Docker Hub', async () => {
+    const info = await stack.dockerd.info();
+    expect(info.RegistryConfig.Mirrors).toContain(`${stack.registry.url}/`);
+    const { readFile } = await import('node:fs/promises');
+    const config = JSON.parse(await readFile(stack.paths.dockerConfigJson, 'utf8'));
+    expect(config.credHelpers['https://index.docker.io/v1/']).toBe('dstack');
+  });
+
+  it('pulls python:3.14 from the mirror with a ticket the service issued', async () => {
+    const pull = await docker(stack.dockerd, stack.host, ['pull', 'python:3.14']);
+    expect(pull.exitCode, describeResult(pull)).toBe(0);
+
+    // The engine holds exactly the image seeded into the mirror.
+    const image = await inspectImage(stack.dockerd, stack.host, 'python:3.14');
+    expect(image).toEqual({ id: stack.images.get('library/python:3.14')!.configDigest, seed: 'library/python:3.14' });
+
+    // The helper was asked for the Docker Hub key and had to go to the service.
+    const helperLog = await stack.host.debugLog();
+    expect(helperLog).toContain('https://index.docker.io/v1/');
+    expect(helperLog).toMatch(/cache miss/i);
+
+    // The service issued a credential (a ticket, issuer source) and granted pull at its realm.
+    const audit = await stack.service.audit();
+    const issued = audit.filter((r) => r.event === 'credential' && r.outcome === 'granted');
+    expect(issued).toHaveLength(1);
+    expect(issued[0]).toMatchObject({ instance: stack.instance, project: 'main', source: 'issuer' });
+    const grants = audit.filter((r) => r.event === 'realm' && r.outcome === 'granted');
+    expect(grants.length).toBeGreaterThan(0);
+    expect(grants.some((r) => (r.scope ?? '').includes('repository:library/python:pull'))).toBe(true);
+    expect(grants.every((r) => r.instance === stack.instance)).toBe(true);
+
+    // The registry challenged (401 on /v2/), then authorized the manifest request with a token naming the instance.
+    const registryLog = await stack.registry.log();
+    expect(registryLog).toMatch(/"GET \/v2\/ HTTP\/1\.1" 401/);
+    expect(registryLog).toMatch(/"GET \/v2\/library\/python\/manifests\/3\.14 HTTP\/1\.1" 200/);
+    expect(registryLog).toMatch(new RegExp(`msg="authorized request"[^\\n]*uri=/v2/library/python/manifests/3\\.14`));
+    expect(registryLog).toMatch(new RegExp(`auth\\.user\\.name="?[^ ]*${stack.instance}`));
+
+    // dockerd used the mirror and did not fall back to Docker Hub.
+    const { readFile } = await import('node:fs/promises');
+    const dockerdLog = await readFile(stack.dockerd.logPath, 'utf8');
+    expect(dockerdLog).not.toContain('Attempting next endpoint for pull after error');
+  });
+});

@@ -1,0 +1,43 @@
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTokenStack, type TokenStack } from './harness/token-stack.ts';
+import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
+
+// Scenario 2: the reference the dstack server produces when it prefixes the default registry
+// (`<registry>/python:3.14`) pulls with the helper's credential for that host's own key.
+describe('e2e: rewritten reference <registry>/python:3.14', () => {
+  let stack: TokenStack;
+  beforeAll(async () => {
+    stack = await startTokenStack();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('configure named the helper for the registry host too', async () => {
+    const config = JSON.parse(await readFile(stack.paths.dockerConfigJson, 'utf8'));
+    expect(config.credHelpers[stack.registry.host]).toBe('dstack');
+  });
+
+  it('pulls 127.0.0.1:PORT/python:3.14 with a ticket for that key', async () => {
+    const ref = `${stack.registry.host}/python:3.14`;
+    const pull = await docker(stack.dockerd, stack.host, ['pull', ref]);
+    expect(pull.exitCode, describeResult(pull)).toBe(0);
+    expect(await inspectImage(stack.dockerd, stack.host, ref)).toEqual({ id: stack.images.get('python:3.14')!.configDigest, seed: 'python:3.14' });
+
+    // The CLI asked the helper for the registry's own key, not Docker Hub's.
+    const helperLog = await stack.host.debugLog();
+    expect(helperLog).toContain(stack.registry.host);
+    expect(helperLog).not.toContain('https://index.docker.io/v1/');
+
+    const audit = await stack.service.audit();
+    expect(audit.filter((r) => r.event === 'credential' && r.outcome === 'granted')).toHaveLength(1);
+    expect(audit.some((r) => r.event === 'realm' && r.outcome === 'granted' && (r.scope ?? '').includes('repository:python:pull'))).toBe(true);
+
+    const registryLog = await stack.registry.log();
+    expect(registryLog).toMatch(/"GET \/v2\/python\/manifests\/3\.14 HTTP\/1\.1" 200/);
+    expect(registryLog).toMatch(new RegExp(`auth\\.user\\.name="?[^ ]*${stack.instance}`));
+    // Nothing went to the Docker Hub repository path: this was not the mirror route.
+    expect(registryLog).not.toContain('/v2/library/python/');
+  });
+});
