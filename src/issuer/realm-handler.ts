@@ -48,7 +48,7 @@ export function createRealmHandler(deps: RealmDeps): (req: IncomingMessage, res:
 async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, req: IncomingMessage, res: ServerResponse): Promise<Outcome> {
   let request: RealmRequest;
   try {
-    const parsed = await readRealmRequest(req, basicCredentials(req));
+    const parsed = await readRealmRequest(req, ticketCredentials(req));
     if ('status' in parsed) {
       sendError(res, parsed.status, parsed.code, parsed.message, parsed.headers);
       deps.audit.record({ event: 'realm', outcome: 'denied', reason: parsed.code });
@@ -102,6 +102,17 @@ async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, re
   } catch (error) {
     return internalError(deps, res, error, audit);
   }
+}
+
+// The user name that comes with a ticket (`instance:<id>`) contains a colon, which Basic
+// auth cannot tell from the separator; a ticket (a compact JWS) never contains one, so the
+// credential is split at the last colon instead of the first.
+function ticketCredentials(req: IncomingMessage): { username: string; password: string } | undefined {
+  const basic = basicCredentials(req);
+  if (!basic) return undefined;
+  const joined = `${basic.username}:${basic.password}`;
+  const colon = joined.lastIndexOf(':');
+  return { username: joined.slice(0, colon), password: joined.slice(colon + 1) };
 }
 
 // Outcome and a bounded metrics reason for a token that was issued; the audit gets the detail.
