@@ -22,7 +22,8 @@ export interface HelperHost {
 
 export async function createHelperHost(options: { dir: string; server: string; token?: string; onError?: 'fail' | 'anonymous' }): Promise<HelperHost> {
   const binDir = join(options.dir, 'bin');
-  const dockerConfigDir = join(options.dir, 'docker-config');
+  // HOME/.docker is where root's client config lives on a host; podman and skopeo look there too.
+  const dockerConfigDir = join(options.dir, '.docker');
   const tokenFile = join(options.dir, 'token');
   const cacheDir = join(options.dir, 'cache');
   const logFile = join(options.dir, 'helper.log');

@@ -1,0 +1,60 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTokenStack, type TokenStack } from './harness/token-stack.ts';
+import { describeResult } from './harness/docker-cli.ts';
+import { credentialGrants } from './harness/service.ts';
+
+// Scenario 8: clients other than the docker CLI use the same helper: skopeo with an authfile
+// naming it in credHelpers, and podman through the registries.conf drop-in `configure` wrote
+// (the mirror for docker.io), asking the helper for the mirror's own host key.
+describe('e2e: skopeo and podman through the helper', () => {
+  let stack: TokenStack;
+  beforeAll(async () => {
+    stack = await startTokenStack();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('skopeo inspect with credHelpers in the authfile', async () => {
+    const before = credentialGrants(await stack.service.audit()).length;
+    const result = await execa(
+      'skopeo',
+      ['inspect', '--authfile', stack.paths.dockerConfigJson, '--tls-verify=false', `docker://${stack.registry.host}/python:3.14`],
+      { env: stack.host.env, extendEnv: false, reject: false, timeout: 60_000 },
+    );
+    expect(result.exitCode, describeResult(result)).toBe(0);
+    expect(JSON.parse(String(result.stdout)).Digest).toBe(stack.images.get('python:3.14')!.manifestDigest);
+    expect(credentialGrants(await stack.service.audit()).length).toBe(before + 1);
+    expect(await stack.host.debugLog()).toContain(stack.registry.host);
+    expect(await stack.registry.log()).toMatch(/"GET \/v2\/python\/manifests\/3\.14 HTTP\/1\.1" 200 [^\n]*skopeo/);
+  });
+
+  it('podman pull docker.io/library/python:3.14 goes to the mirror from the drop-in, with the helper', async () => {
+    const dropIn = await readFile(stack.paths.registriesDropIn, 'utf8');
+    expect(dropIn).toContain(stack.registry.host);
+    const root = join(stack.dir, 'podman');
+    await mkdir(root, { recursive: true });
+    const podman = (args: string[]) =>
+      execa(
+        'podman',
+        ['--root', join(root, 'root'), '--runroot', join(root, 'run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', ...args],
+        // podman reads registries.conf from CONTAINERS_REGISTRIES_CONF (4.3 has no flag for it) and
+        // the Docker client config from $HOME/.docker/config.json, which is where `configure` wrote.
+        { env: { ...stack.host.env, CONTAINERS_REGISTRIES_CONF: stack.paths.registriesDropIn }, extendEnv: false, reject: false, timeout: 90_000 },
+      );
+    const pull = await podman(['pull', 'docker.io/library/python:3.14']);
+    expect(pull.exitCode, describeResult(pull)).toBe(0);
+    const inspect = await podman(['image', 'inspect', 'docker.io/library/python:3.14', '--format', '{{index .Labels "e2e.seed"}}']);
+    expect(String(inspect.stdout).trim(), describeResult(inspect)).toBe('library/python:3.14');
+
+    // podman asked the helper for the mirror's host (not the Docker Hub key) and the mirror
+    // served it to a token from our realm.
+    expect(await stack.host.debugLog()).toContain(stack.registry.host);
+    const registryLog = await stack.registry.log();
+    expect(registryLog).toMatch(/"(GET|HEAD) \/v2\/library\/python\/manifests\/3\.14 HTTP\/1\.1" 200 [^\n]*(podman|containers)/i);
+    expect((await stack.service.audit()).some((r) => r.event === 'realm' && r.outcome === 'granted' && (r.scope ?? '').includes('repository:library/python:pull'))).toBe(true);
+  });
+});

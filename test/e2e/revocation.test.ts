@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTokenStack, type TokenStack } from './harness/token-stack.ts';
+import { docker, describeResult } from './harness/docker-cli.ts';
+
+// Scenario 5: after `revoke`, pulls stop at once: the realm refuses the ticket still in the
+// cache, and once the helper has to ask the service, the user reads that the instance token
+// was revoked.
+describe('e2e: revocation', () => {
+  let stack: TokenStack;
+  beforeAll(async () => {
+    stack = await startTokenStack();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('a revoked instance can no longer pull, and is told why', async () => {
+    const ref = `${stack.registry.host}/python:3.14`;
+    const before = await docker(stack.dockerd, stack.host, ['pull', ref]);
+    expect(before.exitCode, describeResult(before)).toBe(0);
+    await docker(stack.dockerd, stack.host, ['image', 'rm', ref]);
+
+    await stack.service.revoke(stack.instance);
+
+    // The cached ticket is still unexpired, but the realm checks revocation on every token.
+    const cachedTicket = await docker(stack.dockerd, stack.host, ['pull', ref]);
+    expect(cachedTicket.exitCode, describeResult(cachedTicket)).not.toBe(0);
+    let audit = await stack.service.audit();
+    expect(audit.some((r) => r.event === 'realm' && r.outcome === 'denied' && r.instance === stack.instance && /revoked/i.test(r.reason ?? ''))).toBe(true);
+
+    // With the cache erased (the protocol's own `erase`), the helper asks the service.
+    const erase = await stack.host.run(['erase'], { input: `${stack.registry.host}\n` });
+    expect(erase.exitCode, describeResult(erase)).toBe(0);
+    const after = await docker(stack.dockerd, stack.host, ['pull', ref]);
+    expect(after.exitCode, describeResult(after)).not.toBe(0);
+    expect(String(after.stderr)).toMatch(/instance token revoked/i);
+    expect(String(after.stderr)).toContain(stack.service.url);
+
+    audit = await stack.service.audit();
+    expect(audit.some((r) => r.event === 'credential' && r.outcome === 'denied' && /revoked/i.test(r.reason ?? ''))).toBe(true);
+    // The engine was never asked: the CLI stopped at the helper's answer.
+    expect(String(after.stderr)).not.toMatch(/no such host|registry-1\.docker\.io/);
+  });
+});

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStaticStack, type StaticStack } from './harness/static-stack.ts';
+import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
+import { credentialGrants } from './harness/service.ts';
+
+// Scenario 6: the service is down. A valid cached credential still pulls (static source: the
+// registry checks the password itself, no realm involved). Without one, the default policy
+// stops the pull with the helper's readable reason and the `anonymous` policy goes on
+// anonymously (against a registry that allows anonymous pulls).
+describe('e2e: service down', () => {
+  let stack: StaticStack;
+  beforeAll(async () => {
+    stack = await startStaticStack({ extraRegistries: [{ name: 'open', auth: 'open' }] });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('with a cached credential the pull succeeds; without one it fails readably or goes anonymous', async () => {
+    const registry = stack.registry.process;
+    const open = stack.extra.get('open')!.process;
+    // Warm the cache for the htpasswd registry only.
+    const warm = await docker(stack.dockerd, stack.host, ['pull', `${registry.host}/app:1`]);
+    expect(warm.exitCode, describeResult(warm)).toBe(0);
+    await docker(stack.dockerd, stack.host, ['image', 'rm', `${registry.host}/app:1`]);
+    expect(credentialGrants(await stack.service.audit())).toHaveLength(1);
+
+    await stack.service.stop();
+
+    const cached = await docker(stack.dockerd, stack.host, ['pull', `${registry.host}/app:1`]);
+    expect(cached.exitCode, describeResult(cached)).toBe(0);
+    expect((await inspectImage(stack.dockerd, stack.host, `${registry.host}/app:1`))?.seed).toBe('app:1');
+    expect(await stack.host.debugLog()).toMatch(/cache hit/i);
+
+    // No cached credential for the open registry, default policy `fail`: the CLI stops with the
+    // helper's reason, which names the unreachable service.
+    const failed = await docker(stack.dockerd, stack.host, ['pull', `${open.host}/app:1`]);
+    expect(failed.exitCode, describeResult(failed)).not.toBe(0);
+    expect(String(failed.stderr)).toContain(stack.service.url);
+    expect(String(failed.stderr)).toMatch(/unreachable|cannot reach|could not reach|connection refused|ECONNREFUSED/i);
+    expect(await open.log()).not.toContain('/v2/app/manifests/1');
+
+    // Policy `anonymous`: the helper answers "not found", the CLI pulls anonymously, the open
+    // registry serves it.
+    const anonymous = await docker(stack.dockerd, stack.host, ['pull', `${open.host}/app:1`], { DOCKER_CREDENTIAL_DSTACK_ON_ERROR: 'anonymous' });
+    expect(anonymous.exitCode, describeResult(anonymous)).toBe(0);
+    expect((await inspectImage(stack.dockerd, stack.host, `${open.host}/app:1`))?.seed).toBe('app:1');
+    expect(await stack.host.debugLog()).toMatch(/anonymous/i);
+    expect(await open.log()).toMatch(/"GET \/v2\/app\/manifests\/1 HTTP\/1\.1" 200/);
+  });
+});

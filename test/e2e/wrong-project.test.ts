@@ -1,0 +1,35 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStaticStack, type StaticStack } from './harness/static-stack.ts';
+import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
+
+// Scenario 9: a registry only project B may use. An instance of project A gets no credential
+// for it and the pull fails with a message saying so; project A's own registry still works.
+describe('e2e: registry of another project', () => {
+  let stack: StaticStack;
+  beforeAll(async () => {
+    stack = await startStaticStack({ project: 'A', extraRegistries: [{ name: 'only-b', auth: 'htpasswd', projects: ['B'] }] });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('project A cannot pull from project B registry, and the user reads why', async () => {
+    const onlyB = stack.extra.get('only-b')!;
+    const denied = await docker(stack.dockerd, stack.host, ['pull', `${onlyB.process.host}/app:1`]);
+    expect(denied.exitCode, describeResult(denied)).not.toBe(0);
+    expect(String(denied.stderr)).toMatch(/not allowed for this project/i);
+    expect(await inspectImage(stack.dockerd, stack.host, `${onlyB.process.host}/app:1`)).toBeUndefined();
+
+    const audit = await stack.service.audit();
+    const decision = audit.filter((r) => r.event === 'credential' && r.registry === onlyB.process.host);
+    expect(decision.length).toBeGreaterThan(0);
+    expect(decision.every((r) => r.outcome === 'denied' && r.project === 'A')).toBe(true);
+    // The password of B's registry never reached A's host.
+    expect(await stack.host.debugLog()).not.toContain(onlyB.account!.password);
+    expect(await onlyB.process.log()).not.toMatch(/auth\.user\.name="?only-b-user[^\n]*uri=\/v2\/app/);
+
+    // The same host's own default registry is served normally.
+    const allowed = await docker(stack.dockerd, stack.host, ['pull', `${stack.registry.process.host}/app:1`]);
+    expect(allowed.exitCode, describeResult(allowed)).toBe(0);
+  });
+});
