@@ -57,7 +57,7 @@ export async function makeKeys(issuerName = 'dstack-registry-auth'): Promise<Key
   return { dataDir, ticketKeys, registryKeys, cleanup: () => rm(dataDir, { recursive: true, force: true }) };
 }
 
-export function issuerRegistry(overrides: Partial<RegistryEntry> & { issuer?: Partial<NonNullable<RegistryEntry['issuer']>> } = {}): RegistryEntry {
+export function issuerRegistry(overrides: Omit<Partial<RegistryEntry>, 'issuer'> & { issuer?: Partial<NonNullable<RegistryEntry['issuer']>> } = {}): RegistryEntry {
   const { issuer, ...rest } = overrides;
   return {
     key: 'registry.example:5000',

@@ -60,7 +60,7 @@ describe('pull tickets', () => {
     const stranger = await makeKeys();
     try {
       const { token } = await mintTicket(stranger.ticketKeys, claims, T0);
-      const error = await verifyTicket(token, keys.ticketKeys, verifyOptions()).catch((e: unknown) => e as Error & { code: string });
+      const error = (await verifyTicket(token, keys.ticketKeys, verifyOptions()).catch((e: unknown) => e)) as Error & { code: string };
       expect(error).toMatchObject({ code: 'token_invalid' });
       expect(error.message).not.toContain(token.split('.')[2]);
     } finally {
