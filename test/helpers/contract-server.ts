@@ -1,0 +1,136 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+// A small real HTTP server speaking docs/contract.md from the helper's side, with behaviour
+// a test controls: it counts requests, and can be slow, hang, send garbage, or answer any
+// contract error (500, 503, 429 with Retry-After, 404, 401 codes). TCP on 127.0.0.1 port 0
+// or a unix socket.
+
+export interface ContractCredential {
+  username: string;
+  secret: string;
+  // Lifetime from the moment of the request; negative means already expired.
+  ttlMs: number;
+}
+
+export type Behaviour =
+  | { kind: 'ok' }
+  | { kind: 'delay'; ms: number }
+  | { kind: 'hang' }
+  | { kind: 'garbage'; body?: string; status?: number }
+  | { kind: 'error'; status: number; error: string; message?: string; retryAfter?: string }
+  | { kind: 'bare'; status: number; body?: string };
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  body: string;
+  authorization: string | undefined;
+  userAgent: string | undefined;
+}
+
+export interface ContractServerOptions {
+  socketPath?: string;
+  // The bearer token the server accepts; any other is token_invalid.
+  instanceToken?: string;
+  credentials?: Record<string, ContractCredential>;
+  hostConfig?: { mirrors: string[]; registries: string[] };
+}
+
+export interface ContractServer {
+  url: string;
+  requests: RecordedRequest[];
+  credentials: Map<string, ContractCredential>;
+  // Behaviours for the next requests, one each, in order; then `fallback`.
+  queue(...behaviours: Behaviour[]): void;
+  fallback: Behaviour;
+  // Requests to POST /v1/credentials so far.
+  credentialRequests(): number;
+  close(): Promise<void>;
+}
+
+export const TEST_INSTANCE_TOKEN = 'test-instance-token-0123456789';
+
+export async function startContractServer(options: ContractServerOptions = {}): Promise<ContractServer> {
+  const instanceToken = options.instanceToken ?? TEST_INSTANCE_TOKEN;
+  const pending: Behaviour[] = [];
+  const hanging = new Set<ServerResponse>();
+  const state: ContractServer = {
+    url: '',
+    requests: [],
+    credentials: new Map(Object.entries(options.credentials ?? {})),
+    queue: (...behaviours) => pending.push(...behaviours),
+    fallback: { kind: 'ok' },
+    credentialRequests: () => state.requests.filter((r) => r.method === 'POST' && r.path === '/v1/credentials').length,
+    close: async () => {
+      for (const res of hanging) res.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+    },
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const path = (req.url ?? '/').split('?')[0]!;
+    state.requests.push({ method: req.method ?? '', path, body, authorization: req.headers.authorization, userAgent: req.headers['user-agent'] });
+    if (path === '/healthz') return json(res, 200, { status: 'ok' });
+    const behaviour = pending.shift() ?? state.fallback;
+    if (behaviour.kind === 'hang') {
+      hanging.add(res);
+      return;
+    }
+    if (behaviour.kind === 'delay') await new Promise((resolve) => setTimeout(resolve, behaviour.ms));
+    if (behaviour.kind === 'garbage') {
+      res.writeHead(behaviour.status ?? 200, { 'content-type': 'application/json' });
+      res.end(behaviour.body ?? '<html>not json');
+      return;
+    }
+    if (behaviour.kind === 'bare') {
+      res.writeHead(behaviour.status, { 'content-type': 'text/plain' });
+      res.end(behaviour.body ?? '');
+      return;
+    }
+    if (behaviour.kind === 'error') {
+      const headers: Record<string, string> = behaviour.retryAfter !== undefined ? { 'retry-after': behaviour.retryAfter } : {};
+      return json(res, behaviour.status, { error: behaviour.error, message: behaviour.message ?? behaviour.error }, headers);
+    }
+    const authorization = req.headers.authorization;
+    if (!authorization?.startsWith('Bearer ')) return json(res, 401, { error: 'token_missing', message: 'no bearer token' });
+    if (authorization.slice('Bearer '.length) !== instanceToken) return json(res, 401, { error: 'token_invalid', message: 'bad signature' });
+    if (req.method === 'GET' && path === '/v1/host-config') {
+      return json(res, 200, options.hostConfig ?? { mirrors: [], registries: [...state.credentials.keys()] });
+    }
+    if (req.method === 'POST' && path === '/v1/credentials') {
+      let registry: unknown;
+      try {
+        registry = (JSON.parse(body) as { registry?: unknown }).registry;
+      } catch {
+        return json(res, 400, { error: 'bad_request', message: 'malformed JSON' });
+      }
+      if (typeof registry !== 'string') return json(res, 400, { error: 'bad_request', message: 'missing registry' });
+      const credential = state.credentials.get(registry);
+      if (!credential) return json(res, 404, { error: 'not_found', message: `no credential for ${registry}` });
+      return json(res, 200, { registry, username: credential.username, secret: credential.secret, expires_at: new Date(Date.now() + credential.ttlMs).toISOString(), source: 'static' });
+    }
+    return json(res, 404, { error: 'not_found', message: 'no such endpoint' });
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch(() => res.destroy());
+  });
+  if (options.socketPath !== undefined) {
+    await new Promise<void>((resolve) => server.listen(options.socketPath, resolve));
+    state.url = `unix:${options.socketPath}`;
+  } else {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+  return state;
+}
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
