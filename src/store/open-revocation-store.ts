@@ -10,5 +10,5 @@ export async function openRevocationStore(options: { dataDir: string; databaseUr
   const url = options.databaseUrl?.trim();
   if (!url) return openSqliteRevocationStore(join(options.dataDir, 'revocations.sqlite'), options.dataDir);
   if (/^postgres(ql)?:\/\//i.test(url)) return openPostgresRevocationStore(url);
-  throw new CodedError('config_invalid', `database URL ${redactDatabaseUrl(url)} is not a postgres:// or postgresql:// URL; fix the database URL setting or unset it to use the embedded store`);
+  throw new CodedError('config_invalid', `database URL ${redactDatabaseUrl(url)} is not a postgres:// or postgresql:// URL; fix DSTACK_REGISTRY_AUTH_DATABASE_URL (databaseUrl in the config file) or unset it to use the embedded store`);
 }

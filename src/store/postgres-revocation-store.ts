@@ -17,7 +17,7 @@ export async function openPostgresRevocationStore(url: string): Promise<Revocati
     await createTable(pool);
   } catch (error) {
     await pool.end().catch(() => {});
-    throw new CodedError('store_unavailable', `cannot use the revocation store in ${where} (${reasonOf(error)}); check the database URL and that the server is reachable`);
+    throw new CodedError('store_unavailable', `cannot use the revocation store in ${where} (${reasonOf(error)}); check DSTACK_REGISTRY_AUTH_DATABASE_URL (databaseUrl in the config file) and that the server is reachable`);
   }
   const query = async (text: string, values: unknown[]) => {
     try {

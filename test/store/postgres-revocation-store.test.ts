@@ -59,7 +59,7 @@ describe('PostgreSQL revocation store (several replicas)', () => {
     const error = await openRevocationStore({ dataDir, databaseUrl: 'postgresql://app:s3cret-pw@127.0.0.1:1/revocations?sslmode=disable' }).catch((e) => e);
     expect(error).toMatchObject({ code: 'store_unavailable' });
     expect(error.message).toBe(
-      'cannot use the revocation store in PostgreSQL at postgresql://app:***@127.0.0.1:1/revocations?sslmode=disable (ECONNREFUSED); check the database URL and that the server is reachable',
+      'cannot use the revocation store in PostgreSQL at postgresql://app:***@127.0.0.1:1/revocations?sslmode=disable (ECONNREFUSED); check DSTACK_REGISTRY_AUTH_DATABASE_URL (databaseUrl in the config file) and that the server is reachable',
     );
   });
 
