@@ -1,3 +1,4 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStaticStack, type StaticStack } from './harness/static-stack.ts';
 import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
@@ -15,6 +16,15 @@ describe('e2e: registry of another project', () => {
 
   it('project A cannot pull from project B registry, and the user reads why', async () => {
     const onlyB = stack.extra.get('only-b')!;
+    // host-config lists only what project A may use, so configure did not name B's registry...
+    const config = JSON.parse(await readFile(stack.paths.dockerConfigJson, 'utf8'));
+    expect(config.credHelpers[stack.registry.process.host]).toBe('dstack');
+    expect(config.credHelpers[onlyB.process.host]).toBeUndefined();
+    // ...but a host may still name the helper for it (hand edit, credsStore, a moved instance):
+    // the service must refuse, not the client config.
+    config.credHelpers[onlyB.process.host] = 'dstack';
+    await writeFile(stack.paths.dockerConfigJson, JSON.stringify(config, null, 2));
+
     const denied = await docker(stack.dockerd, stack.host, ['pull', `${onlyB.process.host}/app:1`]);
     expect(denied.exitCode, describeResult(denied)).not.toBe(0);
     expect(String(denied.stderr)).toMatch(/not allowed for this project/i);

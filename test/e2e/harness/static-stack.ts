@@ -52,7 +52,7 @@ export async function startStaticStack(options: StaticStackOptions = {}): Promis
   const started: { stop(): Promise<void> }[] = [];
   const stopAll = async () => {
     for (const thing of started.reverse()) await thing.stop().catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
+    if (process.env.E2E_KEEP !== '1') await rm(dir, { recursive: true, force: true });
   };
   try {
     const registry = await startSeededRegistry(join(dir, 'reg'), 'registry', 'htpasswd', ['library/python:3.14', 'app:1', ...(options.images ?? [])]);

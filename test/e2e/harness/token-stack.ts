@@ -40,7 +40,7 @@ export async function startTokenStack(options: TokenStackOptions = {}): Promise<
   const started: { stop(): Promise<void> }[] = [];
   const stopAll = async () => {
     for (const thing of started.reverse()) await thing.stop().catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
+    if (process.env.E2E_KEEP !== '1') await rm(dir, { recursive: true, force: true });
   };
   try {
     // 1. Seed through an open registry on the storage the token registry will serve.
