@@ -1,0 +1,44 @@
+import { parseArgs } from 'node:util';
+import type { Command } from '../context.ts';
+import { write } from '../context.ts';
+import { isCodedError, oneLine } from '../../shared/errors.ts';
+import { parseDuration } from '../../shared/duration.ts';
+import { loadServiceConfig } from '../../server/service-config.ts';
+import { checkName, DEFAULT_PROJECT } from '../../server/instance-names.ts';
+import { loadKeyRing } from '../../token/key-ring.ts';
+import { mintInstanceToken } from '../../token/instance-token.ts';
+
+const USAGE = 'usage: dstack-registry-auth issue-token --instance ID [--project P] [--ttl DURATION] [--data-dir DIR]';
+
+// `issue-token`: prints an instance token alone on stdout, for the dstack server to install
+// on a new instance as a root-only file. Uses (or generates) the instance key in the data dir.
+export const issueTokenCommand: Command = async (ctx) => {
+  let usage = false;
+  try {
+    let values;
+    try {
+      values = parseArgs({
+        args: ctx.argv,
+        options: { instance: { type: 'string' }, project: { type: 'string' }, ttl: { type: 'string' }, 'data-dir': { type: 'string' } },
+        strict: true,
+        allowPositionals: false,
+      }).values;
+      if (values.instance === undefined) throw new Error('--instance is required');
+      checkName(values.instance, 'instance', 'usage');
+      if (values.project !== undefined) checkName(values.project, 'project', 'usage');
+    } catch (error) {
+      usage = true;
+      throw error;
+    }
+    const config = await loadServiceConfig(ctx.env, values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {});
+    const ttlSeconds = values.ttl === undefined ? config.instanceTokenTtlSeconds : parseDuration(values.ttl, '--ttl');
+    const keys = await loadKeyRing({ dataDir: config.dataDir, name: 'instance', alg: 'EdDSA', env: ctx.env });
+    const claims = { instance: values.instance, project: values.project ?? DEFAULT_PROJECT, ttlSeconds, issuer: config.issuerName };
+    const { token } = await mintInstanceToken(keys, claims, new Date());
+    await write(ctx.stdout, `${token}\n`);
+    return 0;
+  } catch (error) {
+    await write(ctx.stderr, `dstack-registry-auth issue-token: ${oneLine(error)}${usage ? `\n${USAGE}` : ''}\n`);
+    return usage || isCodedError(error) ? 2 : 1;
+  }
+};

@@ -1,0 +1,39 @@
+import { parseArgs } from 'node:util';
+import type { Command } from '../context.ts';
+import { write } from '../context.ts';
+import { isCodedError, oneLine } from '../../shared/errors.ts';
+import { loadServiceConfig } from '../../server/service-config.ts';
+import { checkName } from '../../server/instance-names.ts';
+import { openRevocationStore } from '../../store/open-revocation-store.ts';
+
+const USAGE = 'usage: dstack-registry-auth revoke --instance ID [--data-dir DIR]';
+
+// `revoke`: records the revocation in the store every replica reads per request (sqlite in
+// the data dir, or PostgreSQL with DSTACK_REGISTRY_AUTH_DATABASE_URL), so it takes effect at once.
+export const revokeCommand: Command = async (ctx) => {
+  let usage = false;
+  try {
+    let values;
+    try {
+      values = parseArgs({ args: ctx.argv, options: { instance: { type: 'string' }, 'data-dir': { type: 'string' } }, strict: true, allowPositionals: false }).values;
+      if (values.instance === undefined) throw new Error('--instance is required');
+      checkName(values.instance, 'instance', 'usage');
+    } catch (error) {
+      usage = true;
+      throw error;
+    }
+    const config = await loadServiceConfig(ctx.env, values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {});
+    const store = await openRevocationStore({ dataDir: config.dataDir, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}) });
+    const at = new Date();
+    try {
+      await store.revoke(values.instance, at);
+    } finally {
+      await store.close();
+    }
+    await write(ctx.stdout, `revoked instance ${values.instance} at ${at.toISOString()}\n`);
+    return 0;
+  } catch (error) {
+    await write(ctx.stderr, `dstack-registry-auth revoke: ${oneLine(error)}${usage ? `\n${USAGE}` : ''}\n`);
+    return usage || isCodedError(error) ? 2 : 1;
+  }
+};

@@ -1,0 +1,78 @@
+import { mkdir } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import type { Clock, CredentialSource, KeyRing, Metrics, RevocationStore } from './ports.ts';
+import type { ServiceConfig } from './service-config.ts';
+import type { ServiceDeps } from './service-deps.ts';
+import { createRouter, type Endpoint, type RequestHandler } from './router.ts';
+import { credentialsRoute } from './routes/credentials-route.ts';
+import { hostConfigRoute } from './routes/host-config-route.ts';
+import { adminRevocationsRoute, adminTokensRoute } from './routes/admin-routes.ts';
+import { healthRoute, metricsRoute } from './routes/operations-routes.ts';
+import { createAuditLog } from './audit-log.ts';
+import { createMetrics } from './metrics.ts';
+import { createStaticSource } from '../sources/static-source.ts';
+import { createIssuerSource } from '../issuer/issuer-source.ts';
+import { createRealmHandler } from '../issuer/realm-handler.ts';
+import { loadKeyRing } from '../token/key-ring.ts';
+import { loadRegistrySigningKeys } from '../token/registry-signing-keys.ts';
+import { openRevocationStore } from '../store/open-revocation-store.ts';
+
+export interface BuildServiceOptions {
+  // Passed to key loading (DSTACK_REGISTRY_AUTH_<NAME>_KEY_FILE and friends).
+  env?: Record<string, string | undefined>;
+  clock?: Clock;
+  // Where audit lines go when config.auditLogPath is not set.
+  auditStream?: Writable;
+  // One-line operational messages (internal errors); never a secret.
+  log?: (line: string) => void;
+}
+
+// A wired service, not yet listening: the request handler plus what tests and the serve
+// command need to reach (metrics, keys, store) and a close for the stores.
+export interface Service {
+  handler: RequestHandler;
+  instanceKeys: KeyRing;
+  revocations: RevocationStore;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+// Loads keys (generated into the data directory on first start), opens the revocation store,
+// and mounts every endpoint of docs/contract.md.
+export async function buildService(config: ServiceConfig, options: BuildServiceOptions = {}): Promise<Service> {
+  const env = options.env ?? {};
+  const clock = options.clock ?? (() => new Date());
+  const log = options.log ?? (() => {});
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const [instanceKeys, ticketKeys, registryKeys] = await Promise.all([
+    loadKeyRing({ dataDir: config.dataDir, name: 'instance', alg: 'EdDSA', env }),
+    loadKeyRing({ dataDir: config.dataDir, name: 'ticket', alg: 'EdDSA', env }),
+    loadRegistrySigningKeys({ dataDir: config.dataDir, env, issuerName: config.issuerName }),
+  ]);
+  const revocations = await openRevocationStore({ dataDir: config.dataDir, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}) });
+  const audit = createAuditLog({ ...(config.auditLogPath ? { path: config.auditLogPath } : { stream: options.auditStream }), clock });
+  const metrics = createMetrics();
+  const sources: Record<string, CredentialSource> = {
+    static: createStaticSource(),
+    issuer: createIssuerSource({ ticketKeys, clock, issuerName: config.issuerName }),
+  };
+  const deps: ServiceDeps = { config, instanceKeys, revocations, sources, audit, metrics, clock, log };
+  const realm = createRealmHandler({ registries: config.registries, ticketKeys, registryKeys, revocations, audit, metrics, clock, issuerName: config.issuerName });
+  const realmRoute = (req: Parameters<typeof realm>[0], res: Parameters<typeof realm>[1]) => realm(req, res);
+  const endpoints: Record<string, Endpoint> = {
+    '/v1/credentials': { name: 'credentials', methods: { POST: credentialsRoute } },
+    '/v1/host-config': { name: 'host_config', methods: { GET: hostConfigRoute } },
+    '/v1/token': { name: 'token', methods: { GET: realmRoute, POST: realmRoute } },
+    '/v1/admin/tokens': { name: 'admin_tokens', methods: { POST: adminTokensRoute } },
+    '/v1/admin/revocations': { name: 'admin_revocations', methods: { POST: adminRevocationsRoute } },
+    '/healthz': { name: 'healthz', methods: { GET: healthRoute } },
+    '/metrics': { name: 'metrics', methods: { GET: metricsRoute } },
+  };
+  return {
+    handler: createRouter(endpoints, deps),
+    instanceKeys,
+    revocations,
+    metrics,
+    close: () => revocations.close(),
+  };
+}

@@ -1,0 +1,17 @@
+import type { AuditLog, Clock, CredentialSource, KeyRing, Metrics, RevocationStore } from './ports.ts';
+import type { ServiceConfig } from './service-config.ts';
+
+// What the routes share: built once by build-service, read-only per request.
+export interface ServiceDeps {
+  config: ServiceConfig;
+  instanceKeys: KeyRing;
+  revocations: RevocationStore;
+  sources: Record<string, CredentialSource>;
+  audit: AuditLog;
+  metrics: Metrics;
+  clock: Clock;
+  log: (line: string) => void;
+}
+
+// Routes take the request, response and dependencies; they throw CodedError for every refusal.
+export type Route = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, deps: ServiceDeps) => Promise<void>;
