@@ -56,7 +56,8 @@ function nonEmpty(value: string | undefined): string | undefined {
 async function listPreviousKeyFiles(keysDir: string, name: string): Promise<string[]> {
   const entries = await readdir(keysDir).catch(() => [] as string[]);
   return entries
-    .filter((entry) => entry.startsWith(`${name}.previous`) && entry.endsWith('.pem'))
+    // Certificates kept next to keys (`*.crt.pem`) are not keys.
+    .filter((entry) => entry.startsWith(`${name}.previous`) && entry.endsWith('.pem') && !entry.endsWith('.crt.pem'))
     .sort()
     .map((entry) => join(keysDir, entry));
 }

@@ -66,6 +66,7 @@ describe('loadKeyRing', () => {
     const oldToken = (await mintInstanceToken(before, claims, now)).token;
 
     await rename(join(keysDir, 'instance.pem'), join(keysDir, 'instance.previous-1.pem'));
+    await writeFile(join(keysDir, 'instance.previous-1.crt.pem'), '-----BEGIN CERTIFICATE-----\n', { mode: 0o644 });
     const after = await loadKeyRing({ dataDir, name: 'instance', alg: 'EdDSA' });
     expect(after.current.kid).not.toBe(before.current.kid);
     expect(after.all.map((k) => k.kid)).toEqual([after.current.kid, before.current.kid]);
