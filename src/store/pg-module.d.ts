@@ -7,6 +7,7 @@ declare module 'pg' {
   export interface PoolConfig {
     connectionString?: string;
     connectionTimeoutMillis?: number;
+    query_timeout?: number;
     idleTimeoutMillis?: number;
     max?: number;
   }

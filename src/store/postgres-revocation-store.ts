@@ -10,7 +10,8 @@ export async function openPostgresRevocationStore(url: string): Promise<Revocati
   const where = `PostgreSQL at ${redactDatabaseUrl(url)}`;
   const pg = await import('pg');
   const PoolClass = pg.default?.Pool ?? pg.Pool;
-  const pool = new PoolClass({ connectionString: url, connectionTimeoutMillis: 5000, max: 10, idleTimeoutMillis: 30_000 });
+  const pool = new PoolClass({ connectionString: url, connectionTimeoutMillis: 5000, query_timeout: 5000, max: 10, idleTimeoutMillis: 30_000 });
+  // Both timeouts bound how long a request waits on a stuck database before answering 503.
   // An idle connection dropped by the server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   try {
