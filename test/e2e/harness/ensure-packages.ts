@@ -11,6 +11,19 @@ const REPO = resolve(import.meta.dirname, '../../..');
 export const HELPER_BINARY = join(REPO, 'dist/docker-credential-dstack-linux-x64');
 export const SERVICE_BINARY = join(REPO, 'dist/dstack-registry-auth-linux-x64');
 
+// E2E_FROM_SOURCE=1 runs src/bin/*.ts with the project's Node instead of the built binaries:
+// only for developing these tests while the binaries cannot be built. CI never sets it.
+export const FROM_SOURCE = process.env.E2E_FROM_SOURCE === '1' && process.env.CI !== 'true';
+const NODE = join(REPO, 'node_modules/.bin/node');
+
+// argv prefix that runs the service / the helper.
+export function serviceCommand(): [string, ...string[]] {
+  return FROM_SOURCE ? [NODE, join(REPO, 'src/bin/dstack-registry-auth.ts')] : [SERVICE_BINARY];
+}
+export function helperShim(): string {
+  return `#!/bin/sh\nexec ${NODE} ${join(REPO, 'src/bin/docker-credential-dstack.ts')} "$@"\n`;
+}
+
 let checked = false;
 
 export function ensureE2ePrerequisites(): void {
@@ -24,7 +37,7 @@ export function ensureE2ePrerequisites(): void {
   if (missing.length > 0) {
     throw new Error(`e2e: missing ${missing.join(', ')}; run "sudo bash scripts/e2e/install-packages.sh" (Debian) and retry`);
   }
-  const binaries = [HELPER_BINARY, SERVICE_BINARY].filter((path) => !isExecutable(path));
+  const binaries = FROM_SOURCE ? [] : [HELPER_BINARY, SERVICE_BINARY].filter((path) => !isExecutable(path));
   if (binaries.length > 0) {
     throw new Error(`e2e: ${binaries.join(', ')} not built; run "npm run build:binary -- --host-only" first (npm test does)`);
   }

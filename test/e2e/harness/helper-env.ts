@@ -1,7 +1,7 @@
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, type Result } from 'execa';
-import { HELPER_BINARY } from './ensure-packages.ts';
+import { FROM_SOURCE, HELPER_BINARY, helperShim } from './ensure-packages.ts';
 
 // What a runner host has after install: the built helper on PATH under its protocol name,
 // its settings (here through the environment and a private config file), an instance token
@@ -30,7 +30,8 @@ export async function createHelperHost(options: { dir: string; server: string; t
   const configPath = join(options.dir, 'helper-config.json');
   await mkdir(binDir, { recursive: true });
   await mkdir(dockerConfigDir, { recursive: true });
-  await symlink(HELPER_BINARY, join(binDir, 'docker-credential-dstack'));
+  if (FROM_SOURCE) await writeFile(join(binDir, 'docker-credential-dstack'), helperShim(), { mode: 0o755 });
+  else await symlink(HELPER_BINARY, join(binDir, 'docker-credential-dstack'));
   const settings = { server: options.server, tokenFile, cacheDir, logFile, onError: options.onError ?? 'fail' };
   await writeFile(configPath, JSON.stringify(settings, null, 2));
   const setToken = (token: string) => writeFile(tokenFile, `${token}\n`, { mode: 0o600 });

@@ -3,7 +3,7 @@ import { openSync, closeSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { SERVICE_BINARY } from './ensure-packages.ts';
+import { serviceCommand } from './ensure-packages.ts';
 import { trackProcess, stopProcess, isRunning, sleep } from './reaper.ts';
 
 // The built `dstack-registry-auth serve` on a loopback port, with its own data dir, audit
@@ -66,13 +66,14 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   }
   const before = await readFile(stderrPath, 'utf8').catch(() => '');
   const fd = openSync(stderrPath, 'a');
-  const child = spawn(SERVICE_BINARY, ['serve', '--listen', options.listen ?? '127.0.0.1:0', '--data-dir', dataDir], {
+  const [file, ...prefix] = serviceCommand();
+  const child = spawn(file, [...prefix, 'serve', '--listen', options.listen ?? '127.0.0.1:0', '--data-dir', dataDir], {
     stdio: ['ignore', fd, fd],
     env,
   });
   closeSync(fd);
   const pid = child.pid;
-  if (pid === undefined) throw new Error(`startService: could not run ${SERVICE_BINARY}`);
+  if (pid === undefined) throw new Error(`startService: could not run ${file}`);
   trackProcess(pid, 'dstack-registry-auth');
   const deadline = Date.now() + 15_000;
   let url: string | undefined;
@@ -89,7 +90,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   // Operator commands see the service's own settings, and the URL it really answers on.
   const cliEnv = { ...env, DSTACK_REGISTRY_AUTH_PUBLIC_URL: env.DSTACK_REGISTRY_AUTH_PUBLIC_URL ?? serviceUrl };
   const cli = async (args: string[]) => {
-    const result = await execa(SERVICE_BINARY, args, { env: cliEnv, extendEnv: false, reject: false });
+    const result = await execa(file, [...prefix, ...args], { env: cliEnv, extendEnv: false, reject: false });
     if (result.exitCode !== 0) throw new Error(`dstack-registry-auth ${args.join(' ')} failed (exit ${result.exitCode}): ${result.stderr || result.stdout}`);
     return result.stdout;
   };
