@@ -73,6 +73,9 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
     instanceKeys,
     revocations,
     metrics,
-    close: () => revocations.close(),
+    close: async () => {
+      audit.close();
+      await revocations.close();
+    },
   };
 }

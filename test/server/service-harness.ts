@@ -7,7 +7,8 @@ import { buildService, type Service } from '../../src/server/build-service.ts';
 import { startServer, type RunningServer } from '../../src/server/start-server.ts';
 import { mintInstanceToken } from '../../src/token/instance-token.ts';
 
-export const START = new Date('2026-11-26T21:00:00.000Z');
+// In the past, so that commands using the real clock (revoke) act after it.
+export const START = new Date('2026-01-15T12:00:00.000Z');
 
 // A service built in-process on 127.0.0.1:0 with a frozen clock that tests move by hand;
 // audit lines and log lines are captured so tests can grep them.
