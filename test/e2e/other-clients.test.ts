@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenStack, type TokenStack } from './harness/token-stack.ts';
 import { describeResult } from './harness/docker-cli.ts';
+import { lineMatching } from './harness/log-match.ts';
 import { credentialGrants } from './harness/service.ts';
 
 // Scenario 8: clients other than the docker CLI use the same helper: skopeo with an authfile
@@ -29,7 +30,7 @@ describe('e2e: skopeo and podman through the helper', () => {
     expect(JSON.parse(String(result.stdout)).Digest).toBe(stack.images.get('python:3.14')!.manifestDigest);
     expect(credentialGrants(await stack.service.audit()).length).toBe(before + 1);
     expect(await stack.host.debugLog()).toContain(stack.registry.host);
-    expect(await stack.registry.log()).toMatch(/"GET \/v2\/python\/manifests\/3\.14 HTTP\/1\.1" 200 [^\n]*skopeo/);
+    expect(lineMatching(await stack.registry.log(), /"(GET|HEAD) \/v2\/python\/manifests\/3\.14 HTTP\/1\.1" 200 .*skopeo/), 'skopeo got the manifest').toBeDefined();
   });
 
   it('podman pull docker.io/library/python:3.14 goes to the mirror from the drop-in, with the helper', async () => {
@@ -54,7 +55,7 @@ describe('e2e: skopeo and podman through the helper', () => {
     // served it to a token from our realm.
     expect(await stack.host.debugLog()).toContain(stack.registry.host);
     const registryLog = await stack.registry.log();
-    expect(registryLog).toMatch(/"(GET|HEAD) \/v2\/library\/python\/manifests\/3\.14 HTTP\/1\.1" 200 [^\n]*(podman|containers)/i);
+    expect(lineMatching(registryLog, /"(GET|HEAD) \/v2\/library\/python\/manifests\/3\.14 HTTP\/1\.1" 200 .*(podman|containers)/i), 'podman got the manifest from the mirror').toBeDefined();
     expect((await stack.service.audit()).some((r) => r.event === 'realm' && r.outcome === 'granted' && (r.scope ?? '').includes('repository:library/python:pull'))).toBe(true);
   });
 });
