@@ -31,11 +31,11 @@ export async function probeWritable(path: string, label: string): Promise<void> 
 // One write of the apply step: parent directories created as needed, the previous content
 // kept once as <file>.dstack-backup (same mode and owner), then an atomic replace that keeps
 // the file's mode and owner (src/shared/atomic-write.ts).
-export async function writeChange(target: string, before: string | undefined, after: string, newMode: number, label: string): Promise<WriteResult> {
+export async function writeChange(target: string, before: string | undefined, after: string, newMode: number, label: string, keepBackup = true): Promise<WriteResult> {
   const result: WriteResult = { backupCreated: false, createdDirs: [] };
   try {
     result.createdDirs = await makeDirs(dirname(target));
-    if (before !== undefined) {
+    if (before !== undefined && keepBackup) {
       const backup = `${target}${BACKUP_SUFFIX}`;
       result.backup = backup;
       if (!(await exists(backup))) {

@@ -1,4 +1,4 @@
-import { readFile, mkdir, rm } from 'node:fs/promises';
+import { readFile, mkdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { atomicWrite } from '../shared/atomic-write.ts';
@@ -19,6 +19,7 @@ export type Ownership =
 // (sha256 of what we wrote, and the backup of what was there), and to remove only our entries otherwise.
 export interface FileRecord {
   label: string;
+  target: string;
   created: boolean;
   createdDirs: string[];
   beforeSha256?: string;
@@ -60,6 +61,7 @@ export async function saveSetupState(stateDir: string, state: SetupState): Promi
   const path = join(stateDir, STATE_FILE);
   if (Object.keys(state.files).length === 0) {
     await rm(path, { force: true });
+    await rmdir(stateDir).catch(() => {});
     return;
   }
   await mkdir(stateDir, { recursive: true, mode: 0o700 });

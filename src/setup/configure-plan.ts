@@ -1,0 +1,78 @@
+import { join } from 'node:path';
+import { readTarget } from './target-file.ts';
+import { addCredHelpers } from './docker-client-config.ts';
+import { addRegistryMirrors } from './daemon-json.ts';
+import { addContainerdMirrors } from './containerd-hosts.ts';
+import { addRegistriesMirrors, REGISTRIES_DROP_IN_NAME } from './registries-conf.ts';
+import type { PlannedFile } from './planned-file.ts';
+import type { Engine, SetupOptions } from './setup-options.ts';
+
+export interface ConfigureInput {
+  options: SetupOptions;
+  keys: string[];
+  mirrors: string[];
+  engines: Engine[];
+  dockerContainerdStore: boolean;
+}
+
+export interface ConfigurePlan {
+  files: PlannedFile[];
+  warnings: string[];
+  skippedKeys: string[];
+}
+
+// Reads every file configure would touch and computes its new text; writes nothing. Any file
+// that cannot be read or understood stops the whole plan, so no host is left half configured.
+export async function planConfigure(input: ConfigureInput): Promise<ConfigurePlan> {
+  const { options, keys, mirrors, engines } = input;
+  const files: PlannedFile[] = [];
+  const warnings: string[] = [];
+  let skippedKeys: string[] = [];
+
+  if (keys.length > 0) {
+    const file = await readTarget(join(options.dockerConfigDir, 'config.json'), 'Docker client config');
+    const edit = addCredHelpers(file.text, keys, { force: options.force, label: file.shownPath });
+    warnings.push(...edit.warnings);
+    skippedKeys = edit.skipped;
+    files.push({
+      label: 'Docker client config', path: file.shownPath, target: file.target, before: file.text, after: changed(file.text, edit.text), newMode: 0o600,
+      ownership: { kind: 'docker-config', credHelpers: edit.owned },
+      summary: edit.owned.added.length > 0 ? `credHelpers for ${edit.owned.added.join(', ')}` : `credHelpers already name the helper`,
+    });
+  }
+  if (mirrors.length === 0) return { files, warnings, skippedKeys };
+
+  if (engines.includes('docker')) {
+    const file = await readTarget(options.daemonJson, 'Docker daemon config');
+    const edit = addRegistryMirrors(file.text, mirrors, file.shownPath);
+    files.push({
+      label: 'Docker daemon config', path: file.shownPath, target: file.target, before: file.text, after: changed(file.text, edit.text), newMode: 0o644,
+      ownership: { kind: 'daemon-json', mirrors: edit.owned },
+      summary: edit.owned.added.length > 0 ? `registry-mirrors + ${edit.owned.added.join(', ')}` : 'registry-mirrors already listed',
+    });
+    if (input.dockerContainerdStore) files.push(await tomlFile('Docker containerd-store hosts.toml', join(options.dockerCertsDir, 'docker.io', 'hosts.toml'), (t, l) => addContainerdMirrors(t, mirrors, l)));
+  }
+  if (engines.includes('containerd')) {
+    files.push(await tomlFile('containerd hosts.toml', join(options.containerdCertsDir, 'docker.io', 'hosts.toml'), (t, l) => addContainerdMirrors(t, mirrors, l)));
+  }
+  if (engines.includes('podman')) {
+    files.push(await tomlFile('containers registries.conf drop-in', join(options.registriesConfDir, REGISTRIES_DROP_IN_NAME), (t, l) => addRegistriesMirrors(t, mirrors, l)));
+  }
+  return { files, warnings, skippedKeys };
+}
+
+async function tomlFile(label: string, path: string, edit: (text: string | undefined, label: string) => string): Promise<PlannedFile> {
+  const file = await readTarget(path, label);
+  const after = edit(file.text, file.shownPath);
+  return {
+    label, path: file.shownPath, target: file.target, before: file.text, after: changed(file.text, after), newMode: 0o644,
+    ownership: { kind: 'toml-block' },
+    summary: after === (file.text ?? '') ? 'mirror already listed' : 'docker.io mirror',
+  };
+}
+
+// A missing file stays missing when the edit added nothing.
+function changed(before: string | undefined, after: string): string | undefined {
+  if (before === undefined && after === '') return undefined;
+  return after;
+}

@@ -1,0 +1,32 @@
+import { loadHelperSettings } from '../helper/settings.ts';
+import { createServiceClient } from '../client/service-client.ts';
+import { DOCKER_HUB_KEY, normalizeRegistryKey } from '../registry/registry-key.ts';
+import { validateMirrorUrl, mirrorRegistryKey } from './mirror-url.ts';
+import type { SetupOptions } from './setup-options.ts';
+
+export interface HostSetup {
+  mirrors: string[];
+  keys: string[];
+  source: string;
+}
+
+// What to configure: --mirror/--registry from the command line (no server needed), else the
+// server's host config. The helper is named for the registries, for Docker Hub when there is a
+// mirror (dockerd sends the Hub credential to it), and for each mirror's own host, which
+// podman, containerd and rewritten references look credentials up by.
+export async function resolveHostSetup(options: SetupOptions, env: Record<string, string | undefined>): Promise<HostSetup> {
+  let mirrors = options.mirrors;
+  let registries = options.registries;
+  let source = 'command line';
+  if (mirrors.length === 0) {
+    const settings = await loadHelperSettings(env);
+    const hostConfig = await createServiceClient(settings).getHostConfig();
+    mirrors = hostConfig.mirrors;
+    if (registries.length === 0) registries = hostConfig.registries;
+    source = `server ${settings.server}`;
+  }
+  const validMirrors = [...new Set(mirrors.map(validateMirrorUrl))];
+  const keys = registries.map(normalizeRegistryKey);
+  if (validMirrors.length > 0) keys.push(DOCKER_HUB_KEY, ...validMirrors.map(mirrorRegistryKey));
+  return { mirrors: validMirrors, keys: [...new Set(keys)], source };
+}

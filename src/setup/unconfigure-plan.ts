@@ -1,0 +1,48 @@
+import { readFile } from 'node:fs/promises';
+import { readTarget } from './target-file.ts';
+import { removeCredHelpers } from './docker-client-config.ts';
+import { removeRegistryMirrors } from './daemon-json.ts';
+import { removeBlock } from './managed-block.ts';
+import { parseJsonObject } from './json-document.ts';
+import { sha256, type FileRecord, type SetupState } from './setup-state.ts';
+import type { PlannedFile } from './planned-file.ts';
+
+// For each file configure recorded: unchanged since configure → put back exactly what was there
+// (the backup, or no file at all); changed since → remove only our entries from it.
+export async function planUnconfigure(state: SetupState): Promise<PlannedFile[]> {
+  const files: PlannedFile[] = [];
+  for (const [path, record] of Object.entries(state.files)) files.push(await planOne(path, record));
+  return files;
+}
+
+async function planOne(path: string, record: FileRecord): Promise<PlannedFile> {
+  const file = await readTarget(path, record.label);
+  const base = { label: record.label, path, target: file.target, before: file.text, newMode: 0o644, record };
+  if (file.text === undefined) return { ...base, after: undefined, summary: 'already gone' };
+  if (sha256(file.text) === record.afterSha256) {
+    if (record.created) return { ...base, after: undefined, summary: 'configure created it' };
+    const backup = record.backup ? await readFile(record.backup, 'utf8').catch(() => undefined) : undefined;
+    if (backup !== undefined && record.beforeSha256 === sha256(backup)) {
+      return { ...base, after: backup, restoreFrom: record.backup, summary: 'as it was before configure' };
+    }
+  }
+  const after = removeOurs(file.text, record, path);
+  if (record.created && isEmpty(after, record)) return { ...base, after: undefined, summary: 'configure created it; nothing else is in it' };
+  return { ...base, after, summary: after === file.text ? 'nothing of ours left in it' : 'only our entries removed, the rest kept as it is' };
+}
+
+function removeOurs(text: string, record: FileRecord, label: string): string {
+  const owned = record.ownership;
+  if (owned.kind === 'docker-config') return removeCredHelpers(text, owned.credHelpers, label);
+  if (owned.kind === 'daemon-json') return removeRegistryMirrors(text, owned.mirrors, label);
+  return removeBlock(text);
+}
+
+function isEmpty(text: string, record: FileRecord): boolean {
+  if (record.ownership.kind === 'toml-block') return text.trim() === '';
+  try {
+    return Object.keys(parseJsonObject(text, record.label)).length === 0;
+  } catch {
+    return false;
+  }
+}
