@@ -1,24 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { createRealmHandler } from '../../src/issuer/realm-handler.ts';
-import { createIssuerSource } from '../../src/issuer/issuer-source.ts';
+import { PassThrough } from 'node:stream';
+import { buildService, type Service } from '../../src/server/build-service.ts';
 import { loadServiceConfig, type ServiceConfig } from '../../src/server/service-config.ts';
 import { loadKeyRing } from '../../src/token/key-ring.ts';
-import { loadRegistrySigningKeys } from '../../src/token/registry-signing-keys.ts';
+import { mintInstanceToken } from '../../src/token/instance-token.ts';
 import { mintTicket } from '../../src/token/ticket.ts';
 import type { KeyRing } from '../../src/server/ports.ts';
 import { dockerRegistryAvailable, seedImage, startRegistry, type RegistryProcess, type SeededImage } from '../helpers/registry.ts';
-import { memoryAudit, memoryMetrics, memoryRevocations } from './fixtures.ts';
 
 // The token flow against Debian's real docker-registry (distribution 2.8), configured with
-// exactly what the built `registry-config` prints. The image is seeded through an open
-// registry on the same storage before token auth is switched on (no test-only signer).
+// exactly what the built `registry-config` prints, and the service wired as `serve` wires it
+// (buildService: same data dir, keys, SQLite revocation store) on a loopback port. The image
+// is seeded through an open registry on the same storage before token auth is switched on
+// (no test-only signer).
 const BINARY = process.env.DSTACK_REGISTRY_AUTH_TEST_BINARY ?? resolve(import.meta.dirname, '../../dist/dstack-registry-auth-linux-x64');
 const MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';
 const available = dockerRegistryAvailable();
@@ -26,14 +27,15 @@ const available = dockerRegistryAvailable();
 let dir: string;
 let realmServer: Server;
 let realmBase: string;
-let handler: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
+let service: Service | undefined;
 let registry: RegistryProcess;
 let image: SeededImage;
 let config: ServiceConfig;
 let ticketKeys: KeyRing;
 let env: Record<string, string>;
-const revocations = memoryRevocations();
-const audit = memoryAudit();
+let auditText = '';
+const auditStream = new PassThrough().on('data', (chunk) => (auditText += chunk));
+const lastAudit = () => JSON.parse(auditText.trim().split('\n').at(-1)!) as Record<string, unknown>;
 
 async function runRegistryConfig(): Promise<string> {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is not built; run "npm run build:binary -- --host-only" first (npm test does)`);
@@ -42,12 +44,12 @@ async function runRegistryConfig(): Promise<string> {
   return result.stdout;
 }
 
-// Loads keys and configuration the way `serve` does, from the same data dir and environment.
+// (Re)starts the service the way `serve` does, from the same data dir and environment.
 async function loadRealm(): Promise<void> {
+  await service?.close();
   config = await loadServiceConfig(env, {});
+  service = await buildService(config, { env, auditStream });
   ticketKeys = await loadKeyRing({ dataDir: config.dataDir, name: 'ticket', alg: 'EdDSA', env });
-  const registryKeys = await loadRegistrySigningKeys({ dataDir: config.dataDir, env, issuerName: config.issuerName });
-  handler = createRealmHandler({ registries: config.registries, ticketKeys, registryKeys, revocations, audit, metrics: memoryMetrics(), clock: () => new Date(), issuerName: config.issuerName });
 }
 
 async function startTokenRegistry(): Promise<void> {
@@ -58,11 +60,13 @@ async function startTokenRegistry(): Promise<void> {
 async function ticket(options: { instance?: string; service?: string; issuedAt?: Date; ttlSeconds?: number } = {}): Promise<{ username: string; password: string }> {
   const instance = options.instance ?? 'i-1';
   if (!options.service && !options.issuedAt && !options.ttlSeconds) {
-    // The normal way: what POST /v1/credentials hands a runner host.
-    const source = createIssuerSource({ ticketKeys, clock: () => new Date(), issuerName: config.issuerName });
-    const now = new Date();
-    const issued = await source.issue({ identity: { instance, project: 'main', issuedAt: now, expiresAt: now }, requestedKey: registry.host, registry: config.registries[0]!, now });
-    return { username: issued.username, password: issued.secret.reveal() };
+    // The normal way: what POST /v1/credentials hands a runner host for its instance token.
+    const { token } = await mintInstanceToken(service!.instanceKeys, { instance, project: 'main', ttlSeconds: 3600, issuer: config.issuerName }, new Date());
+    const res = await fetch(`${realmBase}/v1/credentials`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ registry: registry.host }) });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { username: string; secret: string; source: string };
+    expect(body.source).toBe('issuer');
+    return { username: body.username, password: body.secret };
   }
   const { token } = await mintTicket(ticketKeys, { instance, project: 'main', service: options.service ?? registry.host, ttlSeconds: options.ttlSeconds ?? 300, issuer: config.issuerName }, options.issuedAt ?? new Date());
   return { username: `instance:${instance}`, password: token };
@@ -113,10 +117,7 @@ async function pullManifest(user?: { username: string; password: string }, scope
 describe.skipIf(!available)('the token flow against the real docker-registry', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'registry-token-flow-'));
-    realmServer = createServer((req, res) => {
-      if (handler && req.url?.startsWith('/v1/token')) void handler(req, res);
-      else res.writeHead(404).end();
-    });
+    realmServer = createServer((req, res) => (service ? service.handler(req, res) : res.writeHead(503).end()));
     await new Promise<void>((done) => realmServer.listen(0, '127.0.0.1', done));
     realmBase = `http://127.0.0.1:${(realmServer.address() as AddressInfo).port}`;
     // Seed through an open registry first; it also fixes the port the token registry reuses.
@@ -136,6 +137,7 @@ describe.skipIf(!available)('the token flow against the real docker-registry', (
 
   afterAll(async () => {
     await registry?.stop();
+    await service?.close();
     await new Promise((done) => realmServer?.close(done));
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -156,7 +158,8 @@ describe.skipIf(!available)('the token flow against the real docker-registry', (
     expect(JSON.parse(realm.body).expires_in).toBeGreaterThanOrEqual(60);
     expect(manifest?.status).toBe(200);
     expect(manifest?.headers['docker-content-digest']).toBe(image.manifestDigest);
-    expect(audit.events.at(-1)).toMatchObject({ event: 'realm', outcome: 'granted', instance: 'i-1', service: registry.host });
+    expect(lastAudit()).toMatchObject({ event: 'realm', outcome: 'granted', instance: 'i-1', service: registry.host });
+    expect(auditText).not.toContain(JSON.parse(realm.body).token.split('.')[2]);
   });
 
   it('also works with the OAuth2 password grant (POST), as containerd asks', async () => {
@@ -180,7 +183,7 @@ describe.skipIf(!available)('the token flow against the real docker-registry', (
   it('fails with 401 once the instance is revoked', async () => {
     const user = await ticket({ instance: 'i-revoked' });
     expect((await pullManifest(user)).manifest?.status).toBe(200);
-    await revocations.revoke('i-revoked', new Date());
+    await service!.revocations.revoke('i-revoked', new Date());
     const { realm } = await pullManifest(user);
     expect(realm.status).toBe(401);
     expect(JSON.parse(realm.body).error).toBe('token_revoked');
@@ -189,7 +192,7 @@ describe.skipIf(!available)('the token flow against the real docker-registry', (
   it('fails with 401 for a ticket issued for another registry service', async () => {
     const { realm } = await pullManifest(await ticket({ service: 'other.example:5000' }));
     expect(realm.status).toBe(401);
-    expect(audit.events.at(-1)).toMatchObject({ outcome: 'denied', reason: 'ticket_wrong_service' });
+    expect(lastAudit()).toMatchObject({ outcome: 'denied', reason: 'ticket_wrong_service' });
   });
 
   it('denies a push: the token carries pull only and the registry refuses the upload with 401', async () => {
