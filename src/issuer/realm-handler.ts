@@ -129,8 +129,15 @@ function reject(deps: RealmDeps, res: ServerResponse, audit: Omit<AuditEvent, 'o
   return { status: 401, outcome: 'denied', reason };
 }
 
+// A revocation store that cannot answer is a 503 with Retry-After (engines retry); anything
+// else is a 500 without detail. Either way the ticket may be fine, so no 401.
 function internalError(deps: RealmDeps, res: ServerResponse, error: unknown, audit: Partial<AuditEvent> = {}): Outcome {
-  if (!res.headersSent) sendError(res, 500, 'internal', 'the token realm failed; see the service log');
-  deps.audit.record({ ...audit, event: 'realm', outcome: 'error', reason: isCodedError(error) ? error.code : 'internal' });
-  return { status: 500, outcome: 'error', reason: 'internal' };
+  const unavailable = isCodedError(error, 'unavailable');
+  if (!res.headersSent) {
+    if (unavailable) sendError(res, 503, 'unavailable', 'the token realm cannot check revocations right now; retry shortly', { 'retry-after': '5' });
+    else sendError(res, 500, 'internal', 'the token realm failed unexpectedly; retry, and report it if it persists');
+  }
+  const reason = unavailable ? 'unavailable' : 'internal';
+  deps.audit.record({ ...audit, event: 'realm', outcome: 'error', reason });
+  return { status: unavailable ? 503 : 500, outcome: 'error', reason };
 }

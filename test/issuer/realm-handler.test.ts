@@ -187,3 +187,23 @@ describe('issuer source', () => {
     expect(status).toBe(200);
   });
 });
+
+describe('realm when the revocation store is down', () => {
+  it('answers 503 with Retry-After, not 401, and audits an error', async () => {
+    const { CodedError } = await import('../../src/shared/errors.ts');
+    const audit = memoryAudit();
+    const broken = { ...deps, audit, revocations: { ...memoryRevocations(), revokedAt: async () => { throw new CodedError('unavailable', 'store down'); } } };
+    const handler = createRealmHandler(broken);
+    const server = createServer((req, res) => void handler(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/token?service=${SERVICE}&scope=repository:a:pull`;
+      const res = await fetch(url, { headers: { authorization: basic('instance:i-1', await ticketFor()) } });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(audit.events.at(-1)).toMatchObject({ event: 'realm', outcome: 'error', reason: 'unavailable' });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
