@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream';
 import type { Clock, CredentialSource, KeyRing, Metrics, RevocationStore } from './ports.ts';
 import type { ServiceConfig } from './service-config.ts';
 import type { ServiceDeps } from './service-deps.ts';
+import { createVerifiedTokenCache } from './verified-token-cache.ts';
 import { createRouter, type Endpoint, type RequestHandler } from './router.ts';
 import { credentialsRoute } from './routes/credentials-route.ts';
 import { hostConfigRoute } from './routes/host-config-route.ts';
@@ -56,7 +57,7 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
     static: createStaticSource(),
     issuer: createIssuerSource({ ticketKeys, clock, issuerName: config.issuerName }),
   };
-  const deps: ServiceDeps = { config, instanceKeys, revocations, sources, audit, metrics, clock, log };
+  const deps: ServiceDeps = { config, instanceKeys, verifiedTokens: createVerifiedTokenCache(), revocations, sources, audit, metrics, clock, log };
   const realm = createRealmHandler({ registries: config.registries, ticketKeys, registryKeys, revocations, audit, metrics, clock, issuerName: config.issuerName });
   const realmRoute = (req: Parameters<typeof realm>[0], res: Parameters<typeof realm>[1]) => realm(req, res);
   const endpoints: Record<string, Endpoint> = {

@@ -1,10 +1,12 @@
 import type { AuditLog, Clock, CredentialSource, KeyRing, Metrics, RevocationStore } from './ports.ts';
 import type { ServiceConfig } from './service-config.ts';
+import type { VerifiedTokenCache } from './verified-token-cache.ts';
 
 // What the routes share: built once by build-service, read-only per request.
 export interface ServiceDeps {
   config: ServiceConfig;
   instanceKeys: KeyRing;
+  verifiedTokens: VerifiedTokenCache;
   revocations: RevocationStore;
   sources: Record<string, CredentialSource>;
   audit: AuditLog;
