@@ -6,13 +6,13 @@ import { normalizeRegistryKey } from '../registry/registry-key.ts';
 // trailing slash; dockerd itself shows mirrors with one, so compare with sameMirror().
 export function validateMirrorUrl(input: string): string {
   const raw = input.trim();
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) throw invalid(raw, 'a scheme is required (https:// or http://)');
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw invalid(raw, 'it is not a URL; write it with its scheme, e.g. https://mirror.example');
+    throw invalid(raw, 'it is not a URL, e.g. https://mirror.example');
   }
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) throw invalid(raw, 'a scheme is required (https:// or http://)');
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid(raw, `scheme ${url.protocol}// is not http or https`);
   if (url.username !== '' || url.password !== '') throw invalid(raw, 'credentials in a mirror URL are not allowed (the helper supplies them)');
   if (url.search !== '' || raw.includes('?')) throw invalid(raw, 'a query string is not allowed');

@@ -1,0 +1,78 @@
+import { mkdtemp, readdir, readFile, lstat, readlink, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+
+export const HELPER_BINARY = fileURLToPath(new URL(`../../../dist/docker-credential-dstack-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`, import.meta.url));
+
+// A fake host root in a temp dir: every path configure touches points inside it.
+export interface FakeHost {
+  root: string;
+  dockerConfig: string;
+  daemonJson: string;
+  containerdCerts: string;
+  dockerCerts: string;
+  registriesConf: string;
+  stateDir: string;
+  pathArgs: string[];
+  run(args: string[], env?: Record<string, string>): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  snapshot(): Promise<Record<string, string>>;
+  cleanup(): Promise<void>;
+}
+
+export async function fakeHost(): Promise<FakeHost> {
+  const root = await mkdtemp(join(tmpdir(), 'dstack-setup-'));
+  const host = {
+    root,
+    dockerConfig: join(root, 'root-docker'),
+    daemonJson: join(root, 'etc-docker', 'daemon.json'),
+    containerdCerts: join(root, 'etc-containerd', 'certs.d'),
+    dockerCerts: join(root, 'etc-docker', 'certs.d'),
+    registriesConf: join(root, 'etc-containers', 'registries.conf.d'),
+    stateDir: join(root, 'state'),
+  };
+  const pathArgs = [
+    '--docker-config', host.dockerConfig,
+    '--daemon-json', host.daemonJson,
+    '--containerd-certs-dir', host.containerdCerts,
+    '--docker-certs-dir', host.dockerCerts,
+    '--registries-conf-dir', host.registriesConf,
+    '--state-dir', host.stateDir,
+    '--no-reload', '--dockerd-pidfile', join(root, 'no-dockerd.pid'),
+  ];
+  return {
+    ...host,
+    pathArgs,
+    run: async (args, env = {}) => {
+      const result = await execa(HELPER_BINARY, args, {
+        reject: false,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: `unix://${join(root, 'no-docker.sock')}`, DOCKER_CREDENTIAL_DSTACK_CONFIG: join(root, 'no-config.json'), ...env },
+        extendEnv: false,
+        timeout: 30_000,
+      });
+      return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+    },
+    snapshot: () => snapshot(root),
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+}
+
+// Every file under the root (content and mode), symlinks by target: "nothing changed" means equal snapshots.
+async function snapshot(root: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      const key = relative(root, path);
+      const info = await lstat(path);
+      if (entry.isSymbolicLink()) out[key] = `-> ${await readlink(path)}`;
+      else if (entry.isDirectory()) {
+        out[`${key}/`] = (info.mode & 0o777).toString(8);
+        await walk(path);
+      } else out[key] = `${(info.mode & 0o777).toString(8)} ${await readFile(path, 'utf8')}`;
+    }
+  };
+  await walk(root);
+  return out;
+}
