@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStaticStack, type StaticStack } from './harness/static-stack.ts';
-import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
+import { docker, inspectImage, describeResult, QUIET } from './harness/docker-cli.ts';
 import { lineMatching } from './harness/log-match.ts';
 
 // Scenario 9: a registry only project B may use. An instance of project A gets no credential
@@ -26,7 +26,8 @@ describe('e2e: registry of another project', () => {
     config.credHelpers[onlyB.process.host] = 'dstack';
     await writeFile(stack.paths.dockerConfigJson, JSON.stringify(config, null, 2));
 
-    const denied = await docker(stack.dockerd, stack.host, ['pull', `${onlyB.process.host}/app:1`]);
+    // docker CLI 28 discards the helper's error for `pull`; the helper's stderr is what the user reads.
+    const denied = await docker(stack.dockerd, stack.host, ['pull', `${onlyB.process.host}/app:1`], QUIET);
     expect(denied.exitCode, describeResult(denied)).not.toBe(0);
     expect(String(denied.stderr)).toMatch(/not allowed for this project/i);
     expect(await inspectImage(stack.dockerd, stack.host, `${onlyB.process.host}/app:1`)).toBeUndefined();

@@ -21,6 +21,10 @@ export async function inspectImage(dockerd: Dockerd, host: HelperHost, image: st
   return { id: id ?? '', seed: seed ?? '' };
 }
 
+// What a user sees on a host without debug output: the helper's debug lines still go to its
+// log file, but not to the terminal, so a message check cannot pass on a debug line.
+export const QUIET = { DOCKER_CREDENTIAL_DSTACK_DEBUG: '0' };
+
 // Text of a failed command for assertion messages.
 export function describeResult(result: Result): string {
   return `exit ${result.exitCode}\nstdout: ${String(result.stdout)}\nstderr: ${String(result.stderr)}`;
