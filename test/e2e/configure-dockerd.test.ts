@@ -1,0 +1,101 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDockerd, type Dockerd } from './harness/dockerd.ts';
+import { isRunning } from './harness/reaper.ts';
+import { ensureE2ePrerequisites, HELPER_BINARY } from './harness/ensure-packages.ts';
+
+// configure/unconfigure against a real dockerd: the mirror appears in and disappears from
+// `docker info` through a SIGHUP reload, with the same daemon process (no restart).
+// A missing dockerd fails this file (ensureE2ePrerequisites never skips).
+describe('configure with a real dockerd', () => {
+  const MIRROR = 'http://127.0.0.1:5999';
+  let dir: string;
+  let dockerd: Dockerd;
+  const original = '{\n  "log-level": "info",\n  "registry-mirrors": [\n    "http://127.0.0.1:5998"\n  ]\n}\n';
+
+  beforeAll(async () => {
+    ensureE2ePrerequisites();
+    dir = await mkdtemp('/tmp/e2e-cfg-');
+    dockerd = await startDockerd({ dir });
+    await writeFile(dockerd.daemonJsonPath, original);
+    await dockerd.reload();
+  });
+  afterAll(async () => {
+    await dockerd?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const run = (args: string[]) =>
+    execa(HELPER_BINARY, args, { reject: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: dockerd.host }, extendEnv: false, timeout: 60_000 });
+  const common = () => ['--state-dir', join(dir, 'state'), '--dockerd-pidfile', join(dir, 'dockerd.pid')];
+
+  it('configure adds the mirror to the running daemon without a restart; unconfigure takes it out the same way', async () => {
+    const pid = dockerd.pid;
+    const configured = await run([
+      'configure', ...common(),
+      '--docker-config', join(dir, 'client'),
+      '--daemon-json', dockerd.daemonJsonPath,
+      '--docker-certs-dir', join(dir, 'certs.d'),
+      '--engines', 'docker',
+      '--mirror', MIRROR,
+    ]);
+    expect(configured.exitCode, `${configured.stdout}\n${configured.stderr}`).toBe(0);
+    expect(configured.stdout).toContain(`dockerd: reloaded (pid ${pid}, no restart); docker info shows ${MIRROR}`);
+    expect(configured.stdout).toContain('classic image store (storage driver vfs)');
+    expect((await dockerd.info()).RegistryConfig.Mirrors).toEqual(['http://127.0.0.1:5998/', `${MIRROR}/`]);
+    expect(isRunning(pid)).toBe(true);
+    expect(JSON.parse(await readFile(join(dir, 'client', 'config.json'), 'utf8')).credHelpers).toEqual({ 'https://index.docker.io/v1/': 'dstack', '127.0.0.1:5999': 'dstack' });
+
+    const again = await run(['configure', ...common(), '--docker-config', join(dir, 'client'), '--daemon-json', dockerd.daemonJsonPath, '--engines', 'docker', '--mirror', MIRROR]);
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toContain('dockerd: mirror in effect (docker info)');
+    expect(again.stdout).toContain('already configured: nothing changed');
+
+    const doctorInfo = await execa('docker', ['info', '--format', '{{json .RegistryConfig.Mirrors}}'], { env: { DOCKER_HOST: dockerd.host } });
+    expect(JSON.parse(doctorInfo.stdout)).toContain(`${MIRROR}/`);
+
+    const undone = await run(['unconfigure', ...common()]);
+    expect(undone.exitCode, `${undone.stdout}\n${undone.stderr}`).toBe(0);
+    expect(undone.stdout).toContain(`dockerd: reloaded (pid ${pid}, no restart); docker info no longer shows ${MIRROR}`);
+    expect((await dockerd.info()).RegistryConfig.Mirrors).toEqual(['http://127.0.0.1:5998/']);
+    expect(await readFile(dockerd.daemonJsonPath, 'utf8')).toBe(original);
+    expect(isRunning(pid)).toBe(true);
+  });
+
+  it('refuses, and writes nothing, when the daemon runs with a --registry-mirror flag', async () => {
+    const flagDir = await mkdtemp('/tmp/e2e-cfg-flag-');
+    try {
+      const flagged = await startFlaggedDockerd(flagDir);
+      try {
+        const before = await readFile(flagged.daemonJsonPath, 'utf8');
+        const result = await execa(HELPER_BINARY, ['configure', '--state-dir', join(flagDir, 'state'), '--dockerd-pidfile', join(flagDir, 'd', 'dockerd.pid'), '--docker-config', join(flagDir, 'client'), '--daemon-json', flagged.daemonJsonPath, '--engines', 'docker', '--mirror', MIRROR], { reject: false, env: { PATH: process.env.PATH ?? '', DOCKER_HOST: flagged.host }, extendEnv: false });
+        expect(result.exitCode).toBe(1);
+        expect(result.stderr).toMatch(/runs with a --registry-mirror flag/);
+        expect(await readFile(flagged.daemonJsonPath, 'utf8')).toBe(before);
+      } finally {
+        await flagged.stop();
+      }
+    } finally {
+      await rm(flagDir, { recursive: true, force: true });
+    }
+  });
+});
+
+// startDockerd has no way to add flags; a shell wrapper named dockerd on PATH adds one.
+async function startFlaggedDockerd(dir: string): Promise<Dockerd> {
+  const bin = join(dir, 'bin');
+  const { mkdir, chmod } = await import('node:fs/promises');
+  await mkdir(bin, { recursive: true });
+  const real = (await execa('sh', ['-c', 'command -v dockerd'])).stdout.trim();
+  await writeFile(join(bin, 'dockerd'), `#!/bin/sh\nexec ${real} --registry-mirror http://127.0.0.1:5997 "$@"\n`);
+  await chmod(join(bin, 'dockerd'), 0o755);
+  const savedPath = process.env.PATH;
+  process.env.PATH = `${bin}:${savedPath ?? ''}`;
+  try {
+    return await startDockerd({ dir: join(dir, 'd') });
+  } finally {
+    process.env.PATH = savedPath;
+  }
+}
