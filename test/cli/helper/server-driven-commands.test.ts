@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startContractServer, TEST_INSTANCE_TOKEN, type ContractServer } from '../../helpers/contract-server.ts';
+import { fakeHost, HELPER_BINARY, type FakeHost } from './setup-fixture.ts';
+
+const HUB = 'https://index.docker.io/v1/';
+const SECRET = 'hub-secret-value-do-not-print';
+
+// configure, doctor and auth-header against a real HTTP server speaking docs/contract.md.
+describe('host commands with a server', () => {
+  let server: ContractServer;
+  let host: FakeHost;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    server = await startContractServer({
+      credentials: {
+        [HUB]: { username: 'instance:i-1', secret: SECRET, ttlMs: 600_000 },
+        'mirror.example': { username: 'instance:i-1', secret: 'mirror-secret', ttlMs: 600_000 },
+      },
+      hostConfig: { mirrors: ['https://mirror.example'], registries: [HUB] },
+    });
+    host = await fakeHost();
+    const tokenFile = join(host.root, 'token');
+    await writeFile(tokenFile, TEST_INSTANCE_TOKEN, { mode: 0o600 });
+    const configPath = join(host.root, 'helper-config.json');
+    await writeFile(configPath, JSON.stringify({ server: server.url, tokenFile, cacheDir: join(host.root, 'cache') }));
+    const bin = join(host.root, 'bin');
+    await mkdir(bin);
+    await symlink(HELPER_BINARY, join(bin, 'docker-credential-dstack'));
+    env = { DOCKER_CREDENTIAL_DSTACK_CONFIG: configPath, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, DOCKER_CONFIG: host.dockerConfig };
+  });
+  afterAll(async () => {
+    await server?.close();
+    await host?.cleanup();
+  });
+
+  it('doctor fails before configure: the client config does not name the helper', async () => {
+    const result = await host.run(['doctor'], env);
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toMatch(/^fail client config: .*config\.json: .*\(fix: run docker-credential-dstack configure\)$/m);
+  });
+
+  it('configure takes mirrors and registries from the server', async () => {
+    const result = await host.run(['configure', ...host.pathArgs, '--engines', 'docker'], env);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`configuring from server ${server.url}: mirrors https://mirror.example; helper for ${HUB}, mirror.example`);
+    expect(server.requests.some((r) => r.method === 'GET' && r.path === '/v1/host-config')).toBe(true);
+    expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).credHelpers).toEqual({ [HUB]: 'dstack', 'mirror.example': 'dstack' });
+    expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))).toEqual({ 'registry-mirrors': ['https://mirror.example'] });
+  });
+
+  it('doctor: one line per check in order, credentials obtained but never printed', async () => {
+    const result = await host.run(['doctor'], env);
+    const names = result.stdout.split('\n').filter((l) => /^(ok|warn|fail) /.test(l)).map((l) => l.slice(5, l.indexOf(':')));
+    expect(names).toEqual(['helper binary', 'helper config', 'token file', 'server', 'clock', 'host config', `credential ${HUB}`, 'credential mirror.example', 'client config', 'dockerd mirrors', 'image store']);
+    expect(result.stdout).toMatch(/^warn image store: skipped: no docker info$/m);
+    expect(result.stdout).toMatch(/^ok   token file: .*token \(mode 0600\)$/m);
+    expect(result.stdout).toMatch(/^ok   credential https:\/\/index\.docker\.io\/v1\/: obtained for instance:i-1, expires in 10 min \(not shown\)$/m);
+    expect(result.stdout).toMatch(/^warn dockerd mirrors: docker info could not reach the daemon/m);
+    expect(result.stdout + result.stderr).not.toContain(SECRET);
+    expect(result.stdout).toContain('doctor: all checks passed');
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('doctor fails on a token file readable by others, with the fix', async () => {
+    const tokenFile = join(host.root, 'token');
+    await chmod(tokenFile, 0o644);
+    try {
+      const result = await host.run(['doctor'], env);
+      expect(result.exitCode).toBe(1);
+      expect(result.stdout).toMatch(new RegExp(`^fail token file: ${tokenFile} is readable by others \\(mode 0644\\) \\(fix: chmod 600 ${tokenFile}\\)$`, 'm'));
+    } finally {
+      await chmod(tokenFile, 0o600);
+    }
+  });
+
+  it('doctor fails when the server is unreachable', async () => {
+    const configPath = join(host.root, 'down-config.json');
+    await writeFile(configPath, JSON.stringify({ server: 'http://127.0.0.1:9', tokenFile: join(host.root, 'token'), cacheDir: join(host.root, 'cache2'), timeoutMs: 2000 }));
+    const result = await host.run(['doctor'], { ...env, DOCKER_CREDENTIAL_DSTACK_CONFIG: configPath });
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toMatch(/^fail server: .*127\.0\.0\.1:9.*\(fix: check the server URL/m);
+  });
+
+  it('auth-header prints the padded base64url X-Registry-Auth for the Docker Hub key of an unqualified image', async () => {
+    const result = await host.run(['auth-header', 'python:3.14'], env);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const value = result.stdout.trim();
+    expect(value).toMatch(/^[A-Za-z0-9_-]+=*$/);
+    expect(value.length % 4).toBe(0);
+    expect(JSON.parse(Buffer.from(value, 'base64url').toString('utf8'))).toEqual({ username: 'instance:i-1', password: SECRET, serveraddress: HUB });
+    expect(result.stderr).not.toContain(SECRET);
+  });
+
+  it('auth-header without a credential for the registry: nothing on stdout, exit 1, the reason on stderr', async () => {
+    const result = await host.run(['auth-header', 'ghcr.io/org/app:1'], env);
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/no credential for ghcr\.io/);
+    const bad = await host.run(['auth-header'], env);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).toMatch(/expected exactly one IMAGE/);
+  });
+});
