@@ -53,7 +53,7 @@ describe('host commands with a server', () => {
 
   it('doctor: one line per check in order, credentials obtained but never printed', async () => {
     const result = await host.run(['doctor'], env);
-    const names = result.stdout.split('\n').filter((l) => /^(ok|warn|fail) /.test(l)).map((l) => l.slice(5, l.indexOf(':')));
+    const names = result.stdout.split('\n').filter((l) => /^(ok|warn|fail) /.test(l)).map((l) => l.slice(5, l.indexOf(': ')));
     expect(names).toEqual(['helper binary', 'helper config', 'token file', 'server', 'clock', 'host config', `credential ${HUB}`, 'credential mirror.example', 'client config', 'dockerd mirrors', 'image store']);
     expect(result.stdout).toMatch(/^warn image store: skipped: no docker info$/m);
     expect(result.stdout).toMatch(/^ok   token file: .*token \(mode 0600\)$/m);
