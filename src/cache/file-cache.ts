@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, chmodSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CodedError } from '../shared/errors.ts';
 import { parseEntry, serializeEntry, type CacheEntry } from './cache-entry.ts';
 import type { CredentialCache } from './credential-cache.ts';
@@ -73,11 +73,29 @@ export function openFileCache(dir: string, options: FileCacheOptions = {}): Cred
 // Creates the directory 0700 or checks the existing one: ours and not a symlink. A directory
 // someone else owns (say a planted /tmp/docker-credential-dstack-1000) is never used.
 export function ensurePrivateDir(dir: string, uid: number): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirectory(dir, 0);
   const stats = lstatSync(dir);
   if (!stats.isDirectory()) throw new CodedError('cache_unsafe', `cache directory ${dir} is not a directory: remove it or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR`);
   if (stats.uid !== uid) throw new CodedError('cache_unsafe', `cache directory ${dir} belongs to uid ${stats.uid}, not to this user (uid ${uid}): remove it or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR`);
   if ((stats.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+}
+
+// mkdirSync(…, {recursive: true}) spins forever under /proc on Node 26, so parents are made
+// one by one; parents other than the cache directory itself get the usual 0755.
+function makeDirectory(dir: string, depth: number): void {
+  try {
+    mkdirSync(dir, { mode: depth === 0 ? 0o700 : 0o755 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT' || depth > 32 || dirname(dir) === dir) throw error;
+    makeDirectory(dirname(dir), depth + 1);
+    try {
+      mkdirSync(dir, { mode: depth === 0 ? 0o700 : 0o755 });
+    } catch (again) {
+      if ((again as NodeJS.ErrnoException).code !== 'EEXIST') throw again;
+    }
+  }
 }
 
 function readOwnFile(path: string, uid: number, ignored: (reason: string) => void): string | undefined {

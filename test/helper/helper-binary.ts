@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa, type Result } from 'execa';
+import { execa } from 'execa';
 import { TEST_INSTANCE_TOKEN } from '../helpers/contract-server.ts';
 
 // The built single binary, run the way Docker runs it: one argument, the server URL on
@@ -53,6 +53,13 @@ export async function makeHelperHome(server: string): Promise<HelperHome> {
   return home;
 }
 
-export function runHelper(action: string, input: string, env: Record<string, string>, cwd: string, args: string[] = [action]): Promise<Result> {
-  return execa(HELPER_BINARY, args, { input, env, extendEnv: false, cwd, reject: false, timeout: 20_000, stripFinalNewline: false });
+export interface HelperRun {
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+export async function runHelper(action: string, input: string, env: Record<string, string>, cwd: string, args: string[] = [action]): Promise<HelperRun> {
+  const result = await execa(HELPER_BINARY, args, { input, env, extendEnv: false, cwd, reject: false, timeout: 20_000, stripFinalNewline: false });
+  return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
