@@ -55,6 +55,9 @@ CONFIG="$CONFIG_DIR/config.json"
 TOKEN="$CONFIG_DIR/token"
 MANIFEST="$CONFIG_DIR/.installed-by-install-sh"
 export DOCKER_CREDENTIAL_DSTACK_CONFIG="$CONFIG"
+case "$SERVER$TOKEN" in
+  *'"'*|*'\'*) die "--server and --config-dir must not contain quotes or backslashes" ;;
+esac
 
 # Writes stdin to $1 with mode $2 through a temp file in the same directory and a rename;
 # leaves the file alone when the content is already the same.
@@ -104,9 +107,6 @@ chmod 0755 "$CONFIG_DIR"
 put_file "$TARGET" 0755 <"$BINARY"
 
 if [ -n "$SERVER" ]; then
-  case "$SERVER$TOKEN" in
-    *'"'*|*'\'*) die "--server and --config-dir must not contain quotes or backslashes" ;;
-  esac
   printf '{\n  "server": "%s",\n  "tokenFile": "%s"\n}\n' "$SERVER" "$TOKEN" | put_file "$CONFIG" 0644
 elif [ ! -f "$CONFIG" ]; then
   die "no helper config yet: pass --server URL"
