@@ -20,6 +20,10 @@ export async function configureHost(host: HelperHost, dockerd: Dockerd, dir: str
     '--daemon-json', dockerd.daemonJsonPath,
     '--dockerd-pidfile', join(dir, 'dockerd.pid'),
     '--registries-conf-dir', registriesConfDir,
+    // Everything else configure may touch stays under `dir` too, never /etc or /var/lib.
+    '--docker-certs-dir', join(dir, 'docker-certs.d'),
+    '--containerd-certs-dir', join(dir, 'containerd-certs.d'),
+    '--state-dir', join(dir, 'setup-state'),
     '--engines', 'docker,podman',
   ];
   const result = await host.run(args, { env: { DOCKER_HOST: dockerd.host } });
