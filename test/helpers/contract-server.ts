@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 // A small real HTTP server speaking docs/contract.md from the helper's side, with behaviour
@@ -35,6 +36,8 @@ export interface ContractServerOptions {
   instanceToken?: string;
   credentials?: Record<string, ContractCredential>;
   hostConfig?: { mirrors: string[]; registries: string[] };
+  // Serve HTTPS with this key and certificate (PEM) instead of plain HTTP.
+  tls?: { key: string; cert: string };
 }
 
 export interface ContractServer {
@@ -117,15 +120,16 @@ export async function startContractServer(options: ContractServerOptions = {}): 
     return json(res, 404, { error: 'not_found', message: 'no such endpoint' });
   };
 
-  const server: Server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch(() => res.destroy());
-  });
+  };
+  const server: Server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, listener) : createServer(listener);
   if (options.socketPath !== undefined) {
     await new Promise<void>((resolve) => server.listen(options.socketPath, resolve));
     state.url = `unix:${options.socketPath}`;
   } else {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    state.url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
   return state;
 }
