@@ -21,24 +21,32 @@ export function sendError(res: ServerResponse, status: number, code: string, mes
 }
 
 // Reads the whole body, refusing more than limitBytes (declared or actually sent).
-export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+// Event-based rather than `for await`: this runs on every credential request.
+export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limitBytes) {
     req.resume();
-    throw tooLarge(limitBytes);
+    return Promise.reject(tooLarge(limitBytes));
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > limitBytes) {
-      req.resume();
-      throw tooLarge(limitBytes);
-    }
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks, size);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limitBytes) {
+        req.off('data', onData);
+        req.resume();
+        reject(tooLarge(limitBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.once('error', reject);
+    // A client that goes away mid-body: settle (after 'end' this is a no-op).
+    req.once('close', () => reject(new CodedError('bad_request', 'the request body was cut off')));
+  });
 }
 
 function tooLarge(limitBytes: number): CodedError {
