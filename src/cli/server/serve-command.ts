@@ -9,7 +9,14 @@ import { startServer } from '../../server/start-server.ts';
 // `serve`: runs until SIGTERM or SIGINT, then stops accepting, finishes requests in flight,
 // closes the stores and resolves 0. Start-up failures (bad configuration, unusable key files,
 // address in use) print one line naming the setting and return 2.
-export const serveCommand: Command = (ctx) => runServe(ctx, processStopSignal());
+export const serveCommand: Command = async (ctx) => {
+  const signals = processStopSignal();
+  try {
+    return await runServe(ctx, signals.signal);
+  } finally {
+    signals.dispose();
+  }
+};
 
 // The serve loop with its stop signal passed in, so tests can stop it without signals.
 export async function runServe(ctx: CommandContext, stop: AbortSignal): Promise<number> {
@@ -50,14 +57,17 @@ export async function runServe(ctx: CommandContext, stop: AbortSignal): Promise<
 
 // SIGTERM/SIGINT as an AbortSignal: the one place the service command touches process.*,
 // because a long-running server is the command that must react to signals.
-function processStopSignal(): AbortSignal {
+function processStopSignal(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
-  const stop = () => {
+  const dispose = () => {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
+  };
+  const stop = () => {
+    dispose();
     controller.abort();
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  return controller.signal;
+  return { signal: controller.signal, dispose };
 }
