@@ -59,7 +59,7 @@ describe('dstack-registry-auth binary: serve, issue-token, revoke', () => {
     expect(log).not.toContain(PASSWORD);
   });
 
-  it('keeps its generated keys across restarts: a token survives a restart', async () => {
+  it('keeps its generated keys across restarts (a token survives one), and stops cleanly on SIGTERM and SIGINT', async () => {
     const dataDir = join(dir, 'restart');
     const issued = await run(['issue-token', '--instance', 'i-restart', '--data-dir', dataDir]);
     for (let round = 0; round < 2; round++) {
@@ -67,7 +67,7 @@ describe('dstack-registry-auth binary: serve, issue-token, revoke', () => {
       try {
         expect((await credential(service.url, String(issued.stdout))).status).toBe(200);
       } finally {
-        await service.stop();
+        expect(await service.stop(round === 0 ? 'SIGTERM' : 'SIGINT')).toBe(0);
       }
     }
   });

@@ -14,8 +14,8 @@ export interface ServiceProcess {
   child: ResultPromise;
   // Everything written to stderr so far (the listening line, audit lines, log lines).
   stderr(): string;
-  // SIGTERM and the exit code.
-  stop(): Promise<number | undefined>;
+  // SIGTERM (or the given signal) and the exit code.
+  stop(signal?: NodeJS.Signals): Promise<number | undefined>;
 }
 
 // Runs `dstack-registry-auth serve ARGS` with only the given environment and resolves once it
@@ -43,8 +43,8 @@ export async function startServiceBinary(args: string[], env: Record<string, str
     url,
     child,
     stderr: () => err,
-    async stop() {
-      child.kill('SIGTERM');
+    async stop(signal = 'SIGTERM') {
+      child.kill(signal);
       const result = await child;
       return result.exitCode;
     },
