@@ -16,7 +16,7 @@ export interface DockerState {
 export async function dockerPreflight(options: SetupOptions, env: Record<string, string | undefined>): Promise<DockerState> {
   const notes: string[] = [];
   const explicit = options.dockerdPid !== undefined || options.dockerdPidfile !== undefined;
-  const pid = await findDockerdPid({ pid: options.dockerdPid, pidfile: options.dockerdPidfile });
+  const pid = await findDockerdPid({ pid: options.dockerdPid, pidfile: options.dockerdPidfile, daemonJson: options.daemonJson });
   if (explicit && pid === undefined && !options.noReload) {
     throw new CodedError('dockerd_not_found', `no running dockerd at ${options.dockerdPidfile ? `pidfile ${options.dockerdPidfile}` : `pid ${options.dockerdPid}`}; check the option or leave it out`);
   }

@@ -1,16 +1,21 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CodedError } from '../shared/errors.ts';
 
 export interface DockerdLocator {
   pid?: number;
   pidfile?: string;
   procDir?: string;
+  // The daemon.json being configured: a dockerd found by scanning /proc counts only when it reads that file.
+  daemonJson?: string;
 }
+
+export const DEFAULT_DAEMON_JSON = '/etc/docker/daemon.json';
 
 const DEFAULT_PIDFILES = ['/var/run/docker.pid', '/run/docker.pid'];
 
-// The running dockerd: the pid given, else its pidfile, else the first process named dockerd.
+// The running dockerd: the pid given, else its pidfile, else a process named dockerd that reads
+// the daemon.json being configured (so another engine on the host is never signalled).
 // undefined when none runs (configure then says the mirror applies at the next start).
 export async function findDockerdPid(locator: DockerdLocator): Promise<number | undefined> {
   const proc = locator.procDir ?? '/proc';
@@ -18,15 +23,21 @@ export async function findDockerdPid(locator: DockerdLocator): Promise<number | 
   const pidfiles = locator.pidfile ? [locator.pidfile] : DEFAULT_PIDFILES;
   for (const file of pidfiles) {
     const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(pid) && pid > 0 && (await isDockerd(proc, pid))) return pid;
+    if (!(Number.isInteger(pid) && pid > 0 && (await isDockerd(proc, pid)))) continue;
+    if (locator.pidfile || readsDaemonJson(await dockerdArgs(pid, proc), locator.daemonJson ?? DEFAULT_DAEMON_JSON)) return pid;
   }
   if (locator.pidfile) return undefined;
   const entries = await readdir(proc).catch(() => [] as string[]);
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    if (await isDockerd(proc, Number(entry))) return Number(entry);
+    const pid = Number(entry);
+    if ((await isDockerd(proc, pid)) && readsDaemonJson(await dockerdArgs(pid, proc), locator.daemonJson ?? DEFAULT_DAEMON_JSON)) return pid;
   }
   return undefined;
+}
+
+function readsDaemonJson(args: string[], daemonJson: string): boolean {
+  return resolve(configFileFlag(args) ?? DEFAULT_DAEMON_JSON) === resolve(daemonJson);
 }
 
 export async function dockerdArgs(pid: number, procDir = '/proc'): Promise<string[]> {

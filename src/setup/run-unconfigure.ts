@@ -31,7 +31,7 @@ export async function runUnconfigure(ctx: CommandContext): Promise<number> {
   const ourMirrors = daemon?.record?.ownership.kind === 'daemon-json' ? daemon.record.ownership.mirrors.added : [];
   await applyUnconfigurePlan(files, options.stateDir, state, ctx.stdout);
   if (daemon && ourMirrors.length > 0) {
-    const pid = options.noReload ? undefined : await findDockerdPid({ pid: options.dockerdPid, pidfile: options.dockerdPidfile });
+    const pid = options.noReload ? undefined : await findDockerdPid({ pid: options.dockerdPid, pidfile: options.dockerdPidfile, daemonJson: daemon.path });
     if (options.noReload) await write(ctx.stdout, 'dockerd: not reloaded (--no-reload)\n');
     else if (pid === undefined) await write(ctx.stdout, 'dockerd: not running; nothing to reload\n');
     else await reloadAndConfirm(ctx, pid, ourMirrors, 'absent');
