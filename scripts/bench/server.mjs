@@ -9,7 +9,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -191,7 +191,9 @@ async function main() {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  console.log(`dstack-registry-auth bench: loopback, ${CONCURRENCY} in flight, ${SECONDS} s per phase, Node ${process.version}`);
+  const load = loadavg()[0];
+  console.log(`dstack-registry-auth bench: loopback, ${CONCURRENCY} in flight, ${SECONDS} s per phase, Node ${process.version}, ${availableParallelism()} CPUs, load ${load.toFixed(1)}`);
+  if (load > availableParallelism() / 2) console.log('warning: the machine is busy; latency tails (see the floor at half peak) measure the contention, not the service');
   console.log(['scenario'.padEnd(36), 'req/s'.padStart(9), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'vs floor'.padStart(9), '  at half peak: req/s  p50 ms  p99 ms'].join(''));
   for (const row of rows) {
     const half = row.half ? `  ${fmt(row.half.rate, 0).padStart(19)} ${fmt(row.half.p50Ms).padStart(7)} ${fmt(row.half.p99Ms).padStart(7)}` : '';
