@@ -162,6 +162,8 @@ function percentiles(latencies) {
 const fmt = (n, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
 
 async function main() {
+  // Before the bench adds its own load.
+  const load = loadavg()[0];
   const work = await mkdtemp(join(tmpdir(), 'bench-server-'));
   const rows = [];
   try {
@@ -191,8 +193,7 @@ async function main() {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  const load = loadavg()[0];
-  console.log(`dstack-registry-auth bench: loopback, ${CONCURRENCY} in flight, ${SECONDS} s per phase, Node ${process.version}, ${availableParallelism()} CPUs, load ${load.toFixed(1)}`);
+  console.log(`dstack-registry-auth bench: loopback, ${CONCURRENCY} in flight, ${SECONDS} s per phase, Node ${process.version}, ${availableParallelism()} CPUs, load before the run ${load.toFixed(1)}`);
   if (load > availableParallelism() / 2) console.log('warning: the machine is busy; latency tails (see the floor at half peak) measure the contention, not the service');
   console.log(['scenario'.padEnd(36), 'req/s'.padStart(9), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'vs floor'.padStart(9), '  at half peak: req/s  p50 ms  p99 ms'].join(''));
   for (const row of rows) {
