@@ -1,4 +1,4 @@
-import { CodedError } from '../shared/errors.ts';
+import { CodedError, oneLine } from '../shared/errors.ts';
 import { normalizeRegistryKey } from '../registry/registry-key.ts';
 import type { CredentialStore } from '../protocol/credential-store.ts';
 import { freshnessOf } from '../cache/cache-entry.ts';
@@ -20,7 +20,8 @@ export function createDstackCredentialStore(deps: StoreDeps): CredentialStore {
     async get(serverUrl) {
       const settings = deps.settings({ requireServer: true });
       const diagnostics = deps.diagnostics(settings);
-      const answer = await resolveCredential(normalizeRegistryKey(serverUrl), settings, diagnostics);
+      // docker CLI 28 drops a helper's stdout error on `pull` and goes on anonymously; stderr reaches the user.
+      const answer = await resolveCredential(normalizeRegistryKey(serverUrl), settings, diagnostics).catch((error: unknown) => { diagnostics.warn(oneLine(error)); throw error; });
       return answer && { ServerURL: serverUrl, Username: answer.username, Secret: answer.secret };
     },
     async store(credentials) {
