@@ -51,19 +51,25 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
     loadRegistrySigningKeys({ dataDir: config.dataDir, env, issuerName: config.issuerName }),
   ]);
   const revocations = await openRevocationStore({ dataDir: config.dataDir, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}) });
-  const audit = createAuditLog({ ...(config.auditLogPath ? { path: config.auditLogPath } : { stream: options.auditStream }), clock });
+  let audit: ReturnType<typeof createAuditLog>;
+  try {
+    audit = createAuditLog({ ...(config.auditLogPath ? { path: config.auditLogPath } : { stream: options.auditStream }), clock });
+  } catch (error) {
+    await revocations.close();
+    throw error;
+  }
   const metrics = createMetrics();
   const sources: Record<string, CredentialSource> = {
     static: createStaticSource(),
     issuer: createIssuerSource({ ticketKeys, clock, issuerName: config.issuerName }),
   };
   const deps: ServiceDeps = { config, instanceKeys, verifiedTokens: createVerifiedTokenCache(), revocations, sources, audit, metrics, clock, log };
+  // The token realm handles its own errors, audit lines and metrics; the router only measures it.
   const realm = createRealmHandler({ registries: config.registries, ticketKeys, registryKeys, revocations, audit, metrics, clock, issuerName: config.issuerName });
-  const realmRoute = (req: Parameters<typeof realm>[0], res: Parameters<typeof realm>[1]) => realm(req, res);
   const endpoints: Record<string, Endpoint> = {
     '/v1/credentials': { name: 'credentials', methods: { POST: credentialsRoute } },
     '/v1/host-config': { name: 'host_config', methods: { GET: hostConfigRoute } },
-    '/v1/token': { name: 'token', methods: { GET: realmRoute, POST: realmRoute } },
+    '/v1/token': { name: 'token', methods: { GET: realm, POST: realm } },
     '/v1/admin/tokens': { name: 'admin_tokens', methods: { POST: adminTokensRoute } },
     '/v1/admin/revocations': { name: 'admin_revocations', methods: { POST: adminRevocationsRoute } },
     '/healthz': { name: 'healthz', methods: { GET: healthRoute } },
