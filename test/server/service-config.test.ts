@@ -67,6 +67,24 @@ describe('loadServiceConfig: dstack default registry variables', () => {
     expect(config.registries[0]).toMatchObject({ source: 'issuer', issuer: { service: 'docker.mycompany.example', ticketTtlSeconds: 120, tokenTtlSeconds: 300, anonymousPull: false, repositories: { '*': ['*'] } } });
   });
 
+  it('takes the mirror URL, token service, projects and plain-HTTP choice from DSTACK_REGISTRY_AUTH_DEFAULT_* settings', async () => {
+    const config = await loadServiceConfig(
+      {
+        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'docker.mycompany.example',
+        DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'issuer',
+        DSTACK_REGISTRY_AUTH_DEFAULT_SERVICE: 'cache-service',
+        DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL: 'https://mirror.mycompany.example:8443/',
+        DSTACK_REGISTRY_AUTH_DEFAULT_PROJECTS: 'main, ml',
+        DSTACK_REGISTRY_AUTH_PLAIN_HTTP: 'true',
+      },
+      {},
+    );
+    expect(config.plainHttp).toBe(true);
+    expect(config.registries[0]).toMatchObject({ projects: ['main', 'ml'], mirrorUrl: 'https://mirror.mycompany.example:8443', issuer: { service: 'cache-service' } });
+    const bad = await failure(loadServiceConfig({ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'r.example', DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL: 'ftp://r.example' }, {}));
+    expect(bad.message).toContain('DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL');
+  });
+
   it.each([
     [{ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: 'u' }, 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD'],
     [{ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: 'p' }, 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME'],
