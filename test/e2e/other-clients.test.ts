@@ -46,6 +46,7 @@ describe('e2e: skopeo and podman through the helper', () => {
         // the Docker client config from $HOME/.docker/config.json, which is where `configure` wrote.
         { env: { ...stack.host.env, CONTAINERS_REGISTRIES_CONF: stack.paths.registriesDropIn }, extendEnv: false, reject: false, timeout: 90_000 },
       );
+    const logBefore = (await stack.host.debugLog()).length;
     const pull = await podman(['pull', 'docker.io/library/python:3.14']);
     expect(pull.exitCode, describeResult(pull)).toBe(0);
     const inspect = await podman(['image', 'inspect', 'docker.io/library/python:3.14', '--format', '{{index .Labels "e2e.seed"}}']);
@@ -53,7 +54,9 @@ describe('e2e: skopeo and podman through the helper', () => {
 
     // podman asked the helper for the mirror's host (not the Docker Hub key) and the mirror
     // served it to a token from our realm.
-    expect(await stack.host.debugLog()).toContain(stack.registry.host);
+    const podmanAsked = (await stack.host.debugLog()).slice(logBefore);
+    expect(podmanAsked, 'podman ran the helper for the mirror host').toMatch(new RegExp(`cache (hit|miss) for ${stack.registry.host.replace(/\./g, '\\.')}`));
+    expect(podmanAsked).not.toContain('https://index.docker.io/v1/');
     const registryLog = await stack.registry.log();
     expect(lineMatching(registryLog, /"(GET|HEAD) \/v2\/library\/python\/manifests\/3\.14 HTTP\/1\.1" 200 .*(podman|containers)/i), 'podman got the manifest from the mirror').toBeDefined();
     expect((await stack.service.audit()).some((r) => r.event === 'realm' && r.outcome === 'granted' && (r.scope ?? '').includes('repository:library/python:pull'))).toBe(true);
