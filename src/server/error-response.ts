@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { CodedError } from '../shared/errors.ts';
+import { CodedError, oneLine } from '../shared/errors.ts';
 import { sendError } from './http-io.ts';
 
 // The contract's error table: code → status. Anything else a route throws is `internal`.
@@ -18,6 +18,11 @@ const STATUS: Record<string, number> = {
   unavailable: 503,
 };
 
+const GENERIC: Record<string, string> = {
+  unavailable: 'dstack-registry-auth is temporarily unavailable; retry later',
+  internal: 'internal error in dstack-registry-auth; the service log has the cause',
+};
+
 // Answers with the contract's error body and returns the code it sent, for metrics and audit.
 // Unknown failures are logged (one line, no stack) and answered with a generic message, so
 // neither a stack trace nor an internal detail reaches the client.
@@ -25,15 +30,19 @@ export function sendFailure(res: ServerResponse, error: unknown, log: (line: str
   const coded = error instanceof CodedError && STATUS[error.code] !== undefined ? error : undefined;
   if (!coded) {
     log(`internal error: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`.replace(/\s*\n\s*/g, ' '));
-    if (!res.headersSent) sendError(res, 500, 'internal', 'internal error in dstack-registry-auth; the service log has the cause');
+    if (!res.headersSent) sendError(res, 500, 'internal', GENERIC.internal!);
     else res.destroy();
     return 'internal';
   }
+  const status = STATUS[coded.code]!;
+  // Server-side failures name internals (store URLs, paths): those go to the log only.
+  const message = status >= 500 ? GENERIC[coded.code] ?? GENERIC.internal! : coded.message;
+  if (status >= 500) log(`${coded.code}: ${oneLine(coded)}`);
   const headers: Record<string, string> = {};
   if (coded.code.startsWith('token_')) headers['www-authenticate'] = 'Bearer realm="dstack-registry-auth"';
   if (coded.code === 'rate_limited' || coded.code === 'unavailable') headers['retry-after'] = '5';
   if (coded.code === 'payload_too_large') headers.connection = 'close';
-  if (!res.headersSent) sendError(res, STATUS[coded.code]!, coded.code, coded.message, headers);
+  if (!res.headersSent) sendError(res, status, coded.code, message, headers);
   else res.destroy();
   return coded.code;
 }

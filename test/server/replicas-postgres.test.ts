@@ -59,4 +59,19 @@ describe('revocation across replicas sharing PostgreSQL', () => {
     expect(code).toBe(0);
     for (const svc of [a, b]) expect((await ask(svc, token)).json.error).toBe('token_revoked');
   });
+
+  it('answers 503 unavailable with Retry-After, not a stack, when PostgreSQL is gone', async (ctx) => {
+    if (unavailable) ctx.skip(unavailable);
+    const token = await a.mint('i-down', 'main');
+    await postgres!.stop();
+    postgres = undefined;
+    const res = await ask(a, token);
+    expect(res.status).toBe(503);
+    expect(res.json.error).toBe('unavailable');
+    expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(res.text).not.toContain('postgres://');
+    expect(a.logLines.join('\n')).toMatch(/unavailable: revocation store in PostgreSQL at postgres:\/\/postgres:\*\*\*@/);
+    const audit = a.auditLines.map((line) => JSON.parse(line)).filter((e) => e.instance === undefined && e.reason === 'unavailable');
+    expect(audit.length).toBeGreaterThan(0);
+  }, 30_000);
 });
