@@ -30,8 +30,9 @@ export async function applyConfigurePlan(files: PlannedFile[], stateDir: string,
       await write(stdout, `${file.label} ${file.path}: already configured\n`);
       continue;
     }
-    const result = await writeChange(file.target, file.before, file.after, file.newMode, file.label);
     const previous = state.files[file.path];
+    // Only the first configure keeps a backup: later ones would save our own earlier output.
+    const result = await writeChange(file.target, file.before, file.after, file.newMode, file.label, previous === undefined);
     state.files[file.path] = previous
       ? { ...previous, target: file.target, afterSha256: sha256(file.after), ownership: mergeOwnership(previous.ownership, file.ownership) }
       : {

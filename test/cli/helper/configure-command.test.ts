@@ -197,6 +197,26 @@ describe('configure through the binary', () => {
     expect(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).toBe(original);
   });
 
+  it('keeps one backup of the original (same mode), across a second configure; unconfigure --dry-run changes nothing', async () => {
+    const original = '{\n  "debug": true\n}\n';
+    await put(host.daemonJson, original, 0o640);
+    const start = await host.snapshot();
+    expect((await configure()).exitCode).toBe(0);
+    const backup = `${host.daemonJson}.dstack-backup`;
+    expect(await readFile(backup, 'utf8')).toBe(original);
+    expect((await lstat(backup)).mode & 0o777).toBe(0o640);
+    const more = await host.run(['configure', ...host.pathArgs, '--engines', 'docker', '--mirror', MIRROR, '--mirror', 'https://second.example']);
+    expect(more.exitCode, more.stderr).toBe(0);
+    expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))['registry-mirrors']).toEqual([MIRROR, 'https://second.example']);
+    expect(await readFile(backup, 'utf8')).toBe(original);
+    const configured = await host.snapshot();
+    const dry = await unconfigure('--dry-run');
+    expect(dry.stdout).toContain(`Docker daemon config ${host.daemonJson}: would change (as it was before configure)`);
+    expect(await host.snapshot()).toEqual(configured);
+    expect((await unconfigure()).exitCode).toBe(0);
+    expect(await host.snapshot()).toEqual(start);
+  });
+
   it.each([
     ['mirror.example', /scheme is required/],
     ['https://user:hunter2@mirror.example', /credentials in a mirror URL are not allowed/],
