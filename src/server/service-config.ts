@@ -63,6 +63,7 @@ export async function loadServiceConfig(
   const adminToken = setting('ADMIN_TOKEN', 'adminToken');
   if (adminToken && adminToken.value.length < 16) throw new CodedError('config_invalid', `${adminToken.setting} is shorter than 16 characters; use a long random value (openssl rand -hex 32)`);
   const databaseUrl = setting('DATABASE_URL', 'databaseUrl');
+  const auditLog = setting('AUDIT_LOG', 'auditLog');
   if (databaseUrl && !/^postgres(?:ql)?:\/\//.test(databaseUrl.value)) throw new CodedError('config_invalid', `${databaseUrl.setting} must be a postgres:// or postgresql:// connection URL`);
 
   const ttls: DefaultTtls = {
@@ -82,7 +83,7 @@ export async function loadServiceConfig(
     issuerName: setting('ISSUER', 'issuer')?.value ?? DEFAULT_ISSUER,
     instanceTokenTtlSeconds: duration('INSTANCE_TOKEN_TTL', 'instanceTokenTtl', '30d'),
     ...(databaseUrl ? { databaseUrl: databaseUrl.value } : {}),
-    ...(setting('AUDIT_LOG', 'auditLog') ? { auditLogPath: setting('AUDIT_LOG', 'auditLog')!.value } : {}),
+    ...(auditLog ? { auditLogPath: auditLog.value } : {}),
     registries,
   };
 }
