@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -90,6 +90,22 @@ describe('serve command', () => {
     expect(second.stderr()).toMatch(/cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/);
     stop.abort();
     await done;
+  });
+
+  it('writes the audit log to DSTACK_REGISTRY_AUTH_AUDIT_LOG (0600) instead of stderr', async () => {
+    const auditPath = join(dir, 'audit', 'audit.log');
+    const stop = new AbortController();
+    const { ctx, stderr } = context(['--listen', '127.0.0.1:0', '--data-dir', join(dir, 'audited')], { DSTACK_REGISTRY_AUTH_AUDIT_LOG: auditPath, DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: 'u', DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: 'audit-test-password' });
+    const done = runServe(ctx, stop.signal);
+    const [, url] = await waitFor(stderr, /listening on (http:\/\/127\.0\.0\.1:\d+)$/m);
+    const res = await fetch(`${url}/v1/credentials`, { method: 'POST', body: '{"registry":"docker.io"}' });
+    expect(res.status).toBe(401);
+    stop.abort();
+    expect(await done).toBe(0);
+    const lines = (await readFile(auditPath, 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines).toEqual([expect.objectContaining({ event: 'credential', outcome: 'denied', reason: 'token_missing' })]);
+    expect(((await stat(auditPath)).mode & 0o777).toString(8)).toBe('600');
+    expect(stderr()).not.toContain('"event"');
   });
 
   it('names a bad TLS file', async () => {
