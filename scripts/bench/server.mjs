@@ -13,7 +13,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { realmServiceEnv } from './realm-scenario.mjs';
+import { realmScenario } from './realm-scenario.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
@@ -42,22 +42,8 @@ const SCENARIOS = [
     }),
   },
   // The token realm (issuer source): a pull ticket from /v1/credentials, then GET /v1/token as
-  // dockerd asks it. Settings come from engineer C's realm-scenario.mjs.
-  {
-    name: 'GET /v1/token (realm, ticket)',
-    serviceEnv: () => realmServiceEnv('registry.bench.example'),
-    prepare: async ({ baseUrl, instanceToken }) => {
-      const res = await fetch(`${baseUrl}/v1/credentials`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${instanceToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ registry: 'registry.bench.example' }),
-      });
-      if (res.status !== 200) throw new Error(`realm scenario: POST /v1/credentials → HTTP ${res.status} ${await res.text()}`);
-      const { username, secret } = await res.json();
-      const query = new URLSearchParams({ service: 'registry.bench.example', scope: 'repository:library/python:pull' });
-      return { method: 'GET', path: `/v1/token?${query}`, headers: { authorization: `Basic ${Buffer.from(`${username}:${secret}`).toString('base64')}` } };
-    },
-  },
+  // dockerd asks it (scripts/bench/realm-scenario.mjs).
+  realmScenario,
 ];
 
 // The floor: the same Node runtime answering a constant after reading the body.
@@ -175,11 +161,15 @@ async function main() {
     const floorServer = await startProcess(process.execPath, [floorFile], {}, /floor listening on (\S+)/);
     const floorSpec = await SCENARIOS[0].prepare({ baseUrl: floorServer.url, instanceToken: 'unused' });
     const floorAgent = newAgent();
-    const floor = await peak(floorServer.url, floorSpec, floorAgent);
-    const floorHalf = await atRate(floorServer.url, floorSpec, floor.perSecond / 2, floorAgent);
-    floorAgent.destroy();
-    await floorServer.stop();
-    rows.push({ name: 'floor: constant Node HTTP server', ...floor, half: floorHalf });
+    let floor;
+    try {
+      floor = await peak(floorServer.url, floorSpec, floorAgent);
+      const floorHalf = await atRate(floorServer.url, floorSpec, floor.perSecond / 2, floorAgent);
+      rows.push({ name: 'floor: constant Node HTTP server', ...floor, half: floorHalf });
+    } finally {
+      floorAgent.destroy();
+      await floorServer.stop();
+    }
     for (const [index, scenario] of SCENARIOS.entries()) {
       const service = await startService(join(work, `data-${index}`), scenario.serviceEnv());
       try {
