@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -70,6 +70,22 @@ describe('dstack-registry-auth binary: serve, issue-token, revoke', () => {
         expect(await service.stop(round === 0 ? 'SIGTERM' : 'SIGINT')).toBe(0);
       }
     }
+  });
+
+  it('issue-token and revoke record themselves in the audit log file when one is configured', async () => {
+    const dataDir = join(dir, 'audited');
+    const auditPath = join(dir, 'audited-audit.log');
+    const env = { ...ENV, DSTACK_REGISTRY_AUTH_AUDIT_LOG: auditPath };
+    const issued = await run(['issue-token', '--instance', 'i-audit', '--project', 'ml', '--data-dir', dataDir], env);
+    expect(issued.exitCode).toBe(0);
+    expect(String(issued.stderr)).toBe('');
+    expect((await run(['revoke', '--instance', 'i-audit', '--data-dir', dataDir], env)).exitCode).toBe(0);
+    const lines = (await readFile(auditPath, 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines).toEqual([
+      expect.objectContaining({ event: 'token_issued', outcome: 'granted', instance: 'i-audit', project: 'ml' }),
+      expect.objectContaining({ event: 'revoked', outcome: 'granted', instance: 'i-audit' }),
+    ]);
+    expect(JSON.stringify(lines)).not.toContain(String(issued.stdout));
   });
 
   it.each([

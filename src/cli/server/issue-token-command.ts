@@ -7,6 +7,7 @@ import { loadServiceConfig } from '../../server/service-config.ts';
 import { checkName, DEFAULT_PROJECT } from '../../server/instance-names.ts';
 import { loadKeyRing } from '../../token/key-ring.ts';
 import { mintInstanceToken } from '../../token/instance-token.ts';
+import { recordInAuditFile } from './audit-file.ts';
 
 const USAGE = 'usage: dstack-registry-auth issue-token --instance ID [--project P] [--ttl DURATION] [--data-dir DIR]';
 
@@ -34,7 +35,9 @@ export const issueTokenCommand: Command = async (ctx) => {
     const ttlSeconds = values.ttl === undefined ? config.instanceTokenTtlSeconds : parseDuration(values.ttl, '--ttl');
     const keys = await loadKeyRing({ dataDir: config.dataDir, name: 'instance', alg: 'EdDSA', env: ctx.env });
     const claims = { instance: values.instance, project: values.project ?? DEFAULT_PROJECT, ttlSeconds, issuer: config.issuerName };
-    const { token } = await mintInstanceToken(keys, claims, new Date());
+    const now = new Date();
+    const { token } = await mintInstanceToken(keys, claims, now);
+    recordInAuditFile(config.auditLogPath, now, { event: 'token_issued', outcome: 'granted', instance: claims.instance, project: claims.project });
     await write(ctx.stdout, `${token}\n`);
     return 0;
   } catch (error) {

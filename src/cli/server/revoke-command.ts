@@ -5,6 +5,7 @@ import { isCodedError, oneLine } from '../../shared/errors.ts';
 import { loadServiceConfig } from '../../server/service-config.ts';
 import { checkName } from '../../server/instance-names.ts';
 import { openRevocationStore } from '../../store/open-revocation-store.ts';
+import { recordInAuditFile } from './audit-file.ts';
 
 const USAGE = 'usage: dstack-registry-auth revoke --instance ID [--data-dir DIR]';
 
@@ -30,6 +31,7 @@ export const revokeCommand: Command = async (ctx) => {
     } finally {
       await store.close();
     }
+    recordInAuditFile(config.auditLogPath, at, { event: 'revoked', outcome: 'granted', instance: values.instance });
     await write(ctx.stdout, `revoked instance ${values.instance} at ${at.toISOString()}\n`);
     return 0;
   } catch (error) {
