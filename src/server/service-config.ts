@@ -5,6 +5,7 @@ import { parseDuration } from '../shared/duration.ts';
 import { readConfigFile, type ConfigFile } from './config/config-file.ts';
 import { defaultRegistryEntry, fileRegistryEntry, type DefaultTtls } from './config/registry-entries.ts';
 import { hostOf, isLoopbackHost } from './config/loopback.ts';
+import { checkHttpUrl } from './config/http-url.ts';
 
 // Everything the service needs to start, resolved from DSTACK_REGISTRY_AUTH_* variables,
 // the optional JSON config file, dstack's three default-registry variables and CLI flags.
@@ -59,7 +60,7 @@ export async function loadServiceConfig(
   if (key && !cert) throw new CodedError('config_invalid', `${key.setting} is set but ${PREFIX}TLS_CERT is not; set both for HTTPS`);
   const tls = cert && key ? { certFile: cert.value, keyFile: key.value } : undefined;
   const publicUrlSetting = setting('PUBLIC_URL', 'publicUrl');
-  const publicUrl = publicUrlSetting ? checkPublicUrl(publicUrlSetting.value, publicUrlSetting.setting) : listenUrl(listen, tls !== undefined);
+  const publicUrl = publicUrlSetting ? checkHttpUrl(publicUrlSetting.value, publicUrlSetting.setting) : listenUrl(listen, tls !== undefined);
   const adminToken = setting('ADMIN_TOKEN', 'adminToken');
   if (adminToken && adminToken.value.length < 16) throw new CodedError('config_invalid', `${adminToken.setting} is shorter than 16 characters; use a long random value (openssl rand -hex 32)`);
   const databaseUrl = setting('DATABASE_URL', 'databaseUrl');
@@ -156,17 +157,6 @@ function checkListen(value: string, settingName: string): string {
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value.trim());
   if (!match || Number(match[2]) > 65535) throw new CodedError('config_invalid', `${settingName}: "${value.slice(0, 80)}" is not HOST:PORT (such as 127.0.0.1:8480 or 0.0.0.0:443)`);
   return value.trim();
-}
-
-function checkPublicUrl(value: string, settingName: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new CodedError('config_invalid', `${settingName}: "${value.slice(0, 80)}" is not a URL; use https://host[:port]`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new CodedError('config_invalid', `${settingName}: use an http:// or https:// URL`);
-  return value.replace(/\/+$/, '');
 }
 
 function flag(value: string | undefined, settingName: string): boolean {
