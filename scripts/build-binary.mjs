@@ -36,7 +36,9 @@ function seaConfig(main, output, blob) {
     output: blob ?? output,
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
-    useCodeCache: false,
+    // V8 code cache for the bundle: saves a cache-hit `get` about 2 ms of parsing (measured by
+    // scripts/bench/helper.mjs). Safe because esbuild turns every import() into a require.
+    useCodeCache: true,
     // NODE_OPTIONS and friends must not change what the binary does on a host.
     execArgvExtension: 'none',
     execArgv: ['--use-system-ca'],

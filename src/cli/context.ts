@@ -9,6 +9,9 @@ export interface CommandContext {
   stdout: Writable;
   stderr: Writable;
   cwd: string;
+  // Set by src/bin when stdin/stdout are the process's own: a command may then use fds 0/1
+  // directly and leave the (costly to create) stream objects unopened.
+  stdio?: 'process';
 }
 
 // A subcommand returns its exit status; it never calls process.exit.

@@ -10,7 +10,12 @@ export interface Diagnostics {
   warn(msg: string): void;
 }
 
-export function createDiagnostics(settings: Pick<HelperSettings, 'debug' | 'logFile'>, stderr: Writable): Diagnostics {
+// stderr may be given as a function so the stream is created only when something is said
+// (creating process.stderr costs a cache hit measurable start-up time).
+export function createDiagnostics(settings: Pick<HelperSettings, 'debug' | 'logFile'>, stderr: Writable | (() => Writable)): Diagnostics {
+  const err = (text: string): void => {
+    (typeof stderr === 'function' ? stderr() : stderr).write(text);
+  };
   const toFile = (level: string, msg: string): void => {
     if (settings.logFile === undefined) return;
     try {
@@ -21,11 +26,11 @@ export function createDiagnostics(settings: Pick<HelperSettings, 'debug' | 'logF
   };
   return {
     debug(msg) {
-      if (settings.debug) stderr.write(`docker-credential-dstack: ${msg}\n`);
+      if (settings.debug) err(`docker-credential-dstack: ${msg}\n`);
       toFile('debug', msg);
     },
     warn(msg) {
-      stderr.write(`docker-credential-dstack: warning: ${msg}\n`);
+      err(`docker-credential-dstack: warning: ${msg}\n`);
       toFile('warn', msg);
     },
   };

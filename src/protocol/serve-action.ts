@@ -1,14 +1,8 @@
-import type { Readable, Writable } from 'node:stream';
 import { oneLine } from '../shared/errors.ts';
 import type { CredentialStore, Credentials } from './credential-store.ts';
-import { readInput } from './read-input.ts';
+import type { ProtocolIo } from './protocol-io.ts';
 import { CREDENTIALS_NOT_FOUND, MISSING_SERVER_URL } from './wire.ts';
 import { Secret } from '../shared/secret.ts';
-
-export interface ProtocolIo {
-  stdin: Readable;
-  stdout: Writable;
-}
 
 // Runs one protocol action against a store, exactly as docker-credential-helpers does:
 // answers on stdout; any failure is ONE line on stdout and exit status 1, because that is
@@ -19,35 +13,35 @@ export async function serveAction(action: string, store: CredentialStore, io: Pr
       case 'get':
         return await get(store, io);
       case 'store':
-        await store.store(parseStoreInput(await readInput(io.stdin)));
+        await store.store(parseStoreInput(await io.readInput()));
         return 0;
       case 'erase':
-        await store.erase(serverUrlFrom(await readInput(io.stdin)));
+        await store.erase(serverUrlFrom(await io.readInput()));
         return 0;
       case 'list':
-        await print(io.stdout, `${JSON.stringify(await store.list())}\n`);
+        await io.write(`${JSON.stringify(await store.list())}\n`);
         return 0;
       case 'version':
-        await print(io.stdout, `docker-credential-dstack ${version}\n`);
+        await io.write(`docker-credential-dstack ${version}\n`);
         return 0;
       default:
-        await print(io.stdout, `unknown credential action \`${action.slice(0, 40)}\`\n`);
+        await io.write(`unknown credential action \`${action.slice(0, 40)}\`\n`);
         return 1;
     }
   } catch (error) {
-    await print(io.stdout, `${oneLine(error)}\n`).catch(() => {});
+    await io.write(`${oneLine(error)}\n`).catch(() => {});
     return 1;
   }
 }
 
 async function get(store: CredentialStore, io: ProtocolIo): Promise<number> {
-  const credentials = await store.get(serverUrlFrom(await readInput(io.stdin)));
+  const credentials = await store.get(serverUrlFrom(await io.readInput()));
   if (!credentials) {
-    await print(io.stdout, `${CREDENTIALS_NOT_FOUND}\n`);
+    await io.write(`${CREDENTIALS_NOT_FOUND}\n`);
     return 1;
   }
   const answer = { ServerURL: credentials.ServerURL, Username: credentials.Username, Secret: credentials.Secret.reveal() };
-  await print(io.stdout, `${JSON.stringify(answer)}\n`);
+  await io.write(`${JSON.stringify(answer)}\n`);
   return 0;
 }
 
@@ -76,10 +70,4 @@ export function parseStoreInput(input: string): Credentials {
 
 export class ProtocolInputError extends Error {
   readonly code = 'protocol_input';
-}
-
-function print(stdout: Writable, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    stdout.write(text, (error) => (error ? reject(error) : resolve()));
-  });
 }

@@ -1,6 +1,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { serveAction, serverUrlFrom, parseStoreInput } from '../../src/protocol/serve-action.ts';
+import { streamIo } from '../../src/protocol/protocol-io.ts';
 import type { CredentialStore, Credentials } from '../../src/protocol/credential-store.ts';
 import { CREDENTIALS_NOT_FOUND, MISSING_SERVER_URL, isCredentialsNotFound } from '../../src/protocol/wire.ts';
 import { Secret } from '../../src/shared/secret.ts';
@@ -33,7 +34,7 @@ async function run(action: string, input: string, store: CredentialStore): Promi
   const stdout = new PassThrough();
   const chunks: Buffer[] = [];
   stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const code = await serveAction(action, store, { stdin: Readable.from([Buffer.from(input)]), stdout }, '1.2.3');
+  const code = await serveAction(action, store, streamIo(Readable.from([Buffer.from(input)]), stdout), '1.2.3');
   return { code, out: Buffer.concat(chunks).toString() };
 }
 
