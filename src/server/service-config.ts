@@ -53,7 +53,7 @@ export async function loadServiceConfig(
   const listenSetting = overrides.listen !== undefined ? { value: overrides.listen, setting: '--listen' } : setting('LISTEN', 'listen');
   const listen = checkListen(listenSetting?.value ?? DEFAULT_LISTEN, listenSetting?.setting ?? `${PREFIX}LISTEN`);
   const dataDir = overrides.dataDir ?? setting('DATA_DIR', 'dataDir')?.value ?? DEFAULT_DATA_DIR;
-  const plainHttp = overrides.plainHttp === true || flag(env[`${PREFIX}PLAIN_HTTP`], `${PREFIX}PLAIN_HTTP`) || file.plainHttp === true;
+  const plainHttp = overrides.plainHttp === true || (flag(env[`${PREFIX}PLAIN_HTTP`], `${PREFIX}PLAIN_HTTP`) ?? file.plainHttp === true);
   const cert = setting('TLS_CERT', 'tlsCert');
   const key = setting('TLS_KEY', 'tlsKey');
   if (cert && !key) throw new CodedError('config_invalid', `${cert.setting} is set but ${PREFIX}TLS_KEY is not; set both for HTTPS`);
@@ -159,9 +159,9 @@ function checkListen(value: string, settingName: string): string {
   return value.trim();
 }
 
-function flag(value: string | undefined, settingName: string): boolean {
+function flag(value: string | undefined, settingName: string): boolean | undefined {
   const text = nonEmpty(value)?.toLowerCase();
-  if (text === undefined) return false;
+  if (text === undefined) return undefined;
   if (['1', 'true', 'yes', 'on'].includes(text)) return true;
   if (['0', 'false', 'no', 'off'].includes(text)) return false;
   throw new CodedError('config_invalid', `${settingName}: "${text.slice(0, 20)}" is not a boolean; use true or false`);

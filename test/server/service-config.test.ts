@@ -122,6 +122,9 @@ describe('loadServiceConfig: service settings', () => {
     expect(fromEnv).toMatchObject({ listen: '127.0.0.1:9001', dataDir: '/from/env' });
     const fromFlags = await loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path, DSTACK_REGISTRY_AUTH_LISTEN: '127.0.0.1:9001' }, { listen: '127.0.0.1:0', dataDir: '/from/flag', plainHttp: true });
     expect(fromFlags).toMatchObject({ listen: '127.0.0.1:0', dataDir: '/from/flag', plainHttp: true });
+    const plainFile = await configFile({ plainHttp: true });
+    expect((await loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: plainFile }, {})).plainHttp).toBe(true);
+    expect((await loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: plainFile, DSTACK_REGISTRY_AUTH_PLAIN_HTTP: 'false' }, {})).plainHttp).toBe(false);
   });
 
   it('carries the admin token as a Secret and TLS files as given', async () => {
