@@ -3,7 +3,8 @@ import type { AuditEvent, AuditLog, Clock, KeyRing, Metrics, RegistryEntry, Revo
 import { basicCredentials, sendError, sendJson } from '../server/http-io.ts';
 import { isCodedError } from '../shared/errors.ts';
 import { formatScope, parseScopes } from '../token/scope.ts';
-import { verifyTicket, type PullTicket } from '../token/ticket.ts';
+import type { PullTicket } from '../token/ticket.ts';
+import { createTicketVerifier } from './ticket-verifier.ts';
 import { mintRegistryToken } from '../token/registry-token.ts';
 import type { RegistryKeyRing } from '../token/registry-signing-keys.ts';
 import { decideAccess } from './access-decision.ts';
@@ -36,16 +37,19 @@ export function createRealmHandler(deps: RealmDeps): (req: IncomingMessage, res:
   for (const registry of deps.registries) {
     if (registry.source === 'issuer' && registry.issuer && !byService.has(registry.issuer.service)) byService.set(registry.issuer.service, registry);
   }
+  const verifyTicket = createTicketVerifier({ keys: deps.ticketKeys, issuer: deps.issuerName, revocations: deps.revocations });
   return async (req, res) => {
     const started = process.hrtime.bigint();
-    const result = await handle(deps, byService, req, res);
+    const result = await handle(deps, byService, verifyTicket, req, res);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     deps.metrics.increment(REALM_REQUESTS_METRIC, { outcome: result.outcome, reason: result.reason });
     deps.metrics.observe(REALM_DURATION_METRIC, seconds, { outcome: result.outcome });
   };
 }
 
-async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, req: IncomingMessage, res: ServerResponse): Promise<Outcome> {
+type TicketVerifier = ReturnType<typeof createTicketVerifier>;
+
+async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, verifyTicket: TicketVerifier, req: IncomingMessage, res: ServerResponse): Promise<Outcome> {
   let request: RealmRequest;
   try {
     const parsed = await readRealmRequest(req, ticketCredentials(req));
@@ -77,7 +81,7 @@ async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, re
     let ticket: PullTicket | undefined;
     if (request.credential) {
       try {
-        ticket = await verifyTicket(request.credential.password, deps.ticketKeys, { issuer: deps.issuerName, service: request.service, now, revocations: deps.revocations });
+        ticket = await verifyTicket(request.credential.password, request.service, now);
         if (request.credential.username !== ticketUsername(ticket.instance)) {
           return reject(deps, res, { ...audit, instance: ticket.instance, project: ticket.project }, 'username_mismatch', 'token_invalid', `user name does not match the pull ticket's instance; send the user name that came with the ticket`);
         }

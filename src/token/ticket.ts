@@ -2,7 +2,7 @@ import { CodedError } from '../shared/errors.ts';
 import type { KeyRing, RevocationStore } from '../server/ports.ts';
 import { isRevoked } from '../store/is-revoked.ts';
 import { signJwt } from './jwt-sign.ts';
-import { verifySignedJwt } from './jwt-verify.ts';
+import { CLOCK_TOLERANCE_SECONDS, verifySignedJwt } from './jwt-verify.ts';
 
 export const TICKET_TYPE = 'dstack-ticket+jwt';
 
@@ -53,6 +53,12 @@ export interface VerifyTicketOptions {
 // clock, the audience, then the revocation store. Throws CodedError token_invalid,
 // token_expired, token_wrong_service or token_revoked; messages never contain the ticket.
 export async function verifyTicket(token: string, keys: KeyRing, options: VerifyTicketOptions): Promise<PullTicket> {
+  const ticket = await verifyTicketSignature(token, keys, options);
+  return checkTicket(ticket, options);
+}
+
+// The expensive, cacheable half: signature, type, issuer, claims, expiry at `now`.
+export async function verifyTicketSignature(token: string, keys: KeyRing, options: { issuer: string; now: Date }): Promise<PullTicket> {
   const ring = { current: keys.current, all: keys.all.filter((k) => k.alg === 'EdDSA') };
   const { payload } = await verifySignedJwt(token, ring, {
     typ: TICKET_TYPE,
@@ -65,10 +71,18 @@ export async function verifyTicket(token: string, keys: KeyRing, options: Verify
   if (typeof sub !== 'string' || !sub || typeof prj !== 'string' || !prj || typeof aud !== 'string' || typeof jti !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
     throw new CodedError('token_invalid', 'pull ticket rejected: malformed claims');
   }
-  if (aud !== options.service) {
+  return { instance: sub, project: prj, service: aud, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000), jti };
+}
+
+// The per-request half, also for a ticket whose signature was verified earlier: still
+// unexpired at `now` (same tolerance as the signature check), for this service, not revoked.
+export async function checkTicket(ticket: PullTicket, options: Omit<VerifyTicketOptions, 'issuer'>): Promise<PullTicket> {
+  if (options.now.getTime() > ticket.expiresAt.getTime() + CLOCK_TOLERANCE_SECONDS * 1000) {
+    throw new CodedError('token_expired', 'pull ticket expired; get a new one');
+  }
+  if (ticket.service !== options.service) {
     throw new CodedError('token_wrong_service', `pull ticket rejected: it was issued for another registry service than "${options.service}"`);
   }
-  const ticket: PullTicket = { instance: sub, project: prj, service: aud, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000), jti };
   if (await isRevoked(options.revocations, ticket.instance, ticket.issuedAt)) {
     throw new CodedError('token_revoked', `pull ticket rejected: instance ${ticket.instance} was revoked`);
   }
