@@ -42,8 +42,8 @@ describe('e2e: unqualified pull through the token-auth mirror', () => {
     expect(issued[0]).toMatchObject({ instance: stack.instance, project: 'main', source: 'issuer' });
     const grants = audit.filter((r) => r.event === 'realm' && r.outcome === 'granted');
     expect(grants.length).toBeGreaterThan(0);
-    expect(grants.some((r) => (r.scope ?? '').includes('repository:library/python:pull'))).toBe(true);
-    expect(grants.every((r) => r.instance === stack.instance)).toBe(true);
+    expect(grants.some((r) => (r.scope ?? '').includes('repository:library/python:pull')), JSON.stringify(grants)).toBe(true);
+    expect(grants.every((r) => r.instance === stack.instance), JSON.stringify(grants)).toBe(true);
 
     // The registry challenged (401 on /v2/), then authorized the manifest request with a token naming the instance.
     const registryLog = await stack.registry.log();

@@ -59,6 +59,7 @@ describe('e2e: skopeo and podman through the helper', () => {
     expect(podmanAsked).not.toContain('https://index.docker.io/v1/');
     const registryLog = await stack.registry.log();
     expect(lineMatching(registryLog, /"(GET|HEAD) \/v2\/library\/python\/manifests\/3\.14 HTTP\/1\.1" 200 .*(podman|containers)/i), 'podman got the manifest from the mirror').toBeDefined();
-    expect((await stack.service.audit()).some((r) => r.event === 'realm' && r.outcome === 'granted' && (r.scope ?? '').includes('repository:library/python:pull'))).toBe(true);
+    const audit = await stack.service.audit();
+    expect(audit.some((r) => r.event === 'realm' && r.outcome === 'granted' && (r.scope ?? '').includes('repository:library/python:pull')), JSON.stringify(audit)).toBe(true);
   });
 });

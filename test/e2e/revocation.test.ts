@@ -26,7 +26,7 @@ describe('e2e: revocation', () => {
     const cachedTicket = await docker(stack.dockerd, stack.host, ['pull', ref]);
     expect(cachedTicket.exitCode, describeResult(cachedTicket)).not.toBe(0);
     let audit = await stack.service.audit();
-    expect(audit.some((r) => r.event === 'realm' && r.outcome === 'denied' && /revoked/i.test(r.reason ?? '') && r.service === stack.registry.host)).toBe(true);
+    expect(audit.some((r) => r.event === 'realm' && r.outcome === 'denied' && /revoked/i.test(r.reason ?? '') && r.service === stack.registry.host), JSON.stringify(audit)).toBe(true);
 
     // With the cache erased (the protocol's own `erase`), the helper asks the service. docker
     // CLI 28 discards a helper's error for `pull` and goes on without credentials, so the user
@@ -39,7 +39,7 @@ describe('e2e: revocation', () => {
     expect(String(after.stderr)).toContain(stack.service.url);
 
     audit = await stack.service.audit();
-    expect(audit.some((r) => r.event === 'credential' && r.outcome === 'denied' && /revoked/i.test(r.reason ?? ''))).toBe(true);
+    expect(audit.some((r) => r.event === 'credential' && r.outcome === 'denied' && /revoked/i.test(r.reason ?? '')), JSON.stringify(audit)).toBe(true);
     // The engine was never asked: the CLI stopped at the helper's answer.
     expect(String(after.stderr)).not.toMatch(/no such host|registry-1\.docker\.io/);
   });

@@ -33,7 +33,7 @@ describe('e2e: rewritten reference <registry>/python:3.14', () => {
 
     const audit = await stack.service.audit();
     expect(audit.filter((r) => r.event === 'credential' && r.outcome === 'granted')).toHaveLength(1);
-    expect(audit.some((r) => r.event === 'realm' && r.outcome === 'granted' && (r.scope ?? '').includes('repository:python:pull'))).toBe(true);
+    expect(audit.some((r) => r.event === 'realm' && r.outcome === 'granted' && (r.scope ?? '').includes('repository:python:pull')), JSON.stringify(audit)).toBe(true);
 
     const registryLog = await stack.registry.log();
     expect(lineMatching(registryLog, accessLine('GET|HEAD', '/v2/python/manifests/3.14', 200)), 'registry served the tag').toBeDefined();

@@ -40,7 +40,7 @@ describe('e2e: static source with an htpasswd registry', () => {
     const audit = await stack.service.audit();
     const issued = audit.filter((r) => r.event === 'credential' && r.outcome === 'granted');
     expect(issued.length).toBeGreaterThanOrEqual(1);
-    expect(issued.every((r) => r.source === 'static' && r.instance === stack.instance)).toBe(true);
+    expect(issued.every((r) => r.source === 'static' && r.instance === stack.instance), JSON.stringify(issued)).toBe(true);
   });
 
   it('the password is in no log, no audit line, no client output and not in the engine', async () => {

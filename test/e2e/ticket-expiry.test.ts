@@ -56,8 +56,8 @@ describe('e2e: ticket expiry and the helper cache', () => {
     const realm = await fetch(`${stack.service.url}/v1/token?service=${encodeURIComponent(stack.registry.host)}&scope=repository:library/python:pull`, {
       headers: { authorization: `Basic ${Buffer.from(`${oldTicket.Username}:${oldTicket.Secret}`).toString('base64')}` },
     });
-    expect(realm.status).toBe(401);
+    expect(realm.status, await realm.clone().text()).toBe(401);
     const audit = await stack.service.audit();
-    expect(audit.some((r) => r.event === 'realm' && r.outcome === 'denied' && /expired/i.test(r.reason ?? ''))).toBe(true);
+    expect(audit.some((r) => r.event === 'realm' && r.outcome === 'denied' && /expired/i.test(r.reason ?? '')), JSON.stringify(audit)).toBe(true);
   });
 });

@@ -35,7 +35,7 @@ describe('e2e: registry of another project', () => {
     const audit = await stack.service.audit();
     const decision = audit.filter((r) => r.event === 'credential' && r.registry === onlyB.process.host);
     expect(decision.length).toBeGreaterThan(0);
-    expect(decision.every((r) => r.outcome === 'denied' && r.project === 'A')).toBe(true);
+    expect(decision.every((r) => r.outcome === 'denied' && r.project === 'A'), JSON.stringify(decision)).toBe(true);
     // The password of B's registry never reached A's host.
     expect(await stack.host.debugLog()).not.toContain(onlyB.account!.password);
     // (The seeder used B's account; the engine's requests carry a docker/ user agent.)
