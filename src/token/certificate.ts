@@ -40,7 +40,9 @@ export async function createSelfSignedCertificate(key: SigningKey, issuerName: s
   return certificate.toString('pem');
 }
 
-// True when the PEM certificate carries exactly this key's public key and is valid at `now`.
+// True when the PEM certificate carries exactly this key's public key and has not expired at
+// `now`. A certificate that is not valid *yet* (a clock stepped back) is kept: replacing it
+// would silently break every registry whose bundle holds it.
 export function certificateFits(pem: string, key: SigningKey, now: Date): boolean {
   let certificate: X509Certificate;
   try {
@@ -50,7 +52,7 @@ export function certificateFits(pem: string, key: SigningKey, now: Date): boolea
   }
   const spki = (k: { export(o: { format: 'der'; type: 'spki' }): Buffer }) => k.export({ format: 'der', type: 'spki' });
   if (!spki(certificate.publicKey).equals(spki(key.publicKey))) return false;
-  return certificate.validFromDate.getTime() <= now.getTime() && now.getTime() < certificate.validToDate.getTime();
+  return now.getTime() < certificate.validToDate.getTime();
 }
 
 const derCache = new Map<string, string>();
