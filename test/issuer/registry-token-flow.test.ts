@@ -133,14 +133,14 @@ describe.skipIf(!available)('the token flow against the real docker-registry', (
     };
     await startTokenRegistry();
     await loadRealm();
-  });
+  }, 60_000);
 
   afterAll(async () => {
     await registry?.stop();
     await service?.close();
     await new Promise((done) => realmServer?.close(done));
     if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  }, 30_000);
 
   it('registry-config prints a snippet naming the realm, the service, the issuer and an absolute bundle path', async () => {
     const snippet = await runRegistryConfig();
