@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 // Processes the harness started, stopped when the test process exits for any reason: an exit
 // hook for normal and failed runs, plus a detached watcher that outlives a killed worker.
 const tracked = new Map<number, string>();
+// tracked PID → PID of its watcher, killed when the process is stopped normally.
+const watchers = new Map<number, number | undefined>();
 let hooked = false;
 
 export function trackProcess(pid: number, name: string): void {
@@ -21,8 +23,6 @@ export function trackProcess(pid: number, name: string): void {
   watcher.unref();
   watchers.set(pid, watcher.pid);
 }
-
-const watchers = new Map<number, number | undefined>();
 
 export function untrackProcess(pid: number): void {
   tracked.delete(pid);
