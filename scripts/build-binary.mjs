@@ -38,7 +38,9 @@ function seaConfig(main, output, blob) {
     useSnapshot: false,
     // V8 code cache for the bundle: saves a cache-hit `get` about 2 ms of parsing (measured by
     // scripts/bench/helper.mjs). Safe because esbuild turns every import() into a require.
-    useCodeCache: true,
+    // Only for the host architecture: Node's docs say a cache made by another architecture's
+    // V8 gives an incompatible executable.
+    useCodeCache: !blob,
     // NODE_OPTIONS and friends must not change what the binary does on a host.
     execArgvExtension: 'none',
     execArgv: ['--use-system-ca'],
