@@ -29,9 +29,10 @@ export function createDstackCredentialStore(deps: StoreDeps): CredentialStore {
     },
     async erase(serverUrl) {
       const settings = deps.settings({ requireServer: false });
+      const diagnostics = deps.diagnostics(settings);
       const key = normalizeRegistryKey(serverUrl);
-      openHelperCache(settings, deps.diagnostics(settings)).erase(key);
-      deps.diagnostics(settings).debug(`erased the cache entry for ${key}`);
+      openHelperCache(settings, diagnostics).erase(key);
+      diagnostics.debug(`erased the cache entry for ${key}`);
     },
     async list() {
       const settings = deps.settings({ requireServer: false });

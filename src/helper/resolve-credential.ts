@@ -84,7 +84,11 @@ async function fetchAndStore(registryKey: string, settings: HelperSettings, diag
     }
     if (!UNREACHABLE_CODES.has(error.code)) {
       // The server refused this host: a cached credential must not outlive that answer.
-      cache.erase(registryKey);
+      try {
+        cache.erase(registryKey);
+      } catch (eraseError) {
+        diagnostics.warn(`cannot remove the cache entry for ${registryKey} (${oneLine(eraseError)})`);
+      }
       throw error;
     }
     return fallBack(registryKey, error, settings, diagnostics, previous, now);
