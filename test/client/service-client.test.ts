@@ -1,7 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +6,7 @@ import { createServiceClient } from '../../src/client/service-client.ts';
 import type { HelperSettings } from '../../src/helper/settings.ts';
 import { isCodedError } from '../../src/shared/errors.ts';
 import { startContractServer, TEST_INSTANCE_TOKEN, type ContractServer } from '../helpers/contract-server.ts';
+import { makeLoopbackCertificate, startConnectProxy } from './tls-fixtures.ts';
 
 const KEY = 'registry.example';
 let dir: string;
@@ -20,9 +18,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dcd-client-'));
   tokenFile = join(dir, 'token');
   await writeFile(tokenFile, TEST_INSTANCE_TOKEN, { mode: 0o600 });
-  // A self-signed certificate for 127.0.0.1, made with the openssl CLI.
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-  tls = { key: await readFile(join(dir, 'key.pem'), 'utf8'), cert: await readFile(join(dir, 'cert.pem'), 'utf8') };
+  tls = await makeLoopbackCertificate(dir);
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 afterEach(async () => {
@@ -140,34 +136,3 @@ describe('createServiceClient', () => {
     expect(isCodedError(failure, 'unreachable')).toBe(true);
   });
 });
-
-// A minimal CONNECT proxy that records each tunnel's target.
-async function startConnectProxy(): Promise<{ url: string; tunnels: string[]; close: () => Promise<void> }> {
-  const tunnels: string[] = [];
-  const sockets = new Set<Socket>();
-  const proxy: Server = createServer((_req, res) => res.writeHead(405).end());
-  proxy.on('connect', (req, client: Socket, head: Buffer) => {
-    tunnels.push(req.url ?? '');
-    const [host, port] = (req.url ?? '').split(':');
-    const upstream = connect(Number(port), host!, () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => {});
-      socket.on('close', () => sockets.delete(socket));
-    }
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
-    tunnels,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => proxy.close(() => resolve()));
-    },
-  };
-}
