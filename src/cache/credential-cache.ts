@@ -1,5 +1,13 @@
 import type { CacheEntry } from './cache-entry.ts';
 
+// A fetch that failed because the server could not answer, shared with the processes that
+// waited for it, so a burst of pulls against a broken server makes one request, not twenty.
+export interface FetchFailure {
+  at: number; // ms since the epoch, wall clock (compared across processes)
+  code: string;
+  message: string;
+}
+
 // The cache as the helper uses it. Strictly best-effort: a read that fails is a miss, and
 // a write that fails costs a server request next time, never a pull.
 export interface CredentialCache {
@@ -9,6 +17,9 @@ export interface CredentialCache {
   list(): CacheEntry[];
   // Path of the cross-process lock for one key; undefined when there is nowhere to lock.
   lockPath(registryKey: string): string | undefined;
+  readFailure(registryKey: string): FetchFailure | undefined;
+  // Records (or, with undefined, clears) the last failure for a key.
+  recordFailure(registryKey: string, failure: FetchFailure | undefined): void;
 }
 
 // Used when the cache directory is unsafe or unusable: every read misses.
@@ -18,4 +29,6 @@ export const nullCache: CredentialCache = {
   erase: () => {},
   list: () => [],
   lockPath: () => undefined,
+  readFailure: () => undefined,
+  recordFailure: () => {},
 };

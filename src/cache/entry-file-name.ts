@@ -18,3 +18,7 @@ export function entryFileName(registryKey: string): string {
 export function lockFileName(registryKey: string): string {
   return entryFileName(registryKey).replace(/\.json$/, '.lock');
 }
+
+export function failureFileName(registryKey: string): string {
+  return entryFileName(registryKey).replace(/\.json$/, '.fail');
+}

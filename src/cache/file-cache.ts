@@ -1,9 +1,9 @@
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, chmodSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, chmodSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CodedError } from '../shared/errors.ts';
 import { parseEntry, serializeEntry, type CacheEntry } from './cache-entry.ts';
-import type { CredentialCache } from './credential-cache.ts';
-import { entryFileName, lockFileName } from './entry-file-name.ts';
+import type { CredentialCache, FetchFailure } from './credential-cache.ts';
+import { entryFileName, failureFileName, lockFileName } from './entry-file-name.ts';
 
 const MAX_ENTRY_BYTES = 64 * 1024;
 
@@ -37,11 +37,7 @@ export function openFileCache(dir: string, options: FileCacheOptions = {}): Cred
       await atomicWrite(pathOf(entry.registry), serializeEntry(entry), { mode: 0o600, uid, gid: process.getgid?.() ?? 0 });
     },
     erase(registryKey) {
-      try {
-        unlinkSync(pathOf(registryKey));
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      }
+      removeIfThere(pathOf(registryKey));
     },
     list() {
       let names: string[];
@@ -67,7 +63,36 @@ export function openFileCache(dir: string, options: FileCacheOptions = {}): Cred
       }
       return join(dir, lockFileName(registryKey));
     },
+    readFailure(registryKey) {
+      const text = readOwnFile(join(dir, failureFileName(registryKey)), uid, ignored);
+      return text === undefined ? undefined : parseFailure(text);
+    },
+    recordFailure(registryKey, failure) {
+      const path = join(dir, failureFileName(registryKey));
+      if (failure === undefined) return removeIfThere(path);
+      // Small and short-lived: replaced whole, and a torn file only reads as "no failure".
+      removeIfThere(path);
+      writeFileSync(path, JSON.stringify(failure), { mode: 0o600, flag: 'wx' });
+    },
   };
+}
+
+function parseFailure(text: string): FetchFailure | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<FetchFailure>;
+    if (typeof value.at === 'number' && typeof value.code === 'string' && typeof value.message === 'string') return { at: value.at, code: value.code, message: value.message };
+  } catch {
+    // torn or foreign: no failure
+  }
+  return undefined;
+}
+
+function removeIfThere(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
 }
 
 // Creates the directory 0700 or checks the existing one: ours and not a symlink. A directory

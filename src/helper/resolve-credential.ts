@@ -1,8 +1,8 @@
-import { isCodedError, oneLine, type CodedError } from '../shared/errors.ts';
+import { CodedError, isCodedError, oneLine } from '../shared/errors.ts';
 import type { Secret } from '../shared/secret.ts';
 import type { CacheEntry } from '../cache/cache-entry.ts';
 import { freshnessOf } from '../cache/cache-entry.ts';
-import type { CredentialCache } from '../cache/credential-cache.ts';
+import type { CredentialCache, FetchFailure } from '../cache/credential-cache.ts';
 import type { ServiceClient } from '../client/service-client.ts';
 import type { Diagnostics } from './diagnostics.ts';
 import type { HelperSettings } from './settings.ts';
@@ -36,36 +36,54 @@ export async function resolveCredential(registryKey: string, settings: HelperSet
   const why = cached && freshnessOf(cached, now()) === 'stale' ? ' (cached entry past its refresh point)' : '';
   diagnostics.debug(`cache miss for ${registryKey}: requesting ${settings.server}${why}`);
 
-  const lockPath = cache.lockPath(registryKey);
-  let release = (): void => {};
-  if (lockPath !== undefined) {
-    const lock = await acquireLock(lockPath, {
-      waitMs: settings.timeoutMs,
-      staleMs: settings.timeoutMs + 1000,
-      satisfied: () => isFresh(cache.read(registryKey), now()),
-      onStale: (reason) => diagnostics.warn(`broke a stale cache lock: ${reason}`),
-    });
-    if (lock.status === 'timed_out') diagnostics.warn(`waited ${settings.timeoutMs} ms for another docker-credential-dstack fetching ${registryKey}; asking the server directly`);
-    if (lock.status === 'acquired') release = lock.release;
-    // Whoever held the lock has just written the entry: read it again before asking.
+  const startedAt = Date.now();
+  const release = await waitForOtherFetch(registryKey, settings, diagnostics, cache, () => isFresh(cache.read(registryKey), now()) || recentFailure(cache, registryKey, startedAt) !== undefined);
+  try {
+    // Whoever held the lock has just written the entry (or its failure): read it before asking.
     const after = cache.read(registryKey);
     if (after && isFresh(after, now())) {
-      release();
       diagnostics.debug(`cache hit for ${registryKey} (fetched by another process)`);
       return answerOf(after);
     }
-  }
-  try {
-    return await fetchAndStore(registryKey, settings, diagnostics, cache, now, deps, cache.read(registryKey) ?? cached);
+    const failure = recentFailure(cache, registryKey, startedAt);
+    if (failure) {
+      diagnostics.debug(`another docker-credential-dstack has just failed to fetch ${registryKey} (${failure.code}); not asking again`);
+      return fallBack(registryKey, new CodedError(failure.code, failure.message), settings, diagnostics, after ?? cached, now);
+    }
+    return await fetchAndStore(registryKey, settings, diagnostics, cache, now, deps, after ?? cached);
   } finally {
     release();
   }
+}
+
+// Single flight: the lock for this key, or the moment the result (a fresh entry or a shared
+// failure) is there, or the time budget. Returns the release (a no-op without the lock).
+async function waitForOtherFetch(registryKey: string, settings: HelperSettings, diagnostics: Diagnostics, cache: CredentialCache, satisfied: () => boolean): Promise<() => void> {
+  const lockPath = cache.lockPath(registryKey);
+  if (lockPath === undefined) return () => {};
+  // A holder gives up after the time budget and then shares its failure: wait a little
+  // longer than that, so a slow server is not asked again by every waiter at once.
+  const lock = await acquireLock(lockPath, {
+    waitMs: settings.timeoutMs + 500,
+    staleMs: settings.timeoutMs + 1000,
+    satisfied,
+    onStale: (reason) => diagnostics.warn(`broke a stale cache lock: ${reason}`),
+  });
+  if (lock.status === 'timed_out') diagnostics.warn(`waited ${settings.timeoutMs + 500} ms for another docker-credential-dstack fetching ${registryKey}; asking the server directly`);
+  return lock.status === 'acquired' ? lock.release : () => {};
+}
+
+// A failure recorded by another process after this one started waiting.
+function recentFailure(cache: CredentialCache, registryKey: string, since: number): FetchFailure | undefined {
+  const failure = cache.readFailure(registryKey);
+  return failure && failure.at >= since && UNREACHABLE_CODES.has(failure.code) ? failure : undefined;
 }
 
 async function fetchAndStore(registryKey: string, settings: HelperSettings, diagnostics: Diagnostics, cache: CredentialCache, now: () => Date, deps: ResolveDeps, previous: CacheEntry | undefined): Promise<{ username: string; secret: Secret } | undefined> {
   const client = await (deps.client ?? (() => defaultClient(settings, diagnostics)))();
   try {
     const credential = await client.getCredential(registryKey);
+    share(cache, registryKey, undefined);
     const issuedAt = now();
     if (credential.expiresAt.getTime() <= issuedAt.getTime()) {
       diagnostics.warn(`the credential for ${registryKey} from ${settings.server} is already expired by this host's clock (expires_at ${credential.expiresAt.toISOString()}): check the clocks; not caching it`);
@@ -91,7 +109,17 @@ async function fetchAndStore(registryKey: string, settings: HelperSettings, diag
       }
       throw error;
     }
+    share(cache, registryKey, { at: Date.now(), code: error.code, message: error.message });
     return fallBack(registryKey, error, settings, diagnostics, previous, now);
+  }
+}
+
+// Best-effort: the waiters then ask themselves.
+function share(cache: CredentialCache, registryKey: string, failure: FetchFailure | undefined): void {
+  try {
+    cache.recordFailure(registryKey, failure);
+  } catch {
+    // nothing to do
   }
 }
 

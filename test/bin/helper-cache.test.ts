@@ -156,6 +156,32 @@ describe('docker-credential-dstack binary: cache', () => {
     expect((await readdir(home.cacheDir)).filter((name) => name.endsWith('.lock'))).toEqual([]);
   });
 
+  it('20 concurrent gets against a failing server: one process asks, the others share its failure', async () => {
+    const { server, home } = await setUp();
+    server.fallback = { kind: 'error', status: 500, error: 'internal', message: 'database down' };
+    const results = await Promise.all(Array.from({ length: 20 }, () => runHelper('get', HUB, home.env(), home.cwd)));
+    for (const result of results) {
+      expect(result.exitCode).toBe(1);
+      expect(result.stdout).toMatch(/^dstack server http:\/\/127\.0\.0\.1:\d+ failed with HTTP 500 \(internal error after \d attempts\): database down\n$/);
+    }
+    // one process's attempts (at most 4), not twenty processes' worth
+    expect(server.credentialRequests()).toBeLessThanOrEqual(4);
+    // a get that starts after the failure asks again
+    server.fallback = { kind: 'ok' };
+    const later = await runHelper('get', HUB, home.env(), home.cwd);
+    expect(JSON.parse(later.stdout).Secret).toBe(SECRET);
+  });
+
+  it('20 concurrent gets against a server that never answers: one request, one timeout for all', async () => {
+    const { server, home } = await setUp();
+    server.fallback = { kind: 'hang' };
+    const started = Date.now();
+    const results = await Promise.all(Array.from({ length: 20 }, () => runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '1s' }), home.cwd)));
+    for (const result of results) expect(result.stdout).toBe(`dstack server ${server.url} did not answer within 1 s (DOCKER_CREDENTIAL_DSTACK_TIMEOUT)\n`);
+    expect(server.credentialRequests()).toBe(1);
+    expect(Date.now() - started).toBeLessThan(6000);
+  });
+
   it('a lock left by a crashed helper does not block the next get', async () => {
     const { server, home } = await setUp();
     await mkdir(home.cacheDir, { recursive: true, mode: 0o700 });

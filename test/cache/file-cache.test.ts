@@ -71,6 +71,23 @@ describe('openFileCache', () => {
     expect(cache.read('a.example')).toMatchObject({ username: 'mine' });
   });
 
+  it('records, reads and clears a shared fetch failure (0600, next to the entry)', async () => {
+    const cache = openFileCache(dir);
+    cache.lockPath('a.example'); // creates the directory
+    expect(cache.readFailure('a.example')).toBeUndefined();
+    cache.recordFailure('a.example', { at: 1234, code: 'timeout', message: 'did not answer' });
+    cache.recordFailure('a.example', { at: 5678, code: 'internal', message: 'HTTP 500' });
+    expect(cache.readFailure('a.example')).toEqual({ at: 5678, code: 'internal', message: 'HTTP 500' });
+    expect(cache.readFailure('b.example')).toBeUndefined();
+    const failureFile = (await readdir(dir)).find((name) => name.endsWith('.fail'))!;
+    expect((await stat(join(dir, failureFile))).mode & 0o777).toBe(0o600);
+    await writeFile(join(dir, failureFile), '{"at":', { mode: 0o600 });
+    expect(cache.readFailure('a.example')).toBeUndefined();
+    cache.recordFailure('a.example', undefined);
+    cache.recordFailure('a.example', undefined);
+    expect((await readdir(dir)).filter((name) => name.endsWith('.fail'))).toEqual([]);
+  });
+
   it('tightens a directory that is too open, and refuses one that is not a directory', async () => {
     await mkdir(dir, { mode: 0o755 });
     await chmod(dir, 0o755);
