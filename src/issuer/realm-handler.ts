@@ -3,7 +3,7 @@ import type { AuditEvent, AuditLog, Clock, KeyRing, Metrics, RegistryEntry, Revo
 import { basicCredentials, sendError, sendJson } from '../server/http-io.ts';
 import { isCodedError } from '../shared/errors.ts';
 import { formatScope, parseScopes } from '../token/scope.ts';
-import type { PullTicket } from '../token/ticket.ts';
+import { TicketRejected, type PullTicket } from '../token/ticket.ts';
 import { createTicketVerifier } from './ticket-verifier.ts';
 import { mintRegistryToken } from '../token/registry-token.ts';
 import type { RegistryKeyRing } from '../token/registry-signing-keys.ts';
@@ -89,7 +89,8 @@ async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, ve
         if (!isCodedError(error) || !error.code.startsWith('token_')) throw error;
         const reason = `ticket_${error.code.slice('token_'.length)}`;
         const code = error.code === 'token_wrong_service' ? 'token_invalid' : error.code;
-        return reject(deps, res, audit, reason, code, error.message);
+        const who = error instanceof TicketRejected ? { instance: error.ticket.instance, project: error.ticket.project } : {};
+        return reject(deps, res, { ...audit, ...who }, reason, code, error.message);
       }
     }
     const identity = ticket ? { instance: ticket.instance, project: ticket.project } : {};

@@ -4,7 +4,7 @@ import type { KeyRing } from '../server/ports.ts';
 import { keyResolver, ringAlgorithms } from './jwt-key-resolver.ts';
 
 // Clocks of replicas and of the host that minted a token drift a little; 30 s forgives that
-// without stretching a token's life noticeably.
+// without stretching a days-long instance token's life noticeably.
 export const CLOCK_TOLERANCE_SECONDS = 30;
 
 export interface VerifyJwtOptions {
@@ -15,6 +15,8 @@ export interface VerifyJwtOptions {
   requiredClaims: string[];
   // What the token is, for messages: 'instance token', 'pull ticket'.
   what: string;
+  // Defaults to CLOCK_TOLERANCE_SECONDS.
+  clockToleranceSeconds?: number;
 }
 
 // Verifies signature (only the ring's algorithms and keys, chosen by `kid`), `typ`, issuer,
@@ -22,17 +24,18 @@ export interface VerifyJwtOptions {
 // Failures are CodedError token_expired or token_invalid with a one-line reason; the token
 // text never appears in a message.
 export async function verifySignedJwt(token: string, ring: KeyRing, options: VerifyJwtOptions): Promise<{ payload: JWTPayload; header: JWTHeaderParameters }> {
+  const tolerance = options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS;
   try {
     const { payload, protectedHeader } = await jwtVerify(token, keyResolver(ring), {
       algorithms: ringAlgorithms(ring),
       typ: options.typ,
       currentDate: options.now,
-      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      clockTolerance: tolerance,
       requiredClaims: options.requiredClaims,
       ...(options.issuer !== undefined ? { issuer: options.issuer } : {}),
       ...(options.audience !== undefined ? { audience: options.audience } : {}),
     });
-    if (typeof payload.iat === 'number' && payload.iat > options.now.getTime() / 1000 + CLOCK_TOLERANCE_SECONDS) {
+    if (typeof payload.iat === 'number' && payload.iat > options.now.getTime() / 1000 + tolerance) {
       throw new CodedError('token_invalid', `${options.what} rejected: issued in the future; check the clocks of the service replicas`);
     }
     return { payload, header: protectedHeader };

@@ -2,9 +2,14 @@ import { CodedError } from '../shared/errors.ts';
 import type { KeyRing, RevocationStore } from '../server/ports.ts';
 import { isRevoked } from '../store/is-revoked.ts';
 import { signJwt } from './jwt-sign.ts';
-import { CLOCK_TOLERANCE_SECONDS, verifySignedJwt } from './jwt-verify.ts';
+import { verifySignedJwt } from './jwt-verify.ts';
 
 export const TICKET_TYPE = 'dstack-ticket+jwt';
+
+// Tickets are minted and checked by the service itself (one clock, or replicas kept in step),
+// and live for minutes: a 30 s grace would stretch a 1-minute ticket by half. 5 s covers
+// replicas' drift.
+export const TICKET_CLOCK_TOLERANCE_SECONDS = 5;
 
 // What a pull ticket proves: this instance of this project may ask our realm for a pull
 // token for this registry service, until `expiresAt`.
@@ -41,6 +46,16 @@ export async function mintTicket(keys: KeyRing, claims: TicketClaims, now: Date)
   });
 }
 
+// A ticket whose signature held but whose claims did not: who presented it is known, so the
+// realm's audit names the instance.
+export class TicketRejected extends CodedError {
+  readonly ticket: PullTicket;
+  constructor(code: string, message: string, ticket: PullTicket) {
+    super(code, message);
+    this.ticket = ticket;
+  }
+}
+
 export interface VerifyTicketOptions {
   issuer: string;
   // The `service` the realm request names; the ticket's audience must equal it.
@@ -66,6 +81,7 @@ export async function verifyTicketSignature(token: string, keys: KeyRing, option
     now: options.now,
     requiredClaims: ['iss', 'sub', 'prj', 'aud', 'iat', 'exp', 'jti'],
     what: 'pull ticket',
+    clockToleranceSeconds: TICKET_CLOCK_TOLERANCE_SECONDS,
   });
   const { sub, prj, aud, iat, exp, jti } = payload;
   if (typeof sub !== 'string' || !sub || typeof prj !== 'string' || !prj || typeof aud !== 'string' || typeof jti !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
@@ -77,14 +93,14 @@ export async function verifyTicketSignature(token: string, keys: KeyRing, option
 // The per-request half, also for a ticket whose signature was verified earlier: still
 // unexpired at `now` (same tolerance as the signature check), for this service, not revoked.
 export async function checkTicket(ticket: PullTicket, options: Omit<VerifyTicketOptions, 'issuer'>): Promise<PullTicket> {
-  if (options.now.getTime() > ticket.expiresAt.getTime() + CLOCK_TOLERANCE_SECONDS * 1000) {
-    throw new CodedError('token_expired', 'pull ticket expired; get a new one');
+  if (options.now.getTime() > ticket.expiresAt.getTime() + TICKET_CLOCK_TOLERANCE_SECONDS * 1000) {
+    throw new TicketRejected('token_expired', 'pull ticket expired; get a new one', ticket);
   }
   if (ticket.service !== options.service) {
-    throw new CodedError('token_wrong_service', `pull ticket rejected: it was issued for another registry service than "${options.service}"`);
+    throw new TicketRejected('token_wrong_service', `pull ticket rejected: it was issued for another registry service than "${options.service}"`, ticket);
   }
   if (await isRevoked(options.revocations, ticket.instance, ticket.issuedAt)) {
-    throw new CodedError('token_revoked', `pull ticket rejected: instance ${ticket.instance} was revoked`);
+    throw new TicketRejected('token_revoked', `pull ticket rejected: instance ${ticket.instance} was revoked`, ticket);
   }
   return ticket;
 }

@@ -4,7 +4,7 @@ import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
 import { credentialGrants } from './harness/service.ts';
 import { cacheEvents } from './harness/helper-env.ts';
 import { sleep } from './harness/reaper.ts';
-import { CLOCK_TOLERANCE_SECONDS } from '../../src/token/jwt-verify.ts';
+import { TICKET_CLOCK_TOLERANCE_SECONDS } from '../../src/token/ticket.ts';
 
 const TICKET_TTL_SECONDS = 10;
 
@@ -52,7 +52,7 @@ describe('e2e: ticket expiry and the helper cache', () => {
 
     // And the old ticket no longer opens the realm once past its expiry (plus the verifier's
     // clock tolerance).
-    await sleep(firstAt + (TICKET_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS) * 1000 + 1500 - Date.now());
+    await sleep(firstAt + (TICKET_TTL_SECONDS + TICKET_CLOCK_TOLERANCE_SECONDS) * 1000 + 1500 - Date.now());
     const realm = await fetch(`${stack.service.url}/v1/token?service=${encodeURIComponent(stack.registry.host)}&scope=repository:library/python:pull`, {
       headers: { authorization: `Basic ${Buffer.from(`${oldTicket.Username}:${oldTicket.Secret}`).toString('base64')}` },
     });

@@ -123,6 +123,10 @@ describe('realm: GET with Basic auth (dockerd)', () => {
       expect(body.error, name).toMatch(/^token_(invalid|expired|revoked)$/);
       expect(deps.audit.events.at(-1), name).toMatchObject({ event: 'realm', outcome: 'denied', reason });
     }
+    // A ticket whose signature held names who presented it, so a revoked host shows in the audit.
+    const revoked = deps.audit.events.filter((e) => e.reason === 'ticket_revoked').at(-1);
+    expect(revoked).toMatchObject({ instance: 'i-revoked', project: 'main' });
+    expect(deps.audit.events.filter((e) => e.reason === 'ticket_wrong_service').at(-1)).toMatchObject({ instance: 'i-1' });
   });
 
   it('answers 400 for a missing or unknown service (static registries have no realm)', async () => {

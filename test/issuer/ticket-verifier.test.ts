@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTicketVerifier } from '../../src/issuer/ticket-verifier.ts';
-import { mintTicket } from '../../src/token/ticket.ts';
+import { mintTicket, TICKET_CLOCK_TOLERANCE_SECONDS } from '../../src/token/ticket.ts';
 import { makeKeys, memoryRevocations, type Keys } from './fixtures.ts';
 
 const T0 = new Date('2026-11-26T20:00:00.000Z');
@@ -21,7 +21,7 @@ describe('the realm ticket verifier (signature checks remembered)', () => {
     const token = await ticket();
     await expect(verify(token, SERVICE, at(1))).resolves.toMatchObject({ instance: 'i-1' });
     await expect(verify(token, 'other.example', at(2))).rejects.toMatchObject({ code: 'token_wrong_service' });
-    await expect(verify(token, SERVICE, at(300 + 31))).rejects.toMatchObject({ code: 'token_expired' });
+    await expect(verify(token, SERVICE, at(300 + TICKET_CLOCK_TOLERANCE_SECONDS + 1))).rejects.toMatchObject({ code: 'token_expired' });
     await revocations.revoke('i-1', at(3));
     await expect(verify(token, SERVICE, at(4))).rejects.toMatchObject({ code: 'token_revoked' });
   });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT, decodeProtectedHeader, decodeJwt } from 'jose';
-import { mintTicket, verifyTicket, TICKET_TYPE } from '../../src/token/ticket.ts';
+import { mintTicket, verifyTicket, TICKET_TYPE, TICKET_CLOCK_TOLERANCE_SECONDS } from '../../src/token/ticket.ts';
+import { CLOCK_TOLERANCE_SECONDS } from '../../src/token/jwt-verify.ts';
 import { loadKeyRing } from '../../src/token/key-ring.ts';
 import type { KeyRing, SigningKey } from '../../src/server/ports.ts';
 import { makeKeys, memoryRevocations, type Keys } from '../issuer/fixtures.ts';
@@ -37,9 +38,11 @@ describe('pull tickets', () => {
     expect(ticket).toMatchObject({ instance: 'i-1', project: 'main', service: claims.service, issuedAt: T0, expiresAt: at(300) });
   });
 
-  it('expire: rejected past exp (plus the shared clock tolerance)', async () => {
+  it('expire: rejected past exp plus the ticket tolerance, which is shorter than the instance tokens\' one', async () => {
     const { token } = await mintTicket(keys.ticketKeys, claims, T0);
-    await expect(verifyTicket(token, keys.ticketKeys, verifyOptions({ now: at(300 + 31) }))).rejects.toMatchObject({ code: 'token_expired' });
+    await expect(verifyTicket(token, keys.ticketKeys, verifyOptions({ now: at(300 + TICKET_CLOCK_TOLERANCE_SECONDS - 1) }))).resolves.toMatchObject({ instance: 'i-1' });
+    await expect(verifyTicket(token, keys.ticketKeys, verifyOptions({ now: at(300 + TICKET_CLOCK_TOLERANCE_SECONDS + 1) }))).rejects.toMatchObject({ code: 'token_expired' });
+    expect(TICKET_CLOCK_TOLERANCE_SECONDS).toBeLessThan(CLOCK_TOLERANCE_SECONDS);
   });
 
   it('are bound to one registry service', async () => {
