@@ -14,7 +14,9 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-packages: missing ${missing[*]}; run this script as root (it uses apt-get)" >&2
-  exit 1
+  # Outside CI the tests that need them say so themselves; under CI nothing may be missing.
+  [ "${CI:-}" = "true" ] && exit 1
+  exit 0
 fi
 # Packages must not start their system services on this host.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
