@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { serviceCommand } from './ensure-packages.ts';
 import { trackProcess, stopProcess, isRunning, sleep } from './reaper.ts';
+import type { AuditEvent } from '../../../src/server/ports.ts';
 
 // The built `dstack-registry-auth serve` on a loopback port, with its own data dir, audit
 // log and stderr log under `dir`; the operator subcommands run against the same data dir.
@@ -23,19 +24,8 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-// One line of the audit log (see AuditEvent in src/server/ports.ts) plus its time.
-export interface AuditRecord {
-  time?: string;
-  event: string;
-  outcome: string;
-  instance?: string;
-  project?: string;
-  registry?: string;
-  source?: string;
-  reason?: string;
-  scope?: string;
-  service?: string;
-}
+// One line of the audit log: the service's AuditEvent plus its time.
+export type AuditRecord = AuditEvent & { time?: string };
 
 export interface ServiceOptions {
   dir: string;

@@ -1,12 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensureE2ePrerequisites } from './ensure-packages.ts';
-import { startDockerd, type Dockerd } from './dockerd.ts';
+import type { Dockerd } from './dockerd.ts';
 import { startRegistry, type RegistryProcess } from './registry.ts';
 import { seedImage, type SeededImage } from './seed-image.ts';
 import { startService, type Service } from './service.ts';
-import { createHelperHost, type HelperHost } from './helper-env.ts';
-import { configureHost, type ConfiguredPaths } from './configure-host.ts';
+import type { HelperHost } from './helper-env.ts';
+import type { ConfiguredPaths } from './configure-host.ts';
+import { buildStack, startRunnerHost } from './stack-scaffold.ts';
 import { writeHtpasswd, type Account } from './htpasswd.ts';
 
 // The static source: the default registry checks a username/password itself (htpasswd, bcrypt)
@@ -47,20 +46,14 @@ export interface StaticStackOptions {
 }
 
 export async function startStaticStack(options: StaticStackOptions = {}): Promise<StaticStack> {
-  ensureE2ePrerequisites();
-  const dir = await mkdtemp('/tmp/e2e-');
-  const started: { stop(): Promise<void> }[] = [];
-  const stopAll = async () => {
-    for (const thing of started.reverse()) await thing.stop().catch(() => undefined);
-    if (process.env.E2E_KEEP !== '1') await rm(dir, { recursive: true, force: true });
-  };
-  try {
+  return buildStack(async (scaffold) => {
+    const { dir } = scaffold;
     const registry = await startSeededRegistry(join(dir, 'reg'), 'registry', 'htpasswd', ['library/python:3.14', 'app:1', ...(options.images ?? [])]);
-    started.push(registry.process);
+    scaffold.track(registry.process);
     const extra = new Map<string, StackRegistry>();
     for (const spec of options.extraRegistries ?? []) {
       const started1 = await startSeededRegistry(join(dir, spec.name), spec.name, spec.auth, ['app:1']);
-      started.push(started1.process);
+      scaffold.track(started1.process);
       extra.set(spec.name, started1);
     }
     const configFile = {
@@ -85,18 +78,10 @@ export async function startStaticStack(options: StaticStackOptions = {}): Promis
       },
       configFile,
     });
-    started.push(service);
-    const dockerd = await startDockerd({ dir: join(dir, 'd'), daemonJson: {} });
-    started.push(dockerd);
-    const instance = options.instance ?? 'i-e2e-1';
-    const host = await createHelperHost({ dir: join(dir, 'host'), server: service.url, onError: options.onError ?? 'fail' });
-    await host.setToken(await service.issueToken({ instance, project: options.project ?? 'main' }));
-    const paths = await configureHost(host, dockerd, join(dir, 'd'));
-    return { dir, registry, extra, service, dockerd, host, paths, instance, stop: stopAll };
-  } catch (error) {
-    await stopAll();
-    throw error;
-  }
+    scaffold.track(service);
+    const runner = await startRunnerHost(scaffold, service, options);
+    return { registry, extra, service, ...runner };
+  });
 }
 
 async function startSeededRegistry(dir: string, name: string, auth: 'open' | 'htpasswd', refs: string[]): Promise<StackRegistry> {

@@ -1,12 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensureE2ePrerequisites } from './ensure-packages.ts';
-import { startDockerd, type Dockerd } from './dockerd.ts';
+import type { Dockerd } from './dockerd.ts';
 import { startRegistry, type RegistryProcess } from './registry.ts';
 import { seedImage, type SeededImage } from './seed-image.ts';
 import { startService, type Service } from './service.ts';
-import { createHelperHost, type HelperHost } from './helper-env.ts';
-import { configureHost, type ConfiguredPaths } from './configure-host.ts';
+import type { HelperHost } from './helper-env.ts';
+import type { ConfiguredPaths } from './configure-host.ts';
+import { buildStack, startRunnerHost } from './stack-scaffold.ts';
 
 // The mission's main path, assembled the way an operator would: a registry that is the
 // Docker Hub mirror and trusts our service as its token realm (`auth: token` from
@@ -35,14 +34,8 @@ export interface TokenStackOptions {
 }
 
 export async function startTokenStack(options: TokenStackOptions = {}): Promise<TokenStack> {
-  ensureE2ePrerequisites();
-  const dir = await mkdtemp('/tmp/e2e-');
-  const started: { stop(): Promise<void> }[] = [];
-  const stopAll = async () => {
-    for (const thing of started.reverse()) await thing.stop().catch(() => undefined);
-    if (process.env.E2E_KEEP !== '1') await rm(dir, { recursive: true, force: true });
-  };
-  try {
+  return buildStack(async (scaffold) => {
+    const { dir } = scaffold;
     // 1. Seed through an open registry on the storage the token registry will serve.
     const seeding = await startRegistry({ dir: join(dir, 'reg'), name: 'seed' });
     const images = new Map<string, SeededImage>();
@@ -62,23 +55,14 @@ export async function startTokenStack(options: TokenStackOptions = {}): Promise<
         ...options.serviceEnv,
       },
     });
-    started.push(service);
+    scaffold.track(service);
 
     // 3. The registry, same port and storage, now with the auth section registry-config prints.
     const registryAuthYaml = await service.registryConfig(registryKey, join(dir, 'reg-auth'));
-    const registry = await startRegistry({ dir: join(dir, 'reg'), port: seeding.port, auth: { yaml: registryAuthYaml }, name: 'registry' });
-    started.push(registry);
+    const registry = scaffold.track(await startRegistry({ dir: join(dir, 'reg'), port: seeding.port, auth: { yaml: registryAuthYaml }, name: 'registry' }));
 
     // 4. The runner host: private engine, helper with an instance token, then `configure`.
-    const dockerd = await startDockerd({ dir: join(dir, 'd'), daemonJson: {} });
-    started.push(dockerd);
-    const instance = options.instance ?? 'i-e2e-1';
-    const host = await createHelperHost({ dir: join(dir, 'host'), server: service.url, onError: options.onError ?? 'fail' });
-    await host.setToken(await service.issueToken({ instance, project: options.project ?? 'main' }));
-    const paths = await configureHost(host, dockerd, join(dir, 'd'));
-    return { dir, registry, service, dockerd, host, paths, images, registryAuthYaml, instance, stop: stopAll };
-  } catch (error) {
-    await stopAll();
-    throw error;
-  }
+    const runner = await startRunnerHost(scaffold, service, options);
+    return { registry, service, images, registryAuthYaml, ...runner };
+  });
 }
