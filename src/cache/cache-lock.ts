@@ -14,7 +14,9 @@ export interface LockOptions {
   onStale?: (reason: string) => void;
 }
 
-export type LockResult = { status: 'acquired'; release: () => void } | { status: 'satisfied' } | { status: 'timed_out' };
+// unavailable: the lock file cannot be created at all (a read-only or full cache directory);
+// the cache is best-effort, so the caller goes on without single flight.
+export type LockResult = { status: 'acquired'; release: () => void } | { status: 'satisfied' } | { status: 'timed_out' } | { status: 'unavailable'; reason: string };
 
 // A cross-process single-flight lock: a file created with O_EXCL holding "<pid> <ms>".
 // A lock whose holder is dead, or that is older than staleMs, is broken, so a crashed
@@ -24,8 +26,9 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
   const pollMs = options.pollMs ?? 15;
   const deadline = now() + options.waitMs;
   for (;;) {
-    const release = tryCreate(path, now());
-    if (release) return { status: 'acquired', release };
+    const created = tryCreate(path, now());
+    if (typeof created === 'string') return { status: 'unavailable', reason: created };
+    if (created) return { status: 'acquired', release: created };
     if (options.satisfied?.()) return { status: 'satisfied' };
     const stale = staleReason(path, now(), options);
     if (stale) {
@@ -37,20 +40,26 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
   }
 }
 
-function tryCreate(path: string, at: number): (() => void) | undefined {
+// The release function, undefined while someone else holds the lock, or why no lock file
+// can be made here.
+function tryCreate(path: string, at: number): (() => void) | string | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'wx', 0o600);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'EEXIST' ? undefined : `cannot create lock ${path} (${code ?? 'error'})`;
   }
   const content = `${process.pid} ${at}\n`;
   try {
     writeSync(fd, content);
-  } finally {
+  } catch (error) {
+    // A full disk: an empty lock would stall the others until it is judged stale.
     closeSync(fd);
+    unlinkQuietly(path);
+    return `cannot write lock ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
   }
+  closeSync(fd);
   return () => {
     // Remove the lock only while it is still ours: a waiter may have judged it stale.
     if (readContent(path) === content) unlinkQuietly(path);

@@ -69,6 +69,7 @@ async function waitForOtherFetch(registryKey: string, settings: HelperSettings, 
     satisfied,
     onStale: (reason) => diagnostics.warn(`broke a stale cache lock: ${reason}`),
   });
+  if (lock.status === 'unavailable') diagnostics.warn(`${lock.reason}: asking the server without waiting for other docker-credential-dstack processes`);
   if (lock.status === 'timed_out') diagnostics.warn(`waited ${settings.timeoutMs + 500} ms for another docker-credential-dstack fetching ${registryKey}; asking the server directly`);
   return lock.status === 'acquired' ? lock.release : () => {};
 }

@@ -1,4 +1,5 @@
-import { chown, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startContractServer, type ContractServer } from '../helpers/contract-server.ts';
@@ -211,3 +212,34 @@ describe('docker-credential-dstack binary: cache', () => {
     expect(result.stdout).toMatch(/^cannot reach dstack server unix:.*missing\.sock \(no socket there\)/);
   });
 });
+
+describe('docker-credential-dstack binary: a cache directory it cannot write', () => {
+  it('a read-only cache directory: get still answers from the server, with a warning', async () => {
+    const { server, home } = await setUp();
+    await mkdir(home.cacheDir, { recursive: true, mode: 0o700 });
+    const unlock = await makeReadOnly(home.cacheDir);
+    try {
+      const result = await runHelper('get', HUB, home.env(), home.cwd);
+      expect(result.stdout).toBe(`${JSON.stringify({ ServerURL: HUB, Username: 'hub-user', Secret: SECRET })}\n`);
+      expect(result.exitCode).toBe(0);
+      expect(result.stderr).toMatch(/warning: /);
+      expect(result.stderr).not.toContain(SECRET);
+      expect(server.credentialRequests()).toBe(1);
+    } finally {
+      await unlock();
+    }
+    expect(await readdir(home.cacheDir)).toEqual([]);
+  });
+});
+
+// Root ignores permission bits, so as root the directory is made immutable instead.
+async function makeReadOnly(dir: string): Promise<() => Promise<void>> {
+  if (process.getuid?.() === 0) {
+    execFileSync('chattr', ['+i', dir]);
+    return async () => {
+      execFileSync('chattr', ['-i', dir]);
+    };
+  }
+  await chmod(dir, 0o500);
+  return () => chmod(dir, 0o700);
+}

@@ -22,6 +22,14 @@ describe('acquireLock', () => {
     await expect(stat(lock)).rejects.toThrow(/ENOENT/);
   });
 
+  it('a directory where no lock file can be made: unavailable with the cause, at once, not thrown', async () => {
+    const nowhere = join(dir, 'missing', 'k.lock');
+    const started = Date.now();
+    const result = await acquireLock(nowhere, { waitMs: 5000, staleMs: 1000 });
+    expect(result).toEqual({ status: 'unavailable', reason: `cannot create lock ${nowhere} (ENOENT)` });
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
   it('a second taker waits, then gets it once the first releases', async () => {
     const first = await acquireLock(lock, { waitMs: 100, staleMs: 5000 });
     setTimeout(() => first.status === 'acquired' && first.release(), 80);
