@@ -16,6 +16,8 @@ export function readInstanceToken(path: string, warn: (msg: string) => void = ()
   }
   const token = text.trim();
   if (token === '') throw new CodedError('token_missing', `instance token file ${path} is empty: write the instance token from the dstack server there`);
+  // An HTTP header cannot carry it otherwise; the token itself is never quoted.
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new CodedError('token_malformed', `instance token file ${path} holds more than one token, white space or non-ASCII characters: write only the instance token from the dstack server there`);
   try {
     const mode = statSync(path).mode & 0o777;
     if ((mode & 0o077) !== 0) warn(`instance token file ${path} is readable by group or others (mode ${mode.toString(8)}): chmod 600 ${path}`);

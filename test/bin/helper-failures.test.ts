@@ -138,6 +138,20 @@ describe('docker-credential-dstack binary: server failures', () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  it.each([
+    ['two lines', 'first-token-part\nsecond-token-part\n'],
+    ['a non-ASCII character', 'token-part-\u00e9\n'],
+  ])('a token file with %s is named, the token is not printed, and no request is made', async (_, text) => {
+    const { server, home } = await setUp();
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(home.tokenFile, text, { mode: 0o600 });
+    const result = await runHelper('get', HUB, home.env(), home.cwd);
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toBe(`instance token file ${home.tokenFile} holds more than one token, white space or non-ASCII characters: write only the instance token from the dstack server there\n`);
+    expect(result.stdout + result.stderr).not.toContain('token-part');
+    expect(server.requests).toHaveLength(0);
+  });
+
   it('a token file others can read works but warns on stderr', async () => {
     const { home } = await setUp();
     const { chmod } = await import('node:fs/promises');
