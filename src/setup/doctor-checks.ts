@@ -6,6 +6,7 @@ import { createServiceClient, type ServiceClient } from '../client/service-clien
 import { DOCKER_HUB_KEY, normalizeRegistryKey } from '../registry/registry-key.ts';
 import { findOnPath } from './detect-engines.ts';
 import { HELPER_NAME } from './docker-client-config.ts';
+import { parseJsonObject } from './json-document.ts';
 import { dockerInfo, describeImageStore, mirrorsInEffect, type DockerInfo } from './docker-engine.ts';
 import { mirrorRegistryKey, validateMirrorUrl } from './mirror-url.ts';
 
@@ -110,9 +111,14 @@ const clientConfig: Check = async (ctx) => {
   if (!ctx.hostConfig) return skipped('client config', 'no host config');
   let helpers: Record<string, unknown> = {};
   try {
-    helpers = (JSON.parse(await readFile(path, 'utf8')) as { credHelpers?: Record<string, unknown> }).credHelpers ?? {};
+    const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      throw new Error(error.code === 'ENOENT' ? `${path} does not exist` : `cannot read ${path} (${error.code ?? 'error'})`);
+    });
+    // parseJsonObject never quotes the file: it may hold registry passwords (`auths`).
+    const credHelpers = parseJsonObject(text, path).credHelpers;
+    if (typeof credHelpers === 'object' && credHelpers !== null) helpers = credHelpers as Record<string, unknown>;
   } catch (error) {
-    return { status: 'fail', name: 'client config', detail: `${path}: ${message(error)}`, fix: 'run docker-credential-dstack configure' };
+    return { status: 'fail', name: 'client config', detail: message(error), fix: 'run docker-credential-dstack configure' };
   }
   const missing = wantedKeys(ctx.hostConfig).filter((key) => helpers[key] !== HELPER_NAME);
   return missing.length === 0

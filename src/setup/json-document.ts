@@ -11,8 +11,7 @@ export function parseJsonObject(text: string | undefined, label: string): JsonOb
   try {
     value = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
-    throw new CodedError('config_invalid', `${label} is not valid JSON (${why}); fix or move it, nothing was changed`);
+    throw new CodedError('config_invalid', `${label} is not valid JSON (${jsonErrorPlace(error)}); fix or move it, nothing was changed`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new CodedError('config_invalid', `${label} does not hold a JSON object; fix or move it, nothing was changed`);
@@ -32,4 +31,12 @@ function detectIndent(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
   const match = /^[{[][^\n]*\n([ \t]+)\S/.exec(text.replace(/^\uFEFF/, '').trimStart());
   return match?.[1];
+}
+
+// Where a JSON.parse error is, never what: V8's message may quote the text around it, and a
+// client config.json keeps registry passwords in `auths`.
+export function jsonErrorPlace(error: unknown): string {
+  const text = error instanceof Error ? error.message : '';
+  const place = /line (\d+) column (\d+)/.exec(text);
+  return place ? `syntax error at line ${place[1]} column ${place[2]}` : 'syntax error';
 }

@@ -63,7 +63,7 @@ function hunks(ops: Op[], context: number): string[] {
     const aLen = slice.filter((op) => op.kind !== '+').length;
     const bLen = slice.filter((op) => op.kind !== '-').length;
     out.push(`@@ -${range(aStart, aLen)} +${range(bStart, bLen)} @@\n`);
-    for (const op of slice) out.push(`${op.kind}${op.line}\n`);
+    for (const op of slice) out.push(`${op.kind}${redactLine(op.line)}\n`);
     k = end;
   }
   return out;
@@ -75,4 +75,13 @@ function countBefore(ops: Op[], index: number, skip: '+' | '-'): number {
 
 function range(start: number, length: number): string {
   return length === 0 ? `${start},0` : `${start + 1},${length}`;
+}
+
+// The files we diff hold other programs' secrets too (config.json `auths`, a hosts.toml
+// Authorization header); a diff on a terminal or in a CI log must not show them.
+const JSON_SECRET = /("(?:auth|identitytoken|registrytoken|password|secret|token)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
+const TOML_SECRET = /^(\s*"?(?:authorization|auth|password|secret|token|identitytoken)"?\s*=\s*).+$/i;
+
+export function redactLine(line: string): string {
+  return line.replace(JSON_SECRET, '$1"[redacted]"').replace(TOML_SECRET, '$1"[redacted]"');
 }

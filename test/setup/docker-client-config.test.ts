@@ -47,6 +47,17 @@ describe('addCredHelpers', () => {
     }
   });
 
+  it('an invalid file is refused without quoting it (V8 would quote the passwords in `auths`)', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['{"auths": {"r": {"auth": c2VjcmV0LXBhc3N3b3Jk}}}', /\(syntax error\)/],
+      ['{"auths": {"r": {"auth": "c2VjcmV0LXBhc3N3b3Jk"}} "x": 1}', /\(syntax error at line 1 column \d+\)/],
+    ];
+    for (const [bad, place] of cases) {
+      expect(() => addCredHelpers(bad, [HUB], { force: false, label })).toThrow(place);
+      expect(() => addCredHelpers(bad, [HUB], { force: false, label })).not.toThrow(/c2VjcmV0/);
+    }
+  });
+
   it('warns and skips a conflicting entry without --force; replaces and restores it with --force', () => {
     const before = '{\n\t"credHelpers": {\n\t\t"https://index.docker.io/v1/": "ecr-login"\n\t},\n\t"credsStore": "pass"\n}\n';
     const soft = addCredHelpers(before, [HUB], { force: false, label });

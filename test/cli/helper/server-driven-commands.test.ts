@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startContractServer, TEST_INSTANCE_TOKEN, type ContractServer } from '../../helpers/contract-server.ts';
 import { fakeHost, HELPER_BINARY, type FakeHost } from './setup-fixture.ts';
@@ -39,7 +39,23 @@ describe('host commands with a server', () => {
   it('doctor fails before configure: the client config does not name the helper', async () => {
     const result = await host.run(['doctor'], env);
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toMatch(/^fail client config: .*config\.json: .*\(fix: run docker-credential-dstack configure\)$/m);
+    expect(result.stdout).toMatch(/^fail client config: .*config\.json does not exist \(fix: run docker-credential-dstack configure\)$/m);
+  });
+
+  it('doctor and configure on a broken client config.json name the place of the error, never its text', async () => {
+    const path = join(host.dockerConfig, 'config.json');
+    await mkdir(host.dockerConfig, { recursive: true });
+    await writeFile(path, '{"auths": {"ghcr.io": {"auth": c2VjcmV0LXBhc3N3b3Jk}}}\n', { mode: 0o600 });
+    try {
+      const doctor = await host.run(['doctor'], env);
+      expect(doctor.stdout).toMatch(/^fail client config: .*config\.json is not valid JSON \(syntax error\); fix or move it/m);
+      const configure = await host.run(['configure', ...host.pathArgs, '--engines', 'docker'], env);
+      expect(configure.exitCode).toBe(1);
+      expect(configure.stderr).toMatch(/config\.json is not valid JSON \(syntax error\); fix or move it, nothing was changed/);
+      for (const output of [doctor.stdout, doctor.stderr, configure.stdout, configure.stderr]) expect(output).not.toContain('c2VjcmV0');
+    } finally {
+      await rm(path, { force: true });
+    }
   });
 
   it('configure takes mirrors and registries from the server', async () => {
