@@ -1,4 +1,5 @@
 import { loadHelperSettings } from '../helper/settings.ts';
+import { isCodedError } from '../shared/errors.ts';
 import { createServiceClient } from '../client/service-client.ts';
 import { DOCKER_HUB_KEY, normalizeRegistryKey } from '../registry/registry-key.ts';
 import { validateMirrorUrl, mirrorRegistryKey } from './mirror-url.ts';
@@ -18,7 +19,7 @@ export async function resolveHostSetup(options: SetupOptions, env: Record<string
   let mirrors = options.mirrors;
   let registries = options.registries;
   let source = 'command line';
-  if (mirrors.length === 0) {
+  if (mirrors.length === 0 && !(registries.length > 0 && !(await serverConfigured(env)))) {
     const settings = await loadHelperSettings(env);
     const hostConfig = await createServiceClient(settings).getHostConfig();
     mirrors = hostConfig.mirrors;
@@ -29,4 +30,15 @@ export async function resolveHostSetup(options: SetupOptions, env: Record<string
   const keys = registries.map(normalizeRegistryKey);
   if (validMirrors.length > 0) keys.push(DOCKER_HUB_KEY, ...validMirrors.map(mirrorRegistryKey));
   return { mirrors: validMirrors, keys: [...new Set(keys)], source };
+}
+
+// --registry alone takes the server's mirrors when there is a server, and works without one.
+async function serverConfigured(env: Record<string, string | undefined>): Promise<boolean> {
+  try {
+    await loadHelperSettings(env);
+    return true;
+  } catch (error) {
+    if (isCodedError(error, 'not_configured')) return false;
+    throw error;
+  }
 }

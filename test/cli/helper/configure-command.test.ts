@@ -131,6 +131,15 @@ describe('configure through the binary', () => {
     });
   }
 
+  it('--registry alone works without a server: only credHelpers, no engine file', async () => {
+    await put(join(host.root, 'empty-config.json'), '{}\n');
+    const result = await host.run(['configure', ...host.pathArgs, ...ENGINES, '--registry', 'Reg.Example:5000'], { DOCKER_CREDENTIAL_DSTACK_CONFIG: join(host.root, 'empty-config.json') });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toContain('configuring from command line: mirrors (none); helper for reg.example:5000');
+    expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8'))).toEqual({ credHelpers: { 'reg.example:5000': 'dstack' } });
+    await expect(lstat(host.daemonJson)).rejects.toThrow(/ENOENT/);
+  });
+
   it('a read-only directory: a clear error and no file half-written', async () => {
     const dir = join(host.daemonJson, '..');
     await put(host.daemonJson, '{}\n');
