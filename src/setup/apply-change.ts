@@ -33,6 +33,7 @@ export async function probeWritable(path: string, label: string): Promise<void> 
 // the file's mode and owner (src/shared/atomic-write.ts).
 export async function writeChange(target: string, before: string | undefined, after: string, newMode: number, label: string, keepBackup = true): Promise<WriteResult> {
   const result: WriteResult = { backupCreated: false, createdDirs: [] };
+  await expectUnchanged(target, before, label);
   try {
     result.createdDirs = await makeDirs(dirname(target));
     if (before !== undefined && keepBackup) {
@@ -51,7 +52,8 @@ export async function writeChange(target: string, before: string | undefined, af
   return result;
 }
 
-export async function restoreBackup(target: string, backup: string, label: string): Promise<void> {
+export async function restoreBackup(target: string, backup: string, label: string, before: string | undefined): Promise<void> {
+  await expectUnchanged(target, before, label);
   try {
     const info = await stat(target);
     await atomicWrite(target, await readFile(backup), { mode: info.mode & 0o7777, uid: info.uid, gid: info.gid });
@@ -66,6 +68,15 @@ export async function removeFile(target: string, createdDirs: string[], label: s
     for (const dir of [...createdDirs].sort((a, b) => b.length - a.length)) await rmdir(dir).catch(() => {});
   } catch (error) {
     throw writeError(error, label, target, 'nothing was removed');
+  }
+}
+
+// The plan was made from what the file held then; another program (or a second configure)
+// may have written it since, while dockerd validated or docker info answered. Never clobber that.
+async function expectUnchanged(target: string, before: string | undefined, label: string): Promise<void> {
+  const now = await readFile(target, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : before));
+  if (now !== before) {
+    throw new CodedError('config_changed', `${label} ${target} was changed by something else while this command ran; it was left as it is, run the command again`);
   }
 }
 

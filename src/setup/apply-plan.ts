@@ -61,7 +61,7 @@ export async function applyUnconfigurePlan(files: PlannedFile[], stateDir: strin
     const record = file.record;
     if (isChange(file)) {
       if (file.after === undefined) await removeFile(file.target, record?.createdDirs ?? [], file.label);
-      else if (file.restoreFrom) await restoreBackup(file.target, file.restoreFrom, file.label);
+      else if (file.restoreFrom) await restoreBackup(file.target, file.restoreFrom, file.label, file.before);
       else await writeChange(file.target, file.before, file.after, file.newMode, file.label, false);
     }
     if (record?.backupCreated && record.backup) await rm(record.backup, { force: true });
