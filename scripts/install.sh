@@ -80,6 +80,8 @@ put_file() {
 if [ "$UNINSTALL" = 1 ]; then
   if [ -x "$TARGET" ]; then
     "$TARGET" unconfigure "$@" || die "unconfigure failed; fix the cause above and run --uninstall again (nothing was removed)"
+  else
+    echo "install.sh: warning: no $TARGET to run unconfigure with; engine and client config files were left as they are" >&2
   fi
   if [ -f "$MANIFEST" ]; then
     while IFS= read -r path; do
@@ -102,25 +104,32 @@ if [ -z "$BINARY" ]; then
 fi
 [ -f "$BINARY" ] || die "no helper binary at $BINARY; build it (npm run build:binary) or pass --binary PATH"
 
+# Everything is checked before anything is written: a refused run leaves no half install, and
+# an empty token never replaces a good one. The token stays in a shell variable (printf is a
+# builtin, so it never shows in the process list).
+[ -n "$SERVER" ] || [ -f "$CONFIG" ] || die "no helper config yet: pass --server URL"
+NEW_TOKEN=""
+if [ -n "$TOKEN_FILE" ]; then
+  [ -r "$TOKEN_FILE" ] || die "cannot read --token-file $TOKEN_FILE"
+  NEW_TOKEN=$(tr -d '\r\n' <"$TOKEN_FILE")
+  [ -n "$NEW_TOKEN" ] || die "--token-file $TOKEN_FILE is empty; nothing was installed"
+elif [ "$TOKEN_STDIN" = 1 ]; then
+  NEW_TOKEN=$(tr -d '\r\n')
+  [ -n "$NEW_TOKEN" ] || die "no instance token on standard input; nothing was installed"
+elif [ ! -s "$TOKEN" ]; then
+  die "no instance token yet: pass --token-file PATH or --token-stdin"
+fi
+
 mkdir -p "$PREFIX/bin" "$CONFIG_DIR"
 chmod 0755 "$CONFIG_DIR"
 put_file "$TARGET" 0755 <"$BINARY"
 
 if [ -n "$SERVER" ]; then
   printf '{\n  "server": "%s",\n  "tokenFile": "%s"\n}\n' "$SERVER" "$TOKEN" | put_file "$CONFIG" 0644
-elif [ ! -f "$CONFIG" ]; then
-  die "no helper config yet: pass --server URL"
 fi
-
-if [ -n "$TOKEN_FILE" ]; then
-  [ -r "$TOKEN_FILE" ] || die "cannot read --token-file $TOKEN_FILE"
-  tr -d '\r\n' <"$TOKEN_FILE" | put_file "$TOKEN" 0600
-elif [ "$TOKEN_STDIN" = 1 ]; then
-  tr -d '\r\n' | put_file "$TOKEN" 0600
-elif [ ! -s "$TOKEN" ]; then
-  die "no instance token yet: pass --token-file PATH or --token-stdin"
+if [ -n "$NEW_TOKEN" ]; then
+  printf '%s' "$NEW_TOKEN" | put_file "$TOKEN" 0600
 fi
-[ -s "$TOKEN" ] || die "the instance token is empty"
 
 if [ "$CONFIGURE" = 1 ]; then
   "$TARGET" configure "$@"

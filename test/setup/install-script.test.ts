@@ -58,11 +58,25 @@ describe('scripts/install.sh', () => {
     const noServer = await install(['--token-stdin', '--no-configure'], 'tok');
     expect(noServer.exitCode).toBe(1);
     expect(noServer.stderr).toContain('no helper config yet: pass --server URL');
+    // refused before anything was written: no half install
+    await expect(stat(join(root, 'usr'))).rejects.toThrow(/ENOENT/);
+    await expect(stat(join(root, 'etc'))).rejects.toThrow(/ENOENT/);
     const noToken = await install(['--server', 'https://dstack.example', '--no-configure']);
     expect(noToken.exitCode).toBe(1);
     expect(noToken.stderr).toContain('no instance token yet');
     const ok = await install(['--server', 'https://dstack.example', '--token-stdin', '--no-configure'], 'from-stdin\n');
     expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(await readFile(join(root, 'etc', 'token'), 'utf8')).toBe('from-stdin');
+    expect(ok.stdout + ok.stderr).not.toContain('from-stdin');
+
+    // an empty token never replaces a good one
+    const empty = await install(['--server', 'https://dstack.example', '--token-stdin', '--no-configure'], '\n');
+    expect(empty.exitCode).toBe(1);
+    expect(empty.stderr).toContain('no instance token on standard input; nothing was installed');
+    await writeFile(join(root, 'empty-token'), '');
+    const emptyFile = await install(['--server', 'https://dstack.example', '--token-file', join(root, 'empty-token'), '--no-configure']);
+    expect(emptyFile.exitCode).toBe(1);
+    expect(emptyFile.stderr).toMatch(/--token-file .*empty-token is empty/);
     expect(await readFile(join(root, 'etc', 'token'), 'utf8')).toBe('from-stdin');
   });
 });
