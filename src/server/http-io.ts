@@ -41,11 +41,16 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buff
       }
       chunks.push(chunk);
     };
+    // A client that goes away mid-body: settle. Removed once the body is complete, so the
+    // 'close' every request ends with does not build (and throw away) an error each time.
+    const onClose = () => reject(new CodedError('bad_request', 'the request body was cut off'));
     req.on('data', onData);
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.once('end', () => {
+      req.off('close', onClose);
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
     req.once('error', reject);
-    // A client that goes away mid-body: settle (after 'end' this is a no-op).
-    req.once('close', () => reject(new CodedError('bad_request', 'the request body was cut off')));
+    req.once('close', onClose);
   });
 }
 

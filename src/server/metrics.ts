@@ -27,21 +27,39 @@ interface Series {
 interface Family {
   type: 'counter' | 'histogram';
   series: Map<string, Series>;
+  // Label sets as callers pass them (rawLabelKey) → their series, so a repeated sample skips
+  // cleaning, sorting and keying. Bounded: label values can come from requests.
+  resolved: Map<string, Series>;
 }
 
 // Counters and latency histograms in memory, rendered in the Prometheus text format
 // (version 0.0.4). Names and label names are sanitised; label values are escaped.
 export function createMetrics(): Metrics {
   const families = new Map<string, Family>();
+  // Hot path: every request records three samples, so a name is sanitised once and a label
+  // set is resolved to its series once (Family.resolved).
+  const byRawName = new Map<string, Family>();
+
+  const familyOf = (rawName: string, type: Family['type']): Family => {
+    let family = byRawName.get(rawName);
+    if (!family) {
+      const name = sanitizeName(rawName);
+      family = families.get(name);
+      if (!family) {
+        family = { type, series: new Map(), resolved: new Map() };
+        families.set(name, family);
+      }
+      byRawName.set(rawName, family);
+    }
+    if (family.type !== type) throw new Error(`metric ${sanitizeName(rawName)} is a ${family.type}, not a ${type}`);
+    return family;
+  };
 
   const seriesOf = (rawName: string, type: Family['type'], labels: Record<string, string> = {}): Series => {
-    const name = sanitizeName(rawName);
-    let family = families.get(name);
-    if (!family) {
-      family = { type, series: new Map() };
-      families.set(name, family);
-    }
-    if (family.type !== type) throw new Error(`metric ${name} is a ${family.type}, not a ${type}`);
+    const family = familyOf(rawName, type);
+    const raw = rawLabelKey(labels);
+    const known = family.resolved.get(raw);
+    if (known) return known;
     let clean = cleanLabels(labels);
     let key = JSON.stringify(clean);
     if (!family.series.has(key) && family.series.size >= MAX_SERIES_PER_METRIC) {
@@ -53,6 +71,8 @@ export function createMetrics(): Metrics {
       series = { labels: clean, value: 0, count: 0, buckets: type === 'histogram' ? LATENCY_BUCKETS.map(() => 0) : [] };
       family.series.set(key, series);
     }
+    if (family.resolved.size >= 2 * MAX_SERIES_PER_METRIC) family.resolved.clear();
+    family.resolved.set(raw, series);
     return series;
   };
 
@@ -66,8 +86,12 @@ export function createMetrics(): Metrics {
       const series = seriesOf(name, 'histogram', labels);
       series.value += seconds;
       series.count += 1;
-      const index = LATENCY_BUCKETS.findIndex((le) => seconds <= le);
-      if (index >= 0) series.buckets[index]! += 1;
+      for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+        if (seconds <= LATENCY_BUCKETS[i]!) {
+          series.buckets[i]! += 1;
+          break;
+        }
+      }
     },
     render() {
       const lines: string[] = [];
@@ -97,6 +121,17 @@ export function createMetrics(): Metrics {
 function sanitizeName(name: string): string {
   const clean = name.replace(/[^a-zA-Z0-9_:]/g, '_');
   return /^[a-zA-Z_:]/.test(clean) ? clean : `_${clean}`;
+}
+
+// A label set as given, names and values in the caller's order. Each part is prefixed with
+// its length, so no two different label sets share a key whatever characters they contain.
+function rawLabelKey(labels: Record<string, string>): string {
+  let key = '';
+  for (const name of Object.keys(labels)) {
+    const value = String(labels[name]);
+    key += `${name.length}:${name}${value.length}:${value}`;
+  }
+  return key;
 }
 
 function cleanLabels(labels: Record<string, string>): Record<string, string> {

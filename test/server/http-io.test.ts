@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { basicCredentials, bearerToken, readBody, sendError } from '../../src/server/http-io.ts';
 import { isCodedError } from '../../src/shared/errors.ts';
 
@@ -46,5 +46,51 @@ describe('http-io', () => {
     const big = await fetch(url, { method: 'POST', body: '01234567890' });
     expect(big.status).toBe(413);
     expect(seen.error).toBe('payload_too_large');
+  });
+});
+
+describe('readBody listeners', () => {
+  it('drops its close listener once the body is complete (no error built per request), and still fails a body cut off', async () => {
+    const outcomes: Array<{ closeListenersBefore: number; closeListenersAtEnd?: number; error?: string }> = [];
+    const settled: Array<() => void> = [];
+    const local = createServer((req, res) => {
+      const outcome: (typeof outcomes)[number] = { closeListenersBefore: req.listenerCount('close') };
+      outcomes.push(outcome);
+      readBody(req, 1000).then(
+        () => {
+          res.end('ok');
+          settled.shift()?.();
+        },
+        (error: unknown) => {
+          outcome.error = isCodedError(error) ? error.code : 'other';
+          settled.shift()?.();
+        },
+      );
+      // Runs right after readBody's own 'end' handler.
+      req.once('end', () => {
+        outcome.closeListenersAtEnd = req.listenerCount('close');
+      });
+    });
+    await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
+    const port = (local.address() as AddressInfo).port;
+    try {
+      const complete = new Promise<void>((resolve) => settled.push(resolve));
+      expect((await fetch(`http://127.0.0.1:${port}`, { method: 'POST', body: '{"a":1}' })).status).toBe(200);
+      await complete;
+      expect(outcomes[0]!.closeListenersAtEnd).toBe(outcomes[0]!.closeListenersBefore);
+
+      const cutOff = new Promise<void>((resolve) => settled.push(resolve));
+      const socket = connect(port, '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      socket.write('POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{"part');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.destroy();
+      await cutOff;
+      // Settled as a failure ('aborted' or bad_request, whichever event comes first), not left hanging.
+      expect(outcomes[1]!.error).toMatch(/^(other|bad_request)$/);
+      expect(outcomes[1]!.closeListenersAtEnd).toBeUndefined();
+    } finally {
+      await new Promise<void>((resolve) => local.close(() => resolve()));
+    }
   });
 });

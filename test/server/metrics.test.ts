@@ -96,3 +96,44 @@ describe('metrics', () => {
     expect(samples).toContainEqual({ name: 'by_registry_total', labels: '{registry="_overflow"}', value: 50 });
   });
 });
+
+describe('metrics on the hot path (label sets resolved once)', () => {
+  it('keeps label sets apart that only a naive key would merge, and counts repeats together', () => {
+    const metrics = createMetrics();
+    for (let i = 0; i < 3; i++) {
+      metrics.increment('pairs_total', { a: 'b', c: 'd' });
+      metrics.increment('pairs_total', { a: 'b1:c1:d' });
+      metrics.increment('pairs_total', { a: 'b\u0000c', c: 'd' });
+      metrics.increment('pairs_total', { c: 'd', a: 'b' });
+    }
+    const { samples } = validate(metrics.render());
+    expect(samples).toContainEqual({ name: 'pairs_total', labels: '{a="b",c="d"}', value: 6 });
+    expect(samples).toContainEqual({ name: 'pairs_total', labels: '{a="b1:c1:d"}', value: 3 });
+    expect(samples.filter((s) => s.name === 'pairs_total')).toHaveLength(3);
+  });
+
+  it('stays exact and bounded when more label sets arrive than it remembers', () => {
+    const metrics = createMetrics();
+    const total = 2 * MAX_SERIES_PER_METRIC + 10;
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < total; i++) metrics.increment('many_total', { registry: `r${i}` });
+    }
+    const { samples } = validate(metrics.render());
+    expect(samples).toHaveLength(MAX_SERIES_PER_METRIC + 1);
+    expect(samples).toContainEqual({ name: 'many_total', labels: '{registry="r0"}', value: 2 });
+    expect(samples).toContainEqual({ name: 'many_total', labels: '{registry="_overflow"}', value: 2 * (total - MAX_SERIES_PER_METRIC) });
+  });
+
+  it('names that sanitise alike are one metric, and a histogram sample lands in one bucket', () => {
+    const metrics = createMetrics();
+    metrics.increment('same-name_total', { x: '1' });
+    metrics.increment('same_name_total', { x: '1' });
+    metrics.observe('lat_seconds', 0.001, {});
+    metrics.observe('lat_seconds', 99, {});
+    const { samples } = validate(metrics.render());
+    expect(samples).toContainEqual({ name: 'same_name_total', labels: '{x="1"}', value: 2 });
+    expect(samples).toContainEqual({ name: 'lat_seconds_bucket', labels: '{le="0.001"}', value: 1 });
+    expect(samples).toContainEqual({ name: 'lat_seconds_bucket', labels: '{le="10"}', value: 1 });
+    expect(samples).toContainEqual({ name: 'lat_seconds_bucket', labels: '{le="+Inf"}', value: 2 });
+  });
+});
