@@ -48,7 +48,10 @@ export async function resolveCredential(registryKey: string, settings: HelperSet
     const failure = recentFailure(cache, registryKey, startedAt);
     if (failure) {
       diagnostics.debug(`another docker-credential-dstack has just failed to fetch ${registryKey} (${failure.code}); not asking again`);
-      return fallBack(registryKey, new CodedError(failure.code, failure.message), settings, diagnostics, after ?? cached, now);
+      const error = new CodedError(failure.code, failure.message);
+      // A refusal (revoked token, forbidden…) is the server's answer for every waiter alike.
+      if (!UNREACHABLE_CODES.has(failure.code)) throw error;
+      return fallBack(registryKey, error, settings, diagnostics, after ?? cached, now);
     }
     return await fetchAndStore(registryKey, settings, diagnostics, cache, now, deps, after ?? cached);
   } finally {
@@ -77,7 +80,7 @@ async function waitForOtherFetch(registryKey: string, settings: HelperSettings, 
 // A failure recorded by another process after this one started waiting.
 function recentFailure(cache: CredentialCache, registryKey: string, since: number): FetchFailure | undefined {
   const failure = cache.readFailure(registryKey);
-  return failure && failure.at >= since && UNREACHABLE_CODES.has(failure.code) ? failure : undefined;
+  return failure && failure.at >= since ? failure : undefined;
 }
 
 async function fetchAndStore(registryKey: string, settings: HelperSettings, diagnostics: Diagnostics, cache: CredentialCache, now: () => Date, deps: ResolveDeps, previous: CacheEntry | undefined): Promise<{ username: string; secret: Secret } | undefined> {
@@ -108,6 +111,7 @@ async function fetchAndStore(registryKey: string, settings: HelperSettings, diag
       } catch (eraseError) {
         diagnostics.warn(`cannot remove the cache entry for ${registryKey} (${oneLine(eraseError)})`);
       }
+      share(cache, registryKey, { at: Date.now(), code: error.code, message: error.message });
       throw error;
     }
     share(cache, registryKey, { at: Date.now(), code: error.code, message: error.message });

@@ -173,6 +173,18 @@ describe('docker-credential-dstack binary: cache', () => {
     expect(JSON.parse(later.stdout).Secret).toBe(SECRET);
   });
 
+  it('20 concurrent gets with a token the server refuses: one request, the refusal for all', async () => {
+    const { server, home } = await setUp();
+    await writeFile(home.tokenFile, 'a-token-the-server-refuses', { mode: 0o600 });
+    server.fallback = { kind: 'delay', ms: 300 };
+    const results = await Promise.all(Array.from({ length: 20 }, () => runHelper('get', HUB, home.env(), home.cwd)));
+    for (const result of results) {
+      expect(result.exitCode).toBe(1);
+      expect(result.stdout).toMatch(/^instance token rejected by http:\/\/127\.0\.0\.1:\d+ \(invalid token\): bad signature; ask the dstack server for a new instance token/);
+    }
+    expect(server.credentialRequests()).toBe(1);
+  });
+
   it('20 concurrent gets against a server that never answers: one request, one timeout for all', async () => {
     const { server, home } = await setUp();
     server.fallback = { kind: 'hang' };
