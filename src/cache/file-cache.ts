@@ -37,7 +37,12 @@ export function openFileCache(dir: string, options: FileCacheOptions = {}): Cred
       await atomicWrite(pathOf(entry.registry), serializeEntry(entry), { mode: 0o600, uid, gid: process.getgid?.() ?? 0 });
     },
     erase(registryKey) {
-      removeIfThere(pathOf(registryKey));
+      const path = pathOf(registryKey);
+      try {
+        removeIfThere(path);
+      } catch (error) {
+        throw new CodedError('cache_unwritable', `cannot remove cache entry ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): make ${dir} writable for this user or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR`);
+      }
     },
     list() {
       let names: string[];

@@ -242,6 +242,19 @@ describe('docker-credential-dstack binary: a cache directory it cannot write', (
     }
     expect(await readdir(home.cacheDir)).toEqual([]);
   });
+
+  it('erase in a read-only cache directory names the entry and what to do, exit 1', async () => {
+    const { home } = await setUp();
+    const path = await writeEntry(home, { issuedAt: ago(1000), expiresAt: ahead(600_000) });
+    const unlock = await makeReadOnly(home.cacheDir);
+    try {
+      const result = await runHelper('erase', HUB, home.env(), home.cwd);
+      expect(result.exitCode).toBe(1);
+      expect(result.stdout).toBe(`cannot remove cache entry ${path} (${process.getuid?.() === 0 ? 'EPERM' : 'EACCES'}): make ${home.cacheDir} writable for this user or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR\n`);
+    } finally {
+      await unlock();
+    }
+  });
 });
 
 // Root ignores permission bits, so as root the directory is made immutable instead.
