@@ -15,5 +15,13 @@ export function openHelperCache(settings: Pick<HelperSettings, 'cacheDir'>, diag
     diagnostics.warn(`not caching credentials: ${oneLine(error)}`);
     return nullCache;
   }
-  return openFileCache(settings.cacheDir, { onIgnored: (reason) => diagnostics.warn(reason) });
+  // A waiter re-reads the entry every few ms while another process fetches: say each reason once.
+  const said = new Set<string>();
+  return openFileCache(settings.cacheDir, {
+    onIgnored: (reason) => {
+      if (said.has(reason)) return;
+      said.add(reason);
+      diagnostics.warn(reason);
+    },
+  });
 }

@@ -114,6 +114,19 @@ describe('docker-credential-dstack binary: cache', () => {
     expect(result.stderr).toMatch(/is corrupt/);
   });
 
+  it('a corrupt entry seen again and again while waiting for another fetch is reported once', async () => {
+    const { server, home } = await setUp();
+    await mkdir(home.cacheDir, { recursive: true, mode: 0o700 });
+    await writeFile(join(home.cacheDir, entryFileName(HUB)), 'not json', { mode: 0o600 });
+    // a live holder (this test process) that never finishes: the get waits the budget out, polling
+    await writeFile(join(home.cacheDir, entryFileName(HUB).replace('.json', '.lock')), `${process.pid} ${Date.now()}\n`, { mode: 0o600 });
+    const result = await runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '500' }), home.cwd);
+    expect(JSON.parse(result.stdout).Secret).toBe(SECRET);
+    expect(result.stderr).toMatch(/waited 1000 ms for another docker-credential-dstack/);
+    expect(result.stderr.match(/is corrupt/g)).toHaveLength(1);
+    expect(server.credentialRequests()).toBe(1);
+  });
+
   it('an entry readable by others or owned by someone else is not trusted', async () => {
     const { server, home } = await setUp();
     const path = await writeEntry(home, { issuedAt: ago(1000), expiresAt: ahead(600_000) }, 0o644);
