@@ -155,6 +155,45 @@ describe('configure through the binary', () => {
     expect(await host.snapshot()).toEqual(start);
   });
 
+  const everyFile: Array<{ label: string; path: () => string; text: string; mode: number }> = [
+    { label: 'Docker client config', path: () => join(host.dockerConfig, 'config.json'), text: '{\n\t"psFormat": "table"\n}\n', mode: 0o600 },
+    { label: 'Docker daemon config', path: () => host.daemonJson, text: '{\n  "debug": true\n}\n', mode: 0o644 },
+    { label: 'containerd hosts.toml', path: () => join(host.containerdCerts, 'docker.io', 'hosts.toml'), text: '# site file\n', mode: 0o644 },
+    { label: 'containers registries.conf drop-in', path: () => join(host.registriesConf, '90-docker-credential-dstack.conf'), text: '# site file\n', mode: 0o644 },
+  ];
+  for (const f of everyFile) {
+    it(`${f.label} in a read-only directory: refused before any file on the host is written`, async () => {
+      for (const other of everyFile) await put(other.path(), other.text, other.mode);
+      const start = await host.snapshot();
+      const unlock = await makeReadOnly(join(f.path(), '..'));
+      try {
+        const result = await configure();
+        expect(result.exitCode).toBe(1);
+        expect(result.stderr).toContain(`cannot write ${f.label} ${f.path()} (`);
+        expect(result.stderr).toMatch(/nothing was changed/);
+      } finally {
+        await unlock();
+      }
+      expect(await host.snapshot()).toEqual(start);
+    });
+
+    it(`${f.label} as a symlink: written through the link, the link kept, restored by unconfigure`, async () => {
+      const real = join(host.root, 'volume', `real-${f.label.replace(/\W+/g, '-')}`);
+      await put(real, f.text, f.mode);
+      await mkdir(join(f.path(), '..'), { recursive: true });
+      await symlink(real, f.path());
+      const start = await host.snapshot();
+      const result = await configure();
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect((await lstat(f.path())).isSymbolicLink()).toBe(true);
+      expect(await readFile(real, 'utf8')).not.toBe(f.text);
+      expect(await readFile(real, 'utf8')).toContain('mirror.example');
+      expect((await lstat(real)).mode & 0o777).toBe(f.mode);
+      expect((await unconfigure()).exitCode).toBe(0);
+      expect(await host.snapshot()).toEqual(start);
+    });
+  }
+
   it('a symlinked daemon.json is written through to its target and restored; a dangling link is refused', async () => {
     const real = join(host.root, 'volume', 'daemon.json');
     await put(real, '{\n  "debug": true\n}\n');
