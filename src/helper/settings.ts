@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { CodedError } from '../shared/errors.ts';
 import { parseServerUrl } from '../client/server-url.ts';
 import { parseTimeoutMs } from './timeout-setting.ts';
@@ -47,15 +47,16 @@ export function readHelperSettings(env: Record<string, string | undefined>, opti
   const timeoutMs = timeoutText !== undefined
     ? parseTimeoutMs(timeoutText, 'DOCKER_CREDENTIAL_DSTACK_TIMEOUT')
     : file.timeoutMs !== undefined ? parseTimeoutMs(String(file.timeoutMs), `timeoutMs in ${configPath}`) : DEFAULT_TIMEOUT_MS;
+  const path = (variable: string, key: keyof ConfigFile): string | undefined => absolutePath(value(env[variable]), variable) ?? absolutePath(file[key] as string | undefined, `"${key}" in ${configPath}`);
   return {
     server: server ?? '',
-    tokenFile: value(env.DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE) ?? file.tokenFile ?? DEFAULT_TOKEN_FILE,
-    cacheDir: value(env.DOCKER_CREDENTIAL_DSTACK_CACHE_DIR) ?? file.cacheDir ?? defaultCacheDir(env),
+    tokenFile: path('DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE', 'tokenFile') ?? DEFAULT_TOKEN_FILE,
+    cacheDir: path('DOCKER_CREDENTIAL_DSTACK_CACHE_DIR', 'cacheDir') ?? defaultCacheDir(env),
     onError,
-    caFile: value(env.DOCKER_CREDENTIAL_DSTACK_CA_FILE) ?? file.caFile,
+    caFile: path('DOCKER_CREDENTIAL_DSTACK_CA_FILE', 'caFile'),
     timeoutMs,
     debug: /^(1|true|yes|on)$/i.test(env.DOCKER_CREDENTIAL_DSTACK_DEBUG ?? ''),
-    logFile: value(env.DOCKER_CREDENTIAL_DSTACK_LOG_FILE) ?? file.logFile,
+    logFile: path('DOCKER_CREDENTIAL_DSTACK_LOG_FILE', 'logFile'),
     configPath,
     proxyEnv: proxyVariables(env),
   };
@@ -106,6 +107,13 @@ function proxyVariables(env: Record<string, string | undefined>): Record<string,
   const httpsProxy = value(env.HTTPS_PROXY) ?? value(env.https_proxy);
   if (httpsProxy === undefined) return undefined;
   return { HTTPS_PROXY: httpsProxy, NO_PROXY: value(env.NO_PROXY) ?? value(env.no_proxy) };
+}
+
+// Clients run the helper from whatever directory they are in: a relative path would read a
+// token, or plant a cache, somewhere different on every pull.
+function absolutePath(path: string | undefined, settingName: string): string | undefined {
+  if (path === undefined || isAbsolute(path)) return path;
+  throw new CodedError('config_invalid', `${settingName}: "${path.slice(0, 200)}" is a relative path; use an absolute one (the helper runs from any directory)`);
 }
 
 // An empty variable means "unset", as in a shell.

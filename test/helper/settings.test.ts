@@ -69,6 +69,15 @@ describe('loadHelperSettings', () => {
     await expect(loadHelperSettings({ DOCKER_CREDENTIAL_DSTACK_CONFIG: config })).rejects.toThrow(/"server" .* must be a string/);
   });
 
+  it('refuses relative paths, naming the setting: the helper runs from any directory', async () => {
+    await expect(loadHelperSettings({ DOCKER_CREDENTIAL_DSTACK_SERVER: 'https://d.example', DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: 'cache' })).rejects.toThrow(/^DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: "cache" is a relative path; use an absolute one/);
+    await expect(loadHelperSettings({ DOCKER_CREDENTIAL_DSTACK_SERVER: 'https://d.example', DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: './token' })).rejects.toThrow(/^DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: "\.\/token" is a relative path/);
+    await writeFile(config, JSON.stringify({ server: 'https://d.example', caFile: 'ca.pem' }));
+    await expect(loadHelperSettings({ DOCKER_CREDENTIAL_DSTACK_CONFIG: config })).rejects.toThrow(/^"caFile" in .*config\.json: "ca\.pem" is a relative path/);
+    await writeFile(config, JSON.stringify({ server: 'https://d.example', logFile: 'helper.log' }));
+    await expect(loadHelperSettings({ DOCKER_CREDENTIAL_DSTACK_CONFIG: config })).rejects.toThrow(/^"logFile" in .*: "helper\.log" is a relative path/);
+  });
+
   it('takes HTTPS_PROXY/NO_PROXY (either case) from the environment', async () => {
     const settings = await loadHelperSettings({ DOCKER_CREDENTIAL_DSTACK_SERVER: 'https://d.example', https_proxy: 'http://proxy:3128', NO_PROXY: 'internal.example' });
     expect(settings.proxyEnv).toEqual({ HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: 'internal.example' });
