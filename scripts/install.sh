@@ -50,6 +50,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# The helper runs from any directory, so the paths it is given must be absolute.
+case "$CONFIG_DIR" in /*) ;; *) CONFIG_DIR="$(pwd)/$CONFIG_DIR" ;; esac
+case "$PREFIX" in /*) ;; *) PREFIX="$(pwd)/$PREFIX" ;; esac
+
 TARGET="$PREFIX/bin/docker-credential-dstack"
 CONFIG="$CONFIG_DIR/config.json"
 TOKEN="$CONFIG_DIR/token"

@@ -54,6 +54,15 @@ describe('scripts/install.sh', () => {
     }
   });
 
+  it('a relative --config-dir or --prefix is taken from the current directory and written absolute', async () => {
+    const result = await execa('sh', [SCRIPT, '--binary', HELPER_BINARY, '--prefix', 'usr', '--config-dir', 'etc', '--server', 'https://dstack.example', '--token-stdin', '--no-configure'], {
+      reject: false, input: 'tok', cwd: root, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false,
+    });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(JSON.parse(await readFile(join(root, 'etc', 'config.json'), 'utf8')).tokenFile).toBe(join(root, 'etc', 'token'));
+    expect((await stat(join(root, 'usr', 'bin', 'docker-credential-dstack'))).isFile()).toBe(true);
+  });
+
   it('reads the token from stdin, refuses to run without a server or token', async () => {
     const noServer = await install(['--token-stdin', '--no-configure'], 'tok');
     expect(noServer.exitCode).toBe(1);
