@@ -132,7 +132,12 @@ const daemonMirrors: Check = async (ctx) => {
   } catch (error) {
     return { status: 'warn', name: 'dockerd mirrors', detail: message(error), fix: 'start dockerd, or ignore on hosts without Docker' };
   }
-  const mirrors = (ctx.hostConfig?.mirrors ?? []).map(validateMirrorUrl);
+  let mirrors: string[];
+  try {
+    mirrors = (ctx.hostConfig?.mirrors ?? []).map(validateMirrorUrl);
+  } catch (error) {
+    return { status: 'fail', name: 'dockerd mirrors', detail: `the server's host config: ${message(error)}`, fix: "ask the dstack operator to fix the server's mirror URL" };
+  }
   if (mirrors.length === 0) return { status: 'ok', name: 'dockerd mirrors', detail: `no mirror to expect; docker info shows ${ctx.info.mirrors.join(', ') || '(none)'}` };
   return mirrorsInEffect(ctx.info, mirrors)
     ? { status: 'ok', name: 'dockerd mirrors', detail: `docker info shows ${mirrors.join(', ')}` }

@@ -120,3 +120,28 @@ describe('host commands with a server', () => {
     expect(bad.stderr).toMatch(/expected exactly one IMAGE/);
   });
 });
+
+describe('doctor with a server whose host config lists a bad mirror', () => {
+  it('reports it as a failed check and still runs the checks after it', async () => {
+    const server = await startContractServer({ hostConfig: { mirrors: ['mirror-without-scheme.example'], registries: [] } });
+    const host = await fakeHost();
+    try {
+      const tokenFile = join(host.root, 'token');
+      await writeFile(tokenFile, TEST_INSTANCE_TOKEN, { mode: 0o600 });
+      const configPath = join(host.root, 'helper-config.json');
+      await writeFile(configPath, JSON.stringify({ server: server.url, tokenFile, cacheDir: join(host.root, 'cache') }));
+      // a tiny real `docker` that answers `docker info` like a classic-store daemon without mirrors
+      const bin = join(host.root, 'bin');
+      await mkdir(bin);
+      await writeFile(join(bin, 'docker'), `#!/bin/sh\necho '{"ServerVersion":"20.10.24","Driver":"overlay2","DriverStatus":[],"RegistryConfig":{"Mirrors":[]}}'\n`, { mode: 0o755 });
+      const result = await host.run(['doctor'], { DOCKER_CREDENTIAL_DSTACK_CONFIG: configPath, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, DOCKER_CONFIG: host.dockerConfig });
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toMatch(/^fail dockerd mirrors: the server's host config: invalid mirror URL "mirror-without-scheme\.example": a scheme is required/m);
+      expect(result.stdout).toMatch(/^ok   image store: dockerd uses the classic image store/m);
+      expect(result.exitCode).toBe(1);
+    } finally {
+      await server.close();
+      await host.cleanup();
+    }
+  });
+});
