@@ -1,3 +1,5 @@
+import { writeSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { runHelper } from '../cli/helper/dispatch.ts';
 import { oneLine } from '../shared/errors.ts';
 
@@ -9,8 +11,8 @@ runHelper({
   argv: process.argv.slice(2),
   env: process.env,
   get stdin() { return process.stdin; },
-  get stdout() { return process.stdout; },
-  get stderr() { return process.stderr; },
+  get stdout() { return quietOnClose(process.stdout); },
+  get stderr() { return quietOnClose(process.stderr); },
   cwd: process.cwd(),
   stdio: 'process',
 })
@@ -21,3 +23,24 @@ runHelper({
     process.stdout.write(`docker-credential-dstack: ${oneLine(error)}\n`);
     process.exitCode = 1;
   });
+
+// A reader that went away (`configure --dry-run | head`) makes the stream emit EPIPE; without a
+// listener Node would print a stack trace. The write that failed reports it once, as a line.
+function quietOnClose(stream: Writable): Writable {
+  if (stream.listenerCount('error') === 0) {
+    stream.on('error', () => {
+      process.exitCode ||= 1;
+    });
+  }
+  return stream;
+}
+
+// Last resort for anything thrown outside the command's promise: one line, no stack trace.
+process.on('uncaughtException', (error) => {
+  try {
+    writeSync(2, `docker-credential-dstack: ${oneLine(error)}\n`);
+  } catch {
+    // nowhere left to say it
+  }
+  process.exit(1);
+});

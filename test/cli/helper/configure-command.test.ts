@@ -131,6 +131,15 @@ describe('configure through the binary', () => {
     });
   }
 
+  it('a reader that goes away (configure --dry-run | head): one line on stderr, no stack trace', async () => {
+    const { execa } = await import('execa');
+    const { HELPER_BINARY } = await import('./setup-fixture.ts');
+    const quoted = [HELPER_BINARY, 'configure', ...host.pathArgs, ...ENGINES, '--mirror', MIRROR, '--dry-run'].map((a) => `'${a}'`).join(' ');
+    const result = await execa('sh', ['-c', `${quoted} | head -c 10 >/dev/null`], { reject: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: `unix://${host.root}/no.sock` }, extendEnv: false });
+    expect(result.stderr).not.toMatch(/\n\s+at |node:events|Unhandled/);
+    expect(result.stderr).toMatch(/^(docker-credential-dstack configure: write EPIPE\n?)?$/);
+  });
+
   it('--registry alone works without a server: only credHelpers, no engine file', async () => {
     await put(join(host.root, 'empty-config.json'), '{}\n');
     const result = await host.run(['configure', ...host.pathArgs, ...ENGINES, '--registry', 'Reg.Example:5000'], { DOCKER_CREDENTIAL_DSTACK_CONFIG: join(host.root, 'empty-config.json') });
