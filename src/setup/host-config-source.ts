@@ -1,5 +1,5 @@
 import { loadHelperSettings } from '../helper/settings.ts';
-import { isCodedError } from '../shared/errors.ts';
+import { CodedError, isCodedError } from '../shared/errors.ts';
 import { createServiceClient } from '../client/service-client.ts';
 import { DOCKER_HUB_KEY, normalizeRegistryKey } from '../registry/registry-key.ts';
 import { validateMirrorUrl, mirrorRegistryKey } from './mirror-url.ts';
@@ -26,8 +26,8 @@ export async function resolveHostSetup(options: SetupOptions, env: Record<string
     if (registries.length === 0) registries = hostConfig.registries;
     source = `server ${settings.server}`;
   }
-  const validMirrors = [...new Set(mirrors.map(validateMirrorUrl))];
-  const keys = registries.map(normalizeRegistryKey);
+  const validMirrors = [...new Set(mirrors.map((mirror) => fromSource(source, () => validateMirrorUrl(mirror))))];
+  const keys = registries.map((key) => fromSource(source, () => normalizeRegistryKey(key)));
   if (validMirrors.length > 0) keys.push(DOCKER_HUB_KEY, ...validMirrors.map(mirrorRegistryKey));
   return { mirrors: validMirrors, keys: [...new Set(keys)], source };
 }
@@ -40,5 +40,15 @@ async function serverConfigured(env: Record<string, string | undefined>): Promis
   } catch (error) {
     if (isCodedError(error, 'not_configured')) return false;
     throw error;
+  }
+}
+
+// A bad value from the server is the operator's to fix, not the command line's: say where it came from.
+function fromSource<T>(source: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (source === 'command line' || !isCodedError(error)) throw error;
+    throw new CodedError(error.code, `the host config of ${source} is not usable: ${error.message}; ask the dstack operator to fix it, or pass --mirror/--registry`);
   }
 }

@@ -139,6 +139,11 @@ describe('doctor with a server whose host config lists a bad mirror', () => {
       expect(result.stdout).toMatch(/^fail dockerd mirrors: the server's host config: invalid mirror URL "mirror-without-scheme\.example": a scheme is required/m);
       expect(result.stdout).toMatch(/^ok   image store: dockerd uses the classic image store/m);
       expect(result.exitCode).toBe(1);
+
+      const configure = await host.run(['configure', ...host.pathArgs, '--engines', 'docker'], { DOCKER_CREDENTIAL_DSTACK_CONFIG: configPath, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` });
+      expect(configure.exitCode).toBe(1);
+      expect(configure.stderr).toBe(`docker-credential-dstack configure: the host config of server ${server.url} is not usable: invalid mirror URL "mirror-without-scheme.example": a scheme is required (https:// or http://); ask the dstack operator to fix it, or pass --mirror/--registry`);
+      expect(await host.snapshot()).toEqual(expect.not.objectContaining({ 'root-docker/config.json': expect.anything() }));
     } finally {
       await server.close();
       await host.cleanup();
