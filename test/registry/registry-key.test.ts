@@ -25,6 +25,22 @@ describe('normalizeRegistryKey', () => {
   it.each(['', '   ', 'ftp://host', 'user:pw@host', 'host:99999', 'bad host', '-host.example', 'host..example'])('rejects %j', (input) => {
     expect(() => normalizeRegistryKey(input)).toThrow(/registry key/);
   });
+
+  it.each([
+    ['https://u:s3cr3t-pw@host.example', 'https://***@host.example'],
+    ['u:s3cr3t-pw@host.example/v2', '***@host.example/v2'],
+    ['ftp://u:s3cr3t-pw@host.example', 'ftp://***@host.example'],
+    ['https://u:s3cr3t/pw@x@host.example', 'https://***@host.example'],
+  ])('masks the user-info of %j in its error', (input, shown) => {
+    let message = '';
+    try {
+      normalizeRegistryKey(input);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain(`"${shown}"`);
+    expect(message).not.toContain('s3cr3t');
+  });
 });
 
 describe('registryKeyOfImage', () => {
