@@ -6,7 +6,7 @@ import { MAX_INPUT_BYTES, readInput } from './read-input.ts';
 
 // Straight on file descriptors 0 and 1, for the real process: Node's process.stdin/stdout
 // streams load the net and stream modules, a measurable part of a cache hit's start-up.
-// A descriptor in non-blocking mode (EAGAIN) falls back to the stream.
+// A descriptor in non-blocking mode (EAGAIN) falls back to the stream, keeping what was read.
 export function fdIo(fallbackStdin: () => Readable, inFd = 0, outFd = 1): ProtocolIo {
   return {
     async readInput() {
@@ -19,7 +19,8 @@ export function fdIo(fallbackStdin: () => Readable, inFd = 0, outFd = 1): Protoc
           read = readSync(inFd, buffer, 0, buffer.length, null);
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code;
-          if (code === 'EAGAIN' && size === 0) return readInput(fallbackStdin());
+          // Non-blocking and not all written yet: the stream waits for the rest.
+          if (code === 'EAGAIN') return Buffer.concat([...chunks, Buffer.from(await readInput(fallbackStdin(), MAX_INPUT_BYTES - size))]).toString('utf8');
           if (code === 'EOF') break;
           throw error;
         }
