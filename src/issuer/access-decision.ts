@@ -14,7 +14,8 @@ export interface AccessDecision {
 export type Requester = { project: string } | undefined;
 
 // The realm's whole policy: `pull` only, on `repository` resources whose name matches the
-// project's patterns (RegistryEntry.issuer.repositories[project], else ['*'] entry, else all).
+// project's patterns (RegistryEntry.issuer.repositories[project], else the '*' entry, else
+// nothing; an empty table grants all).
 // Anything else is left out of the token rather than refused, as the token spec expects.
 export function decideAccess(registry: RegistryEntry, requester: Requester, scopes: readonly RequestedScope[]): AccessDecision {
   const decision: AccessDecision = { access: [], denials: [] };
@@ -50,10 +51,15 @@ function requesterDenial(registry: RegistryEntry, requester: Requester): DenialR
   return undefined;
 }
 
+// An empty table (no `repositories` setting) means everything; once it has entries, a
+// project that is neither listed nor covered by a `"*"` entry gets nothing. Only own
+// properties count, so a project named `constructor` or `__proto__` is just a name.
 function repositoryPatterns(registry: RegistryEntry, requester: Requester): RegExp[] {
   const table = registry.issuer?.repositories ?? {};
-  const own = requester === undefined ? undefined : table[requester.project];
-  return (own ?? table['*'] ?? ['*']).map(globToRegExp);
+  if (Object.keys(table).length === 0) return [globToRegExp('*')];
+  const entry = (name: string): string[] | undefined => (Object.hasOwn(table, name) ? table[name] : undefined);
+  const own = requester === undefined ? undefined : entry(requester.project);
+  return (own ?? entry('*') ?? []).map(globToRegExp);
 }
 
 // `*` matches any run of characters, '/' included: `library/*` covers `library/python`
