@@ -103,7 +103,11 @@ function removeIfThere(path: string): void {
 // Creates the directory 0700 or checks the existing one: ours and not a symlink. A directory
 // someone else owns (say a planted /tmp/docker-credential-dstack-1000) is never used.
 export function ensurePrivateDir(dir: string, uid: number): void {
-  makeDirectory(dir, 0);
+  try {
+    makeDirectory(dir, 0);
+  } catch (error) {
+    throw new CodedError('cache_unsafe', `cannot create cache directory ${dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}): set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR to a directory this user may create`);
+  }
   const stats = lstatSync(dir);
   if (!stats.isDirectory()) throw new CodedError('cache_unsafe', `cache directory ${dir} is not a directory: remove it or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR`);
   if (stats.uid !== uid) throw new CodedError('cache_unsafe', `cache directory ${dir} belongs to uid ${stats.uid}, not to this user (uid ${uid}): remove it or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR`);

@@ -18,6 +18,14 @@ afterEach(() => rm(root, { recursive: true, force: true }));
 
 const entry = (registry: string, username = 'u'): CacheEntry => ({ kind: 'credential', registry, username, secret: new Secret('the-secret'), issuedAt: new Date(), expiresAt: new Date(Date.now() + 60_000) });
 
+describe('ensurePrivateDir', () => {
+  it('a directory that cannot be created is named with the cause and what to do', async () => {
+    await writeFile(join(root, 'a-file'), '');
+    const dir = join(root, 'a-file', 'cache');
+    expect(() => ensurePrivateDir(dir, process.getuid?.() ?? 0)).toThrow(`cannot create cache directory ${dir} (ENOTDIR): set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR to a directory this user may create`);
+  });
+});
+
 describe('openFileCache', () => {
   it('writes one 0600 file per key (hashed name) in a 0700 directory and reads it back', async () => {
     const cache = openFileCache(dir);
