@@ -54,8 +54,8 @@ async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, ve
   try {
     const parsed = await readRealmRequest(req, ticketCredentials(req));
     if ('status' in parsed) {
-      sendError(res, parsed.status, parsed.code, parsed.message, parsed.headers);
       deps.audit.record({ event: 'realm', outcome: 'denied', reason: parsed.code });
+      sendError(res, parsed.status, parsed.code, parsed.message, parsed.headers);
       return { status: parsed.status, outcome: 'denied', reason: parsed.code };
     }
     request = parsed;
@@ -71,8 +71,12 @@ async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, ve
   const registry = byService.get(request.service);
   if (!registry) {
     const message = `unknown service "${request.service.slice(0, 200)}": no registry with source issuer has it; check the registry's auth.token.service`;
+    try {
+      deps.audit.record({ event: 'realm', outcome: 'denied', reason: 'unknown_service', service: request.service.slice(0, 200), scope: scopeText });
+    } catch (error) {
+      return internalError(deps, res, error);
+    }
     sendError(res, 400, 'bad_request', message);
-    deps.audit.record({ event: 'realm', outcome: 'denied', reason: 'unknown_service', service: request.service.slice(0, 200), scope: scopeText });
     return { status: 400, outcome: 'denied', reason: 'unknown_service' };
   }
   const audit: Omit<AuditEvent, 'outcome'> = { event: 'realm', registry: registry.key, service: request.service, source: 'issuer', scope: scopeText };
@@ -100,9 +104,10 @@ async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, ve
       { issuer: deps.issuerName, subject: ticket?.instance ?? '', audience: request.service, access: decision.access, ttlSeconds: registry.issuer!.tokenTtlSeconds },
       now,
     );
-    sendJson(res, 200, { token: issued.token, access_token: issued.token, expires_in: issued.expiresIn, issued_at: issued.issuedAt.toISOString() });
     const { outcome, reason, detail } = summarize(decision.access.length, [...new Set(decision.denials.map((d) => d.reason))], ticket !== undefined, scopes.length);
+    // Audit first: a token that cannot be audited is not handed out (fail closed, as /v1/credentials).
     deps.audit.record({ ...audit, ...identity, outcome, reason: detail });
+    sendJson(res, 200, { token: issued.token, access_token: issued.token, expires_in: issued.expiresIn, issued_at: issued.issuedAt.toISOString() });
     return { status: 200, outcome, reason };
   } catch (error) {
     return internalError(deps, res, error, audit);
@@ -129,8 +134,8 @@ function summarize(granted: number, denials: string[], authenticated: boolean, r
 }
 
 function reject(deps: RealmDeps, res: ServerResponse, audit: Omit<AuditEvent, 'outcome'>, reason: string, code: string, message: string): Outcome {
-  sendError(res, 401, code, message, { 'www-authenticate': REALM_CHALLENGE });
   deps.audit.record({ ...audit, outcome: 'denied', reason });
+  sendError(res, 401, code, message, { 'www-authenticate': REALM_CHALLENGE });
   return { status: 401, outcome: 'denied', reason };
 }
 
@@ -143,6 +148,10 @@ function internalError(deps: RealmDeps, res: ServerResponse, error: unknown, aud
     else sendError(res, 500, 'internal', 'the token realm failed unexpectedly; retry, and report it if it persists');
   }
   const reason = unavailable ? 'unavailable' : 'internal';
-  deps.audit.record({ ...audit, event: 'realm', outcome: 'error', reason });
+  try {
+    deps.audit.record({ ...audit, event: 'realm', outcome: 'error', reason });
+  } catch {
+    // The audit log itself failing is what brought us here; the 500 has been sent.
+  }
   return { status: unavailable ? 503 : 500, outcome: 'error', reason };
 }

@@ -211,3 +211,30 @@ describe('realm when the revocation store is down', () => {
     }
   });
 });
+
+describe('realm when the audit log cannot be written', () => {
+  it('hands out no token: a grant that cannot be audited is a 500, as on /v1/credentials', async () => {
+    const { CodedError } = await import('../../src/shared/errors.ts');
+    let attempts = 0;
+    const audit = { record: () => { attempts += 1; throw new CodedError('audit_log_unavailable', 'cannot write to the audit log /dev/full (ENOSPC); check free space'); } };
+    const handler = createRealmHandler({ ...deps, audit });
+    const server = createServer((req, res) => void handler(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/token`;
+      const auth = basic('instance:i-1', await ticketFor());
+      for (const query of [`service=${SERVICE}&scope=repository:library/python:pull`, `service=${SERVICE}`, 'service=unknown.example', '']) {
+        const res = await fetch(`${base}?${query}`, { headers: { authorization: auth } });
+        const text = await res.text();
+        expect(res.status, query).toBe(500);
+        expect(JSON.parse(text), query).toMatchObject({ error: 'internal' });
+        expect(text, query).not.toMatch(/token"|eyJ/);
+      }
+      const res = await fetch(`${base}?service=${SERVICE}`, { headers: { authorization: basic('instance:i-1', 'garbage') } });
+      expect(res.status).toBe(500);
+      expect(attempts).toBeGreaterThanOrEqual(5);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
