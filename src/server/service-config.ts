@@ -104,7 +104,8 @@ function resolveRegistries(
   const registry = nonEmpty(env.DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY);
   const username = nonEmpty(env.DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME);
   const password = nonEmpty(env.DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD);
-  const entries: { entry: RegistryEntry; where: string }[] = [];
+  // `serviceSetting` names where an issuer registry's token service comes from, for errors.
+  const entries: { entry: RegistryEntry; where: string; serviceSetting: string }[] = [];
   const defaultEntry = defaultRegistryEntry(
     {
       ...(registry !== undefined ? { registry } : {}),
@@ -117,12 +118,14 @@ function resolveRegistries(
     },
     ttls,
   );
-  if (defaultEntry) entries.push({ entry: defaultEntry, where: 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY' });
+  const defaultServiceSetting = setting('DEFAULT_SERVICE', 'defaultService')?.setting ?? `${PREFIX}DEFAULT_SERVICE (default: the registry key)`;
+  if (defaultEntry) entries.push({ entry: defaultEntry, where: 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY', serviceSetting: defaultServiceSetting });
   (file.registries ?? []).forEach((raw, index) => {
     const where = `registries[${index}]`;
     const prefix = `DSTACK_REGISTRY_AUTH_CONFIG (${configPath}): `;
     try {
-      entries.push({ entry: fileRegistryEntry(raw, where, env, ttls), where: prefix + where });
+      const serviceSetting = raw.service === undefined ? `${where}.service (default: the registry key)` : `${where}.service`;
+      entries.push({ entry: fileRegistryEntry(raw, where, env, ttls), where: prefix + where, serviceSetting: prefix + serviceSetting });
     } catch (error) {
       throw new CodedError('config_invalid', prefix + (error as Error).message);
     }
@@ -136,7 +139,26 @@ function resolveRegistries(
       owner.set(key, where);
     }
   }
+  assertDistinctServices(entries);
   return entries.map(({ entry }) => entry);
+}
+
+// A registry token's audience is the service name, so two issuer registries sharing one would
+// accept each other's tokens: a project could pull another project's repositories.
+function assertDistinctServices(entries: { entry: RegistryEntry; serviceSetting: string }[]): void {
+  const owner = new Map<string, { entry: RegistryEntry; serviceSetting: string }>();
+  for (const current of entries) {
+    const service = current.entry.issuer?.service;
+    if (current.entry.source !== 'issuer' || service === undefined) continue;
+    const first = owner.get(service);
+    if (first !== undefined) {
+      throw new CodedError(
+        'config_invalid',
+        `${current.serviceSetting}: token service "${service.slice(0, 200)}" of registry ${current.entry.key} is already the service of registry ${first.entry.key} (${first.serviceSetting}); give each issuer registry its own service`,
+      );
+    }
+    owner.set(service, current);
+  }
 }
 
 // The URL a listen address answers on, before any proxy.

@@ -173,6 +173,40 @@ describe('loadServiceConfig: service settings', () => {
     expect(error.message).toContain('docker.mycompany.example');
   });
 
+  it('refuses two issuer registries sharing a token service, naming both and the setting', async () => {
+    const path = await configFile({
+      registries: [
+        { registry: 'a.example', source: 'issuer', service: 'shared', projects: ['A'] },
+        { registry: 'b.example', source: 'issuer', service: 'shared', projects: ['B'] },
+      ],
+    });
+    const error = await failure(loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path }, {}));
+    expect(error.message).toContain('registries[1].service');
+    expect(error.message).toContain('a.example');
+    expect(error.message).toContain('b.example');
+    expect(error.message).toContain('"shared"');
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('refuses a file issuer registry whose service is the default registry\'s (implicit) service', async () => {
+    const path = await configFile({ registries: [{ registry: 'b.example', source: 'issuer', service: 'docker.mycompany.example' }] });
+    const error = await failure(
+      loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path, DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'docker.mycompany.example', DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'issuer' }, {}),
+    );
+    expect(error.message).toMatch(/registries\[0\]\.service: .*b\.example.*docker\.mycompany\.example.*DSTACK_REGISTRY_AUTH_DEFAULT_SERVICE/);
+  });
+
+  it('accepts distinct services, and a static registry next to an issuer one', async () => {
+    const path = await configFile({
+      registries: [
+        { registry: 'a.example', source: 'issuer', service: 'svc-a' },
+        { registry: 'b.example', source: 'issuer', service: 'svc-b' },
+        { registry: 'c.example', source: 'static', username: 'u', password: 'p' },
+      ],
+    });
+    expect((await loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path }, {})).registries.map((r) => r.issuer?.service)).toEqual(['svc-a', 'svc-b', undefined]);
+  });
+
   it('names a missing config file', async () => {
     const error = await failure(loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: '/nonexistent/config.json' }, {}));
     expect(error.message).toContain('/nonexistent/config.json');
