@@ -1,9 +1,11 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFile } from 'node:fs/promises';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
-import { CodedError } from '../shared/errors.ts';
+import { createSecureContext } from 'node:tls';
+import { CodedError, oneLine } from '../shared/errors.ts';
 import type { RequestHandler } from './router.ts';
 import type { ServiceConfig } from './service-config.ts';
 
@@ -18,9 +20,7 @@ export interface RunningServer {
 // Listens on config.listen: HTTPS with the configured certificate, else plain HTTP (whether
 // that is allowed is assertTransportAllowed's decision, made before).
 export async function startServer(handler: RequestHandler, config: Pick<ServiceConfig, 'listen' | 'tls'>): Promise<RunningServer> {
-  const server: Server = config.tls
-    ? createHttpsServer({ cert: await readTls(config.tls.certFile, 'DSTACK_REGISTRY_AUTH_TLS_CERT'), key: await readTls(config.tls.keyFile, 'DSTACK_REGISTRY_AUTH_TLS_KEY') }, handler)
-    : createHttpServer(handler);
+  const server: Server = config.tls ? createHttpsServer(await tlsOptions(config.tls), handler) : createHttpServer(handler);
   // Slow or stuck clients must not hold sockets forever.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -70,6 +70,38 @@ function splitListen(listen: string): { host: string; port: number } {
   const colon = listen.lastIndexOf(':');
   return { host: listen.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(listen.slice(colon + 1)) };
 }
+
+// Checks the certificate and key before handing them to TLS, whose own errors are raw OpenSSL
+// text ("PEM routines::no start line", "key values mismatch") that name neither file nor setting.
+async function tlsOptions(tls: { certFile: string; keyFile: string }): Promise<{ cert: string; key: string }> {
+  const cert = await readTls(tls.certFile, CERT_SETTING);
+  const key = await readTls(tls.keyFile, KEY_SETTING);
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch {
+    throw new CodedError('config_invalid', `${CERT_SETTING}: ${tls.certFile} is not a PEM certificate; point it at the server certificate (-----BEGIN CERTIFICATE-----, chain after it)`);
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new CodedError('config_invalid', `${KEY_SETTING}: ${tls.keyFile} is not an unencrypted PEM private key; point it at the certificate's private key (-----BEGIN PRIVATE KEY-----)`);
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new CodedError('config_invalid', `${KEY_SETTING} (${tls.keyFile}) is not the private key of ${CERT_SETTING} (${tls.certFile}); set the key that belongs to that certificate`);
+  }
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    const reason = oneLine(error).slice(0, 160);
+    throw new CodedError('config_invalid', `${CERT_SETTING} (${tls.certFile}) and ${KEY_SETTING} (${tls.keyFile}) are not usable for TLS (${reason}); check both PEM files`);
+  }
+  return { cert, key };
+}
+
+const CERT_SETTING = 'DSTACK_REGISTRY_AUTH_TLS_CERT';
+const KEY_SETTING = 'DSTACK_REGISTRY_AUTH_TLS_KEY';
 
 async function readTls(path: string, setting: string): Promise<string> {
   try {
