@@ -59,21 +59,26 @@ export async function resolveCredential(registryKey: string, settings: HelperSet
   }
 }
 
+const LOCK_WAIT_SLACK_MS = 2000;
+const LOCK_STALE_SLACK_MS = 3000;
+
 // Single flight: the lock for this key, or the moment the result (a fresh entry or a shared
 // failure) is there, or the time budget. Returns the release (a no-op without the lock).
 async function waitForOtherFetch(registryKey: string, settings: HelperSettings, diagnostics: Diagnostics, cache: CredentialCache, satisfied: () => boolean): Promise<() => void> {
   const lockPath = cache.lockPath(registryKey);
   if (lockPath === undefined) return () => {};
   // A holder gives up after the time budget and then shares its failure: wait a little
-  // longer than that, so a slow server is not asked again by every waiter at once.
+  // longer than that, so a slow server is not asked again by every waiter at once. The slack
+  // covers the holder's own start-up, which on a small host with 20 helpers starting at once
+  // (compose) takes more than a second before its budget even begins.
   const lock = await acquireLock(lockPath, {
-    waitMs: settings.timeoutMs + 500,
-    staleMs: settings.timeoutMs + 1000,
+    waitMs: settings.timeoutMs + LOCK_WAIT_SLACK_MS,
+    staleMs: settings.timeoutMs + LOCK_STALE_SLACK_MS,
     satisfied,
     onStale: (reason) => diagnostics.warn(`broke a stale cache lock: ${reason}`),
   });
   if (lock.status === 'unavailable') diagnostics.warn(`${lock.reason}: asking the server without waiting for other docker-credential-dstack processes`);
-  if (lock.status === 'timed_out') diagnostics.warn(`waited ${settings.timeoutMs + 500} ms for another docker-credential-dstack fetching ${registryKey}; asking the server directly`);
+  if (lock.status === 'timed_out') diagnostics.warn(`waited ${settings.timeoutMs + LOCK_WAIT_SLACK_MS} ms for another docker-credential-dstack fetching ${registryKey}; asking the server directly`);
   return lock.status === 'acquired' ? lock.release : () => {};
 }
 

@@ -122,7 +122,7 @@ describe('docker-credential-dstack binary: cache', () => {
     await writeFile(join(home.cacheDir, entryFileName(HUB).replace('.json', '.lock')), `${process.pid} ${Date.now()}\n`, { mode: 0o600 });
     const result = await runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '500' }), home.cwd);
     expect(JSON.parse(result.stdout).Secret).toBe(SECRET);
-    expect(result.stderr).toMatch(/waited 1000 ms for another docker-credential-dstack/);
+    expect(result.stderr).toMatch(/waited 2500 ms for another docker-credential-dstack/);
     expect(result.stderr.match(/is corrupt/g)).toHaveLength(1);
     expect(server.credentialRequests()).toBe(1);
   });
