@@ -6,6 +6,7 @@ import { readConfigFile, type ConfigFile } from './config/config-file.ts';
 import { defaultRegistryEntry, fileRegistryEntry, type DefaultTtls } from './config/registry-entries.ts';
 import { hostOf, isLoopbackHost } from './config/loopback.ts';
 import { checkHttpUrl } from './config/http-url.ts';
+import { checkInstanceTokenTtl } from '../token/instance-token.ts';
 
 // Everything the service needs to start, resolved from DSTACK_REGISTRY_AUTH_* variables,
 // the optional JSON config file, dstack's three default-registry variables and CLI flags.
@@ -82,7 +83,7 @@ export async function loadServiceConfig(
     ...(tls ? { tls } : {}),
     ...(adminToken ? { adminToken: new Secret(adminToken.value) } : {}),
     issuerName: setting('ISSUER', 'issuer')?.value ?? DEFAULT_ISSUER,
-    instanceTokenTtlSeconds: duration('INSTANCE_TOKEN_TTL', 'instanceTokenTtl', '30d'),
+    instanceTokenTtlSeconds: checkInstanceTokenTtl(duration('INSTANCE_TOKEN_TTL', 'instanceTokenTtl', '30d'), setting('INSTANCE_TOKEN_TTL', 'instanceTokenTtl')?.setting ?? `${PREFIX}INSTANCE_TOKEN_TTL`, 'config_invalid'),
     ...(databaseUrl ? { databaseUrl: databaseUrl.value } : {}),
     ...(auditLog ? { auditLogPath: auditLog.value } : {}),
     registries,

@@ -6,6 +6,18 @@ import { verifySignedJwt } from './jwt-verify.ts';
 
 export const INSTANCE_TOKEN_TYPE = 'dstack-instance+jwt';
 
+// The longest lifetime an instance token may have: a year is far beyond any instance's life,
+// and an absurd value (999999999d) would overflow the JWT's `exp` and the date of `expires_at`.
+export const MAX_INSTANCE_TOKEN_TTL_SECONDS = 365 * 86_400;
+
+// Checks a requested lifetime against the cap, naming where it came from (`--ttl`, `"ttl"`, a setting).
+export function checkInstanceTokenTtl(ttlSeconds: number, setting: string, code: 'bad_request' | 'config_invalid'): number {
+  if (ttlSeconds > MAX_INSTANCE_TOKEN_TTL_SECONDS) {
+    throw new CodedError(code, `${setting}: an instance token may live at most 365d; use a shorter lifetime such as 30d and issue a new token when it runs out`);
+  }
+  return ttlSeconds;
+}
+
 export interface InstanceTokenClaims {
   instance: string;
   project: string;
@@ -21,6 +33,7 @@ export async function mintInstanceToken(keys: KeyRing, claims: InstanceTokenClai
   if (!claims.instance) throw new CodedError('bad_request', 'instance id is empty; pass --instance ID');
   if (!claims.project) throw new CodedError('bad_request', 'project is empty; pass --project NAME');
   if (!(claims.ttlSeconds > 0)) throw new CodedError('bad_request', 'token lifetime must be positive; pass a --ttl such as 30d');
+  checkInstanceTokenTtl(claims.ttlSeconds, 'token lifetime', 'bad_request');
   return signJwt(keys.current, {
     typ: INSTANCE_TOKEN_TYPE,
     claims: { iss: claims.issuer, sub: claims.instance, prj: claims.project },

@@ -47,6 +47,14 @@ describe('admin API', () => {
     expect(res.json.error).toBe('bad_request');
   });
 
+  it.each([{ ttl: '999999999d' }, { ttl: '366d' }, { ttl: 999_999_999_999 }])('refuses an absurd lifetime %j with 400 naming "ttl" and the cap', async (extra) => {
+    const res = await svc.request('/v1/admin/tokens', { token: ADMIN_TOKEN, body: { instance: 'i-long', ...extra } });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toBe('bad_request');
+    expect(res.json.message).toContain('"ttl"');
+    expect(res.json.message).toContain('365d');
+  });
+
   it('revokes: the instance token stops working at once, a later one works', async () => {
     const minted = await svc.request('/v1/admin/tokens', { token: ADMIN_TOKEN, body: { instance: 'i-gone', project: 'main' } });
     const token = minted.json.token as string;

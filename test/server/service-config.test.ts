@@ -207,6 +207,12 @@ describe('loadServiceConfig: service settings', () => {
     expect((await loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path }, {})).registries.map((r) => r.issuer?.service)).toEqual(['svc-a', 'svc-b', undefined]);
   });
 
+  it('caps the instance token lifetime setting at 365d, naming the setting', async () => {
+    const error = await failure(loadServiceConfig({ DSTACK_REGISTRY_AUTH_INSTANCE_TOKEN_TTL: '999999999d' }, {}));
+    expect(error.message).toMatch(/^DSTACK_REGISTRY_AUTH_INSTANCE_TOKEN_TTL: .*365d/);
+    expect((await loadServiceConfig({ DSTACK_REGISTRY_AUTH_INSTANCE_TOKEN_TTL: '365d' }, {})).instanceTokenTtlSeconds).toBe(365 * 86_400);
+  });
+
   it('names a missing config file', async () => {
     const error = await failure(loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: '/nonexistent/config.json' }, {}));
     expect(error.message).toContain('/nonexistent/config.json');

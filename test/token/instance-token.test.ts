@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { loadKeyRing } from '../../src/token/key-ring.ts';
-import { INSTANCE_TOKEN_TYPE, mintInstanceToken, verifyInstanceToken } from '../../src/token/instance-token.ts';
+import { checkInstanceTokenTtl, INSTANCE_TOKEN_TYPE, MAX_INSTANCE_TOKEN_TTL_SECONDS, mintInstanceToken, verifyInstanceToken } from '../../src/token/instance-token.ts';
 import type { KeyRing, RevocationStore } from '../../src/server/ports.ts';
 
 const issuer = 'dstack-registry-auth';
@@ -136,5 +136,14 @@ describe('instance tokens', () => {
   it('refuses to mint nonsense', async () => {
     await expect(mintInstanceToken(keys, { ...claims, instance: '' }, t0)).rejects.toMatchObject({ code: 'bad_request' });
     await expect(mintInstanceToken(keys, { ...claims, ttlSeconds: 0 }, t0)).rejects.toMatchObject({ code: 'bad_request' });
+  });
+
+  it('caps the lifetime at 365 days instead of failing inside jose on an absurd one', async () => {
+    const absurd = 999_999_999 * 86_400;
+    await expect(mintInstanceToken(keys, { ...claims, ttlSeconds: absurd }, t0)).rejects.toMatchObject({ code: 'bad_request', message: expect.stringContaining('365d') });
+    await expect(mintInstanceToken(keys, { ...claims, ttlSeconds: MAX_INSTANCE_TOKEN_TTL_SECONDS + 1 }, t0)).rejects.toMatchObject({ code: 'bad_request' });
+    const { expiresAt } = await mintInstanceToken(keys, { ...claims, ttlSeconds: MAX_INSTANCE_TOKEN_TTL_SECONDS }, t0);
+    expect(expiresAt).toEqual(new Date(t0.getTime() + 365 * 86_400_000));
+    expect(() => checkInstanceTokenTtl(absurd, '--ttl', 'config_invalid')).toThrow(expect.objectContaining({ code: 'config_invalid', message: expect.stringMatching(/^--ttl: .*365d/) }));
   });
 });

@@ -6,7 +6,7 @@ import { parseDuration } from '../../shared/duration.ts';
 import { loadServiceConfig } from '../../server/service-config.ts';
 import { checkName, DEFAULT_PROJECT } from '../../server/instance-names.ts';
 import { loadKeyRing } from '../../token/key-ring.ts';
-import { mintInstanceToken } from '../../token/instance-token.ts';
+import { checkInstanceTokenTtl, mintInstanceToken } from '../../token/instance-token.ts';
 import { recordInAuditFile } from './audit-file.ts';
 
 const USAGE = 'usage: dstack-registry-auth issue-token --instance ID [--project P] [--ttl DURATION] [--data-dir DIR]';
@@ -32,7 +32,7 @@ export const issueTokenCommand: Command = async (ctx) => {
       throw error;
     }
     const config = await loadServiceConfig(ctx.env, values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {});
-    const ttlSeconds = values.ttl === undefined ? config.instanceTokenTtlSeconds : parseDuration(values.ttl, '--ttl');
+    const ttlSeconds = values.ttl === undefined ? config.instanceTokenTtlSeconds : checkInstanceTokenTtl(parseDuration(values.ttl, '--ttl'), '--ttl', 'config_invalid');
     const keys = await loadKeyRing({ dataDir: config.dataDir, name: 'instance', alg: 'EdDSA', env: ctx.env });
     const claims = { instance: values.instance, project: values.project ?? DEFAULT_PROJECT, ttlSeconds, issuer: config.issuerName };
     const now = new Date();

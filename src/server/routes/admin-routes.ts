@@ -1,7 +1,7 @@
 import type { Route } from '../service-deps.ts';
 import { CodedError, isCodedError } from '../../shared/errors.ts';
 import { parseDuration } from '../../shared/duration.ts';
-import { mintInstanceToken } from '../../token/instance-token.ts';
+import { checkInstanceTokenTtl, mintInstanceToken } from '../../token/instance-token.ts';
 import { requireAdmin } from '../admin-auth.ts';
 import { readJsonObject } from '../read-json.ts';
 import { sendJson } from '../http-io.ts';
@@ -45,13 +45,15 @@ export const adminRevocationsRoute: Route = async (req, res, deps) => {
 
 function requestedTtl(value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return checkInstanceTokenTtl(value, '"ttl"', 'bad_request');
   if (typeof value !== 'string') throw new CodedError('bad_request', '"ttl" must be a duration such as "30d" or a number of seconds');
+  let seconds: number;
   try {
-    return parseDuration(value, '"ttl"');
+    seconds = parseDuration(value, '"ttl"');
   } catch (error) {
     throw new CodedError('bad_request', (error as Error).message);
   }
+  return checkInstanceTokenTtl(seconds, '"ttl"', 'bad_request');
 }
 
 function auditFailure(deps: Parameters<Route>[2], event: 'token_issued' | 'revoked', error: unknown, instance?: string, project?: string): void {
