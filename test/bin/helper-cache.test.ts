@@ -1,10 +1,10 @@
-import { chmod, chown, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
-import { execFileSync } from 'node:child_process';
+import { chown, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startContractServer, type ContractServer } from '../helpers/contract-server.ts';
 import { assertBinaryBuilt, makeHelperHome, runHelper, type HelperHome } from '../helper/helper-binary.ts';
 import { entryFileName } from '../../src/cache/entry-file-name.ts';
+import { makeReadOnly } from '../helper/read-only-dir.ts';
 
 const HUB = 'https://index.docker.io/v1/';
 const SECRET = 'cache-suite-secret-abc';
@@ -269,15 +269,3 @@ describe('docker-credential-dstack binary: a cache directory it cannot write', (
     }
   });
 });
-
-// Root ignores permission bits, so as root the directory is made immutable instead.
-async function makeReadOnly(dir: string): Promise<() => Promise<void>> {
-  if (process.getuid?.() === 0) {
-    execFileSync('chattr', ['+i', dir]);
-    return async () => {
-      execFileSync('chattr', ['-i', dir]);
-    };
-  }
-  await chmod(dir, 0o500);
-  return () => chmod(dir, 0o700);
-}

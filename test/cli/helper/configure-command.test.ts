@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chmod, mkdir, readFile, symlink, writeFile, lstat } from 'node:fs/promises';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fakeHost, type FakeHost } from './setup-fixture.ts';
+import { makeReadOnly } from '../../helper/read-only-dir.ts';
 
 const MIRROR = 'https://mirror.example';
 const ENGINES = ['--engines', 'docker,containerd,podman'];
@@ -286,15 +286,3 @@ describe('configure through the binary', () => {
     expect(await host.snapshot()).toEqual({});
   });
 });
-
-// Root ignores permission bits, so as root the directory is made immutable instead.
-async function makeReadOnly(dir: string): Promise<() => Promise<void>> {
-  if (process.getuid?.() === 0) {
-    execFileSync('chattr', ['+i', dir]);
-    return async () => {
-      execFileSync('chattr', ['-i', dir]);
-    };
-  }
-  await chmod(dir, 0o555);
-  return () => chmod(dir, 0o755);
-}

@@ -22,14 +22,8 @@ describe('host commands with a server', () => {
       hostConfig: { mirrors: ['https://mirror.example'], registries: [HUB] },
     });
     host = await fakeHost();
-    const tokenFile = join(host.root, 'token');
-    await writeFile(tokenFile, TEST_INSTANCE_TOKEN, { mode: 0o600 });
-    const configPath = join(host.root, 'helper-config.json');
-    await writeFile(configPath, JSON.stringify({ server: server.url, tokenFile, cacheDir: join(host.root, 'cache') }));
-    const bin = join(host.root, 'bin');
-    await mkdir(bin);
-    await symlink(HELPER_BINARY, join(bin, 'docker-credential-dstack'));
-    env = { DOCKER_CREDENTIAL_DSTACK_CONFIG: configPath, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, DOCKER_CONFIG: host.dockerConfig };
+    env = await helperEnv(host, server);
+    await symlink(HELPER_BINARY, join(host.root, 'bin', 'docker-credential-dstack'));
   });
   afterAll(async () => {
     await server?.close();
@@ -126,21 +120,16 @@ describe('doctor with a server whose host config lists a bad mirror', () => {
     const server = await startContractServer({ hostConfig: { mirrors: ['mirror-without-scheme.example'], registries: [] } });
     const host = await fakeHost();
     try {
-      const tokenFile = join(host.root, 'token');
-      await writeFile(tokenFile, TEST_INSTANCE_TOKEN, { mode: 0o600 });
-      const configPath = join(host.root, 'helper-config.json');
-      await writeFile(configPath, JSON.stringify({ server: server.url, tokenFile, cacheDir: join(host.root, 'cache') }));
+      const env = await helperEnv(host, server);
       // a tiny real `docker` that answers `docker info` like a classic-store daemon without mirrors
-      const bin = join(host.root, 'bin');
-      await mkdir(bin);
-      await writeFile(join(bin, 'docker'), `#!/bin/sh\necho '{"ServerVersion":"20.10.24","Driver":"overlay2","DriverStatus":[],"RegistryConfig":{"Mirrors":[]}}'\n`, { mode: 0o755 });
-      const result = await host.run(['doctor'], { DOCKER_CREDENTIAL_DSTACK_CONFIG: configPath, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, DOCKER_CONFIG: host.dockerConfig });
+      await writeFile(join(host.root, 'bin', 'docker'), `#!/bin/sh\necho '{"ServerVersion":"20.10.24","Driver":"overlay2","DriverStatus":[],"RegistryConfig":{"Mirrors":[]}}'\n`, { mode: 0o755 });
+      const result = await host.run(['doctor'], env);
       expect(result.stderr).toBe('');
       expect(result.stdout).toMatch(/^fail dockerd mirrors: the server's host config: invalid mirror URL "mirror-without-scheme\.example": a scheme is required/m);
       expect(result.stdout).toMatch(/^ok   image store: dockerd uses the classic image store/m);
       expect(result.exitCode).toBe(1);
 
-      const configure = await host.run(['configure', ...host.pathArgs, '--engines', 'docker'], { DOCKER_CREDENTIAL_DSTACK_CONFIG: configPath, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` });
+      const configure = await host.run(['configure', ...host.pathArgs, '--engines', 'docker'], env);
       expect(configure.exitCode).toBe(1);
       expect(configure.stderr).toBe(`docker-credential-dstack configure: the host config of server ${server.url} is not usable: invalid mirror URL "mirror-without-scheme.example": a scheme is required (https:// or http://); ask the dstack operator to fix it, or pass --mirror/--registry`);
       expect(await host.snapshot()).toEqual(expect.not.objectContaining({ 'root-docker/config.json': expect.anything() }));
@@ -150,3 +139,15 @@ describe('doctor with a server whose host config lists a bad mirror', () => {
     }
   });
 });
+
+// The helper's config and token for `server` inside the fake host, and an environment whose
+// PATH starts with the host's own bin directory.
+async function helperEnv(host: FakeHost, server: ContractServer): Promise<Record<string, string>> {
+  const tokenFile = join(host.root, 'token');
+  await writeFile(tokenFile, TEST_INSTANCE_TOKEN, { mode: 0o600 });
+  const configPath = join(host.root, 'helper-config.json');
+  await writeFile(configPath, JSON.stringify({ server: server.url, tokenFile, cacheDir: join(host.root, 'cache') }));
+  const bin = join(host.root, 'bin');
+  await mkdir(bin);
+  return { DOCKER_CREDENTIAL_DSTACK_CONFIG: configPath, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, DOCKER_CONFIG: host.dockerConfig };
+}
