@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the end-to-end tests drive (a real dockerd, the CNCF registry,
-# skopeo, podman, PostgreSQL, Go credential helpers for the benchmark, qemu for the arm64
-# binaries) without starting any
-# system service. Needs root; does nothing when everything is already there.
+# Installs the Debian packages the tests drive (a real dockerd, the CNCF registry, skopeo,
+# podman, PostgreSQL, qemu for the arm64 binaries) without starting any system service.
+#   --bench   also the Go credential helpers `npm run bench` compares against
+# Needs root; does nothing when everything is already there.
 set -euo pipefail
-packages=(docker.io docker-registry apache2-utils skopeo podman openssl postgresql curl iproute2 golang-docker-credential-helpers amazon-ecr-credential-helper
+packages=(docker.io docker-registry apache2-utils skopeo podman openssl postgresql curl iproute2
   # Runs the cross-built arm64 binaries in the tests (user-mode emulation with arm64 libraries).
   qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross libatomic1-arm64-cross)
+if [ "${1:-}" = "--bench" ]; then
+  packages=(golang-docker-credential-helpers amazon-ecr-credential-helper)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -24,6 +27,14 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   chmod 0755 /usr/sbin/policy-rc.d
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+log=$(mktemp /tmp/install-packages.XXXXXX.log)
+# The package mirror is the one thing here that can fail for a moment: retry, wait for a
+# dpkg lock held by something else, and show apt's own words when it still fails.
+if ! { apt-get -o Acquire::Retries=3 update -qq &&
+  apt-get -o Acquire::Retries=3 -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  tail -n 50 "$log" >&2
+  echo "install-packages: apt-get failed installing ${missing[*]} (full log: $log)" >&2
+  exit 1
+fi
+rm -f "$log"
 echo "install-packages: installed ${missing[*]}" >&2

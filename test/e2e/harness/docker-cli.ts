@@ -4,6 +4,8 @@ import type { HelperHost } from './helper-env.ts';
 
 // The docker CLI as a user on the runner host runs it: against the private engine, with the
 // client config and helper settings of `host` (the CLI passes its environment to the helper).
+// `docker` on PATH is deliberate: machines of this kind ship a current CLI (28.x) in
+// /usr/local/bin, ahead of Debian's 20.10 client, and current CLIs are what hosts run.
 export function docker(dockerd: Dockerd, host: HelperHost, args: string[], env: Record<string, string> = {}): Promise<Result> {
   return execa('docker', args, {
     env: { ...host.env, DOCKER_HOST: dockerd.host, ...env },
