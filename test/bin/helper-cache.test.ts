@@ -202,10 +202,12 @@ describe('docker-credential-dstack binary: cache', () => {
     const { server, home } = await setUp();
     server.fallback = { kind: 'hang' };
     const started = Date.now();
-    const results = await Promise.all(Array.from({ length: 20 }, () => runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '1s' }), home.cwd)));
-    for (const result of results) expect(result.stdout).toBe(`dstack server ${server.url} did not answer within 1 s (DOCKER_CREDENTIAL_DSTACK_TIMEOUT)\n`);
+    // A get that starts after the failure was shared asks afresh (by design), so the budget is
+    // longer than 20 binaries take to start on a loaded CI machine (1 s was seen to be too short).
+    const results = await Promise.all(Array.from({ length: 20 }, () => runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '2s' }), home.cwd)));
+    for (const result of results) expect(result.stdout).toBe(`dstack server ${server.url} did not answer within 2 s (DOCKER_CREDENTIAL_DSTACK_TIMEOUT)\n`);
     expect(server.credentialRequests()).toBe(1);
-    expect(Date.now() - started).toBeLessThan(6000);
+    expect(Date.now() - started).toBeLessThan(9000);
   });
 
   it('a lock left by a crashed helper does not block the next get', async () => {
