@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { Clock, CredentialSource, KeyRing, Metrics, RevocationStore } from './ports.ts';
 import type { ServiceConfig } from './service-config.ts';
@@ -17,6 +16,7 @@ import { createRealmHandler } from '../issuer/realm-handler.ts';
 import { loadKeyRing } from '../token/key-ring.ts';
 import { loadRegistrySigningKeys } from '../token/registry-signing-keys.ts';
 import { openRevocationStore } from '../store/open-revocation-store.ts';
+import { ensureDataDir } from './config/data-dir.ts';
 
 export interface BuildServiceOptions {
   // Passed to key loading (DSTACK_REGISTRY_AUTH_<NAME>_KEY_FILE and friends).
@@ -44,7 +44,7 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
   const env = options.env ?? {};
   const clock = options.clock ?? (() => new Date());
   const log = options.log ?? (() => {});
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await ensureDataDir(config.dataDir);
   const [instanceKeys, ticketKeys, registryKeys] = await Promise.all([
     loadKeyRing({ dataDir: config.dataDir, name: 'instance', alg: 'EdDSA', env }),
     loadKeyRing({ dataDir: config.dataDir, name: 'ticket', alg: 'EdDSA', env }),

@@ -1,8 +1,9 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
-import { chmod, link, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, link, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
 import { CodedError } from '../shared/errors.ts';
+import { makeDirectory } from '../shared/make-directory.ts';
 import type { KeyRing, SigningKey } from '../server/ports.ts';
 
 export type KeyAlgorithm = SigningKey['alg'];
@@ -92,7 +93,7 @@ async function readOrGenerate(path: string, keysDir: string, alg: KeyAlgorithm):
 
 async function ensurePrivateDir(dir: string): Promise<void> {
   const existed = await stat(dir).then(() => true, () => false);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makeDirectory(dir, 0o700);
   if (!existed) await chmod(dir, 0o700);
 }
 

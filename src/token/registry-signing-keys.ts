@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { link, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CodedError } from '../shared/errors.ts';
+import { makeDirectory } from '../shared/make-directory.ts';
 import type { KeyRing, SigningKey } from '../server/ports.ts';
 import { loadKeyRing } from './key-ring.ts';
 import { certificateFits, createSelfSignedCertificate } from './certificate.ts';
@@ -49,7 +50,7 @@ async function loadOrCreateCertificate(key: SigningKey, certDir: string, issuerN
   const pem = await createSelfSignedCertificate(key, issuerName, now);
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await mkdir(certDir, { recursive: true, mode: 0o700 });
+    await makeDirectory(certDir, 0o700);
     await writeFile(temp, pem, { mode: 0o644, flag: 'wx' });
     // A stale certificate (other key, expired) is replaced; a missing one is created exclusively.
     if (stored !== undefined) await rename(temp, path);

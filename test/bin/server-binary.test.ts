@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -105,4 +106,64 @@ describe('dstack-registry-auth binary: serve, issue-token, revoke', () => {
     expect(stderr).not.toMatch(/\n\s+at /);
     expect(stderr).not.toContain(PASSWORD);
   });
+});
+
+describe('dstack-registry-auth binary: start-up refusals from the review (one line, exit 2)', () => {
+  const oneLineFailure = (result: { exitCode?: number; stderr: unknown; stdout: unknown }) => {
+    expect(result.exitCode, String(result.stderr)).toBe(2);
+    const lines = String(result.stderr).trim().split('\n');
+    expect(lines, String(result.stderr)).toHaveLength(1);
+    expect(String(result.stdout)).toBe('');
+    return lines[0]!;
+  };
+
+  it('refuses two issuer registries sharing a token service', async () => {
+    const configPath = join(dir, 'shared-service.json');
+    await writeFile(configPath, JSON.stringify({ registries: [{ registry: 'a.example', source: 'issuer', service: 'shared', projects: ['A'] }, { registry: 'b.example', source: 'issuer', service: 'shared', projects: ['B'] }] }));
+    const line = oneLineFailure(await run(['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'dup')], { ...ENV, DSTACK_REGISTRY_AUTH_CONFIG: configPath }));
+    expect(line).toContain('registries[1].service');
+    expect(line).toContain('a.example');
+    expect(line).toContain('b.example');
+  });
+
+  it('refuses a garbage TLS certificate and a mismatched pair, naming the settings', async () => {
+    const tls = join(dir, 'tls');
+    await mkdir(tls, { recursive: true });
+    for (const name of ['a', 'b']) {
+      await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(tls, `${name}.key`), '-out', join(tls, `${name}.crt`), '-subj', '/CN=127.0.0.1', '-days', '1']);
+    }
+    await writeFile(join(tls, 'garbage.pem'), 'not a certificate\n');
+    const serve = (cert: string, key: string) =>
+      run(['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'tls-data')], { ...ENV, DSTACK_REGISTRY_AUTH_TLS_CERT: join(tls, cert), DSTACK_REGISTRY_AUTH_TLS_KEY: join(tls, key) });
+    const garbage = oneLineFailure(await serve('garbage.pem', 'a.key'));
+    expect(garbage).toContain('DSTACK_REGISTRY_AUTH_TLS_CERT');
+    expect(garbage).not.toMatch(/routines|error:0/);
+    const mismatch = oneLineFailure(await serve('a.crt', 'b.key'));
+    expect(mismatch).toContain('DSTACK_REGISTRY_AUTH_TLS_CERT');
+    expect(mismatch).toContain('DSTACK_REGISTRY_AUTH_TLS_KEY');
+    expect(mismatch).not.toMatch(/routines|error:0/);
+  });
+
+  it('refuses an absurd --ttl naming it and the cap', async () => {
+    const line = oneLineFailure(await run(['issue-token', '--instance', 'i-long', '--ttl', '999999999d', '--data-dir', join(dir, 'ttl')]));
+    expect(line).toContain('--ttl');
+    expect(line).toContain('365d');
+    expect(line).not.toContain('setExpirationTime');
+  });
+
+  it.runIf(existsSync('/proc/self'))('fails at once on a data directory that cannot be created (/proc/nope), naming --data-dir', async () => {
+    for (const args of [['serve', '--listen', '127.0.0.1:0'], ['issue-token', '--instance', 'i-1'], ['revoke', '--instance', 'i-1'], ['registry-config', '--registry', 'docker.mycompany.example']]) {
+      const result = await execa(SERVICE_BINARY, [...args, '--data-dir', '/proc/nope'], {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...ENV, DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'issuer' },
+        extendEnv: false,
+        reject: false,
+        stdin: 'ignore',
+        timeout: 10_000,
+      });
+      expect(result.timedOut, args.join(' ')).toBe(false);
+      const line = oneLineFailure(result);
+      expect(line, args.join(' ')).toContain('--data-dir');
+      expect(line, args.join(' ')).toContain('/proc/nope');
+    }
+  }, 60_000);
 });

@@ -8,6 +8,7 @@ import { checkName, DEFAULT_PROJECT } from '../../server/instance-names.ts';
 import { loadKeyRing } from '../../token/key-ring.ts';
 import { checkInstanceTokenTtl, mintInstanceToken } from '../../token/instance-token.ts';
 import { recordInAuditFile } from './audit-file.ts';
+import { ensureDataDir } from '../../server/config/data-dir.ts';
 
 const USAGE = 'usage: dstack-registry-auth issue-token --instance ID [--project P] [--ttl DURATION] [--data-dir DIR]';
 
@@ -33,6 +34,7 @@ export const issueTokenCommand: Command = async (ctx) => {
     }
     const config = await loadServiceConfig(ctx.env, values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {});
     const ttlSeconds = values.ttl === undefined ? config.instanceTokenTtlSeconds : checkInstanceTokenTtl(parseDuration(values.ttl, '--ttl'), '--ttl', 'config_invalid');
+    await ensureDataDir(config.dataDir);
     const keys = await loadKeyRing({ dataDir: config.dataDir, name: 'instance', alg: 'EdDSA', env: ctx.env });
     const claims = { instance: values.instance, project: values.project ?? DEFAULT_PROJECT, ttlSeconds, issuer: config.issuerName };
     const now = new Date();

@@ -1,10 +1,11 @@
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../context.ts';
 import { write } from '../context.ts';
 import { CodedError, isCodedError, oneLine } from '../../shared/errors.ts';
 import { atomicWrite } from '../../shared/atomic-write.ts';
+import { makeDirectory } from '../../shared/make-directory.ts';
+import { ensureDataDir } from '../../server/config/data-dir.ts';
 import { normalizeRegistryKey } from '../../registry/registry-key.ts';
 import { listenUrl, loadServiceConfig, type ServiceConfig } from '../../server/service-config.ts';
 import type { RegistryEntry } from '../../server/ports.ts';
@@ -34,10 +35,13 @@ export const registryConfigCommand: Command = async (ctx) => {
   try {
     const config = await loadServiceConfig(ctx.env, flags['data-dir'] !== undefined ? { dataDir: flags['data-dir'] } : {});
     const registry = issuerRegistry(config, flags.registry);
+    await ensureDataDir(config.dataDir);
     const keys = await loadRegistrySigningKeys({ dataDir: config.dataDir, env: ctx.env, issuerName: config.issuerName });
     const outDir = resolve(ctx.cwd, flags.out ?? '.');
     const bundlePath = join(outDir, BUNDLE_FILE);
-    await mkdir(outDir, { recursive: true });
+    await makeDirectory(outDir, 0o755).catch((error: NodeJS.ErrnoException) => {
+      throw new CodedError('config_invalid', `--out: cannot create ${outDir} (${error.code ?? 'error'}); choose a directory this user can create and write`);
+    });
     await atomicWrite(bundlePath, certificateBundle(keys), { mode: 0o644 });
     const realm = flags.realm ?? `${config.publicUrl.replace(/\/+$/, '')}/v1/token`;
     await write(ctx.stdout, authSnippet({ registry: registry.key, realm, service: registry.issuer!.service, issuer: config.issuerName, rootcertbundle: bundlePath }));

@@ -6,6 +6,7 @@ import { loadServiceConfig } from '../../server/service-config.ts';
 import { checkName } from '../../server/instance-names.ts';
 import { openRevocationStore } from '../../store/open-revocation-store.ts';
 import { recordInAuditFile } from './audit-file.ts';
+import { ensureDataDir } from '../../server/config/data-dir.ts';
 
 const USAGE = 'usage: dstack-registry-auth revoke --instance ID [--data-dir DIR]';
 
@@ -24,6 +25,7 @@ export const revokeCommand: Command = async (ctx) => {
       throw error;
     }
     const config = await loadServiceConfig(ctx.env, values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {});
+    if (!config.databaseUrl) await ensureDataDir(config.dataDir);
     const store = await openRevocationStore({ dataDir: config.dataDir, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}) });
     const at = new Date();
     try {
