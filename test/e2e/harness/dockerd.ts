@@ -47,7 +47,7 @@ export async function startDockerd(options: { dir: string; daemonJson?: Record<s
   ];
   // TMPDIR inside the scratch dir: a slow stop makes containerd dump its stacks to
   // $TMPDIR/containerd.<pid>.stacks.log, which must not outlive the test.
-  const env = { ...process.env, TMPDIR: dir };
+  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: dir };
   delete env.DOCKER_HOST;
   const logFd = openSync(logPath, 'a');
   const child = spawn('dockerd', args, { stdio: ['ignore', logFd, logFd], env });
