@@ -7,7 +7,7 @@ import { dockerPreflight, type DockerState } from './docker-preflight.ts';
 import { planConfigure } from './configure-plan.ts';
 import { printPlan, applyConfigurePlan } from './apply-plan.ts';
 import { isChange, type PlannedFile } from './planned-file.ts';
-import { dockerdCanValidate, validateDaemonJson, describeImageStore } from './docker-engine.ts';
+import { dockerdCanValidate, validateDaemonJson, describeImageStore, mirrorsInEffect } from './docker-engine.ts';
 import { reloadAndConfirm } from './reload-dockerd.ts';
 
 // `configure`: plan every file, refuse before writing anything when one cannot be handled,
@@ -42,8 +42,12 @@ export async function runConfigure(ctx: CommandContext): Promise<number> {
     return 0;
   }
   const changed = await applyConfigurePlan(plan.files, options.stateDir, ctx.stdout);
-  await reportDocker(ctx, docker, daemonJson, setup.mirrors, options.noReload);
+  const dockerInEffect = await reportDocker(ctx, docker, daemonJson, setup.mirrors, options.noReload);
   await reportEngines(ctx, plan.files);
+  if (!dockerInEffect) {
+    await write(ctx.stderr, `not in effect: the running dockerd does not use the mirror ${setup.mirrors.join(', ')} after the reload; the files are written, see the dockerd log ("Error reconfiguring") and rerun\n`);
+    return 1;
+  }
   if (plan.skippedKeys.length > 0) {
     await write(ctx.stderr, `not fully configured: credHelpers for ${plan.skippedKeys.join(', ')} name another helper; rerun with --force to replace them\n`);
     return 1;
@@ -52,19 +56,28 @@ export async function runConfigure(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-async function reportDocker(ctx: CommandContext, docker: DockerState | undefined, daemonJson: PlannedFile | undefined, mirrors: string[], noReload: boolean): Promise<void> {
-  if (!docker || !daemonJson) return;
+// Reports what the engine does with the mirror. False only when a running dockerd that was
+// just reloaded demonstrably does not use it: the operator must not read "configured" then.
+// A dockerd that is not running, not reloaded on request, or whose info cannot be read is
+// reported, not failed.
+async function reportDocker(ctx: CommandContext, docker: DockerState | undefined, daemonJson: PlannedFile | undefined, mirrors: string[], noReload: boolean): Promise<boolean> {
+  if (!docker || !daemonJson) return true;
   let info = docker.info;
+  let inEffect = true;
   if (isChange(daemonJson)) {
     if (noReload) await write(ctx.stdout, 'dockerd: not reloaded (--no-reload); the mirror applies after `systemctl reload docker` or SIGHUP\n');
     else if (docker.pid === undefined) await write(ctx.stdout, 'dockerd: not running; the mirror applies when it starts\n');
-    else info = await reloadAndConfirm(ctx, docker.pid, mirrors, 'present');
+    else {
+      info = await reloadAndConfirm(ctx, docker.pid, mirrors, 'present');
+      inEffect = info === undefined || mirrorsInEffect(info, mirrors);
+    }
   } else if (info) {
     const missing = mirrors.filter((m) => !info!.mirrors.some((seen) => seen.replace(/\/+$/, '') === m));
     await write(ctx.stdout, missing.length === 0 ? 'dockerd: mirror in effect (docker info)\n' : `dockerd: daemon.json lists the mirror but docker info does not show ${missing.join(', ')}; reload dockerd\n`);
   }
   if (info) await write(ctx.stdout, `image store: ${describeImageStore(info)}\n`);
   else if (docker.infoError) await write(ctx.stdout, `dockerd: could not read docker info (${docker.infoError})\n`);
+  return inEffect;
 }
 
 async function reportEngines(ctx: CommandContext, files: PlannedFile[]): Promise<void> {
