@@ -5,6 +5,7 @@ import { isCodedError, oneLine } from '../../shared/errors.ts';
 import { assertTransportAllowed, listenUrl, loadServiceConfig } from '../../server/service-config.ts';
 import { buildService } from '../../server/build-service.ts';
 import { startServer } from '../../server/start-server.ts';
+import { compactHeap } from '../../server/compact-heap.ts';
 
 // `serve`: runs until SIGTERM or SIGINT, then stops accepting, finishes requests in flight,
 // closes the stores and resolves 0. Start-up failures (bad configuration, unusable key files,
@@ -38,6 +39,7 @@ export async function runServe(ctx: CommandContext, stop: AbortSignal): Promise<
     });
     assertTransportAllowed(config);
     service = await buildService(config, { env: ctx.env, auditStream: ctx.stderr, log });
+    compactHeap();
     running = await startServer(service.handler, config);
     const publicUrl = config.publicUrl === listenUrl(config.listen, config.tls !== undefined) ? running.url : config.publicUrl;
     if (publicUrl !== running.url) log(`public URL ${publicUrl} (token realm ${publicUrl}/v1/token)`);
