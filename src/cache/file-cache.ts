@@ -1,6 +1,7 @@
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, chmodSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, chmodSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CodedError } from '../shared/errors.ts';
+import { makeDirectorySync } from '../shared/make-directory.ts';
 import { parseEntry, serializeEntry, type CacheEntry } from './cache-entry.ts';
 import type { CredentialCache, FetchFailure } from './credential-cache.ts';
 import { entryFileName, failureFileName, lockFileName } from './entry-file-name.ts';
@@ -104,7 +105,8 @@ function removeIfThere(path: string): void {
 // someone else owns (say a planted /tmp/docker-credential-dstack-1000) is never used.
 export function ensurePrivateDir(dir: string, uid: number): void {
   try {
-    makeDirectory(dir, 0);
+    // Parents other than the cache directory itself get the usual 0755.
+    makeDirectorySync(dir, 0o700, 0o755);
   } catch (error) {
     throw new CodedError('cache_unsafe', `cannot create cache directory ${dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}): set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR to a directory this user may create`);
   }
@@ -112,24 +114,6 @@ export function ensurePrivateDir(dir: string, uid: number): void {
   if (!stats.isDirectory()) throw new CodedError('cache_unsafe', `cache directory ${dir} is not a directory: remove it or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR`);
   if (stats.uid !== uid) throw new CodedError('cache_unsafe', `cache directory ${dir} belongs to uid ${stats.uid}, not to this user (uid ${uid}): remove it or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR`);
   if ((stats.mode & 0o077) !== 0) chmodSync(dir, 0o700);
-}
-
-// mkdirSync(…, {recursive: true}) spins forever under /proc on Node 26, so parents are made
-// one by one; parents other than the cache directory itself get the usual 0755.
-function makeDirectory(dir: string, depth: number): void {
-  try {
-    mkdirSync(dir, { mode: depth === 0 ? 0o700 : 0o755 });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return;
-    if (code !== 'ENOENT' || depth > 32 || dirname(dir) === dir) throw error;
-    makeDirectory(dirname(dir), depth + 1);
-    try {
-      mkdirSync(dir, { mode: depth === 0 ? 0o700 : 0o755 });
-    } catch (again) {
-      if ((again as NodeJS.ErrnoException).code !== 'EEXIST') throw again;
-    }
-  }
 }
 
 function readOwnFile(path: string, uid: number, ignored: (reason: string) => void): string | undefined {

@@ -1,7 +1,8 @@
-import { readFile, mkdir, rm, rmdir } from 'node:fs/promises';
+import { readFile, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { atomicWrite } from '../shared/atomic-write.ts';
+import { makeDirectory } from '../shared/make-directory.ts';
 import { CodedError } from '../shared/errors.ts';
 import type { CredHelpersOwnership } from './docker-client-config.ts';
 import type { MirrorsOwnership } from './daemon-json.ts';
@@ -64,7 +65,7 @@ export async function saveSetupState(stateDir: string, state: SetupState): Promi
     await rmdir(stateDir).catch(() => {});
     return;
   }
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await makeDirectory(stateDir, 0o700, 0o755);
   await atomicWrite(path, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
 }
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeDirectory } from '../../src/shared/make-directory.ts';
+import { makeDirectory, makeDirectorySync } from '../../src/shared/make-directory.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -32,4 +32,14 @@ describe('makeDirectory', () => {
     await expect(makeDirectory('/proc/nope/deeper')).rejects.toMatchObject({ code: expect.stringMatching(/^E/) });
     expect(Date.now() - started).toBeLessThan(2000);
   }, 5000);
+});
+
+describe('makeDirectorySync', () => {
+  it('gives the leaf its mode and the levels above it theirs', () => {
+    const leaf = join(dir, 'p', 'q', 'leaf');
+    makeDirectorySync(leaf, 0o700, 0o755);
+    expect(statSync(leaf).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, 'p')).mode & 0o777).toBe(0o755);
+    expect(statSync(join(dir, 'p', 'q')).mode & 0o777).toBe(0o755);
+  });
 });
