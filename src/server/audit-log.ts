@@ -1,7 +1,8 @@
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { CodedError } from '../shared/errors.ts';
+import { makeDirectorySync } from '../shared/make-directory.ts';
 import type { AuditEvent, AuditLog, Clock } from './ports.ts';
 
 // Field order of every line; nothing else is ever written, so a secret cannot ride along
@@ -24,7 +25,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog & { close(): 
   let fd: number | undefined;
   if (options.path) {
     try {
-      mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+      makeDirectorySync(dirname(options.path), 0o700, 0o755);
       fd = openSync(options.path, 'a', 0o600);
     } catch (error) {
       throw new CodedError('audit_log_unavailable', `cannot open the audit log ${options.path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); check the audit log path and its directory's permissions`);

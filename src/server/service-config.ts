@@ -1,7 +1,7 @@
 import type { RegistryEntry } from './ports.ts';
 import { Secret } from '../shared/secret.ts';
 import { CodedError } from '../shared/errors.ts';
-import { parseDuration } from '../shared/duration.ts';
+import { MAX_SHORT_LIFETIME_SECONDS, parseDuration } from '../shared/duration.ts';
 import { readConfigFile, type ConfigFile } from './config/config-file.ts';
 import { defaultRegistryEntry, fileRegistryEntry, type DefaultTtls } from './config/registry-entries.ts';
 import { hostOf, isLoopbackHost } from './config/loopback.ts';
@@ -46,9 +46,9 @@ export async function loadServiceConfig(
     if (typeof fromFile === 'string' && fromFile !== '') return { value: fromFile, setting: fileSetting(key) };
     return undefined;
   };
-  const duration = (envName: string, key: keyof ConfigFile, fallback: string) => {
+  const duration = (envName: string, key: keyof ConfigFile, fallback: string, maxSeconds?: number) => {
     const found = setting(envName, key);
-    return parseDuration(found?.value ?? fallback, found?.setting ?? PREFIX + envName);
+    return parseDuration(found?.value ?? fallback, found?.setting ?? PREFIX + envName, maxSeconds);
   };
 
   const listenSetting = overrides.listen !== undefined ? { value: overrides.listen, setting: '--listen' } : setting('LISTEN', 'listen');
@@ -69,9 +69,9 @@ export async function loadServiceConfig(
   if (databaseUrl && !/^postgres(?:ql)?:\/\//.test(databaseUrl.value)) throw new CodedError('config_invalid', `${databaseUrl.setting} must be a postgres:// or postgresql:// connection URL`);
 
   const ttls: DefaultTtls = {
-    credentialTtlSeconds: duration('CREDENTIAL_TTL', 'credentialTtl', '10m'),
-    ticketTtlSeconds: duration('TICKET_TTL', 'ticketTtl', '5m'),
-    tokenTtlSeconds: duration('REGISTRY_TOKEN_TTL', 'registryTokenTtl', '5m'),
+    credentialTtlSeconds: duration('CREDENTIAL_TTL', 'credentialTtl', '10m', MAX_SHORT_LIFETIME_SECONDS),
+    ticketTtlSeconds: duration('TICKET_TTL', 'ticketTtl', '5m', MAX_SHORT_LIFETIME_SECONDS),
+    tokenTtlSeconds: duration('REGISTRY_TOKEN_TTL', 'registryTokenTtl', '5m', MAX_SHORT_LIFETIME_SECONDS),
   };
   const registries = resolveRegistries(env, file, configPath, ttls, setting);
 

@@ -1,6 +1,7 @@
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import type { DatabaseSync } from 'node:sqlite';
 import { CodedError } from '../shared/errors.ts';
+import { makeDirectorySync } from '../shared/make-directory.ts';
 import type { RevocationStore } from '../server/ports.ts';
 
 // How long a reader or writer waits for another process's lock (e.g. `revoke` writing
@@ -14,7 +15,7 @@ export async function openSqliteRevocationStore(path: string, dataDir: string): 
   const { DatabaseSync: Database } = await import('node:sqlite');
   let db: DatabaseSync;
   try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    makeDirectorySync(dataDir, 0o700, 0o755);
     // Created 0600 before SQLite opens it; SQLite gives its -wal/-shm files the same mode.
     closeSync(openSync(path, 'a', 0o600));
     db = new Database(path, { timeout: BUSY_TIMEOUT_MS });

@@ -75,6 +75,12 @@ describe('audit log', () => {
     expect(() => createAuditLog({ path: join(blocker, 'audit.jsonl'), clock })).toThrow(expect.objectContaining({ code: 'audit_log_unavailable', message: expect.stringContaining(blocker) }));
   });
 
+  it('a path under /proc fails at once instead of spinning in recursive mkdir', () => {
+    const started = Date.now();
+    expect(() => createAuditLog({ path: '/proc/nope/deeper/audit.jsonl', clock })).toThrow(expect.objectContaining({ code: 'audit_log_unavailable' }));
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
   it('without a path or stream it records nothing and does not fail', () => {
     expect(() => createAuditLog({ clock }).record({ event: 'credential', outcome: 'granted' })).not.toThrow();
   });

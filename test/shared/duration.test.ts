@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../src/shared/duration.ts';
+import { formatDuration, MAX_SHORT_LIFETIME_SECONDS, parseDuration } from '../../src/shared/duration.ts';
 import { isCodedError } from '../../src/shared/errors.ts';
 
 describe('parseDuration', () => {
@@ -23,6 +23,11 @@ describe('parseDuration', () => {
     }
     expect(isCodedError(thrown, 'config_invalid')).toBe(true);
     expect((thrown as Error).message).toContain('DSTACK_REGISTRY_AUTH_CREDENTIAL_TTL');
+  });
+
+  it('holds a lifetime to its upper bound, naming the setting and the bound', () => {
+    expect(parseDuration('1d', 'X_TTL', MAX_SHORT_LIFETIME_SECONDS)).toBe(86_400);
+    expect(() => parseDuration('86401', 'X_TTL', MAX_SHORT_LIFETIME_SECONDS)).toThrow(/^X_TTL: 86401s is longer than the 1d this lifetime allows/);
   });
 
   it('formats back to the shortest exact unit', () => {

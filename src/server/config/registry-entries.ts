@@ -1,7 +1,7 @@
 import type { RegistryEntry, SourceKind } from '../ports.ts';
 import { Secret } from '../../shared/secret.ts';
 import { CodedError } from '../../shared/errors.ts';
-import { parseDuration } from '../../shared/duration.ts';
+import { MAX_SHORT_LIFETIME_SECONDS, parseDuration } from '../../shared/duration.ts';
 import { DOCKER_HUB_KEY, isDockerHubKey, normalizeRegistryKey } from '../../registry/registry-key.ts';
 import type { FileRegistry } from './config-file.ts';
 import { hostOf, isLoopbackHost } from './loopback.ts';
@@ -77,7 +77,7 @@ export function fileRegistryEntry(raw: FileRegistry, where: string, env: Record<
     if (password === undefined) throw new CodedError('config_invalid', `${where}.passwordEnv: the variable ${raw.passwordEnv} is not set`);
   }
   if (password === undefined) throw new CodedError('config_invalid', `${where}.password (or passwordEnv) is required for source static`);
-  const ttl = raw.credentialTtl === undefined ? ttls.credentialTtlSeconds : parseDuration(raw.credentialTtl, `${where}.credentialTtl`);
+  const ttl = raw.credentialTtl === undefined ? ttls.credentialTtlSeconds : parseDuration(raw.credentialTtl, `${where}.credentialTtl`, MAX_SHORT_LIFETIME_SECONDS);
   return staticEntry(key, aliases, mirrorUrl, projects, raw.username, password, ttl);
 }
 
@@ -108,8 +108,8 @@ function issuerEntry(
     ...(mirrorUrl ? { mirrorUrl } : {}),
     issuer: {
       service: raw.service ?? key,
-      ticketTtlSeconds: raw.ticketTtl === undefined ? ttls.ticketTtlSeconds : parseDuration(raw.ticketTtl, `${where}.ticketTtl`),
-      tokenTtlSeconds: raw.tokenTtl === undefined ? ttls.tokenTtlSeconds : parseDuration(raw.tokenTtl, `${where}.tokenTtl`),
+      ticketTtlSeconds: raw.ticketTtl === undefined ? ttls.ticketTtlSeconds : parseDuration(raw.ticketTtl, `${where}.ticketTtl`, MAX_SHORT_LIFETIME_SECONDS),
+      tokenTtlSeconds: raw.tokenTtl === undefined ? ttls.tokenTtlSeconds : parseDuration(raw.tokenTtl, `${where}.tokenTtl`, MAX_SHORT_LIFETIME_SECONDS),
       anonymousPull: raw.anonymousPull ?? false,
       repositories,
     },
