@@ -57,8 +57,13 @@ export async function startServer(handler: RequestHandler, config: Pick<ServiceC
           for (const socket of sockets) socket.destroy();
         }, graceMs);
         force.unref();
+        // A keep-alive connection whose request finishes during the grace turns idle and
+        // would hold the stop until `force`: close idle connections as they appear.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        sweep.unref();
         server.close(() => {
           clearTimeout(force);
+          clearInterval(sweep);
           resolve();
         });
         server.closeIdleConnections();

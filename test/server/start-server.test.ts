@@ -75,3 +75,25 @@ describe('startServer with TLS files', () => {
     expect(error.message).toContain('ENOENT');
   });
 });
+
+describe('startServer close', () => {
+  it('does not wait out the grace for a keep-alive connection whose request finishes during it', async () => {
+    // The answer comes 300 ms after the stop begins; the connection then turns idle.
+    const running = await startServer((_req, res) => void setTimeout(() => res.end('ok'), 300), { listen: '127.0.0.1:0' });
+    const { Agent, get } = await import('node:http');
+    const agent = new Agent({ keepAlive: true });
+    const answered = new Promise<number>((resolve, reject) => {
+      get(`${running.url}/`, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      }).on('error', reject);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = Date.now();
+    await running.close(5000);
+    const took = Date.now() - started;
+    expect(await answered).toBe(200);
+    expect(took).toBeLessThan(2000);
+    agent.destroy();
+  });
+});
