@@ -117,6 +117,15 @@ describe('dstack-registry-auth binary: start-up refusals from the review (one li
     return lines[0]!;
   };
 
+  it('warns about a misspelt setting by name and still starts', async () => {
+    const service = await startServiceBinary(['--listen', '127.0.0.1:0', '--data-dir', join(dir, 'misspelt')], { ...ENV, DSTACK_REGISTRY_AUTH_DEFAULT_SOURCES: 'issuer' });
+    try {
+      expect(service.stderr()).toContain('warning: DSTACK_REGISTRY_AUTH_DEFAULT_SOURCES is not a setting of this service and is ignored');
+    } finally {
+      expect(await service.stop()).toBe(0);
+    }
+  });
+
   it('refuses two issuer registries sharing a token service', async () => {
     const configPath = join(dir, 'shared-service.json');
     await writeFile(configPath, JSON.stringify({ registries: [{ registry: 'a.example', source: 'issuer', service: 'shared', projects: ['A'] }, { registry: 'b.example', source: 'issuer', service: 'shared', projects: ['B'] }] }));

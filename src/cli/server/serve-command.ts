@@ -6,6 +6,7 @@ import { assertTransportAllowed, listenUrl, loadServiceConfig } from '../../serv
 import { buildService } from '../../server/build-service.ts';
 import { startServer } from '../../server/start-server.ts';
 import { compactHeap } from '../../server/compact-heap.ts';
+import { unknownSettings } from '../../server/config/unknown-settings.ts';
 
 // `serve`: runs until SIGTERM or SIGINT, then stops accepting, finishes requests in flight,
 // closes the stores and resolves 0. Start-up failures (bad configuration, unusable key files,
@@ -29,6 +30,7 @@ export async function runServe(ctx: CommandContext, stop: AbortSignal): Promise<
     return 2;
   }
   const log = (line: string) => void write(ctx.stderr, `dstack-registry-auth: ${line}\n`).catch(() => {});
+  for (const name of unknownSettings(ctx.env)) log(`warning: ${name} is not a setting of this service and is ignored; check its spelling (docs/service.md lists them)`);
   let service;
   let running;
   try {
