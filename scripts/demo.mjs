@@ -5,7 +5,9 @@
 // 2. mints an instance token with `issue-token`, as the dstack server does for a new instance;
 // 3. runs docker-credential-dstack exactly as Docker runs it for `docker pull python:3.14`
 //    (`get`, the Docker Hub key on stdin) and shows the credential it returns;
-// 4. stops the service and removes the temporary directory.
+// 4. does the same for a registry that trusts the service as its token realm (`issuer`
+//    source): the host gets a pull ticket that expires in minutes, never a password;
+// 5. stops the service and removes the temporary directory.
 // Secrets are printed masked. Exit status 0 only if the helper got the configured credential.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +21,7 @@ const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
 const SERVICE = join(root, 'dist', `dstack-registry-auth-linux-${arch}`);
 const HELPER = join(root, 'dist', `docker-credential-dstack-linux-${arch}`);
 const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
+const ISSUER_REGISTRY = 'registry.mycompany.example';
 
 // Same rule as src/shared/secret.ts maskSecret (scripts do not import src/).
 function maskSecret(value) {
@@ -69,7 +72,10 @@ async function main() {
       DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: 'docker-user',
       DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: password,
       DSTACK_REGISTRY_AUTH_AUDIT_LOG: join(dataDir, 'audit.log'),
+      // One more registry, whose `auth: token` realm is this service (see docs/issuer.md).
+      DSTACK_REGISTRY_AUTH_CONFIG: join(work, 'registries.json'),
     };
+    await writeFile(serverEnv.DSTACK_REGISTRY_AUTH_CONFIG, `${JSON.stringify({ registries: [{ registry: ISSUER_REGISTRY, source: 'issuer' }] })}\n`);
 
     say('dstack server settings (the three variables dstack already has)');
     show(`DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY=${serverEnv.DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY}`);
@@ -114,9 +120,16 @@ async function main() {
     show('the helper got the configured credential for the default registry, served under the Docker Hub key;');
     show('Docker sends it to the mirror docker.mycompany.example. The password never left the server until this pull.');
 
-    say('the audit log records the issuance (never the secret)');
-    const auditLines = execFileSync('tail', ['-n', '1', join(dataDir, 'audit.log')], { encoding: 'utf8' }).trim();
-    show(auditLines);
+    say(`docker pull ${ISSUER_REGISTRY}/app:1 → echo ${ISSUER_REGISTRY} | docker-credential-dstack get (issuer source)`);
+    const ticketAnswer = JSON.parse(execFileSync(HELPER, ['get'], { input: `${ISSUER_REGISTRY}\n`, env: helperEnv, encoding: 'utf8' }));
+    const claims = JSON.parse(Buffer.from(ticketAnswer.Secret.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    show(`stdout: ${JSON.stringify({ ...ticketAnswer, Secret: maskSecret(ticketAnswer.Secret) })}`);
+    show(`the secret is a pull ticket: for ${claims.sub} of project ${claims.prj}, only at the realm of service "${claims.aud}", for ${claims.exp - Math.floor(claims.iat)} s`);
+    if (ticketAnswer.Username !== 'instance:demo-instance-1' || claims.aud !== ISSUER_REGISTRY) throw new Error('the helper did not return a pull ticket for the issuer registry');
+
+    say('the audit log records the issuances (never the secret)');
+    const auditLines = execFileSync('tail', ['-n', '2', join(dataDir, 'audit.log')], { encoding: 'utf8' }).trim();
+    for (const line of auditLines.split('\n')) show(line);
     if (auditLines.includes(password)) throw new Error('the audit log contains the password');
 
     say('stop the service (SIGTERM)');
