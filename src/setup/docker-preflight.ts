@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { CodedError } from '../shared/errors.ts';
-import { findDockerdPid, dockerdArgs, hasRegistryMirrorFlag, configFileFlag, systemdUnitsWithMirrorFlag } from './dockerd-process.ts';
+import { findDockerdPid, dockerdArgs, hasRegistryMirrorFlag, configFileFlag, systemdUnitsWithMirrorFlag, environmentFilesWithMirrorFlag } from './dockerd-process.ts';
 import { dockerInfo, type DockerInfo } from './docker-engine.ts';
 import type { SetupOptions } from './setup-options.ts';
 
@@ -31,7 +31,7 @@ export async function dockerPreflight(options: SetupOptions, env: Record<string,
     }
   }
   if (!explicit) {
-    const units = await systemdUnitsWithMirrorFlag();
+    const units = [...(await systemdUnitsWithMirrorFlag()), ...(await environmentFilesWithMirrorFlag())];
     if (units.length > 0) {
       throw new CodedError('dockerd_mirror_flag', `${units.join(', ')} start dockerd with --registry-mirror; with registry-mirrors also in daemon.json it would refuse to start. Remove the flag there first; nothing was changed`);
     }

@@ -91,6 +91,22 @@ export async function systemdUnitsWithMirrorFlag(places: string[] = SYSTEMD_UNIT
   return found;
 }
 
+const ENVIRONMENT_FILES = ['/etc/default/docker', '/etc/sysconfig/docker'];
+
+// Environment files whose options reach dockerd's command line: Debian's docker.io unit runs
+// `dockerd $DOCKER_OPTS` from /etc/default/docker, RHEL-style units `$OPTIONS` from
+// /etc/sysconfig/docker. A --registry-mirror there restarts the daemon with the flag too.
+export async function environmentFilesWithMirrorFlag(places: string[] = ENVIRONMENT_FILES): Promise<string[]> {
+  const found: string[] = [];
+  for (const file of places) {
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    const options = text.split('\n').filter((line) => /^\s*(?:export\s+)?(?:DOCKER_OPTS|OPTIONS)\s*=/.test(line)).join('\n');
+    if (/--registry-mirror\b/.test(options)) found.push(file);
+  }
+  return found;
+}
+
 export function signalReload(pid: number): void {
   try {
     process.kill(pid, 'SIGHUP');

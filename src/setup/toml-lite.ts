@@ -83,7 +83,7 @@ class TomlReader {
     if (ch === '[') return this.readArray();
     if (ch === '{') return this.readInlineTable();
     const match = /^(true|false|[+-]?(?:0|[1-9][0-9_]*)(?:\.[0-9_]+)?(?:[eE][+-]?[0-9]+)?|0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+)(?=[\s,\]}#]|$)/.exec(this.text.slice(this.pos));
-    if (!match) this.fail('a value this tool does not read (use strings, numbers, booleans, arrays)');
+    if (!match) this.unsupported('a value this tool does not read (dates and the like; it reads strings, numbers, booleans, arrays, inline tables)');
     this.pos += match[0].length;
     if (match[0] === 'true') return true;
     if (match[0] === 'false') return false;
@@ -92,7 +92,7 @@ class TomlReader {
 
   private readString(): string {
     const quote = this.peek();
-    if (this.text.startsWith(quote.repeat(3), this.pos)) this.fail('multi-line strings are not supported here');
+    if (this.text.startsWith(quote.repeat(3), this.pos)) this.unsupported('a multi-line string');
     this.pos += 1;
     let out = '';
     for (;;) {
@@ -185,7 +185,15 @@ class TomlReader {
   }
 
   private fail(why: string): never {
-    const line = this.text.slice(0, this.pos).split('\n').length;
-    throw new CodedError('config_invalid', `${this.label} is not valid TOML (line ${line}: ${why}); fix or move it, nothing was changed`);
+    throw new CodedError('config_invalid', `${this.label} is not valid TOML (line ${this.line()}: ${why}); fix or move it, nothing was changed`);
+  }
+
+  // Valid TOML, maybe, but beyond this small reader: say so rather than call the file broken.
+  private unsupported(what: string): never {
+    throw new CodedError('config_invalid', `${this.label} uses TOML this tool does not edit (line ${this.line()}: ${what}); add the mirror by hand or move the file aside, nothing was changed`);
+  }
+
+  private line(): number {
+    return this.text.slice(0, this.pos).split('\n').length;
   }
 }

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findDockerdPid, hasRegistryMirrorFlag, systemdUnitsWithMirrorFlag } from '../../src/setup/dockerd-process.ts';
+import { environmentFilesWithMirrorFlag, findDockerdPid, hasRegistryMirrorFlag, systemdUnitsWithMirrorFlag } from '../../src/setup/dockerd-process.ts';
 import { parseDockerInfo, describeImageStore } from '../../src/setup/docker-engine.ts';
 
 let dir: string;
@@ -45,6 +45,16 @@ describe('finding the dockerd to reload', () => {
     await mkdir(`${unit}.d`);
     await writeFile(join(`${unit}.d`, 'mirror.conf'), '[Service]\nExecStart=\nExecStart=/usr/bin/dockerd --registry-mirror=https://m\n');
     expect(await systemdUnitsWithMirrorFlag([unit])).toEqual([join(`${unit}.d`, 'mirror.conf')]);
+  });
+
+  it('sees a --registry-mirror flag in DOCKER_OPTS / OPTIONS of the environment files, not in comments', async () => {
+    const debian = join(dir, 'default-docker');
+    const redhat = join(dir, 'sysconfig-docker');
+    await writeFile(debian, '# DOCKER_OPTS="--registry-mirror=https://commented"\nDOCKER_OPTS="--dns 8.8.8.8"\n');
+    await writeFile(redhat, "OPTIONS='--selinux-enabled --registry-mirror https://m'\n");
+    expect(await environmentFilesWithMirrorFlag([debian, redhat, join(dir, 'missing')])).toEqual([redhat]);
+    await writeFile(debian, 'export DOCKER_OPTS="--registry-mirror=https://m"\n');
+    expect(await environmentFilesWithMirrorFlag([debian])).toEqual([debian]);
   });
 });
 

@@ -70,3 +70,11 @@ describe('containers registries.conf.d drop-in', () => {
     expect(codeOf(() => addRegistriesMirrors('[[registry]\n', [MIRROR], 'drop-in'))).toBe('config_invalid');
   });
 });
+
+describe('TOML this tool does not edit', () => {
+  it('is refused as beyond this reader, not called invalid; a broken file is called invalid', () => {
+    expect(() => readToml('server = """\nhttps://x\n"""\n', 'hosts.toml')).toThrow(/^hosts\.toml uses TOML this tool does not edit \(line 1: a multi-line string\)/);
+    expect(() => readToml('created = 1979-05-27T07:32:00Z\n', 'hosts.toml')).toThrow(/^hosts\.toml uses TOML this tool does not edit \(line 1: a value this tool does not read/);
+    expect(() => readToml('server = "https://x\n', 'hosts.toml')).toThrow(/^hosts\.toml is not valid TOML \(line 1/);
+  });
+});
