@@ -1,7 +1,7 @@
 import { writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { runHelper } from '../cli/helper/dispatch.ts';
-import { oneLine } from '../shared/errors.ts';
+import { runHelper } from '../host/commands/dispatch.ts';
+import { oneLine } from '../common/errors.ts';
 
 // The only place that reads process.* and exits. Docker reads errors from STDOUT, so an
 // unexpected failure is still one line there, never a stack trace.

@@ -1,5 +1,5 @@
 import { DOCKER_HUB_KEY, normalizeRegistryKey } from './registry-key.ts';
-import { CodedError } from '../shared/errors.ts';
+import { CodedError } from '../common/errors.ts';
 
 // The registry key of an image reference, by the rule the Docker CLI applies: the first path
 // component names a registry when it has a dot or a colon or is "localhost"; otherwise the

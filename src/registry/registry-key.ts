@@ -1,4 +1,4 @@
-import { CodedError } from '../shared/errors.ts';
+import { CodedError } from '../common/errors.ts';
 
 // The key Docker clients use for Docker Hub: the docker CLI, compose and buildx send it to
 // a credential helper exactly like this, and it is the key in config.json's credHelpers.

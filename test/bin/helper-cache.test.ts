@@ -2,9 +2,9 @@ import { chown, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startContractServer, type ContractServer } from '../helpers/contract-server.ts';
-import { assertBinaryBuilt, makeHelperHome, runHelper, type HelperHome } from '../helper/helper-binary.ts';
-import { entryFileName } from '../../src/cache/entry-file-name.ts';
-import { makeReadOnly } from '../helper/read-only-dir.ts';
+import { assertBinaryBuilt, makeHelperHome, runHelper, type HelperHome } from '../helpers/helper-binary.ts';
+import { entryFileName } from '../../src/host/cache/entry-file-name.ts';
+import { makeReadOnly } from '../helpers/read-only-dir.ts';
 
 const HUB = 'https://index.docker.io/v1/';
 const SECRET = 'cache-suite-secret-abc';

@@ -5,8 +5,8 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a build script in plain JavaScript, no type declarations
 import { bundle } from '../../scripts/build.mjs';
-import { openFileCache } from '../../src/cache/file-cache.ts';
-import { Secret } from '../../src/shared/secret.ts';
+import { openFileCache } from '../../src/host/cache/file-cache.ts';
+import { Secret } from '../../src/common/secret.ts';
 
 // The bundle that goes into the binary, run by the same Node with a preload that lists the
 // built-in modules loaded after start-up: a cache-hit `get` must not load the HTTP stack,

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startContractServer, type ContractServer } from '../helpers/contract-server.ts';
-import { makeLoopbackCertificate, startConnectProxy } from '../client/tls-fixtures.ts';
-import { assertBinaryBuilt, makeHelperHome, runHelper, type HelperHome } from '../helper/helper-binary.ts';
+import { makeLoopbackCertificate, startConnectProxy } from '../host/client/tls-fixtures.ts';
+import { assertBinaryBuilt, makeHelperHome, runHelper, type HelperHome } from '../helpers/helper-binary.ts';
 
 const HUB = 'https://index.docker.io/v1/';
 let dir: string;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startContractServer, type ContractServer } from '../helpers/contract-server.ts';
-import { assertBinaryBuilt, makeHelperHome, runHelper, type HelperHome } from '../helper/helper-binary.ts';
+import { assertBinaryBuilt, makeHelperHome, runHelper, type HelperHome } from '../helpers/helper-binary.ts';
 
 const SECRET = 'hub-pull-secret-s3cr3t';
 let server: ContractServer;

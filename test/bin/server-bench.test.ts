@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { assertServiceBinaryBuilt } from '../server/service-process.ts';
+import { assertServiceBinaryBuilt } from '../service/http/service-process.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 

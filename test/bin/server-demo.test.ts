@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { assertServiceBinaryBuilt } from '../server/service-process.ts';
+import { assertServiceBinaryBuilt } from '../service/http/service-process.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 

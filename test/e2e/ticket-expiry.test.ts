@@ -4,7 +4,7 @@ import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
 import { credentialGrants } from './harness/service.ts';
 import { cacheEvents } from './harness/helper-env.ts';
 import { sleep } from './harness/reaper.ts';
-import { TICKET_CLOCK_TOLERANCE_SECONDS } from '../../src/token/ticket.ts';
+import { TICKET_CLOCK_TOLERANCE_SECONDS } from '../../src/service/token/ticket.ts';
 
 const TICKET_TTL_SECONDS = 10;
 

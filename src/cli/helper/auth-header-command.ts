@@ -1,6 +1,0 @@
-import type { Command } from '../context.ts';
-import { runAuthHeader } from '../../setup/run-auth-header.ts';
-import { reportSetupError } from '../../setup/report-setup-error.ts';
-
-// `docker-credential-dstack auth-header IMAGE`: see docs/host-setup.md.
-export const authHeaderCommand: Command = (ctx) => runAuthHeader(ctx).catch((error: unknown) => reportSetupError(ctx, 'auth-header', error));

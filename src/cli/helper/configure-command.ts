@@ -1,6 +1,0 @@
-import type { Command } from '../context.ts';
-import { runConfigure } from '../../setup/run-configure.ts';
-import { reportSetupError } from '../../setup/report-setup-error.ts';
-
-// `docker-credential-dstack configure`: see docs/host-setup.md.
-export const configureCommand: Command = (ctx) => runConfigure(ctx).catch((error: unknown) => reportSetupError(ctx, 'configure', error));

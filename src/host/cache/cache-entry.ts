@@ -1,0 +1,55 @@
+import { Secret } from '../../common/secret.ts';
+
+// One registry's cached answer from the server. `issuedAt` is when the helper received it
+// (contract: the lifetime runs from receipt to expires_at). An `absent` entry remembers a
+// "no credential" answer briefly, so 20 parallel pulls of a public image ask only once.
+export type CacheEntry =
+  | { kind: 'credential'; registry: string; username: string; secret: Secret; issuedAt: Date; expiresAt: Date }
+  | { kind: 'absent'; registry: string; issuedAt: Date; expiresAt: Date };
+
+// fresh: serve it. stale: past its refresh point (half its life), refresh but may still be
+// served if the server fails. expired: never served.
+export type Freshness = 'fresh' | 'stale' | 'expired';
+
+export const CACHE_FORMAT_VERSION = 1;
+
+export function freshnessOf(entry: CacheEntry, now: Date): Freshness {
+  const at = now.getTime();
+  const issued = entry.issuedAt.getTime();
+  const expires = entry.expiresAt.getTime();
+  if (at >= expires) return 'expired';
+  // A clock that went backwards makes the entry's age unknowable: refresh it.
+  if (at < issued) return 'stale';
+  return at < issued + (expires - issued) / 2 ? 'fresh' : 'stale';
+}
+
+export function serializeEntry(entry: CacheEntry): string {
+  const common = { version: CACHE_FORMAT_VERSION, kind: entry.kind, registry: entry.registry, issuedAt: entry.issuedAt.toISOString(), expiresAt: entry.expiresAt.toISOString() };
+  if (entry.kind === 'absent') return `${JSON.stringify(common)}\n`;
+  return `${JSON.stringify({ ...common, username: entry.username, secret: entry.secret.reveal() })}\n`;
+}
+
+// Anything that is not exactly an entry of this format is corrupt: the caller ignores it.
+export function parseEntry(text: string): CacheEntry | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const record = value as Record<string, unknown>;
+  if (record.version !== CACHE_FORMAT_VERSION || typeof record.registry !== 'string') return undefined;
+  const issuedAt = dateOf(record.issuedAt);
+  const expiresAt = dateOf(record.expiresAt);
+  if (!issuedAt || !expiresAt) return undefined;
+  if (record.kind === 'absent') return { kind: 'absent', registry: record.registry, issuedAt, expiresAt };
+  if (record.kind !== 'credential' || typeof record.username !== 'string' || typeof record.secret !== 'string' || record.secret === '') return undefined;
+  return { kind: 'credential', registry: record.registry, username: record.username, secret: new Secret(record.secret), issuedAt, expiresAt };
+}
+
+function dateOf(value: unknown): Date | undefined {
+  if (typeof value !== 'string') return undefined;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}

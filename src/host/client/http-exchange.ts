@@ -1,0 +1,104 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { getCACertificates } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { CodedError } from '../../common/errors.ts';
+import type { ServerTarget } from './server-url.ts';
+
+const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+export interface Exchange {
+  method: 'GET' | 'POST';
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface ExchangeResult {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface Transport {
+  send(exchange: Exchange, timeoutMs: number): Promise<ExchangeResult>;
+}
+
+// One HTTP exchange with the service over TCP (http on loopback, https with the system CAs
+// plus an optional bundle, through HTTPS_PROXY unless NO_PROXY says otherwise) or a unix
+// socket. Failures become CodedErrors: unreachable, timeout or tls.
+export function createTransport(target: ServerTarget, options: { caFile?: string; proxyEnv?: Record<string, string | undefined> }): Transport {
+  const agent = makeAgent(target, options);
+  return {
+    send(exchange, timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const common = { method: exchange.method, path: target.basePath + exchange.path, headers: exchange.headers, agent };
+        const request = target.kind === 'unix'
+          ? httpRequest({ ...common, socketPath: target.socketPath })
+          : (target.protocol === 'https:' ? httpsRequest : httpRequest)({ ...common, hostname: target.hostname, port: target.port, servername: target.protocol === 'https:' ? serverName(target.hostname) : undefined });
+        const timer = setTimeout(() => request.destroy(new CodedError('timeout', `dstack server ${target.display} did not answer within ${formatMs(timeoutMs)} (DOCKER_CREDENTIAL_DSTACK_TIMEOUT)`)), timeoutMs);
+        request.on('error', (error) => {
+          clearTimeout(timer);
+          reject(error instanceof CodedError ? error : networkError(error as NodeJS.ErrnoException, target));
+        });
+        request.on('response', (response) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          response.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_RESPONSE_BYTES) request.destroy(new CodedError('bad_response', `dstack server ${target.display} sent an answer larger than ${MAX_RESPONSE_BYTES} bytes`));
+            else chunks.push(chunk);
+          });
+          response.on('end', () => {
+            clearTimeout(timer);
+            resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') });
+          });
+          response.on('error', () => {}); // reported through the request's error
+        });
+        request.end(exchange.body);
+      });
+    },
+  };
+}
+
+function makeAgent(target: ServerTarget, options: { caFile?: string; proxyEnv?: Record<string, string | undefined> }): HttpAgent | undefined {
+  if (target.kind === 'unix' || target.protocol === 'http:') return new HttpAgent({ keepAlive: false });
+  const ca = options.caFile === undefined ? undefined : [...getCACertificates('default'), readCaFile(options.caFile)];
+  // Node's own HTTPS_PROXY/NO_PROXY support (CONNECT tunnel), fed from the helper's env.
+  return new HttpsAgent({ keepAlive: false, ca, ...(options.proxyEnv ? { proxyEnv: options.proxyEnv } : {}) });
+}
+
+function readCaFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new CodedError('tls', `cannot read CA bundle ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): fix DOCKER_CREDENTIAL_DSTACK_CA_FILE`);
+  }
+}
+
+// SNI takes host names only, never IP addresses.
+function serverName(hostname: string): string | undefined {
+  return /^[\d.]+$/.test(hostname) || hostname.includes(':') ? undefined : hostname;
+}
+
+const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO|HOSTNAME|ERR_OSSL/;
+
+function networkError(error: NodeJS.ErrnoException, target: ServerTarget): CodedError {
+  const code = error.code ?? 'error';
+  if (TLS_CODES.test(code)) {
+    return new CodedError('tls', `TLS connection to dstack server ${target.display} failed (${code}): set DOCKER_CREDENTIAL_DSTACK_CA_FILE to the CA bundle that signed its certificate`, { cause: error });
+  }
+  if (code === 'ERR_PROXY_TUNNEL' || /proxy/i.test(error.message)) {
+    return new CodedError('unreachable', `cannot reach dstack server ${target.display} through the proxy (${oneLineOf(error.message)}): check HTTPS_PROXY and NO_PROXY`, { cause: error });
+  }
+  const what = target.kind === 'unix' && code === 'ENOENT' ? 'no socket there' : code;
+  return new CodedError('unreachable', `cannot reach dstack server ${target.display} (${what}): check that it is running and DOCKER_CREDENTIAL_DSTACK_SERVER`, { cause: error });
+}
+
+function oneLineOf(text: string): string {
+  return text.replace(/\s+/g, ' ').slice(0, 160);
+}
+
+export function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}

@@ -1,0 +1,121 @@
+import { CodedError, isCodedError } from '../../common/errors.ts';
+import type { Secret } from '../../common/secret.ts';
+import { Secret as SecretValue } from '../../common/secret.ts';
+import { VERSION } from '../../common/version.ts';
+import type { HelperSettings } from '../helper/settings.ts';
+import { createTransport, formatMs, type Exchange, type ExchangeResult, type Transport } from './http-exchange.ts';
+import { readInstanceToken } from './instance-token.ts';
+import { backoffMs, isRetryableStatus, MAX_ATTEMPTS, parseRetryAfter } from './retry-policy.ts';
+import { parseServerUrl } from './server-url.ts';
+import { errorFromResponse } from './service-errors.ts';
+
+export interface ServiceCredential {
+  registry: string;
+  username: string;
+  secret: Secret;
+  expiresAt: Date;
+}
+
+export interface ServiceClient {
+  getCredential(registryKey: string): Promise<ServiceCredential>;
+  getHostConfig(): Promise<{ mirrors: string[]; registries: string[] }>;
+  health(): Promise<{ ok: boolean; date?: Date }>;
+}
+
+export interface ServiceClientOptions {
+  warn?: (msg: string) => void;
+  debug?: (msg: string) => void;
+  transport?: Transport;
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+// The helper's view of the service (docs/contract.md): bearer instance token, one bounded
+// time budget per call shared by all attempts, retries only where they can help.
+export function createServiceClient(settings: HelperSettings, options: ServiceClientOptions = {}): ServiceClient {
+  const target = parseServerUrl(settings.server);
+  const transport = options.transport ?? createTransport(target, { caFile: settings.caFile, proxyEnv: settings.proxyEnv });
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const debug = options.debug ?? (() => {});
+  const context = { server: target.display, tokenFile: settings.tokenFile };
+
+  async function call(exchange: Omit<Exchange, 'headers'>, registryKey?: string, authenticate = true): Promise<ExchangeResult> {
+    const headers: Record<string, string> = { 'user-agent': `docker-credential-dstack/${VERSION}`, accept: 'application/json' };
+    if (authenticate) headers.authorization = `Bearer ${readInstanceToken(settings.tokenFile, options.warn).reveal()}`;
+    if (exchange.body !== undefined) headers['content-type'] = 'application/json';
+    const deadline = Date.now() + settings.timeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      const remaining = deadline - Date.now();
+      let failure: CodedError;
+      let waitMs: number | undefined;
+      try {
+        const result = await transport.send({ ...exchange, headers }, Math.max(1, remaining));
+        if (result.status >= 200 && result.status < 300) return result;
+        failure = errorFromResponse(result.status, result.body, { ...context, registryKey, attempts: attempt });
+        if (!isRetryableStatus(result.status)) throw failure;
+        const header = result.headers['retry-after'];
+        waitMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, Date.now());
+      } catch (error) {
+        if (isCodedError(error, 'timeout')) throw new CodedError('timeout', `dstack server ${target.display} did not answer within ${formatMs(settings.timeoutMs)} (DOCKER_CREDENTIAL_DSTACK_TIMEOUT)`);
+        if (!isCodedError(error) || error.code !== 'unreachable') throw error;
+        failure = error;
+      }
+      const delay = waitMs ?? backoffMs(attempt, options.random);
+      if (attempt >= MAX_ATTEMPTS || Date.now() + delay >= deadline) throw failure;
+      debug(`attempt ${attempt} to ${target.display} failed (${failure.code}); retrying in ${delay} ms`);
+      await sleep(delay);
+    }
+  }
+
+  return {
+    async getCredential(registryKey) {
+      const result = await call({ method: 'POST', path: '/v1/credentials', body: JSON.stringify({ registry: registryKey }) }, registryKey);
+      return parseCredential(result.body, target.display, registryKey);
+    },
+    async getHostConfig() {
+      const result = await call({ method: 'GET', path: '/v1/host-config' });
+      const value = parseJson(result.body, target.display) as { mirrors?: unknown; registries?: unknown };
+      if (!isStringArray(value.mirrors) || !isStringArray(value.registries)) throw badResponse(target.display, 'host-config needs "mirrors" and "registries" lists of strings');
+      return { mirrors: value.mirrors, registries: value.registries };
+    },
+    async health() {
+      try {
+        const result = await call({ method: 'GET', path: '/healthz' }, undefined, false);
+        const header = result.headers.date;
+        const date = header ? new Date(header) : undefined;
+        return { ok: true, ...(date && !Number.isNaN(date.getTime()) ? { date } : {}) };
+      } catch (error) {
+        if (isCodedError(error) && ['unreachable', 'timeout', 'tls'].includes(error.code)) throw error;
+        return { ok: false };
+      }
+    },
+  };
+}
+
+function parseCredential(body: string, server: string, registryKey: string): ServiceCredential {
+  const value = parseJson(body, server) as Record<string, unknown>;
+  const { username, secret, expires_at: expires } = value;
+  if (typeof username !== 'string' || typeof secret !== 'string' || secret === '') throw badResponse(server, `the credential for ${registryKey} lacks "username" or "secret"`);
+  const expiresAt = typeof expires === 'string' ? new Date(expires) : undefined;
+  if (!expiresAt || Number.isNaN(expiresAt.getTime())) throw badResponse(server, `the credential for ${registryKey} has no valid "expires_at"`);
+  const registry = typeof value.registry === 'string' ? value.registry : registryKey;
+  return { registry, username, secret: new SecretValue(secret), expiresAt };
+}
+
+function parseJson(body: string, server: string): object {
+  try {
+    const value: unknown = JSON.parse(body);
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value;
+  } catch {
+    // fall through
+  }
+  throw badResponse(server, 'the answer is not a JSON object');
+}
+
+function badResponse(server: string, why: string): CodedError {
+  return new CodedError('bad_response', `dstack server ${server} sent an invalid answer: ${why}; check DOCKER_CREDENTIAL_DSTACK_SERVER points at dstack-registry-auth`);
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}

@@ -1,0 +1,36 @@
+import type { Command, CommandContext } from '../../common/command-context.ts';
+import { write } from '../../common/command-context.ts';
+import { VERSION } from '../../common/version.ts';
+
+export const HELPER_USAGE = 'Usage: docker-credential-dstack <store|get|erase|list|version> | configure | unconfigure | doctor | auth-header IMAGE | --help | --version';
+
+// Protocol actions take exactly one argument (docker-credential-helpers' rule); host
+// subcommands take options. Each is imported only when chosen, so a cache-hit `get`
+// evaluates nothing of configure/doctor and no HTTP client.
+const PROTOCOL_ACTIONS = new Set(['get', 'store', 'erase', 'list', 'version']);
+const HOST_COMMANDS: Record<string, () => Promise<Command>> = {
+  configure: async () => (await import('./configure-command.ts')).configureCommand,
+  unconfigure: async () => (await import('./unconfigure-command.ts')).unconfigureCommand,
+  doctor: async () => (await import('./doctor-command.ts')).doctorCommand,
+  'auth-header': async () => (await import('./auth-header-command.ts')).authHeaderCommand,
+};
+
+export async function runHelper(ctx: CommandContext): Promise<number> {
+  const [first, ...rest] = ctx.argv;
+  if (first === '--help' || first === '-h') {
+    await write(ctx.stdout, `${HELPER_USAGE}\n`);
+    return 0;
+  }
+  if ((first === '--version' || first === '-v') && rest.length === 0) {
+    await write(ctx.stdout, `docker-credential-dstack ${VERSION}\n`);
+    return 0;
+  }
+  if (first !== undefined && PROTOCOL_ACTIONS.has(first) && rest.length === 0) {
+    const { runProtocolAction } = await import('./protocol-command.ts');
+    return runProtocolAction(first, ctx);
+  }
+  const host = first === undefined ? undefined : HOST_COMMANDS[first];
+  if (host) return (await host())({ ...ctx, argv: rest });
+  await write(ctx.stdout, `${HELPER_USAGE}\n`);
+  return 1;
+}

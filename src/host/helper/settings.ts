@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { CodedError } from '../../common/errors.ts';
+import { parseServerUrl } from '../client/server-url.ts';
+import { parseTimeoutMs } from './timeout-setting.ts';
+
+export const DEFAULT_CONFIG_PATH = '/etc/docker-credential-dstack/config.json';
+export const DEFAULT_TOKEN_FILE = '/etc/docker-credential-dstack/token';
+export const DEFAULT_TIMEOUT_MS = 5000;
+
+export interface HelperSettings {
+  server: string;
+  tokenFile: string;
+  cacheDir: string;
+  onError: 'fail' | 'anonymous';
+  caFile?: string;
+  timeoutMs: number;
+  debug: boolean;
+  logFile?: string;
+  configPath: string;
+  // Proxy variables for https servers (HTTPS_PROXY, NO_PROXY), taken from the environment.
+  proxyEnv?: Record<string, string | undefined>;
+}
+
+type ConfigFile = Partial<Record<'server' | 'tokenFile' | 'cacheDir' | 'onError' | 'caFile' | 'logFile', string> & { timeoutMs: number | string }>;
+
+// Settings for the helper: each environment variable overrides the same key of the JSON
+// config file (DOCKER_CREDENTIAL_DSTACK_CONFIG, default /etc/docker-credential-dstack/config.json).
+export async function loadHelperSettings(env: Record<string, string | undefined>): Promise<HelperSettings> {
+  return readHelperSettings(env, { requireServer: true });
+}
+
+// `list` and `erase` only touch the cache, so they work before a server is configured.
+export function readHelperSettings(env: Record<string, string | undefined>, options: { requireServer: boolean }): HelperSettings {
+  const configPath = value(env.DOCKER_CREDENTIAL_DSTACK_CONFIG) ?? DEFAULT_CONFIG_PATH;
+  const file = readConfigFile(configPath, value(env.DOCKER_CREDENTIAL_DSTACK_CONFIG) !== undefined);
+  const server = value(env.DOCKER_CREDENTIAL_DSTACK_SERVER) ?? file.server;
+  if (server === undefined && options.requireServer) {
+    throw new CodedError('not_configured', `no dstack server configured: set DOCKER_CREDENTIAL_DSTACK_SERVER or "server" in ${configPath} (docker-credential-dstack configure writes it)`);
+  }
+  if (server !== undefined) parseServerUrl(server);
+  const onError = value(env.DOCKER_CREDENTIAL_DSTACK_ON_ERROR) ?? file.onError ?? 'fail';
+  if (onError !== 'fail' && onError !== 'anonymous') {
+    throw new CodedError('config_invalid', `DOCKER_CREDENTIAL_DSTACK_ON_ERROR: "${onError.slice(0, 40)}" is not a failure policy; use fail or anonymous`);
+  }
+  const timeoutText = value(env.DOCKER_CREDENTIAL_DSTACK_TIMEOUT);
+  const timeoutMs = timeoutText !== undefined
+    ? parseTimeoutMs(timeoutText, 'DOCKER_CREDENTIAL_DSTACK_TIMEOUT')
+    : file.timeoutMs !== undefined ? parseTimeoutMs(String(file.timeoutMs), `timeoutMs in ${configPath}`) : DEFAULT_TIMEOUT_MS;
+  const path = (variable: string, key: keyof ConfigFile): string | undefined => absolutePath(value(env[variable]), variable) ?? absolutePath(file[key] as string | undefined, `"${key}" in ${configPath}`);
+  return {
+    server: server ?? '',
+    tokenFile: path('DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE', 'tokenFile') ?? DEFAULT_TOKEN_FILE,
+    cacheDir: path('DOCKER_CREDENTIAL_DSTACK_CACHE_DIR', 'cacheDir') ?? defaultCacheDir(env),
+    onError,
+    caFile: path('DOCKER_CREDENTIAL_DSTACK_CA_FILE', 'caFile'),
+    timeoutMs,
+    debug: /^(1|true|yes|on)$/i.test(env.DOCKER_CREDENTIAL_DSTACK_DEBUG ?? ''),
+    logFile: path('DOCKER_CREDENTIAL_DSTACK_LOG_FILE', 'logFile'),
+    configPath,
+    proxyEnv: proxyVariables(env),
+  };
+}
+
+// Root's cache survives nothing but a reboot (/run is tmpfs); other users get their own.
+export function defaultCacheDir(env: Record<string, string | undefined>): string {
+  const uid = process.getuid?.() ?? 0;
+  if (uid === 0) return '/run/docker-credential-dstack';
+  const runtime = value(env.XDG_RUNTIME_DIR);
+  if (runtime !== undefined && runtime.startsWith('/')) return join(runtime, 'docker-credential-dstack');
+  return `/tmp/docker-credential-dstack-${uid}`;
+}
+
+function readConfigFile(path: string, explicit: boolean): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !explicit) return {};
+    throw new CodedError('config_unreadable', `cannot read config file ${path} (${code ?? 'error'}): fix DOCKER_CREDENTIAL_DSTACK_CONFIG or the file`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new CodedError('config_invalid', `config file ${path} is not valid JSON: fix or remove it`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new CodedError('config_invalid', `config file ${path} must hold a JSON object such as {"server": "https://…"}`);
+  }
+  const record = parsed as Record<string, unknown>;
+  const config: ConfigFile = {};
+  for (const key of ['server', 'tokenFile', 'cacheDir', 'onError', 'caFile', 'logFile'] as const) {
+    const field = record[key];
+    if (field === undefined || field === null || field === '') continue;
+    if (typeof field !== 'string') throw new CodedError('config_invalid', `"${key}" in ${path} must be a string`);
+    config[key] = field;
+  }
+  const timeout = record.timeoutMs;
+  if (typeof timeout === 'number' || (typeof timeout === 'string' && timeout !== '')) config.timeoutMs = timeout;
+  else if (timeout !== undefined && timeout !== null) throw new CodedError('config_invalid', `"timeoutMs" in ${path} must be a number of milliseconds`);
+  return config;
+}
+
+function proxyVariables(env: Record<string, string | undefined>): Record<string, string | undefined> | undefined {
+  const httpsProxy = value(env.HTTPS_PROXY) ?? value(env.https_proxy);
+  if (httpsProxy === undefined) return undefined;
+  return { HTTPS_PROXY: httpsProxy, NO_PROXY: value(env.NO_PROXY) ?? value(env.no_proxy) };
+}
+
+// Clients run the helper from whatever directory they are in: a relative path would read a
+// token, or plant a cache, somewhere different on every pull.
+function absolutePath(path: string | undefined, settingName: string): string | undefined {
+  if (path === undefined || isAbsolute(path)) return path;
+  throw new CodedError('config_invalid', `${settingName}: "${path.slice(0, 200)}" is a relative path; use an absolute one (the helper runs from any directory)`);
+}
+
+// An empty variable means "unset", as in a shell.
+function value(text: string | undefined): string | undefined {
+  return text === undefined || text.trim() === '' ? undefined : text.trim();
+}

@@ -1,0 +1,114 @@
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CodedError } from '../../common/errors.ts';
+import { stateDirOf } from './setup-state.ts';
+
+export type Engine = 'docker' | 'containerd' | 'podman';
+export const ENGINES: readonly Engine[] = ['docker', 'containerd', 'podman'];
+
+export interface SetupOptions {
+  dryRun: boolean;
+  noReload: boolean;
+  force: boolean;
+  help: boolean;
+  dockerConfigDir: string;
+  daemonJson: string;
+  mirrors: string[];
+  registries: string[];
+  engines?: Engine[];
+  containerdCertsDir: string;
+  dockerCertsDir: string;
+  registriesConfDir: string;
+  stateDir: string;
+  dockerdPid?: number;
+  dockerdPidfile?: string;
+}
+
+export const SETUP_USAGE = `Options:
+  --dry-run                 print the diff per file, change nothing
+  --mirror URL              registry mirror (repeatable); overrides the server's host config, no server needed
+  --registry KEY            registry key to name the helper for (repeatable)
+  --engines LIST            docker,containerd,podman (default: those installed)
+  --force                   replace a credHelpers entry that names another helper
+  --no-reload               do not send SIGHUP to dockerd
+  --docker-config DIR       Docker client config dir (default $DOCKER_CONFIG or root's ~/.docker)
+  --daemon-json PATH        default /etc/docker/daemon.json
+  --containerd-certs-dir D  default /etc/containerd/certs.d
+  --docker-certs-dir D      default /etc/docker/certs.d (containerd image store of dockerd)
+  --registries-conf-dir D   default /etc/containers/registries.conf.d
+  --state-dir D             what configure added, for unconfigure (default /var/lib/docker-credential-dstack)
+  --dockerd-pid N | --dockerd-pidfile PATH   the dockerd to check and reload (default: /var/run/docker.pid, else the running dockerd)
+`;
+
+// One parser for configure and unconfigure, so both agree on every path.
+export function parseSetupOptions(argv: string[], env: Record<string, string | undefined>): SetupOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        'dry-run': { type: 'boolean' },
+        'no-reload': { type: 'boolean' },
+        force: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        'docker-config': { type: 'string' },
+        'daemon-json': { type: 'string' },
+        mirror: { type: 'string', multiple: true },
+        registry: { type: 'string', multiple: true },
+        engines: { type: 'string' },
+        'containerd-certs-dir': { type: 'string' },
+        'docker-certs-dir': { type: 'string' },
+        'registries-conf-dir': { type: 'string' },
+        'state-dir': { type: 'string' },
+        'dockerd-pid': { type: 'string' },
+        'dockerd-pidfile': { type: 'string' },
+      },
+    });
+  } catch (error) {
+    throw new CodedError('usage', `${(error as Error).message.split('\n')[0]}; see --help`);
+  }
+  const v = parsed.values;
+  const pidText = v['dockerd-pid'];
+  const dockerdPid = pidText === undefined ? undefined : Number(pidText);
+  if (dockerdPid !== undefined && !(Number.isInteger(dockerdPid) && dockerdPid > 0)) throw new CodedError('usage', `--dockerd-pid ${pidText} is not a process id`);
+  return {
+    dryRun: v['dry-run'] ?? false,
+    noReload: v['no-reload'] ?? false,
+    force: v.force ?? false,
+    help: v.help ?? false,
+    dockerConfigDir: v['docker-config'] ?? env.DOCKER_CONFIG ?? join(rootHome(), '.docker'),
+    daemonJson: v['daemon-json'] ?? '/etc/docker/daemon.json',
+    mirrors: v.mirror ?? [],
+    registries: v.registry ?? [],
+    engines: v.engines === undefined ? undefined : parseEngines(v.engines),
+    containerdCertsDir: v['containerd-certs-dir'] ?? '/etc/containerd/certs.d',
+    dockerCertsDir: v['docker-certs-dir'] ?? '/etc/docker/certs.d',
+    registriesConfDir: v['registries-conf-dir'] ?? '/etc/containers/registries.conf.d',
+    stateDir: stateDirOf(v['state-dir'], env),
+    dockerdPid,
+    dockerdPidfile: v['dockerd-pidfile'],
+  };
+}
+
+function parseEngines(text: string): Engine[] {
+  const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const name of names) {
+    if (!ENGINES.includes(name as Engine)) throw new CodedError('usage', `--engines: unknown engine "${name.slice(0, 40)}"; use docker, containerd, podman`);
+  }
+  return [...new Set(names as Engine[])];
+}
+
+// Root's home from /etc/passwd: configure runs as root, and the docker CLI root runs reads ~root/.docker.
+export function rootHome(): string {
+  try {
+    const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('root:'));
+    const home = line?.split(':')[5];
+    if (home) return home;
+  } catch {
+    // no passwd file: the usual place
+  }
+  return '/root';
+}

@@ -1,0 +1,14 @@
+import { CodedError } from '../../common/errors.ts';
+
+// An http(s) URL setting (mirror URL, public URL) without user info, trailing slashes dropped.
+export function checkHttpUrl(value: string, settingName: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new CodedError('config_invalid', `${settingName}: "${value.slice(0, 80)}" is not a URL; use https://host[:port]`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new CodedError('config_invalid', `${settingName}: use an http:// or https:// URL`);
+  if (url.username || url.password) throw new CodedError('config_invalid', `${settingName}: credentials in the URL are not allowed`);
+  return value.replace(/\/+$/, '');
+}

@@ -1,0 +1,105 @@
+import type { KeyObject } from 'node:crypto';
+import type { Secret } from '../../common/secret.ts';
+
+// The seams of the service. Routes, credential sources and the token realm depend on these
+// interfaces only; src/server/wiring code picks the implementations.
+
+export type Clock = () => Date;
+
+// Who is asking, as proven by a verified instance token.
+export interface InstanceIdentity {
+  instance: string;
+  project: string;
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+export interface CredentialRequest {
+  identity: InstanceIdentity;
+  // The normalised key the client asked for (may be the Docker Hub key when the registry is the mirror).
+  requestedKey: string;
+  registry: RegistryEntry;
+  now: Date;
+}
+
+export interface IssuedCredential {
+  username: string;
+  secret: Secret;
+  expiresAt: Date;
+}
+
+// One way of producing a credential for a registry: `static`, `issuer`, later ECR, GAR, ACR.
+export interface CredentialSource {
+  readonly kind: string;
+  issue(request: CredentialRequest): Promise<IssuedCredential>;
+}
+
+export type SourceKind = 'static' | 'issuer';
+
+// A registry the service serves credentials for, after configuration has been resolved.
+export interface RegistryEntry {
+  // Normalised registry key (host[:port], or the Docker Hub key).
+  key: string;
+  source: SourceKind;
+  // Projects whose instances may use it; ['*'] means all.
+  projects: string[];
+  // Extra keys served with this registry's credential: the default registry is also served
+  // under the Docker Hub key, because dockerd sends Docker Hub's credential to the mirror.
+  aliases: string[];
+  // URL with scheme for the engine's registry-mirrors, when this registry is a Docker Hub mirror.
+  mirrorUrl?: string;
+  static?: { username: string; password: Secret; ttlSeconds: number };
+  issuer?: {
+    // The `service` the registry names in its challenge and expects as the token `aud`.
+    service: string;
+    ticketTtlSeconds: number;
+    tokenTtlSeconds: number;
+    anonymousPull: boolean;
+    // Repository patterns per project ('*' key for all projects); glob with '*'. Default: everything.
+    repositories: Record<string, string[]>;
+  };
+}
+
+// Shared state across replicas: which instances were revoked, and when.
+export interface RevocationStore {
+  revoke(instance: string, at: Date): Promise<void>;
+  revokedAt(instance: string): Promise<Date | undefined>;
+  close(): Promise<void>;
+}
+
+export interface AuditEvent {
+  event: 'credential' | 'realm' | 'token_issued' | 'revoked';
+  outcome: 'granted' | 'denied' | 'error';
+  instance?: string;
+  project?: string;
+  registry?: string;
+  source?: string;
+  reason?: string;
+  scope?: string;
+  service?: string;
+}
+
+// JSON lines, one per decision; never a secret.
+export interface AuditLog {
+  record(event: AuditEvent): void;
+}
+
+export interface Metrics {
+  increment(name: string, labels?: Record<string, string>, by?: number): void;
+  observe(name: string, seconds: number, labels?: Record<string, string>): void;
+  render(): string;
+}
+
+export interface SigningKey {
+  // RFC 7638 thumbprint of the public key.
+  kid: string;
+  alg: 'EdDSA' | 'ES256' | 'RS256';
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+// current signs; every key in `all` (current first) verifies, so keys rotate without downtime.
+export interface KeyRing {
+  current: SigningKey;
+  all: SigningKey[];
+}

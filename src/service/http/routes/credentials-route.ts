@@ -1,0 +1,61 @@
+import type { InstanceIdentity, RegistryEntry } from '../../core/ports.ts';
+import type { Route } from '../service-deps.ts';
+import { CodedError, isCodedError } from '../../../common/errors.ts';
+import { normalizeRegistryKey } from '../../../registry/registry-key.ts';
+import { authenticateInstance, projectMayUse } from '../authenticate-instance.ts';
+import { BODY_LIMIT_BYTES, parseJsonObject } from '../read-json.ts';
+import { readBody, sendJson } from '../http-io.ts';
+
+// POST /v1/credentials: the one response that carries a registry secret. Order of checks:
+// body size, instance token, request shape, registry known, project allowed, then the source.
+// Every outcome is audited and counted; the secret never is.
+export const credentialsRoute: Route = async (req, res, deps) => {
+  let identity: InstanceIdentity | undefined;
+  let requestedKey: string | undefined;
+  let entry: RegistryEntry | undefined;
+  try {
+    const raw = await readBody(req, BODY_LIMIT_BYTES);
+    identity = await authenticateInstance(req, deps);
+    requestedKey = requestedRegistry(parseJsonObject(raw).registry);
+    entry = deps.config.registries.find((candidate) => candidate.key === requestedKey || candidate.aliases.includes(requestedKey!));
+    if (!entry) throw new CodedError('not_found', `no credential for registry ${requestedKey}; pull anonymously`);
+    if (!projectMayUse(entry.projects, identity.project)) throw new CodedError('forbidden', `registry ${requestedKey} is not available to project ${identity.project}`);
+    const source = deps.sources[entry.source];
+    if (!source) throw new Error(`no credential source ${entry.source} is wired`);
+    const now = deps.clock();
+    const credential = await source.issue({ identity, requestedKey, registry: entry, now });
+    deps.audit.record({ event: 'credential', outcome: 'granted', ...who(identity), registry: requestedKey, source: entry.source });
+    deps.metrics.increment('dstack_registry_auth_issuances_total', { source: entry.source, registry: entry.key });
+    sendJson(res, 200, {
+      registry: requestedKey,
+      username: credential.username,
+      secret: credential.secret.reveal(),
+      expires_at: credential.expiresAt.toISOString(),
+      source: entry.source,
+    });
+  } catch (error) {
+    const reason = isCodedError(error) ? error.code : 'internal';
+    deps.audit.record({
+      event: 'credential',
+      outcome: reason === 'internal' || reason === 'unavailable' ? 'error' : 'denied',
+      ...(identity ? who(identity) : {}),
+      ...(requestedKey !== undefined ? { registry: requestedKey } : {}),
+      ...(entry ? { source: entry.source } : {}),
+      reason,
+    });
+    throw error;
+  }
+};
+
+function requestedRegistry(value: unknown): string {
+  if (typeof value !== 'string') throw new CodedError('bad_request', 'missing "registry": send {"registry": "<registry key>"}');
+  try {
+    return normalizeRegistryKey(value);
+  } catch (error) {
+    throw new CodedError('bad_request', (error as Error).message);
+  }
+}
+
+function who(identity: InstanceIdentity): { instance: string; project: string } {
+  return { instance: identity.instance, project: identity.project };
+}

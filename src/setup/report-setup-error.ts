@@ -1,9 +1,0 @@
-import type { CommandContext } from '../cli/context.ts';
-import { write } from '../cli/context.ts';
-import { oneLine } from '../shared/errors.ts';
-
-// Host subcommands talk to a person at a terminal: the one-line cause goes to stderr, exit 1.
-export async function reportSetupError(ctx: CommandContext, command: string, error: unknown): Promise<number> {
-  await write(ctx.stderr, `docker-credential-dstack ${command}: ${oneLine(error)}\n`);
-  return 1;
-}

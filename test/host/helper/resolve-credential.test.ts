@@ -1,0 +1,120 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ABSENT_TTL_MS, resolveCredential } from '../../../src/host/helper/resolve-credential.ts';
+import type { HelperSettings } from '../../../src/host/helper/settings.ts';
+import type { Diagnostics } from '../../../src/host/helper/diagnostics.ts';
+import type { ServiceClient, ServiceCredential } from '../../../src/host/client/service-client.ts';
+import { openFileCache } from '../../../src/host/cache/file-cache.ts';
+import { CodedError } from '../../../src/common/errors.ts';
+import { Secret } from '../../../src/common/secret.ts';
+
+const KEY = 'registry.example';
+let dir: string;
+let clock: Date;
+let lines: string[];
+const diagnostics: Diagnostics = { debug: (m) => lines.push(`debug: ${m}`), warn: (m) => lines.push(`warn: ${m}`) };
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dcd-resolve-'));
+  clock = new Date('2026-11-26T20:00:00.000Z');
+  lines = [];
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+function settings(extra: Partial<HelperSettings> = {}): HelperSettings {
+  return { server: 'https://dstack.example', tokenFile: '/t', cacheDir: join(dir, 'cache'), onError: 'fail', timeoutMs: 1000, debug: true, configPath: '/c', ...extra };
+}
+
+// A scripted server: each call takes the next answer (a credential lifetime in ms or an error).
+function scripted(...answers: Array<number | CodedError>): { client: () => Promise<ServiceClient>; calls: () => number } {
+  let calls = 0;
+  const client: ServiceClient = {
+    async getCredential(registryKey): Promise<ServiceCredential> {
+      const answer = answers[Math.min(calls, answers.length - 1)]!;
+      calls++;
+      if (answer instanceof CodedError) throw answer;
+      return { registry: registryKey, username: `user-${calls}`, secret: new Secret(`secret-${calls}`), expiresAt: new Date(clock.getTime() + answer) };
+    },
+    getHostConfig: async () => ({ mirrors: [], registries: [] }),
+    health: async () => ({ ok: true }),
+  };
+  return { client: async () => client, calls: () => calls };
+}
+
+const down = () => new CodedError('unreachable', 'cannot reach dstack server https://dstack.example (ECONNREFUSED)');
+const deps = (server: ReturnType<typeof scripted>) => ({ now: () => clock, client: server.client, cache: openFileCache(join(dir, 'cache')) });
+const advance = (ms: number) => (clock = new Date(clock.getTime() + ms));
+
+describe('resolveCredential (injected clock)', () => {
+  it('asks once, then serves from the cache until half-life, then refreshes', async () => {
+    const server = scripted(600_000, 600_000);
+    const d = deps(server);
+    expect((await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-1');
+    advance(299_000);
+    expect((await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-1');
+    expect(server.calls()).toBe(1);
+    advance(2000); // past 300 s, half of 600 s
+    expect((await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-2');
+    expect(server.calls()).toBe(2);
+    expect(lines.filter((l) => /^debug: cache (hit|miss)/.test(l))).toEqual([
+      `debug: cache miss for ${KEY}: requesting https://dstack.example`,
+      `debug: cache hit for ${KEY}`,
+      `debug: cache miss for ${KEY}: requesting https://dstack.example (cached entry past its refresh point)`,
+    ]);
+    expect(lines.join('\n')).not.toMatch(/secret-\d/);
+  });
+
+  it('a failed refresh serves the unexpired entry with a warning; an expired one never', async () => {
+    const server = scripted(600_000, down());
+    const d = deps(server);
+    await resolveCredential(KEY, settings(), diagnostics, d);
+    advance(400_000);
+    expect((await resolveCredential(KEY, settings(), diagnostics, d))?.secret.reveal()).toBe('secret-1');
+    expect(lines.some((l) => /^warn: refreshing the credential for registry\.example failed .*serving the cached one/.test(l))).toBe(true);
+    advance(200_000); // now exactly at expires_at
+    await expect(resolveCredential(KEY, settings(), diagnostics, d)).rejects.toThrow(/cannot reach/);
+  });
+
+  it('failure policy anonymous: no credential, with a warning', async () => {
+    const server = scripted(down());
+    expect(await resolveCredential(KEY, settings({ onError: 'anonymous' }), diagnostics, deps(server))).toBeUndefined();
+    expect(lines.some((l) => l.startsWith('warn: cannot reach dstack server') && l.includes('anonymously'))).toBe(true);
+  });
+
+  it('auth errors are never hidden: not by the policy, not by a cached entry', async () => {
+    const server = scripted(600_000, new CodedError('token_revoked', 'instance token revoked by https://dstack.example'));
+    const d = deps(server);
+    await resolveCredential(KEY, settings(), diagnostics, d);
+    advance(400_000);
+    await expect(resolveCredential(KEY, settings({ onError: 'anonymous' }), diagnostics, d)).rejects.toThrow(/revoked/);
+    expect(d.cache.read(KEY)).toBeUndefined();
+  });
+
+  it('"no credential" is remembered for a short while only', async () => {
+    const server = scripted(new CodedError('not_found', 'none'), 600_000);
+    const d = deps(server);
+    expect(await resolveCredential(KEY, settings(), diagnostics, d)).toBeUndefined();
+    expect(await resolveCredential(KEY, settings(), diagnostics, d)).toBeUndefined();
+    expect(server.calls()).toBe(1);
+    advance(ABSENT_TTL_MS);
+    expect((await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-2');
+  });
+
+  it('a credential already expired by this clock is returned but not cached', async () => {
+    const server = scripted(-1000, 600_000);
+    const d = deps(server);
+    expect((await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-1');
+    expect(lines.some((l) => l.includes('already expired by this host'))).toBe(true);
+    expect(d.cache.read(KEY)).toBeUndefined();
+  });
+
+  it('works without a usable cache directory (warns, asks every time)', async () => {
+    const server = scripted(600_000);
+    const s = settings({ cacheDir: '/proc/definitely-not-writable/cache' });
+    expect((await resolveCredential(KEY, s, diagnostics, { now: () => clock, client: server.client }))?.username).toBe('user-1');
+    expect((await resolveCredential(KEY, s, diagnostics, { now: () => clock, client: server.client }))?.username).toBe('user-2');
+    expect(lines.some((l) => l.startsWith('warn: not caching credentials'))).toBe(true);
+  });
+});

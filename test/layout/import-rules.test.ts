@@ -1,0 +1,63 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+// The floor plan (README "Layout"): the two halves never import each other, the shared rooms
+// import neither half, and inside a half only commands/ (and src/bin) import commands/.
+const SRC = resolve(import.meta.dirname, '../../src');
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+// Every relative specifier of a static import, a re-export or a dynamic import().
+export function importsOf(text: string): string[] {
+  const found: string[] = [];
+  for (const match of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])(\.{1,2}\/[^'"]+)\1/g)) found.push(match[2]!);
+  return found;
+}
+
+// The room of a file under src/: 'host', 'service', 'common', 'registry', 'contract', 'bin'.
+function roomOf(file: string): string {
+  return relative(SRC, file).split('/')[0]!;
+}
+
+function isCommand(file: string): boolean {
+  return /^(host|service)\/commands\//.test(relative(SRC, file));
+}
+
+export function violations(): string[] {
+  const found: string[] = [];
+  for (const file of sourceFiles(SRC)) {
+    const from = roomOf(file);
+    for (const spec of importsOf(readFileSync(file, 'utf8'))) {
+      const target = resolve(dirname(file), spec);
+      const to = roomOf(target);
+      const where = `${relative(SRC, file)} imports ${relative(SRC, target)}`;
+      if ((from === 'host' && to === 'service') || (from === 'service' && to === 'host')) found.push(`${where}: the halves never import each other`);
+      if (['common', 'registry', 'contract'].includes(from) && ['host', 'service', 'bin'].includes(to)) found.push(`${where}: shared rooms import neither half`);
+      if (from !== 'bin' && isCommand(target) && !isCommand(file)) found.push(`${where}: core code does not import its commands/`);
+    }
+  }
+  return found;
+}
+
+describe('the floor plan', () => {
+  it('finds the imports it checks (static, re-export, dynamic)', () => {
+    expect(importsOf(`import a from './a.ts';\nexport { b } from "../b.ts";\nconst c = await import('./c/d.ts');\nimport './side.ts';\nimport x from 'node:fs';`)).toEqual(['./a.ts', '../b.ts', './c/d.ts', './side.ts']);
+  });
+
+  it('every room of src/ is one the plan names', () => {
+    const rooms = new Set(sourceFiles(SRC).map(roomOf));
+    expect([...rooms].sort()).toEqual(['bin', 'common', 'contract', 'host', 'registry', 'service'].filter((room) => rooms.has(room)));
+    expect(rooms.has('host') && rooms.has('service')).toBe(true);
+  });
+
+  it('no import crosses a wall', () => {
+    expect(violations()).toEqual([]);
+  });
+});
