@@ -2,6 +2,7 @@ import { CodedError, isCodedError } from '../../common/errors.ts';
 import type { Secret } from '../../common/secret.ts';
 import { Secret as SecretValue } from '../../common/secret.ts';
 import { VERSION } from '../../common/version.ts';
+import { parseCredentialAnswer, type CredentialRequestBody } from '../../contract/credential-answer.ts';
 import type { HelperSettings } from '../helper/settings.ts';
 import { createTransport, formatMs, type Exchange, type ExchangeResult, type Transport } from './http-exchange.ts';
 import { readInstanceToken } from './instance-token.ts';
@@ -9,15 +10,14 @@ import { backoffMs, isRetryableStatus, MAX_ATTEMPTS, parseRetryAfter } from './r
 import { parseServerUrl } from './server-url.ts';
 import { errorFromResponse } from './service-errors.ts';
 
-export interface ServiceCredential {
-  registry: string;
-  username: string;
-  secret: Secret;
-  expiresAt: Date;
-}
+// A credential as the host holds it (src/contract/credential-answer.ts, secrets wrapped).
+export type ServiceCredential =
+  | { kind: 'basic'; registry: string; username: string; secret: Secret; expiresAt: Date }
+  | { kind: 'bearer'; registry: string; repository: string; token: Secret; expiresAt: Date };
 
 export interface ServiceClient {
-  getCredential(registryKey: string): Promise<ServiceCredential>;
+  // `repository` scopes the request (a brokered registry answers only with it).
+  getCredential(registryKey: string, repository?: string): Promise<ServiceCredential>;
   getHostConfig(): Promise<{ mirrors: string[]; registries: string[] }>;
   health(): Promise<{ ok: boolean; date?: Date }>;
 }
@@ -68,8 +68,9 @@ export function createServiceClient(settings: HelperSettings, options: ServiceCl
   }
 
   return {
-    async getCredential(registryKey) {
-      const result = await call({ method: 'POST', path: '/v1/credentials', body: JSON.stringify({ registry: registryKey }) }, registryKey);
+    async getCredential(registryKey, repository) {
+      const request: CredentialRequestBody = repository === undefined ? { registry: registryKey } : { registry: registryKey, repository };
+      const result = await call({ method: 'POST', path: '/v1/credentials', body: JSON.stringify(request) }, registryKey);
       return parseCredential(result.body, target.display, registryKey);
     },
     async getHostConfig() {
@@ -93,13 +94,13 @@ export function createServiceClient(settings: HelperSettings, options: ServiceCl
 }
 
 function parseCredential(body: string, server: string, registryKey: string): ServiceCredential {
-  const value = parseJson(body, server) as Record<string, unknown>;
-  const { username, secret, expires_at: expires } = value;
-  if (typeof username !== 'string' || typeof secret !== 'string' || secret === '') throw badResponse(server, `the credential for ${registryKey} lacks "username" or "secret"`);
-  const expiresAt = typeof expires === 'string' ? new Date(expires) : undefined;
-  if (!expiresAt || Number.isNaN(expiresAt.getTime())) throw badResponse(server, `the credential for ${registryKey} has no valid "expires_at"`);
-  const registry = typeof value.registry === 'string' ? value.registry : registryKey;
-  return { registry, username, secret: new SecretValue(secret), expiresAt };
+  const parsed = parseCredentialAnswer(parseJson(body, server));
+  if (!parsed.ok) throw badResponse(server, `the credential for ${registryKey}: ${parsed.why}`);
+  const { answer } = parsed;
+  const registry = answer.registry || registryKey;
+  const expiresAt = new Date(answer.expires_at);
+  if (answer.kind === 'bearer') return { kind: 'bearer', registry, repository: answer.repository, token: new SecretValue(answer.token), expiresAt };
+  return { kind: 'basic', registry, username: answer.username, secret: new SecretValue(answer.secret), expiresAt };
 }
 
 function parseJson(body: string, server: string): object {

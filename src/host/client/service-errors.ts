@@ -1,10 +1,6 @@
 import { CodedError } from '../../common/errors.ts';
+import { isServiceErrorCode } from '../../contract/error-codes.ts';
 
-// The service's error codes (docs/contract.md) plus the ones the client makes up itself.
-export const SERVICE_ERROR_CODES = ['not_found', 'token_missing', 'token_invalid', 'token_expired', 'token_revoked', 'forbidden', 'bad_request', 'payload_too_large', 'rate_limited', 'unavailable', 'internal'] as const;
-
-// Errors no retry can fix and no cached credential should paper over.
-export const AUTH_ERROR_CODES = new Set(['token_missing', 'token_invalid', 'token_expired', 'token_revoked', 'forbidden']);
 
 export interface ErrorContext {
   server: string;
@@ -67,7 +63,7 @@ function codeForStatus(status: number): string {
 function parseErrorBody(body: string): { code?: string; message?: string } {
   try {
     const value = JSON.parse(body) as Record<string, unknown>;
-    const code = typeof value.error === 'string' && (SERVICE_ERROR_CODES as readonly string[]).includes(value.error) ? value.error : undefined;
+    const code = isServiceErrorCode(value.error) ? value.error : undefined;
     const message = typeof value.message === 'string' ? value.message.replace(/\s+/g, ' ').trim().slice(0, 200) : undefined;
     return { code, message: message || undefined };
   } catch {

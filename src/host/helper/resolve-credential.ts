@@ -93,6 +93,8 @@ async function fetchAndStore(registryKey: string, settings: HelperSettings, diag
   try {
     const credential = await client.getCredential(registryKey);
     share(cache, registryKey, undefined);
+    // Without a repository the service never answers bearer; a broken one that does gets nothing from us.
+    if (credential.kind !== 'basic') throw new CodedError('bad_response', `dstack server ${settings.server} answered a repository token for ${registryKey} without being asked for a repository`);
     const issuedAt = now();
     if (credential.expiresAt.getTime() <= issuedAt.getTime()) {
       diagnostics.warn(`the credential for ${registryKey} from ${settings.server} is already expired by this host's clock (expires_at ${credential.expiresAt.toISOString()}): check the clocks; not caching it`);

@@ -97,7 +97,7 @@ const credentials: Check = async (ctx) => {
     try {
       const credential = await ctx.client.getCredential(key);
       const minutes = Math.round((credential.expiresAt.getTime() - ctx.now().getTime()) / 60_000);
-      results.push({ status: 'ok', name: `credential ${key}`, detail: `obtained for ${credential.username}, expires in ${minutes} min (not shown)` });
+      results.push({ status: 'ok', name: `credential ${key}`, detail: `obtained ${credential.kind === 'basic' ? `for ${credential.username}` : `a token for ${credential.repository}`}, expires in ${minutes} min (not shown)` });
     } catch (error) {
       const listed = ctx.hostConfig.registries.some((r) => safeKey(r) === key);
       results.push({ status: listed ? 'fail' : 'warn', name: `credential ${key}`, detail: message(error), fix: fixFor(error) });

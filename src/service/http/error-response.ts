@@ -1,22 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { CodedError, oneLine } from '../../common/errors.ts';
 import { sendError } from './http-io.ts';
-
-// The contract's error table: code → status. Anything else a route throws is `internal`.
-const STATUS: Record<string, number> = {
-  bad_request: 400,
-  token_missing: 401,
-  token_invalid: 401,
-  token_expired: 401,
-  token_revoked: 401,
-  forbidden: 403,
-  not_found: 404,
-  method_not_allowed: 405,
-  payload_too_large: 413,
-  rate_limited: 429,
-  internal: 500,
-  unavailable: 503,
-};
+import { ERROR_STATUS, isServiceErrorCode } from '../../contract/error-codes.ts';
 
 const GENERIC: Record<string, string> = {
   unavailable: 'dstack-registry-auth is temporarily unavailable; retry later',
@@ -27,14 +12,14 @@ const GENERIC: Record<string, string> = {
 // Unknown failures are logged (one line, no stack) and answered with a generic message, so
 // neither a stack trace nor an internal detail reaches the client.
 export function sendFailure(res: ServerResponse, error: unknown, log: (line: string) => void): string {
-  const coded = error instanceof CodedError && STATUS[error.code] !== undefined ? error : undefined;
+  const coded = error instanceof CodedError && isServiceErrorCode(error.code) ? error : undefined;
   if (!coded) {
     log(`internal error: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`.replace(/\s*\n\s*/g, ' '));
     if (!res.headersSent) sendError(res, 500, 'internal', GENERIC.internal!);
     else res.destroy();
     return 'internal';
   }
-  const status = STATUS[coded.code]!;
+  const status: number = ERROR_STATUS[coded.code as keyof typeof ERROR_STATUS];
   // Server-side failures name internals (store URLs, paths): those go to the log only.
   const message = status >= 500 ? GENERIC[coded.code] ?? GENERIC.internal! : coded.message;
   if (status >= 500) log(`${coded.code}: ${oneLine(coded)}`);

@@ -42,6 +42,7 @@ describe('createServiceClient', () => {
     const s = await server();
     const before = Date.now();
     const credential = await createServiceClient(settings(s.url)).getCredential(KEY);
+    if (credential.kind !== 'basic') throw new Error(`expected a basic credential, got ${credential.kind}`);
     expect(credential.username).toBe('u');
     expect(credential.secret.reveal()).toBe('the-secret');
     expect(credential.expiresAt.getTime()).toBeGreaterThanOrEqual(before + 59_000);
@@ -57,7 +58,7 @@ describe('createServiceClient', () => {
   it('retries 5xx and network-level failures, never 4xx', async () => {
     const s = await server();
     s.queue({ kind: 'error', status: 500, error: 'internal' }, { kind: 'error', status: 503, error: 'unavailable' });
-    expect((await createServiceClient(settings(s.url), fast).getCredential(KEY)).username).toBe('u');
+    expect(await createServiceClient(settings(s.url), fast).getCredential(KEY)).toMatchObject({ kind: 'basic', username: 'u' });
     expect(s.credentialRequests()).toBe(3);
     for (const [status, error] of [[400, 'bad_request'], [401, 'token_expired'], [403, 'forbidden'], [404, 'not_found']] as const) {
       const t = await server();
@@ -111,7 +112,7 @@ describe('createServiceClient', () => {
     expect(isCodedError(failure, 'tls')).toBe(true);
     expect((failure as Error).message).toMatch(/DOCKER_CREDENTIAL_DSTACK_CA_FILE/);
     const credential = await createServiceClient(settings(s.url, { caFile: join(dir, 'cert.pem') })).getCredential(KEY);
-    expect(credential.username).toBe('u');
+    expect(credential).toMatchObject({ kind: 'basic', username: 'u' });
   });
 
   it('https through HTTPS_PROXY (CONNECT), and straight past it for NO_PROXY hosts', async () => {
@@ -120,10 +121,10 @@ describe('createServiceClient', () => {
     try {
       const caFile = join(dir, 'cert.pem');
       const via = createServiceClient(settings(s.url, { caFile, proxyEnv: { HTTPS_PROXY: proxy.url } }));
-      expect((await via.getCredential(KEY)).username).toBe('u');
+      expect(await via.getCredential(KEY)).toMatchObject({ kind: 'basic', username: 'u' });
       expect(proxy.tunnels).toEqual([`127.0.0.1:${new URL(s.url).port}`]);
       const direct = createServiceClient(settings(s.url, { caFile, proxyEnv: { HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1' } }));
-      expect((await direct.getCredential(KEY)).username).toBe('u');
+      expect(await direct.getCredential(KEY)).toMatchObject({ kind: 'basic', username: 'u' });
       expect(proxy.tunnels).toHaveLength(1);
     } finally {
       await proxy.close();

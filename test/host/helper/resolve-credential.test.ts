@@ -35,7 +35,7 @@ function scripted(...answers: Array<number | CodedError>): { client: () => Promi
       const answer = answers[Math.min(calls, answers.length - 1)]!;
       calls++;
       if (answer instanceof CodedError) throw answer;
-      return { registry: registryKey, username: `user-${calls}`, secret: new Secret(`secret-${calls}`), expiresAt: new Date(clock.getTime() + answer) };
+      return { kind: 'basic', registry: registryKey, username: `user-${calls}`, secret: new Secret(`secret-${calls}`), expiresAt: new Date(clock.getTime() + answer) };
     },
     getHostConfig: async () => ({ mirrors: [], registries: [] }),
     health: async () => ({ ok: true }),
