@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { HELPER_BINARY } from '../commands/setup-fixture.ts';
 
-const SCRIPT = fileURLToPath(new URL('../../scripts/install.sh', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../../../scripts/install.sh', import.meta.url));
 
 // scripts/install.sh in a temp prefix, with every host path pointed into the temp dir.
 describe('scripts/install.sh', () => {

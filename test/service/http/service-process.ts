@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 
 // The built service binary, as operators run it.
-export const SERVICE_BINARY = join(import.meta.dirname, '..', '..', 'dist', `dstack-registry-auth-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`);
+export const SERVICE_BINARY = join(import.meta.dirname, '..', '..', '..', 'dist', `dstack-registry-auth-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`);
 
 export function assertServiceBinaryBuilt(): void {
   if (!existsSync(SERVICE_BINARY)) throw new Error(`${SERVICE_BINARY} is missing: run \`npm run -s build:binary -- --host-only\` (npm test does it first)`);

@@ -20,7 +20,7 @@ import { dockerRegistryAvailable, seedImage, startRegistry, type RegistryProcess
 // (buildService: same data dir, keys, SQLite revocation store) on a loopback port. The image
 // is seeded through an open registry on the same storage before token auth is switched on
 // (no test-only signer).
-const BINARY = process.env.DSTACK_REGISTRY_AUTH_TEST_BINARY ?? resolve(import.meta.dirname, '../../dist/dstack-registry-auth-linux-x64');
+const BINARY = process.env.DSTACK_REGISTRY_AUTH_TEST_BINARY ?? resolve(import.meta.dirname, '../../../dist/dstack-registry-auth-linux-x64');
 const MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';
 const available = dockerRegistryAvailable();
 
