@@ -8,7 +8,7 @@ import { findOnPath } from './detect-engines.ts';
 import { HELPER_NAME } from './docker-client-config.ts';
 import { parseJsonObject } from './json-document.ts';
 import { dockerInfo, describeImageStore, mirrorsInEffect, type DockerInfo } from './docker-engine.ts';
-import { mirrorRegistryKey, validateMirrorUrl } from './mirror-url.ts';
+import { mirrorRegistryKey, validateMirrorUrl } from '../../registry/mirror-url.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 export interface CheckResult {

@@ -4,8 +4,8 @@ import { CodedError } from '../../common/errors.ts';
 import { MAX_SHORT_LIFETIME_SECONDS, parseDuration } from '../../common/duration.ts';
 import { DOCKER_HUB_KEY, isDockerHubKey, normalizeRegistryKey } from '../../registry/registry-key.ts';
 import type { FileRegistry } from './config-file.ts';
-import { hostOf, isLoopbackHost } from './loopback.ts';
-import { checkHttpUrl } from './http-url.ts';
+import { hostOf, isLoopbackHost } from '../../registry/loopback.ts';
+import { checkMirrorUrl } from './http-url.ts';
 
 // Service-wide lifetimes a registry inherits unless it sets its own.
 export interface DefaultTtls {
@@ -47,7 +47,7 @@ export function defaultRegistryEntry(settings: DefaultRegistrySettings, ttls: De
   const hub = isDockerHubKey(key);
   if (hub && source === 'issuer') throw new CodedError('config_invalid', `${sourceSetting}=issuer cannot serve Docker Hub (${REGISTRY_VAR}=${registry}); name your own registry`);
   const aliases = hub ? [] : [DOCKER_HUB_KEY];
-  const mirrorUrl = hub ? undefined : settings.mirrorUrl ? checkHttpUrl(settings.mirrorUrl.value, settings.mirrorUrl.setting) : defaultMirrorUrl(key);
+  const mirrorUrl = hub ? undefined : settings.mirrorUrl ? checkMirrorUrl(settings.mirrorUrl.value, settings.mirrorUrl.setting) : defaultMirrorUrl(key);
   const projects = settings.projects ?? ['*'];
   if (source === 'issuer') return issuerEntry(key, aliases, mirrorUrl, projects, { service: settings.service ?? key }, ttls);
   if (username === undefined) return { key, source: 'static', projects, aliases, ...(mirrorUrl ? { mirrorUrl } : {}) };
@@ -62,7 +62,7 @@ export function fileRegistryEntry(raw: FileRegistry, where: string, env: Record<
   if (projects.length === 0) throw new CodedError('config_invalid', `${where}.projects is empty; list project names or "*"`);
   let mirrorUrl: string | undefined;
   if (raw.mirror === true) mirrorUrl = defaultMirrorUrl(key);
-  else if (typeof raw.mirror === 'string') mirrorUrl = checkHttpUrl(raw.mirror, `${where}.mirror`);
+  else if (typeof raw.mirror === 'string') mirrorUrl = checkMirrorUrl(raw.mirror, `${where}.mirror`);
   if (mirrorUrl && isDockerHubKey(key)) throw new CodedError('config_invalid', `${where}.mirror: Docker Hub cannot be its own mirror`);
   const aliases = mirrorUrl ? [DOCKER_HUB_KEY] : [];
   if (source === 'issuer') {

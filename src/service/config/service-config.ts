@@ -4,7 +4,7 @@ import { CodedError } from '../../common/errors.ts';
 import { MAX_SHORT_LIFETIME_SECONDS, parseDuration } from '../../common/duration.ts';
 import { readConfigFile, type ConfigFile } from './config-file.ts';
 import { defaultRegistryEntry, fileRegistryEntry, type DefaultTtls } from './registry-entries.ts';
-import { hostOf, isLoopbackHost } from './loopback.ts';
+import { hostOf, isLoopbackHost } from '../../registry/loopback.ts';
 import { checkHttpUrl } from './http-url.ts';
 import { checkInstanceTokenTtl } from '../token/instance-token.ts';
 
