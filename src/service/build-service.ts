@@ -61,7 +61,7 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
   const metrics = createMetrics();
   const sources: Record<string, CredentialSource> = {
     static: createStaticSource(),
-    issuer: createIssuerSource({ ticketKeys, clock, issuerName: config.issuerName }),
+    issuer: createIssuerSource({ ticketKeys, issuerName: config.issuerName }),
   };
   const deps: ServiceDeps = { config, instanceKeys, verifiedTokens: createVerifiedTokenCache(), revocations, sources, audit, metrics, clock, log };
   // The token realm handles its own errors, audit lines and metrics; the router only measures it.

@@ -4,7 +4,7 @@ import { Secret as SecretValue } from '../../common/secret.ts';
 import { VERSION } from '../../common/version.ts';
 import { parseCredentialAnswer, type CredentialRequestBody } from '../../contract/credential-answer.ts';
 import type { HelperSettings } from '../helper/settings.ts';
-import { createTransport, formatMs, type Exchange, type ExchangeResult, type Transport } from './http-exchange.ts';
+import { createTransport, serverTimeout, type Exchange, type ExchangeResult, type Transport } from './http-exchange.ts';
 import { readInstanceToken } from './instance-token.ts';
 import { backoffMs, isRetryableStatus, MAX_ATTEMPTS, parseRetryAfter } from './retry-policy.ts';
 import { parseServerUrl } from './server-url.ts';
@@ -56,7 +56,7 @@ export function createServiceClient(settings: HelperSettings, options: ServiceCl
         const header = result.headers['retry-after'];
         waitMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, Date.now());
       } catch (error) {
-        if (isCodedError(error, 'timeout')) throw new CodedError('timeout', `dstack server ${target.display} did not answer within ${formatMs(settings.timeoutMs)} (DOCKER_CREDENTIAL_DSTACK_TIMEOUT)`);
+        if (isCodedError(error, 'timeout')) throw serverTimeout(target.display, settings.timeoutMs);
         if (!isCodedError(error) || error.code !== 'unreachable') throw error;
         failure = error;
       }

@@ -29,7 +29,8 @@ export async function runConfigure(ctx: CommandContext): Promise<number> {
   let docker: DockerState | undefined;
   if (engines.includes('docker') && setup.mirrors.length > 0) docker = await dockerPreflight(options, ctx.env);
   const plan = await planConfigure({ options, keys: setup.keys, mirrors: setup.mirrors, engines, dockerContainerdStore: docker?.info?.containerdStore ?? false });
-  for (const warning of [...plan.warnings, ...(docker?.notes ?? [])]) await write(ctx.stderr, `warning: ${warning}\n`);
+  for (const warning of plan.warnings) await write(ctx.stderr, `warning: ${warning}\n`);
+  for (const note of docker?.notes ?? []) await write(ctx.stderr, `${note}\n`);
 
   const daemonJson = plan.files.find((f) => f.ownership?.kind === 'daemon-json');
   if (daemonJson && isChange(daemonJson) && daemonJson.after !== undefined) {

@@ -7,6 +7,7 @@ import { defaultRegistryEntry, fileRegistryEntry, type DefaultTtls } from './reg
 import { hostOf, isLoopbackHost } from '../../registry/loopback.ts';
 import { checkHttpUrl } from './http-url.ts';
 import { checkInstanceTokenTtl } from '../token/instance-token.ts';
+import { isPostgresUrl } from '../store/database-url.ts';
 
 // Everything the service needs to start, resolved from DSTACK_REGISTRY_AUTH_* variables,
 // the optional JSON config file, dstack's three default-registry variables and CLI flags.
@@ -66,7 +67,7 @@ export async function loadServiceConfig(
   if (adminToken && adminToken.value.length < 16) throw new CodedError('config_invalid', `${adminToken.setting} is shorter than 16 characters; use a long random value (openssl rand -hex 32)`);
   const databaseUrl = setting('DATABASE_URL', 'databaseUrl');
   const auditLog = setting('AUDIT_LOG', 'auditLog');
-  if (databaseUrl && !/^postgres(?:ql)?:\/\//.test(databaseUrl.value)) throw new CodedError('config_invalid', `${databaseUrl.setting} must be a postgres:// or postgresql:// connection URL`);
+  if (databaseUrl && !isPostgresUrl(databaseUrl.value)) throw new CodedError('config_invalid', `${databaseUrl.setting} must be a postgres:// or postgresql:// connection URL`);
 
   const ttls: DefaultTtls = {
     credentialTtlSeconds: duration('CREDENTIAL_TTL', 'credentialTtl', '10m', MAX_SHORT_LIFETIME_SECONDS),

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Secret } from '../../common/secret.ts';
 
 // The seams of the service. Routes, credential sources and the token realm depend on these
-// interfaces only; src/server/wiring code picks the implementations.
+// interfaces only; src/service/build-service.ts picks the implementations.
 
 export type Clock = () => Date;
 

@@ -179,7 +179,7 @@ describe('realm audit', () => {
 
 describe('issuer source', () => {
   it('issues a pull ticket for the registry service as username instance:<id> and a redacted secret', async () => {
-    const source = createIssuerSource({ ticketKeys: keys.ticketKeys, clock: () => now, issuerName: 'dstack-registry-auth' });
+    const source = createIssuerSource({ ticketKeys: keys.ticketKeys, issuerName: 'dstack-registry-auth' });
     expect(source.kind).toBe('issuer');
     const identity = { instance: 'i-7', project: 'main', issuedAt: now, expiresAt: now };
     const issued = await source.issue({ identity, requestedKey: 'https://index.docker.io/v1/', registry: registries[0]!, now });

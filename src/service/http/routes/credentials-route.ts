@@ -2,7 +2,8 @@ import type { InstanceIdentity, RegistryEntry } from '../../core/ports.ts';
 import type { Route } from '../service-deps.ts';
 import { CodedError, isCodedError } from '../../../common/errors.ts';
 import { normalizeRegistryKey } from '../../../registry/registry-key.ts';
-import { authenticateInstance, projectMayUse } from '../authenticate-instance.ts';
+import { authenticateInstance } from '../authenticate-instance.ts';
+import { projectMayUse } from '../../core/project-access.ts';
 import { BODY_LIMIT_BYTES, parseJsonObject } from '../read-json.ts';
 import { readBody, sendJson } from '../http-io.ts';
 

@@ -1,5 +1,6 @@
 import type { Route } from '../service-deps.ts';
-import { authenticateInstance, projectMayUse } from '../authenticate-instance.ts';
+import { authenticateInstance } from '../authenticate-instance.ts';
+import { projectMayUse } from '../../core/project-access.ts';
 import { sendJson } from '../http-io.ts';
 
 // GET /v1/host-config: what `configure` writes on a runner host, limited to the registries
