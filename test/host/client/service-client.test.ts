@@ -100,7 +100,7 @@ describe('createServiceClient', () => {
   it('reads host-config and health (with the Date header)', async () => {
     const s = await server({ hostConfig: { mirrors: ['https://mirror.example'], registries: ['https://index.docker.io/v1/'] } });
     const client = createServiceClient(settings(s.url));
-    expect(await client.getHostConfig()).toEqual({ mirrors: ['https://mirror.example'], registries: ['https://index.docker.io/v1/'] });
+    expect(await client.getHostConfig()).toEqual({ mirrors: ['https://mirror.example'], registries: ['https://index.docker.io/v1/'], endpoint: { enabled: false, upstreams: [] } });
     const health = await client.health();
     expect(health.ok).toBe(true);
     expect(Math.abs(health.date!.getTime() - Date.now())).toBeLessThan(5000);
@@ -135,5 +135,23 @@ describe('createServiceClient', () => {
     const s = await server({ tls });
     const failure = await createServiceClient(settings(s.url, { caFile: join(dir, 'cert.pem'), timeoutMs: 1000, proxyEnv: { HTTPS_PROXY: 'http://127.0.0.1:1' } })).getCredential(KEY).catch((e: unknown) => e);
     expect(isCodedError(failure, 'unreachable')).toBe(true);
+  });
+});
+
+describe('getHostConfig: the endpoint block', () => {
+  it('reads upstreams with their registry key and library setting; absent means disabled with none', async () => {
+    const endpoint = { enabled: true, upstreams: [{ url: 'https://h.example/proxy', registry: 'h.example', library: 'strip' }, { url: 'https://m.example', registry: 'm.example' }] };
+    const s = await server({ hostConfig: { mirrors: [], registries: [], endpoint } });
+    expect((await createServiceClient(settings(s.url)).getHostConfig()).endpoint).toEqual({ enabled: true, upstreams: [{ url: 'https://h.example/proxy', registry: 'h.example', library: 'strip' }, { url: 'https://m.example', registry: 'm.example', library: 'keep' }] });
+  });
+
+  it.each([
+    [{ enabled: 'yes' }, /"enabled" is not a boolean/],
+    [{ upstreams: {} }, /"upstreams" is not a list/],
+    [{ upstreams: [{ url: 'https://x' }] }, /an upstream lacks "url" or "registry"/],
+    [{ upstreams: [{ url: 'https://x', registry: 'x', library: 'drop' }] }, /"library" is not keep, strip or both/],
+  ])('refuses an endpoint block that breaks the contract: %j', async (endpoint, message) => {
+    const s = await server({ hostConfig: { mirrors: [], registries: [], endpoint } });
+    await expect(createServiceClient(settings(s.url)).getHostConfig()).rejects.toThrow(message);
   });
 });
