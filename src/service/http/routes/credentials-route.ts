@@ -3,7 +3,7 @@ import type { Route } from '../service-deps.ts';
 import type { CredentialAnswer } from '../../../contract/credential-answer.ts';
 import { CodedError, isCodedError } from '../../../common/errors.ts';
 import { normalizeRegistryKey } from '../../../registry/registry-key.ts';
-import { checkRepositoryName } from '../../../registry/repository-name.ts';
+import { repositoryProblem } from '../../../registry/distribution-grammar.ts';
 import { authenticateInstance, projectMayUse } from '../authenticate-instance.ts';
 import { BODY_LIMIT_BYTES, parseJsonObject } from '../read-json.ts';
 import { readBody, sendJson } from '../http-io.ts';
@@ -59,11 +59,10 @@ function requestedRegistry(value: unknown): string {
 // `repository` is optional (a `get` cannot send one); when present it must be a repository name.
 function requestedRepository(value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  try {
-    return checkRepositoryName(value);
-  } catch (error) {
-    throw new CodedError('bad_request', `"repository": ${(error as Error).message}`);
-  }
+  if (typeof value !== 'string') throw new CodedError('bad_request', '"repository" must be a string such as "library/python"');
+  const problem = repositoryProblem(value);
+  if (problem !== undefined) throw new CodedError('bad_request', `invalid repository name "${value.slice(0, 80)}": ${problem}`);
+  return value;
 }
 
 // The 200 body in the contract's shape (src/contract/credential-answer.ts).
