@@ -1,5 +1,6 @@
 import type { RegistryEntry } from '../../core/ports.ts';
 import { CodedError } from '../../../common/errors.ts';
+import { defaultUpstreamUrl } from '../../config/registry-urls.ts';
 import { discoverRealm, DiscoveryFailed, NotBrokerable, type TokenRealm } from './discover-realm.ts';
 import type { RetryPolicy } from './upstream-request.ts';
 
@@ -19,7 +20,7 @@ export function createRealmDirectory(registries: RegistryEntry[], log: (line: st
   const discover = (entry: RegistryEntry): Promise<TokenRealm> => {
     let running = pending.get(entry.key);
     if (!running) {
-      running = discoverRealm(entry.key, entry.upstreamUrl!, policy)
+      running = discoverRealm(entry.key, entry.upstreamUrl ?? defaultUpstreamUrl(entry.key, entry.mirrorUrl), policy)
         .then((realm) => {
           known.set(entry.key, realm);
           return realm;
