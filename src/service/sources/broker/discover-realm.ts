@@ -1,5 +1,5 @@
 import { CodedError } from '../../../common/errors.ts';
-import { parseChallenges } from './challenge.ts';
+import { parseChallenges } from '../../../registry/auth-challenges.ts';
 import { DISCOVERY_POLICY, upstreamRequest, UpstreamUnreachable, type RetryPolicy } from './upstream-request.ts';
 
 // Where a registry sends clients for tokens: its challenge's realm URL and `service`.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseChallenges } from '../../../../src/service/sources/broker/challenge.ts';
+import { parseChallenges } from '../../src/registry/auth-challenges.ts';
 
 describe('WWW-Authenticate challenges', () => {
   it('reads the Bearer challenge registries send (Docker Hub, distribution)', () => {
