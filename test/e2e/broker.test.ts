@@ -26,7 +26,7 @@ let scaffold: Scaffold;
 let upstream: BrokeredRegistry;
 let service: Service;
 let host: HelperHost;
-let endpoint: { url: string; logPath: string; log(): Promise<string> };
+let endpoint: Endpoint;
 let dockerd: Dockerd;
 
 describe('e2e: a brokered registry behind someone else’s token realm, pulled through the mirror endpoint', () => {
@@ -115,11 +115,51 @@ describe('e2e: a brokered registry behind someone else’s token realm, pulled t
     expect(upstream.tokenServer.requests.filter((r) => r.at > revokedAt)).toEqual([]);
     expect(await endpoint.log()).toMatch(/repository=library\/python ref=3\.14 .*cause=credential_refused/);
   });
+
+  it('the Docker Hub case: Docker Hub credentials without a mirror make Docker Hub (here: the fixture registry) the endpoint upstream', async () => {
+    // A second service as an operator with only a Docker Hub account configures it; Docker Hub's
+    // API URL is pointed at the fixture registry, which the test machine can reach.
+    const hubService = scaffold.track(
+      await startService({
+        dir: join(scaffold.dir, 'svc-hub'),
+        env: {
+          DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: upstream.username,
+          DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: upstream.password,
+          DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'broker',
+          DSTACK_REGISTRY_AUTH_DEFAULT_UPSTREAM_URL: upstream.registry.url,
+          DSTACK_REGISTRY_AUTH_MIRROR_ENDPOINT: 'on',
+        },
+      }),
+    );
+    const hubHost = await createHelperHost({ dir: join(scaffold.dir, 'host-hub'), server: hubService.url });
+    await hubHost.setToken(await hubService.issueToken({ instance: 'i-hub-e2e' }));
+    // The engine keeps its mirror URL: the endpoint restarts on the same port for this host.
+    await endpoint.stop();
+    endpoint = scaffold.track(await startEndpoint(hubHost, join(scaffold.dir, 'host-hub'), endpoint.port));
+    const before = upstream.tokenServer.requests.length;
+
+    const pull = await engine(dockerd, 'POST', '/v1.41/images/create?fromImage=python&tag=3.14');
+    expect(streamError(pull.body), pull.body.slice(-400)).toBeUndefined();
+    expect((await engine(dockerd, 'GET', '/v1.41/images/python:3.14/json')).status).toBe(200);
+    expect(upstream.tokenServer.requests.slice(before).map((r) => `${r.user} ${r.scope} ${r.status}`)).toEqual([`${upstream.username} repository:library/python:pull 200`]);
+    const grants = (await hubService.audit()).filter((r) => r.event === 'credential' && r.outcome === 'granted');
+    expect(grants).toEqual([expect.objectContaining({ instance: 'i-hub-e2e', registry: 'https://index.docker.io/v1/', repository: 'library/python', source: 'broker' })]);
+    expect(await endpoint.log()).toContain(`upstream=${upstream.registry.url}`);
+    for (const [name, text] of await filesUnder(join(scaffold.dir, 'host-hub'))) expect(text.includes(upstream.password), `password in ${name}`).toBe(false);
+  });
 });
 
+interface Endpoint {
+  url: string;
+  port: number;
+  logPath: string;
+  log(): Promise<string>;
+  stop(): Promise<void>;
+}
+
 // `docker-credential-dstack mirror` as a runner host runs it, with the helper's settings.
-async function startEndpoint(helper: HelperHost, dir: string) {
-  const port = await freePort();
+async function startEndpoint(helper: HelperHost, dir: string, port?: number): Promise<Endpoint> {
+  port ??= await freePort();
   const logPath = join(dir, 'mirror.log');
   const fd = openSync(logPath, 'a');
   const child = spawn(join(helper.binDir, 'docker-credential-dstack'), ['mirror', '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', fd, fd], env: helper.env });
@@ -135,7 +175,9 @@ async function startEndpoint(helper: HelperHost, dir: string) {
       throw new Error(`the mirror endpoint did not start:\n${await log()}`);
     }
   }
-  return { url, logPath, log, stop: () => stopProcess(pid, 5_000) };
+  // Once only: the scaffold stops it again at the end, and the PID may by then be another's.
+  let stopped: Promise<void> | undefined;
+  return { url, port, logPath, log, stop: () => (stopped ??= stopProcess(pid, 5_000)) };
 }
 
 function freePort(): Promise<number> {
