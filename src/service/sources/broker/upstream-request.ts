@@ -90,5 +90,5 @@ async function readCapped(response: Response): Promise<string> {
 function failureCode(error: unknown): string {
   const err = error as { name?: string; code?: string; cause?: { code?: string; name?: string } };
   if (err.name === 'TimeoutError' || err.cause?.name === 'TimeoutError') return 'timeout';
-  return err.cause?.code ?? err.code ?? err.cause?.name ?? err.name ?? 'network error';
+  return err.cause?.code ?? err.code ?? 'network error';
 }
