@@ -2,13 +2,15 @@ import type { CommandContext } from '../../common/command-context.ts';
 import { write } from '../../common/command-context.ts';
 import { CodedError } from '../../common/errors.ts';
 import { createServiceClient, type ServiceClient } from '../client/service-client.ts';
+import { isLoopbackHost } from '../client/server-url.ts';
 import { openHelperCache } from '../helper/open-helper-cache.ts';
 import { loadHelperSettings } from '../helper/settings.ts';
 import { parseDuration } from '../../common/duration.ts';
 import { DEFAULT_ACTIVATED_IDLE_EXIT } from './default-listen.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { createMirrorCredentials } from './mirror-credentials.ts';
-import { createMirrorLog, type MirrorLog } from './mirror-log.ts';
+import { createMirrorLog } from './mirror-log.ts';
+import { fdLineWriter } from './fd-line-writer.ts';
 import { createMirrorMetrics, type MirrorMetrics } from './mirror-metrics.ts';
 import { MIRROR_USAGE, parseMirrorOptions } from './mirror-options.ts';
 import { createMirrorServer } from './mirror-server.ts';
@@ -40,7 +42,7 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
     throw new CodedError('usage', `--listen ${options.listen}: not a loopback address; the endpoint serves the fleet's pull rights to whoever reaches it. Add --allow-non-loopback if that is really meant`);
   }
   const settings = await loadHelperSettings(ctx.env);
-  const log = createMirrorLog({ stderr: ctx.stderr, logFile: settings.logFile, debug: settings.debug, pid: process.pid });
+  const log = createMirrorLog({ stderr: ctx.stdio === 'process' ? fdLineWriter(2) : ctx.stderr, logFile: settings.logFile, debug: settings.debug, pid: process.pid });
   if (listen && !listen.loopback) log.warn(`listening on ${options.listen}, which is not loopback (--allow-non-loopback): every host that reaches it pulls with this fleet's credentials, subject only to the uid check of local peers`);
   if (activatedFd !== undefined && options.listenGiven) log.warn('--listen is ignored: systemd passed the listening socket');
   const idleExitMs = options.idleExitMs ?? (activatedFd !== undefined ? parseDuration(DEFAULT_ACTIVATED_IDLE_EXIT, 'idle exit') * 1000 : 0);
@@ -56,18 +58,30 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
     credentials: createMirrorCredentials({ settings, log, cache, client: serviceClient }),
     upstreams: upstreamList.length > 0 ? fixedUpstreams(upstreamList) : serviceUpstreams({ client: serviceClient, cacheDir: settings.cacheDir, log, server: settings.server }),
   };
-  const policy = createPeerPolicy(options.allowUids, options.allowGids);
+  const policy = createPeerPolicy({ uids: options.allowUids, gids: options.allowGids, unlisted: options.allowNonLoopback });
   const mirror = createMirrorServer({ pull, metrics, log, policy, peerUid: createPeerUidLookup() });
 
   const address = await listenOn(mirror.server, activatedFd !== undefined ? { fd: activatedFd } : { host: listen!.host, port: listen!.port });
+  if (activatedFd !== undefined && !isLoopbackUrl(address) && !options.allowNonLoopback) {
+    await stopServing(mirror.server, 0);
+    throw new CodedError('usage', `systemd passed a socket on ${address}, which is not loopback; the endpoint serves the fleet's pull rights to whoever reaches it. Bind the socket unit to 127.0.0.1, or add --allow-non-loopback if that is really meant`);
+  }
   log.info(`listening on ${address}${activatedFd !== undefined ? ' (systemd socket)' : ''}; upstreams: ${upstreamList.length > 0 ? upstreamList.map((u) => `${u.url} (${u.registry}, library ${u.library})`).join(', ') : `from ${settings.server} host config`}; serving ${policy.describe()}${idleExitMs > 0 ? `; exits after ${idleExitMs / 1000} s idle` : ''}`);
 
   const reason = await untilStopped(ctx, mirror, idleExitMs);
   log.info(`stopping (${reason})`);
   await stopServing(mirror.server);
   http.close();
-  await closeLog(log);
+  await log.close();
   return 0;
+}
+
+function isLoopbackUrl(address: string): boolean {
+  try {
+    return isLoopbackHost(new URL(address).hostname);
+  } catch {
+    return false; // not an IP socket
+  }
 }
 
 // Resolves with why the endpoint stops: a signal, or idleness.
@@ -89,10 +103,6 @@ function untilStopped(ctx: CommandContext, mirror: ReturnType<typeof createMirro
     mirror.onConnectionsChange(arm);
     arm(mirror.openConnections());
   });
-}
-
-async function closeLog(log: MirrorLog): Promise<void> {
-  await log.close();
 }
 
 // Counts the credential requests that reach the service (cache misses), by outcome.
