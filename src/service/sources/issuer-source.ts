@@ -15,7 +15,7 @@ export function createIssuerSource(deps: { ticketKeys: KeyRing; issuerName: stri
         { instance: request.identity.instance, project: request.identity.project, service: issuer.service, ttlSeconds: issuer.ticketTtlSeconds, issuer: deps.issuerName },
         request.now,
       );
-      return { username: ticketUsername(request.identity.instance), secret: new Secret(token), expiresAt };
+      return { kind: 'basic', username: ticketUsername(request.identity.instance), secret: new Secret(token), expiresAt };
     },
   };
 }
