@@ -5,13 +5,15 @@ import { startMirrorStack, type MirrorStack } from './harness/mirror-stack.ts';
 import { describePull, engineImageInspect, engineImagePull, engineImageRemove } from './harness/engine-api.ts';
 import { accessLine, countLines, lineMatching, markLog } from './harness/log-match.ts';
 import { credentialGrants } from './harness/service.ts';
+import { metricTotal } from './harness/mirror-endpoint.ts';
 
 // The host-local mirror endpoint in front of an htpasswd registry whose password only the
 // service holds (static source). Scenarios 1, 6 and 7 of issue 10: the pull dstack-shim
 // really makes (Engine API, no X-Registry-Auth) gets the configured user's credential at the
 // registry; other local users and pushes are refused; with the service down a cached
 // credential still pulls, and without one the endpoint says why and dockerd falls back.
-const PYTHON = /library\/python\S*.*\b200\b|\b200\b.*library\/python/;
+// The endpoint's line for a pull: `pull method=… kind=… repository=… ref=… upstream=… status=…`.
+const pullLine = (kind: string, ref: string, status: number) => new RegExp(`pull method=(GET|HEAD) kind=${kind} repository=library/python ref=${ref.replace(/\./g, '\\.')} .*status=${status}\\b`);
 
 describe('e2e: the mirror endpoint, static source (htpasswd registry)', () => {
   let stack: MirrorStack;
@@ -49,7 +51,8 @@ describe('e2e: the mirror endpoint, static source (htpasswd registry)', () => {
 
     // One log line for the pull; dockerd used the mirror and did not fall back to Docker Hub.
     const endpointLog = await stack.endpoint.log();
-    expect(lineMatching(endpointLog, PYTHON), endpointLog).toBeDefined();
+    expect(lineMatching(endpointLog, pullLine('manifest', '3.14', 200)), endpointLog).toBeDefined();
+    expect(lineMatching(endpointLog, pullLine('blob', seeded.layerDigest, 200)), endpointLog).toContain(`upstream=${stack.registry.url}`);
     expect(lineMatching(await dockerdLog(), /Attempting next endpoint for pull after error/), 'no fallback').toBeUndefined();
 
     // The password reached the registry and nowhere on the host's logs or the engine.
@@ -68,7 +71,8 @@ describe('e2e: the mirror endpoint, static source (htpasswd registry)', () => {
       const refused = await asNobody(path);
       expect(String(refused.stdout), `${path}: ${String(refused.stderr)}`).toBe('403');
     }
-    expect(lineMatching(await sinceEndpoint(), /\b65534\b/), 'the endpoint log names the refused uid').toBeDefined();
+    expect(lineMatching(await sinceEndpoint(), /refused connection from uid 65534\b/), 'the endpoint log names the refused uid').toBeDefined();
+    expect(metricTotal(await stack.endpoint.metrics(), 'dstack_mirror_refused_peers_total')).toBeGreaterThanOrEqual(2);
     // The same request from root (this process) is served: the refusal was about the uid.
     const asRoot = await fetch(`${stack.endpoint.url}/v2/library/python/manifests/3.14`, { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
     expect(asRoot.status).toBe(200);
@@ -119,12 +123,12 @@ describe('e2e: the mirror endpoint, static source (htpasswd registry)', () => {
     expect((await engineImageInspect(stack.dockerd, 'python:3.14')).status).toBe(404);
 
     const endpointLog = await stack.endpoint.log();
-    const cause = lineMatching(endpointLog, /unreachable|could not reach|cannot reach|connection refused|ECONNREFUSED/i);
-    expect(cause, endpointLog).toBeDefined();
-    expect(cause).toContain(new URL(stack.service.url).host);
+    const cause = lineMatching(endpointLog, pullLine('manifest', '3.14', 503));
+    expect(cause, endpointLog).toMatch(/cause=service_unreachable .*cannot reach dstack server/);
+    expect(cause).toContain(stack.service.url);
     expect(lineMatching(await sinceRegistry2(), /GetImageManifest/), 'the registry was not asked for the image').toBeUndefined();
     const fallback = lineMatching(await sinceDockerd(), /Attempting next endpoint for pull after error/);
-    expect(fallback, 'dockerd logged the mirror error and went on to the next endpoint').toBeDefined();
+    expect(fallback, 'dockerd logged the mirror error and went on to the next endpoint').toMatch(/\b503\b/);
     expect(endpointLog).not.toContain(stack.account!.password);
   });
 });

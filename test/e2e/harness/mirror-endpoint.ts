@@ -100,3 +100,15 @@ export function freeLoopbackPort(): Promise<number> {
   });
 }
 
+
+// The sum of every series of a Prometheus counter in /metrics text (optionally only the
+// series whose labels contain `labels`, e.g. 'outcome="granted"').
+export function metricTotal(metrics: string, name: string, labels = ''): number {
+  const series = new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`);
+  let total = 0;
+  for (const line of metrics.split('\n')) {
+    const match = series.exec(line);
+    if (match && (match[1] ?? '').includes(labels)) total += Number(match[2]);
+  }
+  return total;
+}

@@ -41,8 +41,6 @@ export interface StaticStack {
 export interface StaticBackendOptions {
   images?: string[];
   extraRegistries?: ExtraRegistrySpec[];
-  // Further registry keys (e.g. a path-prefix proxy's host) served with the default registry's account.
-  aliases?: string[];
   serviceEnv?: Record<string, string>;
 }
 
@@ -79,19 +77,16 @@ export async function startStaticBackend(scaffold: Scaffold, options: StaticBack
   }
   const account = registry.account!;
   const configFile = {
-    registries: [
-      ...(options.extraRegistries ?? []).map((spec) => {
-        const r = extra.get(spec.name)!;
-        return {
-          registry: r.process.host,
-          source: 'static',
-          username: r.account?.username ?? 'nobody',
-          password: r.account?.password ?? 'open-registry-needs-no-password',
-          ...(spec.projects ? { projects: spec.projects } : {}),
-        };
-      }),
-      ...(options.aliases ?? []).map((alias) => ({ registry: alias, source: 'static', username: account.username, password: account.password })),
-    ],
+    registries: (options.extraRegistries ?? []).map((spec) => {
+      const r = extra.get(spec.name)!;
+      return {
+        registry: r.process.host,
+        source: 'static',
+        username: r.account?.username ?? 'nobody',
+        password: r.account?.password ?? 'open-registry-needs-no-password',
+        ...(spec.projects ? { projects: spec.projects } : {}),
+      };
+    }),
   };
   const service = await startService({
     dir: join(dir, 'svc'),
