@@ -11,7 +11,7 @@ const verdict = (ok, measurable = true) => (!measurable ? 'n/a' : ok ? 'PASS' : 
 const sum = (values) => values.reduce((a, b) => a + b, 0);
 
 export function report(results) {
-  const { settings, blob, manifest, rss, coldStart, pull, load } = results;
+  const { settings, blob, manifest, rss, coldStart, pull, load, atRest } = results;
   const lines = [];
   lines.push(`mirror bench: ${fmt(blob.bytes / MiB, 1)} MiB blob, ${settings.reps} interleaved repetition(s), Node ${process.version}, ${load.cpus} CPUs`);
   lines.push(`machine load (1/5/15 min): before ${load.before.map((n) => fmt(n)).join(' ')}, after ${load.after.map((n) => fmt(n)).join(' ')}`);
@@ -43,7 +43,7 @@ export function report(results) {
   // Memory with concurrent streams.
   const since = rss.endpoint.sinceStart ? ' (peak since start: the kernel refused to reset it)' : '';
   lines.push('', `peak RSS with ${rss.streams} concurrent blob streams: endpoint ${fmt(rss.endpoint.peakMiB, 1)} MiB, plain proxy ${fmt(rss.plain.peakMiB, 1)} MiB${since} (goal < 100 MiB) ${verdict(rss.endpoint.peakMiB < 100)}`);
-  lines.push(`  ${rss.streams} streams took ${fmt(rss.endpoint.ms, 0)} ms through the endpoint, ${fmt(rss.plain.ms, 0)} ms through the plain proxy`);
+  lines.push(`  at rest after start-up (VmHWM): endpoint ${fmt(atRest.endpointMiB, 1)} MiB, plain proxy ${fmt(atRest.plainMiB, 1)} MiB; ${rss.streams} streams took ${fmt(rss.endpoint.ms, 0)} ms through the endpoint, ${fmt(rss.plain.ms, 0)} ms through the plain proxy`);
 
   // Cold start.
   lines.push('', `cold start by socket activation, time to first byte (median of ${coldStart.healthz.length}): /healthz ${fmt(median(coldStart.healthz), 1)} ms, manifest ${fmt(median(coldStart.manifest), 1)} ms (empty SEA binary start to exit: ${fmt(median(coldStart.emptySea), 1)} ms)`);
