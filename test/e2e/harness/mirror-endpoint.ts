@@ -1,16 +1,15 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { HelperHost } from './helper-env.ts';
 import { isRunning, sleep, stopProcess, trackProcess } from './reaper.ts';
 
 // The host-local mirror endpoint (`docker-credential-dstack mirror`) as the runner host runs
 // it: the helper's own binary and settings (server, instance token, cache dir come from the
-// helper host's environment), in the foreground on a loopback port, its stderr (one line per
-// pull) in DIR/NAME.log. Ready when /healthz answers; the test process is root, so the
-// endpoint's uid check lets it in.
+// helper host's environment), in the foreground on a loopback port (port 0: it picks one and
+// logs "listening on http://…"), its stderr (one line per pull) in DIR/NAME.log. Ready when
+// /healthz answers; the test process is root, so the endpoint's uid check lets it in.
 export interface MirrorEndpoint {
   url: string; // http://127.0.0.1:PORT, what the engines are pointed at
   host: string; // 127.0.0.1:PORT
@@ -31,20 +30,19 @@ export interface MirrorEndpointOptions {
   args?: string[];
   name?: string;
   env?: Record<string, string>;
-  // Default: a free one. A restart passes the old port, so the engines' files stay right.
+  // Default: one the endpoint picks. A restart passes the old port, so the engines' files stay right.
   port?: number;
 }
 
 const START_TIMEOUT_MS = 15_000;
+const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
 
 export async function startMirrorEndpoint(options: MirrorEndpointOptions): Promise<MirrorEndpoint> {
   await mkdir(options.dir, { recursive: true });
   const name = options.name ?? 'mirror';
   const logPath = join(options.dir, `${name}.log`);
   const before = (await readFile(logPath, 'utf8').catch(() => '')).length;
-  const port = options.port ?? (await freeLoopbackPort());
-  const host = `127.0.0.1:${port}`;
-  const args = ['mirror', '--listen', host, ...(options.args ?? [])];
+  const args = ['mirror', '--listen', `127.0.0.1:${options.port ?? 0}`, ...(options.args ?? [])];
   const logFd = openSync(logPath, 'a');
   const child = spawn(join(options.helper.binDir, 'docker-credential-dstack'), args, {
     stdio: ['ignore', logFd, logFd],
@@ -55,25 +53,27 @@ export async function startMirrorEndpoint(options: MirrorEndpointOptions): Promi
   if (pid === undefined) throw new Error('startMirrorEndpoint: could not run docker-credential-dstack mirror');
   trackProcess(pid, name);
   const log = async () => (await readFile(logPath, 'utf8')).slice(before);
-  const url = `http://${host}`;
   const deadline = Date.now() + START_TIMEOUT_MS;
+  let url: string | undefined;
   for (;;) {
     if (!isRunning(pid) || child.exitCode !== null) {
       await stopProcess(pid, 1_000);
       throw new Error(`startMirrorEndpoint: docker-credential-dstack ${args.join(' ')} exited during start; log:\n${await log()}`);
     }
-    const status = await fetch(`${url}/healthz`).then((r) => r.status, () => 0);
-    if (status === 200) break;
+    url ??= LISTENING.exec(await log())?.[1];
+    const status = url ? await fetch(`${url}/healthz`).then((r) => r.status, () => 0) : 0;
+    if (url && status === 200) break;
     if (Date.now() > deadline) {
       await stopProcess(pid, 2_000);
-      throw new Error(`startMirrorEndpoint: ${url}/healthz did not answer 200 within ${START_TIMEOUT_MS} ms (last ${status || 'no answer'}); log:\n${await log()}`);
+      throw new Error(`startMirrorEndpoint: ${url ?? 'the endpoint'} did not answer /healthz with 200 within ${START_TIMEOUT_MS} ms (last ${status || 'no answer'}); log:\n${await log()}`);
     }
     await sleep(50);
   }
+  const { host, port } = new URL(url);
   return {
     url,
     host,
-    port,
+    port: Number(port),
     pid,
     logPath,
     args,
@@ -86,20 +86,6 @@ export async function startMirrorEndpoint(options: MirrorEndpointOptions): Promi
     stop: () => stopProcess(pid, 5_000),
   };
 }
-
-// A port the kernel just handed out and released; the endpoint binds it right after.
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 
 // The sum of every series of a Prometheus counter in /metrics text (optionally only the
 // series whose labels contain `labels`, e.g. 'outcome="granted"').
