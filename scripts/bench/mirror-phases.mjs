@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { blobGet, concurrentBlobGets, firstByte, keptAlive, manifestLatencies } from './mirror-measure.mjs';
-import { peakRssMiB, resetPeakRss, spawnSocketActivated } from './mirror-targets.mjs';
+import { peakRssMiB, resetPeakRss, residentMiB, spawnSocketActivated } from './mirror-targets.mjs';
 import { timedEnginePull } from './mirror-dockerd-pull.mjs';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -37,14 +37,21 @@ export async function manifestPhase(targets, manifestPath, settings) {
   return { samples };
 }
 
-// Peak RSS (VmHWM, reset first) while `streams` blob GETs run at once through a proxy.
+// Peak RSS (VmHWM, reset first) while `streams` blob GETs run at once through a proxy, and
+// the largest anonymous and file-backed parts seen by sampling every 20 ms.
 export async function rssPhase(targets, blob, settings) {
   const result = {};
   for (const key of ['plain', 'endpoint']) {
     const target = targets[key];
     const reset = resetPeakRss(target.pid);
-    const ms = await concurrentBlobGets(target, blob.path, blob, settings.streams);
-    result[key] = { peakMiB: peakRssMiB(target.pid), sinceStart: !reset, ms };
+    const sampled = { anon: 0, file: 0 };
+    const sampler = setInterval(() => {
+      const now = residentMiB(target.pid);
+      sampled.anon = Math.max(sampled.anon, now.anon);
+      sampled.file = Math.max(sampled.file, now.file);
+    }, 20);
+    const ms = await concurrentBlobGets(target, blob.path, blob, settings.streams).finally(() => clearInterval(sampler));
+    result[key] = { peakMiB: peakRssMiB(target.pid), sinceStart: !reset, ms, sampledAnonMiB: sampled.anon, sampledFileMiB: sampled.file };
   }
   return { streams: settings.streams, ...result };
 }

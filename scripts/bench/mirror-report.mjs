@@ -43,7 +43,10 @@ export function report(results) {
   // Memory with concurrent streams.
   const since = rss.endpoint.sinceStart ? ' (peak since start: the kernel refused to reset it)' : '';
   lines.push('', `peak RSS with ${rss.streams} concurrent blob streams: endpoint ${fmt(rss.endpoint.peakMiB, 1)} MiB, plain proxy ${fmt(rss.plain.peakMiB, 1)} MiB${since} (goal < 100 MiB) ${verdict(rss.endpoint.peakMiB < 100)}`);
-  lines.push(`  at rest after start-up (VmHWM): endpoint ${fmt(atRest.endpointMiB, 1)} MiB, plain proxy ${fmt(atRest.plainMiB, 1)} MiB; ${rss.streams} streams took ${fmt(rss.endpoint.ms, 0)} ms through the endpoint, ${fmt(rss.plain.ms, 0)} ms through the plain proxy`);
+  const parts = (m) => `${fmt(m.total, 1)} MiB (anonymous ${fmt(m.anon, 1)}, file-backed ${fmt(m.file, 1)})`;
+  lines.push(`  largest parts sampled during the streams: endpoint anonymous ${fmt(rss.endpoint.sampledAnonMiB, 1)} MiB + file-backed ${fmt(rss.endpoint.sampledFileMiB, 1)} MiB; plain proxy ${fmt(rss.plain.sampledAnonMiB, 1)} + ${fmt(rss.plain.sampledFileMiB, 1)} MiB`);
+  lines.push(`  at rest after start-up: endpoint ${parts(atRest.endpoint)}, plain proxy ${parts(atRest.plain)}`);
+  lines.push(`  ${rss.streams} streams took ${fmt(rss.endpoint.ms, 0)} ms through the endpoint, ${fmt(rss.plain.ms, 0)} ms through the plain proxy`);
 
   // Cold start.
   lines.push('', `cold start by socket activation, time to first byte (median of ${coldStart.healthz.length}): /healthz ${fmt(median(coldStart.healthz), 1)} ms, manifest ${fmt(median(coldStart.manifest), 1)} ms (empty SEA binary start to exit: ${fmt(median(coldStart.emptySea), 1)} ms)`);

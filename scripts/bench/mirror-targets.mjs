@@ -54,6 +54,14 @@ export function peakRssMiB(pid) {
   return match ? Number(match[1]) / 1024 : NaN;
 }
 
+// Resident memory now, in MiB: the total, anonymous (heap, buffers) and file-backed (the
+// binary's own pages: a SEA binary maps its 100+ MB of embedded Node and blob).
+export function residentMiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kB = (field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024;
+  return { total: kB('VmRSS'), anon: kB('RssAnon'), file: kB('RssFile') };
+}
+
 // Starts a new VmHWM period (proc(5): clear_refs 5); false where the kernel refuses.
 export function resetPeakRss(pid) {
   try {

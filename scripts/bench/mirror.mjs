@@ -16,7 +16,7 @@ import { startService } from '../../test/e2e/harness/service.ts';
 import { createHelperHost } from '../../test/e2e/harness/helper-env.ts';
 import { startMirrorEndpoint } from '../../test/e2e/harness/mirror-endpoint.ts';
 import { seedLargeImage } from './mirror-image.mjs';
-import { peakRssMiB, startPlainProxy } from './mirror-targets.mjs';
+import { residentMiB, startPlainProxy } from './mirror-targets.mjs';
 import { blobPhase, coldStartPhase, manifestPhase, pullPhase, rssPhase } from './mirror-phases.mjs';
 import { report } from './mirror-report.mjs';
 
@@ -68,7 +68,7 @@ async function main() {
     };
     const blob = { path: `/v2/${IMAGE.repository}/blobs/${image.layerDigest}`, size: image.layerSize, digest: image.layerDigest };
     const manifestPath = `/v2/${IMAGE.repository}/manifests/${IMAGE.tag}`;
-    const results = { settings, image: { layerBytes: image.layerSize }, atRest: { endpointMiB: peakRssMiB(endpoint.pid), plainMiB: peakRssMiB(plain.pid) } };
+    const results = { settings, image: { layerBytes: image.layerSize }, atRest: { endpoint: residentMiB(endpoint.pid), plain: residentMiB(plain.pid) } };
     results.blob = await blobPhase(targets, blob, settings);
     results.manifest = await manifestPhase(targets, manifestPath, settings);
     results.rss = await rssPhase(targets, blob, settings);
