@@ -54,11 +54,11 @@ async function main() {
         DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: account.password,
       },
     }));
-    const host = await createHelperHost({ dir: join(work, 'host'), server: service.url });
+    // As a host runs it by default: no log file, no debug lines.
+    const host = await createHelperHost({ dir: join(work, 'host'), server: service.url, debugLog: false });
     await host.setToken(await service.issueToken({ instance: 'bench-1', project: 'main' }));
-    const endpointEnv = { ...host.env, DOCKER_CREDENTIAL_DSTACK_DEBUG: '0' };
     const endpointArgs = ['--upstream', registry.url];
-    const endpoint = track(await startMirrorEndpoint({ dir: join(work, 'mirror'), helper: host, args: endpointArgs, env: { DOCKER_CREDENTIAL_DSTACK_DEBUG: '0' } }));
+    const endpoint = track(await startMirrorEndpoint({ dir: join(work, 'mirror'), helper: host, args: endpointArgs }));
     const plain = track(await startPlainProxy(work, registry.url, account.basic));
 
     const targets = {
@@ -72,7 +72,7 @@ async function main() {
     results.blob = await blobPhase(targets, blob, settings);
     results.manifest = await manifestPhase(targets, manifestPath, settings);
     results.rss = await rssPhase(targets, blob, settings);
-    results.coldStart = await coldStartPhase({ binary: HELPER_BINARY, args: ['mirror', ...endpointArgs, '--idle-exit', '60s'], env: endpointEnv, manifestPath, settings });
+    results.coldStart = await coldStartPhase({ binary: HELPER_BINARY, args: ['mirror', ...endpointArgs, '--idle-exit', '60s'], env: host.env, manifestPath, settings });
     results.pull = await pullPhase({
       workDir: work,
       image: { name: IMAGE.name, tag: IMAGE.tag, configDigest: image.configDigest },

@@ -54,14 +54,16 @@ export async function startMirrorStack(options: MirrorStackOptions): Promise<Mir
     const endpointArgs = options.endpointArgs?.(backend.registry) ?? ['--upstream', backend.registry.url];
     const startEndpoint = async (args: string[], name: string, port?: number) =>
       scaffold.track(await startMirrorEndpoint({ dir: join(scaffold.dir, 'mirror'), helper: host, args, name, ...(port ? { port } : {}) }));
+    const endpoint = await startEndpoint(endpointArgs, 'mirror');
+    const engineFiles = await pointEnginesAtMirror(dockerd, join(scaffold.dir, 'd'), endpoint.url);
     const stack = {
       ...backend,
       source: options.source,
       dockerd,
       host,
       instance,
-      endpoint: await startEndpoint(endpointArgs, 'mirror'),
-      engineFiles: undefined as unknown as EngineMirrorFiles,
+      endpoint,
+      engineFiles,
       startEndpoint,
       restartEndpoint: async () => {
         await stack.endpoint.stop();
@@ -69,7 +71,6 @@ export async function startMirrorStack(options: MirrorStackOptions): Promise<Mir
         return stack.endpoint;
       },
     };
-    stack.engineFiles = await pointEnginesAtMirror(dockerd, join(scaffold.dir, 'd'), stack.endpoint.url);
     return stack;
   });
 }
