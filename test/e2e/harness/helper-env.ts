@@ -20,7 +20,9 @@ export interface HelperHost {
   run(args: string[], options?: { input?: string; env?: Record<string, string> }): Promise<Result>;
 }
 
-export async function createHelperHost(options: { dir: string; server: string; token?: string; onError?: 'fail' | 'anonymous' }): Promise<HelperHost> {
+// `debugLog: false`: no log file and no debug output, as a host runs by default (a benchmark
+// measures that).
+export async function createHelperHost(options: { dir: string; server: string; token?: string; onError?: 'fail' | 'anonymous'; debugLog?: boolean }): Promise<HelperHost> {
   const binDir = join(options.dir, 'bin');
   // HOME/.docker is where root's client config lives on a host; podman and skopeo look there too.
   const dockerConfigDir = join(options.dir, '.docker');
@@ -32,7 +34,8 @@ export async function createHelperHost(options: { dir: string; server: string; t
   await mkdir(dockerConfigDir, { recursive: true });
   if (FROM_SOURCE) await writeFile(join(binDir, 'docker-credential-dstack'), helperShim(), { mode: 0o755 });
   else await symlink(HELPER_BINARY, join(binDir, 'docker-credential-dstack'));
-  const settings = { server: options.server, tokenFile, cacheDir, logFile, onError: options.onError ?? 'fail' };
+  const debug = options.debugLog ?? true;
+  const settings = { server: options.server, tokenFile, cacheDir, ...(debug ? { logFile } : {}), onError: options.onError ?? 'fail' };
   await writeFile(configPath, JSON.stringify(settings, null, 2));
   const setToken = (token: string) => writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
   if (options.token !== undefined) await setToken(options.token);
@@ -44,9 +47,9 @@ export async function createHelperHost(options: { dir: string; server: string; t
     DOCKER_CREDENTIAL_DSTACK_SERVER: options.server,
     DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: tokenFile,
     DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: cacheDir,
-    DOCKER_CREDENTIAL_DSTACK_LOG_FILE: logFile,
+    ...(debug ? { DOCKER_CREDENTIAL_DSTACK_LOG_FILE: logFile } : {}),
     DOCKER_CREDENTIAL_DSTACK_ON_ERROR: settings.onError,
-    DOCKER_CREDENTIAL_DSTACK_DEBUG: '1',
+    DOCKER_CREDENTIAL_DSTACK_DEBUG: debug ? '1' : '0',
   };
   return {
     binDir,

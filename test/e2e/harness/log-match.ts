@@ -12,3 +12,9 @@ export function accessLine(method: string, path: string, status: number): RegExp
   const escaped = path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return new RegExp(`"(?:${method}) ${escaped} HTTP/1\\.1" ${status} `);
 }
+
+// A mark in a growing log: the function returned gives only what was written after it.
+export async function markLog(read: () => Promise<string>): Promise<() => Promise<string>> {
+  const at = (await read()).length;
+  return async () => (await read()).slice(at);
+}

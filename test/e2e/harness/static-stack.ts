@@ -5,7 +5,7 @@ import { seedImage, type SeededImage } from './seed-image.ts';
 import { startService, type Service } from './service.ts';
 import type { HelperHost } from './helper-env.ts';
 import type { ConfiguredPaths } from './configure-host.ts';
-import { buildStack, startRunnerHost } from './stack-scaffold.ts';
+import { buildStack, startRunnerHost, type Scaffold } from './stack-scaffold.ts';
 import { writeHtpasswd, type Account } from './htpasswd.ts';
 
 // The static source: the default registry checks a username/password itself (htpasswd, bcrypt)
@@ -16,6 +16,8 @@ export interface ExtraRegistrySpec {
   name: string;
   auth: 'open' | 'htpasswd';
   projects?: string[];
+  // repository:tag pairs seeded into it (default app:1).
+  images?: string[];
 }
 
 export interface StackRegistry {
@@ -36,52 +38,68 @@ export interface StaticStack {
   stop(): Promise<void>;
 }
 
-export interface StaticStackOptions {
+export interface StaticBackendOptions {
   images?: string[];
   extraRegistries?: ExtraRegistrySpec[];
   serviceEnv?: Record<string, string>;
+}
+
+export interface StaticStackOptions extends StaticBackendOptions {
   instance?: string;
   project?: string;
   onError?: 'fail' | 'anonymous';
 }
 
+export interface StaticBackend {
+  registry: StackRegistry;
+  extra: Map<string, StackRegistry>;
+  service: Service;
+}
+
 export async function startStaticStack(options: StaticStackOptions = {}): Promise<StaticStack> {
   return buildStack(async (scaffold) => {
-    const { dir } = scaffold;
-    const registry = await startSeededRegistry(join(dir, 'reg'), 'registry', 'htpasswd', ['library/python:3.14', 'app:1', ...(options.images ?? [])]);
-    scaffold.track(registry.process);
-    const extra = new Map<string, StackRegistry>();
-    for (const spec of options.extraRegistries ?? []) {
-      const started1 = await startSeededRegistry(join(dir, spec.name), spec.name, spec.auth, ['app:1']);
-      scaffold.track(started1.process);
-      extra.set(spec.name, started1);
-    }
-    const configFile = {
-      registries: (options.extraRegistries ?? []).map((spec) => {
-        const r = extra.get(spec.name)!;
-        return {
-          registry: r.process.host,
-          source: 'static',
-          username: r.account?.username ?? 'nobody',
-          password: r.account?.password ?? 'open-registry-needs-no-password',
-          ...(spec.projects ? { projects: spec.projects } : {}),
-        };
-      }),
-    };
-    const service = await startService({
-      dir: join(dir, 'svc'),
-      env: {
-        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: registry.process.host,
-        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: registry.account!.username,
-        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: registry.account!.password,
-        ...options.serviceEnv,
-      },
-      configFile,
-    });
-    scaffold.track(service);
-    const runner = await startRunnerHost(scaffold, service, options);
-    return { registry, extra, service, ...runner };
+    const backend = await startStaticBackend(scaffold, options);
+    const runner = await startRunnerHost(scaffold, backend.service, options);
+    return { ...backend, ...runner };
   });
+}
+
+// The registries and the service of the static path, without a runner host.
+export async function startStaticBackend(scaffold: Scaffold, options: StaticBackendOptions = {}): Promise<StaticBackend> {
+  const { dir } = scaffold;
+  const registry = await startSeededRegistry(join(dir, 'reg'), 'registry', 'htpasswd', ['library/python:3.14', 'app:1', ...(options.images ?? [])]);
+  scaffold.track(registry.process);
+  const extra = new Map<string, StackRegistry>();
+  for (const spec of options.extraRegistries ?? []) {
+    const started1 = await startSeededRegistry(join(dir, spec.name), spec.name, spec.auth, spec.images ?? ['app:1']);
+    scaffold.track(started1.process);
+    extra.set(spec.name, started1);
+  }
+  const account = registry.account!;
+  const configFile = {
+    registries: (options.extraRegistries ?? []).map((spec) => {
+      const r = extra.get(spec.name)!;
+      return {
+        registry: r.process.host,
+        source: 'static',
+        username: r.account?.username ?? 'nobody',
+        password: r.account?.password ?? 'open-registry-needs-no-password',
+        ...(spec.projects ? { projects: spec.projects } : {}),
+      };
+    }),
+  };
+  const service = await startService({
+    dir: join(dir, 'svc'),
+    env: {
+      DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: registry.process.host,
+      DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: account.username,
+      DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: account.password,
+      ...options.serviceEnv,
+    },
+    configFile,
+  });
+  scaffold.track(service);
+  return { registry, extra, service };
 }
 
 async function startSeededRegistry(dir: string, name: string, auth: 'open' | 'htpasswd', refs: string[]): Promise<StackRegistry> {
