@@ -6,7 +6,8 @@ import { resolveHostSetup } from '../setup/host-config-source.ts';
 import { detectEngines } from '../setup/detect-engines.ts';
 import { dockerPreflight, type DockerState } from '../setup/docker-preflight.ts';
 import { planConfigure } from '../setup/configure-plan.ts';
-import { printPlan, applyConfigurePlan } from '../setup/apply-plan.ts';
+import { printPlan, printConfigureSideFiles, applyConfigurePlan } from '../setup/apply-plan.ts';
+import { settleInterruptedRun, describeInterruptedRun } from '../setup/interrupted-run.ts';
 import { isChange, type PlannedFile } from '../setup/planned-file.ts';
 import { dockerdCanValidate, validateDaemonJson, describeImageStore, mirrorsInEffect } from '../setup/docker-engine.ts';
 import { reloadAndConfirm } from '../setup/reload-dockerd.ts';
@@ -25,7 +26,13 @@ async function runConfigure(ctx: CommandContext): Promise<number> {
     return 1;
   }
   const engines = options.engines ?? (await detectEngines(ctx.env));
-  await write(ctx.stdout, `configuring from ${setup.source}: mirrors ${list(setup.mirrors)}; helper for ${list(setup.keys)}; engines ${list(engines)}\n`);
+  const chosen = options.engines ? '' : ' (those installed here; --engines chooses)';
+  await write(ctx.stdout, `configuring from ${setup.source}: mirrors ${list(setup.mirrors)}; helper for ${list(setup.keys)}; engines ${list(engines)}${chosen}\n`);
+  // A run killed half-way is finished or rolled back before this one reads any file.
+  if (options.dryRun) {
+    const note = await describeInterruptedRun(options.stateDir);
+    if (note) await write(ctx.stdout, `${note}\n`);
+  } else await settleInterruptedRun(options.stateDir, ctx.stdout);
 
   let docker: DockerState | undefined;
   if (engines.includes('docker') && setup.mirrors.length > 0) docker = await dockerPreflight(options, ctx.env);
@@ -40,6 +47,7 @@ async function runConfigure(ctx: CommandContext): Promise<number> {
   }
   if (options.dryRun) {
     await printPlan(plan.files, ctx.stdout);
+    await printConfigureSideFiles(plan.files, options.stateDir, ctx.stdout);
     await write(ctx.stdout, 'dry run: nothing was changed\n');
     return 0;
   }

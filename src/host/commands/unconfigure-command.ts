@@ -4,7 +4,9 @@ import { write } from '../../common/command-context.ts';
 import { parseSetupOptions, SETUP_USAGE } from '../setup/setup-options.ts';
 import { loadSetupState } from '../setup/setup-state.ts';
 import { planUnconfigure } from '../setup/unconfigure-plan.ts';
-import { printPlan, applyUnconfigurePlan } from '../setup/apply-plan.ts';
+import { printPlan } from '../setup/apply-plan.ts';
+import { applyUnconfigurePlan } from '../setup/apply-unconfigure.ts';
+import { settleInterruptedRun, describeInterruptedRun } from '../setup/interrupted-run.ts';
 import { isChange } from '../setup/planned-file.ts';
 import { findDockerdPid } from '../setup/dockerd-process.ts';
 import { reloadAndConfirm } from '../setup/reload-dockerd.ts';
@@ -17,6 +19,12 @@ async function runUnconfigure(ctx: CommandContext): Promise<number> {
     await write(ctx.stdout, `Usage: docker-credential-dstack unconfigure [--dry-run] [--no-reload] [--state-dir D] [--dockerd-pid N | --dockerd-pidfile PATH]\n${SETUP_USAGE}`);
     return 0;
   }
+  // A configure or unconfigure killed half-way is finished or rolled back first, so the state
+  // names every change of ours that is in a file.
+  if (options.dryRun) {
+    const note = await describeInterruptedRun(options.stateDir);
+    if (note) await write(ctx.stdout, `${note}\n`);
+  } else await settleInterruptedRun(options.stateDir, ctx.stdout);
   const state = await loadSetupState(options.stateDir);
   if (Object.keys(state.files).length === 0) {
     await write(ctx.stdout, `nothing to unconfigure: no setup state in ${options.stateDir}\n`);
