@@ -9,8 +9,8 @@ import { planConfigure } from '../setup/configure-plan.ts';
 import { printPlan, printConfigureSideFiles, applyConfigurePlan } from '../setup/apply-plan.ts';
 import { settleInterruptedRun, describeInterruptedRun } from '../setup/interrupted-run.ts';
 import { isChange, type PlannedFile } from '../setup/planned-file.ts';
-import { dockerdCanValidate, validateDaemonJson, describeImageStore, mirrorsInEffect } from '../setup/docker-engine.ts';
-import { reloadAndConfirm } from '../setup/reload-dockerd.ts';
+import { dockerdCanValidate, validateDaemonJson, describeImageStore } from '../setup/docker-engine.ts';
+import { reloadAndConfirm, RELOAD_REJECTED_LOG } from '../setup/reload-dockerd.ts';
 
 // `configure`: plan every file, refuse before writing anything when one cannot be handled,
 // then write, reload dockerd and confirm the mirror in `docker info`.
@@ -55,7 +55,7 @@ async function runConfigure(ctx: CommandContext): Promise<number> {
   const dockerInEffect = await reportDocker(ctx, docker, daemonJson, setup.mirrors, options.noReload);
   await reportEngines(ctx, plan.files);
   if (!dockerInEffect) {
-    await write(ctx.stderr, `not in effect: the running dockerd does not use the mirror ${setup.mirrors.join(', ')} after the reload; the files are written, see the dockerd log ("Error reconfiguring") and rerun\n`);
+    await write(ctx.stderr, `not in effect: the running dockerd does not use the mirror ${setup.mirrors.join(', ')} after the reload; the files are written. Its log (journalctl -u docker) says why at the time of the SIGHUP, as ${RELOAD_REJECTED_LOG}; fix that and rerun\n`);
     return 1;
   }
   if (plan.skippedKeys.length > 0) {
@@ -78,8 +78,9 @@ async function reportDocker(ctx: CommandContext, docker: DockerState | undefined
     if (noReload) await write(ctx.stdout, 'dockerd: not reloaded (--no-reload); the mirror applies after `systemctl reload docker` or SIGHUP\n');
     else if (docker.pid === undefined) await write(ctx.stdout, 'dockerd: not running; the mirror applies when it starts\n');
     else {
-      info = await reloadAndConfirm(ctx, docker.pid, mirrors, 'present');
-      inEffect = info === undefined || mirrorsInEffect(info, mirrors);
+      const reload = await reloadAndConfirm(ctx, docker.pid, mirrors, 'present');
+      info = reload.info;
+      inEffect = reload.info === undefined || reload.confirmed;
     }
   } else if (info) {
     const missing = mirrors.filter((m) => !info!.mirrors.some((seen) => seen.replace(/\/+$/, '') === m));

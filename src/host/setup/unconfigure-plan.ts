@@ -15,7 +15,8 @@ export async function planUnconfigure(state: SetupState): Promise<PlannedFile[]>
   return files;
 }
 
-async function planOne(path: string, record: FileRecord): Promise<PlannedFile> {
+// One file: also for a file whose record changed during unconfigure (reload-without-mirror.ts).
+export async function planOne(path: string, record: FileRecord): Promise<PlannedFile> {
   const file = await readTarget(path, record.label);
   const base = { label: record.label, path, target: file.target, before: file.text, newMode: 0o644, record };
   if (file.text === undefined) return { ...base, after: undefined, summary: 'already gone' };
