@@ -42,8 +42,10 @@ async function runConfigure(ctx: CommandContext): Promise<number> {
 
   const daemonJson = plan.files.find((f) => f.ownership?.kind === 'daemon-json');
   if (daemonJson && isChange(daemonJson) && daemonJson.after !== undefined) {
-    if (await dockerdCanValidate(ctx.env)) await validateDaemonJson(daemonJson.after, ctx.env);
-    else await write(ctx.stdout, 'note: this dockerd has no --validate (before Docker 23); daemon.json was checked as JSON only\n');
+    if (await dockerdCanValidate(ctx.env)) {
+      const copy = await validateDaemonJson(daemonJson.after, ctx.env);
+      await write(ctx.stdout, `${daemonJson.label} ${daemonJson.path}: accepted by dockerd --validate (it read a copy, ${copy}, removed since)\n`);
+    } else await write(ctx.stdout, 'note: this dockerd has no --validate (before Docker 23); daemon.json was checked as JSON only\n');
   }
   if (options.dryRun) {
     await printPlan(plan.files, ctx.stdout);
