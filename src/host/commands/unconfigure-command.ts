@@ -5,7 +5,7 @@ import { parseSetupOptions, SETUP_USAGE, type SetupOptions } from '../setup/setu
 import { loadSetupState, type SetupState } from '../setup/setup-state.ts';
 import { planUnconfigure } from '../setup/unconfigure-plan.ts';
 import { printPlan } from '../setup/apply-plan.ts';
-import { applyUnconfigurePlan } from '../setup/apply-unconfigure.ts';
+import { applyUnconfigurePlan, printUnconfigureSideFiles } from '../setup/apply-unconfigure.ts';
 import { settleInterruptedRun, describeInterruptedRun } from '../setup/interrupted-run.ts';
 import type { PlannedFile } from '../setup/planned-file.ts';
 import { findDockerdPid } from '../setup/dockerd-process.ts';
@@ -34,6 +34,7 @@ async function runUnconfigure(ctx: CommandContext): Promise<number> {
   const files = await planUnconfigure(state);
   if (options.dryRun) {
     await printPlan(files, ctx.stdout);
+    await printUnconfigureSideFiles(files, options.stateDir, ctx.stdout);
     await write(ctx.stdout, 'dry run: nothing was changed\n');
     return 0;
   }

@@ -4,6 +4,7 @@ import { write } from '../../common/command-context.ts';
 import { probeWritable, writeChange, restoreBackup, removeFile } from './apply-change.ts';
 import { sha256, STATE_FILE, type FileRecord, type SetupState } from './setup-state.ts';
 import { runJournaledStep } from './journaled-step.ts';
+import { journalPath } from './setup-journal.ts';
 import { isChange, type PlannedFile } from './planned-file.ts';
 
 // Applies unconfigure's plan: restores, edits or removes each file, then forgets it (and the
@@ -18,8 +19,25 @@ export async function applyUnconfigurePlan(files: PlannedFile[], stateDir: strin
     for (const path of cleanup.files) await write(stdout, `  backup ${path}: removed\n`);
     for (const dir of [...cleanup.dirs].reverse()) await write(stdout, `  directory ${dir}: removed if empty\n`);
   }
-  if (files.length > 0) await write(stdout, `setup state ${join(stateDir, STATE_FILE)}: ${Object.keys(state.files).length === 0 ? `removed, with ${stateDir} when empty` : 'updated'}\n`);
+  if (files.length > 0) {
+    await write(stdout, `setup state ${join(stateDir, STATE_FILE)}: ${Object.keys(state.files).length === 0 ? `removed, with ${stateDir} when empty` : 'updated'}\n`);
+    await write(stdout, `setup journal ${journalPath(stateDir)}: written before each file and removed after it\n`);
+  }
   return changes.length;
+}
+
+// --dry-run: the other paths unconfigure would remove, after the diffs.
+export async function printUnconfigureSideFiles(files: PlannedFile[], stateDir: string, stdout: Writable): Promise<void> {
+  for (const file of files) {
+    const record = file.record!;
+    if (record.backupCreated && record.backup) await write(stdout, `  backup ${record.backup}: would remove\n`);
+    if (file.after === undefined) for (const dir of [...record.createdDirs].reverse()) await write(stdout, `  directory ${dir}: would remove if empty\n`);
+    if (record.ownership.kind === 'daemon-json' && record.ownership.mirrors.added.length > 0) {
+      await write(stdout, `  ${file.path}: when dockerd runs, first written with "registry-mirrors" without ${record.ownership.mirrors.added.join(', ')} for its reload\n`);
+    }
+  }
+  await write(stdout, `setup state ${join(stateDir, STATE_FILE)}: would be removed, with ${stateDir} when empty\n`);
+  await write(stdout, `setup journal ${journalPath(stateDir)}: would be written before each file and removed after it\n`);
 }
 
 // One file of unconfigure. `recordAfter` is null when the file is done with (its record, its

@@ -63,5 +63,17 @@ describe('configure lists every file it touches', () => {
       expect(listed(real.stdout, path), `configure wrote ${path} without naming it:\n${real.stdout}`).toBe(true);
       expect(listed(dry.stdout, path), `--dry-run does not name ${path}:\n${dry.stdout}`).toBe(true);
     }
+
+    // unconfigure too: its dry run writes nothing, and it names every path it changes or removes.
+    const undoDry = await traced(['unconfigure', '--state-dir', host.stateDir, '--no-reload', '--dry-run']);
+    expect(undoDry.exitCode, undoDry.stdout).toBe(0);
+    expect(undoDry.written).toEqual([]);
+    const undo = await traced(['unconfigure', '--state-dir', host.stateDir, '--no-reload']);
+    expect(undo.exitCode, undo.stdout).toBe(0);
+    for (const path of new Set(undo.written.map(named))) {
+      expect(path.startsWith(`${host.root}/`), `${path} is outside the test's directory`).toBe(true);
+      expect(listed(undo.stdout, path), `unconfigure wrote ${path} without naming it:\n${undo.stdout}`).toBe(true);
+      expect(listed(undoDry.stdout, path), `unconfigure --dry-run does not name ${path}:\n${undoDry.stdout}`).toBe(true);
+    }
   });
 });
