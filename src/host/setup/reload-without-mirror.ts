@@ -2,7 +2,7 @@ import { write } from '../../common/command-context.ts';
 import { mirrorsClearedForReload } from './daemon-json.ts';
 import { probeWritable } from './apply-change.ts';
 import { applyUnconfigureStep } from './apply-unconfigure.ts';
-import { planOne } from './unconfigure-plan.ts';
+import { planUnconfigureFile } from './unconfigure-plan.ts';
 import { reloadAndConfirm, type SetupIo } from './reload-dockerd.ts';
 import { sha256, type FileRecord, type SetupState } from './setup-state.ts';
 import type { PlannedFile } from './planned-file.ts';
@@ -36,7 +36,7 @@ export async function reloadWithoutMirror(io: SetupIo, file: PlannedFile, pid: n
     await probeWritable(file.target, file.label);
     await applyUnconfigureStep({ ...file, after: cleared.text, restoreFrom: undefined }, stateDir, state, next);
     await write(io.stdout, `${file.label} ${file.path}: "registry-mirrors" without ${owned.added.join(', ')}, for dockerd to reload (a reload keeps the mirrors when the key is absent)\n`);
-    planned = await planOne(file.path, next);
+    planned = await planUnconfigureFile(file.path, next);
   }
   const reload = await reloadAndConfirm(io, pid, owned.added, 'absent');
   return { file: planned, confirmed: reload.confirmed };
