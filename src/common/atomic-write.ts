@@ -1,4 +1,4 @@
-import { link, open, rename, rm, stat } from 'node:fs/promises';
+import { link, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -19,7 +19,7 @@ export async function atomicWrite(path: string, content: string | Uint8Array, op
   const dir = dirname(path);
   const existing = await stat(path).catch(() => undefined);
   const mode = options.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`); // see tempFilesLeftBy
   const handle = await open(temp, 'wx', mode);
   try {
     await handle.writeFile(content);
@@ -62,3 +62,15 @@ async function syncDirectory(dir: string): Promise<void> {
   await handle.close();
 }
 
+// The temp files a process killed inside atomicWrite(path) left next to `path` (pid given), or
+// those of any process (pid undefined): named after the file and the writer's pid, so no other
+// program's file matches.
+export async function tempFilesLeftBy(path: string, pid?: number): Promise<Array<{ path: string; pid: number }>> {
+  const name = basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`^\\.${name}\\.(${pid ?? '\\d+'})\\.[0-9a-f]{8}\\.tmp$`);
+  const entries = await readdir(dirname(path)).catch(() => [] as string[]);
+  return entries.flatMap((entry) => {
+    const match = pattern.exec(entry);
+    return match ? [{ path: join(dirname(path), entry), pid: Number(match[1]) }] : [];
+  });
+}

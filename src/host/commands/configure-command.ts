@@ -6,10 +6,11 @@ import { resolveHostSetup } from '../setup/host-config-source.ts';
 import { detectEngines } from '../setup/detect-engines.ts';
 import { dockerPreflight, type DockerState } from '../setup/docker-preflight.ts';
 import { planConfigure } from '../setup/configure-plan.ts';
-import { printPlan, applyConfigurePlan } from '../setup/apply-plan.ts';
+import { printPlan, printConfigureSideFiles, applyConfigurePlan } from '../setup/apply-plan.ts';
+import { settleInterruptedRun, describeInterruptedRun } from '../setup/interrupted-run.ts';
 import { isChange, type PlannedFile } from '../setup/planned-file.ts';
-import { dockerdCanValidate, validateDaemonJson, describeImageStore, mirrorsInEffect } from '../setup/docker-engine.ts';
-import { reloadAndConfirm } from '../setup/reload-dockerd.ts';
+import { dockerdCanValidate, validateDaemonJson, describeImageStore } from '../setup/docker-engine.ts';
+import { reloadAndConfirm, RELOAD_REJECTED_LOG } from '../setup/reload-dockerd.ts';
 
 // `configure`: plan every file, refuse before writing anything when one cannot be handled,
 // then write, reload dockerd and confirm the mirror in `docker info`.
@@ -25,7 +26,13 @@ async function runConfigure(ctx: CommandContext): Promise<number> {
     return 1;
   }
   const engines = options.engines ?? (await detectEngines(ctx.env));
-  await write(ctx.stdout, `configuring from ${setup.source}: mirrors ${list(setup.mirrors)}; helper for ${list(setup.keys)}; engines ${list(engines)}\n`);
+  const chosen = options.engines ? '' : ' (those installed here; --engines chooses)';
+  await write(ctx.stdout, `configuring from ${setup.source}: mirrors ${list(setup.mirrors)}; helper for ${list(setup.keys)}; engines ${list(engines)}${chosen}\n`);
+  // A run killed half-way is finished or rolled back before this one reads any file.
+  if (options.dryRun) {
+    const note = await describeInterruptedRun(options.stateDir);
+    if (note) await write(ctx.stdout, `${note}\n`);
+  } else await settleInterruptedRun(options.stateDir, ctx.stdout);
 
   let docker: DockerState | undefined;
   if (engines.includes('docker') && setup.mirrors.length > 0) docker = await dockerPreflight(options, ctx.env);
@@ -35,11 +42,14 @@ async function runConfigure(ctx: CommandContext): Promise<number> {
 
   const daemonJson = plan.files.find((f) => f.ownership?.kind === 'daemon-json');
   if (daemonJson && isChange(daemonJson) && daemonJson.after !== undefined) {
-    if (await dockerdCanValidate(ctx.env)) await validateDaemonJson(daemonJson.after, ctx.env);
-    else await write(ctx.stdout, 'note: this dockerd has no --validate (before Docker 23); daemon.json was checked as JSON only\n');
+    if (await dockerdCanValidate(ctx.env)) {
+      const copy = await validateDaemonJson(daemonJson.after, ctx.env);
+      await write(ctx.stdout, `${daemonJson.label} ${daemonJson.path}: accepted by dockerd --validate (it read a copy, ${copy}, removed since)\n`);
+    } else await write(ctx.stdout, 'note: this dockerd has no --validate (before Docker 23); daemon.json was checked as JSON only\n');
   }
   if (options.dryRun) {
     await printPlan(plan.files, ctx.stdout);
+    await printConfigureSideFiles(plan.files, options.stateDir, ctx.stdout);
     await write(ctx.stdout, 'dry run: nothing was changed\n');
     return 0;
   }
@@ -47,7 +57,7 @@ async function runConfigure(ctx: CommandContext): Promise<number> {
   const dockerInEffect = await reportDocker(ctx, docker, daemonJson, setup.mirrors, options.noReload);
   await reportEngines(ctx, plan.files);
   if (!dockerInEffect) {
-    await write(ctx.stderr, `not in effect: the running dockerd does not use the mirror ${setup.mirrors.join(', ')} after the reload; the files are written, see the dockerd log ("Error reconfiguring") and rerun\n`);
+    await write(ctx.stderr, `not in effect: the running dockerd does not use the mirror ${setup.mirrors.join(', ')} after the reload; the files are written. Its log (journalctl -u docker) says why at the time of the SIGHUP, as ${RELOAD_REJECTED_LOG}; fix that and rerun\n`);
     return 1;
   }
   if (plan.skippedKeys.length > 0) {
@@ -70,8 +80,9 @@ async function reportDocker(ctx: CommandContext, docker: DockerState | undefined
     if (noReload) await write(ctx.stdout, 'dockerd: not reloaded (--no-reload); the mirror applies after `systemctl reload docker` or SIGHUP\n');
     else if (docker.pid === undefined) await write(ctx.stdout, 'dockerd: not running; the mirror applies when it starts\n');
     else {
-      info = await reloadAndConfirm(ctx, docker.pid, mirrors, 'present');
-      inEffect = info === undefined || mirrorsInEffect(info, mirrors);
+      const reload = await reloadAndConfirm(ctx, docker.pid, mirrors, 'present');
+      info = reload.info;
+      inEffect = reload.info === undefined || reload.confirmed;
     }
   } else if (info) {
     const missing = mirrors.filter((m) => !info!.mirrors.some((seen) => seen.replace(/\/+$/, '') === m));

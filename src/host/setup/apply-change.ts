@@ -1,55 +1,52 @@
-import { access, mkdir, open, readFile, rm, rmdir, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { access, constants, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { atomicWrite } from '../../common/atomic-write.ts';
 import { CodedError } from '../../common/errors.ts';
 
 export const BACKUP_SUFFIX = '.dstack-backup';
 
-export interface WriteResult {
-  backup?: string;
-  backupCreated: boolean;
-  createdDirs: string[];
-}
-
-// Proves a file can be written before anything is: creates and removes a probe file in the
-// directory (or the nearest existing parent), which also catches read-only mounts and
-// immutable directories that permission bits do not show.
+// Proves a file can be written before anything is: the kernel's own answer for the directory
+// (or the nearest existing parent), which covers read-only mounts (EROFS) and immutable
+// directories (EPERM) that permission bits do not show, and leaves nothing behind if killed.
 export async function probeWritable(path: string, label: string): Promise<void> {
   let dir = dirname(path);
   while (!(await exists(dir)) && dirname(dir) !== dir) dir = dirname(dir);
-  const probe = join(dir, `.dstack-probe.${process.pid}.${randomBytes(4).toString('hex')}`);
   try {
-    const handle = await open(probe, 'wx', 0o600);
-    await handle.close();
-    await rm(probe, { force: true });
+    await access(dir, constants.W_OK | constants.X_OK);
   } catch (error) {
     throw writeError(error, label, path, 'nothing was changed');
   }
 }
 
+// The directories above `path`'s file that do not exist yet, top down: a write creates them.
+export async function missingDirs(dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let current = dir; !(await exists(current)); current = dirname(current)) {
+    missing.unshift(current);
+    if (dirname(current) === current) break;
+  }
+  return missing;
+}
+
 // One write of the apply step: parent directories created as needed, the previous content
-// kept once as <file>.dstack-backup (same mode and owner), then an atomic replace that keeps
-// the file's mode and owner (src/common/atomic-write.ts).
-export async function writeChange(target: string, before: string | undefined, after: string, newMode: number, label: string, keepBackup = true): Promise<WriteResult> {
-  const result: WriteResult = { backupCreated: false, createdDirs: [] };
+// kept as `backup` (same mode and owner) unless that file exists, then an atomic replace that
+// keeps the file's mode and owner (src/common/atomic-write.ts).
+export async function writeChange(target: string, before: string | undefined, after: string, newMode: number, label: string, backup?: string): Promise<void> {
   await expectUnchanged(target, before, label);
   try {
-    result.createdDirs = await makeDirs(dirname(target));
-    if (before !== undefined && keepBackup) {
-      const backup = `${target}${BACKUP_SUFFIX}`;
-      result.backup = backup;
-      if (!(await exists(backup))) {
-        const info = await stat(target);
-        await atomicWrite(backup, before, { mode: info.mode & 0o7777, uid: info.uid, gid: info.gid });
-        result.backupCreated = true;
-      }
+    for (const dir of await missingDirs(dirname(target))) {
+      await mkdir(dir, { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
+    }
+    if (before !== undefined && backup !== undefined && !(await exists(backup))) {
+      const info = await stat(target);
+      await atomicWrite(backup, before, { mode: info.mode & 0o7777, uid: info.uid, gid: info.gid });
     }
     await atomicWrite(target, after, before === undefined ? { mode: newMode } : {});
   } catch (error) {
     throw writeError(error, label, target, 'the file itself is unchanged');
   }
-  return result;
 }
 
 export async function restoreBackup(target: string, backup: string, label: string, before: string | undefined): Promise<void> {
@@ -62,10 +59,10 @@ export async function restoreBackup(target: string, backup: string, label: strin
   }
 }
 
-export async function removeFile(target: string, createdDirs: string[], label: string): Promise<void> {
+export async function removeFile(target: string, before: string | undefined, label: string): Promise<void> {
+  await expectUnchanged(target, before, label);
   try {
     await rm(target, { force: true });
-    for (const dir of [...createdDirs].sort((a, b) => b.length - a.length)) await rmdir(dir).catch(() => {});
   } catch (error) {
     throw writeError(error, label, target, 'nothing was removed');
   }
@@ -80,20 +77,7 @@ async function expectUnchanged(target: string, before: string | undefined, label
   }
 }
 
-async function makeDirs(dir: string): Promise<string[]> {
-  const created: string[] = [];
-  let current = dir;
-  while (!(await exists(current))) {
-    created.unshift(current);
-    current = dirname(current);
-  }
-  for (const path of created) await mkdir(path, { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EEXIST') throw e;
-  });
-  return created;
-}
-
-async function exists(path: string): Promise<boolean> {
+export async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false);
 }
 

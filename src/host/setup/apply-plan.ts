@@ -1,8 +1,10 @@
 import type { Writable } from 'node:stream';
-import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { write } from '../../common/command-context.ts';
-import { probeWritable, writeChange, restoreBackup, removeFile } from './apply-change.ts';
-import { loadSetupState, saveSetupState, mergeOwnership, sha256, type SetupState } from './setup-state.ts';
+import { probeWritable, writeChange, missingDirs, exists, BACKUP_SUFFIX } from './apply-change.ts';
+import { loadSetupState, mergeOwnership, sha256, STATE_FILE, type FileRecord, type SetupState } from './setup-state.ts';
+import { journalPath } from './setup-journal.ts';
+import { runJournaledStep } from './journaled-step.ts';
 import { unifiedDiff } from './unified-diff.ts';
 import { isChange, type PlannedFile } from './planned-file.ts';
 
@@ -18,57 +20,96 @@ export async function printPlan(files: PlannedFile[], stdout: Writable): Promise
   }
 }
 
+// Everything a configure write touches besides the file itself: the backup of what was there
+// (first configure only: later ones would save our own earlier output), the directories it
+// creates, and the record unconfigure will read.
+interface ConfigureStep {
+  file: PlannedFile & { after: string };
+  previous: FileRecord | null;
+  backup?: string;
+  backupCreated: boolean;
+  createdDirs: string[];
+}
+
+async function configureStep(file: PlannedFile & { after: string }, state: SetupState): Promise<ConfigureStep> {
+  const previous = state.files[file.path] ?? null;
+  const backup = !previous && file.before !== undefined ? `${file.target}${BACKUP_SUFFIX}` : undefined;
+  const backupCreated = backup !== undefined && !(await exists(backup));
+  return { file, previous, backup, backupCreated, createdDirs: await missingDirs(dirname(file.target)) };
+}
+
+function writesOf(files: PlannedFile[]): Array<PlannedFile & { after: string }> {
+  return files.filter((file): file is PlannedFile & { after: string } => isChange(file) && file.after !== undefined && file.ownership !== undefined);
+}
+
+// --dry-run: every other path configure would write, so nothing it touches goes unnamed.
+export async function printConfigureSideFiles(files: PlannedFile[], stateDir: string, stdout: Writable): Promise<void> {
+  const writes = writesOf(files);
+  if (writes.length === 0) return;
+  const state = await loadSetupState(stateDir);
+  for (const file of writes) await printSideFiles(await configureStep(file, state), stdout, 'would create');
+  await printStateFiles(stateDir, stdout, true);
+}
+
 // Applies configure's plan: checks every directory is writable first, then writes file by
-// file, recording each in the state file right after its write.
+// file, each step under the journal (journaled-step.ts) and recorded in the state file.
 export async function applyConfigurePlan(files: PlannedFile[], stateDir: string, stdout: Writable): Promise<number> {
-  const changes = files.filter(isChange);
-  for (const file of changes) await probeWritable(file.target, file.label);
-  if (changes.length > 0) await probeWritable(`${stateDir}/setup-state.json`, 'setup state');
+  const writes = writesOf(files);
+  for (const file of writes) await probeWritable(file.target, file.label);
+  if (writes.length > 0) await probeWritable(join(stateDir, STATE_FILE), 'setup state');
   const state = await loadSetupState(stateDir);
   for (const file of files) {
-    if (!isChange(file) || file.after === undefined || !file.ownership) {
+    if (!writes.includes(file as PlannedFile & { after: string })) {
       await write(stdout, `${file.label} ${file.path}: already configured\n`);
       continue;
     }
-    const previous = state.files[file.path];
-    // Only the first configure keeps a backup: later ones would save our own earlier output.
-    const result = await writeChange(file.target, file.before, file.after, file.newMode, file.label, previous === undefined);
-    state.files[file.path] = previous
-      ? { ...previous, target: file.target, afterSha256: sha256(file.after), ownership: mergeOwnership(previous.ownership, file.ownership) }
+    const step = await configureStep(file as PlannedFile & { after: string }, state);
+    const { previous, backup, createdDirs } = step;
+    const record: FileRecord = previous
+      ? { ...previous, target: file.target, afterSha256: sha256(step.file.after), ownership: mergeOwnership(previous.ownership, file.ownership!) }
       : {
           label: file.label,
           target: file.target,
           created: file.before === undefined,
-          createdDirs: result.createdDirs,
+          createdDirs,
           beforeSha256: file.before === undefined ? undefined : sha256(file.before),
-          afterSha256: sha256(file.after),
-          backup: result.backup,
-          backupCreated: result.backupCreated,
-          ownership: file.ownership,
+          afterSha256: sha256(step.file.after),
+          backup,
+          backupCreated: step.backupCreated,
+          ownership: file.ownership!,
         };
-    await saveSetupState(stateDir, state);
+    await runJournaledStep(
+      stateDir,
+      state,
+      {
+        command: 'configure',
+        label: file.label,
+        path: file.path,
+        target: file.target,
+        beforeSha256: file.before === undefined ? null : sha256(file.before),
+        afterSha256: sha256(step.file.after),
+        backup: backup ?? previous?.backup,
+        recordBefore: previous,
+        recordAfter: record,
+        onFinish: { files: [], dirs: [] },
+        onRollback: { files: step.backupCreated ? [backup!] : [], dirs: createdDirs },
+      },
+      () => writeChange(file.target, file.before, step.file.after, file.newMode, file.label, backup),
+    );
     await write(stdout, `${file.label} ${file.path}: ${file.before === undefined ? 'created' : 'updated'} (${file.summary})\n`);
+    await printSideFiles(step, stdout, 'created');
   }
-  return changes.length;
+  if (writes.length > 0) await printStateFiles(stateDir, stdout, false);
+  return writes.length;
 }
 
-// Applies unconfigure's plan: restores, edits or removes each file, then forgets it (and the
-// backup configure made) in the state file.
-export async function applyUnconfigurePlan(files: PlannedFile[], stateDir: string, state: SetupState, stdout: Writable): Promise<number> {
-  const changes = files.filter(isChange);
-  for (const file of changes) await probeWritable(file.target, file.label);
-  for (const file of files) {
-    const record = file.record;
-    if (isChange(file)) {
-      if (file.after === undefined) await removeFile(file.target, record?.createdDirs ?? [], file.label);
-      else if (file.restoreFrom) await restoreBackup(file.target, file.restoreFrom, file.label, file.before);
-      else await writeChange(file.target, file.before, file.after, file.newMode, file.label, false);
-    }
-    if (record?.backupCreated && record.backup) await rm(record.backup, { force: true });
-    delete state.files[file.path];
-    await saveSetupState(stateDir, state);
-    const verb = !isChange(file) ? 'unchanged' : file.after === undefined ? 'removed' : file.restoreFrom ? 'restored' : 'edited';
-    await write(stdout, `${file.label} ${file.path}: ${verb} (${file.summary})\n`);
-  }
-  return changes.length;
+async function printSideFiles(step: ConfigureStep, stdout: Writable, verb: string): Promise<void> {
+  for (const dir of step.createdDirs) await write(stdout, `  directory ${dir}: ${verb}\n`);
+  if (step.backupCreated) await write(stdout, `  backup ${step.backup}: ${verb} (the file before configure, for unconfigure)\n`);
+}
+
+async function printStateFiles(stateDir: string, stdout: Writable, dryRun: boolean): Promise<void> {
+  const verb = dryRun ? 'would be written' : 'written';
+  await write(stdout, `setup state ${join(stateDir, STATE_FILE)}: ${verb} (what configure added, for unconfigure; directory ${stateDir}, mode 0700)\n`);
+  await write(stdout, `setup journal ${journalPath(stateDir)}: ${verb} before each file and removed after it (lets a killed run be finished or rolled back)\n`);
 }

@@ -74,7 +74,9 @@ export async function dockerdCanValidate(env: Record<string, string | undefined>
   return help.code === 0 && /--validate\b/.test(help.stdout + help.stderr);
 }
 
-export async function validateDaemonJson(text: string, env: Record<string, string | undefined>): Promise<void> {
+// dockerd reads a copy in a temp directory ($TMPDIR), removed after; returns its path so the
+// output can name every file configure writes.
+export async function validateDaemonJson(text: string, env: Record<string, string | undefined>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'dstack-validate-'));
   try {
     const file = join(dir, 'daemon.json');
@@ -83,6 +85,7 @@ export async function validateDaemonJson(text: string, env: Record<string, strin
     if (result.code !== 0) {
       throw new CodedError('daemon_json_invalid', `dockerd --validate rejects the new daemon.json: ${firstLine(result.stderr || result.stdout)}; nothing was changed`);
     }
+    return file;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

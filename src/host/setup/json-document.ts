@@ -19,20 +19,6 @@ export function parseJsonObject(text: string | undefined, label: string): JsonOb
   return value as JsonObject;
 }
 
-// Serialises in the file's own style: its indentation (tabs for the Docker CLI's config.json,
-// spaces elsewhere) and its trailing newline, so a diff shows only what changed.
-export function formatJsonLike(original: string | undefined, value: JsonObject, defaultIndent: string): string {
-  const indent = detectIndent(original) ?? defaultIndent;
-  const newline = original === undefined || original.trim() === '' || original.endsWith('\n') ? '\n' : '';
-  return JSON.stringify(value, null, indent) + newline;
-}
-
-function detectIndent(text: string | undefined): string | undefined {
-  if (text === undefined) return undefined;
-  const match = /^[{[][^\n]*\n([ \t]+)\S/.exec(text.replace(/^\uFEFF/, '').trimStart());
-  return match?.[1];
-}
-
 // Where a JSON.parse error is, never what: V8's message may quote the text around it, and a
 // client config.json keeps registry passwords in `auths`.
 export function jsonErrorPlace(error: unknown): string {

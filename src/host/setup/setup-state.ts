@@ -8,7 +8,7 @@ import type { CredHelpersOwnership } from './docker-client-config.ts';
 import type { MirrorsOwnership } from './daemon-json.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/docker-credential-dstack';
-const STATE_FILE = 'setup-state.json';
+export const STATE_FILE = 'setup-state.json';
 
 // What configure added to one file, in that file's terms.
 export type Ownership =
@@ -69,8 +69,9 @@ export async function saveSetupState(stateDir: string, state: SetupState): Promi
   await atomicWrite(path, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
 }
 
-export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+// Of the bytes (a string counts as its UTF-8 encoding, which is what is written for it).
+export function sha256(content: string | Uint8Array): string {
+  return createHash('sha256').update(content).digest('hex');
 }
 
 // A later configure adds to what an earlier one owns; the first one's "before" stays the original.

@@ -21,8 +21,17 @@ export async function readTarget(path: string, label: string): Promise<TargetFil
   }
   const info = await stat(target);
   if (!info.isFile()) throw new CodedError('config_not_file', `${label} ${path} is not a regular file; nothing was changed`);
-  const text = await readFile(target, 'utf8').catch((error: NodeJS.ErrnoException) => {
+  const bytes = await readFile(target).catch((error: NodeJS.ErrnoException) => {
     throw new CodedError('config_unreadable', `cannot read ${label} ${path}: ${error.code ?? 'error'}; run as root`);
   });
-  return { shownPath: path, target, text, mode: info.mode & 0o7777 };
+  return { shownPath: path, target, text: decodeUtf8(bytes, label, path), mode: info.mode & 0o7777 };
+}
+
+// Text we edit must come back byte for byte: invalid UTF-8 would be written back as U+FFFD.
+function decodeUtf8(bytes: Uint8Array, label: string, path: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw new CodedError('config_invalid', `${label} ${path} is not UTF-8 text; fix or move it, nothing was changed`);
+  }
 }

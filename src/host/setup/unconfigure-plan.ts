@@ -11,11 +11,12 @@ import type { PlannedFile } from './planned-file.ts';
 // (the backup, or no file at all); changed since → remove only our entries from it.
 export async function planUnconfigure(state: SetupState): Promise<PlannedFile[]> {
   const files: PlannedFile[] = [];
-  for (const [path, record] of Object.entries(state.files)) files.push(await planOne(path, record));
+  for (const [path, record] of Object.entries(state.files)) files.push(await planUnconfigureFile(path, record));
   return files;
 }
 
-async function planOne(path: string, record: FileRecord): Promise<PlannedFile> {
+// One file: also for a file whose record changed during unconfigure (reload-without-mirror.ts).
+export async function planUnconfigureFile(path: string, record: FileRecord): Promise<PlannedFile> {
   const file = await readTarget(path, record.label);
   const base = { label: record.label, path, target: file.target, before: file.text, newMode: 0o644, record };
   if (file.text === undefined) return { ...base, after: undefined, summary: 'already gone' };

@@ -36,6 +36,8 @@ describe('configure when the reloaded dockerd does not take the mirror', () => {
 
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain(`not in effect: the running dockerd does not use the mirror ${MIRROR}`);
+    // The lines dockerd 20.10 really logs when it refuses a reload.
+    expect(result.stderr).toContain('as "Error reconfiguring the daemon: …" or "unable to configure the Docker daemon with file …"; fix that and rerun');
     expect(result.stdout).not.toMatch(/^configured$/m);
     expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))['registry-mirrors']).toEqual([MIRROR]);
   }, 30_000);

@@ -14,9 +14,11 @@ describe('writeChange', () => {
   it('writes the new text and keeps one backup of the old', async () => {
     const target = join(dir, 'daemon.json');
     await writeFile(target, '{}\n', { mode: 0o640 });
-    const result = await writeChange(target, '{}\n', '{"debug": true}\n', 0o644, 'Docker daemon config');
+    await writeChange(target, '{}\n', '{"debug": true}\n', 0o644, 'Docker daemon config', `${target}.dstack-backup`);
     expect(await readFile(target, 'utf8')).toBe('{"debug": true}\n');
-    expect(result).toMatchObject({ backup: `${target}.dstack-backup`, backupCreated: true });
+    expect(await readFile(`${target}.dstack-backup`, 'utf8')).toBe('{}\n');
+    // A backup already there is kept: it holds the file from before the first configure.
+    await writeChange(target, '{"debug": true}\n', '{"debug": false}\n', 0o644, 'Docker daemon config', `${target}.dstack-backup`);
     expect(await readFile(`${target}.dstack-backup`, 'utf8')).toBe('{}\n');
   });
 

@@ -1,0 +1,65 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDockerd, type Dockerd } from './harness/dockerd.ts';
+import { isRunning } from './harness/reaper.ts';
+import { ensureE2ePrerequisites, HELPER_BINARY } from './harness/ensure-packages.ts';
+
+// A dockerd reload leaves a setting alone when its key is absent from daemon.json. So when
+// daemon.json had no registry-mirrors before configure, restoring its bytes and sending SIGHUP
+// would leave our mirror running. unconfigure must end with the running daemon (same process,
+// no restart) without the mirror AND the file byte for byte as it was.
+describe('unconfigure with a real dockerd whose daemon.json had no registry-mirrors', () => {
+  const MIRROR = 'http://127.0.0.1:5999';
+  const original = '{\n  "log-level": "info"\n}\n';
+  let dir: string;
+  let dockerd: Dockerd;
+
+  beforeAll(async () => {
+    ensureE2ePrerequisites();
+    dir = await mkdtemp('/tmp/e2e-unc-');
+    dockerd = await startDockerd({ dir });
+    await writeFile(dockerd.daemonJsonPath, original);
+    await dockerd.reload();
+  });
+  afterAll(async () => {
+    await dockerd?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const run = (args: string[]) =>
+    execa(HELPER_BINARY, args, { reject: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: dockerd.host }, extendEnv: false, timeout: 60_000 });
+  const common = () => ['--state-dir', join(dir, 'state'), '--dockerd-pidfile', join(dir, 'dockerd.pid')];
+  const configure = () => run(['configure', ...common(), '--docker-config', join(dir, 'client'), '--daemon-json', dockerd.daemonJsonPath, '--docker-certs-dir', join(dir, 'certs.d'), '--engines', 'docker', '--mirror', MIRROR]);
+  const mirrors = async () => (await dockerd.info()).RegistryConfig.Mirrors as string[];
+
+  it('the daemon drops the mirror and daemon.json gets its bytes back', async () => {
+    const pid = dockerd.pid;
+    const configured = await configure();
+    expect(configured.exitCode, `${configured.stdout}\n${configured.stderr}`).toBe(0);
+    expect(await mirrors()).toEqual([`${MIRROR}/`]);
+
+    const undone = await run(['unconfigure', ...common()]);
+    expect(undone.exitCode, `${undone.stdout}\n${undone.stderr}`).toBe(0);
+    expect(await mirrors()).toEqual([]);
+    expect(await readFile(dockerd.daemonJsonPath, 'utf8')).toBe(original);
+    expect(undone.stdout).toContain(`Docker daemon config ${dockerd.daemonJsonPath}: "registry-mirrors" without ${MIRROR}, for dockerd to reload`);
+    expect(undone.stdout).toContain(`dockerd: reloaded (pid ${pid}, no restart); docker info no longer shows ${MIRROR}`);
+    expect(undone.stdout).toMatch(/^unconfigured$/m);
+    expect(await readdir(dir)).not.toContain('state');
+    expect(isRunning(pid)).toBe(true);
+  });
+
+  it('also when daemon.json was edited since configure: only our key goes, their edit stays', async () => {
+    expect((await configure()).exitCode).toBe(0);
+    expect(await mirrors()).toEqual([`${MIRROR}/`]);
+    const edited = (await readFile(dockerd.daemonJsonPath, 'utf8')).replace('"log-level": "info"', '"log-level": "warn"');
+    await writeFile(dockerd.daemonJsonPath, edited);
+
+    const undone = await run(['unconfigure', ...common()]);
+    expect(undone.exitCode, `${undone.stdout}\n${undone.stderr}`).toBe(0);
+    expect(await mirrors()).toEqual([]);
+    expect(await readFile(dockerd.daemonJsonPath, 'utf8')).toBe(original.replace('"info"', '"warn"'));
+  });
+});
