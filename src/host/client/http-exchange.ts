@@ -3,6 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { getCACertificates } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { CodedError } from '../../common/errors.ts';
+import { printable } from '../../common/printable.ts';
 import type { ServerTarget } from './server-url.ts';
 
 const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -96,7 +97,7 @@ function networkError(error: NodeJS.ErrnoException, target: ServerTarget): Coded
 }
 
 function oneLineOf(text: string): string {
-  return text.replace(/\s+/g, ' ').slice(0, 160);
+  return printable(text, 160);
 }
 
 function formatMs(ms: number): string {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { CodedError } from '../../common/errors.ts';
+import { printable } from '../../common/printable.ts';
 import { parseServerUrl } from '../client/server-url.ts';
 import { parseTimeoutMs } from './timeout-setting.ts';
 
@@ -41,7 +42,7 @@ export function readHelperSettings(env: Record<string, string | undefined>, opti
   if (server !== undefined) parseServerUrl(server);
   const onError = value(env.DOCKER_CREDENTIAL_DSTACK_ON_ERROR) ?? file.onError ?? 'fail';
   if (onError !== 'fail' && onError !== 'anonymous') {
-    throw new CodedError('config_invalid', `DOCKER_CREDENTIAL_DSTACK_ON_ERROR: "${onError.slice(0, 40)}" is not a failure policy; use fail or anonymous`);
+    throw new CodedError('config_invalid', `DOCKER_CREDENTIAL_DSTACK_ON_ERROR: "${printable(onError, 40)}" is not a failure policy; use fail or anonymous`);
   }
   const timeoutText = value(env.DOCKER_CREDENTIAL_DSTACK_TIMEOUT);
   const timeoutMs = timeoutText !== undefined
@@ -113,7 +114,7 @@ function proxyVariables(env: Record<string, string | undefined>): Record<string,
 // token, or plant a cache, somewhere different on every pull.
 function absolutePath(path: string | undefined, settingName: string): string | undefined {
   if (path === undefined || isAbsolute(path)) return path;
-  throw new CodedError('config_invalid', `${settingName}: "${path.slice(0, 200)}" is a relative path; use an absolute one (the helper runs from any directory)`);
+  throw new CodedError('config_invalid', `${settingName}: "${printable(path)}" is a relative path; use an absolute one (the helper runs from any directory)`);
 }
 
 // An empty variable means "unset", as in a shell.

@@ -10,6 +10,7 @@ import type { RegistryKeyRing } from '../token/registry-signing-keys.ts';
 import { decideAccess } from './access-decision.ts';
 import { ticketUsername } from '../sources/issuer-source.ts';
 import { readRealmRequest, type RealmRequest } from './realm-request.ts';
+import { printable } from '../../common/printable.ts';
 
 export interface RealmDeps {
   registries: RegistryEntry[];
@@ -70,7 +71,7 @@ async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, ve
   const scopeText = scopes.map(formatScope).join(' ');
   const registry = byService.get(request.service);
   if (!registry) {
-    const message = `unknown service "${request.service.slice(0, 200)}": no registry with source issuer has it; check the registry's auth.token.service`;
+    const message = `unknown service "${printable(request.service)}": no registry with source issuer has it; check the registry's auth.token.service`;
     try {
       deps.audit.record({ event: 'realm', outcome: 'denied', reason: 'unknown_service', service: request.service.slice(0, 200), scope: scopeText });
     } catch (error) {
