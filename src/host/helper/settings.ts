@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { CodedError } from '../../common/errors.ts';
 import { printable } from '../../common/printable.ts';
+import { formatBytes, readRegularFile } from '../../common/read-regular-file.ts';
 import { parseServerUrl } from '../client/server-url.ts';
 import { parseTimeoutMs } from './timeout-setting.ts';
 
@@ -72,15 +72,19 @@ export function defaultCacheDir(env: Record<string, string | undefined>): string
   return `/tmp/docker-credential-dstack-${uid}`;
 }
 
+// A handful of settings: anything near this size is not the helper's config.
+const MAX_CONFIG_BYTES = 64 * 1024;
+
 function readConfigFile(path: string, explicit: boolean): ConfigFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && !explicit) return {};
-    throw new CodedError('config_unreadable', `cannot read config file ${path} (${code ?? 'error'}): fix DOCKER_CREDENTIAL_DSTACK_CONFIG or the file`);
-  }
+  // Links are followed (configuration management links config files); FIFOs never hang us.
+  const read = readRegularFile(path, { maxBytes: MAX_CONFIG_BYTES, followLinks: true });
+  const fix = 'fix DOCKER_CREDENTIAL_DSTACK_CONFIG or the file';
+  if (read.kind === 'missing' && !explicit) return {};
+  if (read.kind === 'missing') throw new CodedError('config_unreadable', `cannot read config file ${path} (ENOENT): ${fix}`);
+  if (read.kind === 'unreadable') throw new CodedError('config_unreadable', `cannot read config file ${path} (${read.code}): ${fix}`);
+  if (read.kind === 'not_regular') throw new CodedError('config_unreadable', `config file ${path} is ${read.what}, not a regular file: ${fix}`);
+  if (read.kind === 'too_large') throw new CodedError('config_unreadable', `config file ${path} is larger than ${formatBytes(MAX_CONFIG_BYTES)} (${formatBytes(read.size)}): ${fix}`);
+  const text = read.text;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
