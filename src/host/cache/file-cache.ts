@@ -87,7 +87,9 @@ export function openFileCache(dir: string, options: FileCacheOptions = {}): Cred
 function parseFailure(text: string): FetchFailure | undefined {
   try {
     const value = JSON.parse(text) as Partial<FetchFailure>;
-    if (typeof value.at === 'number' && typeof value.code === 'string' && typeof value.message === 'string') return { at: value.at, code: value.code, message: value.message };
+    if (typeof value.at === 'number' && typeof value.server === 'string' && typeof value.code === 'string' && typeof value.message === 'string') {
+      return { at: value.at, server: value.server, code: value.code, message: value.message };
+    }
   } catch {
     // torn or foreign: no failure
   }

@@ -1,7 +1,8 @@
 import { CodedError, isCodedError, oneLine } from '../../common/errors.ts';
 import type { Secret } from '../../common/secret.ts';
 import type { CacheEntry } from '../cache/cache-entry.ts';
-import { freshnessOf } from '../cache/cache-entry.ts';
+import { cappedExpiry, freshnessOf, MAX_CACHE_LIFETIME_MS } from '../cache/cache-entry.ts';
+import { formatDuration } from '../../common/duration.ts';
 import type { CredentialCache, FetchFailure } from '../cache/credential-cache.ts';
 import type { ServiceClient } from '../client/service-client.ts';
 import type { Diagnostics } from './diagnostics.ts';
@@ -37,7 +38,7 @@ export async function resolveCredential(registryKey: string, settings: HelperSet
   diagnostics.debug(`cache miss for ${registryKey}: requesting ${settings.server}${why}`);
 
   const startedAt = Date.now();
-  const release = await waitForOtherFetch(registryKey, settings, diagnostics, cache, () => isFresh(cache.read(registryKey), now()) || recentFailure(cache, registryKey, startedAt) !== undefined);
+  const release = await waitForOtherFetch(registryKey, settings, diagnostics, cache, () => isFresh(cache.read(registryKey), now()) || recentFailure(cache, registryKey, settings.server, startedAt) !== undefined);
   try {
     // Whoever held the lock has just written the entry (or its failure): read it before asking.
     const after = cache.read(registryKey);
@@ -45,7 +46,7 @@ export async function resolveCredential(registryKey: string, settings: HelperSet
       diagnostics.debug(`cache hit for ${registryKey} (fetched by another process)`);
       return answerOf(after);
     }
-    const failure = recentFailure(cache, registryKey, startedAt);
+    const failure = recentFailure(cache, registryKey, settings.server, startedAt);
     if (failure) {
       diagnostics.debug(`another docker-credential-dstack has just failed to fetch ${registryKey} (${failure.code}); not asking again`);
       const error = new CodedError(failure.code, failure.message);
@@ -83,9 +84,10 @@ async function waitForOtherFetch(registryKey: string, settings: HelperSettings, 
 }
 
 // A failure recorded by another process after this one started waiting.
-function recentFailure(cache: CredentialCache, registryKey: string, since: number): FetchFailure | undefined {
+// Only a failure of the same server counts: processes with another server share the directory.
+function recentFailure(cache: CredentialCache, registryKey: string, server: string, since: number): FetchFailure | undefined {
   const failure = cache.readFailure(registryKey);
-  return failure && failure.at >= since ? failure : undefined;
+  return failure && failure.server === server && failure.at >= since ? failure : undefined;
 }
 
 async function fetchAndStore(registryKey: string, settings: HelperSettings, diagnostics: Diagnostics, cache: CredentialCache, now: () => Date, deps: ResolveDeps, previous: CacheEntry | undefined): Promise<{ username: string; secret: Secret } | undefined> {
@@ -100,8 +102,10 @@ async function fetchAndStore(registryKey: string, settings: HelperSettings, diag
       diagnostics.warn(`the credential for ${registryKey} from ${settings.server} is already expired by this host's clock (expires_at ${credential.expiresAt.toISOString()}): check the clocks; not caching it`);
       return { username: credential.username, secret: credential.secret };
     }
-    await store(cache, { kind: 'credential', registry: registryKey, username: credential.username, secret: credential.secret, issuedAt, expiresAt: credential.expiresAt }, diagnostics);
-    diagnostics.debug(`cached credential for ${registryKey} until ${credential.expiresAt.toISOString()}`);
+    const expiresAt = cappedExpiry(issuedAt, credential.expiresAt);
+    await store(cache, { kind: 'credential', registry: registryKey, username: credential.username, secret: credential.secret, issuedAt, expiresAt }, diagnostics);
+    const capped = expiresAt < credential.expiresAt ? ` (the server said ${credential.expiresAt.toISOString()}; capped at ${formatDuration(MAX_CACHE_LIFETIME_MS / 1000)}, the longest the service grants)` : '';
+    diagnostics.debug(`cached credential for ${registryKey} until ${expiresAt.toISOString()}${capped}`);
     return { username: credential.username, secret: credential.secret };
   } catch (error) {
     if (!isCodedError(error)) throw error;
@@ -118,10 +122,10 @@ async function fetchAndStore(registryKey: string, settings: HelperSettings, diag
       } catch (eraseError) {
         diagnostics.warn(`cannot remove the cache entry for ${registryKey} (${oneLine(eraseError)})`);
       }
-      share(cache, registryKey, { at: Date.now(), code: error.code, message: error.message });
+      share(cache, registryKey, { at: Date.now(), server: settings.server, code: error.code, message: error.message });
       throw error;
     }
-    share(cache, registryKey, { at: Date.now(), code: error.code, message: error.message });
+    share(cache, registryKey, { at: Date.now(), server: settings.server, code: error.code, message: error.message });
     return fallBack(registryKey, error, settings, diagnostics, previous, now);
   }
 }

@@ -83,9 +83,9 @@ describe('openFileCache', () => {
     const cache = openFileCache(dir);
     cache.lockPath('a.example'); // creates the directory
     expect(cache.readFailure('a.example')).toBeUndefined();
-    cache.recordFailure('a.example', { at: 1234, code: 'timeout', message: 'did not answer' });
-    cache.recordFailure('a.example', { at: 5678, code: 'internal', message: 'HTTP 500' });
-    expect(cache.readFailure('a.example')).toEqual({ at: 5678, code: 'internal', message: 'HTTP 500' });
+    cache.recordFailure('a.example', { at: 1234, server: 'https://a.dstack.example', code: 'timeout', message: 'did not answer' });
+    cache.recordFailure('a.example', { at: 5678, server: 'https://a.dstack.example', code: 'internal', message: 'HTTP 500' });
+    expect(cache.readFailure('a.example')).toEqual({ at: 5678, server: 'https://a.dstack.example', code: 'internal', message: 'HTTP 500' });
     expect(cache.readFailure('b.example')).toBeUndefined();
     const failureFile = (await readdir(dir)).find((name) => name.endsWith('.fail'))!;
     expect((await stat(join(dir, failureFile))).mode & 0o777).toBe(0o600);
