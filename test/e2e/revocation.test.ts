@@ -25,6 +25,9 @@ describe('e2e: revocation', () => {
     // The cached ticket is still unexpired, but the realm checks revocation on every token.
     const cachedTicket = await docker(stack.dockerd, stack.host, ['pull', ref]);
     expect(cachedTicket.exitCode, describeResult(cachedTicket)).not.toBe(0);
+    // The person reads the realm's reason (its 401 body in the registry error format, which
+    // dockerd passes on), not a bare "unauthorized: authentication required".
+    expect(String(cachedTicket.stderr), describeResult(cachedTicket)).toMatch(/unauthorized: dstack-registry-auth refused the pull ticket: pull ticket rejected: instance \S+ was revoked; ask the dstack operator for a new instance token/);
     let audit = await stack.service.audit();
     expect(audit.some((r) => r.event === 'realm' && r.outcome === 'denied' && /revoked/i.test(r.reason ?? '') && r.service === stack.registry.host), JSON.stringify(audit)).toBe(true);
 

@@ -6,7 +6,7 @@ import { isCodedError } from '../../../src/common/errors.ts';
 
 let server: Server;
 let url: string;
-let seen: { bearer?: string; basic?: { username: string; password: string }; body?: string; error?: string };
+let seen: { bearer?: string; basic?: { username: string; password: string } | 'malformed'; body?: string; error?: string };
 beforeAll(async () => {
   server = createServer((req: IncomingMessage, res) => {
     seen = { bearer: bearerToken(req), basic: basicCredentials(req) };
@@ -35,6 +35,10 @@ describe('http-io', () => {
     await fetch(url, { headers: { authorization: 'Bearer two tokens' } });
     expect(seen.bearer).toBeUndefined();
     await fetch(url, { headers: { authorization: `Basic ${Buffer.from('nocolon').toString('base64')}` } });
+    expect(seen.basic).toBe('malformed');
+    await fetch(url, { headers: { authorization: 'Basic %%%' } });
+    expect(seen.basic).toBe('malformed');
+    await fetch(url);
     expect(seen.basic).toBeUndefined();
   });
 
