@@ -2,28 +2,17 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { lockFileName } from '../../src/host/cache/entry-file-name.ts';
-import { startContractServer, type ContractServer } from '../helpers/contract-server.ts';
-import { assertBinaryBuilt, HELPER_BINARY, makeHelperHome, type HelperHome } from '../helpers/helper-binary.ts';
+import { assertBinaryBuilt, contractServerPerTest, HELPER_BINARY, type HelperHome } from '../helpers/helper-binary.ts';
 
 // Files the helper opens that are not what they should be: a FIFO never hangs it, a directory
 // or a link is named as such, an oversized token is refused before it is sent, and a lock
 // that cannot be a live lock is broken at once instead of stalling every cache miss.
 const HUB = 'https://index.docker.io/v1/';
-const cleanups: Array<() => Promise<void>> = [];
+const setUp = contractServerPerTest({ [HUB]: { username: 'hub-user', secret: 'hub-secret', ttlMs: 600_000 } });
 
 beforeAll(() => assertBinaryBuilt());
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-
-async function setUp(): Promise<{ server: ContractServer; home: HelperHome }> {
-  const server = await startContractServer({ credentials: { [HUB]: { username: 'hub-user', secret: 'hub-secret', ttlMs: 600_000 } } });
-  const home = await makeHelperHome(server.url);
-  cleanups.push(() => server.close(), () => home.cleanup());
-  return { server, home };
-}
 
 // Killed after 15 s: the code as it was hangs forever on a FIFO (a sync read blocks the timers too).
 async function get(home: HelperHome, extra: Record<string, string> = {}) {

@@ -1,26 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startContractServer, type ContractServer } from '../helpers/contract-server.ts';
-import { assertBinaryBuilt, HELPER_BINARY, makeHelperHome, runHelper, type HelperHome } from '../helpers/helper-binary.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { assertBinaryBuilt, contractServerPerTest, HELPER_BINARY, runHelper, type HelperHome } from '../helpers/helper-binary.ts';
 
 // Text the helper did not write (a server's error message, stdin, an argument) reaches stdout,
 // stderr and the log only as one printable, bounded line: no terminal escapes, no forged lines.
 const HUB = 'https://index.docker.io/v1/';
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
-const cleanups: Array<() => Promise<void>> = [];
+const setUp = contractServerPerTest({ [HUB]: { username: 'hub-user', secret: 'hub-secret', ttlMs: 600_000 } });
 
 beforeAll(() => assertBinaryBuilt());
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-
-async function setUp(): Promise<{ server: ContractServer; home: HelperHome }> {
-  const server = await startContractServer({ credentials: { [HUB]: { username: 'hub-user', secret: 'hub-secret', ttlMs: 600_000 } } });
-  const home = await makeHelperHome(server.url);
-  cleanups.push(() => server.close(), () => home.cleanup());
-  return { server, home };
-}
 
 function expectOnePrintableLine(text: string): void {
   expect(text.endsWith('\n')).toBe(true);

@@ -1,26 +1,15 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { MAX_SHORT_LIFETIME_SECONDS } from '../../src/common/duration.ts';
-import { startContractServer, type ContractServer } from '../helpers/contract-server.ts';
-import { assertBinaryBuilt, makeHelperHome, runHelper, type HelperHome } from '../helpers/helper-binary.ts';
+import { assertBinaryBuilt, contractServerPerTest, runHelper, type HelperHome } from '../helpers/helper-binary.ts';
 
 // The helper trusts only what it asked for: a credential for another registry is refused,
 // and a lifetime beyond what the service can grant is cut to the service's maximum.
 const HUB = 'https://index.docker.io/v1/';
-const cleanups: Array<() => Promise<void>> = [];
+const setUp = contractServerPerTest();
 
 beforeAll(() => assertBinaryBuilt());
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-
-async function setUp(): Promise<{ server: ContractServer; home: HelperHome }> {
-  const server = await startContractServer();
-  const home = await makeHelperHome(server.url);
-  cleanups.push(() => server.close(), () => home.cleanup());
-  return { server, home };
-}
 
 function answer(fields: Record<string, string>): string {
   return JSON.stringify({ registry: HUB, username: 'hub-user', secret: 'hub-secret', expires_at: new Date(Date.now() + 600_000).toISOString(), source: 'static', ...fields });

@@ -118,9 +118,9 @@ describe('resolveCredential (injected clock)', () => {
     expect(lines.some((l) => l.startsWith('warn: not caching credentials'))).toBe(true);
   });
 
-  it('a failure shared by a process talking to another server is not served to this one', async () => {
-    // Process A (server A) holds the lock, its request pending; process B (server B, same cache
-    // directory) is waiting for it; A's server then fails. B must ask its own server.
+  // Process A holds the lock, its request pending; process B (same cache directory, the given
+  // server) waits for it; then A's server fails. Returns both outcomes and B's server.
+  async function failWhileBWaits(serverOfB: string) {
     let failA!: (error: CodedError) => void;
     let askedA!: () => void;
     const aAsked = new Promise<void>((resolve) => (askedA = resolve));
@@ -134,41 +134,28 @@ describe('resolveCredential (injected clock)', () => {
     let bWaiting!: () => void;
     const bIsWaiting = new Promise<void>((resolve) => (bWaiting = resolve));
     const cache = openFileCache(join(dir, 'cache'));
-    // B's view of the cache tells the test when B is waiting on A's lock.
+    // B's view of the cache tells the test when B is polling A's lock.
     const cacheB = { ...cache, readFailure: (key: string) => (++bPolls === 2 && bWaiting(), cache.readFailure(key)) };
-    const a = resolveCredential(KEY, settings({ server: 'https://a.dstack.example' }), diagnostics, { now: () => clock, cache, client: async () => clientA }).catch((error: Error) => error);
+    const a = resolveCredential(KEY, settings(), diagnostics, { now: () => clock, cache, client: async () => clientA }).catch((error: Error) => error);
     await aAsked;
-    const b = resolveCredential(KEY, settings({ server: 'https://b.dstack.example', timeoutMs: 60_000 }), diagnostics, { now: () => clock, cache: cacheB, client: serverB.client });
+    const b = resolveCredential(KEY, settings({ server: serverOfB, timeoutMs: 60_000 }), diagnostics, { now: () => clock, cache: cacheB, client: serverB.client }).catch((error: Error) => error);
     await bIsWaiting;
-    failA(new CodedError('bad_response', 'dstack server https://a.dstack.example sent an invalid answer'));
-    expect(await a).toMatchObject({ code: 'bad_response' });
-    expect((await b)?.username).toBe('user-1');
+    failA(new CodedError('bad_response', 'dstack server https://dstack.example sent an invalid answer'));
+    return { a: await a, b: await b, serverB, cache };
+  }
+
+  it('a failure shared by a process talking to another server is not served to this one', async () => {
+    const { a, b, serverB, cache } = await failWhileBWaits('https://other.dstack.example');
+    expect(a).toMatchObject({ code: 'bad_response' });
+    expect(b).toMatchObject({ username: 'user-1' });
     expect(serverB.calls()).toBe(1);
     expect(cache.readFailure(KEY)).toBeUndefined(); // B's success clears the record
   });
 
   it('a failure shared by a process talking to the same server is taken by the waiter', async () => {
-    let failA!: (error: CodedError) => void;
-    let askedA!: () => void;
-    const aAsked = new Promise<void>((resolve) => (askedA = resolve));
-    const clientA: ServiceClient = {
-      getCredential: () => new Promise((_, reject) => ((failA = reject), askedA())),
-      getHostConfig: async () => ({ mirrors: [], registries: [] }),
-      health: async () => ({ ok: true }),
-    };
-    const serverB = scripted(600_000);
-    let bPolls = 0;
-    let bWaiting!: () => void;
-    const bIsWaiting = new Promise<void>((resolve) => (bWaiting = resolve));
-    const cache = openFileCache(join(dir, 'cache'));
-    const cacheB = { ...cache, readFailure: (key: string) => (++bPolls === 2 && bWaiting(), cache.readFailure(key)) };
-    const a = resolveCredential(KEY, settings(), diagnostics, { now: () => clock, cache, client: async () => clientA }).catch((error: Error) => error);
-    await aAsked;
-    const b = resolveCredential(KEY, settings({ timeoutMs: 60_000 }), diagnostics, { now: () => clock, cache: cacheB, client: serverB.client }).catch((error: Error) => error);
-    await bIsWaiting;
-    failA(new CodedError('bad_response', 'dstack server https://dstack.example sent an invalid answer'));
-    expect(await a).toMatchObject({ code: 'bad_response' });
-    expect(await b).toMatchObject({ code: 'bad_response' });
+    const { a, b, serverB } = await failWhileBWaits('https://dstack.example');
+    expect(a).toMatchObject({ code: 'bad_response' });
+    expect(b).toMatchObject({ code: 'bad_response' });
     expect(serverB.calls()).toBe(0);
   });
 
