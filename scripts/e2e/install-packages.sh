@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(docker.io docker-registry apache2-utils skopeo podman openssl postgresql curl iproute2
   # Sees every file `configure` writes (test/host/commands/configure-touches.test.ts).
   strace
+  # compose 1.29 (docker-py): what it prints when the helper fails is tested.
+  docker-compose
   # Runs the cross-built arm64 binaries in the tests (user-mode emulation with arm64 libraries).
   qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross libatomic1-arm64-cross)
 if [ "${1:-}" = "--bench" ]; then

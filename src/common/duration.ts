@@ -1,4 +1,5 @@
 import { CodedError } from './errors.ts';
+import { printable } from './printable.ts';
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
@@ -9,7 +10,7 @@ export function parseDuration(text: string, settingName: string, maxSeconds?: nu
   const match = /^\s*(\d{1,9})\s*([smhd]?)\s*$/i.exec(text);
   const seconds = match ? Number(match[1]) * UNIT_SECONDS[(match[2] || 's').toLowerCase()]! : NaN;
   if (!Number.isSafeInteger(seconds) || seconds <= 0) {
-    throw new CodedError('config_invalid', `${settingName}: "${text.slice(0, 40)}" is not a duration; use a positive number with s, m, h or d, such as 90s, 10m, 12h or 30d`);
+    throw new CodedError('config_invalid', `${settingName}: "${printable(text, 40)}" is not a duration; use a positive number with s, m, h or d, such as 90s, 10m, 12h or 30d`);
   }
   if (maxSeconds !== undefined && seconds > maxSeconds) {
     throw new CodedError('config_invalid', `${settingName}: ${formatDuration(seconds)} is longer than the ${formatDuration(maxSeconds)} this lifetime allows; use a shorter one`);

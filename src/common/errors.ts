@@ -1,3 +1,6 @@
+import { printable } from './printable.ts';
+import { redactUrlsIn } from './redact-url.ts';
+
 // Every failure a user can see is a CodedError: a stable code (for tests, HTTP mapping and
 // exit statuses) and a one-line message that names the cause and what to do. Nothing else
 // is ever printed to a user, so no stack trace leaks.
@@ -14,8 +17,12 @@ export function isCodedError(value: unknown, code?: string): value is CodedError
   return value instanceof CodedError && (code === undefined || value.code === code);
 }
 
-// One line, whatever was thrown: used by the single place in each binary that exits.
+// Longer than any message of ours: the bound is for foreign text that slipped in unbounded.
+const MESSAGE_MAX_LENGTH = 1000;
+
+// One printable line, whatever was thrown, user info of URLs hidden: what the binaries print
+// of an error (stdout, stderr, the log), so no message can carry a terminal escape or a password.
 export function oneLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
-  return text.replace(/\s*\n\s*/g, ' ').trim() || 'unknown error';
+  return printable(redactUrlsIn(text.trim()), MESSAGE_MAX_LENGTH).trim() || 'unknown error';
 }

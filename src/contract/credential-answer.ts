@@ -1,3 +1,5 @@
+import { printable } from '../common/printable.ts';
+
 // POST /v1/credentials (docs/contract.md): the request and the two kinds of answer, as both
 // halves read and write them. Plain data; the host wraps secrets in Secret after parsing.
 
@@ -54,5 +56,5 @@ export function parseCredentialAnswer(value: unknown): ParsedAnswer {
     if (typeof record.token !== 'string' || record.token === '' || typeof record.repository !== 'string') return { ok: false, why: 'a bearer answer lacks "token" or "repository"' };
     return { ok: true, answer: { kind, registry, repository: record.repository, token: record.token, expires_at: expires, source } };
   }
-  return { ok: false, why: `unknown credential kind "${String(kind).slice(0, 20)}"` };
+  return { ok: false, why: `unknown credential kind "${printable(String(kind), 20)}"` };
 }

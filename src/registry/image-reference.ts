@@ -1,6 +1,7 @@
 import { DOCKER_HUB_KEY, normalizeRegistryKey } from './registry-key.ts';
 import { repositoryProblem } from './distribution-grammar.ts';
 import { CodedError } from '../common/errors.ts';
+import { printable } from '../common/printable.ts';
 
 // The registry key of an image reference, by the rule the Docker CLI applies: the first path
 // component names a registry when it has a dot or a colon or is "localhost"; otherwise the
@@ -21,7 +22,7 @@ export function repositoryOfImage(image: string): string {
 
 function splitImage(image: string): { ref: string; registry: string; remainder: string } {
   const ref = image.trim();
-  if (ref === '' || /\s/.test(ref)) throw new CodedError('image_invalid', `invalid image reference "${ref.slice(0, 200)}": expected [registry/]name[:tag][@digest]`);
+  if (ref === '' || /\s/.test(ref)) throw new CodedError('image_invalid', `invalid image reference "${printable(ref)}": expected [registry/]name[:tag][@digest]`);
   const slash = ref.indexOf('/');
   const first = slash === -1 ? '' : ref.slice(0, slash);
   const named = slash !== -1 && (first.includes('.') || first.includes(':') || first === 'localhost');

@@ -1,4 +1,6 @@
 import { CodedError } from '../common/errors.ts';
+import { printable } from '../common/printable.ts';
+import { redactUrl } from '../common/redact-url.ts';
 import { normalizeRegistryKey } from './registry-key.ts';
 
 // A registry mirror as dockerd accepts it in `registry-mirrors`: http(s) scheme required, no
@@ -39,7 +41,5 @@ export function mirrorLocation(mirror: string): string {
 }
 
 function invalid(raw: string, why: string): CodedError {
-  // A mirror URL with user info carries a secret: never echo it.
-  const shown = raw.replace(/\/\/[^/@]*@/, '//[redacted]@').slice(0, 200);
-  return new CodedError('mirror_invalid', `invalid mirror URL "${shown}": ${why}`);
+  return new CodedError('mirror_invalid', `invalid mirror URL "${printable(redactUrl(raw))}": ${why}`);
 }

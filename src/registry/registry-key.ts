@@ -1,4 +1,6 @@
 import { CodedError } from '../common/errors.ts';
+import { printable } from '../common/printable.ts';
+import { redactUrl } from '../common/redact-url.ts';
 
 // The key Docker clients use for Docker Hub: the docker CLI, compose and buildx send it to
 // a credential helper exactly like this, and it is the key in config.json's credHelpers.
@@ -44,15 +46,5 @@ export function registryApiHost(key: string): string {
 }
 
 function invalid(raw: string, why: string): CodedError {
-  return new CodedError('registry_key_invalid', `invalid registry key "${maskUserInfo(raw).slice(0, 200)}": ${why}; use host[:port] or ${DOCKER_HUB_KEY}`);
-}
-
-// A key such as `https://user:password@host` carries a secret: the echo keeps the scheme and
-// what follows the last '@' and masks everything between (a password may itself hold '@' or '/').
-function maskUserInfo(raw: string): string {
-  const at = raw.lastIndexOf('@');
-  if (at === -1) return raw;
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(raw);
-  const start = scheme ? scheme[0].length : 0;
-  return at < start ? raw : `${raw.slice(0, start)}***${raw.slice(at)}`;
+  return new CodedError('registry_key_invalid', `invalid registry key "${printable(redactUrl(raw))}": ${why}; use host[:port] or ${DOCKER_HUB_KEY}`);
 }

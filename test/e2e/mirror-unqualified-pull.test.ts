@@ -22,6 +22,8 @@ describe('e2e: unqualified pull through the token-auth mirror', () => {
     expect(config.credHelpers['https://index.docker.io/v1/']).toBe('dstack');
   });
 
+  const FALLBACK = /level=info msg="Attempting next endpoint for pull after error: /;
+
   it('pulls python:3.14 from the mirror with a ticket the service issued', async () => {
     const pull = await docker(stack.dockerd, stack.host, ['pull', 'python:3.14']);
     expect(pull.exitCode, describeResult(pull)).toBe(0);
@@ -52,9 +54,13 @@ describe('e2e: unqualified pull through the token-auth mirror', () => {
     expect(lineMatching(registryLog, /msg="authorized request".*uri=\/v2\/library\/python\/manifests\/3\.14/), 'registry authorized the tag request').toBeDefined();
     expect(lineMatching(registryLog, new RegExp(`msg=GetImageManifest auth\\.user\\.name="?${stack.instance}"? .*uri=/v2/library/python/manifests/`)), 'token subject is the instance').toBeDefined();
 
-    // dockerd used the mirror and did not fall back to Docker Hub.
+    // dockerd used the mirror and did not fall back to Docker Hub...
     const { readFile } = await import('node:fs/promises');
     const dockerdLog = await readFile(stack.dockerd.logPath, 'utf8');
-    expect(lineMatching(dockerdLog, /Attempting next endpoint for pull after error/), 'no fallback to Docker Hub').toBeUndefined();
+    expect(lineMatching(dockerdLog, FALLBACK), 'no fallback to Docker Hub').toBeUndefined();
+    // ...which dockerd does log, in that format, when the mirror cannot serve a pull.
+    const missing = await docker(stack.dockerd, stack.host, ['pull', 'python:no-such-tag']);
+    expect(missing.exitCode, describeResult(missing)).not.toBe(0);
+    expect(lineMatching((await readFile(stack.dockerd.logPath, 'utf8')).slice(dockerdLog.length), FALLBACK), 'the fallback line, once the mirror fails').toBeDefined();
   });
 });

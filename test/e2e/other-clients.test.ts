@@ -62,4 +62,20 @@ describe('e2e: skopeo and podman through the helper', () => {
     const audit = await stack.service.audit();
     expect(audit.some((r) => r.event === 'realm' && r.outcome === 'granted' && (r.scope ?? '').includes('repository:library/python:pull')), JSON.stringify(audit)).toBe(true);
   });
+
+  it('ctr with --user instance:<id>:<ticket> (split at the first colon by ctr): one granted realm line, no denied one first', async () => {
+    // ctr never runs credential helpers: take the ticket the helper hands out, as a script would.
+    const got = await stack.host.run(['get'], { input: `${stack.registry.host}\n` });
+    expect(got.exitCode, describeResult(got)).toBe(0);
+    const { Username, Secret } = JSON.parse(String(got.stdout)) as { Username: string; Secret: string };
+    const socket = join(stack.dir, 'd', 'exec', 'containerd', 'containerd.sock');
+    const before = (await stack.service.audit()).length;
+    const pull = await execa('ctr', ['--address', socket, '--namespace', 'e2e-ctr', 'images', 'pull', '--plain-http', '--user', `${Username}:${Secret}`, `${stack.registry.host}/python:3.14`], { reject: false, timeout: 90_000 });
+    expect(pull.exitCode, describeResult(pull)).toBe(0);
+    const realm = (await stack.service.audit()).slice(before).filter((r) => r.event === 'realm');
+    // containerd tries the password grant first (with ctr's split: user "instance", password
+    // "<id>:<ticket>"); the realm takes that split too, so no "denied ticket_invalid" precedes the grant.
+    expect(realm.filter((r) => r.outcome === 'denied'), JSON.stringify(realm)).toEqual([]);
+    expect(realm.some((r) => r.outcome === 'granted' && r.instance === stack.instance), JSON.stringify(realm)).toBe(true);
+  });
 });

@@ -17,6 +17,8 @@ describe('e2e: static source with an htpasswd registry', () => {
     await stack?.stop();
   });
 
+  const FAILED_LOGIN = /authentication failure/;
+
   it('pulls the rewritten reference and the unqualified image with the configured account', async () => {
     const registry = stack.registry.process;
     const ref = `${registry.host}/app:1`;
@@ -35,7 +37,11 @@ describe('e2e: static source with an htpasswd registry', () => {
     const user = stack.registry.account!.username;
     expect(lineMatching(registryLog, new RegExp(`msg=GetImageManifest auth\\.user\\.name="?${user}"? .*uri=/v2/app/manifests/1`)), 'app:1 with our account').toBeDefined();
     expect(lineMatching(registryLog, new RegExp(`msg=GetImageManifest auth\\.user\\.name="?${user}"? .*uri=/v2/library/python/manifests/3\\.14`)), 'mirror path with our account').toBeDefined();
-    expect(lineMatching(registryLog, /authentication failure/), 'no failed login').toBeUndefined();
+    expect(lineMatching(registryLog, FAILED_LOGIN), 'no failed login').toBeUndefined();
+    // The registry does log a failed login in that format: a wrong password, sent by hand.
+    const wrong = await fetch(`${registry.url}/v2/`, { headers: { authorization: `Basic ${Buffer.from(`${user}:not-the-password`).toString('base64')}` } });
+    expect(wrong.status).toBe(401);
+    expect(lineMatching((await registry.log()).slice(registryLog.length), FAILED_LOGIN), 'a failed login is logged').toBeDefined();
 
     const audit = await stack.service.audit();
     const issued = audit.filter((r) => r.event === 'credential' && r.outcome === 'granted');

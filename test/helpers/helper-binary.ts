@@ -3,7 +3,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { TEST_INSTANCE_TOKEN } from './contract-server.ts';
+import { afterEach } from 'vitest';
+import { startContractServer, TEST_INSTANCE_TOKEN, type ContractCredential, type ContractServer } from './contract-server.ts';
 
 // The built single binary, run the way Docker runs it: one argument, the server URL on
 // stdin, only the environment given (nothing inherited), from an unrelated directory.
@@ -62,4 +63,19 @@ export interface HelperRun {
 export async function runHelper(action: string, input: string, env: Record<string, string>, cwd: string, args: string[] = [action]): Promise<HelperRun> {
   const result = await execa(HELPER_BINARY, args, { input, env, extendEnv: false, cwd, reject: false, timeout: 20_000, stripFinalNewline: false });
   return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+// For a test file: each test gets its own contract server (with these credentials) and helper
+// home, both removed after the test.
+export function contractServerPerTest(credentials: Record<string, ContractCredential> = {}): () => Promise<{ server: ContractServer; home: HelperHome }> {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()!();
+  });
+  return async () => {
+    const server = await startContractServer({ credentials });
+    const home = await makeHelperHome(server.url);
+    cleanups.push(() => server.close(), () => home.cleanup());
+    return { server, home };
+  };
 }

@@ -1,3 +1,4 @@
+import { MAX_SHORT_LIFETIME_SECONDS } from '../../common/duration.ts';
 import { Secret } from '../../common/secret.ts';
 
 // One registry's cached answer from the server. `issuedAt` is when the helper received it
@@ -27,10 +28,19 @@ export type Freshness = 'fresh' | 'stale' | 'expired';
 
 export const CACHE_FORMAT_VERSION = 1;
 
+// The longest life the service gives any credential (its short-lifetime cap). An expires_at
+// beyond it (a broken or hostile server, a clock years off) is cut to it.
+export const MAX_CACHE_LIFETIME_MS = MAX_SHORT_LIFETIME_SECONDS * 1000;
+
+export function cappedExpiry(issuedAt: Date, expiresAt: Date): Date {
+  return new Date(Math.min(expiresAt.getTime(), issuedAt.getTime() + MAX_CACHE_LIFETIME_MS));
+}
+
 export function freshnessOf(entry: CacheEntry, now: Date): Freshness {
   const at = now.getTime();
   const issued = entry.issuedAt.getTime();
-  const expires = entry.expiresAt.getTime();
+  // Entries are written capped; a file written otherwise is held to the cap all the same.
+  const expires = cappedExpiry(entry.issuedAt, entry.expiresAt).getTime();
   if (at >= expires) return 'expired';
   // A clock that went backwards makes the entry's age unknowable: refresh it.
   if (at < issued) return 'stale';

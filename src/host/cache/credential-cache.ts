@@ -4,6 +4,8 @@ import type { CacheEntry } from './cache-entry.ts';
 // waited for it, so a burst of pulls against a broken server makes one request, not twenty.
 export interface FetchFailure {
   at: number; // ms since the epoch, wall clock (compared across processes)
+  // The server that failed: processes talking to another server share the directory, not its failures.
+  server: string;
   code: string;
   message: string;
 }

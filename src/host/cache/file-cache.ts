@@ -1,7 +1,8 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, chmodSync, unlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, chmodSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CodedError } from '../../common/errors.ts';
 import { makeDirectorySync } from '../../common/make-directory.ts';
+import { readRegularFile } from '../../common/read-regular-file.ts';
 import { entryKeyOf, parseEntry, serializeEntry, type CacheEntry } from './cache-entry.ts';
 import type { CredentialCache, FetchFailure } from './credential-cache.ts';
 import { entryFileName, failureFileName, lockFileName } from './entry-file-name.ts';
@@ -86,7 +87,9 @@ export function openFileCache(dir: string, options: FileCacheOptions = {}): Cred
 function parseFailure(text: string): FetchFailure | undefined {
   try {
     const value = JSON.parse(text) as Partial<FetchFailure>;
-    if (typeof value.at === 'number' && typeof value.code === 'string' && typeof value.message === 'string') return { at: value.at, code: value.code, message: value.message };
+    if (typeof value.at === 'number' && typeof value.server === 'string' && typeof value.code === 'string' && typeof value.message === 'string') {
+      return { at: value.at, server: value.server, code: value.code, message: value.message };
+    }
   } catch {
     // torn or foreign: no failure
   }
@@ -117,31 +120,20 @@ export function ensurePrivateDir(dir: string, uid: number): void {
 }
 
 function readOwnFile(path: string, uid: number, ignored: (reason: string) => void): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') ignored(`cannot open cache file ${path} (${code}); ignoring it`);
-    return undefined;
+  const read = readRegularFile(path, { maxBytes: MAX_ENTRY_BYTES });
+  switch (read.kind) {
+    case 'missing':
+      return undefined;
+    case 'unreadable':
+      return reject(`cannot open cache file ${path} (${read.code}); ignoring it`);
+    case 'not_regular':
+      return reject(`cache file ${path} is not a regular file (${read.what}); ignoring it`);
+    case 'too_large':
+      return reject(`cache file ${path} is too large; ignoring it`);
   }
-  try {
-    const stats = fstatSync(fd);
-    if (!stats.isFile()) return reject(`cache file ${path} is not a regular file; ignoring it`);
-    if (stats.uid !== uid) return reject(`cache file ${path} belongs to uid ${stats.uid}, not to this user; ignoring it`);
-    if ((stats.mode & 0o077) !== 0) return reject(`cache file ${path} is readable by others (mode ${(stats.mode & 0o777).toString(8)}); ignoring it`);
-    if (stats.size > MAX_ENTRY_BYTES) return reject(`cache file ${path} is too large; ignoring it`);
-    const buffer = Buffer.alloc(stats.size);
-    let offset = 0;
-    while (offset < buffer.length) {
-      const read = readSync(fd, buffer, offset, buffer.length - offset, offset);
-      if (read === 0) break;
-      offset += read;
-    }
-    return buffer.toString('utf8', 0, offset);
-  } finally {
-    closeSync(fd);
-  }
+  if (read.stats.uid !== uid) return reject(`cache file ${path} belongs to uid ${read.stats.uid}, not to this user; ignoring it`);
+  if ((read.stats.mode & 0o077) !== 0) return reject(`cache file ${path} is readable by others (mode ${(read.stats.mode & 0o777).toString(8)}); ignoring it`);
+  return read.text;
 
   function reject(reason: string): undefined {
     ignored(reason);

@@ -1,8 +1,9 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { getCACertificates } from 'node:tls';
-import { readFileSync } from 'node:fs';
 import { CodedError } from '../../common/errors.ts';
+import { printable } from '../../common/printable.ts';
+import { formatBytes, readRegularFile } from '../../common/read-regular-file.ts';
 import type { ServerTarget } from './server-url.ts';
 
 const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -68,12 +69,14 @@ function makeAgent(target: ServerTarget, options: { caFile?: string; proxyEnv?: 
   return new HttpsAgent({ keepAlive: false, ca, ...(options.proxyEnv ? { proxyEnv: options.proxyEnv } : {}) });
 }
 
+// A system bundle is a few hundred KiB; CA bundles are commonly links, so links are followed.
+const MAX_CA_BUNDLE_BYTES = 8 * 1024 * 1024;
+
 function readCaFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new CodedError('tls', `cannot read CA bundle ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): fix DOCKER_CREDENTIAL_DSTACK_CA_FILE`);
-  }
+  const read = readRegularFile(path, { maxBytes: MAX_CA_BUNDLE_BYTES, followLinks: true });
+  if (read.kind === 'file') return read.text;
+  const why = read.kind === 'missing' ? 'ENOENT' : read.kind === 'unreadable' ? read.code : read.kind === 'not_regular' ? `${read.what}, not a regular file` : `larger than ${formatBytes(MAX_CA_BUNDLE_BYTES)}`;
+  throw new CodedError('tls', `cannot read CA bundle ${path} (${why}): fix DOCKER_CREDENTIAL_DSTACK_CA_FILE`);
 }
 
 // SNI takes host names only, never IP addresses.
@@ -96,7 +99,7 @@ function networkError(error: NodeJS.ErrnoException, target: ServerTarget): Coded
 }
 
 function oneLineOf(text: string): string {
-  return text.replace(/\s+/g, ' ').slice(0, 160);
+  return printable(text, 160);
 }
 
 function formatMs(ms: number): string {

@@ -1,5 +1,7 @@
 import { CodedError } from '../../common/errors.ts';
 import { isLoopbackHost } from '../../registry/loopback.ts';
+import { printable } from '../../common/printable.ts';
+import { redactUrl } from '../../common/redact-url.ts';
 
 // Where the service listens, as the helper reaches it.
 export type ServerTarget =
@@ -34,5 +36,5 @@ export function parseServerUrl(text: string): ServerTarget {
 }
 
 function invalid(raw: string, why: string): CodedError {
-  return new CodedError('server_url_invalid', `invalid dstack server URL "${raw.slice(0, 200)}": ${why}`);
+  return new CodedError('server_url_invalid', `invalid dstack server URL "${printable(redactUrl(raw))}": ${why}`);
 }

@@ -2,6 +2,7 @@ import { CodedError, isCodedError } from '../../common/errors.ts';
 import type { Secret } from '../../common/secret.ts';
 import { Secret as SecretValue } from '../../common/secret.ts';
 import { VERSION } from '../../common/version.ts';
+import { printable } from '../../common/printable.ts';
 import { parseCredentialAnswer, type CredentialRequestBody } from '../../contract/credential-answer.ts';
 import { createTransport, serverTimeout, type Exchange, type ExchangeResult, type Transport } from './http-exchange.ts';
 import { readInstanceToken } from './instance-token.ts';
@@ -120,7 +121,9 @@ function parseCredential(body: string, server: string, registryKey: string): Ser
   const parsed = parseCredentialAnswer(parseJson(body, server));
   if (!parsed.ok) throw badResponse(server, `the credential for ${registryKey}: ${parsed.why}`);
   const { answer } = parsed;
-  const registry = answer.registry || registryKey;
+  // The contract: `registry` repeats the key asked for. Anything else is not our answer.
+  if (answer.registry !== registryKey) throw badResponse(server, `a credential for registry "${printable(answer.registry)}" when asked for ${registryKey}`);
+  const registry = registryKey;
   const expiresAt = new Date(answer.expires_at);
   if (answer.kind === 'bearer') return { kind: 'bearer', registry, repository: answer.repository, token: new SecretValue(answer.token), expiresAt };
   return { kind: 'basic', registry, username: answer.username, secret: new SecretValue(answer.secret), expiresAt };

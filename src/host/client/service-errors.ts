@@ -1,5 +1,6 @@
 import { CodedError } from '../../common/errors.ts';
 import { isServiceErrorCode } from '../../contract/error-codes.ts';
+import { printable } from '../../common/printable.ts';
 
 
 // `404 not_found`: the service has no credential for the request. `reason` is the service's
@@ -21,7 +22,7 @@ export interface ErrorContext {
 
 // Turns a non-2xx answer into the one-line message the user sees: the cause, the server,
 // and what to do. The server's own message is quoted only where it adds detail; it never
-// carries a secret (contract), and it is cut to one short line anyway.
+// carries a secret (contract), and it is foreign text all the same: printable, one short line.
 export function errorFromResponse(status: number, body: string, context: ErrorContext): CodedError {
   const parsed = parseErrorBody(body);
   if (status === 404 && parsed.code === undefined) {
@@ -74,7 +75,7 @@ function parseErrorBody(body: string): { code?: string; message?: string } {
   try {
     const value = JSON.parse(body) as Record<string, unknown>;
     const code = isServiceErrorCode(value.error) ? value.error : undefined;
-    const message = typeof value.message === 'string' ? value.message.replace(/\s+/g, ' ').trim().slice(0, 200) : undefined;
+    const message = typeof value.message === 'string' ? printable(value.message).trim() : undefined;
     return { code, message: message || undefined };
   } catch {
     return {};

@@ -1,4 +1,6 @@
 import { CodedError, oneLine } from '../../common/errors.ts';
+import { printable } from '../../common/printable.ts';
+import { redactUrl } from '../../common/redact-url.ts';
 import { normalizeRegistryKey } from '../../registry/registry-key.ts';
 import type { CredentialStore } from '../protocol/credential-store.ts';
 import { freshnessOf } from '../cache/cache-entry.ts';
@@ -26,7 +28,7 @@ export function createDstackCredentialStore(deps: StoreDeps): CredentialStore {
       return answer?.kind === 'basic' ? { ServerURL: serverUrl, Username: answer.username, Secret: answer.secret } : undefined;
     },
     async store(credentials) {
-      throw new CodedError('store_refused', `docker login is not needed for ${credentials.ServerURL}: docker-credential-dstack gets short-lived credentials from the dstack server and stores none`);
+      throw new CodedError('store_refused', `docker login is not needed for ${printable(redactUrl(credentials.ServerURL))}: docker-credential-dstack gets short-lived credentials from the dstack server and stores none`);
     },
     async erase(serverUrl) {
       const settings = deps.settings({ requireServer: false });

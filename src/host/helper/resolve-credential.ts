@@ -1,6 +1,7 @@
 import { CodedError, isCodedError, oneLine } from '../../common/errors.ts';
 import type { CacheEntry } from '../cache/cache-entry.ts';
-import { cacheKeyOf, freshnessOf } from '../cache/cache-entry.ts';
+import { cacheKeyOf, cappedExpiry, freshnessOf, MAX_CACHE_LIFETIME_MS } from '../cache/cache-entry.ts';
+import { formatDuration } from '../../common/duration.ts';
 import type { CredentialCache, FetchFailure } from '../cache/credential-cache.ts';
 import type { ServiceClient, ServiceCredential } from '../client/service-client.ts';
 import { NoCredentialError } from '../client/service-errors.ts';
@@ -55,7 +56,7 @@ export async function resolveCredential(request: string | CredentialRequest, set
 
   const lockKey = repository !== undefined && deps.brokered?.has(registry) ? cacheKeyOf(registry, repository) : registry;
   const startedAt = Date.now();
-  const release = await waitForOtherFetch(lockKey, what, settings, diagnostics, cache, () => view.usable(now()) !== undefined || recentFailure(cache, lockKey, startedAt) !== undefined);
+  const release = await waitForOtherFetch(lockKey, what, settings, diagnostics, cache, () => view.usable(now()) !== undefined || recentFailure(cache, lockKey, settings.server, startedAt) !== undefined);
   try {
     // Whoever held the lock has just written the entry (or its failure): read it before asking.
     const after = view.usable(now());
@@ -63,7 +64,7 @@ export async function resolveCredential(request: string | CredentialRequest, set
       diagnostics.debug(`cache hit for ${what} (fetched by another process)`);
       return answerOf(after, diagnostics);
     }
-    const failure = recentFailure(cache, lockKey, startedAt);
+    const failure = recentFailure(cache, lockKey, settings.server, startedAt);
     if (failure) {
       diagnostics.debug(`another docker-credential-dstack has just failed to fetch ${what} (${failure.code}); not asking again`);
       const error = new CodedError(failure.code, failure.message);
@@ -119,9 +120,10 @@ async function waitForOtherFetch(lockKey: string, what: string, settings: Helper
 }
 
 // A failure recorded by another process after this one started waiting.
-function recentFailure(cache: CredentialCache, lockKey: string, since: number): FetchFailure | undefined {
+// Only a failure of the same server counts: processes with another server share the directory.
+function recentFailure(cache: CredentialCache, lockKey: string, server: string, since: number): FetchFailure | undefined {
   const failure = cache.readFailure(lockKey);
-  return failure && failure.at >= since ? failure : undefined;
+  return failure && failure.server === server && failure.at >= since ? failure : undefined;
 }
 
 interface Asked {
@@ -147,7 +149,8 @@ async function fetchAndStore(asked: Asked, settings: HelperSettings, diagnostics
       return answer;
     }
     await store(cache, entry, diagnostics);
-    diagnostics.debug(`cached ${credential.kind === 'bearer' ? 'registry token' : 'credential'} for ${what} until ${credential.expiresAt.toISOString()}`);
+    const capped = entry.expiresAt < credential.expiresAt ? ` (the server said ${credential.expiresAt.toISOString()}; capped at ${formatDuration(MAX_CACHE_LIFETIME_MS / 1000)}, the longest the service grants)` : '';
+    diagnostics.debug(`cached ${credential.kind === 'bearer' ? 'registry token' : 'credential'} for ${what} until ${entry.expiresAt.toISOString()}${capped}`);
     return answer;
   } catch (error) {
     if (!isCodedError(error)) throw error;
@@ -168,17 +171,19 @@ async function fetchAndStore(asked: Asked, settings: HelperSettings, diagnostics
           diagnostics.warn(`cannot remove the cache entry for ${what} (${oneLine(eraseError)})`);
         }
       }
-      share(cache, lockKey, { at: Date.now(), code: error.code, message: error.message });
+      share(cache, lockKey, { at: Date.now(), server: settings.server, code: error.code, message: error.message });
       throw error;
     }
-    share(cache, lockKey, { at: Date.now(), code: error.code, message: error.message });
+    share(cache, lockKey, { at: Date.now(), server: settings.server, code: error.code, message: error.message });
     return fallBack(what, error, settings, diagnostics, previous, now);
   }
 }
 
+// The cache lifetime is capped at the longest the service grants (a year-2999 expires_at is a broken server).
 function entryOf(credential: ServiceCredential, registry: string, issuedAt: Date): CacheEntry {
-  if (credential.kind === 'bearer') return { kind: 'bearer', registry, repository: credential.repository, token: credential.token, issuedAt, expiresAt: credential.expiresAt };
-  return { kind: 'credential', registry, username: credential.username, secret: credential.secret, issuedAt, expiresAt: credential.expiresAt };
+  const expiresAt = cappedExpiry(issuedAt, credential.expiresAt);
+  if (credential.kind === 'bearer') return { kind: 'bearer', registry, repository: credential.repository, token: credential.token, issuedAt, expiresAt };
+  return { kind: 'credential', registry, username: credential.username, secret: credential.secret, issuedAt, expiresAt };
 }
 
 // The service's reason for "no credential", when it is more than "none configured" (which

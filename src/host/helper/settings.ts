@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { CodedError } from '../../common/errors.ts';
+import { printable } from '../../common/printable.ts';
+import { formatBytes, readRegularFile } from '../../common/read-regular-file.ts';
 import { parseServerUrl } from '../client/server-url.ts';
 import { parseTimeoutMs } from './timeout-setting.ts';
 
@@ -41,7 +42,7 @@ export function readHelperSettings(env: Record<string, string | undefined>, opti
   if (server !== undefined) parseServerUrl(server);
   const onError = value(env.DOCKER_CREDENTIAL_DSTACK_ON_ERROR) ?? file.onError ?? 'fail';
   if (onError !== 'fail' && onError !== 'anonymous') {
-    throw new CodedError('config_invalid', `DOCKER_CREDENTIAL_DSTACK_ON_ERROR: "${onError.slice(0, 40)}" is not a failure policy; use fail or anonymous`);
+    throw new CodedError('config_invalid', `DOCKER_CREDENTIAL_DSTACK_ON_ERROR: "${printable(onError, 40)}" is not a failure policy; use fail or anonymous`);
   }
   const timeoutText = value(env.DOCKER_CREDENTIAL_DSTACK_TIMEOUT);
   const timeoutMs = timeoutText !== undefined
@@ -71,15 +72,19 @@ export function defaultCacheDir(env: Record<string, string | undefined>): string
   return `/tmp/docker-credential-dstack-${uid}`;
 }
 
+// A handful of settings: anything near this size is not the helper's config.
+const MAX_CONFIG_BYTES = 64 * 1024;
+
 function readConfigFile(path: string, explicit: boolean): ConfigFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && !explicit) return {};
-    throw new CodedError('config_unreadable', `cannot read config file ${path} (${code ?? 'error'}): fix DOCKER_CREDENTIAL_DSTACK_CONFIG or the file`);
-  }
+  // Links are followed (configuration management links config files); FIFOs never hang us.
+  const read = readRegularFile(path, { maxBytes: MAX_CONFIG_BYTES, followLinks: true });
+  const fix = 'fix DOCKER_CREDENTIAL_DSTACK_CONFIG or the file';
+  if (read.kind === 'missing' && !explicit) return {};
+  if (read.kind === 'missing') throw new CodedError('config_unreadable', `cannot read config file ${path} (ENOENT): ${fix}`);
+  if (read.kind === 'unreadable') throw new CodedError('config_unreadable', `cannot read config file ${path} (${read.code}): ${fix}`);
+  if (read.kind === 'not_regular') throw new CodedError('config_unreadable', `config file ${path} is ${read.what}, not a regular file: ${fix}`);
+  if (read.kind === 'too_large') throw new CodedError('config_unreadable', `config file ${path} is larger than ${formatBytes(MAX_CONFIG_BYTES)} (${formatBytes(read.size)}): ${fix}`);
+  const text = read.text;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -113,7 +118,7 @@ function proxyVariables(env: Record<string, string | undefined>): Record<string,
 // token, or plant a cache, somewhere different on every pull.
 function absolutePath(path: string | undefined, settingName: string): string | undefined {
   if (path === undefined || isAbsolute(path)) return path;
-  throw new CodedError('config_invalid', `${settingName}: "${path.slice(0, 200)}" is a relative path; use an absolute one (the helper runs from any directory)`);
+  throw new CodedError('config_invalid', `${settingName}: "${printable(path)}" is a relative path; use an absolute one (the helper runs from any directory)`);
 }
 
 // An empty variable means "unset", as in a shell.

@@ -3,6 +3,7 @@ import type { CredentialStore, Credentials } from './credential-store.ts';
 import type { ProtocolIo } from './protocol-io.ts';
 import { CREDENTIALS_NOT_FOUND, MISSING_SERVER_URL } from './wire.ts';
 import { Secret } from '../../common/secret.ts';
+import { printable } from '../../common/printable.ts';
 
 // Runs one protocol action against a store, exactly as docker-credential-helpers does:
 // answers on stdout; any failure is ONE line on stdout and exit status 1, because that is
@@ -25,7 +26,7 @@ export async function serveAction(action: string, store: CredentialStore, io: Pr
         await io.write(`docker-credential-dstack ${version}\n`);
         return 0;
       default:
-        await io.write(`unknown credential action \`${action.slice(0, 40)}\`\n`);
+        await io.write(`unknown credential action \`${printable(action, 40)}\`\n`);
         return 1;
     }
   } catch (error) {

@@ -1,5 +1,7 @@
 import { CodedError, isCodedError } from '../../common/errors.ts';
 import { validateMirrorUrl } from '../../registry/mirror-url.ts';
+import { printable } from '../../common/printable.ts';
+import { redactUrl } from '../../common/redact-url.ts';
 
 // An http(s) URL setting (mirror URL, public URL) without user info, trailing slashes dropped.
 export function checkHttpUrl(value: string, settingName: string): string {
@@ -7,7 +9,7 @@ export function checkHttpUrl(value: string, settingName: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new CodedError('config_invalid', `${settingName}: "${value.slice(0, 80)}" is not a URL; use https://host[:port]`);
+    throw new CodedError('config_invalid', `${settingName}: "${printable(redactUrl(value))}" is not a URL; use https://host[:port]`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new CodedError('config_invalid', `${settingName}: use an http:// or https:// URL`);
   if (url.username || url.password) throw new CodedError('config_invalid', `${settingName}: credentials in the URL are not allowed`);

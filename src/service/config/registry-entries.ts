@@ -6,6 +6,7 @@ import { DOCKER_HUB_KEY, isDockerHubKey, normalizeRegistryKey } from '../../regi
 import type { FileRegistry } from './config-file.ts';
 import { checkMirrorUrl } from './http-url.ts';
 import { checkUpstreamUrl, defaultMirrorUrl, defaultUpstreamUrl, libraryMode } from './registry-urls.ts';
+import { printable } from '../../common/printable.ts';
 
 // Service-wide lifetimes a registry inherits unless it sets its own.
 export interface DefaultTtls {
@@ -148,7 +149,7 @@ function issuerEntry(
 
 function sourceKind(value: string, setting: string): SourceKind {
   if (value === 'static' || value === 'issuer' || value === 'broker') return value;
-  throw new CodedError('config_invalid', `${setting}: unknown source "${value.slice(0, 40)}"; use static, issuer or broker`);
+  throw new CodedError('config_invalid', `${setting}: unknown source "${printable(value, 40)}"; use static, issuer or broker`);
 }
 
 function normalize(value: string, setting: string): string {

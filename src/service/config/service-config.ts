@@ -8,6 +8,7 @@ import { hostOf, isLoopbackHost } from '../../registry/loopback.ts';
 import { checkHttpUrl } from './http-url.ts';
 import { checkInstanceTokenTtl } from '../token/instance-token.ts';
 import { isPostgresUrl } from '../store/database-url.ts';
+import { printable } from '../../common/printable.ts';
 
 // Everything the service needs to start, resolved from DSTACK_REGISTRY_AUTH_* variables,
 // the optional JSON config file, dstack's three default-registry variables and CLI flags.
@@ -165,7 +166,7 @@ function assertDistinctServices(entries: { entry: RegistryEntry; serviceSetting:
     if (first !== undefined) {
       throw new CodedError(
         'config_invalid',
-        `${current.serviceSetting}: token service "${service.slice(0, 200)}" of registry ${current.entry.key} is already the service of registry ${first.entry.key} (${first.serviceSetting}); give each issuer registry its own service`,
+        `${current.serviceSetting}: token service "${printable(service)}" of registry ${current.entry.key} is already the service of registry ${first.entry.key} (${first.serviceSetting}); give each issuer registry its own service`,
       );
     }
     owner.set(service, current);
@@ -188,7 +189,7 @@ export function assertTransportAllowed(config: ServiceConfig): void {
 
 function checkListen(value: string, settingName: string): string {
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value.trim());
-  if (!match || Number(match[2]) > 65535) throw new CodedError('config_invalid', `${settingName}: "${value.slice(0, 80)}" is not HOST:PORT (such as 127.0.0.1:8480 or 0.0.0.0:443)`);
+  if (!match || Number(match[2]) > 65535) throw new CodedError('config_invalid', `${settingName}: "${printable(value, 80)}" is not HOST:PORT (such as 127.0.0.1:8480 or 0.0.0.0:443)`);
   return value.trim();
 }
 
@@ -197,7 +198,7 @@ function flag(value: string | undefined, settingName: string): boolean | undefin
   if (text === undefined) return undefined;
   if (['1', 'true', 'yes', 'on'].includes(text)) return true;
   if (['0', 'false', 'no', 'off'].includes(text)) return false;
-  throw new CodedError('config_invalid', `${settingName}: "${text.slice(0, 20)}" is not a boolean; use true or false (on or off)`);
+  throw new CodedError('config_invalid', `${settingName}: "${printable(text, 20)}" is not a boolean; use true or false (on or off)`);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { InstanceIdentity } from '../core/ports.ts';
 import type { ServiceDeps } from './service-deps.ts';
 import { CodedError } from '../../common/errors.ts';
-import { verifyInstanceToken } from '../token/instance-token.ts';
+import { InstanceTokenRevoked, verifyInstanceToken } from '../token/instance-token.ts';
 import { isRevoked } from '../store/is-revoked.ts';
 import { bearerToken } from './http-io.ts';
 
@@ -15,9 +15,7 @@ export async function authenticateInstance(req: IncomingMessage, deps: ServiceDe
   const now = deps.clock();
   const known = deps.verifiedTokens.get(token, now);
   if (known) {
-    if (await isRevoked(deps.revocations, known.instance, known.issuedAt)) {
-      throw new CodedError('token_revoked', `instance token revoked (instance ${known.instance}); ask the operator for a new one`);
-    }
+    if (await isRevoked(deps.revocations, known.instance, known.issuedAt)) throw new InstanceTokenRevoked(known);
     return known;
   }
   const identity = await verifyInstanceToken(token, deps.instanceKeys, { issuer: deps.config.issuerName, now, revocations: deps.revocations });

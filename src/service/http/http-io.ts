@@ -66,14 +66,16 @@ export function bearerToken(req: IncomingMessage): string | undefined {
   return match ? match[1] : undefined;
 }
 
-// The user and password of `Authorization: Basic base64(user:password)`, or undefined.
-export function basicCredentials(req: IncomingMessage): { username: string; password: string } | undefined {
+// The user and password of `Authorization: Basic base64(user:password)`; undefined without an
+// Authorization header; 'malformed' for one that is not a Basic credential (another scheme, not
+// base64, no colon), which a realm must refuse rather than take for an anonymous request.
+export function basicCredentials(req: IncomingMessage): { username: string; password: string } | 'malformed' | undefined {
   const header = req.headers.authorization;
-  if (typeof header !== 'string') return undefined;
-  const match = /^Basic[ \t]+([A-Za-z0-9+/=_-]+)[ \t]*$/i.exec(header);
-  if (!match) return undefined;
+  if (header === undefined) return undefined;
+  const match = /^Basic[ \t]+([A-Za-z0-9+/_-]+={0,2})[ \t]*$/i.exec(header);
+  if (!match || match[1]!.length % 4 === 1) return 'malformed';
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  if (colon === -1) return undefined;
+  if (colon === -1) return 'malformed';
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }

@@ -8,6 +8,7 @@ import { createSecureContext } from 'node:tls';
 import { CodedError, oneLine } from '../../common/errors.ts';
 import type { RequestHandler } from './router.ts';
 import type { ServiceConfig } from '../config/service-config.ts';
+import { printable } from '../../common/printable.ts';
 
 export interface RunningServer {
   // The URL it answers on, with the real port when the configured one was 0.
@@ -99,7 +100,7 @@ async function tlsOptions(tls: { certFile: string; keyFile: string }): Promise<{
   try {
     createSecureContext({ cert, key });
   } catch (error) {
-    const reason = oneLine(error).slice(0, 160);
+    const reason = printable(oneLine(error), 160);
     throw new CodedError('config_invalid', `${CERT_SETTING} (${tls.certFile}) and ${KEY_SETTING} (${tls.keyFile}) are not usable for TLS (${reason}); check both PEM files`);
   }
   return { cert, key };

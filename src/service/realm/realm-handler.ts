@@ -10,6 +10,7 @@ import type { RegistryKeyRing } from '../token/registry-signing-keys.ts';
 import { decideAccess } from './access-decision.ts';
 import { ticketUsername } from '../sources/issuer-source.ts';
 import { readRealmRequest, type RealmRequest } from './realm-request.ts';
+import { printable } from '../../common/printable.ts';
 
 export interface RealmDeps {
   registries: RegistryEntry[];
@@ -51,14 +52,19 @@ type TicketVerifier = ReturnType<typeof createTicketVerifier>;
 
 async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, verifyTicket: TicketVerifier, req: IncomingMessage, res: ServerResponse): Promise<Outcome> {
   let request: RealmRequest;
+  const basic = basicCredentials(req);
+  if (basic === 'malformed') {
+    req.resume();
+    return reject(deps, res, { event: 'realm' }, 'credential_malformed', 'token_invalid', 'the Authorization header is not a Basic credential (base64 of user:password); send the user name and pull ticket from the credential helper');
+  }
   try {
-    const parsed = await readRealmRequest(req, ticketCredentials(req));
+    const parsed = await readRealmRequest(req, basic);
     if ('status' in parsed) {
       deps.audit.record({ event: 'realm', outcome: 'denied', reason: parsed.code });
       sendError(res, parsed.status, parsed.code, parsed.message, parsed.headers);
       return { status: parsed.status, outcome: 'denied', reason: parsed.code };
     }
-    request = parsed;
+    request = parsed.credential ? { ...parsed, credential: ticketCredential(parsed.credential) } : parsed;
   } catch (error) {
     if (isCodedError(error, 'payload_too_large')) {
       sendError(res, 413, 'payload_too_large', error.message);
@@ -70,7 +76,7 @@ async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, ve
   const scopeText = scopes.map(formatScope).join(' ');
   const registry = byService.get(request.service);
   if (!registry) {
-    const message = `unknown service "${request.service.slice(0, 200)}": no registry with source issuer has it; check the registry's auth.token.service`;
+    const message = `unknown service "${printable(request.service)}": no registry with source issuer has it; check the registry's auth.token.service`;
     try {
       deps.audit.record({ event: 'realm', outcome: 'denied', reason: 'unknown_service', service: request.service.slice(0, 200), scope: scopeText });
     } catch (error) {
@@ -115,12 +121,11 @@ async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, ve
 }
 
 // The user name that comes with a ticket (`instance:<id>`) contains a colon, which Basic
-// auth cannot tell from the separator; a ticket (a compact JWS) never contains one, so the
-// credential is split at the last colon instead of the first.
-function ticketCredentials(req: IncomingMessage): { username: string; password: string } | undefined {
-  const basic = basicCredentials(req);
-  if (!basic) return undefined;
-  const joined = `${basic.username}:${basic.password}`;
+// auth cannot tell from the separator, and `ctr --user` splits at the first colon even for the
+// password grant's form fields; a ticket (a compact JWS) never contains one, so however the
+// client split it, the credential is joined and split again at the last colon.
+function ticketCredential(credential: { username: string; password: string }): { username: string; password: string } {
+  const joined = `${credential.username}:${credential.password}`;
   const colon = joined.lastIndexOf(':');
   return { username: joined.slice(0, colon), password: joined.slice(colon + 1) };
 }
@@ -133,9 +138,23 @@ function summarize(granted: number, denials: string[], authenticated: boolean, r
   return { outcome: 'granted', reason: 'partial', detail: `partial:${denials.join(',')}` };
 }
 
+// What the person pulling should do, by the reason the ticket was refused.
+const REMEDIES: Record<string, string> = {
+  ticket_revoked: 'ask the dstack operator for a new instance token',
+  ticket_expired: 'run the pull again (the credential helper fetches a new ticket)',
+  ticket_wrong_service: "check that the registry's auth.token.service is the service dstack-registry-auth has for it",
+  username_mismatch: 'send the user name and ticket exactly as the credential helper gave them',
+  ticket_invalid: 'check that this registry trusts the dstack-registry-auth that issued the ticket (docker-credential-dstack doctor)',
+};
+
+// A refused credential: the contract's body for our own clients, plus the registry error format
+// (`errors`), which dockerd, containerd and containers/image print as `unauthorized: <message>`
+// instead of a bare `authentication required`.
 function reject(deps: RealmDeps, res: ServerResponse, audit: Omit<AuditEvent, 'outcome'>, reason: string, code: string, message: string): Outcome {
   deps.audit.record({ ...audit, outcome: 'denied', reason });
-  sendError(res, 401, code, message, { 'www-authenticate': REALM_CHALLENGE });
+  const remedy = REMEDIES[reason];
+  const forPerson = remedy === undefined ? `dstack-registry-auth: ${message}` : `dstack-registry-auth refused the pull ticket: ${message}; ${remedy}`;
+  sendJson(res, 401, { error: code, message, errors: [{ code: 'UNAUTHORIZED', message: forPerson }] }, { 'www-authenticate': REALM_CHALLENGE });
   return { status: 401, outcome: 'denied', reason };
 }
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { readBody } from '../http/http-io.ts';
+import { printable } from '../../common/printable.ts';
 
 // A token request as the realm needs it, whichever way it came.
 export interface RealmRequest {
@@ -34,7 +35,7 @@ export async function readRealmRequest(req: IncomingMessage, basic: { username: 
   const form = new URLSearchParams((await readBody(req, FORM_LIMIT_BYTES)).toString('utf8'));
   const grant = form.get('grant_type');
   if (grant !== 'password') {
-    return { status: 400, code: grant ? 'unsupported_grant_type' : 'invalid_request', message: grant ? `grant_type ${grant.slice(0, 40)} is not supported; use password` : 'grant_type is missing; use password' };
+    return { status: 400, code: grant ? 'unsupported_grant_type' : 'invalid_request', message: grant ? `grant_type ${printable(grant, 40)} is not supported; use password` : 'grant_type is missing; use password' };
   }
   const password = form.get('password');
   const credential = password ? { username: form.get('username') ?? '', password } : basic;

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { CodedError } from '../../common/errors.ts';
 import type { RevocationStore } from '../core/ports.ts';
-import { openPostgresRevocationStore, redactDatabaseUrl } from './postgres-revocation-store.ts';
+import { openPostgresRevocationStore } from './postgres-revocation-store.ts';
+import { printable } from '../../common/printable.ts';
+import { redactUrl } from '../../common/redact-url.ts';
 import { openSqliteRevocationStore } from './sqlite-revocation-store.ts';
 import { isPostgresUrl } from './database-url.ts';
 
@@ -11,5 +13,5 @@ export async function openRevocationStore(options: { dataDir: string; databaseUr
   const url = options.databaseUrl?.trim();
   if (!url) return openSqliteRevocationStore(join(options.dataDir, 'revocations.sqlite'), options.dataDir);
   if (isPostgresUrl(url)) return openPostgresRevocationStore(url);
-  throw new CodedError('config_invalid', `database URL ${redactDatabaseUrl(url)} is not a postgres:// or postgresql:// URL; fix DSTACK_REGISTRY_AUTH_DATABASE_URL (databaseUrl in the config file) or unset it to use the embedded store`);
+  throw new CodedError('config_invalid', `database URL ${printable(redactUrl(url))} is not a postgres:// or postgresql:// URL; fix DSTACK_REGISTRY_AUTH_DATABASE_URL (databaseUrl in the config file) or unset it to use the embedded store`);
 }

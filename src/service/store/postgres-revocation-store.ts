@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { CodedError } from '../../common/errors.ts';
+import { redactUrl } from '../../common/redact-url.ts';
 import type { RevocationStore } from '../core/ports.ts';
 
 const TABLE = 'dstack_registry_auth_revocations';
@@ -7,7 +8,7 @@ const TABLE = 'dstack_registry_auth_revocations';
 // The store for several replicas: one PostgreSQL table, created if missing. Every replica
 // reads it on each request, so a revocation written by any of them applies to all at once.
 export async function openPostgresRevocationStore(url: string): Promise<RevocationStore> {
-  const where = `PostgreSQL at ${redactDatabaseUrl(url)}`;
+  const where = `PostgreSQL at ${redactUrl(url)}`;
   const pg = await import('pg');
   const PoolClass = pg.default?.Pool ?? pg.Pool;
   const pool = new PoolClass({ connectionString: url, connectionTimeoutMillis: 5000, query_timeout: 5000, max: 10, idleTimeoutMillis: 30_000 });
@@ -60,20 +61,6 @@ async function createTable(pool: Pool): Promise<void> {
     throw error;
   } finally {
     client.release();
-  }
-}
-
-// For messages: the URL with its password replaced, or nothing of it when it does not parse.
-export function redactDatabaseUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    for (const key of [...parsed.searchParams.keys()]) {
-      if (/pass|secret|key/i.test(key)) parsed.searchParams.set(key, '***');
-    }
-    return parsed.toString();
-  } catch {
-    return '(unparsable database URL)';
   }
 }
 

@@ -59,8 +59,15 @@ export async function verifyInstanceToken(token: string, keys: KeyRing, options:
     throw new CodedError('token_invalid', 'instance token rejected: malformed claims');
   }
   const identity: InstanceIdentity = { instance: sub, project: prj, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };
-  if (await isRevoked(options.revocations, identity.instance, identity.issuedAt)) {
-    throw new CodedError('token_revoked', `instance token revoked (instance ${identity.instance}); ask the operator for a new one`);
-  }
+  if (await isRevoked(options.revocations, identity.instance, identity.issuedAt)) throw new InstanceTokenRevoked(identity);
   return identity;
+}
+
+// A validly signed token of a revoked instance: who presented it is known, so the audit names it.
+export class InstanceTokenRevoked extends CodedError {
+  readonly identity: InstanceIdentity;
+  constructor(identity: InstanceIdentity) {
+    super('token_revoked', `instance token revoked (instance ${identity.instance}); ask the operator for a new one`);
+    this.identity = identity;
+  }
 }

@@ -25,9 +25,13 @@ describe('configure when the reloaded dockerd does not take the mirror', () => {
     // configure signals only a process named dockerd: a script of that name (off PATH) that ignores SIGHUP.
     const fakeDockerd = join(host.root, 'engine', 'dockerd');
     await mkdir(join(host.root, 'engine'));
-    await writeFile(fakeDockerd, '#!/bin/sh\ntrap "" HUP\nwhile :; do sleep 1; done\n', { mode: 0o755 });
-    engine = spawn(fakeDockerd, [], { stdio: 'ignore' });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // It says "ready" once its SIGHUP trap is in place: the test waits for that, not for a delay.
+    await writeFile(fakeDockerd, '#!/bin/sh\ntrap "" HUP\necho ready\nwhile :; do sleep 1; done\n', { mode: 0o755 });
+    engine = spawn(fakeDockerd, [], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise<void>((resolve, reject) => {
+      engine!.stdout!.once('data', () => resolve());
+      engine!.once('exit', () => reject(new Error('the fake dockerd exited before it was ready')));
+    });
     const pidfile = join(host.root, 'dockerd.pid');
     await writeFile(pidfile, `${engine.pid}\n`);
     const args = host.pathArgs.filter((a) => a !== '--no-reload').map((a) => (a.endsWith('no-dockerd.pid') ? pidfile : a));

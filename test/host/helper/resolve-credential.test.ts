@@ -121,6 +121,61 @@ describe('resolveCredential (injected clock)', () => {
     expect(basic(await resolveCredential(KEY, s, diagnostics, { now: () => clock, client: server.client }))?.username).toBe('user-2');
     expect(lines.some((l) => l.startsWith('warn: not caching credentials'))).toBe(true);
   });
+
+  // Process A holds the lock, its request pending; process B (same cache directory, the given
+  // server) waits for it; then A's server fails. Returns both outcomes and B's server.
+  async function failWhileBWaits(serverOfB: string) {
+    let failA!: (error: CodedError) => void;
+    let askedA!: () => void;
+    const aAsked = new Promise<void>((resolve) => (askedA = resolve));
+    const clientA: ServiceClient = {
+      getCredential: () => new Promise((_, reject) => ((failA = reject), askedA())),
+      getHostConfig: async () => ({ mirrors: [], registries: [], endpoint: { enabled: false, upstreams: [] } }),
+      health: async () => ({ ok: true }),
+    };
+    const serverB = scripted(600_000);
+    let bPolls = 0;
+    let bWaiting!: () => void;
+    const bIsWaiting = new Promise<void>((resolve) => (bWaiting = resolve));
+    const cache = openFileCache(join(dir, 'cache'));
+    // B's view of the cache tells the test when B is polling A's lock.
+    const cacheB = { ...cache, readFailure: (key: string) => (++bPolls === 2 && bWaiting(), cache.readFailure(key)) };
+    const a = resolveCredential(KEY, settings(), diagnostics, { now: () => clock, cache, client: async () => clientA }).catch((error: Error) => error);
+    await aAsked;
+    const b = resolveCredential(KEY, settings({ server: serverOfB, timeoutMs: 60_000 }), diagnostics, { now: () => clock, cache: cacheB, client: serverB.client }).catch((error: Error) => error);
+    await bIsWaiting;
+    failA(new CodedError('bad_response', 'dstack server https://dstack.example sent an invalid answer'));
+    return { a: await a, b: await b, serverB, cache };
+  }
+
+  it('a failure shared by a process talking to another server is not served to this one', async () => {
+    const { a, b, serverB, cache } = await failWhileBWaits('https://other.dstack.example');
+    expect(a).toMatchObject({ code: 'bad_response' });
+    expect(b).toMatchObject({ username: 'user-1' });
+    expect(serverB.calls()).toBe(1);
+    expect(cache.readFailure(KEY)).toBeUndefined(); // B's success clears the record
+  });
+
+  it('a failure shared by a process talking to the same server is taken by the waiter', async () => {
+    const { a, b, serverB } = await failWhileBWaits('https://dstack.example');
+    expect(a).toMatchObject({ code: 'bad_response' });
+    expect(b).toMatchObject({ code: 'bad_response' });
+    expect(serverB.calls()).toBe(0);
+  });
+
+  it('an expires_at beyond the service maximum is cached for the maximum only', async () => {
+    const server = scripted(10 * 365 * 86_400_000);
+    const d = deps(server);
+    await resolveCredential(KEY, settings(), diagnostics, d);
+    const entry = d.cache.read(KEY)!;
+    expect(entry.expiresAt.getTime() - entry.issuedAt.getTime()).toBe(86_400_000);
+    advance(43_200_000 - 1); // just before half a day: still fresh
+    await resolveCredential(KEY, settings(), diagnostics, d);
+    expect(server.calls()).toBe(1);
+    advance(1);
+    await resolveCredential(KEY, settings(), diagnostics, d);
+    expect(server.calls()).toBe(2);
+  });
 });
 
 // A broker-aware server: bearer answers for repositories of BROKERED, basic otherwise; every

@@ -6,7 +6,7 @@ import { isCodedError } from '../../../src/common/errors.ts';
 
 let server: Server;
 let url: string;
-let seen: { bearer?: string; basic?: { username: string; password: string }; body?: string; error?: string };
+let seen: { bearer?: string; basic?: { username: string; password: string } | 'malformed'; body?: string; error?: string };
 beforeAll(async () => {
   server = createServer((req: IncomingMessage, res) => {
     seen = { bearer: bearerToken(req), basic: basicCredentials(req) };
@@ -35,6 +35,10 @@ describe('http-io', () => {
     await fetch(url, { headers: { authorization: 'Bearer two tokens' } });
     expect(seen.bearer).toBeUndefined();
     await fetch(url, { headers: { authorization: `Basic ${Buffer.from('nocolon').toString('base64')}` } });
+    expect(seen.basic).toBe('malformed');
+    await fetch(url, { headers: { authorization: 'Basic %%%' } });
+    expect(seen.basic).toBe('malformed');
+    await fetch(url);
     expect(seen.basic).toBeUndefined();
   });
 
@@ -53,7 +57,9 @@ describe('readBody listeners', () => {
   it('drops its close listener once the body is complete (no error built per request), and still fails a body cut off', async () => {
     const outcomes: Array<{ closeListenersBefore: number; closeListenersAtEnd?: number; error?: string }> = [];
     const settled: Array<() => void> = [];
+    let onFirstChunk: (() => void) | undefined;
     const local = createServer((req, res) => {
+      req.once('data', () => onFirstChunk?.());
       const outcome: (typeof outcomes)[number] = { closeListenersBefore: req.listenerCount('close') };
       outcomes.push(outcome);
       readBody(req, 1000).then(
@@ -80,10 +86,12 @@ describe('readBody listeners', () => {
       expect(outcomes[0]!.closeListenersAtEnd).toBe(outcomes[0]!.closeListenersBefore);
 
       const cutOff = new Promise<void>((resolve) => settled.push(resolve));
+      // The client goes away once the server holds part of the body: that event, not a delay.
+      const partReceived = new Promise<void>((resolve) => (onFirstChunk = resolve));
       const socket = connect(port, '127.0.0.1');
       await new Promise<void>((resolve) => socket.once('connect', resolve));
       socket.write('POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{"part');
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await partReceived;
       socket.destroy();
       await cutOff;
       // Settled as a failure ('aborted' or bad_request, whichever event comes first), not left hanging.

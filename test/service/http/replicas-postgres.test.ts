@@ -70,7 +70,7 @@ describe('revocation across replicas sharing PostgreSQL', () => {
     expect(res.json.error).toBe('unavailable');
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(res.text).not.toContain('postgres://');
-    expect(a.logLines.join('\n')).toMatch(/unavailable: revocation store in PostgreSQL at postgres:\/\/postgres:\*\*\*@/);
+    expect(a.logLines.join('\n')).toMatch(/unavailable: revocation store in PostgreSQL at postgres:\/\/\*\*\*@127\.0\.0\.1/);
     const audit = a.auditLines.map((line) => JSON.parse(line)).filter((e) => e.instance === undefined && e.reason === 'unavailable');
     expect(audit.length).toBeGreaterThan(0);
   }, 30_000);

@@ -84,4 +84,19 @@ describe('instance token rejections', () => {
     const fresh = await svc.mint('i-rev', 'main');
     expect((await svc.request('/v1/credentials', { token: fresh, body: { registry: 'docker.mycompany.example' } })).status).toBe(200);
   });
+
+  it('the audit line of a revoked but validly signed token names its instance and project', async () => {
+    const seen = await svc.mint('i-rev-seen', 'main');
+    expect((await svc.request('/v1/credentials', { token: seen, body: { registry: 'docker.mycompany.example' } })).status).toBe(200);
+    const unseen = await svc.mint('i-rev-unseen', 'main');
+    await svc.service.revocations.revoke('i-rev-seen', svc.now());
+    await svc.service.revocations.revoke('i-rev-unseen', svc.now());
+    // One token already verified (the verified-token cache answers), one never seen before.
+    for (const [token, instance] of [[seen, 'i-rev-seen'], [unseen, 'i-rev-unseen']] as const) {
+      const res = await svc.request('/v1/credentials', { token, body: { registry: 'docker.mycompany.example' } });
+      expect(res.json.error).toBe('token_revoked');
+      const line = svc.auditLines.map((text) => JSON.parse(text)).filter((event) => event.reason === 'token_revoked').at(-1);
+      expect(line).toMatchObject({ event: 'credential', outcome: 'denied', reason: 'token_revoked', instance, project: 'main' });
+    }
+  });
 });

@@ -129,6 +129,38 @@ describe('realm: GET with Basic auth (dockerd)', () => {
     expect(deps.audit.events.filter((e) => e.reason === 'ticket_wrong_service').at(-1)).toMatchObject({ instance: 'i-1' });
   });
 
+  it("tells the person why in the registry error format that docker and containerd print", async () => {
+    await deps.revocations.revoke('i-told', now);
+    const { status, body } = await get(`service=${SERVICE}&scope=repository:library/python:pull`, basic('instance:i-told', await ticketFor('i-told')));
+    expect(status).toBe(401);
+    expect(body).toEqual({
+      error: 'token_revoked',
+      message: 'pull ticket rejected: instance i-told was revoked',
+      errors: [{ code: 'UNAUTHORIZED', message: 'dstack-registry-auth refused the pull ticket: pull ticket rejected: instance i-told was revoked; ask the dstack operator for a new instance token' }],
+    });
+    const expired = await get(`service=${SERVICE}&scope=repository:library/python:pull`, basic('instance:i-1', await ticketFor('i-1', 'main', SERVICE, new Date(now.getTime() - 3600e3))));
+    expect((expired.body.errors as { message: string }[])[0]!.message).toBe('dstack-registry-auth refused the pull ticket: pull ticket expired; get a new one; run the pull again (the credential helper fetches a new ticket)');
+  });
+
+  it.each([
+    ['not base64 at all', 'Basic !!!***'],
+    ['no colon in the decoded value', `Basic ${Buffer.from('instance-i-1-ticket').toString('base64')}`],
+    ['an empty credential', 'Basic '],
+    ['another scheme', 'Bearer abc.def.ghi'],
+  ])('answers 401, not anonymous, to a malformed Authorization header: %s', async (_, authorization) => {
+    const { status, headers, body } = await get(`service=open.example&scope=repository:library/python:pull`, authorization);
+    expect(status).toBe(401);
+    expect(headers.get('www-authenticate')).toBe(REALM_CHALLENGE);
+    expect(body.error).toBe('token_invalid');
+    expect(deps.audit.events.at(-1)).toMatchObject({ event: 'realm', outcome: 'denied', reason: 'credential_malformed' });
+  });
+
+  it('a well-formed Basic credential with an empty password is anonymous, as clients send it', async () => {
+    const { status, body } = await get(`service=open.example&scope=repository:library/python:pull`, basic('', ''));
+    expect(status).toBe(200);
+    expect(access(body)).toEqual([{ type: 'repository', name: 'library/python', actions: ['pull'] }]);
+  });
+
   it('answers 400 for a missing or unknown service (static registries have no realm)', async () => {
     expect((await get('scope=repository:a:pull')).status).toBe(400);
     const unknown = await get('service=nowhere.example&scope=repository:a:pull');
@@ -149,6 +181,15 @@ describe('realm: POST with the OAuth2 password grant (containerd)', () => {
     expect(status).toBe(200);
     expect(access(body)).toEqual([{ type: 'repository', name: 'library/python', actions: ['pull'] }]);
     expect(body.expires_in).toBeGreaterThanOrEqual(60);
+  });
+
+  it('accepts the credential as ctr splits it, at the first colon (username "instance", password "i-1:<ticket>")', async () => {
+    const before = deps.audit.events.length;
+    const { status, body } = await post({ grant_type: 'password', username: 'instance', password: `i-1:${await ticketFor()}`, service: SERVICE, scope: 'repository:library/python:pull' });
+    expect(status).toBe(200);
+    expect(access(body)).toEqual([{ type: 'repository', name: 'library/python', actions: ['pull'] }]);
+    // No "denied ticket_invalid" line before the GET fallback: one line, granted.
+    expect(deps.audit.events.slice(before)).toEqual([expect.objectContaining({ event: 'realm', outcome: 'granted', instance: 'i-1', reason: 'pull' })]);
   });
 
   it('rejects a bad ticket with 401, other grants and bodies with 400 (containerd then falls back to GET)', async () => {

@@ -52,10 +52,10 @@ describe('SQLite revocation store (embedded default)', () => {
     await mkdir(join(dataDir, 'ok'));
   });
 
-  it('rejects a database URL that is not PostgreSQL, without showing its password', async () => {
+  it('rejects a database URL that is not PostgreSQL, without showing its user info', async () => {
     const error = await openRevocationStore({ dataDir, databaseUrl: 'mysql://root:hunter2@db/x' }).catch((e) => e);
     expect(error).toMatchObject({ code: 'config_invalid' });
-    expect(error.message).not.toContain('hunter2');
-    expect(error.message).toContain('mysql://root:***@db/x');
+    expect(error.message).not.toMatch(/hunter2|root/);
+    expect(error.message).toContain('mysql://***@db/x');
   });
 });

@@ -4,6 +4,7 @@ import { SignJWT, decodeProtectedHeader, decodeJwt } from 'jose';
 import { mintTicket, TICKET_TYPE, TICKET_CLOCK_TOLERANCE_SECONDS } from '../../../src/service/token/ticket.ts';
 import { createTicketVerifier } from '../../../src/service/realm/ticket-verifier.ts';
 import { CLOCK_TOLERANCE_SECONDS } from '../../../src/service/token/jwt-verify.ts';
+import { mintInstanceToken, verifyInstanceToken } from '../../../src/service/token/instance-token.ts';
 import { loadKeyRing } from '../../../src/service/token/key-ring.ts';
 import type { KeyRing, RevocationStore, SigningKey } from '../../../src/service/core/ports.ts';
 import { makeKeys, memoryRevocations, type Keys } from '../realm/fixtures.ts';
@@ -48,7 +49,12 @@ describe('pull tickets', () => {
     const { token } = await mintTicket(keys.ticketKeys, claims, T0);
     await expect(verifyTicket(token, keys.ticketKeys, verifyOptions({ now: at(300 + TICKET_CLOCK_TOLERANCE_SECONDS - 1) }))).resolves.toMatchObject({ instance: 'i-1' });
     await expect(verifyTicket(token, keys.ticketKeys, verifyOptions({ now: at(300 + TICKET_CLOCK_TOLERANCE_SECONDS + 1) }))).rejects.toMatchObject({ code: 'token_expired' });
-    expect(TICKET_CLOCK_TOLERANCE_SECONDS).toBeLessThan(CLOCK_TOLERANCE_SECONDS);
+    // At that moment an instance token of the same lifetime is still good (its tolerance is
+    // longer); past its own tolerance it goes too.
+    const instanceToken = (await mintInstanceToken(keys.ticketKeys, { instance: 'i-1', project: 'main', ttlSeconds: 300, issuer: 'dstack-registry-auth' }, T0)).token;
+    const verifyInstanceAt = (seconds: number) => verifyInstanceToken(instanceToken, keys.ticketKeys, { issuer: 'dstack-registry-auth', now: at(seconds), revocations: memoryRevocations() });
+    await expect(verifyInstanceAt(300 + TICKET_CLOCK_TOLERANCE_SECONDS + 1)).resolves.toMatchObject({ instance: 'i-1' });
+    await expect(verifyInstanceAt(300 + CLOCK_TOLERANCE_SECONDS + 1)).rejects.toMatchObject({ code: 'token_expired' });
   });
 
   it('are bound to one registry service', async () => {

@@ -5,6 +5,7 @@ import { CodedError, isCodedError } from '../../../common/errors.ts';
 import { normalizeRegistryKey } from '../../../registry/registry-key.ts';
 import { repositoryProblem } from '../../../registry/distribution-grammar.ts';
 import { authenticateInstance } from '../authenticate-instance.ts';
+import { InstanceTokenRevoked } from '../../token/instance-token.ts';
 import { projectMayUse } from '../../core/project-access.ts';
 import { BODY_LIMIT_BYTES, parseJsonObject } from '../read-json.ts';
 import { readBody, sendJson } from '../http-io.ts';
@@ -35,6 +36,7 @@ export const credentialsRoute: Route = async (req, res, deps) => {
     sendJson(res, 200, answer(credential, requestedKey, entry.source));
   } catch (error) {
     const reason = isCodedError(error) ? error.code : 'internal';
+    if (error instanceof InstanceTokenRevoked) identity = error.identity;
     deps.audit.record({
       event: 'credential',
       outcome: reason === 'internal' || reason === 'unavailable' ? 'error' : 'denied',
