@@ -15,6 +15,12 @@ runHelper({
   get stderr() { return quietOnClose(process.stderr); },
   cwd: process.cwd(),
   stdio: 'process',
+  onSignal: (signals, handler) => {
+    for (const signal of signals) process.on(signal, handler);
+    return () => {
+      for (const signal of signals) process.off(signal, handler);
+    };
+  },
 })
   .then((code) => {
     process.exitCode = code;

@@ -12,6 +12,9 @@ export interface CommandContext {
   // Set by src/bin when stdin/stdout are the process's own: a command may then use fds 0/1
   // directly and leave the (costly to create) stream objects unopened.
   stdio?: 'process';
+  // Set by src/bin: calls `handler` on each of these signals until the returned function is
+  // called (a long-running command's clean shutdown). Absent in tests that run a command in-process.
+  onSignal?: (signals: NodeJS.Signals[], handler: (signal: NodeJS.Signals) => void) => () => void;
 }
 
 // A subcommand returns its exit status; it never calls process.exit.

@@ -35,7 +35,7 @@ export interface ContractServerOptions {
   // The bearer token the server accepts; any other is token_invalid.
   instanceToken?: string;
   credentials?: Record<string, ContractCredential>;
-  hostConfig?: { mirrors: string[]; registries: string[] };
+  hostConfig?: { mirrors: string[]; registries: string[]; endpoint?: unknown };
   // Serve HTTPS with this key and certificate (PEM) instead of plain HTTP.
   tls?: { key: string; cert: string };
 }

@@ -2,10 +2,24 @@ import { Secret } from '../../common/secret.ts';
 
 // One registry's cached answer from the server. `issuedAt` is when the helper received it
 // (contract: the lifetime runs from receipt to expires_at). An `absent` entry remembers a
-// "no credential" answer briefly, so 20 parallel pulls of a public image ask only once.
+// "no credential" answer briefly, so 20 parallel pulls of a public image ask only once, with
+// the server's reason when it gave one that is worth repeating. A `bearer` entry is a
+// registry token for one repository (broker source); entries that name a repository are kept
+// apart from the registry's own (see cacheKeyOf).
 export type CacheEntry =
   | { kind: 'credential'; registry: string; username: string; secret: Secret; issuedAt: Date; expiresAt: Date }
-  | { kind: 'absent'; registry: string; issuedAt: Date; expiresAt: Date };
+  | { kind: 'bearer'; registry: string; repository: string; token: Secret; issuedAt: Date; expiresAt: Date }
+  | { kind: 'absent'; registry: string; repository?: string; note?: string; issuedAt: Date; expiresAt: Date };
+
+// The cache key of a registry, or of one repository in it. A space is in neither grammar,
+// so the two kinds of key never meet.
+export function cacheKeyOf(registry: string, repository?: string): string {
+  return repository === undefined ? registry : `${registry} ${repository}`;
+}
+
+export function entryKeyOf(entry: CacheEntry): string {
+  return cacheKeyOf(entry.registry, entry.kind === 'credential' ? undefined : entry.repository);
+}
 
 // fresh: serve it. stale: past its refresh point (half its life), refresh but may still be
 // served if the server fails. expired: never served.
@@ -25,7 +39,8 @@ export function freshnessOf(entry: CacheEntry, now: Date): Freshness {
 
 export function serializeEntry(entry: CacheEntry): string {
   const common = { version: CACHE_FORMAT_VERSION, kind: entry.kind, registry: entry.registry, issuedAt: entry.issuedAt.toISOString(), expiresAt: entry.expiresAt.toISOString() };
-  if (entry.kind === 'absent') return `${JSON.stringify(common)}\n`;
+  if (entry.kind === 'absent') return `${JSON.stringify({ ...common, ...(entry.repository !== undefined ? { repository: entry.repository } : {}), ...(entry.note !== undefined ? { note: entry.note } : {}) })}\n`;
+  if (entry.kind === 'bearer') return `${JSON.stringify({ ...common, repository: entry.repository, token: entry.token.reveal() })}\n`;
   return `${JSON.stringify({ ...common, username: entry.username, secret: entry.secret.reveal() })}\n`;
 }
 
@@ -43,7 +58,15 @@ export function parseEntry(text: string): CacheEntry | undefined {
   const issuedAt = dateOf(record.issuedAt);
   const expiresAt = dateOf(record.expiresAt);
   if (!issuedAt || !expiresAt) return undefined;
-  if (record.kind === 'absent') return { kind: 'absent', registry: record.registry, issuedAt, expiresAt };
+  const repository = typeof record.repository === 'string' ? record.repository : undefined;
+  if (record.kind === 'absent') {
+    const note = typeof record.note === 'string' ? record.note : undefined;
+    return { kind: 'absent', registry: record.registry, ...(repository !== undefined ? { repository } : {}), ...(note !== undefined ? { note } : {}), issuedAt, expiresAt };
+  }
+  if (record.kind === 'bearer') {
+    if (repository === undefined || typeof record.token !== 'string' || record.token === '') return undefined;
+    return { kind: 'bearer', registry: record.registry, repository, token: new Secret(record.token), issuedAt, expiresAt };
+  }
   if (record.kind !== 'credential' || typeof record.username !== 'string' || typeof record.secret !== 'string' || record.secret === '') return undefined;
   return { kind: 'credential', registry: record.registry, username: record.username, secret: new Secret(record.secret), issuedAt, expiresAt };
 }

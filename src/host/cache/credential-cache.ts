@@ -8,7 +8,8 @@ export interface FetchFailure {
   message: string;
 }
 
-// The cache as the helper uses it. Strictly best-effort: a read that fails is a miss, and
+// The cache as the helper uses it, by cache key (cacheKeyOf: a registry, or a repository in
+// it). Strictly best-effort: a read that fails is a miss, and
 // a write that fails costs a server request next time, never a pull.
 export interface CredentialCache {
   read(registryKey: string): CacheEntry | undefined;

@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, read
 import { join } from 'node:path';
 import { CodedError } from '../../common/errors.ts';
 import { makeDirectorySync } from '../../common/make-directory.ts';
-import { parseEntry, serializeEntry, type CacheEntry } from './cache-entry.ts';
+import { entryKeyOf, parseEntry, serializeEntry, type CacheEntry } from './cache-entry.ts';
 import type { CredentialCache, FetchFailure } from './credential-cache.ts';
 import { entryFileName, failureFileName, lockFileName } from './entry-file-name.ts';
 
@@ -26,7 +26,7 @@ export function openFileCache(dir: string, options: FileCacheOptions = {}): Cred
       const text = readOwnFile(path, uid, ignored);
       if (text === undefined) return undefined;
       const entry = parseEntry(text);
-      if (!entry || entry.registry !== registryKey) {
+      if (!entry || entryKeyOf(entry) !== registryKey) {
         ignored(`cache file ${path} is corrupt or belongs to another key; ignoring it`);
         return undefined;
       }
@@ -35,7 +35,7 @@ export function openFileCache(dir: string, options: FileCacheOptions = {}): Cred
     async write(entry) {
       ensurePrivateDir(dir, uid);
       const { atomicWrite } = await import('../../common/atomic-write.ts');
-      await atomicWrite(pathOf(entry.registry), serializeEntry(entry), { mode: 0o600, uid, gid: process.getgid?.() ?? 0 });
+      await atomicWrite(pathOf(entryKeyOf(entry)), serializeEntry(entry), { mode: 0o600, uid, gid: process.getgid?.() ?? 0 });
     },
     erase(registryKey) {
       const path = pathOf(registryKey);
@@ -57,7 +57,7 @@ export function openFileCache(dir: string, options: FileCacheOptions = {}): Cred
         if (!/^[0-9a-f]{32}\.json$/.test(name)) continue;
         const text = readOwnFile(join(dir, name), uid, ignored);
         const entry = text === undefined ? undefined : parseEntry(text);
-        if (entry && entryFileName(entry.registry) === name) entries.push(entry);
+        if (entry && entryFileName(entryKeyOf(entry)) === name) entries.push(entry);
       }
       return entries;
     },

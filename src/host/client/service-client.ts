@@ -14,10 +14,23 @@ export type ServiceCredential =
   | { kind: 'basic'; registry: string; username: string; secret: Secret; expiresAt: Date }
   | { kind: 'bearer'; registry: string; repository: string; token: Secret; expiresAt: Date };
 
+// GET /v1/host-config (docs/contract.md). `endpoint` is the host-local mirror endpoint's
+// block; a service that sends none has it disabled with no upstreams.
+export interface HostConfig {
+  mirrors: string[];
+  registries: string[];
+  endpoint: HostConfigEndpoint;
+}
+
+export interface HostConfigEndpoint {
+  enabled: boolean;
+  upstreams: Array<{ url: string; registry: string; library: 'keep' | 'strip' | 'both' }>;
+}
+
 export interface ServiceClient {
   // `repository` scopes the request (a brokered registry answers only with it).
   getCredential(registryKey: string, repository?: string): Promise<ServiceCredential>;
-  getHostConfig(): Promise<{ mirrors: string[]; registries: string[] }>;
+  getHostConfig(): Promise<HostConfig>;
   health(): Promise<{ ok: boolean; date?: Date }>;
 }
 
@@ -83,9 +96,11 @@ export function createServiceClient(settings: ServiceClientSettings, options: Se
     },
     async getHostConfig() {
       const result = await call({ method: 'GET', path: '/v1/host-config' });
-      const value = parseJson(result.body, target.display) as { mirrors?: unknown; registries?: unknown };
+      const value = parseJson(result.body, target.display) as { mirrors?: unknown; registries?: unknown; endpoint?: unknown };
       if (!isStringArray(value.mirrors) || !isStringArray(value.registries)) throw badResponse(target.display, 'host-config needs "mirrors" and "registries" lists of strings');
-      return { mirrors: value.mirrors, registries: value.registries };
+      const endpoint = parseEndpoint(value.endpoint);
+      if (typeof endpoint === 'string') throw badResponse(target.display, `host-config "endpoint": ${endpoint}`);
+      return { mirrors: value.mirrors, registries: value.registries, endpoint };
     },
     async health() {
       try {
@@ -109,6 +124,25 @@ function parseCredential(body: string, server: string, registryKey: string): Ser
   const expiresAt = new Date(answer.expires_at);
   if (answer.kind === 'bearer') return { kind: 'bearer', registry, repository: answer.repository, token: new SecretValue(answer.token), expiresAt };
   return { kind: 'basic', registry, username: answer.username, secret: new SecretValue(answer.secret), expiresAt };
+}
+
+// The endpoint block, or why it breaks the contract.
+function parseEndpoint(value: unknown): HostConfigEndpoint | string {
+  if (value === undefined || value === null) return { enabled: false, upstreams: [] };
+  if (typeof value !== 'object' || Array.isArray(value)) return 'not an object';
+  const record = value as Record<string, unknown>;
+  if (record.enabled !== undefined && typeof record.enabled !== 'boolean') return '"enabled" is not a boolean';
+  const list = record.upstreams ?? [];
+  if (!Array.isArray(list)) return '"upstreams" is not a list';
+  const upstreams: HostConfigEndpoint['upstreams'] = [];
+  for (const item of list as unknown[]) {
+    const entry = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+    const library = entry.library ?? 'keep';
+    if (typeof entry.url !== 'string' || typeof entry.registry !== 'string') return 'an upstream lacks "url" or "registry"';
+    if (library !== 'keep' && library !== 'strip' && library !== 'both') return `an upstream's "library" is not keep, strip or both`;
+    upstreams.push({ url: entry.url, registry: entry.registry, library });
+  }
+  return { enabled: record.enabled === true, upstreams };
 }
 
 function parseJson(body: string, server: string): object {

@@ -2,6 +2,16 @@ import { CodedError } from '../../common/errors.ts';
 import { isServiceErrorCode } from '../../contract/error-codes.ts';
 
 
+// `404 not_found`: the service has no credential for the request. `reason` is the service's
+// own message, e.g. why a brokered registry answers only repository-scoped requests.
+export class NoCredentialError extends CodedError {
+  readonly reason: string | undefined;
+  constructor(message: string, reason: string | undefined) {
+    super('not_found', message);
+    this.reason = reason;
+  }
+}
+
 export interface ErrorContext {
   server: string;
   tokenFile: string;
@@ -25,7 +35,7 @@ export function errorFromResponse(status: number, body: string, context: ErrorCo
   const newToken = `ask the dstack server for a new instance token and write it to ${context.tokenFile}`;
   switch (code) {
     case 'not_found':
-      return new CodedError(code, `dstack server ${server} has no credential for ${registry}`);
+      return new NoCredentialError(`dstack server ${server} has no credential for ${registry}`, parsed.message);
     case 'token_missing':
       return new CodedError(code, `instance token missing: dstack server ${server} received no instance token; write one to ${context.tokenFile}`);
     case 'token_invalid':

@@ -22,7 +22,8 @@ export function createDstackCredentialStore(deps: StoreDeps): CredentialStore {
       const diagnostics = deps.diagnostics(settings);
       // docker CLI 28 drops a helper's stdout error on `pull` and goes on anonymously; stderr reaches the user.
       const answer = await resolveCredential(normalizeRegistryKey(serverUrl), settings, diagnostics).catch((error: unknown) => { diagnostics.warn(oneLine(error)); throw error; });
-      return answer && { ServerURL: serverUrl, Username: answer.username, Secret: answer.secret };
+      // Asked without a repository, the answer is never a registry token (resolveCredential refuses one).
+      return answer?.kind === 'basic' ? { ServerURL: serverUrl, Username: answer.username, Secret: answer.secret } : undefined;
     },
     async store(credentials) {
       throw new CodedError('store_refused', `docker login is not needed for ${credentials.ServerURL}: docker-credential-dstack gets short-lived credentials from the dstack server and stores none`);

@@ -1,10 +1,11 @@
 import { CodedError, isCodedError, oneLine } from '../../common/errors.ts';
-import type { Secret } from '../../common/secret.ts';
 import type { CacheEntry } from '../cache/cache-entry.ts';
-import { freshnessOf } from '../cache/cache-entry.ts';
+import { cacheKeyOf, freshnessOf } from '../cache/cache-entry.ts';
 import type { CredentialCache, FetchFailure } from '../cache/credential-cache.ts';
-import type { ServiceClient } from '../client/service-client.ts';
+import type { ServiceClient, ServiceCredential } from '../client/service-client.ts';
+import { NoCredentialError } from '../client/service-errors.ts';
 import type { Diagnostics } from './diagnostics.ts';
+import type { HostCredential } from './host-credential.ts';
 import type { HelperSettings } from './settings.ts';
 import { openHelperCache } from './open-helper-cache.ts';
 import { acquireLock } from '../cache/cache-lock.ts';
@@ -17,46 +18,81 @@ export const ABSENT_TTL_MS = 30_000;
 // answers: they always reach the user.
 const UNREACHABLE_CODES = new Set(['unreachable', 'timeout', 'tls', 'bad_response', 'rate_limited', 'unavailable', 'internal']);
 
+// What is asked for: a registry (`get`), or one repository in it (the mirror endpoint,
+// auth-header), which a brokered registry answers with a registry token for that repository.
+export interface CredentialRequest {
+  registry: string;
+  repository?: string;
+}
+
 export interface ResolveDeps {
   now?: () => Date;
   cache?: CredentialCache;
   client?: () => Promise<ServiceClient>;
+  // Registries known (in this process) to answer with repository tokens: their requests
+  // single-flight per repository instead of per registry.
+  brokered?: Set<string>;
 }
 
 // cache → server → cache, with the failure policy. undefined means "no credential" (the
 // protocol prints the not-found line, and the client pulls anonymously).
-export async function resolveCredential(registryKey: string, settings: HelperSettings, diagnostics: Diagnostics, deps: ResolveDeps = {}): Promise<{ username: string; secret: Secret } | undefined> {
+// A basic answer is the registry's whichever repository was asked for, so it is cached under
+// the registry's key and shared with `get`; a bearer answer under the repository's key.
+export async function resolveCredential(request: string | CredentialRequest, settings: HelperSettings, diagnostics: Diagnostics, deps: ResolveDeps = {}): Promise<HostCredential | undefined> {
+  const { registry, repository } = typeof request === 'string' ? { registry: request, repository: undefined } : request;
+  const what = repository === undefined ? registry : `${registry} (${repository})`;
   const now = deps.now ?? (() => new Date());
   const cache = deps.cache ?? openHelperCache(settings, diagnostics);
-  const cached = cache.read(registryKey);
-  if (cached && freshnessOf(cached, now()) === 'fresh') {
-    diagnostics.debug(`cache hit for ${registryKey}`);
-    return answerOf(cached);
+  const view = cacheView(cache, registry, repository);
+  const cached = view.usable(now());
+  if (cached) {
+    diagnostics.debug(`cache hit for ${what}`);
+    return answerOf(cached, diagnostics);
   }
-  const why = cached && freshnessOf(cached, now()) === 'stale' ? ' (cached entry past its refresh point)' : '';
-  diagnostics.debug(`cache miss for ${registryKey}: requesting ${settings.server}${why}`);
+  const previous = view.previous();
+  const why = previous && freshnessOf(previous, now()) === 'stale' ? ' (cached entry past its refresh point)' : '';
+  diagnostics.debug(`cache miss for ${what}: requesting ${settings.server}${why}`);
 
+  const lockKey = repository !== undefined && deps.brokered?.has(registry) ? cacheKeyOf(registry, repository) : registry;
   const startedAt = Date.now();
-  const release = await waitForOtherFetch(registryKey, settings, diagnostics, cache, () => isFresh(cache.read(registryKey), now()) || recentFailure(cache, registryKey, startedAt) !== undefined);
+  const release = await waitForOtherFetch(lockKey, what, settings, diagnostics, cache, () => view.usable(now()) !== undefined || recentFailure(cache, lockKey, startedAt) !== undefined);
   try {
     // Whoever held the lock has just written the entry (or its failure): read it before asking.
-    const after = cache.read(registryKey);
-    if (after && isFresh(after, now())) {
-      diagnostics.debug(`cache hit for ${registryKey} (fetched by another process)`);
-      return answerOf(after);
+    const after = view.usable(now());
+    if (after) {
+      diagnostics.debug(`cache hit for ${what} (fetched by another process)`);
+      return answerOf(after, diagnostics);
     }
-    const failure = recentFailure(cache, registryKey, startedAt);
+    const failure = recentFailure(cache, lockKey, startedAt);
     if (failure) {
-      diagnostics.debug(`another docker-credential-dstack has just failed to fetch ${registryKey} (${failure.code}); not asking again`);
+      diagnostics.debug(`another docker-credential-dstack has just failed to fetch ${what} (${failure.code}); not asking again`);
       const error = new CodedError(failure.code, failure.message);
       // A refusal (revoked token, forbidden…) is the server's answer for every waiter alike.
       if (!UNREACHABLE_CODES.has(failure.code)) throw error;
-      return fallBack(registryKey, error, settings, diagnostics, after ?? cached, now);
+      return fallBack(what, error, settings, diagnostics, view.previous() ?? previous, now);
     }
-    return await fetchAndStore(registryKey, settings, diagnostics, cache, now, deps, after ?? cached);
+    return await fetchAndStore({ registry, repository, what, lockKey }, settings, diagnostics, cache, now, deps, view.previous() ?? previous);
   } finally {
     release();
   }
+}
+
+// The entries a request may be answered from: for a repository, its own entry (a registry
+// token, or "none"), else the registry's basic credential. The registry's "none" does not
+// answer a repository request: a brokered registry says "none" to requests without one.
+function cacheView(cache: CredentialCache, registry: string, repository: string | undefined): { usable(at: Date): CacheEntry | undefined; previous(): CacheEntry | undefined } {
+  const scoped = repository === undefined ? undefined : cacheKeyOf(registry, repository);
+  const candidates = (): CacheEntry[] => {
+    const own = scoped === undefined ? undefined : cache.read(scoped);
+    const shared = cache.read(registry);
+    const list = own ? [own] : [];
+    if (shared && (scoped === undefined || shared.kind === 'credential')) list.push(shared);
+    return list;
+  };
+  return {
+    usable: (at) => candidates().find((entry) => freshnessOf(entry, at) === 'fresh'),
+    previous: () => candidates().find((entry) => entry.kind !== 'absent') ?? candidates()[0],
+  };
 }
 
 const LOCK_WAIT_SLACK_MS = 2000;
@@ -64,8 +100,8 @@ const LOCK_STALE_SLACK_MS = 3000;
 
 // Single flight: the lock for this key, or the moment the result (a fresh entry or a shared
 // failure) is there, or the time budget. Returns the release (a no-op without the lock).
-async function waitForOtherFetch(registryKey: string, settings: HelperSettings, diagnostics: Diagnostics, cache: CredentialCache, satisfied: () => boolean): Promise<() => void> {
-  const lockPath = cache.lockPath(registryKey);
+async function waitForOtherFetch(lockKey: string, what: string, settings: HelperSettings, diagnostics: Diagnostics, cache: CredentialCache, satisfied: () => boolean): Promise<() => void> {
+  const lockPath = cache.lockPath(lockKey);
   if (lockPath === undefined) return () => {};
   // A holder gives up after the time budget and then shares its failure: wait a little
   // longer than that, so a slow server is not asked again by every waiter at once. The slack
@@ -78,71 +114,98 @@ async function waitForOtherFetch(registryKey: string, settings: HelperSettings, 
     onStale: (reason) => diagnostics.warn(`broke a stale cache lock: ${reason}`),
   });
   if (lock.status === 'unavailable') diagnostics.warn(`${lock.reason}: asking the server without waiting for other docker-credential-dstack processes`);
-  if (lock.status === 'timed_out') diagnostics.warn(`waited ${settings.timeoutMs + LOCK_WAIT_SLACK_MS} ms for another docker-credential-dstack fetching ${registryKey}; asking the server directly`);
+  if (lock.status === 'timed_out') diagnostics.warn(`waited ${settings.timeoutMs + LOCK_WAIT_SLACK_MS} ms for another docker-credential-dstack fetching ${what}; asking the server directly`);
   return lock.status === 'acquired' ? lock.release : () => {};
 }
 
 // A failure recorded by another process after this one started waiting.
-function recentFailure(cache: CredentialCache, registryKey: string, since: number): FetchFailure | undefined {
-  const failure = cache.readFailure(registryKey);
+function recentFailure(cache: CredentialCache, lockKey: string, since: number): FetchFailure | undefined {
+  const failure = cache.readFailure(lockKey);
   return failure && failure.at >= since ? failure : undefined;
 }
 
-async function fetchAndStore(registryKey: string, settings: HelperSettings, diagnostics: Diagnostics, cache: CredentialCache, now: () => Date, deps: ResolveDeps, previous: CacheEntry | undefined): Promise<{ username: string; secret: Secret } | undefined> {
+interface Asked {
+  registry: string;
+  repository: string | undefined;
+  what: string;
+  lockKey: string;
+}
+
+async function fetchAndStore(asked: Asked, settings: HelperSettings, diagnostics: Diagnostics, cache: CredentialCache, now: () => Date, deps: ResolveDeps, previous: CacheEntry | undefined): Promise<HostCredential | undefined> {
+  const { registry, repository, what, lockKey } = asked;
   const client = await (deps.client ?? (() => defaultClient(settings, diagnostics)))();
   try {
-    const credential = await client.getCredential(registryKey);
-    share(cache, registryKey, undefined);
+    const credential = await client.getCredential(registry, repository);
+    share(cache, lockKey, undefined);
     // Without a repository the service never answers bearer; a broken one that does gets nothing from us.
-    if (credential.kind !== 'basic') throw new CodedError('bad_response', `dstack server ${settings.server} answered a repository token for ${registryKey} without being asked for a repository`);
-    const issuedAt = now();
-    if (credential.expiresAt.getTime() <= issuedAt.getTime()) {
-      diagnostics.warn(`the credential for ${registryKey} from ${settings.server} is already expired by this host's clock (expires_at ${credential.expiresAt.toISOString()}): check the clocks; not caching it`);
-      return { username: credential.username, secret: credential.secret };
+    if (credential.kind === 'bearer' && credential.repository !== repository) throw new CodedError('bad_response', `dstack server ${settings.server} answered a token for repository "${credential.repository.slice(0, 100)}" when asked for ${what}`);
+    if (credential.kind === 'bearer') deps.brokered?.add(registry);
+    const entry = entryOf(credential, registry, now());
+    const answer = answerOf(entry, diagnostics);
+    if (credential.expiresAt.getTime() <= entry.issuedAt.getTime()) {
+      diagnostics.warn(`the credential for ${what} from ${settings.server} is already expired by this host's clock (expires_at ${credential.expiresAt.toISOString()}): check the clocks; not caching it`);
+      return answer;
     }
-    await store(cache, { kind: 'credential', registry: registryKey, username: credential.username, secret: credential.secret, issuedAt, expiresAt: credential.expiresAt }, diagnostics);
-    diagnostics.debug(`cached credential for ${registryKey} until ${credential.expiresAt.toISOString()}`);
-    return { username: credential.username, secret: credential.secret };
+    await store(cache, entry, diagnostics);
+    diagnostics.debug(`cached ${credential.kind === 'bearer' ? 'registry token' : 'credential'} for ${what} until ${credential.expiresAt.toISOString()}`);
+    return answer;
   } catch (error) {
     if (!isCodedError(error)) throw error;
     if (error.code === 'not_found') {
-      diagnostics.debug(`${settings.server} has no credential for ${registryKey}`);
+      const note = error instanceof NoCredentialError ? noteOf(error.reason) : undefined;
+      if (note !== undefined) diagnostics.warn(`${settings.server} has no credential for ${what}: ${note}`);
+      else diagnostics.debug(`${settings.server} has no credential for ${what}`);
       const at = now();
-      await store(cache, { kind: 'absent', registry: registryKey, issuedAt: at, expiresAt: new Date(at.getTime() + ABSENT_TTL_MS) }, diagnostics);
+      await store(cache, { kind: 'absent', registry, ...(repository !== undefined ? { repository } : {}), ...(note !== undefined ? { note } : {}), issuedAt: at, expiresAt: new Date(at.getTime() + ABSENT_TTL_MS) }, diagnostics);
       return undefined;
     }
     if (!UNREACHABLE_CODES.has(error.code)) {
       // The server refused this host: a cached credential must not outlive that answer.
-      try {
-        cache.erase(registryKey);
-      } catch (eraseError) {
-        diagnostics.warn(`cannot remove the cache entry for ${registryKey} (${oneLine(eraseError)})`);
+      for (const key of new Set([registry, cacheKeyOf(registry, repository)])) {
+        try {
+          cache.erase(key);
+        } catch (eraseError) {
+          diagnostics.warn(`cannot remove the cache entry for ${what} (${oneLine(eraseError)})`);
+        }
       }
-      share(cache, registryKey, { at: Date.now(), code: error.code, message: error.message });
+      share(cache, lockKey, { at: Date.now(), code: error.code, message: error.message });
       throw error;
     }
-    share(cache, registryKey, { at: Date.now(), code: error.code, message: error.message });
-    return fallBack(registryKey, error, settings, diagnostics, previous, now);
+    share(cache, lockKey, { at: Date.now(), code: error.code, message: error.message });
+    return fallBack(what, error, settings, diagnostics, previous, now);
   }
 }
 
+function entryOf(credential: ServiceCredential, registry: string, issuedAt: Date): CacheEntry {
+  if (credential.kind === 'bearer') return { kind: 'bearer', registry, repository: credential.repository, token: credential.token, issuedAt, expiresAt: credential.expiresAt };
+  return { kind: 'credential', registry, username: credential.username, secret: credential.secret, issuedAt, expiresAt: credential.expiresAt };
+}
+
+// The service's reason for "no credential", when it is more than "none configured" (which
+// every public image pull would otherwise print): a brokered registry asked without a
+// repository says why it answers only repository-scoped requests.
+function noteOf(reason: string | undefined): string | undefined {
+  if (reason === undefined || /^no credential/i.test(reason)) return undefined;
+  return reason;
+}
+
 // Best-effort: the waiters then ask themselves.
-function share(cache: CredentialCache, registryKey: string, failure: FetchFailure | undefined): void {
+function share(cache: CredentialCache, lockKey: string, failure: FetchFailure | undefined): void {
   try {
-    cache.recordFailure(registryKey, failure);
+    cache.recordFailure(lockKey, failure);
   } catch {
     // nothing to do
   }
 }
 
-function fallBack(registryKey: string, error: CodedError, settings: HelperSettings, diagnostics: Diagnostics, previous: CacheEntry | undefined, now: () => Date): { username: string; secret: Secret } | undefined {
+function fallBack(what: string, error: CodedError, settings: HelperSettings, diagnostics: Diagnostics, previous: CacheEntry | undefined, now: () => Date): HostCredential | undefined {
   if (previous && freshnessOf(previous, now()) !== 'expired') {
     if (previous.kind === 'absent') return undefined;
-    diagnostics.warn(`refreshing the credential for ${registryKey} failed (${oneLine(error)}); serving the cached one, valid until ${previous.expiresAt.toISOString()}`);
-    return answerOf(previous);
+    diagnostics.warn(`refreshing the credential for ${what} failed (${oneLine(error)}); serving the cached one, valid until ${previous.expiresAt.toISOString()}`);
+    return answerOf(previous, diagnostics);
   }
   if (settings.onError === 'anonymous') {
-    diagnostics.warn(`${oneLine(error)}; pulling ${registryKey} anonymously (DOCKER_CREDENTIAL_DSTACK_ON_ERROR=anonymous)`);
+    diagnostics.warn(`${oneLine(error)}; pulling ${what} anonymously (DOCKER_CREDENTIAL_DSTACK_ON_ERROR=anonymous)`);
     return undefined;
   }
   throw error;
@@ -161,10 +224,9 @@ async function defaultClient(settings: HelperSettings, diagnostics: Diagnostics)
   return createServiceClient(settings, { warn: (msg) => diagnostics.warn(msg), debug: (msg) => diagnostics.debug(msg) });
 }
 
-function isFresh(entry: CacheEntry | undefined, at: Date): boolean {
-  return entry !== undefined && freshnessOf(entry, at) === 'fresh';
-}
-
-function answerOf(entry: CacheEntry): { username: string; secret: Secret } | undefined {
-  return entry.kind === 'credential' ? { username: entry.username, secret: entry.secret } : undefined;
+function answerOf(entry: CacheEntry, diagnostics: Diagnostics): HostCredential | undefined {
+  if (entry.kind === 'credential') return { kind: 'basic', username: entry.username, secret: entry.secret };
+  if (entry.kind === 'bearer') return { kind: 'bearer', token: entry.token, repository: entry.repository };
+  if (entry.note !== undefined) diagnostics.warn(`no credential for ${entry.registry}: ${entry.note}`);
+  return undefined;
 }

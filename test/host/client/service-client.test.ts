@@ -100,7 +100,7 @@ describe('createServiceClient', () => {
   it('reads host-config and health (with the Date header)', async () => {
     const s = await server({ hostConfig: { mirrors: ['https://mirror.example'], registries: ['https://index.docker.io/v1/'] } });
     const client = createServiceClient(settings(s.url));
-    expect(await client.getHostConfig()).toEqual({ mirrors: ['https://mirror.example'], registries: ['https://index.docker.io/v1/'] });
+    expect(await client.getHostConfig()).toEqual({ mirrors: ['https://mirror.example'], registries: ['https://index.docker.io/v1/'], endpoint: { enabled: false, upstreams: [] } });
     const health = await client.health();
     expect(health.ok).toBe(true);
     expect(Math.abs(health.date!.getTime() - Date.now())).toBeLessThan(5000);

@@ -9,6 +9,9 @@ import type { ServiceClient, ServiceCredential } from '../../../src/host/client/
 import { openFileCache } from '../../../src/host/cache/file-cache.ts';
 import { CodedError } from '../../../src/common/errors.ts';
 import { Secret } from '../../../src/common/secret.ts';
+import type { HostCredential } from '../../../src/host/helper/host-credential.ts';
+
+const basic = (credential: HostCredential | undefined) => (credential?.kind === 'basic' ? credential : undefined);
 
 const KEY = 'registry.example';
 let dir: string;
@@ -37,7 +40,7 @@ function scripted(...answers: Array<number | CodedError>): { client: () => Promi
       if (answer instanceof CodedError) throw answer;
       return { kind: 'basic', registry: registryKey, username: `user-${calls}`, secret: new Secret(`secret-${calls}`), expiresAt: new Date(clock.getTime() + answer) };
     },
-    getHostConfig: async () => ({ mirrors: [], registries: [] }),
+    getHostConfig: async () => ({ mirrors: [], registries: [], endpoint: { enabled: false, upstreams: [] } }),
     health: async () => ({ ok: true }),
   };
   return { client: async () => client, calls: () => calls };
@@ -51,12 +54,12 @@ describe('resolveCredential (injected clock)', () => {
   it('asks once, then serves from the cache until half-life, then refreshes', async () => {
     const server = scripted(600_000, 600_000);
     const d = deps(server);
-    expect((await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-1');
+    expect(basic(await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-1');
     advance(299_000);
-    expect((await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-1');
+    expect(basic(await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-1');
     expect(server.calls()).toBe(1);
     advance(2000); // past 300 s, half of 600 s
-    expect((await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-2');
+    expect(basic(await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-2');
     expect(server.calls()).toBe(2);
     expect(lines.filter((l) => /^debug: cache (hit|miss)/.test(l))).toEqual([
       `debug: cache miss for ${KEY}: requesting https://dstack.example`,
@@ -71,7 +74,7 @@ describe('resolveCredential (injected clock)', () => {
     const d = deps(server);
     await resolveCredential(KEY, settings(), diagnostics, d);
     advance(400_000);
-    expect((await resolveCredential(KEY, settings(), diagnostics, d))?.secret.reveal()).toBe('secret-1');
+    expect(basic(await resolveCredential(KEY, settings(), diagnostics, d))?.secret.reveal()).toBe('secret-1');
     expect(lines.some((l) => /^warn: refreshing the credential for registry\.example failed .*serving the cached one/.test(l))).toBe(true);
     advance(200_000); // now exactly at expires_at
     await expect(resolveCredential(KEY, settings(), diagnostics, d)).rejects.toThrow(/cannot reach/);
@@ -99,13 +102,13 @@ describe('resolveCredential (injected clock)', () => {
     expect(await resolveCredential(KEY, settings(), diagnostics, d)).toBeUndefined();
     expect(server.calls()).toBe(1);
     advance(ABSENT_TTL_MS);
-    expect((await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-2');
+    expect(basic(await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-2');
   });
 
   it('a credential already expired by this clock is returned but not cached', async () => {
     const server = scripted(-1000, 600_000);
     const d = deps(server);
-    expect((await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-1');
+    expect(basic(await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-1');
     expect(lines.some((l) => l.includes('already expired by this host'))).toBe(true);
     expect(d.cache.read(KEY)).toBeUndefined();
   });
@@ -113,8 +116,8 @@ describe('resolveCredential (injected clock)', () => {
   it('works without a usable cache directory (warns, asks every time)', async () => {
     const server = scripted(600_000);
     const s = settings({ cacheDir: '/proc/definitely-not-writable/cache' });
-    expect((await resolveCredential(KEY, s, diagnostics, { now: () => clock, client: server.client }))?.username).toBe('user-1');
-    expect((await resolveCredential(KEY, s, diagnostics, { now: () => clock, client: server.client }))?.username).toBe('user-2');
+    expect(basic(await resolveCredential(KEY, s, diagnostics, { now: () => clock, client: server.client }))?.username).toBe('user-1');
+    expect(basic(await resolveCredential(KEY, s, diagnostics, { now: () => clock, client: server.client }))?.username).toBe('user-2');
     expect(lines.some((l) => l.startsWith('warn: not caching credentials'))).toBe(true);
   });
 });

@@ -1,0 +1,36 @@
+import { oneLine } from '../../common/errors.ts';
+import type { CredentialCache } from '../cache/credential-cache.ts';
+import type { ServiceClient } from '../client/service-client.ts';
+import type { Diagnostics } from '../helper/diagnostics.ts';
+import type { HostCredential } from '../helper/host-credential.ts';
+import { resolveCredential } from '../helper/resolve-credential.ts';
+import type { HelperSettings } from '../helper/settings.ts';
+
+// The credential for one upstream pull, exactly as `get` finds it: the helper's cache, the
+// same cross-process single flight, the same failure policy (resolveCredential). undefined
+// means the service has none (the pull goes upstream anonymously).
+export interface MirrorCredentials {
+  get(registry: string, repository: string): Promise<HostCredential | undefined>;
+  // After the upstream refused it: the next get asks the service again.
+  drop(registry: string, repository: string): void;
+}
+
+export function createMirrorCredentials(deps: { settings: HelperSettings; log: Diagnostics; cache: CredentialCache; client: () => Promise<ServiceClient> }): MirrorCredentials {
+  return {
+    get: (registry, repository) => resolveCredential({ registry, repository }, deps.settings, deps.log, { cache: deps.cache, client: deps.client }),
+    drop(registry, repository) {
+      for (const key of [registry, scopedKey(registry, repository)]) {
+        try {
+          deps.cache.erase(key);
+        } catch (error) {
+          deps.log.warn(`cannot drop the cached credential for ${registry} (${oneLine(error)})`);
+        }
+      }
+    },
+  };
+}
+
+// Placeholder until the scoped cache key lands in resolve-credential.
+function scopedKey(registry: string, repository: string): string {
+  return `${registry} ${repository}`;
+}

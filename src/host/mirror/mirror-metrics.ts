@@ -1,0 +1,56 @@
+// The endpoint's counters, rendered as Prometheus text (0.0.4) at GET /metrics. Every label
+// value comes from a small fixed set (route kinds, HTTP statuses, cause words), never from a
+// request's name, so the series stay few.
+const HELP = {
+  dstack_mirror_requests_total: 'Requests answered, by kind (ping, manifest, blob, tags, other) and status.',
+  dstack_mirror_response_bytes_total: 'Body bytes sent to engines, by kind.',
+  dstack_mirror_upstream_errors_total: 'Failed pulls, by cause (service_unreachable, credential_refused, upstream_401, upstream_404, upstream_5xx, …).',
+  dstack_mirror_credential_requests_total: 'Credential requests sent to the dstack server (cache misses), by outcome.',
+  dstack_mirror_registry_token_requests_total: 'Registry tokens fetched from upstream token realms.',
+  dstack_mirror_refused_peers_total: 'Connections refused because the peer uid is not allowed.',
+  dstack_mirror_connections_total: 'Connections accepted.',
+} as const;
+
+// Counters without labels show 0 before their first event.
+const UNLABELLED = new Set<MirrorMetricName>(['dstack_mirror_refused_peers_total', 'dstack_mirror_registry_token_requests_total', 'dstack_mirror_connections_total']);
+
+export type MirrorMetricName = keyof typeof HELP;
+
+export interface MirrorMetrics {
+  increment(name: MirrorMetricName, labels?: Record<string, string>, by?: number): void;
+  render(): string;
+}
+
+export function createMirrorMetrics(): MirrorMetrics {
+  const values = new Map<MirrorMetricName, Map<string, number>>();
+  return {
+    increment(name, labels = {}, by = 1) {
+      let family = values.get(name);
+      if (!family) {
+        family = new Map();
+        values.set(name, family);
+      }
+      const key = labelText(labels);
+      family.set(key, (family.get(key) ?? 0) + by);
+    },
+    render() {
+      const lines: string[] = [];
+      for (const name of Object.keys(HELP) as MirrorMetricName[]) {
+        lines.push(`# HELP ${name} ${HELP[name]}`, `# TYPE ${name} counter`);
+        const family = values.get(name);
+        if (!family || family.size === 0) {
+          if (UNLABELLED.has(name)) lines.push(`${name} 0`);
+          continue;
+        }
+        for (const [labels, value] of [...family].sort(([a], [b]) => a.localeCompare(b))) lines.push(`${name}${labels} ${value}`);
+      }
+      return `${lines.join('\n')}\n`;
+    },
+  };
+}
+
+function labelText(labels: Record<string, string>): string {
+  const entries = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b));
+  if (entries.length === 0) return '';
+  return `{${entries.map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`;
+}

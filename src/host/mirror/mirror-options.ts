@@ -1,0 +1,77 @@
+import { parseArgs } from 'node:util';
+import { CodedError } from '../../common/errors.ts';
+import { parseDuration } from '../../common/duration.ts';
+import { DEFAULT_MIRROR_LISTEN } from './default-listen.ts';
+import { isLibraryMode, type LibraryMode } from './upstream.ts';
+
+export interface MirrorOptions {
+  help: boolean;
+  listen: string;
+  listenGiven: boolean;
+  upstreams: string[];
+  library: LibraryMode;
+  allowUids: number[];
+  allowGids: number[];
+  // undefined: the default for the mode (none in the foreground, 10m under socket activation); 0: never.
+  idleExitMs?: number;
+  allowNonLoopback: boolean;
+}
+
+export const MIRROR_USAGE = `Usage: docker-credential-dstack mirror [options]
+  the host-local registry mirror endpoint: engines use it as their Docker Hub mirror, and it
+  forwards each pull upstream with a short-lived credential from the dstack server
+Options:
+  --listen HOST:PORT      loopback address to listen on (default ${DEFAULT_MIRROR_LISTEN}); ignored under systemd socket activation
+  --upstream URL          where pulls go (repeatable, tried in order; a path is a repository namespace,
+                          e.g. https://harbor.example/dockerhub-proxy); default: the dstack server's host config
+  --library MODE          library/ handling for --upstream: keep (default), strip, both
+  --allow-uid UID         also serve connections from this uid (repeatable; uid 0 always)
+  --allow-gid GID         also serve the members of this group (repeatable)
+  --idle-exit DURATION    exit after this long with no connection (e.g. 10m; 0 = never);
+                          default 10m under socket activation, never in the foreground
+  --allow-non-loopback    allow a --listen address that is not loopback (the endpoint carries the fleet's pull rights)
+Settings (server, token file, cache, CA, timeout, log file): as for get, see docs/helper.md.
+`;
+
+export function parseMirrorOptions(argv: string[]): MirrorOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        listen: { type: 'string' },
+        upstream: { type: 'string', multiple: true },
+        library: { type: 'string' },
+        'allow-uid': { type: 'string', multiple: true },
+        'allow-gid': { type: 'string', multiple: true },
+        'idle-exit': { type: 'string' },
+        'allow-non-loopback': { type: 'boolean' },
+      },
+    });
+  } catch (error) {
+    throw new CodedError('usage', `${(error as Error).message.split('\n')[0]}; see docker-credential-dstack mirror --help`);
+  }
+  const v = parsed.values;
+  const library = v.library ?? 'keep';
+  if (!isLibraryMode(library)) throw new CodedError('usage', `--library ${library.slice(0, 20)}: use keep, strip or both`);
+  const idle = v['idle-exit'];
+  return {
+    help: v.help ?? false,
+    listen: v.listen ?? DEFAULT_MIRROR_LISTEN,
+    listenGiven: v.listen !== undefined,
+    upstreams: v.upstream ?? [],
+    library,
+    allowUids: (v['allow-uid'] ?? []).map((text) => id(text, '--allow-uid')),
+    allowGids: (v['allow-gid'] ?? []).map((text) => id(text, '--allow-gid')),
+    ...(idle === undefined ? {} : { idleExitMs: /^\s*(0|none|never|off)\s*$/i.test(idle) ? 0 : parseDuration(idle, '--idle-exit') * 1000 }),
+    allowNonLoopback: v['allow-non-loopback'] ?? false,
+  };
+}
+
+function id(text: string, flag: string): number {
+  if (!/^\d{1,10}$/.test(text.trim()) || Number(text) > 0xfffffffe) throw new CodedError('usage', `${flag} ${text.slice(0, 20)} is not a numeric id`);
+  return Number(text);
+}

@@ -1,0 +1,175 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { oneLine } from '../../common/errors.ts';
+import { answerPing, forwardPull, type PullDeps, type PullRecord } from './forward-pull.ts';
+import type { MirrorLog } from './mirror-log.ts';
+import type { MirrorMetrics } from './mirror-metrics.ts';
+import type { PeerPolicy } from './peer-policy.ts';
+import type { ConnectionEnds } from './peer-uid.ts';
+import { routeRequest, type MirrorRoute } from './pull-route.ts';
+import { MirrorError, sendRegistryError } from './registry-error.ts';
+import { probeUpstream } from './probe.ts';
+
+export interface MirrorServerDeps {
+  pull: PullDeps;
+  metrics: MirrorMetrics;
+  log: MirrorLog;
+  policy: PeerPolicy;
+  peerUid(ends: ConnectionEnds): Promise<number | undefined>;
+}
+
+export interface MirrorServer {
+  server: Server;
+  // Connections open now; `onIdle` runs each time the count drops to zero.
+  openConnections(): number;
+  onConnectionsChange(listener: (open: number) => void): void;
+}
+
+interface Verdict {
+  uid: number | undefined;
+  allowed: boolean;
+  told: boolean;
+}
+
+// The endpoint's HTTP server: who is at the other end is decided once per connection from the
+// kernel's socket table; each request is then routed (pull subset, health, metrics, probe),
+// forwarded, logged in one line and counted.
+export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
+  const verdicts = new WeakMap<Socket, Promise<Verdict>>();
+  const listeners: Array<(open: number) => void> = [];
+  let open = 0;
+  const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      deps.log.warn(`internal error answering ${req.method} ${String(req.url).slice(0, 200)}: ${oneLine(error)}`);
+      sendRegistryError(res, req.method, 500, 'UNAVAILABLE', 'internal error in the mirror endpoint; see its log');
+    });
+  });
+
+  server.on('connection', (socket: Socket) => {
+    open++;
+    deps.metrics.increment('dstack_mirror_connections_total');
+    listeners.forEach((listener) => listener(open));
+    socket.once('close', () => {
+      open--;
+      listeners.forEach((listener) => listener(open));
+    });
+    const ends = { localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 };
+    const verdict = deps.peerUid(ends).then(
+      (uid) => ({ uid, allowed: uid !== undefined && deps.policy.allows(uid), told: false }),
+      () => ({ uid: undefined, allowed: false, told: false }),
+    );
+    verdicts.set(socket, verdict);
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedAt = performance.now();
+    let route: MirrorRoute;
+    try {
+      route = routeRequest(req.method, req.url);
+    } catch (error) {
+      if (!(error instanceof MirrorError)) throw error;
+      if (!(await admitted(req, res))) return;
+      deps.log.info(`refused ${logfmt({ method: req.method, path: String(req.url).slice(0, 200), status: error.status, cause: error.reason, error: error.message })}`);
+      deps.metrics.increment('dstack_mirror_requests_total', { kind: 'other', status: String(error.status) });
+      deps.metrics.increment('dstack_mirror_upstream_errors_total', { cause: error.reason });
+      sendRegistryError(res, req.method, error.status, error.code, error.message);
+      return;
+    }
+    if (route.kind === 'healthz') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 16 });
+      res.end(req.method === 'HEAD' ? undefined : '{"status":"ok"}\n');
+      return;
+    }
+    if (route.kind === 'metrics') {
+      const body = deps.metrics.render();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    if (!(await admitted(req, res))) return;
+    if (route.kind === 'probe') {
+      const answer = await probeUpstream(deps.pull, route.query);
+      const body = `${JSON.stringify(answer)}\n`;
+      deps.log.info(`probe ${logfmt({ upstream: answer.upstream ?? undefined, status: answer.status, ok: answer.ok, detail: answer.detail })}`);
+      res.writeHead(answer.ok ? 200 : 502, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    if (route.kind === 'ping') {
+      answerPing(res, req.method);
+      deps.metrics.increment('dstack_mirror_requests_total', { kind: 'ping', status: '200' });
+      return;
+    }
+    const record: PullRecord = { bytes: 0 };
+    try {
+      await forwardPull(req, res, route, deps.pull, record);
+    } catch (error) {
+      const failure = error instanceof MirrorError ? error : new MirrorError(500, 'UNAVAILABLE', 'internal', `internal error: ${oneLine(error)}`);
+      record.status = failure.status;
+      record.cause = failure.reason;
+      sendRegistryError(res, req.method, failure.status, failure.code, failure.message);
+      deps.metrics.increment('dstack_mirror_upstream_errors_total', { cause: failure.reason });
+      logPull(req, res, route, record, startedAt, failure.message);
+      return;
+    }
+    logPull(req, res, route, record, startedAt);
+  }
+
+  // The connection's verdict; a refused peer gets 403 and, once per connection, a log line.
+  async function admitted(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const verdict = await (verdicts.get(req.socket) ?? Promise.resolve<Verdict>({ uid: undefined, allowed: false, told: false }));
+    if (verdict.allowed) return true;
+    if (!verdict.told) {
+      verdict.told = true;
+      deps.metrics.increment('dstack_mirror_refused_peers_total');
+      const who = verdict.uid === undefined ? 'a peer whose uid the kernel does not list' : `uid ${verdict.uid}`;
+      deps.log.warn(`refused connection from ${who} (${req.socket.remoteAddress}:${req.socket.remotePort}): this endpoint serves ${deps.policy.describe()} only; widen it with --allow-uid or --allow-gid`);
+    }
+    res.setHeader('connection', 'close');
+    const message = `uid ${verdict.uid ?? 'unknown'} may not pull through this endpoint (it serves ${deps.policy.describe()}; see --allow-uid, --allow-gid)`;
+    sendRegistryError(res, req.method, 403, 'DENIED', message);
+    return false;
+  }
+
+  function logPull(req: IncomingMessage, response: ServerResponse, route: Exclude<MirrorRoute, { kind: 'healthz' | 'metrics' | 'probe' | 'ping' }>, record: PullRecord, startedAt: number, error?: string): void {
+    const done = (): void => {
+      const status = record.status ?? 0;
+      const complete = response.writableFinished;
+      deps.metrics.increment('dstack_mirror_requests_total', { kind: route.kind, status: String(status) });
+      if (record.bytes > 0) deps.metrics.increment('dstack_mirror_response_bytes_total', { kind: route.kind }, record.bytes);
+      deps.log.info(`pull ${logfmt({
+        method: req.method,
+        kind: route.kind,
+        repository: route.repository,
+        ref: route.reference || undefined,
+        upstream: record.upstream,
+        upstream_repository: record.upstreamRepository !== undefined && record.upstreamRepository !== route.repository ? record.upstreamRepository : undefined,
+        status,
+        bytes: record.bytes,
+        ms: Math.round(performance.now() - startedAt),
+        ...(complete ? {} : { aborted: true }),
+        cause: record.cause,
+        error,
+      })}`);
+    };
+    if (response.closed) done();
+    else response.once('close', done);
+  }
+
+  return {
+    server,
+    openConnections: () => open,
+    onConnectionsChange: (listener) => listeners.push(listener),
+  };
+}
+
+// key=value pairs, values quoted when they hold spaces or quotes; undefined ones left out.
+export function logfmt(fields: Record<string, string | number | boolean | undefined>): string {
+  return Object.entries(fields)
+    .filter(([, value]) => value !== undefined && value !== '')
+    .map(([key, value]) => {
+      const text = String(value);
+      return /^[^\s"=]+$/.test(text) ? `${key}=${text}` : `${key}=${JSON.stringify(text)}`;
+    })
+    .join(' ');
+}

@@ -1,0 +1,90 @@
+import { readFile } from 'node:fs/promises';
+import { endianness } from 'node:os';
+import { isIPv4, isIPv6 } from 'node:net';
+
+// A loopback TCP port is open to every local user; the kernel's socket tables say which uid
+// owns the other end. /proc/net/tcp and /proc/net/tcp6 list every socket of this network
+// namespace: `sl local rem st tx:rx tr:when retrnsmt uid timeout inode …`, addresses as hex
+// words in host byte order, ports as big-endian hex, state 01 = ESTABLISHED. The client's
+// socket is the one whose local address is our connection's remote one and whose remote
+// address is our local one.
+
+export interface ConnectionEnds {
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+}
+
+export type ProcTables = { tcp: () => Promise<string>; tcp6: () => Promise<string> };
+
+export const PROC_TABLES: ProcTables = {
+  tcp: () => readFile('/proc/net/tcp', 'latin1'),
+  tcp6: () => readFile('/proc/net/tcp6', 'latin1'),
+};
+
+// The uid of the process at the other end of a loopback connection, or undefined when the
+// kernel lists no such socket (it closed meanwhile, or it lives in another namespace).
+export async function peerUid(ends: ConnectionEnds, tables: ProcTables = PROC_TABLES, littleEndian = endianness() === 'LE'): Promise<number | undefined> {
+  const remote = unmapped(ends.remoteAddress);
+  const local = unmapped(ends.localAddress);
+  if (isIPv4(remote) && isIPv4(local)) {
+    const uid = findUid(await tables.tcp(), procAddress(remote, ends.remotePort, littleEndian), procAddress(local, ends.localPort, littleEndian));
+    if (uid !== undefined) return uid;
+  }
+  // An IPv6 client, or an AF_INET6 client socket connected to a v4-mapped address.
+  if (isIPv6(ends.remoteAddress) && isIPv6(ends.localAddress)) {
+    return findUid(await tables.tcp6(), procAddress(ends.remoteAddress, ends.remotePort, littleEndian), procAddress(ends.localAddress, ends.localPort, littleEndian));
+  }
+  return undefined;
+}
+
+// The uid column of the ESTABLISHED socket with these local and remote addresses.
+export function findUid(table: string, localHex: string, remoteHex: string): number | undefined {
+  const needle = ` ${localHex} ${remoteHex} 01 `;
+  const at = table.indexOf(needle);
+  if (at === -1) return undefined;
+  const end = table.indexOf('\n', at);
+  const fields = table.slice(at + needle.length, end === -1 ? undefined : end).trim().split(/\s+/);
+  // after `st`: tx_queue:rx_queue, tr:tm->when, retrnsmt, uid
+  const uid = Number(fields[3]);
+  return Number.isSafeInteger(uid) && uid >= 0 ? uid : undefined;
+}
+
+// `ADDR:PORT` as /proc/net/tcp{,6} prints it.
+export function procAddress(ip: string, port: number, littleEndian: boolean): string {
+  const bytes = isIPv4(ip) ? ipv4Bytes(ip) : ipv6Bytes(ip);
+  let hex = '';
+  for (let word = 0; word < bytes.length; word += 4) {
+    const group = bytes.slice(word, word + 4);
+    if (littleEndian) group.reverse();
+    for (const byte of group) hex += byte.toString(16).padStart(2, '0');
+  }
+  return `${hex.toUpperCase()}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+function unmapped(ip: string): string {
+  const match = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  return match ? match[1]! : ip;
+}
+
+function ipv4Bytes(ip: string): number[] {
+  return ip.split('.').map(Number);
+}
+
+function ipv6Bytes(ip: string): number[] {
+  let text = ip.replace(/%.*$/, '');
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = ipv4Bytes(v4[1]!);
+    text = `${text.slice(0, -v4[1]!.length)}${((a! << 8) | b!).toString(16)}:${((c! << 8) | d!).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') as [string, string] : [text, undefined];
+  const headWords = head === '' ? [] : head.split(':');
+  const tailWords = tail === undefined || tail === '' ? [] : tail.split(':');
+  const words = tail === undefined ? headWords : [...headWords, ...Array<string>(8 - headWords.length - tailWords.length).fill('0'), ...tailWords];
+  return words.flatMap((word) => {
+    const value = parseInt(word, 16);
+    return [(value >> 8) & 0xff, value & 0xff];
+  });
+}

@@ -1,0 +1,42 @@
+import type { ServerResponse } from 'node:http';
+
+// Error codes of the distribution API that the mirror endpoint answers with.
+export type RegistryErrorCode =
+  | 'UNSUPPORTED' | 'DENIED' | 'NAME_INVALID' | 'TAG_INVALID' | 'DIGEST_INVALID' | 'UNAVAILABLE'
+  | 'NAME_UNKNOWN' | 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'TOOMANYREQUESTS' | 'RANGE_INVALID';
+
+// A failure the endpoint answers itself, in the registry's format, so that the engine's log
+// (dockerd: "Attempting next endpoint for pull after error: …") shows a readable reason.
+export class MirrorError extends Error {
+  readonly status: number;
+  readonly code: RegistryErrorCode;
+  // The metric label and log word for the cause: bad_request, service_unreachable, …
+  readonly reason: string;
+  constructor(status: number, code: RegistryErrorCode, reason: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.reason = reason;
+    this.name = 'MirrorError';
+  }
+}
+
+export const API_VERSION_HEADER = 'docker-distribution-api-version';
+export const API_VERSION = 'registry/2.0';
+
+// {"errors":[{"code","message","detail"}]}; the body is small, so it is sent whole. A HEAD
+// request gets the headers only.
+export function sendRegistryError(res: ServerResponse, method: string | undefined, status: number, code: RegistryErrorCode, message: string, extraHeaders: Record<string, string> = {}): void {
+  const body = `${JSON.stringify({ errors: [{ code, message: `docker-credential-dstack mirror: ${message}`, detail: null }] })}\n`;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    [API_VERSION_HEADER]: API_VERSION,
+    ...extraHeaders,
+  });
+  res.end(method === 'HEAD' ? undefined : body);
+}

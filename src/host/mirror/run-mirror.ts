@@ -1,0 +1,113 @@
+import type { CommandContext } from '../../common/command-context.ts';
+import { write } from '../../common/command-context.ts';
+import { CodedError } from '../../common/errors.ts';
+import { createServiceClient, type ServiceClient } from '../client/service-client.ts';
+import { openHelperCache } from '../helper/open-helper-cache.ts';
+import { loadHelperSettings } from '../helper/settings.ts';
+import { parseDuration } from '../../common/duration.ts';
+import { DEFAULT_ACTIVATED_IDLE_EXIT } from './default-listen.ts';
+import { parseListenAddress } from './listen-address.ts';
+import { createMirrorCredentials } from './mirror-credentials.ts';
+import { createMirrorLog, type MirrorLog } from './mirror-log.ts';
+import { createMirrorMetrics, type MirrorMetrics } from './mirror-metrics.ts';
+import { MIRROR_USAGE, parseMirrorOptions } from './mirror-options.ts';
+import { createMirrorServer } from './mirror-server.ts';
+import { createPeerPolicy } from './peer-policy.ts';
+import { peerUid } from './peer-uid.ts';
+import { activatedSocketFd } from './socket-activation.ts';
+import { listenOn, stopServing } from './serve-lifecycle.ts';
+import { createUpstreamAuth } from './upstream-auth.ts';
+import { createUpstreamHttp } from './upstream-http.ts';
+import { fixedUpstreams, serviceUpstreams } from './upstream-source.ts';
+import { parseUpstream } from './upstream.ts';
+
+// Time an upstream may take to start answering a pull (a pull-through cache may first fetch
+// the manifest or blob from its own upstream).
+const UPSTREAM_RESPONSE_TIMEOUT_MS = 60_000;
+
+// `docker-credential-dstack mirror`: see docs/mirror.md. Runs until SIGTERM/SIGINT, or, with
+// an idle exit, until no connection has been open for that long; then exits 0.
+export async function runMirror(ctx: CommandContext): Promise<number> {
+  const options = parseMirrorOptions(ctx.argv);
+  if (options.help) {
+    await write(ctx.stdout, MIRROR_USAGE);
+    return 0;
+  }
+  const upstreamList = options.upstreams.map((url) => parseUpstream(url, { library: options.library }));
+  const activatedFd = activatedSocketFd(ctx.env, process.pid);
+  const listen = activatedFd === undefined ? parseListenAddress(options.listen) : undefined;
+  if (listen && !listen.loopback && !options.allowNonLoopback) {
+    throw new CodedError('usage', `--listen ${options.listen}: not a loopback address; the endpoint serves the fleet's pull rights to whoever reaches it. Add --allow-non-loopback if that is really meant`);
+  }
+  const settings = await loadHelperSettings(ctx.env);
+  const log = createMirrorLog({ stderr: ctx.stderr, logFile: settings.logFile, debug: settings.debug, pid: process.pid });
+  if (listen && !listen.loopback) log.warn(`listening on ${options.listen}, which is not loopback (--allow-non-loopback): every host that reaches it pulls with this fleet's credentials, subject only to the uid check of local peers`);
+  if (activatedFd !== undefined && options.listenGiven) log.warn('--listen is ignored: systemd passed the listening socket');
+  const idleExitMs = options.idleExitMs ?? (activatedFd !== undefined ? parseDuration(DEFAULT_ACTIVATED_IDLE_EXIT, 'idle exit') * 1000 : 0);
+
+  const metrics = createMirrorMetrics();
+  const cache = openHelperCache(settings, log);
+  let client: ServiceClient | undefined;
+  const serviceClient = async (): Promise<ServiceClient> => (client ??= countingClient(createServiceClient(settings, { warn: (msg) => log.warn(msg), debug: (msg) => log.debug(msg) }), metrics));
+  const http = createUpstreamHttp({ caFile: settings.caFile, proxyEnv: settings.proxyEnv, responseTimeoutMs: UPSTREAM_RESPONSE_TIMEOUT_MS, exchangeTimeoutMs: settings.timeoutMs });
+  const pull = {
+    http,
+    auth: createUpstreamAuth({ http, onTokenFetch: () => metrics.increment('dstack_mirror_registry_token_requests_total') }),
+    credentials: createMirrorCredentials({ settings, log, cache, client: serviceClient }),
+    upstreams: upstreamList.length > 0 ? fixedUpstreams(upstreamList) : serviceUpstreams({ client: serviceClient, cacheDir: settings.cacheDir, log, server: settings.server }),
+  };
+  const policy = createPeerPolicy(options.allowUids, options.allowGids);
+  const mirror = createMirrorServer({ pull, metrics, log, policy, peerUid: (ends) => peerUid(ends) });
+
+  const address = await listenOn(mirror.server, activatedFd !== undefined ? { fd: activatedFd } : { host: listen!.host, port: listen!.port });
+  log.info(`listening on ${address}${activatedFd !== undefined ? ' (systemd socket)' : ''}; upstreams: ${upstreamList.length > 0 ? upstreamList.map((u) => `${u.url} (${u.registry}, library ${u.library})`).join(', ') : `from ${settings.server} host config`}; serving ${policy.describe()}${idleExitMs > 0 ? `; exits after ${idleExitMs / 1000} s idle` : ''}`);
+
+  const reason = await untilStopped(ctx, mirror, idleExitMs);
+  log.info(`stopping (${reason})`);
+  await stopServing(mirror.server);
+  http.close();
+  await closeLog(log);
+  return 0;
+}
+
+// Resolves with why the endpoint stops: a signal, or idleness.
+function untilStopped(ctx: CommandContext, mirror: ReturnType<typeof createMirrorServer>, idleExitMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (open: number): void => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      if (idleExitMs > 0 && open === 0) timer = setTimeout(() => finish(`no connection for ${idleExitMs / 1000} s`), idleExitMs);
+    };
+    const unsubscribe = ctx.onSignal?.(['SIGTERM', 'SIGINT'], (signal) => finish(signal)) ?? (() => {});
+    const finish = (why: string): void => {
+      if (timer) clearTimeout(timer);
+      idleExitMs = 0; // no re-arming while stopping
+      unsubscribe();
+      resolve(why);
+    };
+    mirror.onConnectionsChange(arm);
+    arm(mirror.openConnections());
+  });
+}
+
+async function closeLog(log: MirrorLog): Promise<void> {
+  await log.close();
+}
+
+// Counts the credential requests that reach the service (cache misses), by outcome.
+function countingClient(client: ServiceClient, metrics: MirrorMetrics): ServiceClient {
+  return {
+    ...client,
+    async getCredential(registryKey, repository) {
+      try {
+        const credential = await client.getCredential(registryKey, repository);
+        metrics.increment('dstack_mirror_credential_requests_total', { outcome: credential.kind });
+        return credential;
+      } catch (error) {
+        metrics.increment('dstack_mirror_credential_requests_total', { outcome: error instanceof CodedError ? error.code : 'error' });
+        throw error;
+      }
+    },
+  };
+}

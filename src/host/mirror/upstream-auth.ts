@@ -1,0 +1,101 @@
+import type { HostCredential } from '../helper/host-credential.ts';
+import { parseChallenge, type Challenge } from './challenge.ts';
+import { fetchRegistryToken, refreshAt, type RegistryToken } from './registry-token.ts';
+import type { UpstreamHttp } from './upstream-http.ts';
+import type { Upstream } from './upstream.ts';
+
+// How the endpoint answers an upstream's challenge for one repository: what it learnt the
+// upstream asks for (pinging /v2/ once), and registry tokens per scope, kept in memory until
+// shortly before they expire, fetched once however many pulls ask at the same moment.
+export interface UpstreamAuth {
+  // The Authorization header for a pull of `repository` from `upstream`, or undefined.
+  authorization(upstream: Upstream, repository: string, credential: HostCredential | undefined): Promise<string | undefined>;
+  // After a 401: remember the challenge it carried and forget the tokens that failed.
+  refused(upstream: Upstream, repository: string, challengeHeader: string | string[] | undefined): void;
+  // The challenge of an upstream (pinging it when not known yet); 'none' for an open registry.
+  challengeOf(upstream: Upstream): Promise<Challenge | 'none'>;
+}
+
+export interface UpstreamAuthDeps {
+  http: UpstreamHttp;
+  now?: () => number;
+  // Counted: registry tokens fetched from realms.
+  onTokenFetch?: (realm: string) => void;
+}
+
+export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
+  const now = deps.now ?? Date.now;
+  const challenges = new Map<string, Challenge | 'none'>();
+  const pings = new Map<string, Promise<Challenge | 'none'>>();
+  const tokens = new Map<string, { token: RegistryToken; refreshAt: number }>();
+  const inflight = new Map<string, Promise<RegistryToken>>();
+
+  async function challengeOf(upstream: Upstream): Promise<Challenge | 'none'> {
+    const known = challenges.get(upstream.origin);
+    if (known) return known;
+    let ping = pings.get(upstream.origin);
+    if (!ping) {
+      ping = (async () => {
+        const answer = await deps.http.exchange({ method: 'GET', url: new URL('/v2/', upstream.origin), headers: {}, maxBody: 64 * 1024 });
+        const challenge = answer.status === 401 ? parseChallenge(answer.headers['www-authenticate']) ?? 'none' : 'none';
+        challenges.set(upstream.origin, challenge);
+        return challenge;
+      })().finally(() => pings.delete(upstream.origin));
+      pings.set(upstream.origin, ping);
+    }
+    return ping;
+  }
+
+  async function registryToken(challenge: Extract<Challenge, { scheme: 'bearer' }>, scope: string, credential: Extract<HostCredential, { kind: 'basic' }> | undefined): Promise<RegistryToken> {
+    const key = tokenKey(challenge, scope, credential?.username);
+    const cached = tokens.get(key);
+    if (cached && now() < cached.refreshAt) return cached.token;
+    let pending = inflight.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const fetchedAt = now();
+        deps.onTokenFetch?.(challenge.realm);
+        const token = await fetchRegistryToken(deps.http, challenge, scope, credential, now);
+        tokens.set(key, { token, refreshAt: refreshAt(token, fetchedAt) });
+        return token;
+      })().finally(() => inflight.delete(key));
+      inflight.set(key, pending);
+    }
+    return pending;
+  }
+
+  return {
+    challengeOf,
+    async authorization(upstream, repository, credential) {
+      if (credential?.kind === 'bearer') return `Bearer ${credential.token.reveal()}`;
+      const challenge = await challengeOf(upstream);
+      if (challenge === 'none') return undefined;
+      if (challenge.scheme === 'basic') return credential ? `Basic ${Buffer.from(`${credential.username}:${credential.secret.reveal()}`).toString('base64')}` : undefined;
+      const token = await registryToken(challenge, pullScope(repository), credential);
+      return `Bearer ${token.token.reveal()}`;
+    },
+    refused(upstream, repository, header) {
+      const challenge = parseChallenge(header);
+      const before = challenges.get(upstream.origin);
+      if (challenge) challenges.set(upstream.origin, challenge);
+      else challenges.delete(upstream.origin);
+      for (const c of [before, challenge]) {
+        if (c && c !== 'none' && c.scheme === 'bearer') {
+          for (const key of [...tokens.keys()]) if (key.startsWith(tokenKeyPrefix(c, pullScope(repository)))) tokens.delete(key);
+        }
+      }
+    },
+  };
+}
+
+export function pullScope(repository: string): string {
+  return `repository:${repository}:pull`;
+}
+
+function tokenKeyPrefix(challenge: Extract<Challenge, { scheme: 'bearer' }>, scope: string): string {
+  return `${challenge.realm}\n${challenge.service ?? ''}\n${scope}\n`;
+}
+
+function tokenKey(challenge: Extract<Challenge, { scheme: 'bearer' }>, scope: string, username: string | undefined): string {
+  return `${tokenKeyPrefix(challenge, scope)}${username ?? ''}`;
+}

@@ -1,0 +1,124 @@
+import { readFileSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { getCACertificates } from 'node:tls';
+import { CodedError } from '../../common/errors.ts';
+import { VERSION } from '../../common/version.ts';
+
+export const MIRROR_USER_AGENT = `docker-credential-dstack/${VERSION} (mirror)`;
+
+export interface SmallExchange {
+  method: 'GET' | 'POST';
+  url: URL;
+  headers: Record<string, string>;
+  body?: string;
+  maxBody: number;
+}
+
+export interface SmallAnswer {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+// HTTP toward upstream registries and their token realms, over kept-alive connections (a
+// pull is a burst of requests to one host). `exchange` reads a small answer whole (tokens,
+// pings); `open` starts a request whose answer the caller streams.
+export interface UpstreamHttp {
+  exchange(request: SmallExchange): Promise<SmallAnswer>;
+  open(method: string, url: URL, headers: OutgoingHttpHeaders): { request: ClientRequest; response: Promise<IncomingMessage> };
+  close(): void;
+}
+
+export interface UpstreamHttpOptions {
+  caFile?: string;
+  proxyEnv?: Record<string, string | undefined>;
+  // Time for an upstream to start answering (a pull-through cache may first fetch from its own upstream).
+  responseTimeoutMs: number;
+  // Time for token and ping exchanges, start to end.
+  exchangeTimeoutMs: number;
+}
+
+// Longest silence on a connection in the middle of a body before it is given up.
+const IDLE_TIMEOUT_MS = 120_000;
+
+export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
+  const ca = options.caFile === undefined ? undefined : [...getCACertificates('default'), readCa(options.caFile)];
+  const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 64, scheduling: 'lifo' });
+  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 64, scheduling: 'lifo', ca, ...(options.proxyEnv ? { proxyEnv: options.proxyEnv } : {}) });
+
+  function start(method: string, url: URL, headers: OutgoingHttpHeaders): ClientRequest {
+    const secure = url.protocol === 'https:';
+    const make = secure ? httpsRequest : httpRequest;
+    return make(url, { method, headers: { 'user-agent': MIRROR_USER_AGENT, ...headers }, agent: secure ? httpsAgent : httpAgent });
+  }
+
+  return {
+    open(method, url, headers) {
+      const request = start(method, url, headers);
+      const response = new Promise<IncomingMessage>((resolve, reject) => {
+        const timer = setTimeout(() => request.destroy(new CodedError('upstream_timeout', `${url.origin} did not answer within ${options.responseTimeoutMs / 1000} s`)), options.responseTimeoutMs);
+        request.setTimeout(IDLE_TIMEOUT_MS, () => request.destroy(new CodedError('upstream_timeout', `${url.origin} stalled for ${IDLE_TIMEOUT_MS / 1000} s`)));
+        request.once('response', (response) => {
+          clearTimeout(timer);
+          resolve(response);
+        });
+        request.on('error', (error) => {
+          clearTimeout(timer);
+          reject(networkError(error, url));
+        });
+        request.once('close', () => clearTimeout(timer));
+      });
+      // A rejection nobody awaited yet (the caller aborted first) is not an unhandled one.
+      response.catch(() => {});
+      request.end();
+      return { request, response };
+    },
+    exchange(exchange) {
+      return new Promise((resolve, reject) => {
+        const request = start(exchange.method, exchange.url, exchange.body === undefined ? exchange.headers : { ...exchange.headers, 'content-length': Buffer.byteLength(exchange.body) });
+        const timer = setTimeout(() => request.destroy(new CodedError('upstream_timeout', `${exchange.url.origin} did not answer within ${options.exchangeTimeoutMs / 1000} s`)), options.exchangeTimeoutMs);
+        request.on('error', (error) => {
+          clearTimeout(timer);
+          reject(networkError(error, exchange.url));
+        });
+        request.on('response', (response) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          response.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > exchange.maxBody) request.destroy(new CodedError('upstream_failed', `${exchange.url.origin} sent an answer larger than ${exchange.maxBody} bytes`));
+            else chunks.push(chunk);
+          });
+          response.on('end', () => {
+            clearTimeout(timer);
+            resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') });
+          });
+          response.on('error', () => {}); // reported through the request
+        });
+        request.end(exchange.body);
+      });
+    },
+    close() {
+      httpAgent.destroy();
+      httpsAgent.destroy();
+    },
+  };
+}
+
+function readCa(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new CodedError('tls', `cannot read CA bundle ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): fix DOCKER_CREDENTIAL_DSTACK_CA_FILE`);
+  }
+}
+
+const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO|HOSTNAME|ERR_OSSL/;
+
+function networkError(error: Error, url: URL): CodedError {
+  if (error instanceof CodedError) return error;
+  const code = (error as NodeJS.ErrnoException).code ?? 'error';
+  if (TLS_CODES.test(code)) return new CodedError('upstream_tls', `TLS to ${url.origin} failed (${code}): set DOCKER_CREDENTIAL_DSTACK_CA_FILE to the CA bundle that signed its certificate`);
+  return new CodedError('upstream_unreachable', `cannot reach ${url.origin} (${code})`);
+}

@@ -1,0 +1,68 @@
+import { CodedError } from '../../common/errors.ts';
+import { repositoryProblem } from '../../registry/distribution-grammar.ts';
+import { normalizeRegistryKey } from '../../registry/registry-key.ts';
+import { isLoopbackHost } from '../client/server-url.ts';
+
+// What to do with Docker Hub's `library/` namespace (dockerd asks a mirror for
+// `library/python`): keep it (pull-through caches), strip it (a registry where `python:3.14`
+// was pushed as `python`), or try `library/…` first and the bare name on a 404.
+export type LibraryMode = 'keep' | 'strip' | 'both';
+
+// Where the endpoint forwards pulls. `origin` is scheme://host[:port]; `prefix` is the path
+// the URL carried (`https://harbor.example/dockerhub-proxy`): as podman and containerd read a
+// mirror location, it is a repository namespace, so `library/python` is asked for as
+// `dockerhub-proxy/library/python` (a Harbor proxy-cache project, an Artifactory remote
+// repository). `registry` is the key its credential is asked for.
+export interface Upstream {
+  url: string;
+  origin: string;
+  prefix: string;
+  registry: string;
+  library: LibraryMode;
+}
+
+export const LIBRARY_MODES: readonly LibraryMode[] = ['keep', 'strip', 'both'];
+
+export function isLibraryMode(value: unknown): value is LibraryMode {
+  return typeof value === 'string' && (LIBRARY_MODES as readonly string[]).includes(value);
+}
+
+// An upstream from a URL (`--upstream`, host-config). Plain http only for loopback hosts:
+// the credential would otherwise cross the network in clear text.
+export function parseUpstream(text: string, options: { registry?: string; library?: LibraryMode } = {}): Upstream {
+  const raw = text.trim();
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalid(raw, 'it is not a URL such as https://docker.mycompany.example');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid(raw, `scheme ${url.protocol} is not http or https`);
+  if (url.username !== '' || url.password !== '') throw invalid(raw, 'credentials in the URL are not allowed (the endpoint fetches them from the dstack server)');
+  if (url.search !== '' || url.hash !== '' || raw.includes('?') || raw.includes('#')) throw invalid(raw, 'a query or fragment is not allowed');
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) throw invalid(raw, `plain http:// would send the registry credential in clear text to ${url.hostname}; use https:// (http:// is allowed for loopback registries only)`);
+  const prefix = url.pathname.replace(/^\/+|\/+$/g, '');
+  if (prefix !== '') {
+    const problem = repositoryProblem(prefix);
+    if (problem) throw invalid(raw, `the path "${prefix.slice(0, 100)}" is not a repository namespace (${problem})`);
+  }
+  const registry = options.registry ?? normalizeRegistryKey(url.host);
+  return { url: `${url.origin}${prefix === '' ? '' : `/${prefix}`}`, origin: url.origin, prefix, registry, library: options.library ?? 'keep' };
+}
+
+// The repository names to ask `upstream` for, in order, for the name the engine asked.
+export function upstreamRepositories(upstream: Upstream, repository: string): string[] {
+  const names = libraryCandidates(repository, upstream.library);
+  return upstream.prefix === '' ? names : names.map((name) => `${upstream.prefix}/${name}`);
+}
+
+export function libraryCandidates(repository: string, mode: LibraryMode): string[] {
+  if (mode === 'keep' || !repository.startsWith('library/')) return [repository];
+  const bare = repository.slice('library/'.length);
+  return mode === 'strip' ? [bare] : [repository, bare];
+}
+
+function invalid(raw: string, why: string): CodedError {
+  const shown = raw.replace(/\/\/[^/@]*@/, '//[redacted]@').slice(0, 200);
+  return new CodedError('upstream_invalid', `invalid upstream "${shown}": ${why}`);
+}
