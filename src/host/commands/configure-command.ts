@@ -10,6 +10,8 @@ import { printPlan, applyConfigurePlan } from '../setup/apply-plan.ts';
 import { isChange, type PlannedFile } from '../setup/planned-file.ts';
 import { dockerdCanValidate, validateDaemonJson, describeImageStore, mirrorsInEffect } from '../setup/docker-engine.ts';
 import { reloadAndConfirm } from '../setup/reload-dockerd.ts';
+import { loadSetupState } from '../setup/setup-state.ts';
+import { endpointAnswers } from '../setup/endpoint-health.ts';
 
 // `configure`: plan every file, refuse before writing anything when one cannot be handled,
 // then write, reload dockerd and confirm the mirror in `docker info`.
@@ -20,16 +22,20 @@ async function runConfigure(ctx: CommandContext): Promise<number> {
     return 0;
   }
   const setup = await resolveHostSetup(options, ctx.env);
-  if (setup.keys.length === 0 && setup.mirrors.length === 0) {
+  if (setup.keys.length === 0 && setup.engineMirrors.length === 0) {
     await write(ctx.stderr, `nothing to configure: ${setup.source} names no mirror and no registry; pass --mirror URL or --registry KEY\n`);
     return 1;
   }
   const engines = options.engines ?? (await detectEngines(ctx.env));
-  await write(ctx.stdout, `configuring from ${setup.source}: mirrors ${list(setup.mirrors)}; helper for ${list(setup.keys)}; engines ${list(engines)}\n`);
+  const via = setup.endpoint ? ` through the mirror endpoint ${setup.endpoint}` : '';
+  await write(ctx.stdout, `configuring from ${setup.source}: mirrors ${list(setup.mirrors)}${via}; helper for ${list(setup.keys)}; engines ${list(engines)}\n`);
+  if (setup.endpointNote) await write(ctx.stdout, `note: ${setup.endpointNote}\n`);
 
+  const mirrors = setup.engineMirrors;
   let docker: DockerState | undefined;
-  if (engines.includes('docker') && setup.mirrors.length > 0) docker = await dockerPreflight(options, ctx.env);
-  const plan = await planConfigure({ options, keys: setup.keys, mirrors: setup.mirrors, engines, dockerContainerdStore: docker?.info?.containerdStore ?? false });
+  if (engines.includes('docker') && mirrors.length > 0) docker = await dockerPreflight(options, ctx.env);
+  const { files: owned } = await loadSetupState(options.stateDir);
+  const plan = await planConfigure({ options, keys: setup.keys, mirrors, engines, dockerContainerdStore: docker?.info?.containerdStore ?? false, owned });
   for (const warning of plan.warnings) await write(ctx.stderr, `warning: ${warning}\n`);
   for (const note of docker?.notes ?? []) await write(ctx.stderr, `${note}\n`);
 
@@ -44,10 +50,13 @@ async function runConfigure(ctx: CommandContext): Promise<number> {
     return 0;
   }
   const changed = await applyConfigurePlan(plan.files, options.stateDir, ctx.stdout);
-  const dockerInEffect = await reportDocker(ctx, docker, daemonJson, setup.mirrors, options.noReload);
+  const dockerInEffect = await reportDocker(ctx, docker, daemonJson, mirrors, options.noReload);
   await reportEngines(ctx, plan.files);
+  if (setup.endpoint && !(await endpointAnswers(setup.endpoint))) {
+    await write(ctx.stderr, `warning: nothing answers at ${setup.endpoint}/healthz yet: until the endpoint runs, every pull falls back to Docker Hub. Enable docker-credential-dstack-mirror.socket (scripts/install.sh does) or run \`docker-credential-dstack mirror\` (docs/mirror.md)\n`);
+  }
   if (!dockerInEffect) {
-    await write(ctx.stderr, `not in effect: the running dockerd does not use the mirror ${setup.mirrors.join(', ')} after the reload; the files are written, see the dockerd log ("Error reconfiguring") and rerun\n`);
+    await write(ctx.stderr, `not in effect: the running dockerd does not use the mirror ${mirrors.join(', ')} after the reload; the files are written, see the dockerd log ("Error reconfiguring") and rerun\n`);
     return 1;
   }
   if (plan.skippedKeys.length > 0) {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CodedError } from '../../common/errors.ts';
 import { stateDirOf } from './setup-state.ts';
+import { takeEndpointFlags, ENDPOINT_USAGE, type EndpointChoice } from './mirror-endpoint.ts';
 
 export type Engine = 'docker' | 'containerd' | 'podman';
 export const ENGINES: readonly Engine[] = ['docker', 'containerd', 'podman'];
@@ -16,6 +17,8 @@ export interface SetupOptions {
   daemonJson: string;
   mirrors: string[];
   registries: string[];
+  // The host-local mirror endpoint: on, off, or the server's fleet default.
+  mirrorEndpoint: EndpointChoice;
   engines?: Engine[];
   containerdCertsDir: string;
   dockerCertsDir: string;
@@ -29,7 +32,7 @@ export const SETUP_USAGE = `Options:
   --dry-run                 print the diff per file, change nothing
   --mirror URL              registry mirror (repeatable); overrides the server's host config, no server needed
   --registry KEY            registry key to name the helper for (repeatable)
-  --engines LIST            docker,containerd,podman (default: those installed)
+${ENDPOINT_USAGE}  --engines LIST            docker,containerd,podman (default: those installed)
   --force                   replace a credHelpers entry that names another helper
   --no-reload               do not send SIGHUP to dockerd
   --docker-config DIR       Docker client config dir (default $DOCKER_CONFIG or root's ~/.docker)
@@ -43,10 +46,11 @@ export const SETUP_USAGE = `Options:
 
 // One parser for configure and unconfigure, so both agree on every path.
 export function parseSetupOptions(argv: string[], env: Record<string, string | undefined>): SetupOptions {
+  const { rest, choice } = takeEndpointFlags(argv);
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: rest,
       strict: true,
       allowPositionals: false,
       options: {
@@ -83,6 +87,7 @@ export function parseSetupOptions(argv: string[], env: Record<string, string | u
     daemonJson: v['daemon-json'] ?? '/etc/docker/daemon.json',
     mirrors: v.mirror ?? [],
     registries: v.registry ?? [],
+    mirrorEndpoint: choice,
     engines: v.engines === undefined ? undefined : parseEngines(v.engines),
     containerdCertsDir: v['containerd-certs-dir'] ?? '/etc/containerd/certs.d',
     dockerCertsDir: v['docker-certs-dir'] ?? '/etc/docker/certs.d',
