@@ -9,7 +9,9 @@ packages=(docker.io docker-registry apache2-utils skopeo podman openssl postgres
   # Runs the cross-built arm64 binaries in the tests (user-mode emulation with arm64 libraries).
   qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross libatomic1-arm64-cross
   # Strips the Node embedded in the arm64 binaries (scripts/build-binary.mjs; `strip` itself is in binutils).
-  binutils binutils-aarch64-linux-gnu)
+  binutils binutils-aarch64-linux-gnu
+  # systemd-analyze verify and systemd-socket-activate check the mirror endpoint's units (no systemd runs).
+  systemd)
 if [ "${1:-}" = "--bench" ]; then
   packages=(golang-docker-credential-helpers amazon-ecr-credential-helper)
 fi
