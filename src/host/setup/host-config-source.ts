@@ -3,7 +3,7 @@ import { CodedError, isCodedError } from '../../common/errors.ts';
 import { createServiceClient, type HostConfigEndpoint } from '../client/service-client.ts';
 import { DOCKER_HUB_KEY, isDockerHubKey, normalizeRegistryKey } from '../../registry/registry-key.ts';
 import { validateMirrorUrl, mirrorRegistryKey } from '../../registry/mirror-url.ts';
-import { DEFAULT_ENDPOINT_URL } from './mirror-endpoint.ts';
+import { DEFAULT_ENDPOINT_URL, type EndpointChoice } from './mirror-endpoint.ts';
 import type { SetupOptions } from './setup-options.ts';
 
 export interface HostSetup {
@@ -38,9 +38,15 @@ export async function resolveHostSetup(options: SetupOptions, env: Record<string
     fleet = hostConfig.endpoint;
     source = `server ${settings.server}`;
   }
-  const validMirrors = [...new Set(mirrors.map((mirror) => fromSource(source, () => validateMirrorUrl(mirror))))];
-  const registryKeys = registries.map((key) => fromSource(source, () => normalizeRegistryKey(key)));
-  const { endpoint, note } = chooseEndpoint(options, fleet, validMirrors.length > 0 || registryKeys.some(isDockerHubKey));
+  return hostSetupFrom({ mirrors, registries, fleet, choice: options.mirrorEndpoint, source });
+}
+
+// The same decision from values already read (doctor checks the host against it).
+export function hostSetupFrom(input: { mirrors: string[]; registries: string[]; fleet?: HostConfigEndpoint; choice: EndpointChoice; source: string }): HostSetup {
+  const { source } = input;
+  const validMirrors = [...new Set(input.mirrors.map((mirror) => fromSource(source, () => validateMirrorUrl(mirror))))];
+  const registryKeys = input.registries.map((key) => fromSource(source, () => normalizeRegistryKey(key)));
+  const { endpoint, note } = chooseEndpoint(input.choice, input.fleet, validMirrors.length > 0 || registryKeys.some(isDockerHubKey));
   const keys = endpoint ? registryKeys.filter((key) => !isDockerHubKey(key)) : registryKeys;
   if (validMirrors.length > 0) keys.push(...(endpoint ? [] : [DOCKER_HUB_KEY]), ...validMirrors.map(mirrorRegistryKey));
   const engineMirrors = endpoint ? [endpoint] : validMirrors;
@@ -49,8 +55,7 @@ export async function resolveHostSetup(options: SetupOptions, env: Record<string
 
 // The command line decides; else the server's fleet default, which only applies when the
 // endpoint has somewhere to forward to (its upstreams, a mirror, or Docker Hub credentials).
-function chooseEndpoint(options: SetupOptions, fleet: HostConfigEndpoint | undefined, hasMirrorOrHub: boolean): { endpoint?: string; note?: string } {
-  const choice = options.mirrorEndpoint;
+function chooseEndpoint(choice: EndpointChoice, fleet: HostConfigEndpoint | undefined, hasMirrorOrHub: boolean): { endpoint?: string; note?: string } {
   if (choice.kind === 'on') return { endpoint: choice.url };
   if (choice.kind === 'off') return fleet?.enabled ? { note: 'the server enables the mirror endpoint for the fleet; not used here (--no-mirror-endpoint)' } : {};
   if (!fleet?.enabled) return {};
@@ -75,6 +80,6 @@ function fromSource<T>(source: string, parse: () => T): T {
     return parse();
   } catch (error) {
     if (source === 'command line' || !isCodedError(error)) throw error;
-    throw new CodedError(error.code, `the host config of ${source} is not usable: ${error.message}; ask the dstack operator to fix it, or pass --mirror/--registry`);
+    throw new CodedError(error.code, `the host config of ${source} is not usable: ${error.message}; ask the dstack operator to fix it, or pass --mirror/--registry`, { cause: error });
   }
 }

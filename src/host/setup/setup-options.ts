@@ -28,6 +28,14 @@ export interface SetupOptions {
   dockerdPidfile?: string;
 }
 
+// Where the engines' files are on a host, unless an option says otherwise.
+export const DEFAULT_PATHS = {
+  daemonJson: '/etc/docker/daemon.json',
+  containerdCertsDir: '/etc/containerd/certs.d',
+  dockerCertsDir: '/etc/docker/certs.d',
+  registriesConfDir: '/etc/containers/registries.conf.d',
+} as const;
+
 export const SETUP_USAGE = `Options:
   --dry-run                 print the diff per file, change nothing
   --mirror URL              registry mirror (repeatable); overrides the server's host config, no server needed
@@ -84,21 +92,21 @@ export function parseSetupOptions(argv: string[], env: Record<string, string | u
     force: v.force ?? false,
     help: v.help ?? false,
     dockerConfigDir: v['docker-config'] ?? env.DOCKER_CONFIG ?? join(rootHome(), '.docker'),
-    daemonJson: v['daemon-json'] ?? '/etc/docker/daemon.json',
+    daemonJson: v['daemon-json'] ?? DEFAULT_PATHS.daemonJson,
     mirrors: v.mirror ?? [],
     registries: v.registry ?? [],
     mirrorEndpoint: choice,
     engines: v.engines === undefined ? undefined : parseEngines(v.engines),
-    containerdCertsDir: v['containerd-certs-dir'] ?? '/etc/containerd/certs.d',
-    dockerCertsDir: v['docker-certs-dir'] ?? '/etc/docker/certs.d',
-    registriesConfDir: v['registries-conf-dir'] ?? '/etc/containers/registries.conf.d',
+    containerdCertsDir: v['containerd-certs-dir'] ?? DEFAULT_PATHS.containerdCertsDir,
+    dockerCertsDir: v['docker-certs-dir'] ?? DEFAULT_PATHS.dockerCertsDir,
+    registriesConfDir: v['registries-conf-dir'] ?? DEFAULT_PATHS.registriesConfDir,
     stateDir: stateDirOf(v['state-dir'], env),
     dockerdPid,
     dockerdPidfile: v['dockerd-pidfile'],
   };
 }
 
-function parseEngines(text: string): Engine[] {
+export function parseEngines(text: string): Engine[] {
   const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const name of names) {
     if (!ENGINES.includes(name as Engine)) throw new CodedError('usage', `--engines: unknown engine "${name.slice(0, 40)}"; use docker, containerd, podman`);
