@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startContractServer, TEST_INSTANCE_TOKEN, type ContractServer } from '../../helpers/contract-server.ts';
+import { startContractServer, type ContractServer } from '../../helpers/contract-server.ts';
 import { dockerRegistryAvailable, startRegistry, type RegistryProcess } from '../../helpers/registry.ts';
 import { writeHtpasswd } from '../../e2e/harness/htpasswd.ts';
 import { fakeHost, HELPER_BINARY, type FakeHost } from './setup-fixture.ts';
-import { closedLoopbackPort, doctorArgs } from './doctor-fixture.ts';
+import { doctorArgs, helperEnv } from './doctor-fixture.ts';
 
 const HUB = 'https://index.docker.io/v1/';
 const SECRET = 'hub-secret-value-do-not-print';
@@ -161,16 +161,3 @@ describe('doctor with a server whose host config lists a bad mirror', () => {
     }
   });
 });
-
-// The helper's config and token for `server` inside the fake host, and an environment whose
-// PATH starts with the host's own bin directory.
-export async function helperEnv(host: FakeHost, server: ContractServer): Promise<Record<string, string>> {
-  const tokenFile = join(host.root, 'token');
-  await writeFile(tokenFile, TEST_INSTANCE_TOKEN, { mode: 0o600 });
-  const configPath = join(host.root, 'helper-config.json');
-  await writeFile(configPath, JSON.stringify({ server: server.url, tokenFile, cacheDir: join(host.root, 'cache') }));
-  const bin = join(host.root, 'bin');
-  await mkdir(bin);
-  // Docker Hub stands for a closed loopback port: doctor's fallback check never leaves the host.
-  return { DOCKER_CREDENTIAL_DSTACK_CONFIG: configPath, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, DOCKER_CONFIG: host.dockerConfig, DOCKER_CREDENTIAL_DSTACK_HUB_PROBE: `127.0.0.1:${await closedLoopbackPort()}` };
-}
