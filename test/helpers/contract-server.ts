@@ -35,6 +35,9 @@ export interface ContractServerOptions {
   // The bearer token the server accepts; any other is token_invalid.
   instanceToken?: string;
   credentials?: Record<string, ContractCredential>;
+  // Registries served like the broker source: a registry token per repository (`token-for-<repository>`),
+  // and 404 not_found with the reason when asked without a repository.
+  brokered?: string[];
   hostConfig?: { mirrors: string[]; registries: string[]; endpoint?: unknown };
   // Serve HTTPS with this key and certificate (PEM) instead of plain HTTP.
   tls?: { key: string; cert: string };
@@ -107,12 +110,17 @@ export async function startContractServer(options: ContractServerOptions = {}): 
     }
     if (req.method === 'POST' && path === '/v1/credentials') {
       let registry: unknown;
+      let repository: unknown;
       try {
-        registry = (JSON.parse(body) as { registry?: unknown }).registry;
+        ({ registry, repository } = JSON.parse(body) as { registry?: unknown; repository?: unknown });
       } catch {
         return json(res, 400, { error: 'bad_request', message: 'malformed JSON' });
       }
       if (typeof registry !== 'string') return json(res, 400, { error: 'bad_request', message: 'missing registry' });
+      if (options.brokered?.includes(registry)) {
+        if (typeof repository !== 'string') return json(res, 404, { error: 'not_found', message: `registry ${registry} issues repository-scoped tokens only; pull through the mirror endpoint or with auth-header` });
+        return json(res, 200, { kind: 'bearer', registry, repository, token: `token-for-${repository}`, expires_at: new Date(Date.now() + 300_000).toISOString(), source: 'broker' });
+      }
       const credential = state.credentials.get(registry);
       if (!credential) return json(res, 404, { error: 'not_found', message: `no credential for ${registry}` });
       return json(res, 200, { registry, username: credential.username, secret: credential.secret, expires_at: new Date(Date.now() + credential.ttlMs).toISOString(), source: 'static' });

@@ -1,4 +1,5 @@
 import { oneLine } from '../../common/errors.ts';
+import { cacheKeyOf } from '../cache/cache-entry.ts';
 import type { CredentialCache } from '../cache/credential-cache.ts';
 import type { ServiceClient } from '../client/service-client.ts';
 import type { Diagnostics } from '../helper/diagnostics.ts';
@@ -7,8 +8,9 @@ import { resolveCredential } from '../helper/resolve-credential.ts';
 import type { HelperSettings } from '../helper/settings.ts';
 
 // The credential for one upstream pull, exactly as `get` finds it: the helper's cache, the
-// same cross-process single flight, the same failure policy (resolveCredential). undefined
-// means the service has none (the pull goes upstream anonymously).
+// same cross-process single flight, the same failure policy (resolveCredential), asked with
+// the repository (a brokered registry answers with a registry token for it). undefined means
+// the service has none (the pull goes upstream anonymously).
 export interface MirrorCredentials {
   get(registry: string, repository: string): Promise<HostCredential | undefined>;
   // After the upstream refused it: the next get asks the service again.
@@ -16,10 +18,12 @@ export interface MirrorCredentials {
 }
 
 export function createMirrorCredentials(deps: { settings: HelperSettings; log: Diagnostics; cache: CredentialCache; client: () => Promise<ServiceClient> }): MirrorCredentials {
+  // Registries seen answering with repository tokens: their fetches single-flight per repository.
+  const brokered = new Set<string>();
   return {
-    get: (registry, repository) => resolveCredential({ registry, repository }, deps.settings, deps.log, { cache: deps.cache, client: deps.client }),
+    get: (registry, repository) => resolveCredential({ registry, repository }, deps.settings, deps.log, { cache: deps.cache, client: deps.client, brokered }),
     drop(registry, repository) {
-      for (const key of [registry, scopedKey(registry, repository)]) {
+      for (const key of [registry, cacheKeyOf(registry, repository)]) {
         try {
           deps.cache.erase(key);
         } catch (error) {
@@ -28,9 +32,4 @@ export function createMirrorCredentials(deps: { settings: HelperSettings; log: D
       }
     },
   };
-}
-
-// Placeholder until the scoped cache key lands in resolve-credential.
-function scopedKey(registry: string, repository: string): string {
-  return `${registry} ${repository}`;
 }

@@ -13,7 +13,7 @@ import { createMirrorMetrics, type MirrorMetrics } from './mirror-metrics.ts';
 import { MIRROR_USAGE, parseMirrorOptions } from './mirror-options.ts';
 import { createMirrorServer } from './mirror-server.ts';
 import { createPeerPolicy } from './peer-policy.ts';
-import { peerUid } from './peer-uid.ts';
+import { createPeerUidLookup } from './peer-uid.ts';
 import { activatedSocketFd } from './socket-activation.ts';
 import { listenOn, stopServing } from './serve-lifecycle.ts';
 import { createUpstreamAuth } from './upstream-auth.ts';
@@ -57,7 +57,7 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
     upstreams: upstreamList.length > 0 ? fixedUpstreams(upstreamList) : serviceUpstreams({ client: serviceClient, cacheDir: settings.cacheDir, log, server: settings.server }),
   };
   const policy = createPeerPolicy(options.allowUids, options.allowGids);
-  const mirror = createMirrorServer({ pull, metrics, log, policy, peerUid: (ends) => peerUid(ends) });
+  const mirror = createMirrorServer({ pull, metrics, log, policy, peerUid: createPeerUidLookup() });
 
   const address = await listenOn(mirror.server, activatedFd !== undefined ? { fd: activatedFd } : { host: listen!.host, port: listen!.port });
   log.info(`listening on ${address}${activatedFd !== undefined ? ' (systemd socket)' : ''}; upstreams: ${upstreamList.length > 0 ? upstreamList.map((u) => `${u.url} (${u.registry}, library ${u.library})`).join(', ') : `from ${settings.server} host config`}; serving ${policy.describe()}${idleExitMs > 0 ? `; exits after ${idleExitMs / 1000} s idle` : ''}`);

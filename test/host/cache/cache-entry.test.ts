@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { freshnessOf, parseEntry, serializeEntry, type CacheEntry } from '../../../src/host/cache/cache-entry.ts';
+import { cacheKeyOf, entryKeyOf, freshnessOf, parseEntry, serializeEntry, type CacheEntry } from '../../../src/host/cache/cache-entry.ts';
 import { Secret } from '../../../src/common/secret.ts';
 
 const issuedAt = new Date('2026-11-26T20:00:00.000Z');
@@ -39,5 +39,28 @@ describe('serializeEntry / parseEntry', () => {
     ['null', 'null'],
   ])('rejects %s', (_name, text) => {
     expect(parseEntry(text)).toBeUndefined();
+  });
+});
+
+describe('repository-scoped entries', () => {
+  it('round-trip a registry token and a "none" that names a repository and a reason', () => {
+    const bearer: CacheEntry = { kind: 'bearer', registry: 'r.example', repository: 'library/python', token: new Secret('tok'), issuedAt, expiresAt };
+    const back = parseEntry(serializeEntry(bearer));
+    expect(back).toMatchObject({ kind: 'bearer', registry: 'r.example', repository: 'library/python', issuedAt, expiresAt });
+    expect(back?.kind === 'bearer' && back.token.reveal()).toBe('tok');
+    const absent: CacheEntry = { kind: 'absent', registry: 'r.example', repository: 'library/python', note: 'repository-scoped tokens only', issuedAt, expiresAt };
+    expect(parseEntry(serializeEntry(absent))).toEqual(absent);
+  });
+
+  it('are kept under their own key; the registry key is unchanged for basic credentials', () => {
+    expect(cacheKeyOf('r.example')).toBe('r.example');
+    expect(cacheKeyOf('r.example', 'library/python')).toBe('r.example library/python');
+    expect(entryKeyOf(entry)).toBe('r.example');
+    expect(entryKeyOf({ kind: 'bearer', registry: 'r.example', repository: 'a/b', token: new Secret('t'), issuedAt, expiresAt })).toBe('r.example a/b');
+  });
+
+  it('a bearer entry without its repository or token is corrupt', () => {
+    expect(parseEntry('{"version":1,"kind":"bearer","registry":"r","token":"t","issuedAt":"2026-01-01T00:00:00Z","expiresAt":"2026-01-01T00:00:00Z"}')).toBeUndefined();
+    expect(parseEntry('{"version":1,"kind":"bearer","registry":"r","repository":"a","token":"","issuedAt":"2026-01-01T00:00:00Z","expiresAt":"2026-01-01T00:00:00Z"}')).toBeUndefined();
   });
 });

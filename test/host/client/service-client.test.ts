@@ -137,3 +137,21 @@ describe('createServiceClient', () => {
     expect(isCodedError(failure, 'unreachable')).toBe(true);
   });
 });
+
+describe('getHostConfig: the endpoint block', () => {
+  it('reads upstreams with their registry key and library setting; absent means disabled with none', async () => {
+    const endpoint = { enabled: true, upstreams: [{ url: 'https://h.example/proxy', registry: 'h.example', library: 'strip' }, { url: 'https://m.example', registry: 'm.example' }] };
+    const s = await server({ hostConfig: { mirrors: [], registries: [], endpoint } });
+    expect((await createServiceClient(settings(s.url)).getHostConfig()).endpoint).toEqual({ enabled: true, upstreams: [{ url: 'https://h.example/proxy', registry: 'h.example', library: 'strip' }, { url: 'https://m.example', registry: 'm.example', library: 'keep' }] });
+  });
+
+  it.each([
+    [{ enabled: 'yes' }, /"enabled" is not a boolean/],
+    [{ upstreams: {} }, /"upstreams" is not a list/],
+    [{ upstreams: [{ url: 'https://x' }] }, /an upstream lacks "url" or "registry"/],
+    [{ upstreams: [{ url: 'https://x', registry: 'x', library: 'drop' }] }, /"library" is not keep, strip or both/],
+  ])('refuses an endpoint block that breaks the contract: %j', async (endpoint, message) => {
+    const s = await server({ hostConfig: { mirrors: [], registries: [], endpoint } });
+    await expect(createServiceClient(settings(s.url)).getHostConfig()).rejects.toThrow(message);
+  });
+});

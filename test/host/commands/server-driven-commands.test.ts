@@ -31,6 +31,7 @@ describe.skipIf(!hasRegistry)('host commands with a server', () => {
         [mirrorKey]: { username: account.username, secret: account.password, ttlMs: 600_000 },
       },
       hostConfig: { mirrors: [registry.url], registries: [HUB] },
+      brokered: ['broker.example'],
     });
     env = await helperEnv(host, server);
     await symlink(HELPER_BINARY, join(host.root, 'bin', 'docker-credential-dstack'));
@@ -124,6 +125,21 @@ describe.skipIf(!hasRegistry)('host commands with a server', () => {
     expect(value.length % 4).toBe(0);
     expect(JSON.parse(Buffer.from(value, 'base64url').toString('utf8'))).toEqual({ username: 'instance:i-1', password: SECRET, serveraddress: HUB });
     expect(result.stderr).not.toContain(SECRET);
+  });
+
+  it('auth-header asks with the repository; a brokered registry\'s token goes out as registrytoken', async () => {
+    const result = await host.run(['auth-header', 'broker.example/team/app:1'], env);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(JSON.parse(Buffer.from(result.stdout.trim(), 'base64url').toString('utf8'))).toEqual({ registrytoken: 'token-for-team/app', serveraddress: 'broker.example' });
+    const request = server.requests.filter((r) => r.path === '/v1/credentials').at(-1)!;
+    expect(JSON.parse(request.body)).toEqual({ registry: 'broker.example', repository: 'team/app' });
+  });
+
+  it('get for a brokered registry: the not-found line, and the service\'s reason on stderr', async () => {
+    const result = await host.run(['get'], env, 'broker.example');
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toBe('credentials not found in native keychain');
+    expect(result.stderr).toMatch(/warning: .* has no credential for broker\.example: registry broker\.example issues repository-scoped tokens only/);
   });
 
   it('auth-header without a credential for the registry: nothing on stdout, exit 1, the reason on stderr', async () => {

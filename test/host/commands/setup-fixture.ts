@@ -16,7 +16,7 @@ export interface FakeHost {
   registriesConf: string;
   stateDir: string;
   pathArgs: string[];
-  run(args: string[], env?: Record<string, string>): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  run(args: string[], env?: Record<string, string>, input?: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   snapshot(): Promise<Record<string, string>>;
   cleanup(): Promise<void>;
 }
@@ -44,12 +44,13 @@ export async function fakeHost(): Promise<FakeHost> {
   return {
     ...host,
     pathArgs,
-    run: async (args, env = {}) => {
+    run: async (args, env = {}, input) => {
       const result = await execa(HELPER_BINARY, args, {
         reject: false,
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: `unix://${join(root, 'no-docker.sock')}`, DOCKER_CREDENTIAL_DSTACK_CONFIG: join(root, 'no-config.json'), ...env },
         extendEnv: false,
         timeout: 30_000,
+        ...(input !== undefined ? { input } : {}),
       });
       return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
     },

@@ -10,6 +10,7 @@ import { openFileCache } from '../../../src/host/cache/file-cache.ts';
 import { CodedError } from '../../../src/common/errors.ts';
 import { Secret } from '../../../src/common/secret.ts';
 import type { HostCredential } from '../../../src/host/helper/host-credential.ts';
+import { NoCredentialError } from '../../../src/host/client/service-errors.ts';
 
 const basic = (credential: HostCredential | undefined) => (credential?.kind === 'basic' ? credential : undefined);
 
@@ -119,5 +120,98 @@ describe('resolveCredential (injected clock)', () => {
     expect(basic(await resolveCredential(KEY, s, diagnostics, { now: () => clock, client: server.client }))?.username).toBe('user-1');
     expect(basic(await resolveCredential(KEY, s, diagnostics, { now: () => clock, client: server.client }))?.username).toBe('user-2');
     expect(lines.some((l) => l.startsWith('warn: not caching credentials'))).toBe(true);
+  });
+});
+
+// A broker-aware server: bearer answers for repositories of BROKERED, basic otherwise; every
+// request recorded as [registry, repository].
+const BROKERED = 'broker.example';
+function repositoryServer(options: { noReason?: boolean } = {}) {
+  const asked: Array<[string, string | undefined]> = [];
+  const client: ServiceClient = {
+    async getCredential(registryKey, repository): Promise<ServiceCredential> {
+      asked.push([registryKey, repository]);
+      const expiresAt = new Date(clock.getTime() + 300_000);
+      if (registryKey === BROKERED) {
+        if (repository === undefined) throw new NoCredentialError(`dstack server https://dstack.example has no credential for ${registryKey}`, options.noReason ? 'no credential for registry broker.example; pull anonymously' : `registry ${registryKey} issues repository-scoped tokens only; pull through the mirror endpoint`);
+        return { kind: 'bearer', registry: registryKey, repository, token: new Secret(`token-for-${repository}`), expiresAt };
+      }
+      return { kind: 'basic', registry: registryKey, username: 'u', secret: new Secret('s'), expiresAt };
+    },
+    getHostConfig: async () => ({ mirrors: [], registries: [], endpoint: { enabled: false, upstreams: [] } }),
+    health: async () => ({ ok: true }),
+  };
+  return { client: async () => client, asked };
+}
+
+describe('resolveCredential with a repository', () => {
+  it('a basic answer is the registry\'s: cached under the registry key, shared with get and other repositories', async () => {
+    const server = repositoryServer();
+    const cache = openFileCache(join(dir, 'cache'));
+    const d = { now: () => clock, client: server.client, cache };
+    expect(await resolveCredential({ registry: KEY, repository: 'library/python' }, settings(), diagnostics, d)).toMatchObject({ kind: 'basic', username: 'u' });
+    expect(await resolveCredential({ registry: KEY, repository: 'library/redis' }, settings(), diagnostics, d)).toMatchObject({ kind: 'basic' });
+    expect(await resolveCredential(KEY, settings(), diagnostics, d)).toMatchObject({ kind: 'basic' });
+    expect(server.asked).toEqual([[KEY, 'library/python']]);
+    expect(cache.read(KEY)).toMatchObject({ kind: 'credential' });
+  });
+
+  it('a bearer answer is one repository\'s: cached under its own key, asked again for another repository', async () => {
+    const server = repositoryServer();
+    const cache = openFileCache(join(dir, 'cache'));
+    const brokered = new Set<string>();
+    const d = { now: () => clock, client: server.client, cache, brokered };
+    const first = await resolveCredential({ registry: BROKERED, repository: 'library/python' }, settings(), diagnostics, d);
+    expect(first?.kind === 'bearer' && [first.repository, first.token.reveal()]).toEqual(['library/python', 'token-for-library/python']);
+    expect(brokered.has(BROKERED)).toBe(true);
+    const again = await resolveCredential({ registry: BROKERED, repository: 'library/python' }, settings(), diagnostics, d);
+    expect(again?.kind === 'bearer' && again.token.reveal()).toBe('token-for-library/python');
+    const other = await resolveCredential({ registry: BROKERED, repository: 'library/redis' }, settings(), diagnostics, d);
+    expect(other?.kind === 'bearer' && other.token.reveal()).toBe('token-for-library/redis');
+    expect(server.asked).toEqual([[BROKERED, 'library/python'], [BROKERED, 'library/redis']]);
+    expect(cache.read(BROKERED)).toBeUndefined();
+    expect(cache.read(`${BROKERED} library/python`)).toMatchObject({ kind: 'bearer', repository: 'library/python' });
+    expect(lines.join('\n')).not.toContain('token-for-');
+  });
+
+  it('get of a brokered registry: no credential, and the service\'s reason as a warning (also from the cache)', async () => {
+    const server = repositoryServer();
+    const d = { now: () => clock, client: server.client, cache: openFileCache(join(dir, 'cache')) };
+    expect(await resolveCredential(BROKERED, settings(), diagnostics, d)).toBeUndefined();
+    expect(lines.filter((l) => l.startsWith('warn:'))).toEqual([`warn: https://dstack.example has no credential for ${BROKERED}: registry ${BROKERED} issues repository-scoped tokens only; pull through the mirror endpoint`]);
+    expect(await resolveCredential(BROKERED, settings(), diagnostics, d)).toBeUndefined();
+    expect(server.asked).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith('warn:'))).toHaveLength(2);
+    // "none" for the registry does not answer a repository request: a brokered registry says "none" without one
+    expect(await resolveCredential({ registry: BROKERED, repository: 'library/python' }, settings(), diagnostics, d)).toMatchObject({ kind: 'bearer' });
+  });
+
+  it('the ordinary "no credential" stays a debug line', async () => {
+    const server = repositoryServer({ noReason: true });
+    const d = { now: () => clock, client: server.client, cache: openFileCache(join(dir, 'cache')) };
+    expect(await resolveCredential(BROKERED, settings(), diagnostics, d)).toBeUndefined();
+    expect(lines.filter((l) => l.startsWith('warn:'))).toEqual([]);
+  });
+
+  it('a refusal erases the registry\'s and the repository\'s entries', async () => {
+    const cache = openFileCache(join(dir, 'cache'));
+    const server = scripted(300_000, new CodedError('token_revoked', 'instance token revoked by https://dstack.example'));
+    const d = { now: () => clock, client: server.client, cache };
+    await resolveCredential({ registry: KEY, repository: 'a/b' }, settings(), diagnostics, d);
+    await cache.write({ kind: 'bearer', registry: KEY, repository: 'a/b', token: new Secret('t'), issuedAt: clock, expiresAt: new Date(clock.getTime() + 300_000) });
+    advance(200_000);
+    await expect(resolveCredential({ registry: KEY, repository: 'a/b' }, settings(), diagnostics, d)).rejects.toThrow(/revoked/);
+    expect(cache.read(KEY)).toBeUndefined();
+    expect(cache.read(`${KEY} a/b`)).toBeUndefined();
+  });
+
+  it('a bearer answer for another repository than asked is refused', async () => {
+    const client: ServiceClient = {
+      getCredential: async (registry) => ({ kind: 'bearer', registry, repository: 'other/repo', token: new Secret('t'), expiresAt: new Date(clock.getTime() + 60_000) }),
+      getHostConfig: async () => ({ mirrors: [], registries: [], endpoint: { enabled: false, upstreams: [] } }),
+      health: async () => ({ ok: true }),
+    };
+    const d = { now: () => clock, client: async () => client, cache: openFileCache(join(dir, 'cache')) };
+    await expect(resolveCredential(KEY, settings(), diagnostics, d)).rejects.toThrow(/answered a token for repository "other\/repo" when asked for registry\.example/);
   });
 });

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { libraryCandidates, parseUpstream, upstreamRepositories } from '../../../src/host/mirror/upstream.ts';
+import { upstreamsFromHostConfig } from '../../../src/host/mirror/upstream-source.ts';
+import type { Diagnostics } from '../../../src/host/helper/diagnostics.ts';
+
+const silentDiagnostics: Diagnostics = { debug() {}, warn() {} };
+import { DOCKER_HUB_KEY } from '../../../src/registry/registry-key.ts';
+
+describe('parseUpstream', () => {
+  it('keeps scheme, host and port; a path is a repository namespace; the key is the host', () => {
+    expect(parseUpstream('https://harbor.example/dockerhub-proxy/')).toEqual({ url: 'https://harbor.example/dockerhub-proxy', origin: 'https://harbor.example', prefix: 'dockerhub-proxy', registry: 'harbor.example', library: 'keep' });
+    expect(parseUpstream('http://127.0.0.1:5000', { library: 'strip' })).toEqual({ url: 'http://127.0.0.1:5000', origin: 'http://127.0.0.1:5000', prefix: '', registry: '127.0.0.1:5000', library: 'strip' });
+    expect(parseUpstream('https://registry-1.docker.io').registry).toBe(DOCKER_HUB_KEY);
+    expect(parseUpstream('https://mirror.example', { registry: 'other.example' }).registry).toBe('other.example');
+  });
+
+  it.each([
+    ['http://mirror.example', /plain http:\/\/ would send the registry credential in clear text to mirror\.example/],
+    ['https://user:pw@mirror.example', /credentials in the URL are not allowed/],
+    ['https://mirror.example?x=1', /a query or fragment/],
+    ['ftp://mirror.example', /scheme ftp: is not http or https/],
+    ['mirror.example', /not a URL/],
+    ['https://mirror.example/Proxy', /is not a repository namespace/],
+  ])('refuses %s', (url, message) => {
+    expect(() => parseUpstream(url)).toThrow(message);
+  });
+
+  it('never echoes credentials of a refused URL', () => {
+    expect(() => parseUpstream('https://user:s3cret@mirror.example')).toThrow(/\[redacted\]@mirror\.example/);
+    expect(() => parseUpstream('https://user:s3cret@mirror.example')).not.toThrow(/s3cret/);
+  });
+});
+
+describe('library/ handling', () => {
+  it('keep, strip, both', () => {
+    expect(libraryCandidates('library/python', 'keep')).toEqual(['library/python']);
+    expect(libraryCandidates('library/python', 'strip')).toEqual(['python']);
+    expect(libraryCandidates('library/python', 'both')).toEqual(['library/python', 'python']);
+    expect(libraryCandidates('user/app', 'strip')).toEqual(['user/app']);
+    expect(libraryCandidates('user/app', 'both')).toEqual(['user/app']);
+    expect(libraryCandidates('library', 'strip')).toEqual(['library']);
+  });
+
+  it('a path prefix goes before every candidate', () => {
+    expect(upstreamRepositories(parseUpstream('https://h.example/proxy', { library: 'both' }), 'library/python')).toEqual(['proxy/library/python', 'proxy/python']);
+  });
+});
+
+describe('upstreamsFromHostConfig', () => {
+  const hub = ['https://index.docker.io/v1/'];
+  it('the endpoint block first, with its registry keys and library settings', () => {
+    const upstreams = upstreamsFromHostConfig({ mirrors: ['https://m.example'], registries: hub, endpoint: { enabled: true, upstreams: [{ url: 'https://h.example/proxy', registry: 'H.example', library: 'strip' }] } }, silentDiagnostics);
+    expect(upstreams).toEqual([{ url: 'https://h.example/proxy', origin: 'https://h.example', prefix: 'proxy', registry: 'h.example', library: 'strip' }]);
+  });
+
+  it('else the engine mirrors, else Docker Hub when the service has its credentials, else none', () => {
+    expect(upstreamsFromHostConfig({ mirrors: ['https://m.example'], registries: hub, endpoint: { enabled: false, upstreams: [] } }, silentDiagnostics).map((u) => [u.url, u.registry])).toEqual([['https://m.example', 'm.example']]);
+    expect(upstreamsFromHostConfig({ mirrors: [], registries: hub, endpoint: { enabled: false, upstreams: [] } }, silentDiagnostics).map((u) => [u.url, u.registry])).toEqual([['https://registry-1.docker.io', DOCKER_HUB_KEY]]);
+    expect(upstreamsFromHostConfig({ mirrors: [], registries: ['ghcr.io'], endpoint: { enabled: false, upstreams: [] } }, silentDiagnostics)).toEqual([]);
+  });
+
+  it('skips an upstream it cannot use, with a warning', () => {
+    const warnings: string[] = [];
+    const upstreams = upstreamsFromHostConfig({ mirrors: [], registries: [], endpoint: { enabled: true, upstreams: [{ url: 'http://far.example', registry: 'far.example', library: 'keep' }, { url: 'https://ok.example', registry: 'ok.example', library: 'keep' }] } }, { debug() {}, warn: (m) => warnings.push(m) });
+    expect(upstreams.map((u) => u.url)).toEqual(['https://ok.example']);
+    expect(warnings).toEqual([expect.stringMatching(/^ignoring upstream from the host config: invalid upstream "http:\/\/far\.example": plain http/)]);
+  });
+});
