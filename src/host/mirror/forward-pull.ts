@@ -64,8 +64,10 @@ export async function forwardPull(req: IncomingMessage, res: ServerResponse, rou
 async function attemptPull(req: IncomingMessage, res: ServerResponse, route: Exclude<PullRoute, { kind: 'ping' }>, upstream: Upstream, repository: string, deps: PullDeps): Promise<Attempt> {
   for (let refreshed = false; ; refreshed = true) {
     let authorization: string | undefined;
+    let anonymous: boolean;
     try {
       const credential = await deps.credentials.get(upstream.registry, repository);
+      anonymous = credential === undefined;
       authorization = await deps.auth.authorization(upstream, repository, credential);
     } catch (error) {
       return { kind: 'failure', error: credentialFailure(error, upstream) };
@@ -96,6 +98,7 @@ async function attemptPull(req: IncomingMessage, res: ServerResponse, route: Exc
         deps.credentials.drop(upstream.registry, repository);
         continue;
       }
+      if (anonymous) return failed(403, 'DENIED', 'upstream_401', `upstream ${upstream.url} needs a credential for ${repository} (HTTP 401) and the dstack server has none for ${upstream.registry} (or could not be asked; see the endpoint's log)`);
       return failed(403, 'DENIED', 'upstream_401', `upstream ${upstream.url} refused the credential from the dstack server for ${repository} (HTTP 401, also after fetching a fresh one): check the password or token the dstack server holds for ${upstream.registry}`);
     }
     if (status === 404) {

@@ -55,7 +55,7 @@ export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
     });
     const ends = { localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 };
     const verdict = deps.peerUid(ends).then(
-      (uid) => ({ uid, allowed: uid !== undefined && deps.policy.allows(uid), told: false }),
+      (uid) => ({ uid, allowed: deps.policy.allows(uid), told: false }),
       () => ({ uid: undefined, allowed: false, told: false }),
     );
     verdicts.set(socket, verdict);

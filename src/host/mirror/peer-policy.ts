@@ -4,8 +4,10 @@ import { readFileSync } from 'node:fs';
 // the uids given with --allow-uid and the members of the groups given with --allow-gid
 // (a user's primary group from /etc/passwd, supplementary ones from /etc/group), resolved
 // once at start: a user added to a group later needs a restart, like a login shell.
+// A peer the kernel's tables do not list is another host (only a non-loopback listener can
+// be reached from one): refused unless `unlisted` (--allow-non-loopback) lets them in.
 export interface PeerPolicy {
-  allows(uid: number): boolean;
+  allows(uid: number | undefined): boolean;
   describe(): string;
 }
 
@@ -25,15 +27,15 @@ export function readAccountFiles(paths = { passwd: '/etc/passwd', group: '/etc/g
   return { passwd: read(paths.passwd), group: read(paths.group) };
 }
 
-export function createPeerPolicy(allowUids: number[], allowGids: number[], accounts?: AccountFiles): PeerPolicy {
-  const uids = new Set<number>([0, ...allowUids]);
-  if (allowGids.length > 0) {
-    const files = accounts ?? readAccountFiles();
-    for (const uid of membersOf(new Set(allowGids), files)) uids.add(uid);
+export function createPeerPolicy(options: { uids?: number[]; gids?: number[]; unlisted?: boolean; accounts?: AccountFiles } = {}): PeerPolicy {
+  const uids = new Set<number>([0, ...(options.uids ?? [])]);
+  const gids = options.gids ?? [];
+  if (gids.length > 0) {
+    for (const uid of membersOf(new Set(gids), options.accounts ?? readAccountFiles())) uids.add(uid);
   }
   return {
-    allows: (uid) => uids.has(uid),
-    describe: () => `uid ${[...uids].sort((a, b) => a - b).join(', ')}`,
+    allows: (uid) => (uid === undefined ? options.unlisted === true : uids.has(uid)),
+    describe: () => `uid ${[...uids].sort((a, b) => a - b).join(', ')}${options.unlisted ? ' and other hosts' : ''}`,
   };
 }
 

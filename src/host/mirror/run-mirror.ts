@@ -2,6 +2,7 @@ import type { CommandContext } from '../../common/command-context.ts';
 import { write } from '../../common/command-context.ts';
 import { CodedError } from '../../common/errors.ts';
 import { createServiceClient, type ServiceClient } from '../client/service-client.ts';
+import { isLoopbackHost } from '../client/server-url.ts';
 import { openHelperCache } from '../helper/open-helper-cache.ts';
 import { loadHelperSettings } from '../helper/settings.ts';
 import { parseDuration } from '../../common/duration.ts';
@@ -56,10 +57,14 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
     credentials: createMirrorCredentials({ settings, log, cache, client: serviceClient }),
     upstreams: upstreamList.length > 0 ? fixedUpstreams(upstreamList) : serviceUpstreams({ client: serviceClient, cacheDir: settings.cacheDir, log, server: settings.server }),
   };
-  const policy = createPeerPolicy(options.allowUids, options.allowGids);
+  const policy = createPeerPolicy({ uids: options.allowUids, gids: options.allowGids, unlisted: options.allowNonLoopback });
   const mirror = createMirrorServer({ pull, metrics, log, policy, peerUid: createPeerUidLookup() });
 
   const address = await listenOn(mirror.server, activatedFd !== undefined ? { fd: activatedFd } : { host: listen!.host, port: listen!.port });
+  if (activatedFd !== undefined && !isLoopbackUrl(address) && !options.allowNonLoopback) {
+    await stopServing(mirror.server, 0);
+    throw new CodedError('usage', `systemd passed a socket on ${address}, which is not loopback; the endpoint serves the fleet's pull rights to whoever reaches it. Bind the socket unit to 127.0.0.1, or add --allow-non-loopback if that is really meant`);
+  }
   log.info(`listening on ${address}${activatedFd !== undefined ? ' (systemd socket)' : ''}; upstreams: ${upstreamList.length > 0 ? upstreamList.map((u) => `${u.url} (${u.registry}, library ${u.library})`).join(', ') : `from ${settings.server} host config`}; serving ${policy.describe()}${idleExitMs > 0 ? `; exits after ${idleExitMs / 1000} s idle` : ''}`);
 
   const reason = await untilStopped(ctx, mirror, idleExitMs);
@@ -68,6 +73,14 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
   http.close();
   await closeLog(log);
   return 0;
+}
+
+function isLoopbackUrl(address: string): boolean {
+  try {
+    return isLoopbackHost(new URL(address).hostname);
+  } catch {
+    return false; // not an IP socket
+  }
 }
 
 // Resolves with why the endpoint stops: a signal, or idleness.

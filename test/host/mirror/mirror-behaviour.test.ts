@@ -19,6 +19,7 @@ let dir: string;
 let service: ContractServer;
 let upstream: FixtureUpstream;
 let broken: FixtureUpstream;
+let locked: FixtureUpstream;
 let home: MirrorHome;
 
 beforeAll(async () => {
@@ -45,6 +46,8 @@ beforeAll(async () => {
     return json(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN' }] });
   });
   broken = await startFixtureUpstream((_req, res) => json(res, 503, { errors: [{ code: 'UNAVAILABLE', message: 'internal detail' }] }));
+  // A registry the service has no credential for.
+  locked = await startFixtureUpstream((_req, res) => json(res, 401, { errors: [{ code: 'UNAUTHORIZED' }] }, { 'www-authenticate': 'Basic realm="locked"' }));
   const credential = { username: 'u', secret: 'pw-secret-123', ttlMs: 600_000 };
   service = await startContractServer({ credentials: { [new URL(upstream.url).host]: credential, [new URL(broken.url).host]: credential } });
   home = await mirrorHome(join(dir, 'host'), service.url, TEST_INSTANCE_TOKEN);
@@ -52,6 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await upstream?.close();
   await broken?.close();
+  await locked?.close();
   await service?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -137,6 +141,34 @@ describe('mirror (built binary) with stand-in upstreams', () => {
       }
     } finally {
       service.fallback = { kind: 'ok' };
+      await mirror.stop();
+    }
+  });
+
+  it('an upstream that needs a credential the service does not have: 403 saying so', async () => {
+    const mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', locked.url], { name: 'locked' });
+    try {
+      const refused = await fetch(`${mirror.url}/v2/app/manifests/1`);
+      expect(refused.status).toBe(403);
+      expect(((await refused.json()) as RegistryErrors).errors[0]!.message).toMatch(/needs a credential for app \(HTTP 401\) and the dstack server has none for 127\.0\.0\.1:\d+/);
+      expect(locked.requests.every((r) => r.authorization === undefined)).toBe(true);
+    } finally {
+      await mirror.stop();
+    }
+  });
+
+  it('a non-loopback --listen needs --allow-non-loopback, and then warns', async () => {
+    const { execa } = await import('execa');
+    const { HELPER_BINARY } = await import('../../helpers/helper-binary.ts');
+    const refused = await execa(HELPER_BINARY, ['mirror', '--listen', '0.0.0.0:0', '--upstream', upstream.url], { env: home.env, extendEnv: false, reject: false, timeout: 10_000 });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toBe('docker-credential-dstack mirror: --listen 0.0.0.0:0: not a loopback address; the endpoint serves the fleet\'s pull rights to whoever reaches it. Add --allow-non-loopback if that is really meant');
+    const mirror = await startMirror(home, ['--listen', '0.0.0.0:0', '--upstream', upstream.url, '--allow-non-loopback'], { name: 'wide' });
+    try {
+      await expectLog(mirror, /warning: listening on 0\.0\.0\.0:0, which is not loopback/);
+      const port = new URL(mirror.url).port;
+      expect((await fetch(`http://127.0.0.1:${port}/v2/both/manifests/1`)).status).toBe(200);
+    } finally {
       await mirror.stop();
     }
   });

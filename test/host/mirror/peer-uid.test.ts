@@ -131,15 +131,22 @@ describe('peer policy', () => {
   const group = 'root:x:0:\nusers:x:100:\npodman:x:2000:alice,carol\nalice:x:1000:\n';
 
   it('uid 0 always; --allow-uid adds uids', () => {
-    const policy = createPeerPolicy([1001], [], { passwd, group });
+    const policy = createPeerPolicy({ uids: [1001], accounts: { passwd, group } });
     expect([0, 1000, 1001].map((uid) => policy.allows(uid))).toEqual([true, false, true]);
     expect(policy.describe()).toBe('uid 0, 1001');
+    expect(policy.allows(undefined)).toBe(false);
   });
 
   it('--allow-gid adds the members of a group (supplementary) and those whose primary group it is', () => {
     expect(membersOf(new Set([2000]), { passwd, group }).sort()).toEqual([1000, 1002]);
     expect(membersOf(new Set([100]), { passwd, group })).toEqual([1001]);
-    const policy = createPeerPolicy([], [2000], { passwd, group });
+    const policy = createPeerPolicy({ gids: [2000], accounts: { passwd, group } });
     expect([0, 1000, 1001, 1002].map((uid) => policy.allows(uid))).toEqual([true, true, false, true]);
+  });
+
+  it('a peer the kernel does not list (another host) only with --allow-non-loopback', () => {
+    const policy = createPeerPolicy({ unlisted: true });
+    expect([policy.allows(undefined), policy.allows(0), policy.allows(1000)]).toEqual([true, true, false]);
+    expect(policy.describe()).toBe('uid 0 and other hosts');
   });
 });
