@@ -1,11 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerd, type Dockerd } from './harness/dockerd.ts';
 import { ensureE2ePrerequisites, HELPER_BINARY } from './harness/ensure-packages.ts';
 import { startContractServer, TEST_INSTANCE_TOKEN, type ContractServer } from '../helpers/contract-server.ts';
+import { freeLoopbackPort } from '../helpers/free-port.ts';
 
 // doctor's drift check against a real dockerd: the mirror taken out of daemon.json while the
 // running engine still has it, and what a SIGHUP reload then really does (issue 12).
@@ -23,7 +23,7 @@ describe('doctor: drift between daemon.json and the running dockerd', () => {
     server = await startContractServer({ hostConfig: { mirrors: [MIRROR], registries: [] } });
     await writeFile(join(dir, 'token'), TEST_INSTANCE_TOKEN, { mode: 0o600 });
     await writeFile(join(dir, 'helper.json'), JSON.stringify({ server: server.url, tokenFile: join(dir, 'token'), cacheDir: join(dir, 'cache'), timeoutMs: 2000 }));
-    env = { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: dockerd.host, DOCKER_CREDENTIAL_DSTACK_CONFIG: join(dir, 'helper.json'), DOCKER_CREDENTIAL_DSTACK_HUB_PROBE: `127.0.0.1:${await closedPort()}` };
+    env = { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: dockerd.host, DOCKER_CREDENTIAL_DSTACK_CONFIG: join(dir, 'helper.json'), DOCKER_CREDENTIAL_DSTACK_HUB_PROBE: `127.0.0.1:${await freeLoopbackPort()}` };
   });
   afterAll(async () => {
     await dockerd?.stop();
@@ -59,11 +59,3 @@ describe('doctor: drift between daemon.json and the running dockerd', () => {
     expect((await doctor()).stdout).toMatch(/^ok   dockerd mirrors: docker info shows/m);
   });
 });
-
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fakeHost, type FakeHost } from './setup-fixture.ts';
+import { freeLoopbackPort } from '../../helpers/free-port.ts';
 
 const MIRROR = 'https://mirror.example';
 const ENGINES = ['--engines', 'docker,containerd,podman'];
@@ -16,7 +17,7 @@ describe('configure --mirror-endpoint', () => {
   beforeEach(async () => {
     host = await fakeHost();
     // A loopback port nothing listens on (bound, then closed), unless a test starts a listener.
-    endpoint = `http://127.0.0.1:${await freePort()}`;
+    endpoint = `http://127.0.0.1:${await freeLoopbackPort()}`;
   });
   afterEach(async () => {
     await host.cleanup();
@@ -121,11 +122,4 @@ async function listen(handler: Parameters<typeof createServer>[1]): Promise<Serv
   const server = createServer(handler!);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
-}
-
-async function freePort(): Promise<number> {
-  const server = await listen(() => {});
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }

@@ -1,5 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freeLoopbackPort } from '../../helpers/free-port.ts';
 import { join } from 'node:path';
 import { TEST_INSTANCE_TOKEN, type ContractServer } from '../../helpers/contract-server.ts';
 import type { FakeHost } from './setup-fixture.ts';
@@ -7,15 +7,6 @@ import type { FakeHost } from './setup-fixture.ts';
 // doctor's paths inside the fake host, so that it never reads the machine's own engine files.
 export function doctorArgs(host: FakeHost, engines: string): string[] {
   return ['--docker-config', host.dockerConfig, '--daemon-json', host.daemonJson, '--containerd-certs-dir', host.containerdCerts, '--registries-conf-dir', host.registriesConf, '--engines', engines];
-}
-
-// A loopback port nothing listens on (bound, then closed).
-export async function closedLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 // The helper's config and token for `server` inside the fake host, and an environment whose
@@ -28,5 +19,5 @@ export async function helperEnv(host: FakeHost, server: ContractServer): Promise
   const bin = join(host.root, 'bin');
   await mkdir(bin);
   // Docker Hub stands for a closed loopback port: doctor's fallback check never leaves the host.
-  return { DOCKER_CREDENTIAL_DSTACK_CONFIG: configPath, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, DOCKER_CONFIG: host.dockerConfig, DOCKER_CREDENTIAL_DSTACK_HUB_PROBE: `127.0.0.1:${await closedLoopbackPort()}` };
+  return { DOCKER_CREDENTIAL_DSTACK_CONFIG: configPath, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, DOCKER_CONFIG: host.dockerConfig, DOCKER_CREDENTIAL_DSTACK_HUB_PROBE: `127.0.0.1:${await freeLoopbackPort()}` };
 }

@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { HELPER_BINARY } from '../commands/setup-fixture.ts';
+import { freeLoopbackPort } from '../../helpers/free-port.ts';
 
 const SCRIPT = fileURLToPath(new URL('../../../scripts/install.sh', import.meta.url));
 const SOCKET = 'docker-credential-dstack-mirror.socket';
@@ -71,7 +71,7 @@ describe('scripts/install.sh: the mirror endpoint units', () => {
     const environment = /^Environment=(.*)$/m.exec(unit)![1]!;
     // The installed config names no cache directory: point the endpoint's at the temp dir.
     await writeFile(paths().config, JSON.stringify({ ...JSON.parse(await readFile(paths().config, 'utf8')), cacheDir: join(root, 'cache') }));
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const child = execa(ACTIVATE, ['-l', `127.0.0.1:${port}`, '-E', environment, ...execStart], { reject: false, env: { PATH: '/usr/bin:/bin' }, extendEnv: false });
     let log = '';
     child.stderr!.on('data', (chunk: Buffer) => (log += chunk));
@@ -126,14 +126,6 @@ describe('scripts/install.sh: the mirror endpoint units', () => {
     expect(result.stdout).not.toContain('systemctl');
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 // Polls a condition that an event (a log line) makes true; the test's own timeout bounds it.
 async function waitFor(condition: () => boolean): Promise<void> {
