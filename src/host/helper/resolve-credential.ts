@@ -225,8 +225,9 @@ async function defaultClient(settings: HelperSettings, diagnostics: Diagnostics)
 }
 
 function answerOf(entry: CacheEntry, diagnostics: Diagnostics): HostCredential | undefined {
-  if (entry.kind === 'credential') return { kind: 'basic', username: entry.username, secret: entry.secret };
-  if (entry.kind === 'bearer') return { kind: 'bearer', token: entry.token, repository: entry.repository };
+  const freshUntil = new Date(entry.issuedAt.getTime() + (entry.expiresAt.getTime() - entry.issuedAt.getTime()) / 2);
+  if (entry.kind === 'credential') return { kind: 'basic', username: entry.username, secret: entry.secret, freshUntil };
+  if (entry.kind === 'bearer') return { kind: 'bearer', token: entry.token, repository: entry.repository, freshUntil };
   if (entry.note !== undefined) diagnostics.warn(`no credential for ${entry.registry}: ${entry.note}`);
   return undefined;
 }

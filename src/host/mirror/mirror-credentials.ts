@@ -17,12 +17,32 @@ export interface MirrorCredentials {
   drop(registry: string, repository: string): void;
 }
 
-export function createMirrorCredentials(deps: { settings: HelperSettings; log: Diagnostics; cache: CredentialCache; client: () => Promise<ServiceClient> }): MirrorCredentials {
+// Answers are also kept in memory for a moment (at most MEMORY_MS, and never past the moment
+// the cache would ask the service again), so the requests of one pull do not each read the
+// cache files.
+const MEMORY_MS = 10_000;
+
+export function createMirrorCredentials(deps: { settings: HelperSettings; log: Diagnostics; cache: CredentialCache; client: () => Promise<ServiceClient>; now?: () => number }): MirrorCredentials {
+  const now = deps.now ?? Date.now;
   // Registries seen answering with repository tokens: their fetches single-flight per repository.
   const brokered = new Set<string>();
+  const memory = new Map<string, { credential: HostCredential | undefined; until: number }>();
   return {
-    get: (registry, repository) => resolveCredential({ registry, repository }, deps.settings, deps.log, { cache: deps.cache, client: deps.client, brokered }),
+    async get(registry, repository) {
+      const key = cacheKeyOf(registry, repository);
+      const kept = memory.get(key);
+      if (kept && now() < kept.until) return kept.credential;
+      const credential = await resolveCredential({ registry, repository }, deps.settings, deps.log, { cache: deps.cache, client: deps.client, brokered });
+      const at = now();
+      const until = Math.min(at + MEMORY_MS, credential === undefined ? Infinity : (credential.freshUntil?.getTime() ?? at));
+      if (until > at) {
+        if (memory.size > 10_000) memory.clear();
+        memory.set(key, { credential, until });
+      }
+      return credential;
+    },
     drop(registry, repository) {
+      for (const key of memory.keys()) if (key === registry || key.startsWith(`${registry} `)) memory.delete(key);
       for (const key of [registry, cacheKeyOf(registry, repository)]) {
         try {
           deps.cache.erase(key);

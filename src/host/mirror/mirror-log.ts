@@ -1,6 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { Diagnostics } from '../helper/diagnostics.ts';
+import type { LineWriter } from './fd-line-writer.ts';
 
 // The endpoint's log: one line per pull request and per failure on stderr (journald adds the
 // time under systemd) and, with DOCKER_CREDENTIAL_DSTACK_LOG_FILE, in that file with time and
@@ -11,7 +12,8 @@ export interface MirrorLog extends Diagnostics {
   close(): Promise<void>;
 }
 
-export function createMirrorLog(options: { stderr: Writable; logFile?: string; debug: boolean; pid: number }): MirrorLog {
+// `stderr` is a stream, or (when it is the process's own) a LineWriter on fd 2.
+export function createMirrorLog(options: { stderr: Writable | LineWriter; logFile?: string; debug: boolean; pid: number }): MirrorLog {
   let file: WriteStream | undefined;
   if (options.logFile !== undefined) {
     file = createWriteStream(options.logFile, { flags: 'a', mode: 0o600 });
@@ -28,10 +30,12 @@ export function createMirrorLog(options: { stderr: Writable; logFile?: string; d
     info: (msg) => line('info', msg, true),
     warn: (msg) => line('warn', msg, true),
     debug: (msg) => line('debug', msg, options.debug),
-    close: () =>
-      new Promise((resolve) => {
+    close: async () => {
+      if ('flush' in options.stderr) await options.stderr.flush();
+      await new Promise<void>((resolve) => {
         if (!file) return resolve();
         file.end(() => resolve());
-      }),
+      });
+    },
   };
 }

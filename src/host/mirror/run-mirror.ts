@@ -9,7 +9,8 @@ import { parseDuration } from '../../common/duration.ts';
 import { DEFAULT_ACTIVATED_IDLE_EXIT } from './default-listen.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { createMirrorCredentials } from './mirror-credentials.ts';
-import { createMirrorLog, type MirrorLog } from './mirror-log.ts';
+import { createMirrorLog } from './mirror-log.ts';
+import { fdLineWriter } from './fd-line-writer.ts';
 import { createMirrorMetrics, type MirrorMetrics } from './mirror-metrics.ts';
 import { MIRROR_USAGE, parseMirrorOptions } from './mirror-options.ts';
 import { createMirrorServer } from './mirror-server.ts';
@@ -41,7 +42,7 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
     throw new CodedError('usage', `--listen ${options.listen}: not a loopback address; the endpoint serves the fleet's pull rights to whoever reaches it. Add --allow-non-loopback if that is really meant`);
   }
   const settings = await loadHelperSettings(ctx.env);
-  const log = createMirrorLog({ stderr: ctx.stderr, logFile: settings.logFile, debug: settings.debug, pid: process.pid });
+  const log = createMirrorLog({ stderr: ctx.stdio === 'process' ? fdLineWriter(2) : ctx.stderr, logFile: settings.logFile, debug: settings.debug, pid: process.pid });
   if (listen && !listen.loopback) log.warn(`listening on ${options.listen}, which is not loopback (--allow-non-loopback): every host that reaches it pulls with this fleet's credentials, subject only to the uid check of local peers`);
   if (activatedFd !== undefined && options.listenGiven) log.warn('--listen is ignored: systemd passed the listening socket');
   const idleExitMs = options.idleExitMs ?? (activatedFd !== undefined ? parseDuration(DEFAULT_ACTIVATED_IDLE_EXIT, 'idle exit') * 1000 : 0);
@@ -71,7 +72,7 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
   log.info(`stopping (${reason})`);
   await stopServing(mirror.server);
   http.close();
-  await closeLog(log);
+  await log.close();
   return 0;
 }
 
@@ -102,10 +103,6 @@ function untilStopped(ctx: CommandContext, mirror: ReturnType<typeof createMirro
     mirror.onConnectionsChange(arm);
     arm(mirror.openConnections());
   });
-}
-
-async function closeLog(log: MirrorLog): Promise<void> {
-  await log.close();
 }
 
 // Counts the credential requests that reach the service (cache misses), by outcome.

@@ -175,15 +175,14 @@ describe('mirror (built binary) with stand-in upstreams', () => {
 
   it('a revoked instance token: 403 DENIED credential_refused, and the cached credential is dropped', async () => {
     const revoked = await mirrorHome(join(dir, 'host-revoked'), service.url, TEST_INSTANCE_TOKEN);
+    // A cached credential past its refresh point: the next pull asks the service, which says revoked.
+    const { openFileCache } = await import('../../../src/host/cache/file-cache.ts');
+    const { Secret } = await import('../../../src/common/secret.ts');
+    const key = new URL(upstream.url).host;
+    await openFileCache(revoked.cacheDir).write({ kind: 'credential', registry: key, username: 'u', secret: new Secret('pw-secret-123'), issuedAt: new Date(Date.now() - 400_000), expiresAt: new Date(Date.now() + 200_000) });
+    service.fallback = { kind: 'error', status: 401, error: 'token_revoked', message: 'instance i-1 revoked' };
     const mirror = await startMirror(revoked, ['--listen', '127.0.0.1:0', '--upstream', upstream.url], { name: 'revoked', env: { DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '1s' } });
     try {
-      expect((await fetch(`${mirror.url}/v2/both/manifests/1`)).status).toBe(200);
-      // Past its refresh point the host asks again and hears it is revoked.
-      const { openFileCache } = await import('../../../src/host/cache/file-cache.ts');
-      const { Secret } = await import('../../../src/common/secret.ts');
-      const key = new URL(upstream.url).host;
-      await openFileCache(revoked.cacheDir).write({ kind: 'credential', registry: key, username: 'u', secret: new Secret('pw-secret-123'), issuedAt: new Date(Date.now() - 400_000), expiresAt: new Date(Date.now() + 200_000) });
-      service.fallback = { kind: 'error', status: 401, error: 'token_revoked', message: 'instance i-1 revoked' };
       const refused = await fetch(`${mirror.url}/v2/both/manifests/1`);
       expect(refused.status).toBe(403);
       expect(((await refused.json()) as RegistryErrors).errors[0]).toMatchObject({ code: 'DENIED', message: expect.stringMatching(/the dstack server refused a credential for 127\.0\.0\.1:\d+: instance token revoked by/) });
