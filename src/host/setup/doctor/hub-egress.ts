@@ -24,15 +24,15 @@ function tryConnect(target: string, timeoutMs: number): Promise<string> {
   const port = Number(target.slice(colon + 1));
   if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) return Promise.resolve(`not a host:port: ${target.slice(0, 80)}`);
   return new Promise((resolve) => {
-    const socket = connect({ host, port, timeout: timeoutMs });
-    socket.once('connect', () => {
+    const socket = connect({ host, port });
+    // One bound for the name lookup and the connect together (a socket timeout starts later).
+    const timer = setTimeout(() => finish(`no connection in ${timeoutMs / 1000} s`), timeoutMs);
+    const finish = (outcome: string): void => {
+      clearTimeout(timer);
       socket.destroy();
-      resolve('connected');
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(`no connection in ${timeoutMs / 1000} s`);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      resolve(outcome);
+    };
+    socket.once('connect', () => finish('connected'));
+    socket.once('error', (error: NodeJS.ErrnoException) => finish(error.code ?? error.message));
   });
 }
