@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { CodedError } from '../../../common/errors.ts';
 import { DEFAULT_PATHS, parseEngines, rootHome, type Engine } from '../setup-options.ts';
-import { ENDPOINT_USAGE, takeEndpointFlags, type EndpointChoice } from '../mirror-endpoint.ts';
+import { DEFAULT_ENDPOINT_URL, takeEndpointFlags, type EndpointChoice } from '../mirror-endpoint.ts';
 
 export interface DoctorOptions {
   help: boolean;
@@ -20,7 +20,9 @@ export const DOCTOR_USAGE = `Usage: docker-credential-dstack doctor [options]
   --containerd-certs-dir D  default /etc/containerd/certs.d
   --registries-conf-dir D   default /etc/containers/registries.conf.d
   --engines LIST            docker,containerd,podman (default: those installed)
-${ENDPOINT_USAGE}`;
+  --mirror-endpoint[=URL]   expect the engines to use the mirror endpoint (default URL ${DEFAULT_ENDPOINT_URL})
+  --no-mirror-endpoint      expect them to use the mirrors themselves (default: as configure decides from the server)
+`;
 
 // The paths and choices configure takes, so that doctor checks the host configure set up.
 export function parseDoctorOptions(argv: string[], env: Record<string, string | undefined>): DoctorOptions {
