@@ -221,7 +221,8 @@ ProtectHome=read-only
 PrivateTmp=yes
 ProtectKernelTunables=yes
 ProtectControlGroups=yes
-RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+# AF_NETLINK: glibc's getaddrinfo asks the kernel for the host's addresses (AI_ADDRCONFIG).
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 UNIT
   run_systemctl daemon-reload
   run_systemctl enable --now "$SOCKET_UNIT"
