@@ -7,14 +7,18 @@
 //    (`get`, the Docker Hub key on stdin) and shows the credential it returns;
 // 4. does the same for a registry that trusts the service as its token realm (`issuer`
 //    source): the host gets a pull ticket that expires in minutes, never a password;
-// 5. stops the service and removes the temporary directory.
+// 5. where the machine has Debian's docker-registry: a real registry whose token realm is the
+//    service, and the host-local mirror endpoint serving an engine a manifest from it with a
+//    short-lived credential (pull ticket → registry token); elsewhere it says what it skipped;
+// 6. stops everything and removes the temporary directory.
 // Secrets are printed masked. Exit status 0 only if the helper got the configured credential.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findDockerRegistry, seedImage, startDockerRegistry } from './demo-registry.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
@@ -63,7 +67,12 @@ function startService(args, env) {
 async function main() {
   const work = await mkdtemp(join(tmpdir(), 'dstack-registry-auth-demo-'));
   let service;
+  const stops = [];
   try {
+    // The endpoint step's registry is seeded now, before the service that must know its address.
+    const registryBinary = findDockerRegistry();
+    const upstream = registryBinary ? await seedUpstream(registryBinary, join(work, 'registry')) : undefined;
+
     const dataDir = join(work, 'data');
     const password = `demo-${randomBytes(12).toString('hex')}`;
     const serverEnv = {
@@ -75,7 +84,8 @@ async function main() {
       // One more registry, whose `auth: token` realm is this service (see docs/issuer.md).
       DSTACK_REGISTRY_AUTH_CONFIG: join(work, 'registries.json'),
     };
-    await writeFile(serverEnv.DSTACK_REGISTRY_AUTH_CONFIG, `${JSON.stringify({ registries: [{ registry: ISSUER_REGISTRY, source: 'issuer' }] })}\n`);
+    const issuerRegistries = [ISSUER_REGISTRY, ...(upstream ? [upstream.host] : [])].map((registry) => ({ registry, source: 'issuer' }));
+    await writeFile(serverEnv.DSTACK_REGISTRY_AUTH_CONFIG, `${JSON.stringify({ registries: issuerRegistries })}\n`);
 
     say('dstack server settings (the three variables dstack already has)');
     show(`DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY=${serverEnv.DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY}`);
@@ -128,9 +138,16 @@ async function main() {
     if (ticketAnswer.Username !== 'instance:demo-instance-1' || claims.aud !== ISSUER_REGISTRY) throw new Error('the helper did not return a pull ticket for the issuer registry');
 
     say('the audit log records the issuances (never the secret)');
-    const auditLines = execFileSync('tail', ['-n', '2', join(dataDir, 'audit.log')], { encoding: 'utf8' }).trim();
+    const auditLines = (await readFile(join(dataDir, 'audit.log'), 'utf8')).trim().split('\n').slice(-2).join('\n');
     for (const line of auditLines.split('\n')) show(line);
     if (auditLines.includes(password)) throw new Error('the audit log contains the password');
+
+    say('the host-local mirror endpoint (docker-credential-dstack mirror): what dockerd, containerd and podman call at pull time');
+    if (upstream) await endpointStep({ upstream, registryBinary, url, dataDir, serverEnv, helperEnv, work, stops });
+    else {
+      show('skipped: this machine has no docker-registry (Debian package docker-registry; scripts/e2e/install-packages.sh installs it),');
+      show('so there is no real registry for the endpoint to forward to. Nothing of this step ran.');
+    }
 
     say('stop the service (SIGTERM)');
     const code = await service.stop();
@@ -138,9 +155,88 @@ async function main() {
     show(`exited with ${code}`);
     console.log('\ndemo finished: OK');
   } finally {
+    for (const stop of stops.reverse()) await stop();
     if (service) await service.stop();
     await rm(work, { recursive: true, force: true });
   }
+}
+
+// An open registry on a loopback port with library/hello:1 pushed, then stopped: the endpoint
+// step restarts it on the same port and storage with token auth.
+async function seedUpstream(binary, dir) {
+  const seeding = await startDockerRegistry(binary, dir);
+  try {
+    return { host: seeding.host, port: seeding.port, dir, digest: await seedImage(seeding.url, 'library/hello', '1') };
+  } finally {
+    await seeding.stop();
+  }
+}
+
+async function endpointStep({ upstream, registryBinary, url, dataDir, serverEnv, helperEnv, work, stops }) {
+  const authYaml = execFileSync(SERVICE, ['registry-config', '--registry', upstream.host, '--out', join(work, 'registry-auth'), '--data-dir', dataDir, '--realm', `${url}/v1/token`], { env: serverEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const registry = await startDockerRegistry(registryBinary, upstream.dir, { port: upstream.port, authYaml });
+  stops.push(registry.stop);
+  const anonymous = await fetch(`${registry.url}/v2/library/hello/manifests/1`);
+  show(`docker-registry ${registry.url} trusts the service as its token realm (auth: token, from registry-config); anonymous: HTTP ${anonymous.status}`);
+
+  // uid 0 is always served; a developer running the demo as themself is allowed explicitly.
+  const uid = process.getuid?.() ?? 0;
+  const args = ['mirror', '--listen', '127.0.0.1:0', '--upstream', registry.url, ...(uid === 0 ? [] : ['--allow-uid', String(uid)])];
+  show(`${HELPER.slice(root.length + 1)} ${args.join(' ')}`);
+  const endpoint = startEndpoint(args, helperEnv);
+  stops.push(endpoint.stop);
+  const endpointUrl = await endpoint.ready;
+  const manifest = await fetch(`${endpointUrl}/v2/library/hello/manifests/1`, { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+  const digest = manifest.headers.get('docker-content-digest');
+  await manifest.arrayBuffer();
+  show(`an engine's GET ${endpointUrl}/v2/library/hello/manifests/1 (no credentials) → HTTP ${manifest.status}, Docker-Content-Digest ${digest}`);
+  if (manifest.status !== 200 || digest !== upstream.digest) throw new Error(`the endpoint did not serve the seeded manifest (HTTP ${manifest.status}): ${endpoint.stderr().trim().split('\n').pop()}`);
+  // The endpoint logs a pull when its response has closed: wait for that line.
+  const pullLine = await endpoint.line(/^docker-credential-dstack mirror: (pull .*)$/m);
+  if (pullLine) show(`endpoint log: ${pullLine}`);
+  const audit = (await readFile(join(dataDir, 'audit.log'), 'utf8')).trim().split('\n').filter((line) => line.includes(upstream.host));
+  for (const line of audit.slice(-2)) show(`audit: ${line}`);
+  show('the endpoint got a pull ticket from the service, traded it at the realm for a registry token, and');
+  show('forwarded the pull with it; the engine sent nothing and received no credential.');
+}
+
+// The endpoint in the foreground; `ready` resolves with its URL once it listens.
+function startEndpoint(args, env) {
+  const child = spawn(HELPER, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const waiters = [];
+  const line = (pattern) => new Promise((resolve) => {
+    const waiter = () => {
+      const match = pattern.exec(stderr);
+      if (match) resolve(match[1]);
+      return match !== null;
+    };
+    if (!waiter()) waiters.push(waiter);
+    setTimeout(() => resolve(undefined), 5_000).unref();
+  });
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the mirror endpoint did not start in 15 s:\n${stderr}`)), 15_000);
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      for (const waiter of [...waiters]) if (waiter()) waiters.splice(waiters.indexOf(waiter), 1);
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the mirror endpoint exited with ${code}:\n${stderr}`));
+    });
+  });
+  const stop = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve(undefined);
+      child.once('exit', () => resolve(undefined));
+      child.kill('SIGTERM');
+    });
+  return { ready, stop, line, stderr: () => stderr };
 }
 
 main().catch((error) => {

@@ -2,7 +2,9 @@
 # Installs docker-credential-dstack on a runner host and points the host's engines at it:
 #   install.sh --server URL (--token-file PATH | --token-stdin) [options] [-- configure options]
 #   install.sh --uninstall [options] [-- unconfigure options]
-# Idempotent: a second run with the same arguments changes nothing. See docs/host-setup.md.
+# Where systemd runs, also the mirror endpoint's socket and service units (socket activation:
+# nothing runs between pulls). Idempotent: a second run with the same arguments changes
+# nothing. See docs/host-setup.md and docs/mirror.md.
 set -eu
 
 usage() {
@@ -18,6 +20,11 @@ Options:
   --config-dir DIR    helper config and token (default /etc/docker-credential-dstack)
   --no-configure      install only; do not run `configure`
   --uninstall         run `unconfigure`, then remove what install.sh installed
+Mirror endpoint (docker-credential-dstack mirror, docs/mirror.md), where systemd runs:
+  --systemd-dir DIR   where its .socket and .service units go (default /etc/systemd/system);
+                      given explicitly, the units are written even where systemd does not run
+  --no-systemctl      write the units but run no systemctl (image builds, tests)
+  --no-mirror-units   do not install the units
 USAGE
 }
 
@@ -34,6 +41,9 @@ PREFIX="/usr/local"
 CONFIG_DIR="/etc/docker-credential-dstack"
 CONFIGURE=1
 UNINSTALL=0
+SYSTEMD_DIR=""
+SYSTEMCTL_RUN=1
+MIRROR_UNITS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --server) [ $# -ge 2 ] || die "--server needs a URL"; SERVER=$2; shift 2 ;;
@@ -44,6 +54,9 @@ while [ $# -gt 0 ]; do
     --config-dir) [ $# -ge 2 ] || die "--config-dir needs a directory"; CONFIG_DIR=$2; shift 2 ;;
     --no-configure) CONFIGURE=0; shift ;;
     --uninstall) UNINSTALL=1; shift ;;
+    --systemd-dir) [ $# -ge 2 ] || die "--systemd-dir needs a directory"; SYSTEMD_DIR=$2; shift 2 ;;
+    --no-systemctl) SYSTEMCTL_RUN=0; shift ;;
+    --no-mirror-units) MIRROR_UNITS=0; shift ;;
     -h|--help) usage; exit 0 ;;
     --) shift; break ;;
     *) die "unknown option $1 (see --help)" ;;
@@ -53,15 +66,42 @@ done
 # The helper runs from any directory, so the paths it is given must be absolute.
 case "$CONFIG_DIR" in /*) ;; *) CONFIG_DIR="$(pwd)/$CONFIG_DIR" ;; esac
 case "$PREFIX" in /*) ;; *) PREFIX="$(pwd)/$PREFIX" ;; esac
+case "$SYSTEMD_DIR" in /*|'') ;; *) SYSTEMD_DIR="$(pwd)/$SYSTEMD_DIR" ;; esac
 
 TARGET="$PREFIX/bin/docker-credential-dstack"
 CONFIG="$CONFIG_DIR/config.json"
 TOKEN="$CONFIG_DIR/token"
 MANIFEST="$CONFIG_DIR/.installed-by-install-sh"
 export DOCKER_CREDENTIAL_DSTACK_CONFIG="$CONFIG"
-case "$SERVER$TOKEN" in
-  *'"'*|*'\'*) die "--server and --config-dir must not contain quotes or backslashes" ;;
+# These end up inside JSON strings and systemd unit lines.
+case "$SERVER$TOKEN$TARGET" in
+  *'"'*|*'\'*|*' '*|*'%'*) die "--server, --prefix and --config-dir must not contain quotes, backslashes, spaces or %" ;;
 esac
+
+# The mirror endpoint's units go in where systemd runs (sd_booted(3): /run/systemd/system;
+# DSTACK_INSTALL_SYSTEMD_RUNTIME for tests), or where --systemd-dir says.
+SYSTEMD=0
+if [ "$MIRROR_UNITS" = 1 ]; then
+  if [ -n "$SYSTEMD_DIR" ]; then SYSTEMD=1
+  elif [ -d "${DSTACK_INSTALL_SYSTEMD_RUNTIME:-/run/systemd/system}" ]; then SYSTEMD=1; SYSTEMD_DIR=/etc/systemd/system
+  fi
+fi
+SOCKET_UNIT=docker-credential-dstack-mirror.socket
+SERVICE_UNIT=docker-credential-dstack-mirror.service
+# The endpoint's address: DEFAULT_MIRROR_LISTEN in src/host/mirror/default-listen.ts, which
+# `configure --mirror-endpoint` points the engines at.
+MIRROR_LISTEN=127.0.0.1:8484
+# The program run as systemctl (DSTACK_INSTALL_SYSTEMCTL: a test's recorder).
+SYSTEMCTL=${DSTACK_INSTALL_SYSTEMCTL:-systemctl}
+
+# systemctl, unless --no-systemctl; a failure stops the script with its command named.
+run_systemctl() {
+  if [ "$SYSTEMCTL_RUN" = 0 ]; then
+    echo "not run (--no-systemctl): systemctl $*"
+    return 0
+  fi
+  "$SYSTEMCTL" "$@" || die "systemctl $* failed; see: journalctl -u $SERVICE_UNIT -u $SOCKET_UNIT"
+}
 
 # Writes stdin to $1 with mode $2 through a temp file in the same directory and a rename;
 # leaves the file alone when the content is already the same.
@@ -87,12 +127,20 @@ if [ "$UNINSTALL" = 1 ]; then
   else
     echo "install.sh: warning: no $TARGET to run unconfigure with; engine and client config files were left as they are" >&2
   fi
+  # The engines no longer name the endpoint: stop it before its units go.
+  UNITS=0
+  if [ -f "$MANIFEST" ] && grep -q "/$SOCKET_UNIT\$" "$MANIFEST"; then
+    UNITS=1
+    run_systemctl disable --now "$SOCKET_UNIT"
+    run_systemctl stop "$SERVICE_UNIT"
+  fi
   if [ -f "$MANIFEST" ]; then
     while IFS= read -r path; do
       [ -n "$path" ] && rm -f "$path" && echo "removed: $path"
     done <"$MANIFEST"
     rm -f "$MANIFEST"
   fi
+  if [ "$UNITS" = 1 ]; then run_systemctl daemon-reload; fi
   rmdir "$CONFIG_DIR" 2>/dev/null || true
   echo "uninstalled"
   exit 0
@@ -133,6 +181,57 @@ if [ -n "$SERVER" ]; then
 fi
 if [ -n "$NEW_TOKEN" ]; then
   printf '%s' "$NEW_TOKEN" | put_file "$TOKEN" 0600
+fi
+
+# The endpoint's units: the socket listens on loopback, systemd starts the service at the first
+# connection, and the service exits when idle. Installed and started before configure, which
+# points the engines at the endpoint when it is enabled.
+if [ "$SYSTEMD" = 1 ]; then
+  mkdir -p "$SYSTEMD_DIR"
+  put_file "$SYSTEMD_DIR/$SOCKET_UNIT" 0644 <<UNIT
+# Installed by docker-credential-dstack's install.sh; removed by install.sh --uninstall.
+[Unit]
+Description=docker-credential-dstack mirror endpoint socket (host-local Docker Hub mirror)
+
+[Socket]
+ListenStream=$MIRROR_LISTEN
+Accept=no
+NoDelay=yes
+
+[Install]
+WantedBy=sockets.target
+UNIT
+  put_file "$SYSTEMD_DIR/$SERVICE_UNIT" 0644 <<UNIT
+# Installed by docker-credential-dstack's install.sh; removed by install.sh --uninstall.
+# Started by $SOCKET_UNIT at the first pull; exits after 10 minutes without a connection.
+[Unit]
+Description=docker-credential-dstack mirror endpoint (engine pulls with short-lived credentials)
+Requires=$SOCKET_UNIT
+After=$SOCKET_UNIT network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+Environment=DOCKER_CREDENTIAL_DSTACK_CONFIG=$CONFIG
+ExecStart=$TARGET mirror --idle-exit 10m
+TimeoutStopSec=15
+NoNewPrivileges=yes
+ProtectSystem=full
+ProtectHome=read-only
+PrivateTmp=yes
+ProtectKernelTunables=yes
+ProtectControlGroups=yes
+# AF_NETLINK: glibc's getaddrinfo asks the kernel for the host's addresses (AI_ADDRCONFIG).
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+UNIT
+  run_systemctl daemon-reload
+  run_systemctl enable --now "$SOCKET_UNIT"
+  # A running endpoint keeps the old binary and config until it exits: restart it if it runs.
+  run_systemctl try-restart "$SERVICE_UNIT"
+elif [ "$MIRROR_UNITS" = 1 ]; then
+  echo "no systemd here (no /run/systemd/system): the mirror endpoint's units were not installed."
+  echo "  To use the endpoint, run it in the foreground as root under this host's supervisor:"
+  echo "    DOCKER_CREDENTIAL_DSTACK_CONFIG=$CONFIG $TARGET mirror   # listens on $MIRROR_LISTEN (docs/mirror.md)"
 fi
 
 if [ "$CONFIGURE" = 1 ]; then

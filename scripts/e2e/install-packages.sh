@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive (a real dockerd, the CNCF registry, skopeo,
-# podman, PostgreSQL, qemu for the arm64 binaries) without starting any system service.
+# podman, PostgreSQL, qemu for the arm64 binaries, binutils to strip the embedded Node)
+# without starting any system service.
 #   --bench   also the Go credential helpers `npm run bench` compares against
 # Needs root; does nothing when everything is already there.
 set -euo pipefail
@@ -10,7 +11,11 @@ packages=(docker.io docker-registry apache2-utils skopeo podman openssl postgres
   # compose 1.29 (docker-py): what it prints when the helper fails is tested.
   docker-compose
   # Runs the cross-built arm64 binaries in the tests (user-mode emulation with arm64 libraries).
-  qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross libatomic1-arm64-cross)
+  qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross libatomic1-arm64-cross
+  # Strips the Node embedded in the arm64 binaries (scripts/build-binary.mjs; `strip` itself is in binutils).
+  binutils binutils-aarch64-linux-gnu
+  # systemd-analyze verify and systemd-socket-activate check the mirror endpoint's units (no systemd runs).
+  systemd)
 if [ "${1:-}" = "--bench" ]; then
   packages=(golang-docker-credential-helpers amazon-ecr-credential-helper)
 fi

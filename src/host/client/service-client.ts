@@ -32,7 +32,8 @@ export interface ServiceClient {
   // `repository` scopes the request (a brokered registry answers only with it).
   getCredential(registryKey: string, repository?: string): Promise<ServiceCredential>;
   getHostConfig(): Promise<HostConfig>;
-  health(): Promise<{ ok: boolean; date?: Date }>;
+  // `ok`: HTTP 200 with the service's own answer; `status` as the URL answered.
+  health(): Promise<{ ok: boolean; status?: number; date?: Date }>;
 }
 
 // What the client needs to reach the service; the helper's settings are one such value.
@@ -104,17 +105,25 @@ export function createServiceClient(settings: ServiceClientSettings, options: Se
       return { mirrors: value.mirrors, registries: value.registries, endpoint };
     },
     async health() {
-      try {
-        const result = await call({ method: 'GET', path: '/healthz' }, undefined, false);
-        const header = result.headers.date;
-        const date = header ? new Date(header) : undefined;
-        return { ok: true, ...(date && !Number.isNaN(date.getTime()) ? { date } : {}) };
-      } catch (error) {
-        if (isCodedError(error) && ['unreachable', 'timeout', 'tls'].includes(error.code)) throw error;
-        return { ok: false };
-      }
+      // One attempt, any status: doctor names what a URL that is not the service answers.
+      const result = await transport.send({ method: 'GET', path: '/healthz', headers: { 'user-agent': `docker-credential-dstack/${VERSION}`, accept: 'application/json' } }, settings.timeoutMs).catch((error: unknown) => {
+        throw isCodedError(error, 'timeout') ? serverTimeout(target.display, settings.timeoutMs) : error;
+      });
+      const header = result.headers.date;
+      const date = header ? new Date(header) : undefined;
+      return { ok: result.status === 200 && isHealthAnswer(result.body), status: result.status, ...(date && !Number.isNaN(date.getTime()) ? { date } : {}) };
     },
+
   };
+}
+
+// dstack-registry-auth's /healthz answer, {"status":"ok"}: a 200 from something else is not it.
+function isHealthAnswer(body: string): boolean {
+  try {
+    return (JSON.parse(body) as { status?: unknown }).status === 'ok';
+  } catch {
+    return false;
+  }
 }
 
 function parseCredential(body: string, server: string, registryKey: string): ServiceCredential {

@@ -9,8 +9,10 @@ import { planConfigure } from '../setup/configure-plan.ts';
 import { printPlan, printConfigureSideFiles, applyConfigurePlan } from '../setup/apply-plan.ts';
 import { settleInterruptedRun, describeInterruptedRun } from '../setup/interrupted-run.ts';
 import { isChange, type PlannedFile } from '../setup/planned-file.ts';
-import { dockerdCanValidate, validateDaemonJson, describeImageStore } from '../setup/docker-engine.ts';
+import { dockerdCanValidate, validateDaemonJson, describeImageStore, mirrorsInEffect } from '../setup/docker-engine.ts';
 import { reloadAndConfirm, RELOAD_REJECTED_LOG } from '../setup/reload-dockerd.ts';
+import { loadSetupState } from '../setup/setup-state.ts';
+import { endpointAnswers } from '../setup/endpoint-health.ts';
 
 // `configure`: plan every file, refuse before writing anything when one cannot be handled,
 // then write, reload dockerd and confirm the mirror in `docker info`.
@@ -21,22 +23,26 @@ async function runConfigure(ctx: CommandContext): Promise<number> {
     return 0;
   }
   const setup = await resolveHostSetup(options, ctx.env);
-  if (setup.keys.length === 0 && setup.mirrors.length === 0) {
+  if (setup.keys.length === 0 && setup.engineMirrors.length === 0) {
     await write(ctx.stderr, `nothing to configure: ${setup.source} names no mirror and no registry; pass --mirror URL or --registry KEY\n`);
     return 1;
   }
   const engines = options.engines ?? (await detectEngines(ctx.env));
+  const via = setup.endpoint ? ` through the mirror endpoint ${setup.endpoint}` : '';
   const chosen = options.engines ? '' : ' (those installed here; --engines chooses)';
-  await write(ctx.stdout, `configuring from ${setup.source}: mirrors ${list(setup.mirrors)}; helper for ${list(setup.keys)}; engines ${list(engines)}${chosen}\n`);
+  await write(ctx.stdout, `configuring from ${setup.source}: mirrors ${list(setup.mirrors)}${via}; helper for ${list(setup.keys)}; engines ${list(engines)}${chosen}\n`);
+  if (setup.endpointNote) await write(ctx.stdout, `note: ${setup.endpointNote}\n`);
   // A run killed half-way is finished or rolled back before this one reads any file.
   if (options.dryRun) {
     const note = await describeInterruptedRun(options.stateDir);
     if (note) await write(ctx.stdout, `${note}\n`);
   } else await settleInterruptedRun(options.stateDir, ctx.stdout);
 
+  const mirrors = setup.engineMirrors;
   let docker: DockerState | undefined;
-  if (engines.includes('docker') && setup.mirrors.length > 0) docker = await dockerPreflight(options, ctx.env);
-  const plan = await planConfigure({ options, keys: setup.keys, mirrors: setup.mirrors, engines, dockerContainerdStore: docker?.info?.containerdStore ?? false });
+  if (engines.includes('docker') && mirrors.length > 0) docker = await dockerPreflight(options, ctx.env);
+  const { files: owned } = await loadSetupState(options.stateDir);
+  const plan = await planConfigure({ options, keys: setup.keys, mirrors, engines, dockerContainerdStore: docker?.info?.containerdStore ?? false, owned });
   for (const warning of plan.warnings) await write(ctx.stderr, `warning: ${warning}\n`);
   for (const note of docker?.notes ?? []) await write(ctx.stderr, `${note}\n`);
 
@@ -54,10 +60,13 @@ async function runConfigure(ctx: CommandContext): Promise<number> {
     return 0;
   }
   const changed = await applyConfigurePlan(plan.files, options.stateDir, ctx.stdout);
-  const dockerInEffect = await reportDocker(ctx, docker, daemonJson, setup.mirrors, options.noReload);
+  const dockerInEffect = await reportDocker(ctx, docker, daemonJson, mirrors, options.noReload);
   await reportEngines(ctx, plan.files);
+  if (setup.endpoint && !(await endpointAnswers(setup.endpoint))) {
+    await write(ctx.stderr, `warning: nothing answers at ${setup.endpoint}/healthz yet: until the endpoint runs, every pull falls back to Docker Hub. Enable docker-credential-dstack-mirror.socket (scripts/install.sh does) or run \`docker-credential-dstack mirror\` (docs/mirror.md)\n`);
+  }
   if (!dockerInEffect) {
-    await write(ctx.stderr, `not in effect: the running dockerd does not use the mirror ${setup.mirrors.join(', ')} after the reload; the files are written. Its log (journalctl -u docker) says why at the time of the SIGHUP, as ${RELOAD_REJECTED_LOG}; fix that and rerun\n`);
+    await write(ctx.stderr, `not in effect: the running dockerd does not use the mirror ${mirrors.join(', ')} after the reload; the files are written. Its log (journalctl -u docker) says why at the time of the SIGHUP, as ${RELOAD_REJECTED_LOG}; fix that and rerun\n`);
     return 1;
   }
   if (plan.skippedKeys.length > 0) {

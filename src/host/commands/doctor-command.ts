@@ -1,29 +1,18 @@
-import { parseArgs } from 'node:util';
-import { join } from 'node:path';
 import type { Command, CommandContext } from '../../common/command-context.ts';
 import { reportSetupError } from './report-setup-error.ts';
 import { write } from '../../common/command-context.ts';
-import { CodedError } from '../../common/errors.ts';
-import { rootHome } from '../setup/setup-options.ts';
-import { DOCTOR_CHECKS, type CheckResult, type DoctorContext } from '../setup/doctor-checks.ts';
+import { DOCTOR_CHECKS } from '../setup/doctor/doctor-checks.ts';
+import { DOCTOR_USAGE, parseDoctorOptions } from '../setup/doctor/doctor-options.ts';
+import type { CheckResult, DoctorContext } from '../setup/doctor/doctor-check.ts';
 
-// `doctor`: one line per check, `ok`/`warn`/`fail` with the fix; exit 1 when any check fails.
+// `doctor`: one line per check, `ok`/`warn`/`fail`/`skip` with the fix; exit 1 when any check fails.
 async function runDoctor(ctx: CommandContext): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({ args: ctx.argv, strict: true, options: { 'docker-config': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
-  } catch (error) {
-    throw new CodedError('usage', `${(error as Error).message.split('\n')[0]}; usage: doctor [--docker-config DIR]`);
-  }
-  if (values.help) {
-    await write(ctx.stdout, 'Usage: docker-credential-dstack doctor [--docker-config DIR]\n');
+  const options = parseDoctorOptions(ctx.argv, ctx.env);
+  if (options.help) {
+    await write(ctx.stdout, DOCTOR_USAGE);
     return 0;
   }
-  const doctor: DoctorContext = {
-    env: ctx.env,
-    dockerConfigDir: values['docker-config'] ?? ctx.env.DOCKER_CONFIG ?? join(rootHome(), '.docker'),
-    now: () => new Date(),
-  };
+  const doctor: DoctorContext = { env: ctx.env, options, now: () => new Date() };
   let failed = 0;
   for (const check of DOCTOR_CHECKS) {
     const results = [await check(doctor)].flat();
@@ -37,7 +26,7 @@ async function runDoctor(ctx: CommandContext): Promise<number> {
 }
 
 function formatResult(result: CheckResult): string {
-  const fix = result.fix && result.status !== 'ok' ? ` (fix: ${result.fix})` : '';
+  const fix = result.fix && (result.status === 'warn' || result.status === 'fail') ? ` (fix: ${result.fix})` : '';
   return `${result.status.padEnd(4)} ${result.name}: ${result.detail}${fix}\n`;
 }
 

@@ -2,17 +2,23 @@ import { join } from 'node:path';
 import { readTarget } from './target-file.ts';
 import { addCredHelpers } from './docker-client-config.ts';
 import { addRegistryMirrors } from './daemon-json.ts';
+import { withoutStaleHelpers, withoutStaleMirrors } from './stale-entries.ts';
 import { addContainerdMirrors } from './containerd-hosts.ts';
 import { addRegistriesMirrors, REGISTRIES_DROP_IN_NAME } from './registries-conf.ts';
 import type { PlannedFile } from './planned-file.ts';
 import type { Engine, SetupOptions } from './setup-options.ts';
+import type { FileRecord } from './setup-state.ts';
 
 export interface ConfigureInput {
   options: SetupOptions;
   keys: string[];
+  // What the engine files name as Docker Hub mirror (the mirrors, or the mirror endpoint).
   mirrors: string[];
   engines: Engine[];
   dockerContainerdStore: boolean;
+  // What earlier configure runs added, by path (the setup state): entries of ours that are no
+  // longer wanted (a switch between the mirror endpoint and the mirrors) are taken out again.
+  owned?: Record<string, FileRecord>;
 }
 
 export interface ConfigurePlan {
@@ -31,24 +37,26 @@ export async function planConfigure(input: ConfigureInput): Promise<ConfigurePla
 
   if (keys.length > 0) {
     const file = await readTarget(join(options.dockerConfigDir, 'config.json'), 'Docker client config');
-    const edit = addCredHelpers(file.text, keys, { force: options.force, label: file.shownPath });
+    const stale = withoutStaleHelpers(file.text, input.owned?.[file.shownPath], keys, file.shownPath);
+    const edit = addCredHelpers(stale.text, keys, { force: options.force, label: file.shownPath });
     warnings.push(...edit.warnings);
     skippedKeys = edit.skipped;
     files.push({
       label: 'Docker client config', path: file.shownPath, target: file.target, before: file.text, after: changed(file.text, edit.text), newMode: 0o600,
       ownership: { kind: 'docker-config', credHelpers: edit.owned },
-      summary: edit.owned.added.length > 0 ? `credHelpers for ${edit.owned.added.join(', ')}` : `credHelpers already name the helper`,
+      summary: summarize(edit.owned.added.length > 0 ? `credHelpers for ${edit.owned.added.join(', ')}` : `credHelpers already name the helper`, stale.removed),
     });
   }
   if (mirrors.length === 0) return { files, warnings, skippedKeys };
 
   if (engines.includes('docker')) {
     const file = await readTarget(options.daemonJson, 'Docker daemon config');
-    const edit = addRegistryMirrors(file.text, mirrors, file.shownPath);
+    const stale = withoutStaleMirrors(file.text, input.owned?.[file.shownPath], mirrors, file.shownPath);
+    const edit = addRegistryMirrors(stale.text, mirrors, file.shownPath);
     files.push({
       label: 'Docker daemon config', path: file.shownPath, target: file.target, before: file.text, after: changed(file.text, edit.text), newMode: 0o644,
       ownership: { kind: 'daemon-json', mirrors: edit.owned },
-      summary: edit.owned.added.length > 0 ? `registry-mirrors + ${edit.owned.added.join(', ')}` : 'registry-mirrors already listed',
+      summary: summarize(edit.owned.added.length > 0 ? `registry-mirrors + ${edit.owned.added.join(', ')}` : 'registry-mirrors already listed', stale.removed),
     });
     if (input.dockerContainerdStore) files.push(await tomlFile('Docker containerd-store hosts.toml', join(options.dockerCertsDir, 'docker.io', 'hosts.toml'), (t, l) => addContainerdMirrors(t, mirrors, l)));
   }
@@ -69,6 +77,10 @@ async function tomlFile(label: string, path: string, edit: (text: string | undef
     ownership: { kind: 'toml-block' },
     summary: after === (file.text ?? '') ? 'mirror already listed' : 'docker.io mirror',
   };
+}
+
+function summarize(summary: string, removed: string[]): string {
+  return removed.length === 0 ? summary : `${summary}; no longer ${removed.join(', ')}`;
 }
 
 // A missing file stays missing when the edit added nothing.

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CodedError } from '../../common/errors.ts';
 import { stateDirOf } from './setup-state.ts';
+import { takeEndpointFlags, ENDPOINT_USAGE, type EndpointChoice } from './mirror-endpoint.ts';
 
 export type Engine = 'docker' | 'containerd' | 'podman';
 export const ENGINES: readonly Engine[] = ['docker', 'containerd', 'podman'];
@@ -16,6 +17,8 @@ export interface SetupOptions {
   daemonJson: string;
   mirrors: string[];
   registries: string[];
+  // The host-local mirror endpoint: on, off, or the server's fleet default.
+  mirrorEndpoint: EndpointChoice;
   engines?: Engine[];
   containerdCertsDir: string;
   dockerCertsDir: string;
@@ -25,11 +28,19 @@ export interface SetupOptions {
   dockerdPidfile?: string;
 }
 
+// Where the engines' files are on a host, unless an option says otherwise.
+export const DEFAULT_PATHS = {
+  daemonJson: '/etc/docker/daemon.json',
+  containerdCertsDir: '/etc/containerd/certs.d',
+  dockerCertsDir: '/etc/docker/certs.d',
+  registriesConfDir: '/etc/containers/registries.conf.d',
+} as const;
+
 export const SETUP_USAGE = `Options:
   --dry-run                 print the diff per file, change nothing
   --mirror URL              registry mirror (repeatable); overrides the server's host config, no server needed
   --registry KEY            registry key to name the helper for (repeatable)
-  --engines LIST            docker,containerd,podman (default: those installed)
+${ENDPOINT_USAGE}  --engines LIST            docker,containerd,podman (default: those installed)
   --force                   replace a credHelpers entry that names another helper
   --no-reload               do not send SIGHUP to dockerd
   --docker-config DIR       Docker client config dir (default $DOCKER_CONFIG or root's ~/.docker)
@@ -43,10 +54,11 @@ export const SETUP_USAGE = `Options:
 
 // One parser for configure and unconfigure, so both agree on every path.
 export function parseSetupOptions(argv: string[], env: Record<string, string | undefined>): SetupOptions {
+  const { rest, choice } = takeEndpointFlags(argv);
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: rest,
       strict: true,
       allowPositionals: false,
       options: {
@@ -80,20 +92,21 @@ export function parseSetupOptions(argv: string[], env: Record<string, string | u
     force: v.force ?? false,
     help: v.help ?? false,
     dockerConfigDir: v['docker-config'] ?? env.DOCKER_CONFIG ?? join(rootHome(), '.docker'),
-    daemonJson: v['daemon-json'] ?? '/etc/docker/daemon.json',
+    daemonJson: v['daemon-json'] ?? DEFAULT_PATHS.daemonJson,
     mirrors: v.mirror ?? [],
     registries: v.registry ?? [],
+    mirrorEndpoint: choice,
     engines: v.engines === undefined ? undefined : parseEngines(v.engines),
-    containerdCertsDir: v['containerd-certs-dir'] ?? '/etc/containerd/certs.d',
-    dockerCertsDir: v['docker-certs-dir'] ?? '/etc/docker/certs.d',
-    registriesConfDir: v['registries-conf-dir'] ?? '/etc/containers/registries.conf.d',
+    containerdCertsDir: v['containerd-certs-dir'] ?? DEFAULT_PATHS.containerdCertsDir,
+    dockerCertsDir: v['docker-certs-dir'] ?? DEFAULT_PATHS.dockerCertsDir,
+    registriesConfDir: v['registries-conf-dir'] ?? DEFAULT_PATHS.registriesConfDir,
     stateDir: stateDirOf(v['state-dir'], env),
     dockerdPid,
     dockerdPidfile: v['dockerd-pidfile'],
   };
 }
 
-function parseEngines(text: string): Engine[] {
+export function parseEngines(text: string): Engine[] {
   const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const name of names) {
     if (!ENGINES.includes(name as Engine)) throw new CodedError('usage', `--engines: unknown engine "${name.slice(0, 40)}"; use docker, containerd, podman`);

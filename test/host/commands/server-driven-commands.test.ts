@@ -1,40 +1,52 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startContractServer, TEST_INSTANCE_TOKEN, type ContractServer } from '../../helpers/contract-server.ts';
+import { startContractServer, type ContractServer } from '../../helpers/contract-server.ts';
+import { dockerRegistryAvailable, startRegistry, type RegistryProcess } from '../../helpers/registry.ts';
+import { writeHtpasswd } from '../../e2e/harness/htpasswd.ts';
 import { fakeHost, HELPER_BINARY, type FakeHost } from './setup-fixture.ts';
+import { doctorArgs, helperEnv } from './doctor-fixture.ts';
 
 const HUB = 'https://index.docker.io/v1/';
 const SECRET = 'hub-secret-value-do-not-print';
+const hasRegistry = dockerRegistryAvailable();
 
-// configure, doctor and auth-header against a real HTTP server speaking docs/contract.md.
-describe('host commands with a server', () => {
+// configure, doctor and auth-header against a real HTTP server speaking docs/contract.md, with
+// a real registry (htpasswd) on loopback as the mirror.
+describe.skipIf(!hasRegistry)('host commands with a server', () => {
   let server: ContractServer;
+  let registry: RegistryProcess;
+  let mirrorKey: string;
   let host: FakeHost;
   let env: Record<string, string>;
 
   beforeAll(async () => {
+    host = await fakeHost();
+    const account = await writeHtpasswd(join(host.root, 'htpasswd'), 'mirror-user');
+    registry = await startRegistry({ dir: join(host.root, 'registry'), auth: { htpasswd: { realm: 'test', path: join(host.root, 'htpasswd') } } });
+    mirrorKey = registry.host;
     server = await startContractServer({
       credentials: {
         [HUB]: { username: 'instance:i-1', secret: SECRET, ttlMs: 600_000 },
-        'mirror.example': { username: 'instance:i-1', secret: 'mirror-secret', ttlMs: 600_000 },
+        [mirrorKey]: { username: account.username, secret: account.password, ttlMs: 600_000 },
       },
-      hostConfig: { mirrors: ['https://mirror.example'], registries: [HUB] },
+      hostConfig: { mirrors: [registry.url], registries: [HUB] },
       brokered: ['broker.example'],
     });
-    host = await fakeHost();
     env = await helperEnv(host, server);
     await symlink(HELPER_BINARY, join(host.root, 'bin', 'docker-credential-dstack'));
   });
   afterAll(async () => {
     await server?.close();
+    await registry?.stop();
     await host?.cleanup();
   });
 
   it('doctor fails before configure: the client config does not name the helper', async () => {
-    const result = await host.run(['doctor'], env);
+    const result = await host.run(['doctor', ...doctorArgs(host, 'docker')], env);
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/^fail client config: .*config\.json does not exist \(fix: run docker-credential-dstack configure\)$/m);
+    expect(result.stdout).toMatch(new RegExp(`^fail daemon\\.json: ${host.daemonJson} does not name ${registry.url} \\(fix: run docker-credential-dstack configure\\)$`, 'm'));
   });
 
   it('doctor and configure on a broken client config.json name the place of the error, never its text', async () => {
@@ -42,7 +54,7 @@ describe('host commands with a server', () => {
     await mkdir(host.dockerConfig, { recursive: true });
     await writeFile(path, '{"auths": {"ghcr.io": {"auth": c2VjcmV0LXBhc3N3b3Jk}}}\n', { mode: 0o600 });
     try {
-      const doctor = await host.run(['doctor'], env);
+      const doctor = await host.run(['doctor', ...doctorArgs(host, 'docker')], env);
       expect(doctor.stdout).toMatch(/^fail client config: .*config\.json is not valid JSON \(syntax error\); fix or move it/m);
       const configure = await host.run(['configure', ...host.pathArgs, '--engines', 'docker'], env);
       expect(configure.exitCode).toBe(1);
@@ -56,17 +68,26 @@ describe('host commands with a server', () => {
   it('configure takes mirrors and registries from the server', async () => {
     const result = await host.run(['configure', ...host.pathArgs, '--engines', 'docker'], env);
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(result.stdout).toContain(`configuring from server ${server.url}: mirrors https://mirror.example; helper for ${HUB}, mirror.example`);
+    expect(result.stdout).toContain(`configuring from server ${server.url}: mirrors ${registry.url}; helper for ${HUB}, ${mirrorKey}`);
     expect(server.requests.some((r) => r.method === 'GET' && r.path === '/v1/host-config')).toBe(true);
-    expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).credHelpers).toEqual({ [HUB]: 'dstack', 'mirror.example': 'dstack' });
-    expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))).toEqual({ 'registry-mirrors': ['https://mirror.example'] });
+    expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).credHelpers).toEqual({ [HUB]: 'dstack', [mirrorKey]: 'dstack' });
+    expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))).toEqual({ 'registry-mirrors': [registry.url] });
   });
 
-  it('doctor: one line per check in order, credentials obtained but never printed', async () => {
-    const result = await host.run(['doctor'], env);
-    const names = result.stdout.split('\n').filter((l) => /^(ok|warn|fail) /.test(l)).map((l) => l.slice(5, l.indexOf(': ')));
-    expect(names).toEqual(['helper binary', 'helper config', 'token file', 'server', 'clock', 'host config', `credential ${HUB}`, 'credential mirror.example', 'client config', 'dockerd mirrors', 'image store']);
-    expect(result.stdout).toMatch(/^warn image store: skipped: no docker info$/m);
+  it('doctor: one line per check in order, the registry probed with the credential, credentials never printed', async () => {
+    const result = await host.run(['doctor', ...doctorArgs(host, 'docker')], env);
+    const names = result.stdout.split('\n').filter((l) => /^(ok|warn|fail|skip) /.test(l)).map((l) => l.slice(5, l.indexOf(': ')));
+    expect(names).toEqual([
+      'helper binary', 'helper config', 'token file', 'server', 'clock', 'host config', `credential ${HUB}`, `credential ${mirrorKey}`, 'client config',
+      'mirror endpoint', `upstream ${registry.url}`, 'daemon.json', 'containerd hosts.toml', 'podman registries.conf.d', 'dockerd mirrors', 'image store', 'docker hub fallback',
+    ]);
+    expect(result.stdout).toMatch(/^skip mirror endpoint: not used: the engines are pointed at the mirrors themselves/m);
+    expect(result.stdout).toMatch(new RegExp(`^ok   upstream ${registry.url}: /v2/ answered HTTP 200 from this host: the upstream accepts the credential from the dstack server$`, 'm'));
+    expect(result.stdout).toMatch(/^skip containerd hosts\.toml: containerd is not installed \(not in --engines\)$/m);
+    expect(result.stdout).toMatch(/^skip image store: no docker info$/m);
+    expect(result.stdout).toMatch(/^ok   docker hub fallback: Docker Hub \(127\.0\.0\.1:\d+\) is not reachable from this host \(ECONNREFUSED\)/m);
+    // the probe reached the registry, which accepted the account
+    expect(await registry.log()).toMatch(/GET \/v2\/ HTTP\/1\.1" 200/);
     expect(result.stdout).toMatch(/^ok   token file: .*token \(mode 0600\)$/m);
     expect(result.stdout).toMatch(/^ok   credential https:\/\/index\.docker\.io\/v1\/: obtained for instance:i-1, expires in 10 min \(not shown\)$/m);
     expect(result.stdout).toMatch(/^warn dockerd mirrors: docker info could not reach the daemon/m);
@@ -79,7 +100,7 @@ describe('host commands with a server', () => {
     const tokenFile = join(host.root, 'token');
     await chmod(tokenFile, 0o644);
     try {
-      const result = await host.run(['doctor'], env);
+      const result = await host.run(['doctor', ...doctorArgs(host, 'docker')], env);
       expect(result.exitCode).toBe(1);
       expect(result.stdout).toMatch(new RegExp(`^fail token file: ${tokenFile} is readable by others \\(mode 0644\\) \\(fix: chmod 600 ${tokenFile}\\)$`, 'm'));
     } finally {
@@ -90,9 +111,10 @@ describe('host commands with a server', () => {
   it('doctor fails when the server is unreachable', async () => {
     const configPath = join(host.root, 'down-config.json');
     await writeFile(configPath, JSON.stringify({ server: 'http://127.0.0.1:9', tokenFile: join(host.root, 'token'), cacheDir: join(host.root, 'cache2'), timeoutMs: 2000 }));
-    const result = await host.run(['doctor'], { ...env, DOCKER_CREDENTIAL_DSTACK_CONFIG: configPath });
+    const result = await host.run(['doctor', ...doctorArgs(host, 'docker')], { ...env, DOCKER_CREDENTIAL_DSTACK_CONFIG: configPath });
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/^fail server: .*127\.0\.0\.1:9.*\(fix: check the server URL/m);
+    expect(result.stdout).toMatch(/^skip upstream: no host config$/m);
   });
 
   it('auth-header prints the padded base64url X-Registry-Auth for the Docker Hub key of an unqualified image', async () => {
@@ -139,7 +161,7 @@ describe('doctor with a server whose host config lists a bad mirror', () => {
       const env = await helperEnv(host, server);
       // a tiny real `docker` that answers `docker info` like a classic-store daemon without mirrors
       await writeFile(join(host.root, 'bin', 'docker'), `#!/bin/sh\necho '{"ServerVersion":"20.10.24","Driver":"overlay2","DriverStatus":[],"RegistryConfig":{"Mirrors":[]}}'\n`, { mode: 0o755 });
-      const result = await host.run(['doctor'], env);
+      const result = await host.run(['doctor', ...doctorArgs(host, 'docker')], env);
       expect(result.stderr).toBe('');
       expect(result.stdout).toMatch(/^fail dockerd mirrors: the server's host config: invalid mirror URL "mirror-without-scheme\.example": a scheme is required/m);
       expect(result.stdout).toMatch(/^ok   image store: dockerd uses the classic image store/m);
@@ -155,15 +177,3 @@ describe('doctor with a server whose host config lists a bad mirror', () => {
     }
   });
 });
-
-// The helper's config and token for `server` inside the fake host, and an environment whose
-// PATH starts with the host's own bin directory.
-async function helperEnv(host: FakeHost, server: ContractServer): Promise<Record<string, string>> {
-  const tokenFile = join(host.root, 'token');
-  await writeFile(tokenFile, TEST_INSTANCE_TOKEN, { mode: 0o600 });
-  const configPath = join(host.root, 'helper-config.json');
-  await writeFile(configPath, JSON.stringify({ server: server.url, tokenFile, cacheDir: join(host.root, 'cache') }));
-  const bin = join(host.root, 'bin');
-  await mkdir(bin);
-  return { DOCKER_CREDENTIAL_DSTACK_CONFIG: configPath, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, DOCKER_CONFIG: host.dockerConfig };
-}

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { libraryCandidates, parseUpstream, upstreamRepositories } from '../../../src/host/mirror/upstream.ts';
 import { upstreamsFromHostConfig } from '../../../src/host/mirror/upstream-source.ts';
 import type { Diagnostics } from '../../../src/host/helper/diagnostics.ts';
+import { DOCKER_HUB_KEY } from '../../../src/registry/registry-key.ts';
 
 const silentDiagnostics: Diagnostics = { debug() {}, warn() {} };
-import { DOCKER_HUB_KEY } from '../../../src/registry/registry-key.ts';
 
 describe('parseUpstream', () => {
   it('keeps scheme, host and port; a path is a repository namespace; the key is the host', () => {

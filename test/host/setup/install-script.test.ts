@@ -23,8 +23,9 @@ describe('scripts/install.sh', () => {
     await rm(root, { recursive: true, force: true });
   });
 
+  // The endpoint's units always go to a temp dir, and systemctl never runs (--no-systemctl).
   const install = (args: string[], input?: string) =>
-    execa('sh', [SCRIPT, '--binary', HELPER_BINARY, '--prefix', join(root, 'usr'), '--config-dir', join(root, 'etc'), ...args], {
+    execa('sh', [SCRIPT, '--binary', HELPER_BINARY, '--prefix', join(root, 'usr'), '--config-dir', join(root, 'etc'), '--systemd-dir', join(root, 'units'), '--no-systemctl', ...args], {
       reject: false, input, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: `unix://${join(root, 'no.sock')}` }, extendEnv: false,
     });
 
@@ -43,19 +44,19 @@ describe('scripts/install.sh', () => {
 
     const second = await install(['--server', 'https://dstack.example', '--token-file', join(root, 'token-in'), '--', ...hostArgs, '--mirror', 'https://mirror.example']);
     expect(second.exitCode).toBe(0);
-    expect(second.stdout.match(/^unchanged: /gm)).toHaveLength(3);
+    expect(second.stdout.match(/^unchanged: /gm)).toHaveLength(5);
     expect(second.stdout).toContain('already configured: nothing changed');
 
     const removed = await install(['--uninstall', '--', '--state-dir', join(root, 'state'), '--no-reload']);
     expect(removed.exitCode, removed.stderr).toBe(0);
     expect(removed.stdout).toContain('unconfigured');
-    for (const path of [bin, join(root, 'etc'), join(root, 'daemon.json'), join(root, 'docker', 'config.json'), join(root, 'state')]) {
+    for (const path of [bin, join(root, 'etc'), join(root, 'daemon.json'), join(root, 'docker', 'config.json'), join(root, 'state'), join(root, 'units', 'docker-credential-dstack-mirror.socket'), join(root, 'units', 'docker-credential-dstack-mirror.service')]) {
       await expect(stat(path)).rejects.toThrow(/ENOENT/);
     }
   });
 
   it('a relative --config-dir or --prefix is taken from the current directory and written absolute', async () => {
-    const result = await execa('sh', [SCRIPT, '--binary', HELPER_BINARY, '--prefix', 'usr', '--config-dir', 'etc', '--server', 'https://dstack.example', '--token-stdin', '--no-configure'], {
+    const result = await execa('sh', [SCRIPT, '--binary', HELPER_BINARY, '--prefix', 'usr', '--config-dir', 'etc', '--no-mirror-units', '--server', 'https://dstack.example', '--token-stdin', '--no-configure'], {
       reject: false, input: 'tok', cwd: root, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false,
     });
     expect(result.exitCode, result.stderr).toBe(0);

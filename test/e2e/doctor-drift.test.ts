@@ -1,0 +1,61 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDockerd, type Dockerd } from './harness/dockerd.ts';
+import { ensureE2ePrerequisites, HELPER_BINARY } from './harness/ensure-packages.ts';
+import { startContractServer, TEST_INSTANCE_TOKEN, type ContractServer } from '../helpers/contract-server.ts';
+import { freeLoopbackPort } from '../helpers/free-port.ts';
+
+// doctor's drift check against a real dockerd: the mirror taken out of daemon.json while the
+// running engine still has it, and what a SIGHUP reload then really does (issue 12).
+describe('doctor: drift between daemon.json and the running dockerd', () => {
+  const MIRROR = 'http://127.0.0.1:5997';
+  let dir: string;
+  let dockerd: Dockerd;
+  let server: ContractServer;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    ensureE2ePrerequisites();
+    dir = await mkdtemp('/tmp/e2e-drift-');
+    dockerd = await startDockerd({ dir, daemonJson: { 'registry-mirrors': [MIRROR] } });
+    server = await startContractServer({ hostConfig: { mirrors: [MIRROR], registries: [] } });
+    await writeFile(join(dir, 'token'), TEST_INSTANCE_TOKEN, { mode: 0o600 });
+    await writeFile(join(dir, 'helper.json'), JSON.stringify({ server: server.url, tokenFile: join(dir, 'token'), cacheDir: join(dir, 'cache'), timeoutMs: 2000 }));
+    env = { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: dockerd.host, DOCKER_CREDENTIAL_DSTACK_CONFIG: join(dir, 'helper.json'), DOCKER_CREDENTIAL_DSTACK_HUB_PROBE: `127.0.0.1:${await freeLoopbackPort()}` };
+  });
+  afterAll(async () => {
+    await dockerd?.stop();
+    await server?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const doctor = () => execa(HELPER_BINARY, ['doctor', '--daemon-json', dockerd.daemonJsonPath, '--docker-config', join(dir, 'client'), '--engines', 'docker', '--no-mirror-endpoint'], { reject: false, env, extendEnv: false, timeout: 60_000 });
+  const running = async () => (await dockerd.info()).RegistryConfig.Mirrors as string[];
+
+  it('file and engine agree: ok; the key removed from the file: drift that a reload keeps and a restart drops', async () => {
+    expect((await doctor()).stdout).toMatch(new RegExp(`^ok   dockerd mirrors: docker info shows ${MIRROR}, as ${dockerd.daemonJsonPath} does$`, 'm'));
+
+    await writeFile(dockerd.daemonJsonPath, '{\n  "log-level": "info"\n}\n');
+    const drifted = await doctor();
+    expect(drifted.exitCode).toBe(1);
+    expect(drifted.stdout).toMatch(new RegExp(`^fail dockerd mirrors: drift: the running dockerd uses ${MIRROR}, but ${dockerd.daemonJsonPath} does not list it: a reload keeps it`, 'm'));
+    // what doctor says about the reload is what dockerd does: the absent key leaves the list alone
+    await dockerd.reload();
+    expect(await running()).toEqual([`${MIRROR}/`]);
+
+    // with the key present and empty, a reload applies it and the engine follows the file
+    await writeFile(dockerd.daemonJsonPath, '{\n  "registry-mirrors": []\n}\n');
+    expect((await doctor()).stdout).toMatch(/drift: .* a reload drops it \(SIGHUP applies the file's list\)/);
+    await dockerd.reload();
+    expect(await running()).toEqual([]);
+    expect((await doctor()).stdout).toMatch(new RegExp(`^fail dockerd mirrors: neither ${dockerd.daemonJsonPath} nor the running dockerd \\(no mirror\\) names ${MIRROR}`, 'm'));
+
+    // the file names it, the engine does not yet: the file wins at the next reload
+    await writeFile(dockerd.daemonJsonPath, JSON.stringify({ 'registry-mirrors': [MIRROR] }));
+    expect((await doctor()).stdout).toMatch(/the file wins at the next reload or restart \(fix: reload dockerd/);
+    await dockerd.reload();
+    expect((await doctor()).stdout).toMatch(/^ok   dockerd mirrors: docker info shows/m);
+  });
+});
