@@ -36,7 +36,8 @@ describe('configure --mirror-endpoint', () => {
     const dry = await configure(`--mirror-endpoint=${endpoint}`, '--dry-run');
     expect(dry.exitCode, dry.stderr).toBe(0);
     expect(dry.stdout).toContain(`configuring from command line: mirrors ${MIRROR} through the mirror endpoint ${endpoint}; helper for mirror.example; engines docker, containerd, podman`);
-    expect(dry.stdout).toContain(`+        "https://theirs.example",\n+        "${endpoint}"\n`);
+    // Only the list changes, in the layout it already had (the rest of the file stays byte for byte).
+    expect(dry.stdout).toContain(`+    "registry-mirrors": ["https://theirs.example", "${endpoint}"]\n`);
     expect(await host.snapshot()).toEqual(start);
 
     const result = await configure(`--mirror-endpoint=${endpoint}`);
