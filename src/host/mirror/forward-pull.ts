@@ -11,6 +11,8 @@ import type { UpstreamSource } from './upstream-source.ts';
 import { credentialFailure } from './credential-failure.ts';
 
 export interface PullDeps {
+  // Told how many body bytes went through (see memory-pacer.ts).
+  piped?: (bytes: number) => void;
   http: UpstreamHttp;
   auth: UpstreamAuth;
   credentials: MirrorCredentials;
@@ -46,7 +48,7 @@ export async function forwardPull(req: IncomingMessage, res: ServerResponse, rou
     for (const repository of upstreamRepositories(upstream, route.repository)) {
       const attempt = await attemptPull(req, res, route, upstream, repository, deps);
       if (attempt.kind === 'gone') return;
-      if (attempt.kind === 'response') return stream(attempt, req, res, route, record);
+      if (attempt.kind === 'response') return stream(attempt, req, res, route, record, deps.piped);
       tried.push(`${upstream.origin}/v2/${repository}`);
       if (attempt.kind === 'failure') {
         failure ??= attempt.error;
@@ -119,7 +121,7 @@ function failed(status: number, code: RegistryErrorCode, reason: string, message
   return { kind: 'failure', error: new MirrorError(status, code, reason, message) };
 }
 
-function stream(attempt: Extract<Attempt, { kind: 'response' }>, req: IncomingMessage, res: ServerResponse, route: Exclude<PullRoute, { kind: 'ping' }>, record: PullRecord): Promise<void> {
+function stream(attempt: Extract<Attempt, { kind: 'response' }>, req: IncomingMessage, res: ServerResponse, route: Exclude<PullRoute, { kind: 'ping' }>, record: PullRecord, piped?: (bytes: number) => void): Promise<void> {
   const { response, request, url } = attempt;
   const status = response.statusCode ?? 502;
   record.status = status;
@@ -134,6 +136,7 @@ function stream(attempt: Extract<Attempt, { kind: 'response' }>, req: IncomingMe
   }
   response.on('data', (chunk: Buffer) => {
     record.bytes += chunk.length;
+    piped?.(chunk.length);
   });
   // A client that goes away aborts the upstream request; an upstream that breaks off
   // mid-body cuts the engine's response (it then retries or falls back), never ends it clean.

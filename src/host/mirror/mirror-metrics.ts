@@ -42,7 +42,7 @@ export function createMirrorMetrics(): MirrorMetrics {
           if (UNLABELLED.has(name)) lines.push(`${name} 0`);
           continue;
         }
-        for (const [labels, value] of [...family].sort(([a], [b]) => a.localeCompare(b))) lines.push(`${name}${labels} ${value}`);
+        for (const [labels, value] of [...family].sort(([a], [b]) => byCodeUnit(a, b))) lines.push(`${name}${labels} ${value}`);
       }
       return `${lines.join('\n')}\n`;
     },
@@ -50,7 +50,13 @@ export function createMirrorMetrics(): MirrorMetrics {
 }
 
 function labelText(labels: Record<string, string>): string {
-  const entries = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b));
+  const entries = Object.entries(labels).sort(([a], [b]) => byCodeUnit(a, b));
   if (entries.length === 0) return '';
   return `{${entries.map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`;
+}
+
+// Plain code-unit order: localeCompare would load ICU's collation data (tens of MiB of the
+// binary's pages) into a process that should stay small.
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
