@@ -23,7 +23,7 @@ const HELPER = join(root, 'dist', `docker-credential-dstack-linux-${arch}`);
 const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
 const ISSUER_REGISTRY = 'registry.mycompany.example';
 
-// Same rule as src/common/secret.ts maskSecret (scripts do not import src/).
+// Masks a secret for display: keeps a short prefix so a person can tell two apart.
 function maskSecret(value) {
   if (value.length <= 8) return '****';
   return `${value.slice(0, 4)}…(${value.length} chars)`;

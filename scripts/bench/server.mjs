@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { realmScenario } from './realm-scenario.mjs';
+import { brokerScenario } from './broker-scenario.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
@@ -24,8 +25,9 @@ const MAX_REQUESTS = Number(process.env.BENCH_MAX_REQUESTS ?? 200_000);
 const WARMUP_REQUESTS = 500;
 const DEMO_PASSWORD = 'bench-password';
 
-// Scenarios: each one names the service settings it needs and, given a running service and an
-// instance token, returns the request to repeat. One entry = one row of the report.
+// Scenarios: each one names the service settings it needs (serviceEnv, or setup() when it must
+// first start something the service talks to) and, given a running service and an instance
+// token, returns the request to repeat. One entry = one row of the report.
 const SCENARIOS = [
   {
     name: 'POST /v1/credentials (static)',
@@ -44,6 +46,8 @@ const SCENARIOS = [
   // The token realm (issuer source): a pull ticket from /v1/credentials, then GET /v1/token as
   // dockerd asks it (scripts/bench/realm-scenario.mjs).
   realmScenario,
+  // A brokered registry's repository token from the service's cache (scripts/bench/broker-scenario.mjs).
+  brokerScenario,
 ];
 
 // The floor: the same Node runtime answering a constant after reading the body.
@@ -171,16 +175,21 @@ async function main() {
       await floorServer.stop();
     }
     for (const [index, scenario] of SCENARIOS.entries()) {
-      const service = await startService(join(work, `data-${index}`), scenario.serviceEnv());
+      const backend = scenario.setup ? await scenario.setup() : undefined;
       try {
-        const spec = await scenario.prepare({ baseUrl: service.url, instanceToken: service.instanceToken });
-        const agent = newAgent();
-        const measured = await peak(service.url, spec, agent);
-        const half = await atRate(service.url, spec, measured.perSecond / 2, agent);
-        agent.destroy();
-        rows.push({ name: scenario.name, ...measured, ratio: measured.perSecond / floor.perSecond, half });
+        const service = await startService(join(work, `data-${index}`), backend ? backend.env : scenario.serviceEnv());
+        try {
+          const spec = await scenario.prepare({ baseUrl: service.url, instanceToken: service.instanceToken, backend });
+          const agent = newAgent();
+          const measured = await peak(service.url, spec, agent);
+          const half = await atRate(service.url, spec, measured.perSecond / 2, agent);
+          agent.destroy();
+          rows.push({ name: scenario.name, ...measured, ratio: measured.perSecond / floor.perSecond, half, ...(backend?.note ? { note: backend.note() } : {}) });
+        } finally {
+          await service.stop();
+        }
       } finally {
-        await service.stop();
+        await backend?.stop();
       }
     }
   } finally {
@@ -191,7 +200,7 @@ async function main() {
   console.log(['scenario'.padEnd(36), 'req/s'.padStart(9), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'vs floor'.padStart(9), '  at half peak: req/s  p50 ms  p99 ms'].join(''));
   for (const row of rows) {
     const half = row.half ? `  ${fmt(row.half.rate, 0).padStart(19)} ${fmt(row.half.p50Ms).padStart(7)} ${fmt(row.half.p99Ms).padStart(7)}` : '';
-    console.log([row.name.padEnd(36), fmt(row.perSecond, 0).padStart(9), fmt(row.p50Ms).padStart(8), fmt(row.p99Ms).padStart(8), (row.ratio === undefined ? '1.00×' : `${fmt(row.ratio)}×`).padStart(9), half].join(''));
+    console.log([row.name.padEnd(36), fmt(row.perSecond, 0).padStart(9), fmt(row.p50Ms).padStart(8), fmt(row.p99Ms).padStart(8), (row.ratio === undefined ? '1.00×' : `${fmt(row.ratio)}×`).padStart(9), half, row.note ? `  (${row.note})` : ''].join(''));
   }
   const credentials = rows.find((row) => row.name === SCENARIOS[0].name);
   const verdict = (ok) => (ok ? 'met' : 'MISSED');

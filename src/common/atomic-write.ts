@@ -1,4 +1,4 @@
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { link, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -6,12 +6,16 @@ export interface AtomicWriteOptions {
   mode?: number;
   uid?: number;
   gid?: number;
+  // Create only: the file appears if the name is free (link, not rename), so two processes
+  // creating it at once never overwrite each other's content. The loser gets false.
+  exclusive?: boolean;
 }
 
 // Writes a file so that readers see either the old or the new content, never a torn one:
 // a temp file in the same directory, fsync, rename over the target, fsync of the directory.
-// Mode and owner are those given, or the existing file's, or 0644/current user.
-export async function atomicWrite(path: string, content: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+// Mode and owner are those given, or the existing file's, or 0644/current user. Returns
+// whether this call's content is the one in place (always true unless `exclusive`).
+export async function atomicWrite(path: string, content: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<boolean> {
   const dir = dirname(path);
   const existing = await stat(path).catch(() => undefined);
   const mode = options.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
@@ -32,13 +36,23 @@ export async function atomicWrite(path: string, content: string | Uint8Array, op
     throw error;
   }
   await handle.close();
+  let placed = true;
   try {
-    await rename(temp, path);
+    if (options.exclusive) {
+      placed = await link(temp, path).then(() => true, (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EEXIST') return false;
+        throw error;
+      });
+      await rm(temp, { force: true });
+    } else {
+      await rename(temp, path);
+    }
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
   }
   await syncDirectory(dir);
+  return placed;
 }
 
 async function syncDirectory(dir: string): Promise<void> {

@@ -23,9 +23,3 @@ export class Secret {
     return REDACTED;
   }
 }
-
-// Masks a secret for display in demos: keeps a short prefix so a person can tell two apart.
-export function maskSecret(value: string): string {
-  if (value.length <= 8) return '****';
-  return `${value.slice(0, 4)}…(${value.length} chars)`;
-}

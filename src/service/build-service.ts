@@ -12,6 +12,7 @@ import { createAuditLog } from './observability/audit-log.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { createStaticSource } from './sources/static-source.ts';
 import { createIssuerSource } from './sources/issuer-source.ts';
+import { createBrokerSource } from './sources/broker/broker-source.ts';
 import { createRealmHandler } from './realm/realm-handler.ts';
 import { loadKeyRing } from './token/key-ring.ts';
 import { loadRegistrySigningKeys } from './token/registry-signing-keys.ts';
@@ -59,9 +60,19 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
     throw error;
   }
   const metrics = createMetrics();
+  const broker = createBrokerSource({ registries: config.registries, clock, metrics, log });
+  try {
+    // Before listening: a brokered registry that answers Basic stops start-up (exit 2).
+    await broker.discover();
+  } catch (error) {
+    audit.close();
+    await revocations.close();
+    throw error;
+  }
   const sources: Record<string, CredentialSource> = {
     static: createStaticSource(),
-    issuer: createIssuerSource({ ticketKeys, clock, issuerName: config.issuerName }),
+    issuer: createIssuerSource({ ticketKeys, issuerName: config.issuerName }),
+    broker,
   };
   const deps: ServiceDeps = { config, instanceKeys, verifiedTokens: createVerifiedTokenCache(), revocations, sources, audit, metrics, clock, log };
   // The token realm handles its own errors, audit lines and metrics; the router only measures it.

@@ -36,7 +36,7 @@ export function createTransport(target: ServerTarget, options: { caFile?: string
         const request = target.kind === 'unix'
           ? httpRequest({ ...common, socketPath: target.socketPath })
           : (target.protocol === 'https:' ? httpsRequest : httpRequest)({ ...common, hostname: target.hostname, port: target.port, servername: target.protocol === 'https:' ? serverName(target.hostname) : undefined });
-        const timer = setTimeout(() => request.destroy(new CodedError('timeout', `dstack server ${target.display} did not answer within ${formatMs(timeoutMs)} (DOCKER_CREDENTIAL_DSTACK_TIMEOUT)`)), timeoutMs);
+        const timer = setTimeout(() => request.destroy(serverTimeout(target.display, timeoutMs)), timeoutMs);
         request.on('error', (error) => {
           clearTimeout(timer);
           reject(error instanceof CodedError ? error : networkError(error as NodeJS.ErrnoException, target));
@@ -99,6 +99,11 @@ function oneLineOf(text: string): string {
   return text.replace(/\s+/g, ' ').slice(0, 160);
 }
 
-export function formatMs(ms: number): string {
+function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+// The time budget ran out (one attempt's, or the whole call's).
+export function serverTimeout(server: string, budgetMs: number): CodedError {
+  return new CodedError('timeout', `dstack server ${server} did not answer within ${formatMs(budgetMs)} (DOCKER_CREDENTIAL_DSTACK_TIMEOUT)`);
 }

@@ -1,5 +1,6 @@
 // When to try again and how long to wait. Network errors, 5xx and 429 are retried with
-// full-jitter exponential backoff or the server's Retry-After; 4xx never are.
+// exponential backoff and equal jitter (half the step fixed, half random: never a burst of
+// near-zero waits) or the server's Retry-After; 4xx never are.
 export const MAX_ATTEMPTS = 4;
 const BASE_DELAY_MS = 100;
 const MAX_DELAY_MS = 2000;

@@ -1,22 +1,13 @@
 import { CodedError } from '../../common/errors.ts';
+import { isLoopbackHost } from '../../registry/loopback.ts';
 
 // Where the service listens, as the helper reaches it.
 export type ServerTarget =
   | { kind: 'tcp'; protocol: 'https:' | 'http:'; hostname: string; port: number; basePath: string; display: string }
   | { kind: 'unix'; socketPath: string; basePath: ''; display: string };
 
-// Plain HTTP carries the instance token in clear text, so it is allowed only where the
-// traffic never leaves the host.
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  if (host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
-  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)) return true;
-  return /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
 // Parses DOCKER_CREDENTIAL_DSTACK_SERVER: https://host[:port][/base], http:// on loopback
-// only, or unix:/path/to.sock (the far end of an SSH reverse tunnel).
+// only (plain HTTP carries the instance token in clear text), or unix:/path/to.sock (the far end of an SSH reverse tunnel).
 export function parseServerUrl(text: string): ServerTarget {
   const raw = text.trim();
   if (raw.startsWith('unix:')) {

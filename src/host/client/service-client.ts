@@ -3,8 +3,7 @@ import type { Secret } from '../../common/secret.ts';
 import { Secret as SecretValue } from '../../common/secret.ts';
 import { VERSION } from '../../common/version.ts';
 import { parseCredentialAnswer, type CredentialRequestBody } from '../../contract/credential-answer.ts';
-import type { HelperSettings } from '../helper/settings.ts';
-import { createTransport, formatMs, type Exchange, type ExchangeResult, type Transport } from './http-exchange.ts';
+import { createTransport, serverTimeout, type Exchange, type ExchangeResult, type Transport } from './http-exchange.ts';
 import { readInstanceToken } from './instance-token.ts';
 import { backoffMs, isRetryableStatus, MAX_ATTEMPTS, parseRetryAfter } from './retry-policy.ts';
 import { parseServerUrl } from './server-url.ts';
@@ -35,6 +34,15 @@ export interface ServiceClient {
   health(): Promise<{ ok: boolean; date?: Date }>;
 }
 
+// What the client needs to reach the service; the helper's settings are one such value.
+export interface ServiceClientSettings {
+  server: string;
+  tokenFile: string;
+  timeoutMs: number;
+  caFile?: string;
+  proxyEnv?: Record<string, string | undefined>;
+}
+
 export interface ServiceClientOptions {
   warn?: (msg: string) => void;
   debug?: (msg: string) => void;
@@ -45,7 +53,7 @@ export interface ServiceClientOptions {
 
 // The helper's view of the service (docs/contract.md): bearer instance token, one bounded
 // time budget per call shared by all attempts, retries only where they can help.
-export function createServiceClient(settings: HelperSettings, options: ServiceClientOptions = {}): ServiceClient {
+export function createServiceClient(settings: ServiceClientSettings, options: ServiceClientOptions = {}): ServiceClient {
   const target = parseServerUrl(settings.server);
   const transport = options.transport ?? createTransport(target, { caFile: settings.caFile, proxyEnv: settings.proxyEnv });
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -69,7 +77,7 @@ export function createServiceClient(settings: HelperSettings, options: ServiceCl
         const header = result.headers['retry-after'];
         waitMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, Date.now());
       } catch (error) {
-        if (isCodedError(error, 'timeout')) throw new CodedError('timeout', `dstack server ${target.display} did not answer within ${formatMs(settings.timeoutMs)} (DOCKER_CREDENTIAL_DSTACK_TIMEOUT)`);
+        if (isCodedError(error, 'timeout')) throw serverTimeout(target.display, settings.timeoutMs);
         if (!isCodedError(error) || error.code !== 'unreachable') throw error;
         failure = error;
       }

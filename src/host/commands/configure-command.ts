@@ -1,6 +1,96 @@
-import type { Command } from '../../common/command-context.ts';
-import { runConfigure } from '../setup/run-configure.ts';
-import { reportSetupError } from '../setup/report-setup-error.ts';
+import type { Command, CommandContext } from '../../common/command-context.ts';
+import { reportSetupError } from './report-setup-error.ts';
+import { write } from '../../common/command-context.ts';
+import { parseSetupOptions, SETUP_USAGE } from '../setup/setup-options.ts';
+import { resolveHostSetup } from '../setup/host-config-source.ts';
+import { detectEngines } from '../setup/detect-engines.ts';
+import { dockerPreflight, type DockerState } from '../setup/docker-preflight.ts';
+import { planConfigure } from '../setup/configure-plan.ts';
+import { printPlan, applyConfigurePlan } from '../setup/apply-plan.ts';
+import { isChange, type PlannedFile } from '../setup/planned-file.ts';
+import { dockerdCanValidate, validateDaemonJson, describeImageStore, mirrorsInEffect } from '../setup/docker-engine.ts';
+import { reloadAndConfirm } from '../setup/reload-dockerd.ts';
+
+// `configure`: plan every file, refuse before writing anything when one cannot be handled,
+// then write, reload dockerd and confirm the mirror in `docker info`.
+async function runConfigure(ctx: CommandContext): Promise<number> {
+  const options = parseSetupOptions(ctx.argv, ctx.env);
+  if (options.help) {
+    await write(ctx.stdout, `Usage: docker-credential-dstack configure [options]\n${SETUP_USAGE}`);
+    return 0;
+  }
+  const setup = await resolveHostSetup(options, ctx.env);
+  if (setup.keys.length === 0 && setup.mirrors.length === 0) {
+    await write(ctx.stderr, `nothing to configure: ${setup.source} names no mirror and no registry; pass --mirror URL or --registry KEY\n`);
+    return 1;
+  }
+  const engines = options.engines ?? (await detectEngines(ctx.env));
+  await write(ctx.stdout, `configuring from ${setup.source}: mirrors ${list(setup.mirrors)}; helper for ${list(setup.keys)}; engines ${list(engines)}\n`);
+
+  let docker: DockerState | undefined;
+  if (engines.includes('docker') && setup.mirrors.length > 0) docker = await dockerPreflight(options, ctx.env);
+  const plan = await planConfigure({ options, keys: setup.keys, mirrors: setup.mirrors, engines, dockerContainerdStore: docker?.info?.containerdStore ?? false });
+  for (const warning of plan.warnings) await write(ctx.stderr, `warning: ${warning}\n`);
+  for (const note of docker?.notes ?? []) await write(ctx.stderr, `${note}\n`);
+
+  const daemonJson = plan.files.find((f) => f.ownership?.kind === 'daemon-json');
+  if (daemonJson && isChange(daemonJson) && daemonJson.after !== undefined) {
+    if (await dockerdCanValidate(ctx.env)) await validateDaemonJson(daemonJson.after, ctx.env);
+    else await write(ctx.stdout, 'note: this dockerd has no --validate (before Docker 23); daemon.json was checked as JSON only\n');
+  }
+  if (options.dryRun) {
+    await printPlan(plan.files, ctx.stdout);
+    await write(ctx.stdout, 'dry run: nothing was changed\n');
+    return 0;
+  }
+  const changed = await applyConfigurePlan(plan.files, options.stateDir, ctx.stdout);
+  const dockerInEffect = await reportDocker(ctx, docker, daemonJson, setup.mirrors, options.noReload);
+  await reportEngines(ctx, plan.files);
+  if (!dockerInEffect) {
+    await write(ctx.stderr, `not in effect: the running dockerd does not use the mirror ${setup.mirrors.join(', ')} after the reload; the files are written, see the dockerd log ("Error reconfiguring") and rerun\n`);
+    return 1;
+  }
+  if (plan.skippedKeys.length > 0) {
+    await write(ctx.stderr, `not fully configured: credHelpers for ${plan.skippedKeys.join(', ')} name another helper; rerun with --force to replace them\n`);
+    return 1;
+  }
+  await write(ctx.stdout, changed === 0 ? 'already configured: nothing changed\n' : 'configured\n');
+  return 0;
+}
+
+// Reports what the engine does with the mirror. False only when a running dockerd that was
+// just reloaded demonstrably does not use it: the operator must not read "configured" then.
+// A dockerd that is not running, not reloaded on request, or whose info cannot be read is
+// reported, not failed.
+async function reportDocker(ctx: CommandContext, docker: DockerState | undefined, daemonJson: PlannedFile | undefined, mirrors: string[], noReload: boolean): Promise<boolean> {
+  if (!docker || !daemonJson) return true;
+  let info = docker.info;
+  let inEffect = true;
+  if (isChange(daemonJson)) {
+    if (noReload) await write(ctx.stdout, 'dockerd: not reloaded (--no-reload); the mirror applies after `systemctl reload docker` or SIGHUP\n');
+    else if (docker.pid === undefined) await write(ctx.stdout, 'dockerd: not running; the mirror applies when it starts\n');
+    else {
+      info = await reloadAndConfirm(ctx, docker.pid, mirrors, 'present');
+      inEffect = info === undefined || mirrorsInEffect(info, mirrors);
+    }
+  } else if (info) {
+    const missing = mirrors.filter((m) => !info!.mirrors.some((seen) => seen.replace(/\/+$/, '') === m));
+    await write(ctx.stdout, missing.length === 0 ? 'dockerd: mirror in effect (docker info)\n' : `dockerd: daemon.json lists the mirror but docker info does not show ${missing.join(', ')}; reload dockerd\n`);
+  }
+  if (info) await write(ctx.stdout, `image store: ${describeImageStore(info)}\n`);
+  else if (docker.infoError) await write(ctx.stdout, `dockerd: could not read docker info (${docker.infoError})\n`);
+  return inEffect;
+}
+
+async function reportEngines(ctx: CommandContext, files: PlannedFile[]): Promise<void> {
+  if (files.some((f) => f.label === 'containerd hosts.toml')) {
+    await write(ctx.stdout, 'note: containerd reads certs.d only where config_path points at it (CRI: [plugins."io.containerd.grpc.v1.cri".registry] config_path) or with --hosts-dir (ctr, nerdctl); no restart needed\n');
+  }
+}
+
+function list(items: readonly string[]): string {
+  return items.length === 0 ? '(none)' : items.join(', ');
+}
 
 // `docker-credential-dstack configure`: see docs/host-setup.md.
 export const configureCommand: Command = (ctx) => runConfigure(ctx).catch((error: unknown) => reportSetupError(ctx, 'configure', error));

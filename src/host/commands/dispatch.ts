@@ -1,13 +1,13 @@
 import type { Command, CommandContext } from '../../common/command-context.ts';
 import { write } from '../../common/command-context.ts';
 import { VERSION } from '../../common/version.ts';
+import { isProtocolAction } from '../protocol/wire.ts';
 
 export const HELPER_USAGE = 'Usage: docker-credential-dstack <store|get|erase|list|version> | configure | unconfigure | doctor | auth-header IMAGE | mirror [--listen HOST:PORT] [--upstream URL]… | --help | --version';
 
 // Protocol actions take exactly one argument (docker-credential-helpers' rule); host
 // subcommands take options. Each is imported only when chosen, so a cache-hit `get`
 // evaluates nothing of configure/doctor and no HTTP client.
-const PROTOCOL_ACTIONS = new Set(['get', 'store', 'erase', 'list', 'version']);
 const HOST_COMMANDS: Record<string, () => Promise<Command>> = {
   configure: async () => (await import('./configure-command.ts')).configureCommand,
   unconfigure: async () => (await import('./unconfigure-command.ts')).unconfigureCommand,
@@ -26,7 +26,7 @@ export async function runHelper(ctx: CommandContext): Promise<number> {
     await write(ctx.stdout, `docker-credential-dstack ${VERSION}\n`);
     return 0;
   }
-  if (first !== undefined && PROTOCOL_ACTIONS.has(first) && rest.length === 0) {
+  if (first !== undefined && isProtocolAction(first) && rest.length === 0) {
     const { runProtocolAction } = await import('./protocol-command.ts');
     return runProtocolAction(first, ctx);
   }

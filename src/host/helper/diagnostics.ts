@@ -35,6 +35,3 @@ export function createDiagnostics(settings: Pick<HelperSettings, 'debug' | 'logF
     },
   };
 }
-
-// For code paths that need a Diagnostics but have nowhere to report.
-export const silentDiagnostics: Diagnostics = { debug() {}, warn() {} };

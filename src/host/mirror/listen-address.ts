@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { CodedError } from '../../common/errors.ts';
-import { isLoopbackHost } from '../client/server-url.ts';
+import { isLoopbackHost } from '../../registry/loopback.ts';
 
 export interface ListenAddress {
   host: string;

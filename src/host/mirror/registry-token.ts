@@ -1,6 +1,6 @@
 import { CodedError } from '../../common/errors.ts';
 import { Secret } from '../../common/secret.ts';
-import { isLoopbackHost } from '../client/server-url.ts';
+import { isLoopbackHost } from '../../registry/loopback.ts';
 import type { Challenge } from './challenge.ts';
 import type { UpstreamHttp } from './upstream-http.ts';
 

@@ -2,7 +2,7 @@ import type { CommandContext } from '../../common/command-context.ts';
 import { write } from '../../common/command-context.ts';
 import { CodedError } from '../../common/errors.ts';
 import { createServiceClient, type ServiceClient } from '../client/service-client.ts';
-import { isLoopbackHost } from '../client/server-url.ts';
+import { isLoopbackHost } from '../../registry/loopback.ts';
 import { openHelperCache } from '../helper/open-helper-cache.ts';
 import { loadHelperSettings } from '../helper/settings.ts';
 import { parseDuration } from '../../common/duration.ts';

@@ -1,7 +1,7 @@
 import { CodedError } from '../../common/errors.ts';
 import { repositoryProblem } from '../../registry/distribution-grammar.ts';
 import { normalizeRegistryKey } from '../../registry/registry-key.ts';
-import { isLoopbackHost } from '../client/server-url.ts';
+import { isLoopbackHost } from '../../registry/loopback.ts';
 
 // What to do with Docker Hub's `library/` namespace (dockerd asks a mirror for
 // `library/python`): keep it (pull-through caches), strip it (a registry where `python:3.14`

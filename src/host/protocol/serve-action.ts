@@ -1,4 +1,4 @@
-import { oneLine } from '../../common/errors.ts';
+import { CodedError, oneLine } from '../../common/errors.ts';
 import type { CredentialStore, Credentials } from './credential-store.ts';
 import type { ProtocolIo } from './protocol-io.ts';
 import { CREDENTIALS_NOT_FOUND, MISSING_SERVER_URL } from './wire.ts';
@@ -68,6 +68,10 @@ export function parseStoreInput(input: string): Credentials {
   return { ServerURL: serverUrl, Username: username, Secret: new Secret(secret) };
 }
 
-export class ProtocolInputError extends Error {
-  readonly code = 'protocol_input';
+// Malformed protocol input: the message is the protocol's own wording, printed as is.
+export class ProtocolInputError extends CodedError {
+  constructor(message: string) {
+    super('protocol_input', message);
+    this.name = 'ProtocolInputError';
+  }
 }

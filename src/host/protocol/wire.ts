@@ -1,5 +1,5 @@
 // The exact strings of the docker-credential-helpers protocol. Docker and the other clients
-// match some of them literally, so they live here once, with matching checks.
+// match some of them literally, so they live here once.
 
 // Printed (stdout, exit 1) when there is no credential: clients then go on anonymously.
 export const CREDENTIALS_NOT_FOUND = 'credentials not found in native keychain';
@@ -10,14 +10,6 @@ export const MISSING_SERVER_URL = 'no credentials server URL';
 // The only arguments the protocol knows.
 export const PROTOCOL_ACTIONS = ['get', 'store', 'erase', 'list', 'version'] as const;
 export type ProtocolAction = (typeof PROTOCOL_ACTIONS)[number];
-
-export function isCredentialsNotFound(line: string): boolean {
-  return line.trim() === CREDENTIALS_NOT_FOUND;
-}
-
-export function isMissingServerUrl(line: string): boolean {
-  return line.trim() === MISSING_SERVER_URL;
-}
 
 export function isProtocolAction(value: string): value is ProtocolAction {
   return (PROTOCOL_ACTIONS as readonly string[]).includes(value);

@@ -1,9 +1,10 @@
 import { readToml } from './toml-lite.ts';
 import { outsideBlock, setBlock, findBlock } from './managed-block.ts';
 import { CodedError } from '../../common/errors.ts';
+import { DOCKER_HUB_KEY, registryApiHost } from '../../registry/registry-key.ts';
 
 // Docker Hub's API host: the upstream containerd falls back to after the mirrors.
-const DOCKER_HUB_SERVER = 'https://registry-1.docker.io';
+const DOCKER_HUB_SERVER = `https://${registryApiHost(DOCKER_HUB_KEY)}`;
 
 // containerd's hosts.toml for docker.io (certs.d/docker.io/hosts.toml): one [host."<mirror>"]
 // table per mirror with pull and resolve capabilities; containerd tries hosts in file order and

@@ -1,5 +1,5 @@
 import { parseJsonObject, formatJsonLike, type JsonObject } from './json-document.ts';
-import { sameMirror } from './mirror-url.ts';
+import { sameMirror } from '../../registry/mirror-url.ts';
 import { CodedError } from '../../common/errors.ts';
 
 export interface MirrorsOwnership {

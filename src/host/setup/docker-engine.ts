@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProgram } from './run-program.ts';
-import { sameMirror } from './mirror-url.ts';
+import { sameMirror } from '../../registry/mirror-url.ts';
 import { CodedError } from '../../common/errors.ts';
 
 export interface DockerInfo {

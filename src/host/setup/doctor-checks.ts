@@ -8,7 +8,7 @@ import { findOnPath } from './detect-engines.ts';
 import { HELPER_NAME } from './docker-client-config.ts';
 import { parseJsonObject } from './json-document.ts';
 import { dockerInfo, describeImageStore, mirrorsInEffect, type DockerInfo } from './docker-engine.ts';
-import { mirrorRegistryKey, validateMirrorUrl } from './mirror-url.ts';
+import { mirrorRegistryKey, validateMirrorUrl } from '../../registry/mirror-url.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 export interface CheckResult {
@@ -151,7 +151,8 @@ const imageStore: Check = async (ctx) => {
     : { status: 'ok', name: 'image store', detail: describeImageStore(ctx.info) };
 };
 
-// In the order the issue lists them: each later one builds on what the earlier ones found.
+// In dependency order: each later check builds on what the earlier ones found (settings →
+// token → server → host config → credentials → engines).
 export const DOCTOR_CHECKS: Check[] = [binaryOnPath, helperConfig, tokenFile, serverReachable, hostConfigCheck, credentials, clientConfig, daemonMirrors, imageStore];
 
 function wantedKeys(hostConfig: { mirrors: string[]; registries: string[] }): string[] {

@@ -2,7 +2,7 @@ import { loadHelperSettings } from '../helper/settings.ts';
 import { CodedError, isCodedError } from '../../common/errors.ts';
 import { createServiceClient } from '../client/service-client.ts';
 import { DOCKER_HUB_KEY, normalizeRegistryKey } from '../../registry/registry-key.ts';
-import { validateMirrorUrl, mirrorRegistryKey } from './mirror-url.ts';
+import { validateMirrorUrl, mirrorRegistryKey } from '../../registry/mirror-url.ts';
 import type { SetupOptions } from './setup-options.ts';
 
 export interface HostSetup {

@@ -1,6 +1,6 @@
 import { readToml, type TomlTable } from './toml-lite.ts';
 import { outsideBlock, setBlock } from './managed-block.ts';
-import { mirrorLocation } from './mirror-url.ts';
+import { mirrorLocation } from '../../registry/mirror-url.ts';
 import { CodedError } from '../../common/errors.ts';
 
 // The drop-in podman, buildah, skopeo and CRI-O read after /etc/containers/registries.conf

@@ -1,11 +1,14 @@
 import type { CommandContext } from '../../common/command-context.ts';
+
+// What a setup step may touch: the environment and the two output streams, not the command line.
+export type SetupIo = Pick<CommandContext, 'env' | 'stdout' | 'stderr'>;
 import { write } from '../../common/command-context.ts';
 import { signalReload } from './dockerd-process.ts';
 import { waitForMirrors, mirrorsInEffect, mirrorsAbsent, type DockerInfo } from './docker-engine.ts';
 
 // SIGHUP makes dockerd re-read daemon.json (registry-mirrors is reloadable: no restart, no
 // container touched); docker info then shows whether the change took.
-export async function reloadAndConfirm(ctx: CommandContext, pid: number, mirrors: string[], want: 'present' | 'absent'): Promise<DockerInfo | undefined> {
+export async function reloadAndConfirm(ctx: SetupIo, pid: number, mirrors: string[], want: 'present' | 'absent'): Promise<DockerInfo | undefined> {
   signalReload(pid);
   const check = want === 'present' ? (i: DockerInfo) => mirrorsInEffect(i, mirrors) : (i: DockerInfo) => mirrorsAbsent(i, mirrors);
   let info: DockerInfo;

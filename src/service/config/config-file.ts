@@ -16,6 +16,8 @@ export interface FileRegistry {
   tokenTtl?: string;
   credentialTtl?: string;
   mirror?: boolean | string;
+  upstream?: string;
+  library?: string;
 }
 
 // The optional JSON file named by DSTACK_REGISTRY_AUTH_CONFIG. Every key mirrors a
@@ -39,6 +41,9 @@ export interface ConfigFile {
   defaultService?: string;
   defaultMirrorUrl?: string;
   defaultProjects?: string[];
+  defaultUpstreamUrl?: string;
+  defaultLibrary?: string;
+  mirrorEndpoint?: boolean;
   registries?: FileRegistry[];
 }
 
@@ -48,13 +53,14 @@ const TOP_LEVEL: Record<string, Kind> = {
   listen: 'string', dataDir: 'string', publicUrl: 'string', plainHttp: 'boolean', tlsCert: 'string', tlsKey: 'string',
   adminToken: 'string', issuer: 'string', instanceTokenTtl: 'string', credentialTtl: 'string', ticketTtl: 'string',
   registryTokenTtl: 'string', databaseUrl: 'string', auditLog: 'string', defaultSource: 'string', defaultService: 'string',
-  defaultMirrorUrl: 'string', defaultProjects: 'string[]',
+  defaultMirrorUrl: 'string', defaultProjects: 'string[]', defaultUpstreamUrl: 'string', defaultLibrary: 'string',
+  mirrorEndpoint: 'boolean',
 };
 
 const REGISTRY: Record<string, Kind> = {
   registry: 'string', source: 'string', username: 'string', password: 'string', passwordEnv: 'string', projects: 'string[]',
   service: 'string', anonymousPull: 'boolean', repositories: 'repositories', ticketTtl: 'string', tokenTtl: 'string',
-  credentialTtl: 'string', mirror: 'boolean|string',
+  credentialTtl: 'string', mirror: 'boolean|string', upstream: 'string', library: 'string',
 };
 
 // Reads and shape-checks the file; unknown keys are errors, so a typo cannot silently drop a setting.
@@ -95,7 +101,7 @@ function checkRegistry(setting: string, where: string, entry: unknown): void {
     checkKind(setting, `${where}.${key}`, value, kind);
   }
   if (typeof entry.registry !== 'string') throw bad(setting, `${where}.registry`, 'is required');
-  if (typeof entry.source !== 'string') throw bad(setting, `${where}.source`, 'is required (static or issuer)');
+  if (typeof entry.source !== 'string') throw bad(setting, `${where}.source`, 'is required (static, issuer or broker)');
 }
 
 function checkKind(setting: string, where: string, value: unknown, kind: Kind): void {

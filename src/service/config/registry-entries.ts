@@ -1,11 +1,11 @@
-import type { RegistryEntry, SourceKind } from '../core/ports.ts';
+import type { LibraryMode, RegistryEntry, SourceKind } from '../core/ports.ts';
 import { Secret } from '../../common/secret.ts';
 import { CodedError } from '../../common/errors.ts';
 import { MAX_SHORT_LIFETIME_SECONDS, parseDuration } from '../../common/duration.ts';
 import { DOCKER_HUB_KEY, isDockerHubKey, normalizeRegistryKey } from '../../registry/registry-key.ts';
 import type { FileRegistry } from './config-file.ts';
-import { hostOf, isLoopbackHost } from './loopback.ts';
-import { checkHttpUrl } from './http-url.ts';
+import { checkMirrorUrl } from './http-url.ts';
+import { checkUpstreamUrl, defaultMirrorUrl, defaultUpstreamUrl, libraryMode } from './registry-urls.ts';
 
 // Service-wide lifetimes a registry inherits unless it sets its own.
 export interface DefaultTtls {
@@ -14,14 +14,22 @@ export interface DefaultTtls {
   tokenTtlSeconds: number;
 }
 
+// A setting's value and the name to blame when it is wrong.
+interface Named {
+  value: string;
+  setting: string;
+}
+
 // What decides the server-level default registry: dstack's three variables plus our choices.
 export interface DefaultRegistrySettings {
   registry?: string;
   username?: string;
   password?: string;
-  source?: { value: string; setting: string };
+  source?: Named;
   service?: string;
-  mirrorUrl?: { value: string; setting: string };
+  mirrorUrl?: Named;
+  upstreamUrl?: Named;
+  library?: Named;
   projects?: string[];
 }
 
@@ -29,29 +37,46 @@ const REGISTRY_VAR = 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY';
 const USERNAME_VAR = 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME';
 const PASSWORD_VAR = 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD';
 
+// The parts every entry shares, before its source adds its own.
+type Base = Pick<RegistryEntry, 'key' | 'projects' | 'aliases' | 'mirrorUrl' | 'library' | 'upstreamUrl'>;
+
 // dstack's meaning: the default registry is where unqualified (Docker Hub) images go, so it is
 // served under the Docker Hub key too and listed as a mirror; credentials without a registry
-// are Docker Hub credentials.
+// are Docker Hub credentials (with the broker source, traded at Docker Hub's own realm).
 export function defaultRegistryEntry(settings: DefaultRegistrySettings, ttls: DefaultTtls): RegistryEntry | undefined {
   const { registry, username, password } = settings;
   if (username !== undefined && password === undefined) throw new CodedError('config_invalid', `${USERNAME_VAR} is set but ${PASSWORD_VAR} is not; set both or neither`);
   if (password !== undefined && username === undefined) throw new CodedError('config_invalid', `${PASSWORD_VAR} is set but ${USERNAME_VAR} is not; set both or neither`);
   const sourceSetting = settings.source?.setting ?? 'DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE';
   const source = sourceKind(settings.source?.value ?? 'static', sourceSetting);
+  if (source === 'broker' && username === undefined) {
+    throw new CodedError('config_invalid', `${sourceSetting}=broker needs ${USERNAME_VAR} and ${PASSWORD_VAR}: the account the service trades at the registry's realm for pull tokens`);
+  }
+  const projects = settings.projects ?? ['*'];
+  const upstreamOverride = settings.upstreamUrl ? checkUpstreamUrl(settings.upstreamUrl.value, settings.upstreamUrl.setting) : undefined;
   if (registry === undefined) {
-    if (settings.source?.value === 'issuer') throw new CodedError('config_invalid', `${sourceSetting}=issuer needs ${REGISTRY_VAR}: Docker Hub does not trust this service's tokens`);
+    if (source === 'issuer') throw new CodedError('config_invalid', `${sourceSetting}=issuer needs ${REGISTRY_VAR}: Docker Hub does not trust this service's tokens`);
+    if (settings.library) throw new CodedError('config_invalid', `${settings.library.setting} applies to a Docker Hub mirror; without ${REGISTRY_VAR} the registry is Docker Hub, which names official images library/…`);
     if (username === undefined) return undefined;
-    return staticEntry(DOCKER_HUB_KEY, [], undefined, settings.projects ?? ['*'], username, password!, ttls.credentialTtlSeconds);
+    const base: Base = { key: DOCKER_HUB_KEY, projects, aliases: [], upstreamUrl: upstreamOverride ?? defaultUpstreamUrl(DOCKER_HUB_KEY, undefined) };
+    return source === 'broker' ? brokerEntry(base, username, password!) : staticEntry(base, username, password!, ttls.credentialTtlSeconds);
   }
   const key = normalize(registry, REGISTRY_VAR);
   const hub = isDockerHubKey(key);
   if (hub && source === 'issuer') throw new CodedError('config_invalid', `${sourceSetting}=issuer cannot serve Docker Hub (${REGISTRY_VAR}=${registry}); name your own registry`);
-  const aliases = hub ? [] : [DOCKER_HUB_KEY];
-  const mirrorUrl = hub ? undefined : settings.mirrorUrl ? checkHttpUrl(settings.mirrorUrl.value, settings.mirrorUrl.setting) : defaultMirrorUrl(key);
-  const projects = settings.projects ?? ['*'];
-  if (source === 'issuer') return issuerEntry(key, aliases, mirrorUrl, projects, { service: settings.service ?? key }, ttls);
-  if (username === undefined) return { key, source: 'static', projects, aliases, ...(mirrorUrl ? { mirrorUrl } : {}) };
-  return staticEntry(key, aliases, mirrorUrl, projects, username, password!, ttls.credentialTtlSeconds);
+  const mirrorUrl = hub ? undefined : settings.mirrorUrl ? checkMirrorUrl(settings.mirrorUrl.value, settings.mirrorUrl.setting) : defaultMirrorUrl(key);
+  if (hub && settings.library) throw new CodedError('config_invalid', `${settings.library.setting} applies to a Docker Hub mirror, not to Docker Hub itself (${REGISTRY_VAR}=${registry})`);
+  const base: Base = {
+    key,
+    projects,
+    aliases: hub ? [] : [DOCKER_HUB_KEY],
+    ...(mirrorUrl ? { mirrorUrl, library: settings.library ? libraryMode(settings.library.value, settings.library.setting) : 'keep' } : {}),
+    upstreamUrl: upstreamOverride ?? defaultUpstreamUrl(key, mirrorUrl),
+  };
+  if (source === 'issuer') return issuerEntry(base, { service: settings.service ?? key }, ttls);
+  if (source === 'broker') return brokerEntry(base, username!, password!);
+  if (username === undefined) return { ...base, source: 'static' };
+  return staticEntry(base, username, password!, ttls.credentialTtlSeconds);
 }
 
 // One entry of the config file's `registries`; `where` names it in errors.
@@ -62,52 +87,57 @@ export function fileRegistryEntry(raw: FileRegistry, where: string, env: Record<
   if (projects.length === 0) throw new CodedError('config_invalid', `${where}.projects is empty; list project names or "*"`);
   let mirrorUrl: string | undefined;
   if (raw.mirror === true) mirrorUrl = defaultMirrorUrl(key);
-  else if (typeof raw.mirror === 'string') mirrorUrl = checkHttpUrl(raw.mirror, `${where}.mirror`);
+  else if (typeof raw.mirror === 'string') mirrorUrl = checkMirrorUrl(raw.mirror, `${where}.mirror`);
   if (mirrorUrl && isDockerHubKey(key)) throw new CodedError('config_invalid', `${where}.mirror: Docker Hub cannot be its own mirror`);
-  const aliases = mirrorUrl ? [DOCKER_HUB_KEY] : [];
+  if (raw.library !== undefined && !mirrorUrl) throw new CodedError('config_invalid', `${where}.library applies to a Docker Hub mirror; set ${where}.mirror too, or drop library`);
+  const library: LibraryMode | undefined = mirrorUrl ? (raw.library === undefined ? 'keep' : libraryMode(raw.library, `${where}.library`)) : undefined;
+  const base: Base = {
+    key,
+    projects,
+    aliases: mirrorUrl ? [DOCKER_HUB_KEY] : [],
+    ...(mirrorUrl ? { mirrorUrl, library } : {}),
+    upstreamUrl: raw.upstream === undefined ? defaultUpstreamUrl(key, mirrorUrl) : checkUpstreamUrl(raw.upstream, `${where}.upstream`),
+  };
   if (source === 'issuer') {
-    if (isDockerHubKey(key)) throw new CodedError('config_invalid', `${where}.source: issuer cannot serve Docker Hub; use static`);
-    return issuerEntry(key, aliases, mirrorUrl, projects, raw, ttls, where);
+    if (isDockerHubKey(key)) throw new CodedError('config_invalid', `${where}.source: issuer cannot serve Docker Hub; use static or broker`);
+    return issuerEntry(base, raw, ttls, where);
   }
-  if (raw.username === undefined) throw new CodedError('config_invalid', `${where}.username is required for source static`);
+  if (raw.username === undefined) throw new CodedError('config_invalid', `${where}.username is required for source ${source}`);
   let password = raw.password;
   if (raw.passwordEnv !== undefined) {
     if (password !== undefined) throw new CodedError('config_invalid', `${where}: set password or passwordEnv, not both`);
     password = env[raw.passwordEnv] || undefined;
     if (password === undefined) throw new CodedError('config_invalid', `${where}.passwordEnv: the variable ${raw.passwordEnv} is not set`);
   }
-  if (password === undefined) throw new CodedError('config_invalid', `${where}.password (or passwordEnv) is required for source static`);
+  if (password === undefined) throw new CodedError('config_invalid', `${where}.password (or passwordEnv) is required for source ${source}`);
+  if (source === 'broker') {
+    if (raw.credentialTtl !== undefined) throw new CodedError('config_invalid', `${where}.credentialTtl does not apply to source broker: a registry token lives as long as the registry's realm says`);
+    return brokerEntry(base, raw.username, password);
+  }
   const ttl = raw.credentialTtl === undefined ? ttls.credentialTtlSeconds : parseDuration(raw.credentialTtl, `${where}.credentialTtl`, MAX_SHORT_LIFETIME_SECONDS);
-  return staticEntry(key, aliases, mirrorUrl, projects, raw.username, password, ttl);
+  return staticEntry(base, raw.username, password, ttl);
 }
 
-// Where engines reach a mirror: https, or http for a registry on loopback (engines treat those as insecure-allowed).
-export function defaultMirrorUrl(key: string): string {
-  return `${isLoopbackHost(hostOf(key)) ? 'http' : 'https'}://${key}`;
+function staticEntry(base: Base, username: string, password: string, ttlSeconds: number): RegistryEntry {
+  return { ...base, source: 'static', static: { username, password: new Secret(password), ttlSeconds } };
 }
 
-function staticEntry(key: string, aliases: string[], mirrorUrl: string | undefined, projects: string[], username: string, password: string, ttlSeconds: number): RegistryEntry {
-  return { key, source: 'static', projects, aliases, ...(mirrorUrl ? { mirrorUrl } : {}), static: { username, password: new Secret(password), ttlSeconds } };
+function brokerEntry(base: Base, username: string, password: string): RegistryEntry {
+  return { ...base, source: 'broker', broker: { username, password: new Secret(password) } };
 }
 
 function issuerEntry(
-  key: string,
-  aliases: string[],
-  mirrorUrl: string | undefined,
-  projects: string[],
+  base: Base,
   raw: Pick<FileRegistry, 'service' | 'anonymousPull' | 'repositories' | 'ticketTtl' | 'tokenTtl'>,
   ttls: DefaultTtls,
   where = 'default registry',
 ): RegistryEntry {
   const repositories = raw.repositories === undefined ? { '*': ['*'] } : Array.isArray(raw.repositories) ? { '*': raw.repositories } : raw.repositories;
   return {
-    key,
+    ...base,
     source: 'issuer',
-    projects,
-    aliases,
-    ...(mirrorUrl ? { mirrorUrl } : {}),
     issuer: {
-      service: raw.service ?? key,
+      service: raw.service ?? base.key,
       ticketTtlSeconds: raw.ticketTtl === undefined ? ttls.ticketTtlSeconds : parseDuration(raw.ticketTtl, `${where}.ticketTtl`, MAX_SHORT_LIFETIME_SECONDS),
       tokenTtlSeconds: raw.tokenTtl === undefined ? ttls.tokenTtlSeconds : parseDuration(raw.tokenTtl, `${where}.tokenTtl`, MAX_SHORT_LIFETIME_SECONDS),
       anonymousPull: raw.anonymousPull ?? false,
@@ -117,8 +147,8 @@ function issuerEntry(
 }
 
 function sourceKind(value: string, setting: string): SourceKind {
-  if (value === 'static' || value === 'issuer') return value;
-  throw new CodedError('config_invalid', `${setting}: unknown source "${value.slice(0, 40)}"; use static or issuer`);
+  if (value === 'static' || value === 'issuer' || value === 'broker') return value;
+  throw new CodedError('config_invalid', `${setting}: unknown source "${value.slice(0, 40)}"; use static, issuer or broker`);
 }
 
 function normalize(value: string, setting: string): string {

@@ -4,9 +4,10 @@ import { CodedError } from '../../common/errors.ts';
 import { MAX_SHORT_LIFETIME_SECONDS, parseDuration } from '../../common/duration.ts';
 import { readConfigFile, type ConfigFile } from './config-file.ts';
 import { defaultRegistryEntry, fileRegistryEntry, type DefaultTtls } from './registry-entries.ts';
-import { hostOf, isLoopbackHost } from './loopback.ts';
+import { hostOf, isLoopbackHost } from '../../registry/loopback.ts';
 import { checkHttpUrl } from './http-url.ts';
 import { checkInstanceTokenTtl } from '../token/instance-token.ts';
+import { isPostgresUrl } from '../store/database-url.ts';
 
 // Everything the service needs to start, resolved from DSTACK_REGISTRY_AUTH_* variables,
 // the optional JSON config file, dstack's three default-registry variables and CLI flags.
@@ -21,6 +22,9 @@ export interface ServiceConfig {
   instanceTokenTtlSeconds: number;
   databaseUrl?: string;
   auditLogPath?: string;
+  // Fleet default for pointing runner hosts' engines at the host-local mirror endpoint
+  // (`docker-credential-dstack mirror`), sent in /v1/host-config.
+  mirrorEndpoint: boolean;
   registries: RegistryEntry[];
 }
 
@@ -66,7 +70,7 @@ export async function loadServiceConfig(
   if (adminToken && adminToken.value.length < 16) throw new CodedError('config_invalid', `${adminToken.setting} is shorter than 16 characters; use a long random value (openssl rand -hex 32)`);
   const databaseUrl = setting('DATABASE_URL', 'databaseUrl');
   const auditLog = setting('AUDIT_LOG', 'auditLog');
-  if (databaseUrl && !/^postgres(?:ql)?:\/\//.test(databaseUrl.value)) throw new CodedError('config_invalid', `${databaseUrl.setting} must be a postgres:// or postgresql:// connection URL`);
+  if (databaseUrl && !isPostgresUrl(databaseUrl.value)) throw new CodedError('config_invalid', `${databaseUrl.setting} must be a postgres:// or postgresql:// connection URL`);
 
   const ttls: DefaultTtls = {
     credentialTtlSeconds: duration('CREDENTIAL_TTL', 'credentialTtl', '10m', MAX_SHORT_LIFETIME_SECONDS),
@@ -74,6 +78,7 @@ export async function loadServiceConfig(
     tokenTtlSeconds: duration('REGISTRY_TOKEN_TTL', 'registryTokenTtl', '5m', MAX_SHORT_LIFETIME_SECONDS),
   };
   const registries = resolveRegistries(env, file, configPath, ttls, setting);
+  const mirrorEndpoint = flag(env[`${PREFIX}MIRROR_ENDPOINT`], `${PREFIX}MIRROR_ENDPOINT`) ?? file.mirrorEndpoint === true;
 
   return {
     listen,
@@ -86,6 +91,7 @@ export async function loadServiceConfig(
     instanceTokenTtlSeconds: checkInstanceTokenTtl(duration('INSTANCE_TOKEN_TTL', 'instanceTokenTtl', '30d'), setting('INSTANCE_TOKEN_TTL', 'instanceTokenTtl')?.setting ?? `${PREFIX}INSTANCE_TOKEN_TTL`, 'config_invalid'),
     ...(databaseUrl ? { databaseUrl: databaseUrl.value } : {}),
     ...(auditLog ? { auditLogPath: auditLog.value } : {}),
+    mirrorEndpoint,
     registries,
   };
 }
@@ -102,6 +108,8 @@ function resolveRegistries(
   const service = setting('DEFAULT_SERVICE', 'defaultService')?.value;
   const source = setting('DEFAULT_SOURCE', 'defaultSource');
   const mirrorUrl = setting('DEFAULT_MIRROR_URL', 'defaultMirrorUrl');
+  const upstreamUrl = setting('DEFAULT_UPSTREAM_URL', 'defaultUpstreamUrl');
+  const library = setting('DEFAULT_LIBRARY', 'defaultLibrary');
   const registry = nonEmpty(env.DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY);
   const username = nonEmpty(env.DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME);
   const password = nonEmpty(env.DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD);
@@ -115,6 +123,8 @@ function resolveRegistries(
       ...(source ? { source } : {}),
       ...(service !== undefined ? { service } : {}),
       ...(mirrorUrl ? { mirrorUrl } : {}),
+      ...(upstreamUrl ? { upstreamUrl } : {}),
+      ...(library ? { library } : {}),
       ...(projects && projects.length > 0 ? { projects } : {}),
     },
     ttls,
@@ -187,7 +197,7 @@ function flag(value: string | undefined, settingName: string): boolean | undefin
   if (text === undefined) return undefined;
   if (['1', 'true', 'yes', 'on'].includes(text)) return true;
   if (['0', 'false', 'no', 'off'].includes(text)) return false;
-  throw new CodedError('config_invalid', `${settingName}: "${text.slice(0, 20)}" is not a boolean; use true or false`);
+  throw new CodedError('config_invalid', `${settingName}: "${text.slice(0, 20)}" is not a boolean; use true or false (on or off)`);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Secret } from '../../common/secret.ts';
 
 // The seams of the service. Routes, credential sources and the token realm depend on these
-// interfaces only; src/server/wiring code picks the implementations.
+// interfaces only; src/service/build-service.ts picks the implementations.
 
 export type Clock = () => Date;
 
@@ -20,21 +20,28 @@ export interface CredentialRequest {
   requestedKey: string;
   registry: RegistryEntry;
   now: Date;
+  // The repository the client is about to pull (distribution grammar, already checked), when it
+  // named one: the broker source needs it, the others ignore it.
+  repository?: string;
 }
 
-export interface IssuedCredential {
-  username: string;
-  secret: Secret;
-  expiresAt: Date;
-}
+// `basic`: a username and secret (static password, issuer pull ticket). `bearer`: a registry
+// token for one repository, pull only (broker). docs/contract.md has both answers.
+export type IssuedCredential =
+  | { kind: 'basic'; username: string; secret: Secret; expiresAt: Date }
+  | { kind: 'bearer'; repository: string; token: Secret; expiresAt: Date };
 
-// One way of producing a credential for a registry: `static`, `issuer`, later ECR, GAR, ACR.
+// One way of producing a credential for a registry: `static`, `issuer`, `broker`, later ECR, GAR, ACR.
 export interface CredentialSource {
   readonly kind: string;
   issue(request: CredentialRequest): Promise<IssuedCredential>;
 }
 
-export type SourceKind = 'static' | 'issuer';
+export type SourceKind = 'static' | 'issuer' | 'broker';
+
+// How the host-local mirror endpoint names Docker Hub's official images on an upstream:
+// `library/python` (keep), `python` (strip), or the first, then the second on a 404 (both).
+export type LibraryMode = 'keep' | 'strip' | 'both';
 
 // A registry the service serves credentials for, after configuration has been resolved.
 export interface RegistryEntry {
@@ -46,9 +53,18 @@ export interface RegistryEntry {
   // Extra keys served with this registry's credential: the default registry is also served
   // under the Docker Hub key, because dockerd sends Docker Hub's credential to the mirror.
   aliases: string[];
-  // URL with scheme for the engine's registry-mirrors, when this registry is a Docker Hub mirror.
+  // URL with scheme for the engine's registry-mirrors, when this registry is a Docker Hub mirror;
+  // it may carry a path prefix (a Harbor proxy project), which only the mirror endpoint can use.
   mirrorUrl?: string;
+  // Docker Hub mirrors: how the mirror endpoint asks this registry for official images.
+  library?: LibraryMode;
+  // Where the registry's API answers (scheme, host, port): the broker asks `GET /v2/` there for
+  // the token challenge, and the mirror endpoint forwards there for Docker Hub itself.
+  // Default: the mirror URL's origin, else https://<key> (http on loopback), Docker Hub's API host.
+  upstreamUrl?: string;
   static?: { username: string; password: Secret; ttlSeconds: number };
+  // The account the service trades at the registry's own realm for repository pull tokens.
+  broker?: { username: string; password: Secret };
   issuer?: {
     // The `service` the registry names in its challenge and expects as the token `aud`.
     service: string;
@@ -73,6 +89,7 @@ export interface AuditEvent {
   instance?: string;
   project?: string;
   registry?: string;
+  repository?: string;
   source?: string;
   reason?: string;
   scope?: string;

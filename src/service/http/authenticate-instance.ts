@@ -24,8 +24,3 @@ export async function authenticateInstance(req: IncomingMessage, deps: ServiceDe
   deps.verifiedTokens.set(token, identity);
   return identity;
 }
-
-// Whether a registry is open to a project ('*' opens it to all).
-export function projectMayUse(projects: string[], project: string): boolean {
-  return projects.includes('*') || projects.includes(project);
-}

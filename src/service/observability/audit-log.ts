@@ -7,7 +7,7 @@ import type { AuditEvent, AuditLog, Clock } from '../core/ports.ts';
 
 // Field order of every line; nothing else is ever written, so a secret cannot ride along
 // in an unexpected property.
-const FIELDS = ['event', 'outcome', 'instance', 'project', 'registry', 'source', 'reason', 'scope', 'service'] as const;
+const FIELDS = ['event', 'outcome', 'instance', 'project', 'registry', 'repository', 'source', 'reason', 'scope', 'service'] as const;
 const MAX_FIELD_LENGTH = 512;
 
 export interface AuditLogOptions {
@@ -17,8 +17,8 @@ export interface AuditLogOptions {
   clock: Clock;
 }
 
-// One JSON line per decision: {time, event, outcome, instance, project, registry, source,
-// reason, scope, service}. Lines go to the file with one synchronous append each, so they
+// One JSON line per decision: {time, event, outcome, instance, project, registry, repository,
+// source, reason, scope, service}. Lines go to the file with one synchronous append each, so they
 // are never interleaved with another process's (the `issue-token` command) and are on disk
 // before the response leaves. With neither path nor stream, records are dropped.
 export function createAuditLog(options: AuditLogOptions): AuditLog & { close(): void } {

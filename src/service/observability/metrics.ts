@@ -15,6 +15,9 @@ const HELP: Record<string, string> = {
   dstack_registry_auth_issuances_total: 'Credentials issued to instances, by source and registry.',
   dstack_registry_auth_realm_requests_total: 'Token realm requests, by outcome and reason.',
   dstack_registry_auth_realm_request_duration_seconds: 'Time to answer a token realm request, by outcome.',
+  dstack_registry_auth_broker_token_requests_total: "Broker source: token requests to a registry's own realm, by registry and outcome (granted, no_pull, refused, failed).",
+  dstack_registry_auth_broker_token_request_duration_seconds: "Broker source: time for a registry's realm to answer a token request (retries included), by registry.",
+  dstack_registry_auth_broker_token_cache_total: 'Broker source: token lookups by registry and result (hit: cached; joined: waited for a request in flight; miss: asked the realm).',
 };
 
 interface Series {

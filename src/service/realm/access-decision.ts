@@ -1,6 +1,7 @@
 import type { RegistryEntry } from '../core/ports.ts';
 import type { GrantedAccess, RequestedScope } from '../token/scope.ts';
 import { formatScope } from '../token/scope.ts';
+import { projectMayUse } from '../core/project-access.ts';
 
 // Why a requested scope (or part of it) was not granted; stable strings for audit and metrics.
 export type DenialReason = 'anonymous' | 'project_not_allowed' | 'not_a_repository' | 'pull_only' | 'repository_not_allowed';
@@ -47,7 +48,7 @@ export function decideAccess(registry: RegistryEntry, requester: Requester, scop
 
 function requesterDenial(registry: RegistryEntry, requester: Requester): DenialReason | undefined {
   if (requester === undefined) return registry.issuer?.anonymousPull ? undefined : 'anonymous';
-  if (!registry.projects.includes('*') && !registry.projects.includes(requester.project)) return 'project_not_allowed';
+  if (!projectMayUse(registry.projects, requester.project)) return 'project_not_allowed';
   return undefined;
 }
 

@@ -1,10 +1,10 @@
 import { Secret } from '../../common/secret.ts';
-import type { Clock, CredentialRequest, CredentialSource, IssuedCredential, KeyRing } from '../core/ports.ts';
+import type { CredentialRequest, CredentialSource, IssuedCredential, KeyRing } from '../core/ports.ts';
 import { mintTicket } from '../token/ticket.ts';
 
 // The `issuer` credential source: instead of a registry password, an instance gets a pull
 // ticket for that registry's token service, which only our realm accepts and only for pulls.
-export function createIssuerSource(deps: { ticketKeys: KeyRing; clock: Clock; issuerName: string }): CredentialSource {
+export function createIssuerSource(deps: { ticketKeys: KeyRing; issuerName: string }): CredentialSource {
   return {
     kind: 'issuer',
     async issue(request: CredentialRequest): Promise<IssuedCredential> {
@@ -13,9 +13,9 @@ export function createIssuerSource(deps: { ticketKeys: KeyRing; clock: Clock; is
       const { token, expiresAt } = await mintTicket(
         deps.ticketKeys,
         { instance: request.identity.instance, project: request.identity.project, service: issuer.service, ttlSeconds: issuer.ticketTtlSeconds, issuer: deps.issuerName },
-        request.now ?? deps.clock(),
+        request.now,
       );
-      return { username: ticketUsername(request.identity.instance), secret: new Secret(token), expiresAt };
+      return { kind: 'basic', username: ticketUsername(request.identity.instance), secret: new Secret(token), expiresAt };
     },
   };
 }

@@ -9,7 +9,7 @@ export function createStaticSource(): CredentialSource {
     async issue({ registry, now }) {
       const configured = registry.static;
       if (!configured) throw new CodedError('not_found', `no credential is configured for ${registry.key}; pull anonymously`);
-      return { username: configured.username, secret: configured.password, expiresAt: new Date(now.getTime() + configured.ttlSeconds * 1000) };
+      return { kind: 'basic', username: configured.username, secret: configured.password, expiresAt: new Date(now.getTime() + configured.ttlSeconds * 1000) };
     },
   };
 }

@@ -3,12 +3,13 @@ import { CodedError } from '../../common/errors.ts';
 import type { RevocationStore } from '../core/ports.ts';
 import { openPostgresRevocationStore, redactDatabaseUrl } from './postgres-revocation-store.ts';
 import { openSqliteRevocationStore } from './sqlite-revocation-store.ts';
+import { isPostgresUrl } from './database-url.ts';
 
 // Revocations live in `<dataDir>/revocations.sqlite` unless a PostgreSQL URL is configured
 // (needed when several replicas run on different hosts).
 export async function openRevocationStore(options: { dataDir: string; databaseUrl?: string }): Promise<RevocationStore> {
   const url = options.databaseUrl?.trim();
   if (!url) return openSqliteRevocationStore(join(options.dataDir, 'revocations.sqlite'), options.dataDir);
-  if (/^postgres(ql)?:\/\//i.test(url)) return openPostgresRevocationStore(url);
+  if (isPostgresUrl(url)) return openPostgresRevocationStore(url);
   throw new CodedError('config_invalid', `database URL ${redactDatabaseUrl(url)} is not a postgres:// or postgresql:// URL; fix DSTACK_REGISTRY_AUTH_DATABASE_URL (databaseUrl in the config file) or unset it to use the embedded store`);
 }

@@ -1,5 +1,6 @@
-import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
-import { chmod, link, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { chmod, readdir, readFile, stat } from 'node:fs/promises';
+import { atomicWrite } from '../../common/atomic-write.ts';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
 import { CodedError } from '../../common/errors.ts';
@@ -97,25 +98,10 @@ async function ensurePrivateDir(dir: string): Promise<void> {
   if (!existed) await chmod(dir, 0o700);
 }
 
-// Written to a temp file, fsynced, then hard-linked into place: link fails if the name
-// exists, so two processes starting at once never overwrite each other's key.
+// Exclusive: two processes starting at once never overwrite each other's key; the loser
+// reads the winner's.
 async function createExclusive(path: string, content: string): Promise<void> {
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.writeFile(content);
-    await handle.chmod(0o600);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await link(temp, path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  } finally {
-    await rm(temp, { force: true });
-  }
+  await atomicWrite(path, content, { mode: 0o600, exclusive: true });
 }
 
 function generatePem(alg: KeyAlgorithm): Promise<string> {

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { link, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { atomicWrite } from '../../common/atomic-write.ts';
 import { join } from 'node:path';
 import { CodedError } from '../../common/errors.ts';
 import { makeDirectory } from '../../common/make-directory.ts';
@@ -48,20 +48,13 @@ async function loadOrCreateCertificate(key: SigningKey, certDir: string, issuerN
   const stored = await readFile(path, 'utf8').catch(() => undefined);
   if (stored !== undefined && certificateFits(stored, key, now)) return stored;
   const pem = await createSelfSignedCertificate(key, issuerName, now);
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     await makeDirectory(certDir, 0o700);
-    await writeFile(temp, pem, { mode: 0o644, flag: 'wx' });
     // A stale certificate (other key, expired) is replaced; a missing one is created exclusively.
-    if (stored !== undefined) await rename(temp, path);
-    else await link(temp, path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error;
-    });
+    await atomicWrite(path, pem, { mode: 0o644, exclusive: stored === undefined });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new CodedError('certificate_unwritable', `cannot store the registry signing certificate ${path} (${code}); make its directory writable or set DSTACK_REGISTRY_AUTH_REGISTRY_CERT_DIR`);
-  } finally {
-    await rm(temp, { force: true });
   }
   const winner = await readFile(path, 'utf8');
   if (!certificateFits(winner, key, now)) throw new CodedError('certificate_invalid', `registry signing certificate ${path} does not match its key; delete it to have it made again`);

@@ -64,15 +64,9 @@ export interface VerifyTicketOptions {
   revocations: RevocationStore;
 }
 
-// Checks signature (EdDSA keys of the ring only), type, issuer, expiry against the injected
-// clock, the audience, then the revocation store. Throws CodedError token_invalid,
-// token_expired, token_wrong_service or token_revoked; messages never contain the ticket.
-export async function verifyTicket(token: string, keys: KeyRing, options: VerifyTicketOptions): Promise<PullTicket> {
-  const ticket = await verifyTicketSignature(token, keys, options);
-  return checkTicket(ticket, options);
-}
-
-// The expensive, cacheable half: signature, type, issuer, claims, expiry at `now`.
+// The expensive, cacheable half: signature (EdDSA keys of the ring only), type, issuer,
+// claims, expiry at `now`. Throws CodedError token_invalid or token_expired; messages never
+// contain the ticket. The realm pairs it with checkTicket (src/service/realm/ticket-verifier.ts).
 export async function verifyTicketSignature(token: string, keys: KeyRing, options: { issuer: string; now: Date }): Promise<PullTicket> {
   const ring = { current: keys.current, all: keys.all.filter((k) => k.alg === 'EdDSA') };
   const { payload } = await verifySignedJwt(token, ring, {

@@ -6,7 +6,9 @@ import { Secret } from '../../../src/common/secret.ts';
 import { openFileCache } from '../../../src/host/cache/file-cache.ts';
 import type { CredentialCache } from '../../../src/host/cache/credential-cache.ts';
 import type { ServiceClient } from '../../../src/host/client/service-client.ts';
-import { silentDiagnostics } from '../../../src/host/helper/diagnostics.ts';
+import type { Diagnostics } from '../../../src/host/helper/diagnostics.ts';
+
+const silentDiagnostics: Diagnostics = { debug() {}, warn() {} };
 import { createMirrorCredentials } from '../../../src/host/mirror/mirror-credentials.ts';
 
 let dir: string;

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { libraryCandidates, parseUpstream, upstreamRepositories } from '../../../src/host/mirror/upstream.ts';
 import { upstreamsFromHostConfig } from '../../../src/host/mirror/upstream-source.ts';
-import { silentDiagnostics } from '../../../src/host/helper/diagnostics.ts';
+import type { Diagnostics } from '../../../src/host/helper/diagnostics.ts';
+
+const silentDiagnostics: Diagnostics = { debug() {}, warn() {} };
 import { DOCKER_HUB_KEY } from '../../../src/registry/registry-key.ts';
 
 describe('parseUpstream', () => {

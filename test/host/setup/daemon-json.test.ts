@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { addRegistryMirrors, removeRegistryMirrors } from '../../../src/host/setup/daemon-json.ts';
-import { validateMirrorUrl } from '../../../src/host/setup/mirror-url.ts';
+import { validateMirrorUrl } from '../../../src/registry/mirror-url.ts';
 import { isCodedError } from '../../../src/common/errors.ts';
 
 const label = 'daemon.json';

@@ -85,6 +85,13 @@ describe('loadServiceConfig: dstack default registry variables', () => {
     expect(bad.message).toContain('DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL');
   });
 
+  // configure on every host refuses these (dockerd would not start): refuse them here, once.
+  it.each(['https://m.example/?x=1', 'https://m.example/#f', 'm.example'])('refuses the mirror URL %s that no host could use, in one line naming the setting', async (mirror) => {
+    const bad = await failure(loadServiceConfig({ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'r.example', DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL: mirror }, {}));
+    expect(bad.message).toMatch(/^DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL: invalid mirror URL/);
+    expect(bad.message).not.toContain('\n');
+  });
+
   it.each([
     [{ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: 'u' }, 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD'],
     [{ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: 'p' }, 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME'],

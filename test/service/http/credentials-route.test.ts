@@ -26,6 +26,7 @@ describe('POST /v1/credentials (static source)', () => {
     const res = await svc.request('/v1/credentials', { token, body: { registry: 'docker.mycompany.example' } });
     expect(res.status).toBe(200);
     expect(res.json).toEqual({
+      kind: 'basic',
       registry: 'docker.mycompany.example',
       username: 'docker-user',
       secret: PASSWORD,

@@ -27,14 +27,15 @@ describe('GET /v1/host-config', () => {
   it('lists the mirror and the keys the project may use', async () => {
     const main = await svc.request('/v1/host-config', { token: await svc.mint('i-1', 'main') });
     expect(main.status).toBe(200);
-    expect(main.json).toEqual({ mirrors: ['https://docker.mycompany.example'], registries: [DOCKER_HUB_KEY, 'docker.mycompany.example', 'registry.internal:5000'] });
+    const endpoint = { enabled: false, upstreams: [{ url: 'https://docker.mycompany.example', registry: 'docker.mycompany.example', library: 'keep' }] };
+    expect(main.json).toEqual({ mirrors: ['https://docker.mycompany.example'], registries: [DOCKER_HUB_KEY, 'docker.mycompany.example', 'registry.internal:5000'], endpoint });
     const ml = await svc.request('/v1/host-config', { token: await svc.mint('i-2', 'ml') });
-    expect(ml.json).toEqual({ mirrors: ['https://docker.mycompany.example'], registries: [DOCKER_HUB_KEY, 'docker.mycompany.example', 'ghcr.io', 'registry.internal:5000'] });
+    expect(ml.json).toEqual({ mirrors: ['https://docker.mycompany.example'], registries: [DOCKER_HUB_KEY, 'docker.mycompany.example', 'ghcr.io', 'registry.internal:5000'], endpoint });
   });
 
   it('lists nothing for a project no registry is open to', async () => {
     const res = await svc.request('/v1/host-config', { token: await svc.mint('i-3', 'other') });
-    expect(res.json).toEqual({ mirrors: [], registries: [] });
+    expect(res.json).toEqual({ mirrors: [], registries: [], endpoint: { enabled: false, upstreams: [] } });
   });
 
   it('is not available without a token, nor with POST', async () => {
@@ -42,5 +43,38 @@ describe('GET /v1/host-config', () => {
     const post = await svc.request('/v1/host-config', { method: 'POST', token: await svc.mint('i-1', 'main'), body: {} });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET');
+  });
+});
+
+describe('GET /v1/host-config: the mirror endpoint block', () => {
+  it('carries the fleet default, a path-prefixed mirror (not in mirrors: dockerd refuses a path) and its library mode', async () => {
+    const endpointSvc = await startTestService({
+      env: {
+        ...DEFAULT_REGISTRY_ENV,
+        DSTACK_REGISTRY_AUTH_MIRROR_ENDPOINT: 'on',
+        DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL: 'https://harbor.example/dockerhub-proxy',
+        DSTACK_REGISTRY_AUTH_DEFAULT_LIBRARY: 'strip',
+      },
+    });
+    try {
+      const res = await endpointSvc.request('/v1/host-config', { token: await endpointSvc.mint('i-1', 'main') });
+      expect(res.json).toEqual({
+        mirrors: [],
+        registries: [DOCKER_HUB_KEY, 'docker.mycompany.example'],
+        endpoint: { enabled: true, upstreams: [{ url: 'https://harbor.example/dockerhub-proxy', registry: 'docker.mycompany.example', library: 'strip' }] },
+      });
+    } finally {
+      await endpointSvc.close();
+    }
+  });
+
+  it('makes Docker Hub itself the upstream for Docker Hub credentials without a mirror', async () => {
+    const hubSvc = await startTestService({ env: { DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: 'hub-user', DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: 'hub-token-0123', DSTACK_REGISTRY_AUTH_MIRROR_ENDPOINT: 'off' } });
+    try {
+      const res = await hubSvc.request('/v1/host-config', { token: await hubSvc.mint('i-1', 'main') });
+      expect(res.json).toEqual({ mirrors: [], registries: [DOCKER_HUB_KEY], endpoint: { enabled: false, upstreams: [{ url: 'https://registry-1.docker.io', registry: DOCKER_HUB_KEY, library: 'keep' }] } });
+    } finally {
+      await hubSvc.close();
+    }
   });
 });

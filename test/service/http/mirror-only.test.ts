@@ -15,7 +15,11 @@ describe('a default registry without credentials', () => {
   it('is still the mirror hosts configure, and its credential is not_found (so clients pull anonymously)', async () => {
     const token = await svc.mint('i-1', 'main');
     const hostConfig = await svc.request('/v1/host-config', { token });
-    expect(hostConfig.json).toEqual({ mirrors: ['http://127.0.0.1:5000'], registries: [DOCKER_HUB_KEY, '127.0.0.1:5000'] });
+    expect(hostConfig.json).toEqual({
+      mirrors: ['http://127.0.0.1:5000'],
+      registries: [DOCKER_HUB_KEY, '127.0.0.1:5000'],
+      endpoint: { enabled: false, upstreams: [{ url: 'http://127.0.0.1:5000', registry: '127.0.0.1:5000', library: 'keep' }] },
+    });
     for (const registry of [DOCKER_HUB_KEY, '127.0.0.1:5000']) {
       const res = await svc.request('/v1/credentials', { token, body: { registry } });
       expect(res.status).toBe(404);

@@ -11,6 +11,7 @@ describe('static credential source', () => {
   it('hands out the configured username and password with the configured cache lifetime', async () => {
     const registry: RegistryEntry = { key: 'r.example', source: 'static', projects: ['*'], aliases: [], static: { username: 'u', password: new Secret('pw'), ttlSeconds: 90 } };
     const issued = await createStaticSource().issue({ identity, requestedKey: 'r.example', registry, now });
+    if (issued.kind !== 'basic') throw new Error(`the static source answered a ${issued.kind} credential`);
     expect(issued.username).toBe('u');
     expect(issued.secret.reveal()).toBe('pw');
     expect(issued.expiresAt.toISOString()).toBe('2026-01-15T12:01:30.000Z');

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT, decodeProtectedHeader, decodeJwt } from 'jose';
-import { mintTicket, verifyTicket, TICKET_TYPE, TICKET_CLOCK_TOLERANCE_SECONDS } from '../../../src/service/token/ticket.ts';
+import { mintTicket, TICKET_TYPE, TICKET_CLOCK_TOLERANCE_SECONDS } from '../../../src/service/token/ticket.ts';
+import { createTicketVerifier } from '../../../src/service/realm/ticket-verifier.ts';
 import { CLOCK_TOLERANCE_SECONDS } from '../../../src/service/token/jwt-verify.ts';
 import { loadKeyRing } from '../../../src/service/token/key-ring.ts';
-import type { KeyRing, SigningKey } from '../../../src/service/core/ports.ts';
+import type { KeyRing, RevocationStore, SigningKey } from '../../../src/service/core/ports.ts';
 import { makeKeys, memoryRevocations, type Keys } from '../realm/fixtures.ts';
 
 const T0 = new Date('2026-11-26T20:00:00.000Z');
@@ -16,6 +17,11 @@ beforeAll(async () => {
   keys = await makeKeys();
 });
 afterAll(() => keys.cleanup());
+
+// Each call verifies as the realm does, with a verifier of its own (no remembered signatures).
+function verifyTicket(token: string, ring: KeyRing, options: { issuer: string; service: string; now: Date; revocations: RevocationStore }) {
+  return createTicketVerifier({ keys: ring, issuer: options.issuer, revocations: options.revocations })(token, options.service, options.now);
+}
 
 function verifyOptions(overrides: Partial<Parameters<typeof verifyTicket>[2]> = {}) {
   return { issuer: 'dstack-registry-auth', service: claims.service, now: at(10), revocations: memoryRevocations(), ...overrides };

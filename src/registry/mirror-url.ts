@@ -1,5 +1,5 @@
-import { CodedError } from '../../common/errors.ts';
-import { normalizeRegistryKey } from '../../registry/registry-key.ts';
+import { CodedError } from '../common/errors.ts';
+import { normalizeRegistryKey } from './registry-key.ts';
 
 // A registry mirror as dockerd accepts it in `registry-mirrors`: http(s) scheme required, no
 // credentials, query or fragment (dockerd refuses to start otherwise). Returned without a

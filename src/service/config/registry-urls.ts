@@ -1,0 +1,44 @@
+import type { LibraryMode } from '../core/ports.ts';
+import { CodedError } from '../../common/errors.ts';
+import { isDockerHubKey, registryApiHost } from '../../registry/registry-key.ts';
+import { hostOf, isLoopbackHost } from '../../registry/loopback.ts';
+import { checkHttpUrl } from './http-url.ts';
+
+// Where engines reach a mirror: https, or http for a registry on loopback (engines treat those as insecure-allowed).
+export function defaultMirrorUrl(key: string): string {
+  return `${isLoopbackHost(hostOf(key)) ? 'http' : 'https'}://${key}`;
+}
+
+// Where the registry's own API answers: the origin of its mirror URL when it is a mirror (a path
+// prefix belongs to the mirror, not to `/v2/`), else its key as a URL (Docker Hub: its API host).
+export function defaultUpstreamUrl(key: string, mirrorUrl: string | undefined): string {
+  if (mirrorUrl !== undefined) return new URL(mirrorUrl).origin;
+  return isDockerHubKey(key) ? `https://${registryApiHost(key)}` : defaultMirrorUrl(key);
+}
+
+// An `upstream` setting: scheme, host and port only (`/v2/` is appended), and https unless the
+// host is loopback: the broker reads the token realm it sends the password to from this URL's
+// challenge, which a plain-HTTP path could rewrite.
+export function checkUpstreamUrl(value: string, setting: string): string {
+  const checked = checkHttpUrl(value, setting);
+  const url = new URL(checked);
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '') {
+    throw new CodedError('config_invalid', `${setting}: give scheme://host[:port] only (the registry API's origin; "/v2/" is added), not "${url.pathname.slice(0, 60)}"`);
+  }
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    throw new CodedError('config_invalid', `${setting}: use https:// (plain http only for a loopback registry): the token realm that receives the password is read from this URL's answer`);
+  }
+  return url.origin;
+}
+
+// A mirror URL may carry a path prefix (Harbor proxy projects, Artifactory remote repositories):
+// the mirror endpoint can use it, an engine's registry-mirrors cannot (dockerd refuses a path).
+export function hasPathPrefix(mirrorUrl: string): boolean {
+  const path = new URL(mirrorUrl).pathname;
+  return path !== '' && path !== '/';
+}
+
+export function libraryMode(value: string, setting: string): LibraryMode {
+  if (value === 'keep' || value === 'strip' || value === 'both') return value;
+  throw new CodedError('config_invalid', `${setting}: "${value.slice(0, 20)}" is not a library mode; use keep (library/python), strip (python) or both`);
+}

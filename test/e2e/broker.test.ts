@@ -1,0 +1,229 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readdir, readFile, lstat } from 'node:fs/promises';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { createScaffold, type Scaffold } from './harness/stack-scaffold.ts';
+import { startService, type Service } from './harness/service.ts';
+import { createHelperHost, type HelperHost } from './harness/helper-env.ts';
+import { startDockerd, type Dockerd } from './harness/dockerd.ts';
+import { isRunning, sleep, stopProcess, trackProcess } from './harness/reaper.ts';
+import { accessLine, lineMatching } from './harness/log-match.ts';
+import { startBrokeredRegistry, type BrokeredRegistry } from '../helpers/brokered-registry.ts';
+
+// Issue 11 end to end: the registry's token realm is NOT our service (the independent token
+// server fixture); the service keeps the password and brokers repository pull tokens; a
+// private dockerd whose mirror is the host-local endpoint pulls python:3.14 through the Engine
+// API as dstack-shim does (no X-Registry-Auth). The host side never sees the password.
+// (The mirror-e2e branch has shared harness pieces for the endpoint and the Engine API; this
+// file keeps its own small ones so that it stands alone until the branches meet.)
+const TOKEN_LIFETIME_SECONDS = 10;
+const INSTANCE = 'i-broker-e2e';
+
+let scaffold: Scaffold;
+let upstream: BrokeredRegistry;
+let service: Service;
+let host: HelperHost;
+let endpoint: Endpoint;
+let dockerd: Dockerd;
+
+describe('e2e: a brokered registry behind someone else’s token realm, pulled through the mirror endpoint', () => {
+  beforeAll(async () => {
+    scaffold = await createScaffold();
+    upstream = scaffold.track(await startBrokeredRegistry({ dir: join(scaffold.dir, 'upstream'), images: ['library/python:3.14'], tokenServer: { lifetimeSeconds: TOKEN_LIFETIME_SECONDS } }));
+    // The operator's settings: dstack's three variables for this service only, source broker,
+    // the host-local mirror endpoint on for the fleet.
+    service = scaffold.track(
+      await startService({
+        dir: join(scaffold.dir, 'svc'),
+        env: {
+          DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: upstream.registry.host,
+          DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: upstream.username,
+          DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: upstream.password,
+          DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'broker',
+          DSTACK_REGISTRY_AUTH_MIRROR_ENDPOINT: 'on',
+        },
+      }),
+    );
+    host = await createHelperHost({ dir: join(scaffold.dir, 'host'), server: service.url });
+    await host.setToken(await service.issueToken({ instance: INSTANCE, project: 'main' }));
+    endpoint = scaffold.track(await startEndpoint(host, join(scaffold.dir, 'host')));
+    dockerd = scaffold.track(await startDockerd({ dir: join(scaffold.dir, 'd'), daemonJson: { 'registry-mirrors': [endpoint.url] } }));
+  });
+  afterAll(async () => {
+    await scaffold?.stop();
+  });
+
+  it('pulls python:3.14 via the Engine API with a registry token the service brokered; the password is nowhere on the host', async () => {
+    const pull = await engine(dockerd, 'POST', '/v1.41/images/create?fromImage=python&tag=3.14');
+    expect(pull.status).toBe(200);
+    expect(streamError(pull.body), pull.body.slice(-400)).toBeUndefined();
+    const image = await engine(dockerd, 'GET', '/v1.41/images/python:3.14/json');
+    expect(image.status).toBe(200);
+    expect(JSON.parse(image.body).Config.Labels['e2e.seed']).toBe('library/python:3.14');
+
+    // The realm (not ours) was asked once, by the service's account, for pull on that repository.
+    expect(upstream.tokenServer.requests.map((r) => `${r.method} ${r.user} ${r.scope} ${r.status}`)).toEqual([`GET ${upstream.username} repository:library/python:pull 200`]);
+    // The registry authorized the manifest with that token (its subject is the account).
+    const registryLog = await upstream.registry.log();
+    expect(lineMatching(registryLog, accessLine('GET|HEAD', '/v2/library/python/manifests/3.14', 200)), 'registry served the tag').toBeDefined();
+    expect(lineMatching(registryLog, new RegExp(`auth\\.user\\.name="?${upstream.username}"? .*uri=/v2/library/python/manifests/3\\.14`)), 'a token pull by the account').toBeDefined();
+    // The service audited one brokered token for this instance and repository.
+    const grants = (await service.audit()).filter((r) => r.event === 'credential' && r.outcome === 'granted');
+    expect(grants).toEqual([expect.objectContaining({ instance: INSTANCE, project: 'main', registry: upstream.registry.host, repository: 'library/python', source: 'broker' })]);
+    // The endpoint logged the pull; dockerd did not fall back to Docker Hub.
+    expect(await endpoint.log()).toMatch(/pull method=(?:GET|HEAD) kind=manifest repository=library\/python ref=3\.14 .*status=200/);
+    expect(lineMatching(await readFile(dockerd.logPath, 'utf8'), /Attempting next endpoint for pull after error/)).toBeUndefined();
+
+    // Host side: every file under the helper's and the engine's directories (logs, cache, state,
+    // daemon.json, image store), the endpoint's log, and the engine's own view.
+    const basic = Buffer.from(`${upstream.username}:${upstream.password}`).toString('base64');
+    const texts: [string, string][] = [
+      ...(await filesUnder(join(scaffold.dir, 'host'))),
+      ...(await filesUnder(join(scaffold.dir, 'd'))),
+      ['docker info', (await engine(dockerd, 'GET', '/v1.41/info')).body],
+      ['docker inspect', image.body],
+      ['pull stream', pull.body],
+    ];
+    expect(texts.length).toBeGreaterThan(10);
+    expect(texts.some(([name]) => name.endsWith('helper.log'))).toBe(true);
+    for (const [name, text] of texts) {
+      expect(text.includes(upstream.password), `password in ${name}`).toBe(false);
+      expect(text.includes(basic), `Basic credential in ${name}`).toBe(false);
+    }
+  });
+
+  it('after revoke, no new pull succeeds once the last registry token has expired', async () => {
+    await service.revoke(INSTANCE);
+    const revokedAt = Date.now();
+    // The last token the realm issued, and the moment it and every copy of it are dead.
+    const lastIssued = Math.max(...upstream.tokenServer.requests.map((r) => r.at));
+    const expired = lastIssued + TOKEN_LIFETIME_SECONDS * 1000;
+    while (Date.now() <= expired + 500) await sleep(200);
+
+    expect((await engine(dockerd, 'DELETE', '/v1.41/images/python:3.14?force=1')).status).toBe(200);
+    const pull = await engine(dockerd, 'POST', '/v1.41/images/create?fromImage=python&tag=3.14');
+    expect(pull.status !== 200 || streamError(pull.body) !== undefined, `the pull after revoke succeeded: ${pull.body.slice(-400)}`).toBe(true);
+    expect((await engine(dockerd, 'GET', '/v1.41/images/python:3.14/json')).status).toBe(404);
+
+    // The service refused the revoked instance; the realm issued nothing more; the registry
+    // served no manifest after the revocation; the endpoint named the cause.
+    const refusals = (await service.audit()).filter((r) => r.event === 'credential' && r.reason === 'token_revoked');
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(upstream.tokenServer.requests.filter((r) => r.at > revokedAt)).toEqual([]);
+    expect(await endpoint.log()).toMatch(/repository=library\/python ref=3\.14 .*cause=credential_refused/);
+  });
+
+  it('the Docker Hub case: Docker Hub credentials without a mirror make Docker Hub (here: the fixture registry) the endpoint upstream', async () => {
+    // A second service as an operator with only a Docker Hub account configures it; Docker Hub's
+    // API URL is pointed at the fixture registry, which the test machine can reach.
+    const hubService = scaffold.track(
+      await startService({
+        dir: join(scaffold.dir, 'svc-hub'),
+        env: {
+          DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: upstream.username,
+          DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: upstream.password,
+          DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'broker',
+          DSTACK_REGISTRY_AUTH_DEFAULT_UPSTREAM_URL: upstream.registry.url,
+          DSTACK_REGISTRY_AUTH_MIRROR_ENDPOINT: 'on',
+        },
+      }),
+    );
+    const hubHost = await createHelperHost({ dir: join(scaffold.dir, 'host-hub'), server: hubService.url });
+    await hubHost.setToken(await hubService.issueToken({ instance: 'i-hub-e2e' }));
+    // The engine keeps its mirror URL: the endpoint restarts on the same port for this host.
+    await endpoint.stop();
+    endpoint = scaffold.track(await startEndpoint(hubHost, join(scaffold.dir, 'host-hub'), endpoint.port));
+    const before = upstream.tokenServer.requests.length;
+
+    const pull = await engine(dockerd, 'POST', '/v1.41/images/create?fromImage=python&tag=3.14');
+    expect(streamError(pull.body), pull.body.slice(-400)).toBeUndefined();
+    expect((await engine(dockerd, 'GET', '/v1.41/images/python:3.14/json')).status).toBe(200);
+    expect(upstream.tokenServer.requests.slice(before).map((r) => `${r.user} ${r.scope} ${r.status}`)).toEqual([`${upstream.username} repository:library/python:pull 200`]);
+    const grants = (await hubService.audit()).filter((r) => r.event === 'credential' && r.outcome === 'granted');
+    expect(grants).toEqual([expect.objectContaining({ instance: 'i-hub-e2e', registry: 'https://index.docker.io/v1/', repository: 'library/python', source: 'broker' })]);
+    expect(await endpoint.log()).toContain(`upstream=${upstream.registry.url}`);
+    for (const [name, text] of await filesUnder(join(scaffold.dir, 'host-hub'))) expect(text.includes(upstream.password), `password in ${name}`).toBe(false);
+  });
+});
+
+interface Endpoint {
+  url: string;
+  port: number;
+  logPath: string;
+  log(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+// `docker-credential-dstack mirror` as a runner host runs it, with the helper's settings.
+async function startEndpoint(helper: HelperHost, dir: string, port?: number): Promise<Endpoint> {
+  port ??= await freePort();
+  const logPath = join(dir, 'mirror.log');
+  const fd = openSync(logPath, 'a');
+  const child = spawn(join(helper.binDir, 'docker-credential-dstack'), ['mirror', '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', fd, fd], env: helper.env });
+  closeSync(fd);
+  const pid = child.pid!;
+  trackProcess(pid, 'mirror');
+  const url = `http://127.0.0.1:${port}`;
+  const log = () => readFile(logPath, 'utf8');
+  for (const deadline = Date.now() + 15_000; ; await sleep(50)) {
+    if ((await fetch(`${url}/healthz`).then((r) => r.status, () => 0)) === 200) break;
+    if (!isRunning(pid) || Date.now() > deadline) {
+      await stopProcess(pid, 1_000);
+      throw new Error(`the mirror endpoint did not start:\n${await log()}`);
+    }
+  }
+  // Once only: the scaffold stops it again at the end, and the PID may by then be another's.
+  let stopped: Promise<void> | undefined;
+  return { url, port, logPath, log, stop: () => (stopped ??= stopProcess(pid, 5_000)) };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// The Engine API on the private socket, as dstack-shim calls it (API v1.41, dockerd 20.10).
+function engine(target: Dockerd, method: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: target.socket, method, path }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+// A pull's progress stream reports a failure after its 200 as {"error": …}.
+function streamError(body: string): string | undefined {
+  for (const line of body.split('\n')) {
+    try {
+      const message = JSON.parse(line) as { error?: string };
+      if (typeof message.error === 'string') return message.error;
+    } catch {
+      // not JSON: ignore
+    }
+  }
+  return undefined;
+}
+
+// Every regular file under `dir` (sockets, fifos and links skipped), as [path, text].
+async function filesUnder(dir: string): Promise<[string, string][]> {
+  const found: [string, string][] = [];
+  for (const entry of await readdir(dir, { recursive: true }).catch(() => [] as string[])) {
+    const path = join(dir, entry);
+    const info = await lstat(path).catch(() => undefined);
+    if (info?.isFile()) found.push([path, (await readFile(path).catch(() => Buffer.alloc(0))).toString('latin1')]);
+  }
+  return found;
+}
