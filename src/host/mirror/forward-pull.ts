@@ -43,7 +43,7 @@ export async function forwardPull(req: IncomingMessage, res: ServerResponse, rou
   const upstreams = await deps.upstreams.current();
   if (upstreams.length === 0) throw new MirrorError(503, 'UNAVAILABLE', 'no_upstream', 'no upstream is configured: the dstack server names none (and no --upstream was given)');
   let failure: MirrorError | undefined;
-  let tried: string[] = [];
+  const tried: string[] = [];
   for (const upstream of upstreams) {
     for (const repository of upstreamRepositories(upstream, route.repository)) {
       const attempt = await attemptPull(req, res, route, upstream, repository, deps);
@@ -51,16 +51,17 @@ export async function forwardPull(req: IncomingMessage, res: ServerResponse, rou
       if (attempt.kind === 'response') return stream(attempt, req, res, route, record, deps.piped);
       tried.push(`${upstream.origin}/v2/${repository}`);
       if (attempt.kind === 'failure') {
-        failure ??= attempt.error;
-        record.upstream = upstream.url;
+        if (!failure) {
+          failure = attempt.error;
+          record.upstream = upstream.url;
+        }
         break; // the next upstream; another name here would fail alike
       }
     }
   }
   if (failure) throw failure;
   const { code, what } = notFound(route);
-  tried = tried.slice(0, 4);
-  throw new MirrorError(404, code, 'upstream_404', `${what} not found upstream (asked ${tried.join(', ')})`);
+  throw new MirrorError(404, code, 'upstream_404', `${what} not found upstream (asked ${tried.slice(0, 4).join(', ')})`);
 }
 
 async function attemptPull(req: IncomingMessage, res: ServerResponse, route: Exclude<PullRoute, { kind: 'ping' }>, upstream: Upstream, repository: string, deps: PullDeps): Promise<Attempt> {

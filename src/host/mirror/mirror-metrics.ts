@@ -2,9 +2,9 @@
 // value comes from a small fixed set (route kinds, HTTP statuses, cause words), never from a
 // request's name, so the series stay few.
 const HELP = {
-  dstack_mirror_requests_total: 'Requests answered, by kind (ping, manifest, blob, tags, other) and status.',
+  dstack_mirror_requests_total: 'Requests answered, by kind (ping, manifest, blob, tags; other: refused before routing, such as a push or a bad name) and status.',
   dstack_mirror_response_bytes_total: 'Body bytes sent to engines, by kind.',
-  dstack_mirror_upstream_errors_total: 'Failed pulls, by cause (service_unreachable, credential_refused, upstream_401, upstream_404, upstream_5xx, …).',
+  dstack_mirror_upstream_errors_total: 'Pulls that failed, by cause (service_unreachable, credential_refused, upstream_401, upstream_404, upstream_5xx, …).',
   dstack_mirror_credential_requests_total: 'Credential requests sent to the dstack server (cache misses), by outcome.',
   dstack_mirror_registry_token_requests_total: 'Registry tokens fetched from upstream token realms.',
   dstack_mirror_refused_peers_total: 'Connections refused because the peer uid is not allowed.',
