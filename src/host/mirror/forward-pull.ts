@@ -11,6 +11,8 @@ import type { UpstreamSource } from './upstream-source.ts';
 import { credentialFailure } from './credential-failure.ts';
 
 export interface PullDeps {
+  // Told how many body bytes went through (see memory-pacer.ts).
+  piped?: (bytes: number) => void;
   http: UpstreamHttp;
   auth: UpstreamAuth;
   credentials: MirrorCredentials;
@@ -41,24 +43,25 @@ export async function forwardPull(req: IncomingMessage, res: ServerResponse, rou
   const upstreams = await deps.upstreams.current();
   if (upstreams.length === 0) throw new MirrorError(503, 'UNAVAILABLE', 'no_upstream', 'no upstream is configured: the dstack server names none (and no --upstream was given)');
   let failure: MirrorError | undefined;
-  let tried: string[] = [];
+  const tried: string[] = [];
   for (const upstream of upstreams) {
     for (const repository of upstreamRepositories(upstream, route.repository)) {
       const attempt = await attemptPull(req, res, route, upstream, repository, deps);
       if (attempt.kind === 'gone') return;
-      if (attempt.kind === 'response') return stream(attempt, req, res, route, record);
+      if (attempt.kind === 'response') return stream(attempt, req, res, route, record, deps.piped);
       tried.push(`${upstream.origin}/v2/${repository}`);
       if (attempt.kind === 'failure') {
-        failure ??= attempt.error;
-        record.upstream = upstream.url;
+        if (!failure) {
+          failure = attempt.error;
+          record.upstream = upstream.url;
+        }
         break; // the next upstream; another name here would fail alike
       }
     }
   }
   if (failure) throw failure;
   const { code, what } = notFound(route);
-  tried = tried.slice(0, 4);
-  throw new MirrorError(404, code, 'upstream_404', `${what} not found upstream (asked ${tried.join(', ')})`);
+  throw new MirrorError(404, code, 'upstream_404', `${what} not found upstream (asked ${tried.slice(0, 4).join(', ')})`);
 }
 
 async function attemptPull(req: IncomingMessage, res: ServerResponse, route: Exclude<PullRoute, { kind: 'ping' }>, upstream: Upstream, repository: string, deps: PullDeps): Promise<Attempt> {
@@ -119,7 +122,7 @@ function failed(status: number, code: RegistryErrorCode, reason: string, message
   return { kind: 'failure', error: new MirrorError(status, code, reason, message) };
 }
 
-function stream(attempt: Extract<Attempt, { kind: 'response' }>, req: IncomingMessage, res: ServerResponse, route: Exclude<PullRoute, { kind: 'ping' }>, record: PullRecord): Promise<void> {
+function stream(attempt: Extract<Attempt, { kind: 'response' }>, req: IncomingMessage, res: ServerResponse, route: Exclude<PullRoute, { kind: 'ping' }>, record: PullRecord, piped?: (bytes: number) => void): Promise<void> {
   const { response, request, url } = attempt;
   const status = response.statusCode ?? 502;
   record.status = status;
@@ -134,6 +137,7 @@ function stream(attempt: Extract<Attempt, { kind: 'response' }>, req: IncomingMe
   }
   response.on('data', (chunk: Buffer) => {
     record.bytes += chunk.length;
+    piped?.(chunk.length);
   });
   // A client that goes away aborts the upstream request; an upstream that breaks off
   // mid-body cuts the engine's response (it then retries or falls back), never ends it clean.

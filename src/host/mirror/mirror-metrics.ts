@@ -2,9 +2,9 @@
 // value comes from a small fixed set (route kinds, HTTP statuses, cause words), never from a
 // request's name, so the series stay few.
 const HELP = {
-  dstack_mirror_requests_total: 'Requests answered, by kind (ping, manifest, blob, tags, other) and status.',
+  dstack_mirror_requests_total: 'Requests answered, by kind (ping, manifest, blob, tags; other: refused before routing, such as a push or a bad name) and status.',
   dstack_mirror_response_bytes_total: 'Body bytes sent to engines, by kind.',
-  dstack_mirror_upstream_errors_total: 'Failed pulls, by cause (service_unreachable, credential_refused, upstream_401, upstream_404, upstream_5xx, …).',
+  dstack_mirror_upstream_errors_total: 'Pulls that failed, by cause (service_unreachable, credential_refused, upstream_401, upstream_404, upstream_5xx, …).',
   dstack_mirror_credential_requests_total: 'Credential requests sent to the dstack server (cache misses), by outcome.',
   dstack_mirror_registry_token_requests_total: 'Registry tokens fetched from upstream token realms.',
   dstack_mirror_refused_peers_total: 'Connections refused because the peer uid is not allowed.',
@@ -42,7 +42,7 @@ export function createMirrorMetrics(): MirrorMetrics {
           if (UNLABELLED.has(name)) lines.push(`${name} 0`);
           continue;
         }
-        for (const [labels, value] of [...family].sort(([a], [b]) => a.localeCompare(b))) lines.push(`${name}${labels} ${value}`);
+        for (const [labels, value] of [...family].sort(([a], [b]) => byCodeUnit(a, b))) lines.push(`${name}${labels} ${value}`);
       }
       return `${lines.join('\n')}\n`;
     },
@@ -50,7 +50,13 @@ export function createMirrorMetrics(): MirrorMetrics {
 }
 
 function labelText(labels: Record<string, string>): string {
-  const entries = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b));
+  const entries = Object.entries(labels).sort(([a], [b]) => byCodeUnit(a, b));
   if (entries.length === 0) return '';
   return `{${entries.map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`;
+}
+
+// Plain code-unit order: localeCompare would load ICU's collation data (tens of MiB of the
+// binary's pages) into a process that should stay small.
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

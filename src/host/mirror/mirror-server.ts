@@ -71,7 +71,6 @@ export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
       if (!(await admitted(req, res))) return;
       deps.log.info(`refused ${logfmt({ method: req.method, path: String(req.url).slice(0, 200), status: error.status, cause: error.reason, error: error.message })}`);
       deps.metrics.increment('dstack_mirror_requests_total', { kind: 'other', status: String(error.status) });
-      deps.metrics.increment('dstack_mirror_upstream_errors_total', { cause: error.reason });
       sendRegistryError(res, req.method, error.status, error.code, error.message);
       return;
     }

@@ -10,6 +10,7 @@ import { DEFAULT_ACTIVATED_IDLE_EXIT } from './default-listen.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { createMirrorCredentials } from './mirror-credentials.ts';
 import { createMirrorLog } from './mirror-log.ts';
+import { createMemoryPacer } from './memory-pacer.ts';
 import { fdLineWriter } from './fd-line-writer.ts';
 import { createMirrorMetrics, type MirrorMetrics } from './mirror-metrics.ts';
 import { MIRROR_USAGE, parseMirrorOptions } from './mirror-options.ts';
@@ -26,6 +27,11 @@ import { parseUpstream } from './upstream.ts';
 // Time an upstream may take to start answering a pull (a pull-through cache may first fetch
 // the manifest or blob from its own upstream).
 const UPSTREAM_RESPONSE_TIMEOUT_MS = 60_000;
+
+// A young-generation collection after this many body bytes (memory-pacer.ts): measured here
+// with 8 concurrent 256 MiB streams, the anonymous peak fell from 125–185 MiB to about 50 MiB
+// (4 MiB: 45 MiB), CPU per byte unchanged within the noise.
+const GC_EVERY_BYTES = 8 * 1024 * 1024;
 
 // `docker-credential-dstack mirror`: see docs/mirror.md. Runs until SIGTERM/SIGINT, or, with
 // an idle exit, until no connection has been open for that long; then exits 0.
@@ -53,6 +59,7 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
   const serviceClient = async (): Promise<ServiceClient> => (client ??= countingClient(createServiceClient(settings, { warn: (msg) => log.warn(msg), debug: (msg) => log.debug(msg) }), metrics));
   const http = createUpstreamHttp({ caFile: settings.caFile, proxyEnv: settings.proxyEnv, responseTimeoutMs: UPSTREAM_RESPONSE_TIMEOUT_MS, exchangeTimeoutMs: settings.timeoutMs });
   const pull = {
+    piped: createMemoryPacer(GC_EVERY_BYTES),
     http,
     auth: createUpstreamAuth({ http, onTokenFetch: () => metrics.increment('dstack_mirror_registry_token_requests_total') }),
     credentials: createMirrorCredentials({ settings, log, cache, client: serviceClient }),
