@@ -10,6 +10,11 @@ import { HELPER_BINARY } from './setup-fixture.ts';
 
 const MIRROR = 'http://127.0.0.1:5999';
 const CONFIGURE_KILLS = 20;
+// The kills must be seen landing inside configure's writes, not only before or after them.
+// On a loaded machine the spread delays may miss the window more often: further kills at
+// random moments of it, up to a bound, until enough have landed.
+const MID_RUN_KILLS = 5;
+const MAX_KILLS = 80;
 const UNCONFIGURE_KILLS = 10;
 
 // configure or unconfigure killed with SIGKILL at any moment leaves nothing that the next run
@@ -87,8 +92,8 @@ describe('configure and unconfigure killed at a random moment', () => {
     expect(configured).not.toEqual(withoutState(original));
 
     let midRun = 0;
-    for (let i = 0; i < CONFIGURE_KILLS; i++) {
-      const delay = Math.round((full.writingMs * i) / (CONFIGURE_KILLS - 1));
+    for (let i = 0; (i < CONFIGURE_KILLS || midRun < MID_RUN_KILLS) && i < MAX_KILLS; i++) {
+      const delay = Math.round(i < CONFIGURE_KILLS ? (full.writingMs * i) / (CONFIGURE_KILLS - 1) : Math.random() * full.writingMs);
       const { root, args } = await freshRoot('run');
       const killed = await run(['configure', ...args], stateDirAppears(root, delay));
       const left = await snapshot(root);
@@ -105,8 +110,8 @@ describe('configure and unconfigure killed at a random moment', () => {
       expect(await snapshot(root), `files after a kill at ${delay} ms then unconfigure; it said: ${undone.out}`).toEqual(original);
     }
     // Proof the kills landed inside configure's writes, not only before or after them.
-    expect(midRun, `kills that left a half-done configure (of ${CONFIGURE_KILLS}; writing took ${full.writingMs} ms)`).toBeGreaterThanOrEqual(CONFIGURE_KILLS / 3);
-  }, 120_000);
+    expect(midRun, `kills that left a half-done configure (writing took ${full.writingMs} ms)`).toBeGreaterThanOrEqual(MID_RUN_KILLS);
+  }, 240_000);
 
   it(`unconfigure killed at any of ${UNCONFIGURE_KILLS} moments: the next unconfigure restores every byte`, async () => {
     const { root, args } = await freshRoot('u');
@@ -119,8 +124,8 @@ describe('configure and unconfigure killed at a random moment', () => {
     expect(full.writingMs).toBeGreaterThan(0);
 
     let midRun = 0;
-    for (let i = 0; i < UNCONFIGURE_KILLS; i++) {
-      const delay = Math.round((full.writingMs * i) / (UNCONFIGURE_KILLS - 1));
+    for (let i = 0; (i < UNCONFIGURE_KILLS || midRun < MID_RUN_KILLS) && i < MAX_KILLS; i++) {
+      const delay = Math.round(i < UNCONFIGURE_KILLS ? (full.writingMs * i) / (UNCONFIGURE_KILLS - 1) : Math.random() * full.writingMs);
       await rm(root, { recursive: true, force: true });
       await cp(`${root}-configured`, root, { recursive: true });
       const killed = await run(['unconfigure', ...stateArgs(args)], journalAppears(root, delay));
@@ -130,8 +135,8 @@ describe('configure and unconfigure killed at a random moment', () => {
       expect(undone.code, `unconfigure after a kill at ${delay} ms: ${undone.out}`).toBe(0);
       expect(await snapshot(root), `files after unconfigure was killed at ${delay} ms, then run again; it said: ${undone.out}`).toEqual(original);
     }
-    expect(midRun, `kills that left a half-done unconfigure (of ${UNCONFIGURE_KILLS}; writing took ${full.writingMs} ms)`).toBeGreaterThanOrEqual(UNCONFIGURE_KILLS / 3);
-  }, 120_000);
+    expect(midRun, `kills that left a half-done unconfigure (writing took ${full.writingMs} ms)`).toBeGreaterThanOrEqual(MID_RUN_KILLS);
+  }, 240_000);
 });
 
 // Every entry under root: mode and sha256 of the content (directories by mode).
