@@ -1,24 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { readdir, readFile, lstat } from 'node:fs/promises';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createScaffold, type Scaffold } from './harness/stack-scaffold.ts';
 import { startService, type Service } from './harness/service.ts';
 import { createHelperHost, type HelperHost } from './harness/helper-env.ts';
 import { startDockerd, type Dockerd } from './harness/dockerd.ts';
-import { isRunning, sleep, stopProcess, trackProcess } from './harness/reaper.ts';
+import { sleep } from './harness/reaper.ts';
 import { accessLine, lineMatching } from './harness/log-match.ts';
-import { startBrokeredRegistry, type BrokeredRegistry } from '../helpers/brokered-registry.ts';
+import { describePull, ENGINE_API, engineImageInspect, engineImagePull, engineImageRemove, engineRequest } from './harness/engine-api.ts';
+import { startMirrorEndpoint, type MirrorEndpoint } from './harness/mirror-endpoint.ts';
+import { dockerHubBrokerEnv, startBrokeredRegistry, type BrokeredRegistry } from '../helpers/brokered-registry.ts';
 
 // Issue 11 end to end: the registry's token realm is NOT our service (the independent token
 // server fixture); the service keeps the password and brokers repository pull tokens; a
 // private dockerd whose mirror is the host-local endpoint pulls python:3.14 through the Engine
 // API as dstack-shim does (no X-Registry-Auth). The host side never sees the password.
-// (The mirror-e2e branch has shared harness pieces for the endpoint and the Engine API; this
-// file keeps its own small ones so that it stands alone until the branches meet.)
 const TOKEN_LIFETIME_SECONDS = 10;
 const INSTANCE = 'i-broker-e2e';
 
@@ -26,7 +22,7 @@ let scaffold: Scaffold;
 let upstream: BrokeredRegistry;
 let service: Service;
 let host: HelperHost;
-let endpoint: Endpoint;
+let endpoint: MirrorEndpoint;
 let dockerd: Dockerd;
 
 describe('e2e: a brokered registry behind someone else’s token realm, pulled through the mirror endpoint', () => {
@@ -49,7 +45,7 @@ describe('e2e: a brokered registry behind someone else’s token realm, pulled t
     );
     host = await createHelperHost({ dir: join(scaffold.dir, 'host'), server: service.url });
     await host.setToken(await service.issueToken({ instance: INSTANCE, project: 'main' }));
-    endpoint = scaffold.track(await startEndpoint(host, join(scaffold.dir, 'host')));
+    endpoint = scaffold.track(await startMirrorEndpoint({ dir: join(scaffold.dir, 'host'), helper: host }));
     dockerd = scaffold.track(await startDockerd({ dir: join(scaffold.dir, 'd'), daemonJson: { 'registry-mirrors': [endpoint.url] } }));
   });
   afterAll(async () => {
@@ -57,12 +53,12 @@ describe('e2e: a brokered registry behind someone else’s token realm, pulled t
   });
 
   it('pulls python:3.14 via the Engine API with a registry token the service brokered; the password is nowhere on the host', async () => {
-    const pull = await engine(dockerd, 'POST', '/v1.41/images/create?fromImage=python&tag=3.14');
+    const pull = await engineImagePull(dockerd, 'python', '3.14');
     expect(pull.status).toBe(200);
-    expect(streamError(pull.body), pull.body.slice(-400)).toBeUndefined();
-    const image = await engine(dockerd, 'GET', '/v1.41/images/python:3.14/json');
+    expect(pull.error, describePull(pull)).toBeUndefined();
+    const image = await engineImageInspect(dockerd, 'python:3.14');
     expect(image.status).toBe(200);
-    expect(JSON.parse(image.body).Config.Labels['e2e.seed']).toBe('library/python:3.14');
+    expect(image.image?.Config?.Labels?.['e2e.seed']).toBe('library/python:3.14');
 
     // The realm (not ours) was asked once, by the service's account, for pull on that repository.
     expect(upstream.tokenServer.requests.map((r) => `${r.method} ${r.user} ${r.scope} ${r.status}`)).toEqual([`GET ${upstream.username} repository:library/python:pull 200`]);
@@ -83,8 +79,8 @@ describe('e2e: a brokered registry behind someone else’s token realm, pulled t
     const texts: [string, string][] = [
       ...(await filesUnder(join(scaffold.dir, 'host'))),
       ...(await filesUnder(join(scaffold.dir, 'd'))),
-      ['docker info', (await engine(dockerd, 'GET', '/v1.41/info')).body],
-      ['docker inspect', image.body],
+      ['docker info', (await engineRequest(dockerd, 'GET', `${ENGINE_API}/info`)).body],
+      ['docker inspect', JSON.stringify(image.image)],
       ['pull stream', pull.body],
     ];
     expect(texts.length).toBeGreaterThan(10);
@@ -103,10 +99,10 @@ describe('e2e: a brokered registry behind someone else’s token realm, pulled t
     const expired = lastIssued + TOKEN_LIFETIME_SECONDS * 1000;
     while (Date.now() <= expired + 500) await sleep(200);
 
-    expect((await engine(dockerd, 'DELETE', '/v1.41/images/python:3.14?force=1')).status).toBe(200);
-    const pull = await engine(dockerd, 'POST', '/v1.41/images/create?fromImage=python&tag=3.14');
-    expect(pull.status !== 200 || streamError(pull.body) !== undefined, `the pull after revoke succeeded: ${pull.body.slice(-400)}`).toBe(true);
-    expect((await engine(dockerd, 'GET', '/v1.41/images/python:3.14/json')).status).toBe(404);
+    expect(await engineImageRemove(dockerd, 'python:3.14')).toBe(200);
+    const pull = await engineImagePull(dockerd, 'python', '3.14');
+    expect(pull.status !== 200 || pull.error !== undefined, `the pull after revoke succeeded: ${describePull(pull)}`).toBe(true);
+    expect((await engineImageInspect(dockerd, 'python:3.14')).status).toBe(404);
 
     // The service refused the revoked instance; the realm issued nothing more; the registry
     // served no manifest after the revocation; the endpoint named the cause.
@@ -119,28 +115,17 @@ describe('e2e: a brokered registry behind someone else’s token realm, pulled t
   it('the Docker Hub case: Docker Hub credentials without a mirror make Docker Hub (here: the fixture registry) the endpoint upstream', async () => {
     // A second service as an operator with only a Docker Hub account configures it; Docker Hub's
     // API URL is pointed at the fixture registry, which the test machine can reach.
-    const hubService = scaffold.track(
-      await startService({
-        dir: join(scaffold.dir, 'svc-hub'),
-        env: {
-          DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: upstream.username,
-          DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: upstream.password,
-          DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'broker',
-          DSTACK_REGISTRY_AUTH_DEFAULT_UPSTREAM_URL: upstream.registry.url,
-          DSTACK_REGISTRY_AUTH_MIRROR_ENDPOINT: 'on',
-        },
-      }),
-    );
+    const hubService = scaffold.track(await startService({ dir: join(scaffold.dir, 'svc-hub'), env: dockerHubBrokerEnv(upstream) }));
     const hubHost = await createHelperHost({ dir: join(scaffold.dir, 'host-hub'), server: hubService.url });
     await hubHost.setToken(await hubService.issueToken({ instance: 'i-hub-e2e' }));
     // The engine keeps its mirror URL: the endpoint restarts on the same port for this host.
     await endpoint.stop();
-    endpoint = scaffold.track(await startEndpoint(hubHost, join(scaffold.dir, 'host-hub'), endpoint.port));
+    endpoint = scaffold.track(await startMirrorEndpoint({ dir: join(scaffold.dir, 'host-hub'), helper: hubHost, port: endpoint.port }));
     const before = upstream.tokenServer.requests.length;
 
-    const pull = await engine(dockerd, 'POST', '/v1.41/images/create?fromImage=python&tag=3.14');
-    expect(streamError(pull.body), pull.body.slice(-400)).toBeUndefined();
-    expect((await engine(dockerd, 'GET', '/v1.41/images/python:3.14/json')).status).toBe(200);
+    const pull = await engineImagePull(dockerd, 'python', '3.14');
+    expect(pull.error, describePull(pull)).toBeUndefined();
+    expect((await engineImageInspect(dockerd, 'python:3.14')).status).toBe(200);
     expect(upstream.tokenServer.requests.slice(before).map((r) => `${r.user} ${r.scope} ${r.status}`)).toEqual([`${upstream.username} repository:library/python:pull 200`]);
     const grants = (await hubService.audit()).filter((r) => r.event === 'credential' && r.outcome === 'granted');
     expect(grants).toEqual([expect.objectContaining({ instance: 'i-hub-e2e', registry: 'https://index.docker.io/v1/', repository: 'library/python', source: 'broker' })]);
@@ -148,74 +133,6 @@ describe('e2e: a brokered registry behind someone else’s token realm, pulled t
     for (const [name, text] of await filesUnder(join(scaffold.dir, 'host-hub'))) expect(text.includes(upstream.password), `password in ${name}`).toBe(false);
   });
 });
-
-interface Endpoint {
-  url: string;
-  port: number;
-  logPath: string;
-  log(): Promise<string>;
-  stop(): Promise<void>;
-}
-
-// `docker-credential-dstack mirror` as a runner host runs it, with the helper's settings.
-async function startEndpoint(helper: HelperHost, dir: string, port?: number): Promise<Endpoint> {
-  port ??= await freePort();
-  const logPath = join(dir, 'mirror.log');
-  const fd = openSync(logPath, 'a');
-  const child = spawn(join(helper.binDir, 'docker-credential-dstack'), ['mirror', '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', fd, fd], env: helper.env });
-  closeSync(fd);
-  const pid = child.pid!;
-  trackProcess(pid, 'mirror');
-  const url = `http://127.0.0.1:${port}`;
-  const log = () => readFile(logPath, 'utf8');
-  for (const deadline = Date.now() + 15_000; ; await sleep(50)) {
-    if ((await fetch(`${url}/healthz`).then((r) => r.status, () => 0)) === 200) break;
-    if (!isRunning(pid) || Date.now() > deadline) {
-      await stopProcess(pid, 1_000);
-      throw new Error(`the mirror endpoint did not start:\n${await log()}`);
-    }
-  }
-  // Once only: the scaffold stops it again at the end, and the PID may by then be another's.
-  let stopped: Promise<void> | undefined;
-  return { url, port, logPath, log, stop: () => (stopped ??= stopProcess(pid, 5_000)) };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-// The Engine API on the private socket, as dstack-shim calls it (API v1.41, dockerd 20.10).
-function engine(target: Dockerd, method: string, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: target.socket, method, path }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-// A pull's progress stream reports a failure after its 200 as {"error": …}.
-function streamError(body: string): string | undefined {
-  for (const line of body.split('\n')) {
-    try {
-      const message = JSON.parse(line) as { error?: string };
-      if (typeof message.error === 'string') return message.error;
-    } catch {
-      // not JSON: ignore
-    }
-  }
-  return undefined;
-}
 
 // Every regular file under `dir` (sockets, fifos and links skipped), as [path, text].
 async function filesUnder(dir: string): Promise<[string, string][]> {

@@ -1,37 +1,23 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startDockerd, type Dockerd } from './harness/dockerd.ts';
 import { isRunning } from './harness/reaper.ts';
-import { ensureE2ePrerequisites, HELPER_BINARY } from './harness/ensure-packages.ts';
+import { HELPER_BINARY } from './harness/ensure-packages.ts';
+import { useDockerdWithDaemonJson } from './harness/setup-dockerd.ts';
 
 // configure/unconfigure against a real dockerd: the mirror appears in and disappears from
 // `docker info` through a SIGHUP reload, with the same daemon process (no restart).
 // A missing dockerd fails this file (ensureE2ePrerequisites never skips).
 describe('configure with a real dockerd', () => {
   const MIRROR = 'http://127.0.0.1:5999';
-  let dir: string;
-  let dockerd: Dockerd;
   const original = '{\n  "log-level": "info",\n  "registry-mirrors": [\n    "http://127.0.0.1:5998"\n  ]\n}\n';
-
-  beforeAll(async () => {
-    ensureE2ePrerequisites();
-    dir = await mkdtemp('/tmp/e2e-cfg-');
-    dockerd = await startDockerd({ dir });
-    await writeFile(dockerd.daemonJsonPath, original);
-    await dockerd.reload();
-  });
-  afterAll(async () => {
-    await dockerd?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
-  const run = (args: string[]) =>
-    execa(HELPER_BINARY, args, { reject: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: dockerd.host }, extendEnv: false, timeout: 60_000 });
-  const common = () => ['--state-dir', join(dir, 'state'), '--dockerd-pidfile', join(dir, 'dockerd.pid')];
+  const setup = useDockerdWithDaemonJson({ prefix: '/tmp/e2e-cfg-', daemonJson: original });
+  const { run, common } = setup;
 
   it('configure adds the mirror to the running daemon without a restart; unconfigure takes it out the same way', async () => {
+    const { dir, dockerd } = setup;
     const pid = dockerd.pid;
     const configured = await run([
       'configure', ...common(),

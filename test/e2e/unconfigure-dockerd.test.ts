@@ -1,10 +1,8 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDockerd, type Dockerd } from './harness/dockerd.ts';
+import { describe, expect, it } from 'vitest';
 import { isRunning } from './harness/reaper.ts';
-import { ensureE2ePrerequisites, HELPER_BINARY } from './harness/ensure-packages.ts';
+import { useDockerdWithDaemonJson } from './harness/setup-dockerd.ts';
 
 // A dockerd reload leaves a setting alone when its key is absent from daemon.json. So when
 // daemon.json had no registry-mirrors before configure, restoring its bytes and sending SIGHUP
@@ -13,28 +11,13 @@ import { ensureE2ePrerequisites, HELPER_BINARY } from './harness/ensure-packages
 describe('unconfigure with a real dockerd whose daemon.json had no registry-mirrors', () => {
   const MIRROR = 'http://127.0.0.1:5999';
   const original = '{\n  "log-level": "info"\n}\n';
-  let dir: string;
-  let dockerd: Dockerd;
-
-  beforeAll(async () => {
-    ensureE2ePrerequisites();
-    dir = await mkdtemp('/tmp/e2e-unc-');
-    dockerd = await startDockerd({ dir });
-    await writeFile(dockerd.daemonJsonPath, original);
-    await dockerd.reload();
-  });
-  afterAll(async () => {
-    await dockerd?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
-  const run = (args: string[]) =>
-    execa(HELPER_BINARY, args, { reject: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: dockerd.host }, extendEnv: false, timeout: 60_000 });
-  const common = () => ['--state-dir', join(dir, 'state'), '--dockerd-pidfile', join(dir, 'dockerd.pid')];
-  const configure = () => run(['configure', ...common(), '--docker-config', join(dir, 'client'), '--daemon-json', dockerd.daemonJsonPath, '--docker-certs-dir', join(dir, 'certs.d'), '--engines', 'docker', '--mirror', MIRROR]);
-  const mirrors = async () => (await dockerd.info()).RegistryConfig.Mirrors as string[];
+  const setup = useDockerdWithDaemonJson({ prefix: '/tmp/e2e-unc-', daemonJson: original });
+  const { run, common } = setup;
+  const configure = () => run(['configure', ...common(), '--docker-config', join(setup.dir, 'client'), '--daemon-json', setup.dockerd.daemonJsonPath, '--docker-certs-dir', join(setup.dir, 'certs.d'), '--engines', 'docker', '--mirror', MIRROR]);
+  const mirrors = async () => (await setup.dockerd.info()).RegistryConfig.Mirrors as string[];
 
   it('the daemon drops the mirror and daemon.json gets its bytes back', async () => {
+    const { dir, dockerd } = setup;
     const pid = dockerd.pid;
     const configured = await configure();
     expect(configured.exitCode, `${configured.stdout}\n${configured.stderr}`).toBe(0);
@@ -52,6 +35,7 @@ describe('unconfigure with a real dockerd whose daemon.json had no registry-mirr
   });
 
   it('also when daemon.json was edited since configure: only our key goes, their edit stays', async () => {
+    const { dockerd } = setup;
     expect((await configure()).exitCode).toBe(0);
     expect(await mirrors()).toEqual([`${MIRROR}/`]);
     const edited = (await readFile(dockerd.daemonJsonPath, 'utf8')).replace('"log-level": "info"', '"log-level": "warn"');

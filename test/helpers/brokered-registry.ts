@@ -53,6 +53,19 @@ export async function startBrokeredRegistry(options: { dir: string; images: stri
   }
 }
 
+// The Docker Hub case as an operator with only a Docker Hub account sets it: that account
+// (no default registry), source broker, the endpoint on, and Docker Hub's API URL pointed at
+// the fixture registry, which a test machine can reach.
+export function dockerHubBrokerEnv(upstream: BrokeredRegistry): Record<string, string> {
+  return {
+    DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: upstream.username,
+    DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: upstream.password,
+    DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'broker',
+    DSTACK_REGISTRY_AUTH_DEFAULT_UPSTREAM_URL: upstream.registry.url,
+    DSTACK_REGISTRY_AUTH_MIRROR_ENDPOINT: 'on',
+  };
+}
+
 async function stopAll(stops: (() => Promise<void>)[]): Promise<void> {
   for (const stop of stops) await stop().catch(() => undefined);
 }

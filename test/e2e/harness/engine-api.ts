@@ -8,7 +8,8 @@ export const ENGINE_API = '/v1.41';
 
 export interface EnginePull {
   status: number;
-  // The progress stream dockerd writes (one JSON object per line).
+  // The answer as dockerd wrote it, and that progress stream (one JSON object per line).
+  body: string;
   messages: Record<string, unknown>[];
   // The stream's final `error`, when the pull failed after the 200.
   error?: string;
@@ -40,7 +41,7 @@ export async function engineImagePull(dockerd: Dockerd, fromImage: string, tag: 
     });
   const failed = messages.find((m) => typeof m.error === 'string');
   const error = status !== 200 ? body.trim() : (failed?.error as string | undefined);
-  return { status, messages, ms: performance.now() - started, ...(error !== undefined ? { error } : {}) };
+  return { status, body, messages, ms: performance.now() - started, ...(error !== undefined ? { error } : {}) };
 }
 
 // `GET /images/NAME/json`: the engine's record of an image (200), or its 404.
@@ -62,7 +63,8 @@ export function describePull(pull: EnginePull): string {
   return `HTTP ${pull.status}${pull.error ? `, error: ${pull.error}` : ''}\n${pull.messages.slice(-5).map((m) => JSON.stringify(m)).join('\n')}`;
 }
 
-function engineRequest(dockerd: Dockerd, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+// Any other Engine API call on the private socket: its status and the body as written.
+export function engineRequest(dockerd: Dockerd, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath: dockerd.socket, method, path, headers }, (res) => {
       const chunks: Buffer[] = [];

@@ -70,6 +70,8 @@ export async function startMirrorEndpoint(options: MirrorEndpointOptions): Promi
     await sleep(50);
   }
   const { host, port } = new URL(url);
+  // Once only: a restart stops it and its scaffold again at the end, when the PID may be another's.
+  let stopped: Promise<void> | undefined;
   return {
     url,
     host,
@@ -83,7 +85,7 @@ export async function startMirrorEndpoint(options: MirrorEndpointOptions): Promi
       if (res.status !== 200) throw new Error(`GET ${url}/metrics → HTTP ${res.status}`);
       return res.text();
     },
-    stop: () => stopProcess(pid, 5_000),
+    stop: () => (stopped ??= stopProcess(pid, 5_000)),
   };
 }
 

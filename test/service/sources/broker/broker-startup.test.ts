@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -8,7 +7,8 @@ import { startService, type Service } from '../../../e2e/harness/service.ts';
 import { SERVICE_BINARY } from '../../../e2e/harness/ensure-packages.ts';
 import { writeHtpasswd } from '../../../e2e/harness/htpasswd.ts';
 import { dockerRegistryAvailable, startRegistry } from '../../../helpers/registry.ts';
-import { startBrokeredRegistry, type BrokeredRegistry } from '../../../helpers/brokered-registry.ts';
+import { dockerHubBrokerEnv, startBrokeredRegistry, type BrokeredRegistry } from '../../../helpers/brokered-registry.ts';
+import { freeLoopbackPort } from '../../../helpers/free-port.ts';
 import { DOCKER_HUB_KEY } from '../../../../src/registry/registry-key.ts';
 
 // Start-up of a service with brokered registries: the realm discovery decides whether it
@@ -29,14 +29,6 @@ afterAll(async () => {
 async function credentials(service: Service, token: string, body: Record<string, unknown>) {
   const res = await fetch(`${service.url}/v1/credentials`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, json: (await res.json()) as any };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe.skipIf(!available)('broker source at start-up', () => {
@@ -60,7 +52,7 @@ describe.skipIf(!available)('broker source at start-up', () => {
   });
 
   it('starts with a warning when a brokered registry is down, and discovers its realm at the first request after it is back', async () => {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const service = await startService({
       dir: join(dir, 'late'),
       env: { LATE_PASSWORD: 'not-yet-known' },
@@ -93,13 +85,7 @@ describe.skipIf(!available)('broker source at start-up', () => {
       // Docker Hub's API host is https://registry-1.docker.io; the test points it at the fixture.
       service = await startService({
         dir: join(dir, 'hub-svc'),
-        env: {
-          DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: upstream.username,
-          DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: upstream.password,
-          DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'broker',
-          DSTACK_REGISTRY_AUTH_DEFAULT_UPSTREAM_URL: upstream.registry.url,
-          DSTACK_REGISTRY_AUTH_MIRROR_ENDPOINT: 'on',
-        },
+        env: dockerHubBrokerEnv(upstream),
       });
       stops.push(() => service.stop());
     });
