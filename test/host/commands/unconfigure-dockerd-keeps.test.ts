@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fakeHost, type FakeHost } from './setup-fixture.ts';
+import { startStubbornDockerd, type StubbornDockerd } from './stubborn-dockerd.ts';
 
 const MIRROR = 'https://mirror.example';
 const ORIGINAL = '{\n  "log-level": "info"\n}\n';
@@ -12,29 +12,21 @@ const ORIGINAL = '{\n  "log-level": "info"\n}\n';
 // restored byte for byte, and unconfigure says plainly that dockerd needs a restart.
 describe('unconfigure when the reloaded dockerd keeps the mirror', () => {
   let host: FakeHost | undefined;
-  let engine: ReturnType<typeof spawn> | undefined;
+  let engine: StubbornDockerd | undefined;
   afterEach(async () => {
-    if (engine?.pid) process.kill(engine.pid, 'SIGKILL');
+    engine?.stop();
     await host?.cleanup();
   });
 
   it('restores the files, exits 1 and says to restart dockerd', async () => {
     host = await fakeHost();
-    const bin = join(host.root, 'bin');
-    await mkdir(bin, { recursive: true });
-    await writeFile(join(bin, 'docker'), `#!/bin/sh\necho '{"ServerVersion":"20.10.24","Driver":"overlay2","DriverStatus":[],"RegistryConfig":{"Mirrors":["${MIRROR}/"]}}'\n`, { mode: 0o755 });
-    // configure signals only a process named dockerd: a script of that name (off PATH) that ignores SIGHUP.
-    await mkdir(join(host.root, 'engine'));
-    const fakeDockerd = join(host.root, 'engine', 'dockerd');
-    await writeFile(fakeDockerd, '#!/bin/sh\ntrap "" HUP\nwhile :; do sleep 1; done\n', { mode: 0o755 });
-    engine = spawn(fakeDockerd, [], { stdio: 'ignore' });
-    const pidfile = join(host.root, 'dockerd.pid');
-    await writeFile(pidfile, `${engine.pid}\n`);
-    await waitForComm(engine.pid!, 'dockerd');
+    // `docker info` that always lists the mirror, and a "dockerd" that ignores SIGHUP.
+    engine = await startStubbornDockerd(host, [`${MIRROR}/`]);
+    const pidfile = engine.pidfile;
     await mkdir(join(host.daemonJson, '..'), { recursive: true });
     await writeFile(host.daemonJson, ORIGINAL);
-    const env = { PATH: `${bin}:/usr/bin:/bin` };
-    const args = host.pathArgs.filter((a) => a !== '--no-reload').map((a) => (a.endsWith('no-dockerd.pid') ? pidfile : a));
+    const env = { PATH: engine.path };
+    const args = engine.args;
     const configured = await host.run(['configure', ...args, '--engines', 'docker', '--mirror', MIRROR], env);
     expect(configured.exitCode, configured.stderr).toBe(0);
 
@@ -50,10 +42,3 @@ describe('unconfigure when the reloaded dockerd keeps the mirror', () => {
 });
 
 // The stand-in counts as dockerd once the kernel names it so (after its exec).
-async function waitForComm(pid: number, name: string): Promise<void> {
-  for (;;) {
-    const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
-    if (comm.trim() === name) return;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
