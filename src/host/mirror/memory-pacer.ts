@@ -1,7 +1,4 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-
-type Gc = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
+import { takeGc } from '../../common/v8-gc.ts';
 
 // Blob bodies arrive as 64 KiB buffers that become garbage once written to the engine, but V8
 // collects them only when its heap asks for it: with 8 streams the endpoint's anonymous memory
@@ -9,13 +6,7 @@ type Gc = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' })
 // collection after every `everyBytes` piped frees them as they die, at the cost of a scavenge
 // of a small heap (well under a millisecond) per that many bytes.
 export function createMemoryPacer(everyBytes: number): (bytes: number) => void {
-  let gc: Gc | undefined;
-  try {
-    setFlagsFromString('--expose-gc');
-    gc = runInNewContext('gc') as Gc;
-  } catch {
-    gc = undefined;
-  }
+  const gc = takeGc();
   if (!gc || everyBytes <= 0) return () => {};
   let since = 0;
   const collect = gc;
