@@ -1,6 +1,6 @@
 import { CodedError } from '../../common/errors.ts';
 import { Secret } from '../../common/secret.ts';
-import { isLoopbackHost } from '../../registry/loopback.ts';
+import { readTokenAnswerFields, realmUrlProblem } from '../../registry/token-realm.ts';
 import type { Challenge } from './challenge.ts';
 import type { UpstreamHttp } from './upstream-http.ts';
 
@@ -35,17 +35,13 @@ export async function fetchRegistryToken(http: UpstreamHttp, challenge: Extract<
   return parseTokenAnswer(answer.body, realm, now());
 }
 
+// Docker's own client takes an `expires_in` under 60 s as 60 s, as distribution does.
 function parseTokenAnswer(body: string, realm: URL, at: number): RegistryToken {
-  let value: Record<string, unknown>;
-  try {
-    value = JSON.parse(body) as Record<string, unknown>;
-  } catch {
-    throw new CodedError('realm_failed', `the token realm ${realm.origin}${realm.pathname} sent no JSON`);
-  }
-  const token = typeof value.token === 'string' && value.token !== '' ? value.token : typeof value.access_token === 'string' ? value.access_token : '';
-  if (token === '') throw new CodedError('realm_failed', `the token realm ${realm.origin}${realm.pathname} sent no token`);
-  const expiresIn = typeof value.expires_in === 'number' && value.expires_in > 0 ? Math.max(value.expires_in, DEFAULT_EXPIRES_IN_S) : DEFAULT_EXPIRES_IN_S;
-  return { token: new Secret(token), expiresAt: at + expiresIn * 1000 };
+  const fields = readTokenAnswerFields(body);
+  if (!fields) throw new CodedError('realm_failed', `the token realm ${realm.origin}${realm.pathname} sent no token`);
+  const { expiresIn } = fields;
+  const seconds = typeof expiresIn === 'number' && expiresIn > 0 ? Math.max(expiresIn, DEFAULT_EXPIRES_IN_S) : DEFAULT_EXPIRES_IN_S;
+  return { token: new Secret(fields.token), expiresAt: at + seconds * 1000 };
 }
 
 // A realm is an absolute http(s) URL; plain http only on loopback, as for upstreams.
@@ -56,9 +52,10 @@ function realmUrl(text: string): URL {
   } catch {
     throw new CodedError('realm_failed', `the upstream's token realm "${text.slice(0, 100)}" is not a URL`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new CodedError('realm_failed', `the upstream's token realm ${url.origin} is not http(s)`);
-  if (url.username !== '' || url.password !== '') throw new CodedError('realm_failed', 'the upstream\'s token realm carries credentials in its URL');
-  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) throw new CodedError('realm_failed', `the upstream's token realm ${url.origin} is plain http: the credential would cross the network in clear text`);
+  const problem = realmUrlProblem(url);
+  if (problem === 'credentials') throw new CodedError('realm_failed', 'the upstream\'s token realm carries credentials in its URL');
+  if (problem === 'not_http') throw new CodedError('realm_failed', `the upstream's token realm ${url.origin} is not http(s)`);
+  if (problem === 'plain_http') throw new CodedError('realm_failed', `the upstream's token realm ${url.origin} is plain http: the credential would cross the network in clear text`);
   return url;
 }
 

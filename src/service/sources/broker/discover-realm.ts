@@ -1,6 +1,6 @@
 import { CodedError } from '../../../common/errors.ts';
 import { parseChallenges } from '../../../registry/auth-challenges.ts';
-import { isLoopbackHost } from '../../../registry/loopback.ts';
+import { realmUrlProblem } from '../../../registry/token-realm.ts';
 import { DISCOVERY_POLICY, upstreamRequest, UpstreamUnreachable, type RetryPolicy } from './upstream-request.ts';
 
 // Where a registry sends clients for tokens: its challenge's realm URL and `service`.
@@ -61,8 +61,9 @@ function checkRealmUrl(value: string | undefined, prefix: string): string {
   } catch {
     throw new NotBrokerable(`${prefix} names no usable token realm in its Bearer challenge; check the registry's auth configuration`);
   }
-  if (url.username || url.password) throw new NotBrokerable(`${prefix} names a token realm with credentials in its URL; fix the registry's auth configuration`);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+  const problem = realmUrlProblem(url);
+  if (problem === 'credentials') throw new NotBrokerable(`${prefix} names a token realm with credentials in its URL; fix the registry's auth configuration`);
+  if (problem !== undefined) {
     throw new NotBrokerable(`${prefix} names the token realm ${url.protocol}//${url.host}${url.pathname}, which is not https: the password would travel in clear; serve the realm over https, or ${WHAT_TO_DO}`);
   }
   return url.toString();

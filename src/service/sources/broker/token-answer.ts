@@ -1,4 +1,5 @@
 import { decodeJwt } from 'jose';
+import { readTokenAnswerFields } from '../../../registry/token-realm.ts';
 
 // The distribution token specification's default when a realm gives no `expires_in`.
 export const DEFAULT_TOKEN_LIFETIME_SECONDS = 60;
@@ -14,22 +15,15 @@ export interface RegistryTokenAnswer {
 // A realm's 200 body: `{"token"|"access_token", "expires_in", "issued_at"}`, or undefined when
 // it is not one. `requestedAt` is our clock when we asked.
 export function readTokenAnswer(body: string, repository: string, requestedAt: Date): RegistryTokenAnswer | undefined {
-  let data: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(body);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-    data = parsed as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  const token = typeof data.token === 'string' && data.token !== '' ? data.token : typeof data.access_token === 'string' && data.access_token !== '' ? data.access_token : undefined;
-  if (token === undefined) return undefined;
+  const fields = readTokenAnswerFields(body);
+  if (fields === undefined) return undefined;
+  const { token } = fields;
   const claims = jwtClaims(token);
-  const lifetimeSeconds = tokenLifetime(data.expires_in, claims);
+  const lifetimeSeconds = tokenLifetime(fields.expiresIn, claims);
   return {
     token,
     lifetimeSeconds,
-    expiresAt: tokenExpiry(lifetimeSeconds, typeof data.issued_at === 'string' ? new Date(data.issued_at) : undefined, requestedAt),
+    expiresAt: tokenExpiry(lifetimeSeconds, typeof fields.issuedAt === 'string' ? new Date(fields.issuedAt) : undefined, requestedAt),
     grantsPull: claims === undefined || grantsPull(claims.access, repository),
   };
 }
