@@ -3,7 +3,11 @@ import type { CacheEntry } from './cache-entry.ts';
 // A fetch that failed because the server could not answer, shared with the processes that
 // waited for it, so a burst of pulls against a broken server makes one request, not twenty.
 export interface FetchFailure {
-  at: number; // ms since the epoch, wall clock (compared across processes)
+  // Unique per record: a waiter counts only a record that was not there when it began waiting,
+  // so its own process's earlier failure, written in the same millisecond, is never taken for
+  // "another process has just failed".
+  id?: string;
+  at: number; // ms since the epoch, wall clock (for the reader of the file; not compared)
   // The server that failed: processes talking to another server share the directory, not its failures.
   server: string;
   code: string;

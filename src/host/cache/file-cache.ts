@@ -88,7 +88,7 @@ function parseFailure(text: string): FetchFailure | undefined {
   try {
     const value = JSON.parse(text) as Partial<FetchFailure>;
     if (typeof value.at === 'number' && typeof value.server === 'string' && typeof value.code === 'string' && typeof value.message === 'string') {
-      return { at: value.at, server: value.server, code: value.code, message: value.message };
+      return { ...(typeof value.id === 'string' ? { id: value.id } : {}), at: value.at, server: value.server, code: value.code, message: value.message };
     }
   } catch {
     // torn or foreign: no failure

@@ -55,8 +55,8 @@ export async function resolveCredential(request: string | CredentialRequest, set
   diagnostics.debug(`cache miss for ${what}: requesting ${settings.server}${why}`);
 
   const lockKey = repository !== undefined && deps.brokered?.has(registry) ? cacheKeyOf(registry, repository) : registry;
-  const startedAt = Date.now();
-  const release = await waitForOtherFetch(lockKey, what, settings, diagnostics, cache, () => view.usable(now()) !== undefined || recentFailure(cache, lockKey, settings.server, startedAt) !== undefined);
+  const seenBefore = cache.readFailure(lockKey);
+  const release = await waitForOtherFetch(lockKey, what, settings, diagnostics, cache, () => view.usable(now()) !== undefined || recentFailure(cache, lockKey, settings.server, seenBefore) !== undefined);
   try {
     // Whoever held the lock has just written the entry (or its failure): read it before asking.
     const after = view.usable(now());
@@ -64,7 +64,7 @@ export async function resolveCredential(request: string | CredentialRequest, set
       diagnostics.debug(`cache hit for ${what} (fetched by another process)`);
       return answerOf(after, diagnostics);
     }
-    const failure = recentFailure(cache, lockKey, settings.server, startedAt);
+    const failure = recentFailure(cache, lockKey, settings.server, seenBefore);
     if (failure) {
       diagnostics.debug(`another docker-credential-dstack has just failed to fetch ${what} (${failure.code}); not asking again`);
       const error = new CodedError(failure.code, failure.message);
@@ -119,11 +119,24 @@ async function waitForOtherFetch(lockKey: string, what: string, settings: Helper
   return lock.status === 'acquired' ? lock.release : () => {};
 }
 
-// A failure recorded by another process after this one started waiting.
+// A failure recorded by another process after this one started waiting: a record other than
+// the one that was there before (clocks are not compared: a frozen or injected clock, or two
+// calls in one millisecond, would make an old record look new).
 // Only a failure of the same server counts: processes with another server share the directory.
-function recentFailure(cache: CredentialCache, lockKey: string, server: string, since: number): FetchFailure | undefined {
+function recentFailure(cache: CredentialCache, lockKey: string, server: string, seenBefore: FetchFailure | undefined): FetchFailure | undefined {
   const failure = cache.readFailure(lockKey);
-  return failure && failure.server === server && failure.at >= since ? failure : undefined;
+  if (failure === undefined || failure.server !== server) return undefined;
+  if (seenBefore !== undefined && sameRecord(failure, seenBefore)) return undefined;
+  return failure;
+}
+
+function sameRecord(a: FetchFailure, b: FetchFailure): boolean {
+  return a.id === b.id && a.at === b.at && a.code === b.code && a.message === b.message;
+}
+
+// Unique enough to tell two records apart; not a secret (Math.random keeps crypto off the hot path).
+function failureRecord(server: string, error: CodedError): FetchFailure {
+  return { id: `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`, at: Date.now(), server, code: error.code, message: error.message };
 }
 
 interface Asked {
@@ -171,10 +184,10 @@ async function fetchAndStore(asked: Asked, settings: HelperSettings, diagnostics
           diagnostics.warn(`cannot remove the cache entry for ${what} (${oneLine(eraseError)})`);
         }
       }
-      share(cache, lockKey, { at: Date.now(), server: settings.server, code: error.code, message: error.message });
+      share(cache, lockKey, failureRecord(settings.server, error));
       throw error;
     }
-    share(cache, lockKey, { at: Date.now(), server: settings.server, code: error.code, message: error.message });
+    share(cache, lockKey, failureRecord(settings.server, error));
     return fallBack(what, error, settings, diagnostics, previous, now);
   }
 }

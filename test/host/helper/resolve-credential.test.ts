@@ -148,6 +148,25 @@ describe('resolveCredential (injected clock)', () => {
     return { a: await a, b: await b, serverB, cache };
   }
 
+  // The cause of the flaky revocation-window test: a refusal recorded by this process's
+  // previous call, in the same millisecond, was taken for a failure another process had just
+  // shared, and the service was never asked again. Date.now() is pinned so the two calls share it.
+  it('its own earlier failure, recorded in the same millisecond, does not stop the next call from asking', async () => {
+    const refused = () => new CodedError('token_revoked', 'dstack server refused the instance token: revoked');
+    const server = scripted(refused(), refused());
+    const d = deps(server);
+    const realNow = Date.now;
+    const pinned = realNow();
+    Date.now = () => pinned;
+    try {
+      await expect(resolveCredential(KEY, settings(), diagnostics, d)).rejects.toMatchObject({ code: 'token_revoked' });
+      await expect(resolveCredential(KEY, settings(), diagnostics, d)).rejects.toMatchObject({ code: 'token_revoked' });
+    } finally {
+      Date.now = realNow;
+    }
+    expect(server.calls()).toBe(2);
+  });
+
   it('a failure shared by a process talking to another server is not served to this one', async () => {
     const { a, b, serverB, cache } = await failWhileBWaits('https://other.dstack.example');
     expect(a).toMatchObject({ code: 'bad_response' });
