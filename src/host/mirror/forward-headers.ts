@@ -10,8 +10,9 @@ const REQUEST_HEADERS = ['accept', 'range', 'if-range', 'if-none-match', 'if-mod
 // business), no Set-Cookie, nothing hop-by-hop.
 const RESPONSE_HEADERS = ['content-length', 'content-range', 'content-type', 'docker-content-digest', 'etag', 'accept-ranges', 'last-modified', 'cache-control', 'expires'] as const;
 
+// Accept-Encoding is always identity: an encoded answer is refused (upstream-answer-check.ts).
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders): Record<string, string> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { 'accept-encoding': 'identity' };
   for (const name of REQUEST_HEADERS) {
     const value = incoming[name];
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;

@@ -9,6 +9,8 @@ import type { UpstreamHttp } from './upstream-http.ts';
 import { upstreamRepositories, type Upstream } from './upstream.ts';
 import type { UpstreamSource } from './upstream-source.ts';
 import { credentialFailure } from './credential-failure.ts';
+import { MANIFEST_MAX_BYTES, readManifestBody } from './manifest-body.ts';
+import { answerRefusal } from './upstream-answer-check.ts';
 
 export interface PullDeps {
   // Told how many body bytes went through (see memory-pacer.ts).
@@ -30,7 +32,7 @@ export interface PullRecord {
 }
 
 type Attempt =
-  | { kind: 'response'; response: IncomingMessage; request: ClientRequest; url: URL; upstream: Upstream; repository: string }
+  | { kind: 'response'; response: IncomingMessage; request: ClientRequest; url: URL; upstream: Upstream; repository: string; body?: Buffer }
   | { kind: 'not_found' }
   | { kind: 'failure'; error: MirrorError }
   | { kind: 'gone' };
@@ -108,7 +110,31 @@ async function attemptPull(req: IncomingMessage, res: ServerResponse, route: Exc
       response.resume();
       return { kind: 'not_found' };
     }
-    if (status < 400) return { kind: 'response', response, request, url, upstream, repository };
+    if (status < 400) {
+      const refusal = answerRefusal(response, status, upstream, url);
+      if (refusal) {
+        request.destroy();
+        return { kind: 'failure', error: refusal };
+      }
+      if (route.kind !== 'manifest' || status < 200 || status >= 300 || status === 204) return { kind: 'response', response, request, url, upstream, repository };
+      // A manifest is read whole under the cap before the engine sees it (manifest-body.ts).
+      if (req.method === 'HEAD') {
+        const declared = Number(response.headers['content-length']);
+        response.resume();
+        if (declared > MANIFEST_MAX_BYTES) return failed(502, 'MANIFEST_INVALID', 'manifest_too_large', `upstream ${upstream.url} declares a manifest of ${declared} bytes, past the ${MANIFEST_MAX_BYTES / 1024 / 1024} MiB cap on manifests (as distribution's): refused; check the upstream`);
+        return { kind: 'response', response, request, url, upstream, repository };
+      }
+      res.once('close', abort);
+      try {
+        const body = await readManifestBody(response, request, upstream.url);
+        return { kind: 'response', response, request, url, upstream, repository, body };
+      } catch (error) {
+        if (res.destroyed) return { kind: 'gone' };
+        return { kind: 'failure', error: error instanceof MirrorError ? error : new MirrorError(502, 'UNAVAILABLE', 'upstream_unreachable', `upstream ${upstream.url}: ${oneLine(error)}`) };
+      } finally {
+        res.off('close', abort);
+      }
+    }
     response.resume();
     if (status === 403) return failed(403, 'DENIED', 'upstream_403', `upstream ${upstream.url} denied access to ${repository} (HTTP 403)`);
     if (status === 429) return failed(429, 'TOOMANYREQUESTS', 'upstream_429', `upstream ${upstream.url} is rate limiting pulls (HTTP 429)`);
@@ -129,6 +155,14 @@ function stream(attempt: Extract<Attempt, { kind: 'response' }>, req: IncomingMe
   record.upstream = attempt.upstream.url;
   record.upstreamRepository = attempt.repository;
   const headers = engineResponseHeaders(response.headers, { status, url, engineRepository: route.repository, upstreamRepository: attempt.repository });
+  if (attempt.body !== undefined) {
+    headers['content-length'] = attempt.body.length;
+    res.writeHead(status, headers);
+    record.bytes += attempt.body.length;
+    piped?.(attempt.body.length);
+    res.end(attempt.body);
+    return finished(res);
+  }
   res.writeHead(status, headers);
   if (req.method === 'HEAD' || (status >= 300 && status < 400) || status === 204) {
     response.resume();

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 // Error codes of the distribution API that the mirror endpoint answers with.
 export type RegistryErrorCode =
   | 'UNSUPPORTED' | 'DENIED' | 'NAME_INVALID' | 'TAG_INVALID' | 'DIGEST_INVALID' | 'UNAVAILABLE'
-  | 'NAME_UNKNOWN' | 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'TOOMANYREQUESTS' | 'RANGE_INVALID';
+  | 'NAME_UNKNOWN' | 'MANIFEST_UNKNOWN' | 'MANIFEST_INVALID' | 'BLOB_UNKNOWN' | 'TOOMANYREQUESTS' | 'RANGE_INVALID';
 
 // A failure the endpoint answers itself, in the registry's format, so that the engine's log
 // (dockerd: "Attempting next endpoint for pull after error: …") shows a readable reason.
