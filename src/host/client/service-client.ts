@@ -25,7 +25,8 @@ export interface HostConfig {
 
 export interface HostConfigEndpoint {
   enabled: boolean;
-  upstreams: Array<{ url: string; registry: string; library: 'keep' | 'strip' | 'both' }>;
+  // `realms`: token realm hosts the upstream's credential may go to besides its own host.
+  upstreams: Array<{ url: string; registry: string; library: 'keep' | 'strip' | 'both'; realms?: string[] }>;
 }
 
 export interface ServiceClient {
@@ -152,7 +153,9 @@ function parseEndpoint(value: unknown): HostConfigEndpoint | string {
     const library = entry.library ?? 'keep';
     if (typeof entry.url !== 'string' || typeof entry.registry !== 'string') return 'an upstream lacks "url" or "registry"';
     if (library !== 'keep' && library !== 'strip' && library !== 'both') return `an upstream's "library" is not keep, strip or both`;
-    upstreams.push({ url: entry.url, registry: entry.registry, library });
+    const realms = entry.realms ?? [];
+    if (!Array.isArray(realms) || realms.some((r) => typeof r !== 'string')) return `an upstream's "realms" is not a list of strings`;
+    upstreams.push({ url: entry.url, registry: entry.registry, library, ...(realms.length > 0 ? { realms: realms as string[] } : {}) });
   }
   return { enabled: record.enabled === true, upstreams };
 }

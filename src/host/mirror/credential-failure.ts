@@ -17,6 +17,7 @@ export function credentialFailure(error: unknown, upstream: Upstream): MirrorErr
   if (SERVICE_REFUSED.has(error.code) || error.code.startsWith('token_')) return new MirrorError(403, 'DENIED', 'credential_refused', `the dstack server refused a credential for ${upstream.registry}: ${text}`);
   if (SERVICE_DOWN.has(error.code)) return new MirrorError(503, 'UNAVAILABLE', 'service_unreachable', `no credential for ${upstream.registry}: ${text}`);
   if (error.code === 'credential_refused') return new MirrorError(403, 'DENIED', 'upstream_401', `upstream ${upstream.url}: ${text}; check the password or token the dstack server holds for ${upstream.registry}`);
+  if (error.code === 'realm_unbound') return new MirrorError(502, 'UNAVAILABLE', 'realm_unbound', `upstream ${upstream.url}: ${text}`);
   if (error.code === 'realm_failed') return new MirrorError(502, 'UNAVAILABLE', 'upstream_realm', `upstream ${upstream.url}: ${text}`);
   if (error.code.startsWith('upstream_')) return new MirrorError(502, 'UNAVAILABLE', error.code === 'upstream_timeout' ? 'upstream_timeout' : 'upstream_unreachable', `upstream ${upstream.url}: ${text}`);
   return new MirrorError(503, 'UNAVAILABLE', 'service_unreachable', `no credential for ${upstream.registry}: ${text}`);

@@ -10,6 +10,8 @@ export interface MirrorOptions {
   listenGiven: boolean;
   upstreams: string[];
   library: LibraryMode;
+  // --upstream-realm: token realm hosts the --upstream credentials may go to besides their own.
+  upstreamRealms: string[];
   allowUids: number[];
   allowGids: number[];
   // undefined: the default for the mode (none in the foreground, 10m under socket activation); 0: never.
@@ -25,6 +27,8 @@ Options:
   --upstream URL          where pulls go (repeatable, tried in order; a path is a repository namespace,
                           e.g. https://harbor.example/dockerhub-proxy); default: the dstack server's host config
   --library MODE          library/ handling for --upstream: keep (default), strip, both
+  --upstream-realm HOST   a token realm host[:port] the --upstream credentials may be sent to besides
+                          the upstream's own host (repeatable; Docker Hub's auth.docker.io is built in)
   --allow-uid UID         also serve connections from this uid (repeatable; uid 0 always)
   --allow-gid GID         also serve the members of this group (repeatable)
   --idle-exit DURATION    exit after this long with no connection (e.g. 10m; 0 = never);
@@ -45,6 +49,7 @@ export function parseMirrorOptions(argv: string[]): MirrorOptions {
         listen: { type: 'string' },
         upstream: { type: 'string', multiple: true },
         library: { type: 'string' },
+        'upstream-realm': { type: 'string', multiple: true },
         'allow-uid': { type: 'string', multiple: true },
         'allow-gid': { type: 'string', multiple: true },
         'idle-exit': { type: 'string' },
@@ -64,6 +69,7 @@ export function parseMirrorOptions(argv: string[]): MirrorOptions {
     listenGiven: v.listen !== undefined,
     upstreams: v.upstream ?? [],
     library,
+    upstreamRealms: v['upstream-realm'] ?? [],
     allowUids: (v['allow-uid'] ?? []).map((text) => id(text, '--allow-uid')),
     allowGids: (v['allow-gid'] ?? []).map((text) => id(text, '--allow-gid')),
     ...(idle === undefined ? {} : { idleExitMs: /^\s*(0|none|never|off)\s*$/i.test(idle) ? 0 : parseDuration(idle, '--idle-exit') * 1000 }),

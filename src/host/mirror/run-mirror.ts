@@ -41,7 +41,8 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
     await write(ctx.stdout, MIRROR_USAGE);
     return 0;
   }
-  const upstreamList = options.upstreams.map((url) => parseUpstream(url, { library: options.library }));
+  if (options.upstreamRealms.length > 0 && options.upstreams.length === 0) throw new CodedError('usage', '--upstream-realm applies to the --upstream URLs, and none is given; for upstreams from the host config the dstack server lists the realms (docs/mirror.md)');
+  const upstreamList = options.upstreams.map((url) => parseUpstream(url, { library: options.library, realms: options.upstreamRealms }));
   const activatedFd = activatedSocketFd(ctx.env, process.pid);
   const listen = activatedFd === undefined ? parseListenAddress(options.listen) : undefined;
   if (listen && !listen.loopback && !options.allowNonLoopback) {

@@ -1,3 +1,5 @@
+import { CodedError } from '../../common/errors.ts';
+import { realmBound } from '../../registry/realm-binding.ts';
 import type { HostCredential } from '../helper/host-credential.ts';
 import { parseChallenge, type Challenge } from './challenge.ts';
 import { fetchRegistryToken, refreshAt, type RegistryToken } from './registry-token.ts';
@@ -71,6 +73,7 @@ export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
       const challenge = await challengeOf(upstream);
       if (challenge === 'none') return undefined;
       if (challenge.scheme === 'basic') return credential ? `Basic ${Buffer.from(`${credential.username}:${credential.secret.reveal()}`).toString('base64')}` : undefined;
+      if (credential) checkRealmBound(upstream, challenge.realm);
       const token = await registryToken(challenge, pullScope(repository), credential);
       return `Bearer ${token.token.reveal()}`;
     },
@@ -86,6 +89,21 @@ export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
       }
     },
   };
+}
+
+// A credential goes only to a realm on the upstream's own host (and port) or one configured
+// for it (src/registry/realm-binding.ts); an anonymous token request carries nothing and may go
+// anywhere the checks of registry-token.ts allow. A realm that is not a URL is left to those.
+function checkRealmBound(upstream: Upstream, realmText: string): void {
+  let realm: URL;
+  try {
+    realm = new URL(realmText);
+  } catch {
+    return;
+  }
+  const own = new URL(upstream.origin).host;
+  if (realmBound(realm, own, upstream.realms)) return;
+  throw new CodedError('realm_unbound', `the token realm ${realm.protocol}//${realm.host}${realm.pathname.slice(0, 100)} that the upstream's 401 names is not on the upstream's host ${own} nor listed for it: the credential is not sent there; if that realm is the registry's own, list ${realm.host} with --upstream-realm or in the dstack server's realms for ${upstream.registry}`);
 }
 
 export function pullScope(repository: string): string {

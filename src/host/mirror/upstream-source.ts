@@ -64,15 +64,15 @@ export function serviceUpstreams(deps: { client: () => Promise<ServiceClient>; c
 // upstreams; else the engine mirrors (a service older than the endpoint block); else Docker
 // Hub itself when the service has credentials for it.
 export function upstreamsFromHostConfig(config: HostConfig, log: Diagnostics): Upstream[] {
-  const parsed = (url: string, registry: string, library: string): Upstream[] => {
+  const parsed = (url: string, registry: string, library: string, realms?: string[]): Upstream[] => {
     try {
-      return [parseUpstream(url, { registry: normalizeRegistryKey(registry), library: isLibraryMode(library) ? library : 'keep' })];
+      return [parseUpstream(url, { registry: normalizeRegistryKey(registry), library: isLibraryMode(library) ? library : 'keep', ...(realms ? { realms } : {}) })];
     } catch (error) {
       log.warn(`ignoring upstream from the host config: ${oneLine(error)}`);
       return [];
     }
   };
-  if (config.endpoint.upstreams.length > 0) return config.endpoint.upstreams.flatMap((u) => parsed(u.url, u.registry, u.library));
+  if (config.endpoint.upstreams.length > 0) return config.endpoint.upstreams.flatMap((u) => parsed(u.url, u.registry, u.library, u.realms));
   if (config.mirrors.length > 0) return config.mirrors.flatMap((mirror) => parsed(mirror, safeHost(mirror), 'keep'));
   if (config.registries.some(isDockerHubKey)) return parsed(DOCKER_HUB_UPSTREAM, DOCKER_HUB_KEY, 'keep');
   return [];
@@ -97,12 +97,13 @@ async function remember(path: string, upstreams: Upstream[], log: Diagnostics): 
 
 function recall(path: string): Upstream[] | undefined {
   try {
-    const value = JSON.parse(readFileSync(path, 'utf8')) as { upstreams?: Array<{ url?: unknown; registry?: unknown; library?: unknown }> };
+    const value = JSON.parse(readFileSync(path, 'utf8')) as { upstreams?: Array<{ url?: unknown; registry?: unknown; library?: unknown; realms?: unknown }> };
     if (!Array.isArray(value.upstreams)) return undefined;
     return value.upstreams.flatMap((u) => {
       if (typeof u.url !== 'string' || typeof u.registry !== 'string' || !isLibraryMode(u.library)) return [];
       try {
-        return [parseUpstream(u.url, { registry: u.registry, library: u.library })];
+        const realms = Array.isArray(u.realms) ? u.realms.filter((r): r is string => typeof r === 'string') : [];
+        return [parseUpstream(u.url, { registry: u.registry, library: u.library, realms })];
       } catch {
         return [];
       }

@@ -2,6 +2,7 @@ import { CodedError } from '../../common/errors.ts';
 import { repositoryProblem } from '../../registry/distribution-grammar.ts';
 import { normalizeRegistryKey } from '../../registry/registry-key.ts';
 import { isLoopbackHost } from '../../registry/loopback.ts';
+import { realmHost } from '../../registry/realm-binding.ts';
 
 // What to do with Docker Hub's `library/` namespace (dockerd asks a mirror for
 // `library/python`): keep it (pull-through caches), strip it (a registry where `python:3.14`
@@ -19,6 +20,9 @@ export interface Upstream {
   prefix: string;
   registry: string;
   library: LibraryMode;
+  // Token realm hosts (host[:port]) its credential may go to besides its own host
+  // (src/registry/realm-binding.ts): --upstream-realm, or the host config's `realms`.
+  realms?: readonly string[];
 }
 
 export const LIBRARY_MODES: readonly LibraryMode[] = ['keep', 'strip', 'both'];
@@ -29,7 +33,7 @@ export function isLibraryMode(value: unknown): value is LibraryMode {
 
 // An upstream from a URL (`--upstream`, host-config). Plain http only for loopback hosts:
 // the credential would otherwise cross the network in clear text.
-export function parseUpstream(text: string, options: { registry?: string; library?: LibraryMode } = {}): Upstream {
+export function parseUpstream(text: string, options: { registry?: string; library?: LibraryMode; realms?: readonly string[] } = {}): Upstream {
   const raw = text.trim();
   let url: URL;
   try {
@@ -47,7 +51,12 @@ export function parseUpstream(text: string, options: { registry?: string; librar
     if (problem) throw invalid(raw, `the path "${prefix.slice(0, 100)}" is not a repository namespace (${problem})`);
   }
   const registry = options.registry ?? normalizeRegistryKey(url.host);
-  return { url: `${url.origin}${prefix === '' ? '' : `/${prefix}`}`, origin: url.origin, prefix, registry, library: options.library ?? 'keep' };
+  const realms = (options.realms ?? []).map((entry) => {
+    const host = realmHost(entry);
+    if (host === undefined) throw invalid(raw, `realm "${entry.slice(0, 100)}" is not a host[:port] (no scheme, path or user info)`);
+    return host;
+  });
+  return { url: `${url.origin}${prefix === '' ? '' : `/${prefix}`}`, origin: url.origin, prefix, registry, library: options.library ?? 'keep', ...(realms.length > 0 ? { realms } : {}) };
 }
 
 // The repository names to ask `upstream` for, in order, for the name the engine asked.
