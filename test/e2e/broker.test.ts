@@ -9,7 +9,7 @@ import { sleep } from './harness/reaper.ts';
 import { accessLine, lineMatching } from './harness/log-match.ts';
 import { describePull, ENGINE_API, engineImageInspect, engineImagePull, engineImageRemove, engineRequest } from './harness/engine-api.ts';
 import { startMirrorEndpoint, type MirrorEndpoint } from './harness/mirror-endpoint.ts';
-import { dockerHubBrokerEnv, startBrokeredRegistry, type BrokeredRegistry } from '../helpers/brokered-registry.ts';
+import { dockerHubBrokerEnv, realmHostOf, startBrokeredRegistry, type BrokeredRegistry } from '../helpers/brokered-registry.ts';
 
 // Issue 11 end to end: the registry's token realm is NOT our service (the independent token
 // server fixture); the service keeps the password and brokers repository pull tokens; a
@@ -40,6 +40,8 @@ describe('e2e: a brokered registry behind someone else’s token realm, pulled t
           DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: upstream.password,
           DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'broker',
           DSTACK_REGISTRY_AUTH_MIRROR_ENDPOINT: 'on',
+          // The fixture's realm is on another port than the registry: listed, as an operator would.
+          DSTACK_REGISTRY_AUTH_DEFAULT_REALMS: realmHostOf(upstream),
         },
       }),
     );

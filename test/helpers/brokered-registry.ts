@@ -20,6 +20,12 @@ export interface BrokeredRegistry {
 export const FIXTURE_SERVICE = 'fixture-registry';
 export const FIXTURE_ISSUER = 'fixture-token-server';
 
+// The token server's host:port: the realm the registry names is on another port than the
+// registry, so the service must list it (the registry's `realms`, src/registry/realm-binding.ts).
+export function realmHostOf(upstream: BrokeredRegistry): string {
+  return new URL(upstream.tokenServer.realm).host;
+}
+
 export async function startBrokeredRegistry(options: { dir: string; images: string[]; port?: number; tokenServer?: Partial<TokenServerOptions> }): Promise<BrokeredRegistry> {
   const username = 'fleet-bot';
   // Random per run, so a grep for it cannot match by accident.
@@ -63,6 +69,7 @@ export function dockerHubBrokerEnv(upstream: BrokeredRegistry): Record<string, s
     DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'broker',
     DSTACK_REGISTRY_AUTH_DEFAULT_UPSTREAM_URL: upstream.registry.url,
     DSTACK_REGISTRY_AUTH_MIRROR_ENDPOINT: 'on',
+    DSTACK_REGISTRY_AUTH_DEFAULT_REALMS: realmHostOf(upstream),
   };
 }
 

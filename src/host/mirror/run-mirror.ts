@@ -62,7 +62,7 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
   const pull = {
     piped: createMemoryPacer(GC_EVERY_BYTES),
     http,
-    auth: createUpstreamAuth({ http, onTokenFetch: () => metrics.increment('dstack_mirror_registry_token_requests_total') }),
+    auth: createUpstreamAuth({ http, serverRealmHosts: serverHost(settings.server), onTokenFetch: () => metrics.increment('dstack_mirror_registry_token_requests_total') }),
     credentials: createMirrorCredentials({ settings, log, cache, client: serviceClient }),
     upstreams: upstreamList.length > 0 ? fixedUpstreams(upstreamList) : serviceUpstreams({ client: serviceClient, cacheDir: settings.cacheDir, log, server: settings.server }),
   };
@@ -82,6 +82,15 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
   http.close();
   await log.close();
   return 0;
+}
+
+// The dstack server's host:port, a realm every upstream's credential may go to (upstream-auth.ts).
+function serverHost(server: string): string[] {
+  try {
+    return [new URL(server).host];
+  } catch {
+    return [];
+  }
 }
 
 function isLoopbackUrl(address: string): boolean {

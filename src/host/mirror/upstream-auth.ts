@@ -23,6 +23,9 @@ export interface UpstreamAuthDeps {
   now?: () => number;
   // Counted: registry tokens fetched from realms.
   onTokenFetch?: (realm: string) => void;
+  // Realm hosts any upstream's credential may go to: the dstack server's own (an issuer
+  // registry's realm is the server that issued the pull ticket, so nothing new learns it).
+  serverRealmHosts?: readonly string[];
 }
 
 export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
@@ -73,7 +76,7 @@ export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
       const challenge = await challengeOf(upstream);
       if (challenge === 'none') return undefined;
       if (challenge.scheme === 'basic') return credential ? `Basic ${Buffer.from(`${credential.username}:${credential.secret.reveal()}`).toString('base64')}` : undefined;
-      if (credential) checkRealmBound(upstream, challenge.realm);
+      if (credential) checkRealmBound(upstream, challenge.realm, deps.serverRealmHosts ?? []);
       const token = await registryToken(challenge, pullScope(repository), credential);
       return `Bearer ${token.token.reveal()}`;
     },
@@ -94,7 +97,7 @@ export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
 // A credential goes only to a realm on the upstream's own host (and port) or one configured
 // for it (src/registry/realm-binding.ts); an anonymous token request carries nothing and may go
 // anywhere the checks of registry-token.ts allow. A realm that is not a URL is left to those.
-function checkRealmBound(upstream: Upstream, realmText: string): void {
+function checkRealmBound(upstream: Upstream, realmText: string, serverHosts: readonly string[]): void {
   let realm: URL;
   try {
     realm = new URL(realmText);
@@ -102,7 +105,7 @@ function checkRealmBound(upstream: Upstream, realmText: string): void {
     return;
   }
   const own = new URL(upstream.origin).host;
-  if (realmBound(realm, own, upstream.realms)) return;
+  if (realmBound(realm, own, [...(upstream.realms ?? []), ...serverHosts])) return;
   throw new CodedError('realm_unbound', `the token realm ${realm.protocol}//${realm.host}${realm.pathname.slice(0, 100)} that the upstream's 401 names is not on the upstream's host ${own} nor listed for it: the credential is not sent there; if that realm is the registry's own, list ${realm.host} with --upstream-realm or in the dstack server's realms for ${upstream.registry}`);
 }
 

@@ -18,6 +18,7 @@ export interface FileRegistry {
   mirror?: boolean | string;
   upstream?: string;
   library?: string;
+  realms?: string[];
 }
 
 // The optional JSON file named by DSTACK_REGISTRY_AUTH_CONFIG. Every key mirrors a
@@ -43,6 +44,7 @@ export interface ConfigFile {
   defaultProjects?: string[];
   defaultUpstreamUrl?: string;
   defaultLibrary?: string;
+  defaultRealms?: string[];
   mirrorEndpoint?: boolean;
   registries?: FileRegistry[];
 }
@@ -54,13 +56,13 @@ const TOP_LEVEL: Record<string, Kind> = {
   adminToken: 'string', issuer: 'string', instanceTokenTtl: 'string', credentialTtl: 'string', ticketTtl: 'string',
   registryTokenTtl: 'string', databaseUrl: 'string', auditLog: 'string', defaultSource: 'string', defaultService: 'string',
   defaultMirrorUrl: 'string', defaultProjects: 'string[]', defaultUpstreamUrl: 'string', defaultLibrary: 'string',
-  mirrorEndpoint: 'boolean',
+  defaultRealms: 'string[]', mirrorEndpoint: 'boolean',
 };
 
 const REGISTRY: Record<string, Kind> = {
   registry: 'string', source: 'string', username: 'string', password: 'string', passwordEnv: 'string', projects: 'string[]',
   service: 'string', anonymousPull: 'boolean', repositories: 'repositories', ticketTtl: 'string', tokenTtl: 'string',
-  credentialTtl: 'string', mirror: 'boolean|string', upstream: 'string', library: 'string',
+  credentialTtl: 'string', mirror: 'boolean|string', upstream: 'string', library: 'string', realms: 'string[]',
 };
 
 // Reads and shape-checks the file; unknown keys are errors, so a typo cannot silently drop a setting.

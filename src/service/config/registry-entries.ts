@@ -1,4 +1,5 @@
 import type { LibraryMode, RegistryEntry, SourceKind } from '../core/ports.ts';
+import { realmHost } from '../../registry/realm-binding.ts';
 import { Secret } from '../../common/secret.ts';
 import { CodedError } from '../../common/errors.ts';
 import { MAX_SHORT_LIFETIME_SECONDS, parseDuration } from '../../common/duration.ts';
@@ -32,6 +33,7 @@ export interface DefaultRegistrySettings {
   upstreamUrl?: Named;
   library?: Named;
   projects?: string[];
+  realms?: { value: string[]; setting: string };
 }
 
 const REGISTRY_VAR = 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY';
@@ -39,7 +41,7 @@ const USERNAME_VAR = 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME';
 const PASSWORD_VAR = 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD';
 
 // The parts every entry shares, before its source adds its own.
-type Base = Pick<RegistryEntry, 'key' | 'projects' | 'aliases' | 'mirrorUrl' | 'library' | 'upstreamUrl'>;
+type Base = Pick<RegistryEntry, 'key' | 'projects' | 'aliases' | 'mirrorUrl' | 'library' | 'upstreamUrl' | 'realms'>;
 
 // dstack's meaning: the default registry is where unqualified (Docker Hub) images go, so it is
 // served under the Docker Hub key too and listed as a mirror; credentials without a registry
@@ -59,7 +61,7 @@ export function defaultRegistryEntry(settings: DefaultRegistrySettings, ttls: De
     if (source === 'issuer') throw new CodedError('config_invalid', `${sourceSetting}=issuer needs ${REGISTRY_VAR}: Docker Hub does not trust this service's tokens`);
     if (settings.library) throw new CodedError('config_invalid', `${settings.library.setting} applies to a Docker Hub mirror; without ${REGISTRY_VAR} the registry is Docker Hub, which names official images library/…`);
     if (username === undefined) return undefined;
-    const base: Base = { key: DOCKER_HUB_KEY, projects, aliases: [], upstreamUrl: upstreamOverride ?? defaultUpstreamUrl(DOCKER_HUB_KEY, undefined) };
+    const base: Base = { key: DOCKER_HUB_KEY, projects, aliases: [], upstreamUrl: upstreamOverride ?? defaultUpstreamUrl(DOCKER_HUB_KEY, undefined), ...realmsOf(settings.realms?.value, settings.realms?.setting ?? '') };
     return source === 'broker' ? brokerEntry(base, username, password!) : staticEntry(base, username, password!, ttls.credentialTtlSeconds);
   }
   const key = normalize(registry, REGISTRY_VAR);
@@ -73,6 +75,7 @@ export function defaultRegistryEntry(settings: DefaultRegistrySettings, ttls: De
     aliases: hub ? [] : [DOCKER_HUB_KEY],
     ...(mirrorUrl ? { mirrorUrl, library: settings.library ? libraryMode(settings.library.value, settings.library.setting) : 'keep' } : {}),
     upstreamUrl: upstreamOverride ?? defaultUpstreamUrl(key, mirrorUrl),
+    ...realmsOf(settings.realms?.value, settings.realms?.setting ?? ''),
   };
   if (source === 'issuer') return issuerEntry(base, { service: settings.service ?? key }, ttls);
   if (source === 'broker') return brokerEntry(base, username!, password!);
@@ -98,6 +101,7 @@ export function fileRegistryEntry(raw: FileRegistry, where: string, env: Record<
     aliases: mirrorUrl ? [DOCKER_HUB_KEY] : [],
     ...(mirrorUrl ? { mirrorUrl, library } : {}),
     upstreamUrl: raw.upstream === undefined ? defaultUpstreamUrl(key, mirrorUrl) : checkUpstreamUrl(raw.upstream, `${where}.upstream`),
+    ...realmsOf(raw.realms, `${where}.realms`),
   };
   if (source === 'issuer') {
     if (isDockerHubKey(key)) throw new CodedError('config_invalid', `${where}.source: issuer cannot serve Docker Hub; use static or broker`);
@@ -117,6 +121,18 @@ export function fileRegistryEntry(raw: FileRegistry, where: string, env: Record<
   }
   const ttl = raw.credentialTtl === undefined ? ttls.credentialTtlSeconds : parseDuration(raw.credentialTtl, `${where}.credentialTtl`, MAX_SHORT_LIFETIME_SECONDS);
   return staticEntry(base, raw.username, password, ttl);
+}
+
+// `realms`: token realm hosts as host[:port] (src/registry/realm-binding.ts).
+function realmsOf(values: string[] | undefined, setting: string): Pick<RegistryEntry, 'realms'> {
+  if (values === undefined || values.length === 0) return {};
+  return {
+    realms: values.map((value) => {
+      const host = realmHost(value);
+      if (host === undefined) throw new CodedError('config_invalid', `${setting}: "${value.slice(0, 100)}" is not a token realm host; write host or host:port (no scheme, path or user info), e.g. auth.example.com`);
+      return host;
+    }),
+  };
 }
 
 function staticEntry(base: Base, username: string, password: string, ttlSeconds: number): RegistryEntry {

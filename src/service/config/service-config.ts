@@ -111,6 +111,8 @@ function resolveRegistries(
   const mirrorUrl = setting('DEFAULT_MIRROR_URL', 'defaultMirrorUrl');
   const upstreamUrl = setting('DEFAULT_UPSTREAM_URL', 'defaultUpstreamUrl');
   const library = setting('DEFAULT_LIBRARY', 'defaultLibrary');
+  const realmsVar = nonEmpty(env[`${PREFIX}DEFAULT_REALMS`]);
+  const realms = realmsVar !== undefined ? { value: realmsVar.split(',').map((r) => r.trim()).filter(Boolean), setting: `${PREFIX}DEFAULT_REALMS` } : file.defaultRealms ? { value: file.defaultRealms, setting: 'defaultRealms' } : undefined;
   const registry = nonEmpty(env.DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY);
   const username = nonEmpty(env.DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME);
   const password = nonEmpty(env.DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD);
@@ -126,6 +128,7 @@ function resolveRegistries(
       ...(mirrorUrl ? { mirrorUrl } : {}),
       ...(upstreamUrl ? { upstreamUrl } : {}),
       ...(library ? { library } : {}),
+      ...(realms ? { realms } : {}),
       ...(projects && projects.length > 0 ? { projects } : {}),
     },
     ttls,

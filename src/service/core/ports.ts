@@ -62,6 +62,10 @@ export interface RegistryEntry {
   // the token challenge, and the mirror endpoint forwards there for Docker Hub itself.
   // Default: the mirror URL's origin, else https://<key> (http on loopback), Docker Hub's API host.
   upstreamUrl?: string;
+  // Token realm hosts (host[:port]) the registry's credential may go to besides its API host
+  // (src/registry/realm-binding.ts): the broker's discovery accepts them, and host-config
+  // hands them to the mirror endpoint with the upstream.
+  realms?: string[];
   static?: { username: string; password: Secret; ttlSeconds: number };
   // The account the service trades at the registry's own realm for repository pull tokens.
   broker?: { username: string; password: Secret };

@@ -77,4 +77,17 @@ describe('GET /v1/host-config: the mirror endpoint block', () => {
       await hubSvc.close();
     }
   });
+
+  it('hands the registry\'s realms to the endpoint with its upstream; a realm that is not host[:port] stops start-up', async () => {
+    const realmSvc = await startTestService({
+      env: { ...DEFAULT_REGISTRY_ENV, DSTACK_REGISTRY_AUTH_MIRROR_ENDPOINT: 'on', DSTACK_REGISTRY_AUTH_DEFAULT_REALMS: 'Auth.Mycompany.example:443, auth2.mycompany.example:8443' },
+    });
+    try {
+      const res = await realmSvc.request('/v1/host-config', { token: await realmSvc.mint('i-1', 'main') });
+      expect(res.json.endpoint.upstreams).toEqual([{ url: 'https://docker.mycompany.example', registry: 'docker.mycompany.example', library: 'keep', realms: ['auth.mycompany.example', 'auth2.mycompany.example:8443'] }]);
+    } finally {
+      await realmSvc.close();
+    }
+    await expect(startTestService({ env: { ...DEFAULT_REGISTRY_ENV, DSTACK_REGISTRY_AUTH_DEFAULT_REALMS: 'https://auth.example/token' } })).rejects.toThrow(/DSTACK_REGISTRY_AUTH_DEFAULT_REALMS: "https:\/\/auth\.example\/token" is not a token realm host; write host or host:port/);
+  });
 });

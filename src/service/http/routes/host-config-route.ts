@@ -11,6 +11,7 @@ export interface EndpointUpstream {
   url: string;
   registry: string;
   library: LibraryMode;
+  realms?: string[];
 }
 
 // GET /v1/host-config: what `configure` writes on a runner host, limited to the registries
@@ -22,14 +23,18 @@ export const hostConfigRoute: Route = async (req, res, deps) => {
   // dockerd refuses a mirror URL with a path, so a path-prefixed mirror is for the endpoint only.
   const mirrors = unique(usable.flatMap((entry) => (entry.mirrorUrl && !hasPathPrefix(entry.mirrorUrl) ? [entry.mirrorUrl] : [])));
   const registries = unique(usable.flatMap((entry) => [...entry.aliases, entry.key]));
-  sendJson(res, 200, { mirrors, registries, endpoint: { enabled: deps.config.mirrorEndpoint, upstreams: usable.flatMap(endpointUpstream) } });
+  sendJson(res, 200, { mirrors, registries, endpoint: { enabled: deps.config.mirrorEndpoint, upstreams: usable.flatMap((entry) => endpointUpstream(entry, deps.config.publicUrl)) } });
 };
 
 // A Docker Hub mirror is an upstream at its mirror URL; a Docker Hub entry (Docker Hub
-// credentials without a mirror) makes Docker Hub itself the upstream.
-function endpointUpstream(entry: RegistryEntry): EndpointUpstream[] {
-  if (entry.mirrorUrl && entry.aliases.includes(DOCKER_HUB_KEY)) return [{ url: entry.mirrorUrl, registry: entry.key, library: entry.library ?? 'keep' }];
-  if (isDockerHubKey(entry.key)) return [{ url: entry.upstreamUrl ?? `https://${registryApiHost(entry.key)}`, registry: entry.key, library: 'keep' }];
+// credentials without a mirror) makes Docker Hub itself the upstream. `realms`: the realm hosts
+// the endpoint may send the credential to besides the upstream's own (the registry's setting;
+// for an issuer registry also this service's public host, which is its realm).
+function endpointUpstream(entry: RegistryEntry, publicUrl: string): EndpointUpstream[] {
+  const listed = [...(entry.realms ?? []), ...(entry.source === 'issuer' ? [new URL(publicUrl).host] : [])];
+  const realms = listed.length > 0 ? { realms: [...new Set(listed)] } : {};
+  if (entry.mirrorUrl && entry.aliases.includes(DOCKER_HUB_KEY)) return [{ url: entry.mirrorUrl, registry: entry.key, library: entry.library ?? 'keep', ...realms }];
+  if (isDockerHubKey(entry.key)) return [{ url: entry.upstreamUrl ?? `https://${registryApiHost(entry.key)}`, registry: entry.key, library: 'keep', ...realms }];
   return [];
 }
 

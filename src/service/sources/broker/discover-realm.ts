@@ -1,5 +1,6 @@
 import { CodedError } from '../../../common/errors.ts';
 import { parseChallenges } from '../../../registry/auth-challenges.ts';
+import { realmBound } from '../../../registry/realm-binding.ts';
 import { realmUrlProblem } from '../../../registry/token-realm.ts';
 import { DISCOVERY_POLICY, upstreamRequest, UpstreamUnreachable, type RetryPolicy } from './upstream-request.ts';
 
@@ -28,8 +29,9 @@ export class DiscoveryFailed extends Error {
 const WHAT_TO_DO = 'use source static (the password then reaches the runner hosts) or put the registry behind this service\'s issuer realm (docs/issuer.md)';
 
 // `GET <upstream>/v2/` without credentials: a token-auth registry answers 401 with
-// `WWW-Authenticate: Bearer realm=…,service=…`. `registry` names the registry in messages.
-export async function discoverRealm(registry: string, upstreamUrl: string, policy: RetryPolicy = DISCOVERY_POLICY): Promise<TokenRealm> {
+// `WWW-Authenticate: Bearer realm=…,service=…`. `registry` names the registry in messages;
+// `realms`, the realm hosts its configuration allows besides the upstream's own host.
+export async function discoverRealm(registry: string, upstreamUrl: string, policy: RetryPolicy = DISCOVERY_POLICY, realms: readonly string[] = []): Promise<TokenRealm> {
   const probe = `${upstreamUrl}/v2/`;
   let response;
   try {
@@ -49,12 +51,14 @@ export async function discoverRealm(registry: string, upstreamUrl: string, polic
     }
     throw new NotBrokerable(`${prefix} answered HTTP ${response.status}: not a registry API; check the registry's upstream URL (upstream, or DSTACK_REGISTRY_AUTH_DEFAULT_UPSTREAM_URL)`);
   }
-  return { realm: checkRealmUrl(bearer.params.realm, prefix), ...(bearer.params.service ? { service: bearer.params.service } : {}) };
+  return { realm: checkRealmUrl(bearer.params.realm, prefix, new URL(upstreamUrl).host, realms), ...(bearer.params.service ? { service: bearer.params.service } : {}) };
 }
 
-// The password goes to this URL: it must be https (plain http only on loopback) and carry no
-// user info; its query (if any) is kept and extended per request.
-function checkRealmUrl(value: string | undefined, prefix: string): string {
+// The password goes to this URL: it must be https (plain http only on loopback), carry no
+// user info, and be on the registry's own host and port or listed in its `realms`
+// (src/registry/realm-binding.ts: an answer from the registry's URL alone does not choose
+// where the password goes); its query (if any) is kept and extended per request.
+function checkRealmUrl(value: string | undefined, prefix: string, registryHost: string, realms: readonly string[]): string {
   let url: URL;
   try {
     url = new URL(value ?? '');
@@ -65,6 +69,9 @@ function checkRealmUrl(value: string | undefined, prefix: string): string {
   if (problem === 'credentials') throw new NotBrokerable(`${prefix} names a token realm with credentials in its URL; fix the registry's auth configuration`);
   if (problem !== undefined) {
     throw new NotBrokerable(`${prefix} names the token realm ${url.protocol}//${url.host}${url.pathname}, which is not https: the password would travel in clear; serve the realm over https, or ${WHAT_TO_DO}`);
+  }
+  if (!realmBound(url, registryHost, realms)) {
+    throw new NotBrokerable(`${prefix} names the token realm ${url.protocol}//${url.host}${url.pathname}, which is not on the registry's host ${registryHost}: the password is not sent there; if it is the registry's own realm, list ${url.host} in the registry's realms (the config file's realms, or DSTACK_REGISTRY_AUTH_DEFAULT_REALMS for the default registry)`);
   }
   return url.toString();
 }

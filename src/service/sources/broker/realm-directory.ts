@@ -20,7 +20,7 @@ export function createRealmDirectory(registries: RegistryEntry[], log: (line: st
   const discover = (entry: RegistryEntry): Promise<TokenRealm> => {
     let running = pending.get(entry.key);
     if (!running) {
-      running = discoverRealm(entry.key, entry.upstreamUrl ?? defaultUpstreamUrl(entry.key, entry.mirrorUrl), policy)
+      running = discoverRealm(entry.key, entry.upstreamUrl ?? defaultUpstreamUrl(entry.key, entry.mirrorUrl), policy, entry.realms)
         .then((realm) => {
           known.set(entry.key, realm);
           return realm;

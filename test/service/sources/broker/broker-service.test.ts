@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startService, type Service } from '../../../e2e/harness/service.ts';
 import { dockerRegistryAvailable } from '../../../helpers/registry.ts';
-import { startBrokeredRegistry, type BrokeredRegistry } from '../../../helpers/brokered-registry.ts';
+import { realmHostOf, startBrokeredRegistry, type BrokeredRegistry } from '../../../helpers/brokered-registry.ts';
 import { FAILURE_BODY_MARKER } from '../../../fixtures/token-server/token-server.ts';
 
 // The broker source in the built service binary, against a real docker-registry 2.8 whose
@@ -53,7 +53,7 @@ describe.skipIf(!available)('broker source: the service binary against a registr
     service = await startService({
       dir: join(dir, 'svc'),
       env: { FLEET_PASSWORD: upstream.password, DSTACK_REGISTRY_AUTH_ADMIN_TOKEN: 'admin-token-for-broker-tests-0123' },
-      configFile: { registries: [{ registry: upstream.registry.host, source: 'broker', username: upstream.username, passwordEnv: 'FLEET_PASSWORD' }] },
+      configFile: { registries: [{ registry: upstream.registry.host, source: 'broker', username: upstream.username, passwordEnv: 'FLEET_PASSWORD', realms: [realmHostOf(upstream)] }] },
     });
   });
   afterAll(async () => {

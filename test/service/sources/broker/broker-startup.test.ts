@@ -7,7 +7,7 @@ import { startService, type Service } from '../../../e2e/harness/service.ts';
 import { SERVICE_BINARY } from '../../../e2e/harness/ensure-packages.ts';
 import { writeHtpasswd } from '../../../e2e/harness/htpasswd.ts';
 import { dockerRegistryAvailable, startRegistry } from '../../../helpers/registry.ts';
-import { dockerHubBrokerEnv, startBrokeredRegistry, type BrokeredRegistry } from '../../../helpers/brokered-registry.ts';
+import { dockerHubBrokerEnv, realmHostOf, startBrokeredRegistry, type BrokeredRegistry } from '../../../helpers/brokered-registry.ts';
 import { freeLoopbackPort } from '../../../helpers/free-port.ts';
 import { DOCKER_HUB_KEY } from '../../../../src/registry/registry-key.ts';
 
@@ -53,10 +53,11 @@ describe.skipIf(!available)('broker source at start-up', () => {
 
   it('starts with a warning when a brokered registry is down, and discovers its realm at the first request after it is back', async () => {
     const port = await freeLoopbackPort();
+    const realmPort = await freeLoopbackPort();
     const service = await startService({
       dir: join(dir, 'late'),
       env: { LATE_PASSWORD: 'not-yet-known' },
-      configFile: { registries: [{ registry: `127.0.0.1:${port}`, source: 'broker', username: 'fleet-bot', passwordEnv: 'LATE_PASSWORD' }] },
+      configFile: { registries: [{ registry: `127.0.0.1:${port}`, source: 'broker', username: 'fleet-bot', passwordEnv: 'LATE_PASSWORD', realms: [`127.0.0.1:${realmPort}`] }] },
     });
     stops.push(() => service.stop());
     expect(await service.stderr()).toMatch(new RegExp(`warning: registry 127\\.0\\.0\\.1:${port} \\(source broker\\): GET http://127\\.0\\.0\\.1:${port}/v2/ failed \\(ECONNREFUSED, 2 attempts\\); starting without its token realm`));
@@ -68,7 +69,7 @@ describe.skipIf(!available)('broker source at start-up', () => {
 
     // The registry comes up on that port, with an account whose password the service does not
     // know: discovery now succeeds and the realm's refusal is a 503 naming the account.
-    const upstream = await startBrokeredRegistry({ dir: join(dir, 'late-registry'), port, images: ['library/python:3.14'] });
+    const upstream = await startBrokeredRegistry({ dir: join(dir, 'late-registry'), port, images: ['library/python:3.14'], tokenServer: { port: realmPort } });
     stops.push(() => upstream.stop());
     const refused = await credentials(service, token, { registry: `127.0.0.1:${port}`, repository: 'library/python' });
     expect(refused.status).toBe(503);
@@ -93,7 +94,7 @@ describe.skipIf(!available)('broker source at start-up', () => {
     it('trades the account at the realm for the Docker Hub key, and hosts get Docker Hub (here: the fixture) as the endpoint upstream', async () => {
       const token = await service.issueToken({ instance: 'i-hub' });
       const hostConfig = await (await fetch(`${service.url}/v1/host-config`, { headers: { authorization: `Bearer ${token}` } })).json();
-      expect(hostConfig).toEqual({ mirrors: [], registries: [DOCKER_HUB_KEY], endpoint: { enabled: true, upstreams: [{ url: upstream.registry.url, registry: DOCKER_HUB_KEY, library: 'keep' }] } });
+      expect(hostConfig).toEqual({ mirrors: [], registries: [DOCKER_HUB_KEY], endpoint: { enabled: true, upstreams: [{ url: upstream.registry.url, registry: DOCKER_HUB_KEY, library: 'keep', realms: [realmHostOf(upstream)] }] } });
       const res = await credentials(service, token, { registry: 'docker.io', repository: 'library/python' });
       expect(res.status).toBe(200);
       expect(res.json).toMatchObject({ kind: 'bearer', registry: DOCKER_HUB_KEY, repository: 'library/python', source: 'broker' });

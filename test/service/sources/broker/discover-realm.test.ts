@@ -25,16 +25,27 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-async function outcome(set: typeof answer): Promise<unknown> {
+async function outcome(set: typeof answer, realms: string[] = ['auth.example', '127.0.0.1:9']): Promise<unknown> {
   answer = set;
   hits = 0;
-  return discoverRealm('r.example', url, fast).catch((error: unknown) => error);
+  return discoverRealm('r.example', url, fast, realms).catch((error: unknown) => error);
 }
 
 describe('realm discovery (GET /v2/)', () => {
   it('reads realm and service from a Bearer challenge', async () => {
     expect(await outcome({ status: 401, challenge: 'Bearer realm="https://auth.example/token",service="registry.example"' })).toEqual({ realm: 'https://auth.example/token', service: 'registry.example' });
     expect(await outcome({ status: 401, challenge: 'Bearer realm="http://127.0.0.1:9/token"' })).toEqual({ realm: 'http://127.0.0.1:9/token' });
+  });
+
+  it('takes a realm on the registry\'s own host and port unlisted, and refuses one elsewhere that is not listed (another port counts)', async () => {
+    const own = `${url}/token`;
+    expect(await outcome({ status: 401, challenge: `Bearer realm="${own}"` }, [])).toEqual({ realm: own });
+    for (const realm of ['https://auth.example/token', 'http://127.0.0.1:9/token']) {
+      const error = await outcome({ status: 401, challenge: `Bearer realm="${realm}"` }, []);
+      expect(error).toBeInstanceOf(NotBrokerable);
+      expect((error as Error).message).toBe(`registry r.example (source broker): GET ${url}/v2/ names the token realm ${realm}, which is not on the registry's host ${new URL(url).host}: the password is not sent there; if it is the registry's own realm, list ${new URL(realm).host} in the registry's realms (the config file's realms, or DSTACK_REGISTRY_AUTH_DEFAULT_REALMS for the default registry)`);
+    }
+    expect(await outcome({ status: 401, challenge: 'Bearer realm="https://auth.example/token"' }, ['auth.example'])).toEqual({ realm: 'https://auth.example/token' });
   });
 
   it('refuses, for good, a registry with Basic auth, no challenge, a plain-http realm off loopback, or no registry API', async () => {
