@@ -61,7 +61,7 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
   const pull = {
     piped: createMemoryPacer(GC_EVERY_BYTES),
     http,
-    auth: createUpstreamAuth({ http, onTokenFetch: () => metrics.increment('dstack_mirror_registry_token_requests_total') }),
+    auth: createUpstreamAuth({ http, sharedDeadlineMs: 2 * settings.timeoutMs, onTokenFetch: () => metrics.increment('dstack_mirror_registry_token_requests_total') }),
     credentials: createMirrorCredentials({ settings, log, cache, client: serviceClient }),
     upstreams: upstreamList.length > 0 ? fixedUpstreams(upstreamList) : serviceUpstreams({ client: serviceClient, cacheDir: settings.cacheDir, log, server: settings.server }),
   };
