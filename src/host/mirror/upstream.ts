@@ -3,10 +3,9 @@ import { repositoryProblem } from '../../registry/distribution-grammar.ts';
 import { normalizeRegistryKey } from '../../registry/registry-key.ts';
 import { isLoopbackHost } from '../../registry/loopback.ts';
 
-// What to do with Docker Hub's `library/` namespace (dockerd asks a mirror for
-// `library/python`): keep it (pull-through caches), strip it (a registry where `python:3.14`
-// was pushed as `python`), or try `library/…` first and the bare name on a 404.
-export type LibraryMode = 'keep' | 'strip' | 'both';
+// What to do with Docker Hub's `library/` namespace: part of the contract (host-config).
+import type { LibraryMode } from '../../contract/library-mode.ts';
+export { isLibraryMode, LIBRARY_MODES, type LibraryMode } from '../../contract/library-mode.ts';
 
 // Where the endpoint forwards pulls. `origin` is scheme://host[:port]; `prefix` is the path
 // the URL carried (`https://harbor.example/dockerhub-proxy`): as podman and containerd read a
@@ -19,12 +18,6 @@ export interface Upstream {
   prefix: string;
   registry: string;
   library: LibraryMode;
-}
-
-export const LIBRARY_MODES: readonly LibraryMode[] = ['keep', 'strip', 'both'];
-
-export function isLibraryMode(value: unknown): value is LibraryMode {
-  return typeof value === 'string' && (LIBRARY_MODES as readonly string[]).includes(value);
 }
 
 // An upstream from a URL (`--upstream`, host-config). Plain http only for loopback hosts:
