@@ -49,10 +49,18 @@ export function upstreamRepositories(upstream: Upstream, repository: string): st
   return upstream.prefix === '' ? names : names.map((name) => `${upstream.prefix}/${name}`);
 }
 
+// Two ways an engine names a Docker Hub official image here: `library/python` (dockerd's
+// Docker Hub mirror request) and `python` (local-name mode: dstack's rewrite makes
+// `127.0.0.1:8484/python:3.14`, with no `library/`). Why one component means official:
+// on Docker Hub, the only registry whose names may lack a namespace, a bare name is
+// exactly `library/<name>`; both forms then follow the upstream's `library` setting.
+// A namespaced name (`myteam/app`, `dstackai/base`) is a path and is kept.
 export function libraryCandidates(repository: string, mode: LibraryMode): string[] {
-  if (mode === 'keep' || !repository.startsWith('library/')) return [repository];
-  const bare = repository.slice('library/'.length);
-  return mode === 'strip' ? [bare] : [repository, bare];
+  const official = repository.includes('/') ? repository : `library/${repository}`;
+  if (!official.startsWith('library/')) return [repository];
+  const bare = official.slice('library/'.length);
+  if (mode === 'keep') return [official];
+  return mode === 'strip' ? [bare] : [official, bare];
 }
 
 function invalid(raw: string, why: string): CodedError {
