@@ -1,11 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { BasicCredentialAnswer, BearerCredentialAnswer, CredentialRequestBody } from '../../src/contract/credential-answer.ts';
+import type { ServiceErrorCode } from '../../src/contract/error-codes.ts';
+import type { HostConfigAnswer } from '../../src/contract/host-config.ts';
 
 // A small real HTTP server speaking docs/contract.md from the helper's side, with behaviour
 // a test controls: it counts requests, and can be slow, hang, send garbage, or answer any
 // contract error (500, 503, 429 with Retry-After, 404, 401 codes). TCP on 127.0.0.1 port 0
-// or a unix socket.
+// or a unix socket. Its answers are built in src/contract's shapes, as the real service
+// builds them (src/service/http/routes/credentials-route.ts, host-config-route.ts), so the fake
+// cannot drift from the service; only the `garbage`, `bare` and `error` behaviours, and an
+// `endpoint` block a test chooses, step outside the contract on purpose.
 
 export interface ContractCredential {
   username: string;
@@ -38,7 +44,9 @@ export interface ContractServerOptions {
   // Registries served like the broker source: a registry token per repository (`token-for-<repository>`),
   // and 404 not_found with the reason when asked without a repository.
   brokered?: string[];
-  hostConfig?: { mirrors: string[]; registries: string[]; endpoint?: unknown };
+  // The host-config answer. `endpoint` left out is what the service sends with the endpoint
+  // off; any other value is sent as given (a test of the helper's refusals may break the contract).
+  hostConfig?: Omit<HostConfigAnswer, 'endpoint'> & { endpoint?: unknown };
   // Serve HTTPS with this key and certificate (PEM) instead of plain HTTP.
   tls?: { key: string; cert: string };
 }
@@ -103,29 +111,33 @@ export async function startContractServer(options: ContractServerOptions = {}): 
       return json(res, behaviour.status, { error: behaviour.error, message: behaviour.message ?? behaviour.error }, headers);
     }
     const authorization = req.headers.authorization;
-    if (!authorization?.startsWith('Bearer ')) return json(res, 401, { error: 'token_missing', message: 'no bearer token' });
-    if (authorization.slice('Bearer '.length) !== instanceToken) return json(res, 401, { error: 'token_invalid', message: 'bad signature' });
+    if (!authorization?.startsWith('Bearer ')) return refuse(res, 401, 'token_missing', 'no bearer token');
+    if (authorization.slice('Bearer '.length) !== instanceToken) return refuse(res, 401, 'token_invalid', 'bad signature');
     if (req.method === 'GET' && path === '/v1/host-config') {
-      return json(res, 200, options.hostConfig ?? { mirrors: [], registries: [...state.credentials.keys()] });
+      const { mirrors, registries, endpoint } = options.hostConfig ?? { mirrors: [], registries: [...state.credentials.keys()] };
+      const answer: Omit<HostConfigAnswer, 'endpoint'> & { endpoint: unknown } = { mirrors, registries, endpoint: endpoint ?? OFF_ENDPOINT };
+      return json(res, 200, answer);
     }
     if (req.method === 'POST' && path === '/v1/credentials') {
       let registry: unknown;
       let repository: unknown;
       try {
-        ({ registry, repository } = JSON.parse(body) as { registry?: unknown; repository?: unknown });
+        ({ registry, repository } = JSON.parse(body) as { [K in keyof CredentialRequestBody]?: unknown });
       } catch {
-        return json(res, 400, { error: 'bad_request', message: 'malformed JSON' });
+        return refuse(res, 400, 'bad_request', 'malformed JSON');
       }
-      if (typeof registry !== 'string') return json(res, 400, { error: 'bad_request', message: 'missing registry' });
+      if (typeof registry !== 'string') return refuse(res, 400, 'bad_request', 'missing registry');
       if (options.brokered?.includes(registry)) {
-        if (typeof repository !== 'string') return json(res, 404, { error: 'not_found', message: `registry ${registry} issues repository-scoped tokens only; pull through the mirror endpoint or with auth-header` });
-        return json(res, 200, { kind: 'bearer', registry, repository, token: `token-for-${repository}`, expires_at: new Date(Date.now() + 300_000).toISOString(), source: 'broker' });
+        if (typeof repository !== 'string') return refuse(res, 404, 'not_found', `registry ${registry} issues repository-scoped tokens only; pull through the mirror endpoint or with auth-header`);
+        const answer: BearerCredentialAnswer = { kind: 'bearer', registry, repository, token: `token-for-${repository}`, expires_at: new Date(Date.now() + 300_000).toISOString(), source: 'broker' };
+        return json(res, 200, answer);
       }
       const credential = state.credentials.get(registry);
-      if (!credential) return json(res, 404, { error: 'not_found', message: `no credential for ${registry}` });
-      return json(res, 200, { registry, username: credential.username, secret: credential.secret, expires_at: new Date(Date.now() + credential.ttlMs).toISOString(), source: 'static' });
+      if (!credential) return refuse(res, 404, 'not_found', `no credential for ${registry}`);
+      const answer: BasicCredentialAnswer = { kind: 'basic', registry, username: credential.username, secret: credential.secret, expires_at: new Date(Date.now() + credential.ttlMs).toISOString(), source: 'static' };
+      return json(res, 200, answer);
     }
-    return json(res, 404, { error: 'not_found', message: 'no such endpoint' });
+    return refuse(res, 404, 'not_found', 'no such endpoint');
   };
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
@@ -140,6 +152,14 @@ export async function startContractServer(options: ContractServerOptions = {}): 
     state.url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
   return state;
+}
+
+// The endpoint block the service sends when the mirror endpoint is off and has no upstreams.
+const OFF_ENDPOINT: HostConfigAnswer['endpoint'] = { enabled: false, upstreams: [] };
+
+// The contract's error body for the fake's own refusals.
+function refuse(res: ServerResponse, status: number, error: ServiceErrorCode, message: string): void {
+  json(res, status, { error, message });
 }
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

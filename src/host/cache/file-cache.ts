@@ -119,7 +119,9 @@ export function ensurePrivateDir(dir: string, uid: number): void {
   if ((stats.mode & 0o077) !== 0) chmodSync(dir, 0o700);
 }
 
-function readOwnFile(path: string, uid: number, ignored: (reason: string) => void): string | undefined {
+// Every file the host keeps in its cache directory is read this way (also the endpoint's
+// upstream list): a regular file, not a link, this user's, private, and small.
+export function readOwnFile(path: string, uid: number, ignored: (reason: string) => void): string | undefined {
   const read = readRegularFile(path, { maxBytes: MAX_ENTRY_BYTES });
   switch (read.kind) {
     case 'missing':

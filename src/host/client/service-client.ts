@@ -4,6 +4,7 @@ import { Secret as SecretValue } from '../../common/secret.ts';
 import { VERSION } from '../../common/version.ts';
 import { printable } from '../../common/printable.ts';
 import { parseCredentialAnswer, type CredentialRequestBody } from '../../contract/credential-answer.ts';
+import { parseHostConfigAnswer, type HostConfigAnswer, type HostConfigEndpoint } from '../../contract/host-config.ts';
 import { createTransport, serverTimeout, type Exchange, type ExchangeResult, type Transport } from './http-exchange.ts';
 import { readInstanceToken } from './instance-token.ts';
 import { backoffMs, isRetryableStatus, MAX_ATTEMPTS, parseRetryAfter } from './retry-policy.ts';
@@ -15,19 +16,10 @@ export type ServiceCredential =
   | { kind: 'basic'; registry: string; username: string; secret: Secret; expiresAt: Date }
   | { kind: 'bearer'; registry: string; repository: string; token: Secret; expiresAt: Date };
 
-// GET /v1/host-config (docs/contract.md). `endpoint` is the host-local mirror endpoint's
-// block; a service that sends none has it disabled with no upstreams.
-export interface HostConfig {
-  mirrors: string[];
-  registries: string[];
-  endpoint: HostConfigEndpoint;
-}
-
-export interface HostConfigEndpoint {
-  enabled: boolean;
-  // `realms`: token realm hosts the upstream's credential may go to besides its own host.
-  upstreams: Array<{ url: string; registry: string; library: 'keep' | 'strip' | 'both'; realms?: string[] }>;
-}
+// GET /v1/host-config (src/contract/host-config.ts). `endpoint` is the host-local mirror
+// endpoint's block; a service that sends none has it disabled with no upstreams.
+export type HostConfig = HostConfigAnswer;
+export type { HostConfigEndpoint };
 
 export interface ServiceClient {
   // `repository` scopes the request (a brokered registry answers only with it).
@@ -99,11 +91,9 @@ export function createServiceClient(settings: ServiceClientSettings, options: Se
     },
     async getHostConfig() {
       const result = await call({ method: 'GET', path: '/v1/host-config' });
-      const value = parseJson(result.body, target.display) as { mirrors?: unknown; registries?: unknown; endpoint?: unknown };
-      if (!isStringArray(value.mirrors) || !isStringArray(value.registries)) throw badResponse(target.display, 'host-config needs "mirrors" and "registries" lists of strings');
-      const endpoint = parseEndpoint(value.endpoint);
-      if (typeof endpoint === 'string') throw badResponse(target.display, `host-config "endpoint": ${endpoint}`);
-      return { mirrors: value.mirrors, registries: value.registries, endpoint };
+      const parsed = parseHostConfigAnswer(parseJson(result.body, target.display));
+      if (!parsed.ok) throw badResponse(target.display, parsed.why);
+      return parsed.answer;
     },
     async health() {
       // One attempt, any status: doctor names what a URL that is not the service answers.
@@ -139,27 +129,6 @@ function parseCredential(body: string, server: string, registryKey: string): Ser
   return { kind: 'basic', registry, username: answer.username, secret: new SecretValue(answer.secret), expiresAt };
 }
 
-// The endpoint block, or why it breaks the contract.
-function parseEndpoint(value: unknown): HostConfigEndpoint | string {
-  if (value === undefined || value === null) return { enabled: false, upstreams: [] };
-  if (typeof value !== 'object' || Array.isArray(value)) return 'not an object';
-  const record = value as Record<string, unknown>;
-  if (record.enabled !== undefined && typeof record.enabled !== 'boolean') return '"enabled" is not a boolean';
-  const list = record.upstreams ?? [];
-  if (!Array.isArray(list)) return '"upstreams" is not a list';
-  const upstreams: HostConfigEndpoint['upstreams'] = [];
-  for (const item of list as unknown[]) {
-    const entry = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
-    const library = entry.library ?? 'keep';
-    if (typeof entry.url !== 'string' || typeof entry.registry !== 'string') return 'an upstream lacks "url" or "registry"';
-    if (library !== 'keep' && library !== 'strip' && library !== 'both') return `an upstream's "library" is not keep, strip or both`;
-    const realms = entry.realms ?? [];
-    if (!Array.isArray(realms) || realms.some((r) => typeof r !== 'string')) return `an upstream's "realms" is not a list of strings`;
-    upstreams.push({ url: entry.url, registry: entry.registry, library, ...(realms.length > 0 ? { realms: realms as string[] } : {}) });
-  }
-  return { enabled: record.enabled === true, upstreams };
-}
-
 function parseJson(body: string, server: string): object {
   try {
     const value: unknown = JSON.parse(body);
@@ -172,8 +141,4 @@ function parseJson(body: string, server: string): object {
 
 function badResponse(server: string, why: string): CodedError {
   return new CodedError('bad_response', `dstack server ${server} sent an invalid answer: ${why}; check DOCKER_CREDENTIAL_DSTACK_SERVER points at dstack-registry-auth`);
-}
-
-function isStringArray(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((item) => typeof item === 'string');
 }

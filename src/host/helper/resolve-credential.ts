@@ -243,7 +243,10 @@ async function defaultClient(settings: HelperSettings, diagnostics: Diagnostics)
 }
 
 function answerOf(entry: CacheEntry, diagnostics: Diagnostics): HostCredential | undefined {
-  const freshUntil = new Date(entry.issuedAt.getTime() + (entry.expiresAt.getTime() - entry.issuedAt.getTime()) / 2);
+  // Half the capped life, as freshnessOf counts it: an entry file written with a far expiry must
+  // not keep the endpoint's in-memory copy for longer than the cache itself would serve it fresh.
+  const expiresAt = cappedExpiry(entry.issuedAt, entry.expiresAt);
+  const freshUntil = new Date(entry.issuedAt.getTime() + (expiresAt.getTime() - entry.issuedAt.getTime()) / 2);
   if (entry.kind === 'credential') return { kind: 'basic', username: entry.username, secret: entry.secret, freshUntil };
   if (entry.kind === 'bearer') return { kind: 'bearer', token: entry.token, repository: entry.repository, freshUntil };
   if (entry.note !== undefined) diagnostics.warn(`no credential for ${entry.registry}: ${entry.note}`);

@@ -17,6 +17,10 @@ export interface MirrorOptions {
   // undefined: the default for the mode (none in the foreground, 10m under socket activation); 0: never.
   idleExitMs?: number;
   allowNonLoopback: boolean;
+  // PEM files; both or neither. Given: the listener speaks https (local-name mode's dstack
+  // server reads with python-dxf, which only speaks https).
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export const MIRROR_USAGE = `Usage: docker-credential-dstack mirror [options]
@@ -33,6 +37,8 @@ Options:
   --allow-gid GID         also serve the members of this group (repeatable)
   --idle-exit DURATION    exit after this long with no connection (e.g. 10m; 0 = never);
                           default 10m under socket activation, never in the foreground
+  --tls-cert FILE         serve https with this PEM certificate (chain) instead of http; needs --tls-key
+  --tls-key FILE          the PEM private key of --tls-cert (see docker-credential-dstack mirror-cert)
   --allow-non-loopback    allow a --listen address that is not loopback (the endpoint carries the fleet's pull rights)
 Settings (server, token file, cache, CA, timeout, log file): as for get, see docs/helper.md.
 `;
@@ -54,6 +60,8 @@ export function parseMirrorOptions(argv: string[]): MirrorOptions {
         'allow-gid': { type: 'string', multiple: true },
         'idle-exit': { type: 'string' },
         'allow-non-loopback': { type: 'boolean' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
       },
     });
   } catch (error) {
@@ -63,6 +71,9 @@ export function parseMirrorOptions(argv: string[]): MirrorOptions {
   const library = v.library ?? 'keep';
   if (!isLibraryMode(library)) throw new CodedError('usage', `--library ${library.slice(0, 20)}: use keep, strip or both`);
   const idle = v['idle-exit'];
+  const tlsCert = v['tls-cert'];
+  const tlsKey = v['tls-key'];
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new CodedError('usage', `${tlsCert === undefined ? '--tls-key' : '--tls-cert'} needs ${tlsCert === undefined ? '--tls-cert' : '--tls-key'} too: give both PEM files, or neither for plain http`);
   return {
     help: v.help ?? false,
     listen: v.listen ?? DEFAULT_MIRROR_LISTEN,
@@ -74,6 +85,7 @@ export function parseMirrorOptions(argv: string[]): MirrorOptions {
     allowGids: (v['allow-gid'] ?? []).map((text) => id(text, '--allow-gid')),
     ...(idle === undefined ? {} : { idleExitMs: /^\s*(0|none|never|off)\s*$/i.test(idle) ? 0 : parseDuration(idle, '--idle-exit') * 1000 }),
     allowNonLoopback: v['allow-non-loopback'] ?? false,
+    ...(tlsCert !== undefined && tlsKey !== undefined ? { tlsCert, tlsKey } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { oneLine } from '../../common/errors.ts';
 import { answerPing, forwardPull, type PullDeps, type PullRecord } from './forward-pull.ts';
@@ -16,6 +17,8 @@ export interface MirrorServerDeps {
   log: MirrorLog;
   policy: PeerPolicy;
   peerUid(ends: ConnectionEnds): Promise<number | undefined>;
+  // PEM certificate (chain) and key: serve https on the same listener.
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export interface MirrorServer {
@@ -38,12 +41,14 @@ export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
   const verdicts = new WeakMap<Socket, Promise<Verdict>>();
   const listeners: Array<(open: number) => void> = [];
   let open = 0;
-  const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+  const respond = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((error: unknown) => {
       deps.log.warn(`internal error answering ${req.method} ${String(req.url).slice(0, 200)}: ${oneLine(error)}`);
       sendRegistryError(res, req.method, 500, 'UNAVAILABLE', 'internal error in the mirror endpoint; see its log');
     });
-  });
+  };
+  // https.Server has http.Server's methods (close*, keep-alive) over a tls.Server.
+  const server: Server = deps.tls ? (createHttpsServer({ keepAliveTimeout: 30_000, cert: deps.tls.cert, key: deps.tls.key }, respond) as unknown as Server) : createServer({ keepAliveTimeout: 30_000 }, respond);
 
   server.on('connection', (socket: Socket) => {
     open++;
@@ -53,13 +58,19 @@ export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
       open--;
       listeners.forEach((listener) => listener(open));
     });
+    if (!deps.tls) judge(socket);
+  });
+  // Under TLS a request's socket is the TLSSocket over the raw one: judge that one (same ends).
+  if (deps.tls) server.on('secureConnection', (socket: Socket) => judge(socket));
+
+  function judge(socket: Socket): void {
     const ends = { localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 };
     const verdict = deps.peerUid(ends).then(
       (uid) => ({ uid, allowed: deps.policy.allows(uid), told: false }),
       () => ({ uid: undefined, allowed: false, told: false }),
     );
     verdicts.set(socket, verdict);
-  });
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedAt = performance.now();

@@ -27,7 +27,9 @@ export const PROC_TABLES: ProcTables = {
 // kernel lists no such socket (it closed meanwhile, or it lives in another namespace).
 export async function peerUid(ends: ConnectionEnds, tables: ProcTables = PROC_TABLES, littleEndian = endianness() === 'LE'): Promise<number | undefined> {
   const need = tablesFor(ends);
-  return uidIn(ends, need.v4 ? await tables.tcp() : '', need.v6 ? await tables.tcp6() : '', littleEndian);
+  const tcp6 = need.v6 ? await tables.tcp6() : '';
+  const uid = uidIn(ends, need.v4 ? await tables.tcp() : '', tcp6, littleEndian);
+  return uid === undefined && need.v4 && !need.v6 ? uidIn(ends, '', await tables.tcp6(), littleEndian) : uid;
 }
 
 // Reading a table costs the kernel a walk of its whole established-connection hash (about
@@ -45,7 +47,13 @@ export function createPeerUidLookup(tables: ProcTables = PROC_TABLES, littleEndi
       const v6 = batch.some((item) => tablesFor(item.ends).v6);
       try {
         const [tcp, tcp6] = await Promise.all([v4 ? tables.tcp() : '', v6 ? tables.tcp6() : '']);
-        for (const item of batch) item.resolve(uidIn(item.ends, tcp, tcp6, littleEndian));
+        const uids = batch.map((item) => uidIn(item.ends, tcp, tcp6, littleEndian));
+        // tcp6 is read late, only for v4 ends tcp did not list (an AF_INET6 client on a mapped address).
+        if (!v6 && uids.some((uid) => uid === undefined)) {
+          const late6 = await tables.tcp6();
+          batch.forEach((item, i) => (uids[i] ??= uidIn(item.ends, '', late6, littleEndian)));
+        }
+        batch.forEach((item, i) => item.resolve(uids[i]));
       } catch (error) {
         for (const item of batch) item.reject(error);
       }
@@ -73,9 +81,12 @@ function uidIn(ends: ConnectionEnds, tcp: string, tcp6: string, littleEndian: bo
     const uid = findUid(tcp, procAddress(remote, ends.remotePort, littleEndian), procAddress(local, ends.localPort, littleEndian));
     if (uid !== undefined) return uid;
   }
-  // An IPv6 client, or an AF_INET6 client socket connected to a v4-mapped address.
-  if (tcp6 !== '' && isIPv6(ends.remoteAddress) && isIPv6(ends.localAddress)) {
-    return findUid(tcp6, procAddress(ends.remoteAddress, ends.remotePort, littleEndian), procAddress(ends.localAddress, ends.localPort, littleEndian));
+  // An IPv6 client, or an AF_INET6 client socket connected to a v4-mapped address: the kernel
+  // lists that socket in tcp6 (as ::ffff:a.b.c.d) even when our listener is a plain v4 one.
+  if (tcp6 === '') return undefined;
+  const v6 = (ip: string): string => (isIPv4(ip) ? `::ffff:${ip}` : ip);
+  if (isIPv6(v6(ends.remoteAddress)) && isIPv6(v6(ends.localAddress))) {
+    return findUid(tcp6, procAddress(v6(ends.remoteAddress), ends.remotePort, littleEndian), procAddress(v6(ends.localAddress), ends.localPort, littleEndian));
   }
   return undefined;
 }

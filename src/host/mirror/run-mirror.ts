@@ -19,6 +19,7 @@ import { createPeerPolicy } from './peer-policy.ts';
 import { createPeerUidLookup } from './peer-uid.ts';
 import { activatedSocketFd } from './socket-activation.ts';
 import { listenOn, stopServing } from './serve-lifecycle.ts';
+import { readTlsFiles } from './tls-files.ts';
 import { createUpstreamAuth } from './upstream-auth.ts';
 import { createUpstreamHttp } from './upstream-http.ts';
 import { fixedUpstreams, serviceUpstreams } from './upstream-source.ts';
@@ -62,14 +63,15 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
   const pull = {
     piped: createMemoryPacer(GC_EVERY_BYTES),
     http,
-    auth: createUpstreamAuth({ http, serverRealmHosts: serverHost(settings.server), onTokenFetch: () => metrics.increment('dstack_mirror_registry_token_requests_total') }),
+    auth: createUpstreamAuth({ http, sharedDeadlineMs: 2 * settings.timeoutMs, serverRealmHosts: serverHost(settings.server), onTokenFetch: () => metrics.increment('dstack_mirror_registry_token_requests_total') }),
     credentials: createMirrorCredentials({ settings, log, cache, client: serviceClient }),
     upstreams: upstreamList.length > 0 ? fixedUpstreams(upstreamList) : serviceUpstreams({ client: serviceClient, cacheDir: settings.cacheDir, log, server: settings.server }),
   };
   const policy = createPeerPolicy({ uids: options.allowUids, gids: options.allowGids, unlisted: options.allowNonLoopback });
-  const mirror = createMirrorServer({ pull, metrics, log, policy, peerUid: createPeerUidLookup() });
+  const tls = options.tlsCert !== undefined && options.tlsKey !== undefined ? await readTlsFiles(options.tlsCert, options.tlsKey) : undefined;
+  const mirror = createMirrorServer({ pull, metrics, log, policy, peerUid: createPeerUidLookup(), ...(tls ? { tls } : {}) });
 
-  const address = await listenOn(mirror.server, activatedFd !== undefined ? { fd: activatedFd } : { host: listen!.host, port: listen!.port });
+  const address = await listenOn(mirror.server, activatedFd !== undefined ? { fd: activatedFd } : { host: listen!.host, port: listen!.port }, tls ? 'https' : 'http');
   if (activatedFd !== undefined && !isLoopbackUrl(address) && !options.allowNonLoopback) {
     await stopServing(mirror.server, 0);
     throw new CodedError('usage', `systemd passed a socket on ${address}, which is not loopback; the endpoint serves the fleet's pull rights to whoever reaches it. Bind the socket unit to 127.0.0.1, or add --allow-non-loopback if that is really meant`);

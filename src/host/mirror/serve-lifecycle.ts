@@ -5,8 +5,8 @@ import { CodedError } from '../../common/errors.ts';
 // How long requests in flight may take to finish after SIGTERM before their connections are cut.
 export const STOP_GRACE_MS = 10_000;
 
-// Listens on host:port, or on an inherited socket (systemd), and says where: http://HOST:PORT.
-export function listenOn(server: Server, where: { fd: number } | { host: string; port: number }): Promise<string> {
+// Listens on host:port, or on an inherited socket (systemd), and says where: SCHEME://HOST:PORT.
+export function listenOn(server: Server, where: { fd: number } | { host: string; port: number }, scheme: 'http' | 'https' = 'http'): Promise<string> {
   return new Promise((resolve, reject) => {
     const failed = (error: NodeJS.ErrnoException): void => {
       const at = 'fd' in where ? `the socket passed by systemd (fd ${where.fd})` : `${where.host.includes(':') ? `[${where.host}]` : where.host}:${where.port}`;
@@ -18,7 +18,7 @@ export function listenOn(server: Server, where: { fd: number } | { host: string;
       server.off('error', failed);
       const address = server.address() as AddressInfo | string | null;
       if (address === null || typeof address === 'string') return resolve(String(address ?? 'the inherited socket'));
-      resolve(`http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`);
+      resolve(`${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`);
     };
     if ('fd' in where) server.listen({ fd: where.fd }, ready);
     else server.listen({ host: where.host, port: where.port, exclusive: true }, ready);

@@ -26,7 +26,11 @@ export interface UpstreamAuthDeps {
   // Realm hosts any upstream's credential may go to: the dstack server's own (an issuer
   // registry's realm is the server that issued the pull ticket, so nothing new learns it).
   serverRealmHosts?: readonly string[];
+  // Longest a shared ping or token fetch may take before every pull waiting on it fails.
+  sharedDeadlineMs?: number;
 }
+
+const SHARED_DEADLINE_MS = 60_000;
 
 export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
   const now = deps.now ?? Date.now;
@@ -34,18 +38,19 @@ export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
   const pings = new Map<string, Promise<Challenge | 'none'>>();
   const tokens = new Map<string, { token: RegistryToken; refreshAt: number }>();
   const inflight = new Map<string, Promise<RegistryToken>>();
+  const deadlineMs = deps.sharedDeadlineMs ?? SHARED_DEADLINE_MS;
 
   async function challengeOf(upstream: Upstream): Promise<Challenge | 'none'> {
     const known = challenges.get(upstream.origin);
     if (known) return known;
     let ping = pings.get(upstream.origin);
     if (!ping) {
-      ping = (async () => {
+      ping = withDeadline((async () => {
         const answer = await deps.http.exchange({ method: 'GET', url: new URL('/v2/', upstream.origin), headers: {}, maxBody: 64 * 1024 });
         const challenge = answer.status === 401 ? parseChallenge(answer.headers['www-authenticate']) ?? 'none' : 'none';
         challenges.set(upstream.origin, challenge);
         return challenge;
-      })().finally(() => pings.delete(upstream.origin));
+      })(), deadlineMs, `the challenge ping to ${upstream.origin}/v2/`).finally(() => pings.delete(upstream.origin));
       pings.set(upstream.origin, ping);
     }
     return ping;
@@ -57,13 +62,14 @@ export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
     if (cached && now() < cached.refreshAt) return cached.token;
     let pending = inflight.get(key);
     if (!pending) {
-      pending = (async () => {
+      let cancelled = false;
+      pending = withDeadline((async () => {
         const fetchedAt = now();
         deps.onTokenFetch?.(challenge.realm);
         const token = await fetchRegistryToken(deps.http, challenge, scope, credential, now);
-        tokens.set(key, { token, refreshAt: refreshAt(token, fetchedAt) });
+        if (!cancelled) tokens.set(key, { token, refreshAt: refreshAt(token, fetchedAt) });
         return token;
-      })().finally(() => inflight.delete(key));
+      })(), deadlineMs, `the token fetch from ${realmOrigin(challenge.realm)}`, () => (cancelled = true)).finally(() => inflight.delete(key));
       inflight.set(key, pending);
     }
     return pending;
@@ -107,6 +113,28 @@ function checkRealmBound(upstream: Upstream, realmText: string, serverHosts: rea
   const own = new URL(upstream.origin).host;
   if (realmBound(realm, own, [...(upstream.realms ?? []), ...serverHosts])) return;
   throw new CodedError('realm_unbound', `the token realm ${realm.protocol}//${realm.host}${realm.pathname.slice(0, 100)} that the upstream's 401 names is not on the upstream's host ${own} nor listed for it: the credential is not sent there; if that realm is the registry's own, list ${realm.host} with --upstream-realm or in the dstack server's realms for ${upstream.registry}`);
+}
+
+// A shared promise that many pulls await gets a deadline of its own, and a failed one is
+// dropped from its map (the .finally at each caller), so the next pull asks afresh.
+function withDeadline<T>(work: Promise<T>, ms: number, what: string, onTimeout?: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      onTimeout?.();
+      reject(new CodedError('upstream_timeout', `${what} did not finish within ${ms / 1000} s`));
+    }, ms);
+  });
+  work.catch(() => {});
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+function realmOrigin(realm: string): string {
+  try {
+    return new URL(realm).origin;
+  } catch {
+    return 'the token realm';
+  }
 }
 
 export function pullScope(repository: string): string {

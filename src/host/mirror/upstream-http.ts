@@ -57,6 +57,8 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
     open(method, url, headers) {
       const request = start(method, url, headers);
       const response = new Promise<IncomingMessage>((resolve, reject) => {
+        // Every exchange ends within its budget whatever the peer sends: a 101 or a close
+        // before any answer rejects (Node tells of an unasked 101 only by 'upgrade' or 'close').
         const timer = setTimeout(() => request.destroy(new CodedError('upstream_timeout', `${url.origin} did not answer within ${options.responseTimeoutMs / 1000} s`)), options.responseTimeoutMs);
         request.setTimeout(IDLE_TIMEOUT_MS, () => request.destroy(new CodedError('upstream_timeout', `${url.origin} stalled for ${IDLE_TIMEOUT_MS / 1000} s`)));
         request.once('response', (response) => {
@@ -67,7 +69,15 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
           clearTimeout(timer);
           reject(networkError(error, url));
         });
-        request.once('close', () => clearTimeout(timer));
+        request.once('upgrade', (_response, socket) => {
+          socket.destroy();
+          clearTimeout(timer);
+          reject(switchedProtocols(url));
+        });
+        request.once('close', () => {
+          clearTimeout(timer);
+          reject(closedEarly(url));
+        });
       });
       // A rejection nobody awaited yet (the caller aborted first) is not an unhandled one.
       response.catch(() => {});
@@ -77,11 +87,21 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
     exchange(exchange) {
       return new Promise((resolve, reject) => {
         const request = start(exchange.method, exchange.url, exchange.body === undefined ? exchange.headers : { ...exchange.headers, 'content-length': Buffer.byteLength(exchange.body) });
-        const timer = setTimeout(() => request.destroy(new CodedError('upstream_timeout', `${exchange.url.origin} did not answer within ${options.exchangeTimeoutMs / 1000} s`)), options.exchangeTimeoutMs);
-        request.on('error', (error) => {
+        // Settled once: whichever of answer, error, 101, early close or the deadline comes first.
+        const timer = setTimeout(() => {
+          fail(new CodedError('upstream_timeout', `${exchange.url.origin} did not answer within ${options.exchangeTimeoutMs / 1000} s`));
+          request.destroy();
+        }, options.exchangeTimeoutMs);
+        const fail = (error: CodedError): void => {
           clearTimeout(timer);
-          reject(networkError(error, exchange.url));
+          reject(error);
+        };
+        request.on('error', (error) => fail(networkError(error, exchange.url)));
+        request.once('upgrade', (_response, socket) => {
+          socket.destroy();
+          fail(switchedProtocols(exchange.url));
         });
+        request.once('close', () => fail(closedEarly(exchange.url)));
         request.on('response', (response) => {
           const chunks: Buffer[] = [];
           let size = 0;
@@ -112,6 +132,14 @@ function readCa(path: string): string {
   } catch (error) {
     throw new CodedError('tls', `cannot read CA bundle ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): fix DOCKER_CREDENTIAL_DSTACK_CA_FILE`);
   }
+}
+
+function switchedProtocols(url: URL): CodedError {
+  return new CodedError('upstream_failed', `${url.origin} answered 101 Switching Protocols to a plain request: it is not a registry (check the upstream and its token realm)`);
+}
+
+function closedEarly(url: URL): CodedError {
+  return new CodedError('upstream_failed', `${url.origin} closed the connection before a complete answer`);
 }
 
 const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO|HOSTNAME|ERR_OSSL/;

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { oneLine } from '../../common/errors.ts';
 import { DOCKER_HUB_KEY, isDockerHubKey, normalizeRegistryKey } from '../../registry/registry-key.ts';
+import { readOwnFile } from '../cache/file-cache.ts';
 import type { HostConfig, ServiceClient } from '../client/service-client.ts';
 import type { Diagnostics } from '../helper/diagnostics.ts';
 import { MirrorError } from './registry-error.ts';
@@ -39,7 +39,7 @@ export function serviceUpstreams(deps: { client: () => Promise<ServiceClient>; c
       await remember(path, upstreams, deps.log);
       return upstreams;
     } catch (error) {
-      const fallback = known?.upstreams ?? recall(path);
+      const fallback = known?.upstreams ?? recall(path, deps.log);
       if (fallback) {
         deps.log.warn(`cannot refresh the upstreams from ${deps.server} (${oneLine(error)}); using the last known: ${fallback.map((u) => u.url).join(', ') || 'none'}`);
         known = { upstreams: fallback, at: now() - REFRESH_MS + 30_000 };
@@ -95,9 +95,13 @@ async function remember(path: string, upstreams: Upstream[], log: Diagnostics): 
   }
 }
 
-function recall(path: string): Upstream[] | undefined {
+// Read with the cache's own checks (a FIFO here would hang the pull; another user's file would
+// choose where the credentials go).
+function recall(path: string, log: Diagnostics): Upstream[] | undefined {
+  const text = readOwnFile(path, process.getuid?.() ?? 0, (reason) => log.warn(reason));
+  if (text === undefined) return undefined;
   try {
-    const value = JSON.parse(readFileSync(path, 'utf8')) as { upstreams?: Array<{ url?: unknown; registry?: unknown; library?: unknown; realms?: unknown }> };
+    const value = JSON.parse(text) as { upstreams?: Array<{ url?: unknown; registry?: unknown; library?: unknown; realms?: unknown }> };
     if (!Array.isArray(value.upstreams)) return undefined;
     return value.upstreams.flatMap((u) => {
       if (typeof u.url !== 'string' || typeof u.registry !== 'string' || !isLibraryMode(u.library)) return [];

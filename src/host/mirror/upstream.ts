@@ -4,10 +4,9 @@ import { normalizeRegistryKey } from '../../registry/registry-key.ts';
 import { isLoopbackHost } from '../../registry/loopback.ts';
 import { realmHost } from '../../registry/realm-binding.ts';
 
-// What to do with Docker Hub's `library/` namespace (dockerd asks a mirror for
-// `library/python`): keep it (pull-through caches), strip it (a registry where `python:3.14`
-// was pushed as `python`), or try `library/…` first and the bare name on a 404.
-export type LibraryMode = 'keep' | 'strip' | 'both';
+// What to do with Docker Hub's `library/` namespace: part of the contract (host-config).
+import type { LibraryMode } from '../../contract/library-mode.ts';
+export { isLibraryMode, LIBRARY_MODES, type LibraryMode } from '../../contract/library-mode.ts';
 
 // Where the endpoint forwards pulls. `origin` is scheme://host[:port]; `prefix` is the path
 // the URL carried (`https://harbor.example/dockerhub-proxy`): as podman and containerd read a
@@ -23,12 +22,6 @@ export interface Upstream {
   // Token realm hosts (host[:port]) its credential may go to besides its own host
   // (src/registry/realm-binding.ts): --upstream-realm, or the host config's `realms`.
   realms?: readonly string[];
-}
-
-export const LIBRARY_MODES: readonly LibraryMode[] = ['keep', 'strip', 'both'];
-
-export function isLibraryMode(value: unknown): value is LibraryMode {
-  return typeof value === 'string' && (LIBRARY_MODES as readonly string[]).includes(value);
 }
 
 // An upstream from a URL (`--upstream`, host-config). Plain http only for loopback hosts:
@@ -65,10 +58,18 @@ export function upstreamRepositories(upstream: Upstream, repository: string): st
   return upstream.prefix === '' ? names : names.map((name) => `${upstream.prefix}/${name}`);
 }
 
+// Two ways an engine names a Docker Hub official image here: `library/python` (dockerd's
+// Docker Hub mirror request) and `python` (local-name mode: dstack's rewrite makes
+// `127.0.0.1:8484/python:3.14`, with no `library/`). Why one component means official:
+// on Docker Hub, the only registry whose names may lack a namespace, a bare name is
+// exactly `library/<name>`; both forms then follow the upstream's `library` setting.
+// A namespaced name (`myteam/app`, `dstackai/base`) is a path and is kept.
 export function libraryCandidates(repository: string, mode: LibraryMode): string[] {
-  if (mode === 'keep' || !repository.startsWith('library/')) return [repository];
-  const bare = repository.slice('library/'.length);
-  return mode === 'strip' ? [bare] : [repository, bare];
+  const official = repository.includes('/') ? repository : `library/${repository}`;
+  if (!official.startsWith('library/')) return [repository];
+  const bare = official.slice('library/'.length);
+  if (mode === 'keep') return [official];
+  return mode === 'strip' ? [bare] : [official, bare];
 }
 
 function invalid(raw: string, why: string): CodedError {

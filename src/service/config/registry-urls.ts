@@ -1,4 +1,5 @@
 import type { LibraryMode } from '../core/ports.ts';
+import { isLibraryMode } from '../../contract/library-mode.ts';
 import { CodedError } from '../../common/errors.ts';
 import { isDockerHubKey, registryApiHost } from '../../registry/registry-key.ts';
 import { hostOf, isLoopbackHost } from '../../registry/loopback.ts';
@@ -39,6 +40,6 @@ export function hasPathPrefix(mirrorUrl: string): boolean {
 }
 
 export function libraryMode(value: string, setting: string): LibraryMode {
-  if (value === 'keep' || value === 'strip' || value === 'both') return value;
+  if (isLibraryMode(value)) return value;
   throw new CodedError('config_invalid', `${setting}: "${value.slice(0, 20)}" is not a library mode; use keep (library/python), strip (python) or both`);
 }

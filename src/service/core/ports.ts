@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { Secret } from '../../common/secret.ts';
+import type { LibraryMode } from '../../contract/library-mode.ts';
 
 // The seams of the service. Routes, credential sources and the token realm depend on these
 // interfaces only; src/service/build-service.ts picks the implementations.
@@ -39,9 +40,8 @@ export interface CredentialSource {
 
 export type SourceKind = 'static' | 'issuer' | 'broker';
 
-// How the host-local mirror endpoint names Docker Hub's official images on an upstream:
-// `library/python` (keep), `python` (strip), or the first, then the second on a 404 (both).
-export type LibraryMode = 'keep' | 'strip' | 'both';
+// How the host-local mirror endpoint names Docker Hub's official images (the contract's).
+export type { LibraryMode };
 
 // A registry the service serves credentials for, after configuration has been resolved.
 export interface RegistryEntry {

@@ -44,3 +44,13 @@ async function edit(path: string, change: (text: string | undefined) => string):
   const before = await readFile(path, 'utf8').catch(() => undefined);
   await writeFile(path, change(before));
 }
+
+// daemon.json with no mirror, reloaded: a dockerd as local-name mode leaves it, reaching the
+// endpoint only by the image's own name. `[]`, not an absent key: a reload changes only the
+// keys the file sets.
+export async function clearDockerdMirrors(dockerd: Dockerd): Promise<void> {
+  const doc = JSON.parse((await readFile(dockerd.daemonJsonPath, 'utf8')).trim() || '{}') as Record<string, unknown>;
+  doc['registry-mirrors'] = [];
+  await writeFile(dockerd.daemonJsonPath, JSON.stringify(doc, null, 2) + '\n');
+  await dockerd.reload();
+}

@@ -195,6 +195,15 @@ describe('resolveCredential (injected clock)', () => {
     await resolveCredential(KEY, settings(), diagnostics, d);
     expect(server.calls()).toBe(2);
   });
+
+  it('freshUntil of an entry file written with a far expiry is half the capped life, not half the written one', async () => {
+    const server = scripted(600_000);
+    const d = deps(server);
+    await d.cache.write({ kind: 'credential', registry: KEY, username: 'u', secret: new Secret('s'), issuedAt: clock, expiresAt: new Date('2999-01-01T00:00:00.000Z') });
+    const answer = basic(await resolveCredential(KEY, settings(), diagnostics, d));
+    expect(server.calls()).toBe(0);
+    expect(answer?.freshUntil?.toISOString()).toBe(new Date(clock.getTime() + 43_200_000).toISOString());
+  });
 });
 
 // A broker-aware server: bearer answers for repositories of BROKERED, basic otherwise; every

@@ -28,21 +28,21 @@ beforeAll(async () => {
   upstream = await startFixtureUpstream(async (req, res) => {
     if (req.headers.authorization !== BASIC) return json(res, 401, { errors: [{ code: 'UNAUTHORIZED' }] }, { 'www-authenticate': 'Basic realm="fixture"' });
     if (req.url === '/v2/') return json(res, 200, {});
-    if (req.url === `/v2/app/blobs/${DIGEST}`) {
+    if (req.url === `/v2/team/app/blobs/${DIGEST}`) {
       res.writeHead(307, { location: 'https://objects.example/bucket/blob?X-Amz-Signature=sig', 'content-length': 0 });
       return void res.end();
     }
-    if (req.url === `/v2/relative/blobs/${DIGEST}`) {
+    if (req.url === `/v2/team/relative/blobs/${DIGEST}`) {
       res.writeHead(302, { location: '/storage/blob', 'content-length': 0 });
       return void res.end();
     }
-    if (req.url === `/v2/slow/blobs/${DIGEST}`) {
+    if (req.url === `/v2/team/slow/blobs/${DIGEST}`) {
       // A body that keeps coming until someone stops reading.
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1 << 30 });
       res.write(Buffer.alloc(64 * 1024));
       return;
     }
-    if (req.url === '/v2/both/manifests/1') return json(res, 200, { from: 'second' }, { 'docker-content-digest': DIGEST });
+    if (req.url === '/v2/team/both/manifests/1') return json(res, 200, { from: 'second' }, { 'docker-content-digest': DIGEST });
     return json(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN' }] });
   });
   broken = await startFixtureUpstream((_req, res) => json(res, 503, { errors: [{ code: 'UNAVAILABLE', message: 'internal detail' }] }));
@@ -64,10 +64,10 @@ describe('mirror (built binary) with stand-in upstreams', () => {
   it('passes a redirect to the engine as is (absolute), never following it', async () => {
     const mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', upstream.url], { name: 'redirect' });
     try {
-      const redirected = await fetch(`${mirror.url}/v2/app/blobs/${DIGEST}`, { redirect: 'manual' });
+      const redirected = await fetch(`${mirror.url}/v2/team/app/blobs/${DIGEST}`, { redirect: 'manual' });
       expect(redirected.status).toBe(307);
       expect(redirected.headers.get('location')).toBe('https://objects.example/bucket/blob?X-Amz-Signature=sig');
-      const relative = await fetch(`${mirror.url}/v2/relative/blobs/${DIGEST}`, { redirect: 'manual' });
+      const relative = await fetch(`${mirror.url}/v2/team/relative/blobs/${DIGEST}`, { redirect: 'manual' });
       expect(relative.status).toBe(302);
       expect(relative.headers.get('location')).toBe(`${upstream.url}/storage/blob`);
       expect(upstream.requests.some((r) => r.url.startsWith('/storage'))).toBe(false);
@@ -80,7 +80,7 @@ describe('mirror (built binary) with stand-in upstreams', () => {
     const mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', upstream.url], { name: 'disconnect' });
     try {
       await new Promise<void>((resolve, reject) => {
-        const req = request(`${mirror.url}/v2/slow/blobs/${DIGEST}`, (res) => {
+        const req = request(`${mirror.url}/v2/team/slow/blobs/${DIGEST}`, (res) => {
           res.once('data', () => {
             req.destroy();
             resolve();
@@ -91,10 +91,10 @@ describe('mirror (built binary) with stand-in upstreams', () => {
         setTimeout(() => reject(new Error('no body')), 10_000);
         req.end();
       });
-      const record = upstream.requests.find((r) => r.url === `/v2/slow/blobs/${DIGEST}`)!;
+      const record = upstream.requests.find((r) => r.url === `/v2/team/slow/blobs/${DIGEST}`)!;
       for (let i = 0; i < 250 && !record.closedEarly; i++) await sleep(20);
       expect(record.closedEarly).toBe(true);
-      await expectLog(mirror, /kind=blob repository=slow .*status=200 bytes=\d+ ms=\d+ aborted=true/);
+      await expectLog(mirror, /kind=blob repository=team\/slow .*status=200 bytes=\d+ ms=\d+ aborted=true/);
     } finally {
       await mirror.stop();
     }
@@ -103,12 +103,12 @@ describe('mirror (built binary) with stand-in upstreams', () => {
   it('an upstream failing with 5xx is passed over for the next; its body never reaches the engine', async () => {
     const mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', broken.url, '--upstream', upstream.url], { name: 'failover' });
     try {
-      const ok = await fetch(`${mirror.url}/v2/both/manifests/1`);
+      const ok = await fetch(`${mirror.url}/v2/team/both/manifests/1`);
       expect(ok.status).toBe(200);
       expect(await ok.json()).toEqual({ from: 'second' });
       const alone = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', broken.url], { name: 'failover-alone' });
       try {
-        const failed = await fetch(`${alone.url}/v2/both/manifests/1`);
+        const failed = await fetch(`${alone.url}/v2/team/both/manifests/1`);
         expect(failed.status).toBe(502);
         const text = await failed.text();
         expect(JSON.parse(text).errors[0]).toMatchObject({ code: 'UNAVAILABLE', message: `docker-credential-dstack mirror: upstream ${broken.url} failed with HTTP 503` });
@@ -126,13 +126,13 @@ describe('mirror (built binary) with stand-in upstreams', () => {
     const cached = await mirrorHome(join(dir, 'host-down'), service.url, TEST_INSTANCE_TOKEN);
     const mirror = await startMirror(cached, ['--listen', '127.0.0.1:0', '--upstream', upstream.url], { name: 'down' });
     try {
-      expect((await fetch(`${mirror.url}/v2/both/manifests/1`)).status).toBe(200);
+      expect((await fetch(`${mirror.url}/v2/team/both/manifests/1`)).status).toBe(200);
       service.fallback = { kind: 'error', status: 503, error: 'unavailable', retryAfter: '0' };
-      expect((await fetch(`${mirror.url}/v2/both/manifests/1`)).status).toBe(200);
+      expect((await fetch(`${mirror.url}/v2/team/both/manifests/1`)).status).toBe(200);
       const empty = await mirrorHome(join(dir, 'host-empty'), service.url, TEST_INSTANCE_TOKEN);
       const cold = await startMirror(empty, ['--listen', '127.0.0.1:0', '--upstream', upstream.url, '--library', 'keep'], { name: 'cold', env: { DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '1s' } });
       try {
-        const failed = await fetch(`${cold.url}/v2/both/manifests/1`);
+        const failed = await fetch(`${cold.url}/v2/team/both/manifests/1`);
         expect(failed.status).toBe(503);
         expect(((await failed.json()) as RegistryErrors).errors[0]!.message).toMatch(/no credential for 127\.0\.0\.1:\d+: dstack server http:\/\/127\.0\.0\.1:\d+ is unavailable \(HTTP 503/);
         await expectLog(cold, /status=503 .*cause=service_unreachable/);
@@ -148,9 +148,9 @@ describe('mirror (built binary) with stand-in upstreams', () => {
   it('an upstream that needs a credential the service does not have: 403 saying so', async () => {
     const mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', locked.url], { name: 'locked' });
     try {
-      const refused = await fetch(`${mirror.url}/v2/app/manifests/1`);
+      const refused = await fetch(`${mirror.url}/v2/team/app/manifests/1`);
       expect(refused.status).toBe(403);
-      expect(((await refused.json()) as RegistryErrors).errors[0]!.message).toMatch(/needs a credential for app \(HTTP 401\) and the dstack server has none for 127\.0\.0\.1:\d+/);
+      expect(((await refused.json()) as RegistryErrors).errors[0]!.message).toMatch(/needs a credential for team\/app \(HTTP 401\) and the dstack server has none for 127\.0\.0\.1:\d+/);
       expect(locked.requests.every((r) => r.authorization === undefined)).toBe(true);
     } finally {
       await mirror.stop();
@@ -167,7 +167,7 @@ describe('mirror (built binary) with stand-in upstreams', () => {
     try {
       await expectLog(mirror, /warning: listening on 0\.0\.0\.0:0, which is not loopback/);
       const port = new URL(mirror.url).port;
-      expect((await fetch(`http://127.0.0.1:${port}/v2/both/manifests/1`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/v2/team/both/manifests/1`)).status).toBe(200);
     } finally {
       await mirror.stop();
     }
@@ -183,7 +183,7 @@ describe('mirror (built binary) with stand-in upstreams', () => {
     service.fallback = { kind: 'error', status: 401, error: 'token_revoked', message: 'instance i-1 revoked' };
     const mirror = await startMirror(revoked, ['--listen', '127.0.0.1:0', '--upstream', upstream.url], { name: 'revoked', env: { DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '1s' } });
     try {
-      const refused = await fetch(`${mirror.url}/v2/both/manifests/1`);
+      const refused = await fetch(`${mirror.url}/v2/team/both/manifests/1`);
       expect(refused.status).toBe(403);
       expect(((await refused.json()) as RegistryErrors).errors[0]).toMatchObject({ code: 'DENIED', message: expect.stringMatching(/the dstack server refused a credential for 127\.0\.0\.1:\d+: instance token revoked by/) });
       expect(openFileCache(revoked.cacheDir).read(key)).toBeUndefined();

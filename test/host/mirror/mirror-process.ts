@@ -43,7 +43,7 @@ export async function mirrorHome(dir: string, server: string, token: string): Pr
   };
 }
 
-const READY = /listening on (http:\/\/\S+?);/;
+const READY = /listening on (https?:\/\/\S+?);/;
 
 export async function startMirror(home: MirrorHome, args: string[], options: { env?: Record<string, string>; stdio?: StdioOptions; name?: string } = {}): Promise<MirrorProcess> {
   const stderrPath = join(home.dir, `${options.name ?? 'mirror'}.stderr`);

@@ -17,7 +17,7 @@ let home: MirrorHome;
 let mirror: MirrorProcess;
 
 beforeAll(async () => {
-  up = await startStaticUpstream(['library/python:3.14', 'proxy/library/python:3.14', 'python:3.14', 'ruby:1']);
+  up = await startStaticUpstream(['library/python:3.14', 'proxy/library/python:3.14', 'python:3.14', 'ruby:1', 'library/ubuntu:latest', 'myteam/app:1']);
   home = await mirrorHome(join(up.dir, 'host'), up.service.url, up.token);
   mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url]);
 }, 60_000);
@@ -143,6 +143,36 @@ describe.skipIf(!runnable)('mirror (built binary) against an htpasswd registry, 
       await expectLog(both, /repository=library\/ruby ref=1 upstream=\S+ upstream_repository=ruby status=200/);
     } finally {
       await Promise.all([prefixed.stop(), strip.stop(), both.stop()]);
+    }
+  });
+
+  it('local-name mode: a single-component name is library/<name> (keep), <name> (strip), both in turn; a namespaced one keeps its path', async () => {
+    const strip = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--library', 'strip'], { name: 'local-strip' });
+    const both = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--library', 'both'], { name: 'local-both' });
+    try {
+      const get = (base: string, path: string) => fetch(`${base}/v2/${path}`, { headers: { accept: MANIFEST_V2 } });
+      const digestOf = async (base: string, path: string) => (await get(base, path)).headers.get('docker-content-digest');
+      const python = up.images.get('library/python:3.14')!;
+      expect(await digestOf(mirror.url, 'python/manifests/3.14')).toBe(python.manifestDigest);
+      expect(await digestOf(mirror.url, `python/manifests/${python.manifestDigest}`)).toBe(python.manifestDigest);
+      expect((await get(mirror.url, `python/blobs/${python.layerDigest}`)).status).toBe(200);
+      expect(await digestOf(mirror.url, 'ubuntu/manifests/latest')).toBe(up.images.get('library/ubuntu:latest')!.manifestDigest);
+      expect(await digestOf(mirror.url, 'myteam/app/manifests/1')).toBe(up.images.get('myteam/app:1')!.manifestDigest);
+      await expectLog(mirror, /kind=manifest repository=python ref=3\.14 upstream=\S+ upstream_repository=library\/python status=200/);
+      await expectLog(mirror, /kind=manifest repository=myteam\/app ref=1 upstream=\S+ status=200/);
+      expect(await digestOf(strip.url, 'python/manifests/3.14')).toBe(up.images.get('python:3.14')!.manifestDigest);
+      expect(await digestOf(both.url, 'python/manifests/3.14')).toBe(python.manifestDigest);
+      expect(await digestOf(both.url, 'ruby/manifests/1')).toBe(up.images.get('ruby:1')!.manifestDigest);
+      await expectLog(both, /repository=ruby ref=1 upstream=\S+ status=200/);
+      const registryLog = await up.registry.log();
+      expect(registryLog).toContain('http.request.uri=/v2/library/ruby/manifests/1');
+      expect(registryLog).toContain('http.request.uri=/v2/ruby/manifests/1');
+      expect(registryLog).toContain('http.request.uri=/v2/library/python/manifests/3.14');
+      expect(registryLog).toContain('http.request.uri=/v2/myteam/app/manifests/1');
+      // The mirror-mode path is served by the same endpoint at the same time.
+      expect(await digestOf(mirror.url, 'library/python/manifests/3.14')).toBe(python.manifestDigest);
+    } finally {
+      await Promise.all([strip.stop(), both.stop()]);
     }
   });
 

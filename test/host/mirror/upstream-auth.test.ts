@@ -110,3 +110,16 @@ describe('upstream auth', () => {
     expect(realmRequests()).toHaveLength(2);
   });
 });
+
+describe('shared ping and token fetch', () => {
+  it('a ping that never ends fails every waiting pull by its deadline and is not kept: the next pull pings again', async () => {
+    let pings = 0;
+    const hung = { exchange: () => (pings++, new Promise<never>(() => {})), open: () => { throw new Error('unused'); }, close() {} };
+    const auth = createUpstreamAuth({ http: hung, sharedDeadlineMs: 50 });
+    const upstream = parseUpstream('http://127.0.0.1:1');
+    const both = await Promise.allSettled([auth.challengeOf(upstream), auth.challengeOf(upstream)]);
+    expect(both.map((r) => r.status === 'rejected' && (r.reason as Error).message)).toEqual(['the challenge ping to http://127.0.0.1:1/v2/ did not finish within 0.05 s', 'the challenge ping to http://127.0.0.1:1/v2/ did not finish within 0.05 s']);
+    await expect(auth.challengeOf(upstream)).rejects.toThrow(/did not finish/);
+    expect(pings).toBe(2);
+  });
+});

@@ -41,6 +41,16 @@ describe('library/ handling', () => {
     expect(libraryCandidates('library', 'strip')).toEqual(['library']);
   });
 
+  it('a single-component name (local-name mode: 127.0.0.1:8484/python) is the official image library/<name>', () => {
+    expect(libraryCandidates('python', 'keep')).toEqual(['library/python']);
+    expect(libraryCandidates('python', 'strip')).toEqual(['python']);
+    expect(libraryCandidates('python', 'both')).toEqual(['library/python', 'python']);
+    expect(libraryCandidates('myteam/app', 'keep')).toEqual(['myteam/app']);
+    expect(libraryCandidates('dstackai/base', 'both')).toEqual(['dstackai/base']);
+    expect(libraryCandidates('myteam/sub/app', 'strip')).toEqual(['myteam/sub/app']);
+    expect(upstreamRepositories(parseUpstream('https://h.example/proxy', { library: 'keep' }), 'ubuntu')).toEqual(['proxy/library/ubuntu']);
+  });
+
   it('a path prefix goes before every candidate', () => {
     expect(upstreamRepositories(parseUpstream('https://h.example/proxy', { library: 'both' }), 'library/python')).toEqual(['proxy/library/python', 'proxy/python']);
   });

@@ -1,0 +1,111 @@
+import { X509Certificate } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HELPER_BINARY } from '../../helpers/helper-binary.ts';
+import { mirrorHome, startMirror, type MirrorHome, type MirrorProcess } from './mirror-process.ts';
+import { MANIFEST_V2, mirrorTestsRunnable, startStaticUpstream, type StaticUpstream } from './mirror-stack.ts';
+
+// The endpoint over TLS (local-name mode: the dstack server reads with python-dxf, https
+// only): `mirror-cert` makes the CA and certificate, `mirror --tls-cert --tls-key` serves
+// https on the same listener, a client trusting only ca.pem (or bundle.pem) reads through it.
+const runnable = mirrorTestsRunnable();
+const PYTHON = '/usr/bin/python3';
+const pythonRequests = existsSync(PYTHON) && (await execa(PYTHON, ['-c', 'import requests'], { reject: false })).exitCode === 0;
+
+let up: StaticUpstream;
+let home: MirrorHome;
+let mirror: MirrorProcess;
+let certs: string;
+let made: string;
+
+beforeAll(async () => {
+  if (!runnable) return;
+  up = await startStaticUpstream(['library/python:3.14', 'myteam/app:1']);
+  home = await mirrorHome(join(up.dir, 'host'), up.service.url, up.token);
+  certs = join(up.dir, 'certs');
+  made = String((await execa(HELPER_BINARY, ['mirror-cert', '--out', certs], { env: home.env, extendEnv: false })).stdout);
+  mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--tls-cert', join(certs, 'cert.pem'), '--tls-key', join(certs, 'key.pem')]);
+}, 60_000);
+afterAll(async () => {
+  await mirror?.stop();
+  await up?.stop();
+});
+
+function httpsGet(url: string, ca: string | undefined, accept = MANIFEST_V2): Promise<{ status: number; digest?: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ...(ca ? { ca } : {}), headers: { accept } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ...(res.headers['docker-content-digest'] ? { digest: String(res.headers['docker-content-digest']) } : {}) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe.skipIf(!runnable)('mirror over TLS, certificates from mirror-cert', () => {
+  it('mirror-cert writes ca.pem, cert.pem, key.pem (0600), bundle.pem (system CAs + ours) and prints REQUESTS_CA_BUNDLE', async () => {
+    expect(made).toContain(`REQUESTS_CA_BUNDLE=${join(certs, 'bundle.pem')}`);
+    expect((await stat(join(certs, 'key.pem'))).mode & 0o777).toBe(0o600);
+    const ca = new X509Certificate(await readFile(join(certs, 'ca.pem')));
+    const cert = new X509Certificate(await readFile(join(certs, 'cert.pem')));
+    expect(ca.ca).toBe(true);
+    expect(cert.ca).toBe(false);
+    expect(cert.verify(ca.publicKey)).toBe(true);
+    expect(cert.checkIP('127.0.0.1')).toBe('127.0.0.1');
+    expect(cert.checkHost('localhost')).toBe('localhost');
+    const bundle = await readFile(join(certs, 'bundle.pem'), 'utf8');
+    expect(bundle.endsWith(await readFile(join(certs, 'ca.pem'), 'utf8'))).toBe(true);
+    if (existsSync('/etc/ssl/certs/ca-certificates.crt')) expect(bundle.startsWith(await readFile('/etc/ssl/certs/ca-certificates.crt', 'utf8'))).toBe(true);
+    expect(made).not.toContain('PRIVATE KEY');
+  });
+
+  it('serves https: a client trusting ca.pem reads /v2/python/manifests/3.14; one trusting nothing of ours is refused', async () => {
+    expect(mirror.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const ca = await readFile(join(certs, 'ca.pem'), 'utf8');
+    const read = await httpsGet(`${mirror.url}/v2/python/manifests/3.14`, ca);
+    expect(read.status, read.body).toBe(200);
+    expect(read.digest).toBe(up.images.get('library/python:3.14')!.manifestDigest);
+    const viaLocalhost = await httpsGet(`${mirror.url.replace('127.0.0.1', 'localhost')}/v2/myteam/app/manifests/1`, ca);
+    expect(viaLocalhost.digest).toBe(up.images.get('myteam/app:1')!.manifestDigest);
+    await expect(httpsGet(`${mirror.url}/v2/`, undefined)).rejects.toThrow(/self-signed|unable to (get|verify)|certificate/i);
+    // Plain http to the TLS listener gets no registry answer.
+    const plain = await fetch(`${mirror.url.replace('https:', 'http:')}/v2/`).then((r) => r.status, () => 0);
+    expect(plain).not.toBe(200);
+  });
+
+  it.skipIf(!pythonRequests)("the dstack server's read: python requests with REQUESTS_CA_BUNDLE=bundle.pem, manifest then config blob checked against its digest", async () => {
+    const script = join(import.meta.dirname, '..', '..', 'fixtures', 'dstack-image-read.py');
+    const env = { PATH: '/usr/bin:/bin', REQUESTS_CA_BUNDLE: join(certs, 'bundle.pem') };
+    const run = async (repository: string, reference: string) => {
+      const result = await execa(PYTHON, [script, mirror.url, repository, reference], { env, extendEnv: false, reject: false, timeout: 30_000 });
+      expect(result.exitCode, String(result.stderr)).toBe(0);
+      return JSON.parse(String(result.stdout)) as { status: number; digest?: string; error?: string; images?: Array<{ config: string; architecture: string; cmd: string[] }> };
+    };
+    const python = await run('python', '3.14');
+    expect(python).toMatchObject({ status: 200, digest: up.images.get('library/python:3.14')!.manifestDigest });
+    expect(python.images).toEqual([{ config: up.images.get('library/python:3.14')!.configDigest, architecture: 'amd64', user: '', cmd: ['/hello.txt'] }]);
+    const app = await run('myteam/app', '1');
+    expect(app.images?.[0]?.config).toBe(up.images.get('myteam/app:1')!.configDigest);
+    expect(await run('python', 'no-such-tag')).toEqual({ status: 404, error: 'MANIFEST_UNKNOWN' });
+    // Without our CA in the bundle, requests refuses the endpoint: the trust is bundle.pem's.
+    const untrusted = await execa(PYTHON, [script, mirror.url, 'python', '3.14'], { env: { PATH: '/usr/bin:/bin' }, extendEnv: false, reject: false, timeout: 30_000 });
+    expect(String(untrusted.stderr)).toMatch(/CERTIFICATE_VERIFY_FAILED|SSLError/);
+    const registryLog = await up.registry.log();
+    expect(registryLog).toMatch(new RegExp(`auth\\.user\\.name="?${up.account.username}"? .*uri=/v2/library/python/manifests/3\\.14`));
+  });
+
+  it('refuses --tls-cert without --tls-key, and a key that is not PEM, in one line each', async () => {
+    const bad = await execa(HELPER_BINARY, ['mirror', '--tls-cert', join(certs, 'cert.pem')], { env: home.env, extendEnv: false, reject: false });
+    expect(bad.exitCode).toBe(1);
+    expect(String(bad.stderr).trim()).toMatch(/^docker-credential-dstack mirror: --tls-cert needs --tls-key too/);
+    const notPem = await execa(HELPER_BINARY, ['mirror', '--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--tls-cert', join(certs, 'cert.pem'), '--tls-key', join(certs, 'ca.pem')], { env: home.env, extendEnv: false, reject: false });
+    expect(notPem.exitCode).toBe(1);
+    expect(String(notPem.stderr).trim().split('\n')).toHaveLength(1);
+    expect(String(notPem.stderr)).toMatch(/not a usable PEM certificate and matching key/);
+  });
+});
