@@ -3,9 +3,20 @@
 # podman, PostgreSQL, qemu for the arm64 binaries, binutils to strip the embedded Node)
 # without starting any system service.
 #   --bench   also the Go credential helpers `npm run bench` compares against
-# Needs root; does nothing when everything is already there.
+# Then the Debian roots of the engine matrix (engine-roots.sh; cached, so a warm machine pays
+# nothing). Needs root; does nothing when everything is already there.
 set -euo pipefail
+here=$(dirname "$0")
+mode=${1:-}
+# The matrix's roots need debootstrap, so they come after the host's packages.
+engine_roots() {
+  [ "$mode" = "--bench" ] && return 0
+  [ "$(id -u)" -eq 0 ] || return 0
+  bash "$here/engine-roots.sh"
+}
 packages=(docker.io docker-registry apache2-utils skopeo podman openssl postgresql curl iproute2
+  # Builds the engine matrix's sid and trixie roots (engine-roots.sh).
+  debootstrap
   # Sees every file `configure` writes (test/host/commands/configure-touches.test.ts).
   strace
   # compose 1.29 (docker-py): what it prints when the helper fails is tested.
@@ -23,7 +34,10 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  engine_roots
+  exit 0
+fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-packages: missing ${missing[*]}; run this script as root (it uses apt-get)" >&2
   # Outside CI the tests that need them say so themselves; under CI nothing may be missing.
@@ -47,3 +61,4 @@ if ! { apt-get -o Acquire::Retries=3 update -qq &&
 fi
 rm -f "$log"
 echo "install-packages: installed ${missing[*]}" >&2
+engine_roots

@@ -8,6 +8,9 @@ import { describeResult } from './harness/docker-cli.ts';
 import { lineMatching, markLog } from './harness/log-match.ts';
 import { credentialGrants, type AuditRecord } from './harness/service.ts';
 import { metricTotal } from './harness/mirror-endpoint.ts';
+import { DOCKERD_FALLBACK, ctrPullFlags, dockerdMatrix, expectedImageId, packageVersion, runsClients } from './harness/engine-matrix.ts';
+import { engineCommand } from './harness/engine-roots.ts';
+import { runPodman } from './harness/podman.ts';
 
 // The host-local mirror endpoint in front of a registry with `auth: token` whose realm is the
 // service (issuer source). Scenarios 2, 3, 4 and 8 of issue 10: the shim's Engine API pull,
@@ -21,10 +24,10 @@ function realmGrants(audit: AuditRecord[]): AuditRecord[] {
   return audit.filter((r) => r.event === 'realm' && r.outcome === 'granted');
 }
 
-describe('e2e: the mirror endpoint, issuer source (auth: token registry, our realm)', () => {
+describe.each(dockerdMatrix())('e2e: the mirror endpoint, issuer source (auth: token registry, our realm), on $label', (engine) => {
   let stack: MirrorStack;
   beforeAll(async () => {
-    stack = await startMirrorStack({ source: 'issuer', images: APPS.map((app) => `library/${app}:1`) });
+    stack = await startMirrorStack({ source: 'issuer', images: APPS.map((app) => `library/${app}:1`), engine });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -35,7 +38,7 @@ describe('e2e: the mirror endpoint, issuer source (auth: token registry, our rea
     expect(pull.status, describePull(pull)).toBe(200);
     expect(pull.error, describePull(pull)).toBeUndefined();
     const inspect = await engineImageInspect(stack.dockerd, 'python:3.14');
-    expect(inspect.image?.Id).toBe(stack.images.get('library/python:3.14')!.configDigest);
+    expect(inspect.image?.Id).toBe(expectedImageId(engine, stack.images.get('library/python:3.14')!));
 
     // One ticket (credential, issuer source), traded at the realm for pull on library/python.
     const audit = await stack.service.audit();
@@ -54,17 +57,17 @@ describe('e2e: the mirror endpoint, issuer source (auth: token registry, our rea
     const endpointLog = await stack.endpoint.log();
     expect(lineMatching(endpointLog, /pull method=(GET|HEAD) kind=manifest repository=library\/python ref=3\.14 .*status=200/), endpointLog).toBeDefined();
     expect(metricTotal(await stack.endpoint.metrics(), 'dstack_mirror_registry_token_requests_total'), 'the endpoint traded the ticket at the realm').toBeGreaterThanOrEqual(1);
-    expect(lineMatching(await readFile(stack.dockerd.logPath, 'utf8'), /Attempting next endpoint for pull after error/), 'no fallback').toBeUndefined();
+    expect(lineMatching(await readFile(stack.dockerd.logPath, 'utf8'), DOCKERD_FALLBACK), 'no fallback').toBeUndefined();
   });
 
-  it('containerd: ctr images pull --hosts-dir with the endpoint in hosts.toml and no --user', async () => {
+  if (runsClients(engine)) it(`containerd ${packageVersion(engine, 'containerd')}: ctr images pull --hosts-dir with the endpoint in hosts.toml and no --user`, async () => {
     expect(await readFile(stack.engineFiles.containerdHostsToml, 'utf8')).toContain(`[host."${stack.endpoint.url}"]`);
     const sinceRegistry = await markLog(() => stack.registry.log());
     const sinceEndpoint = await markLog(() => stack.endpoint.log());
     // dockerd's own containerd, in a namespace of ours; the native snapshotter works on any filesystem.
     const ctr = (args: string[]) =>
-      execa('ctr', ['--address', join(stack.dir, 'd', 'exec', 'containerd', 'containerd.sock'), '--namespace', 'e2e-mirror', ...args], { reject: false, timeout: 60_000 });
-    const pull = await ctr(['images', 'pull', '--snapshotter', 'native', '--hosts-dir', stack.engineFiles.containerdHostsDir, 'docker.io/library/python:3.14']);
+      execa(...engineCommand(engine.root, ['ctr', '--address', join(stack.dir, 'd', 'exec', 'containerd', 'containerd.sock'), '--namespace', 'e2e-mirror', ...args], [{ source: stack.dir }]), { reject: false, timeout: 60_000 });
+    const pull = await ctr(['images', 'pull', ...ctrPullFlags(engine), '--snapshotter', 'native', '--hosts-dir', stack.engineFiles.containerdHostsDir, 'docker.io/library/python:3.14']);
     expect(pull.exitCode, describeResult(pull)).toBe(0);
     const list = await ctr(['images', 'ls']);
     expect(lineMatching(String(list.stdout), /docker\.io\/library\/python:3\.14/)).toContain(stack.images.get('library/python:3.14')!.manifestDigest);
@@ -73,7 +76,7 @@ describe('e2e: the mirror endpoint, issuer source (auth: token registry, our rea
     expect(lineMatching(await sinceEndpoint(), /library\/python/), 'the endpoint logged the pull').toBeDefined();
   });
 
-  it('podman pull with a registries.conf mirror at the endpoint and no credHelpers', async () => {
+  if (runsClients(engine)) it(`podman ${packageVersion(engine, 'podman')} pull with a registries.conf mirror at the endpoint and no credHelpers`, async () => {
     expect(await readFile(stack.engineFiles.registriesDropIn, 'utf8')).toContain(`location = "${stack.endpoint.host}"`);
     const root = join(stack.dir, 'podman');
     await mkdir(join(root, 'home'), { recursive: true });
@@ -84,15 +87,9 @@ describe('e2e: the mirror endpoint, issuer source (auth: token registry, our rea
     const sinceRegistry = await markLog(() => stack.registry.log());
     const sinceEndpoint = await markLog(() => stack.endpoint.log());
     const podman = (args: string[]) =>
-      execa(
-        'podman',
-        ['--root', join(root, 'root'), '--runroot', join(root, 'run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', ...args],
-        {
-          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(root, 'home'), REGISTRY_AUTH_FILE: authFile, CONTAINERS_REGISTRIES_CONF: stack.engineFiles.registriesDropIn },
-          extendEnv: false,
-          reject: false,
-          timeout: 90_000,
-        },
+      runPodman(
+        { dir: root, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(root, 'home'), REGISTRY_AUTH_FILE: authFile, CONTAINERS_REGISTRIES_CONF: stack.engineFiles.registriesDropIn }, ...(engine.root ? { root: engine.root } : {}), binds: [stack.dir] },
+        args,
       );
     const pull = await podman(['pull', 'docker.io/library/python:3.14']);
     expect(pull.exitCode, describeResult(pull)).toBe(0);

@@ -4,6 +4,8 @@ import { mkdir, writeFile, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { trackProcess, stopProcess, isRunning, sleep, signal } from './reaper.ts';
+import { inRoot, type Bind } from './engine-roots.ts';
+import type { DockerdEngine } from './engine-matrix.ts';
 
 // A private Docker engine for one test file: its own socket, data root, exec root and
 // daemon.json under `dir`, no bridge and no firewall rules, so the host's Docker is untouched.
@@ -21,7 +23,17 @@ export interface Dockerd {
 const SOCKET_PATH_LIMIT = 107;
 const START_TIMEOUT_MS = 30_000;
 
-export async function startDockerd(options: { dir: string; daemonJson?: Record<string, unknown> }): Promise<Dockerd> {
+export interface DockerdOptions {
+  dir: string;
+  daemonJson?: Record<string, unknown>;
+  // Which dockerd of the matrix (engine-matrix.ts); the host's own when absent.
+  engine?: DockerdEngine;
+  // Seen by a dockerd from a root as its /etc/docker/certs.d (the containerd store reads
+  // hosts.toml files there); the host's dockerd keeps the host's.
+  certsDir?: string;
+}
+
+export async function startDockerd(options: DockerdOptions): Promise<Dockerd> {
   const dir = options.dir;
   const socket = join(dir, 'docker.sock');
   if (Buffer.byteLength(socket) > SOCKET_PATH_LIMIT - 40) {
@@ -41,16 +53,21 @@ export async function startDockerd(options: { dir: string; daemonJson?: Record<s
     '--exec-root', execRoot,
     '--pidfile', pidfile,
     '--host', `unix://${socket}`,
-    '--storage-driver', 'vfs',
+    // The containerd store's snapshotter is named by --storage-driver; native, like vfs, works on any filesystem.
+    '--storage-driver', options.engine?.containerdStore ? 'native' : 'vfs',
     '--iptables=false', '--ip6tables=false', '--bridge=none',
     '--config-file', daemonJsonPath,
+    ...(options.engine?.containerdStore ? ['--feature', 'containerd-snapshotter=true'] : []),
   ];
   // TMPDIR inside the scratch dir: a slow stop makes containerd dump its stacks to
   // $TMPDIR/containerd.<pid>.stacks.log, which must not outlive the test.
   const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: dir };
   delete env.DOCKER_HOST;
   const logFd = openSync(logPath, 'a');
-  const child = spawn('dockerd', args, { stdio: ['ignore', logFd, logFd], env });
+  const root = options.engine?.root;
+  const binds: Bind[] = [{ source: dir }, ...(options.certsDir ? [{ source: options.certsDir, target: '/etc/docker/certs.d' }] : [])];
+  const [file, argv] = root ? inRoot(root, ['dockerd', ...args], binds) : ['dockerd', args];
+  const child = spawn(file, argv, { stdio: ['ignore', logFd, logFd], env });
   closeSync(logFd);
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
   const pid = child.pid;

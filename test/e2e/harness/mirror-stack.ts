@@ -10,6 +10,7 @@ import { startStaticBackend, type StaticBackendOptions, type StackRegistry } fro
 import { startTokenBackend, type TokenBackendOptions } from './token-stack.ts';
 import { startMirrorEndpoint, type MirrorEndpoint } from './mirror-endpoint.ts';
 import { pointEnginesAtMirror, type EngineMirrorFiles } from './engine-mirror-files.ts';
+import type { DockerdEngine } from './engine-matrix.ts';
 
 // A runner host whose engines pull Docker Hub images through the host-local mirror endpoint:
 // the registry and service of the static (htpasswd) or issuer (auth: token) path, a private
@@ -42,12 +43,14 @@ export type MirrorStackOptions = (({ source: 'static' } & StaticBackendOptions) 
   endpointArgs?: (registry: RegistryProcess) => string[];
   instance?: string;
   project?: string;
+  // The dockerd of the matrix (engine-matrix.ts); the host's when absent.
+  engine?: DockerdEngine;
 };
 
 export async function startMirrorStack(options: MirrorStackOptions): Promise<MirrorStack> {
   return buildStack(async (scaffold) => {
     const backend = await startBackend(scaffold, options);
-    const dockerd = scaffold.track(await startDockerd({ dir: join(scaffold.dir, 'd'), daemonJson: {} }));
+    const dockerd = scaffold.track(await startDockerd({ dir: join(scaffold.dir, 'd'), daemonJson: {}, ...(options.engine ? { engine: options.engine } : {}) }));
     const instance = options.instance ?? 'i-e2e-1';
     const host = await createHelperHost({ dir: join(scaffold.dir, 'host'), server: backend.service.url });
     await host.setToken(await backend.service.issueToken({ instance, project: options.project ?? 'main' }));

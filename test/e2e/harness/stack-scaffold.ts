@@ -5,6 +5,7 @@ import { startDockerd, type Dockerd } from './dockerd.ts';
 import type { Service } from './service.ts';
 import { createHelperHost, type HelperHost } from './helper-env.ts';
 import { configureHost, type ConfiguredPaths } from './configure-host.ts';
+import type { DockerdEngine } from './engine-matrix.ts';
 
 interface Stoppable {
   stop(): Promise<void>;
@@ -55,8 +56,8 @@ export interface RunnerHost {
 
 // The runner host as an operator sets it up: a private engine, the helper holding an
 // instance token the service minted, then the real `configure`.
-export async function startRunnerHost(scaffold: Scaffold, service: Service, options: { instance?: string; project?: string; onError?: 'fail' | 'anonymous' }): Promise<RunnerHost> {
-  const dockerd = scaffold.track(await startDockerd({ dir: join(scaffold.dir, 'd'), daemonJson: {} }));
+export async function startRunnerHost(scaffold: Scaffold, service: Service, options: { instance?: string; project?: string; onError?: 'fail' | 'anonymous'; engine?: DockerdEngine }): Promise<RunnerHost> {
+  const dockerd = scaffold.track(await startDockerd({ dir: join(scaffold.dir, 'd'), daemonJson: {}, ...(options.engine ? { engine: options.engine } : {}) }));
   const instance = options.instance ?? 'i-e2e-1';
   const host = await createHelperHost({ dir: join(scaffold.dir, 'host'), server: service.url, onError: options.onError ?? 'fail' });
   await host.setToken(await service.issueToken({ instance, project: options.project ?? 'main' }));
