@@ -5,6 +5,7 @@ import { describePull, engineImageInspect, engineImagePull, engineImageRemove } 
 import { accessLine, lineMatching, markLog } from './harness/log-match.ts';
 import type { MirrorEndpoint } from './harness/mirror-endpoint.ts';
 import type { RegistryProcess } from './harness/registry.ts';
+import { DOCKERD_FALLBACK, dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
 
 // Scenario 5 of issue 10: upstreams dockerd's own registry-mirrors cannot express.
 // - A path-prefixed upstream, https://harbor.example/dockerhub-proxy: Harbor proxy-cache
@@ -18,11 +19,12 @@ import type { RegistryProcess } from './harness/registry.ts';
 // dockerd asks each endpoint for library/python:3.14 through the shim's Engine API call.
 const PREFIX = 'dockerhub-proxy';
 
-describe('e2e: the mirror endpoint with a path-prefixed upstream and a library/-stripping upstream', () => {
+describe.each(dockerdMatrix())('e2e: the mirror endpoint with a path-prefixed upstream and a library/-stripping upstream, on $label', (engine) => {
   let stack: MirrorStack;
   let flat: RegistryProcess;
   beforeAll(async () => {
     stack = await startMirrorStack({
+      engine,
       source: 'static',
       images: [`${PREFIX}/library/python:3.14`],
       extraRegistries: [{ name: 'flat', auth: 'htpasswd', images: ['python:3.14'] }],
@@ -46,7 +48,7 @@ describe('e2e: the mirror endpoint with a path-prefixed upstream and a library/-
   it('a path-prefixed upstream serves python:3.14', async () => {
     const sinceRegistry = await markLog(() => stack.registry.log());
     const image = await pullThrough(stack.endpoint);
-    expect(image?.Id).toBe(stack.images.get(`${PREFIX}/library/python:3.14`)!.configDigest);
+    expect(image?.Id).toBe(expectedImageId(engine, stack.images.get(`${PREFIX}/library/python:3.14`)!));
     expect(image?.Config?.Labels?.['e2e.seed']).toBe(`${PREFIX}/library/python:3.14`);
 
     const registryLog = await sinceRegistry();
@@ -59,7 +61,7 @@ describe('e2e: the mirror endpoint with a path-prefixed upstream and a library/-
     const strip = await stack.startEndpoint(['--upstream', flat.url, '--library', 'strip'], 'mirror-strip');
     const sinceFlat = await markLog(() => flat.log());
     const image = await pullThrough(strip);
-    expect(image?.Id).toBe(stack.extra.get('flat')!.images.get('python:3.14')!.configDigest);
+    expect(image?.Id).toBe(expectedImageId(engine, stack.extra.get('flat')!.images.get('python:3.14')!));
     expect(image?.Config?.Labels?.['e2e.seed']).toBe('python:3.14');
 
     const flatLog = await sinceFlat();

@@ -6,16 +6,17 @@ import { clearDockerdMirrors } from './harness/engine-mirror-files.ts';
 import { dstackRewrite, fromImageAndTag } from './harness/dstack-rewrite.ts';
 import { lineMatching } from './harness/log-match.ts';
 import { credentialGrants } from './harness/service.ts';
+import { DOCKERD_FALLBACK, dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
 
 // Local-name mode (issue 15): the dstack server has DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY set
 // to the endpoint's loopback address, so dstack rewrites `python:3.14` to
 // `127.0.0.1:<port>/python:3.14`. The shim's Engine API call of that name, on a dockerd with no
 // registry-mirrors and no X-Registry-Auth, goes to the endpoint by name; the endpoint maps the
 // single-component `python` to `library/python` upstream and uses the service's credential.
-describe('e2e: local-name mode, the shim pulls dstack-rewritten names through the endpoint', () => {
+describe.each(dockerdMatrix())('e2e: local-name mode, the shim pulls dstack-rewritten names through the endpoint, on $label', (engine) => {
   let stack: MirrorStack;
   beforeAll(async () => {
-    stack = await startMirrorStack({ source: 'static', images: ['myteam/app:1', 'library/ubuntu:latest'] });
+    stack = await startMirrorStack({ source: 'static', images: ['myteam/app:1', 'library/ubuntu:latest'], engine });
     await clearDockerdMirrors(stack.dockerd);
   });
   afterAll(async () => {
@@ -42,7 +43,7 @@ describe('e2e: local-name mode, the shim pulls dstack-rewritten names through th
       expect(pull.status, `${reference}: ${describePull(pull)}`).toBe(200);
       expect(pull.error, `${reference}: ${describePull(pull)}`).toBeUndefined();
       const inspect = await engineImageInspect(stack.dockerd, reference);
-      expect(inspect.image?.Id, reference).toBe(stack.images.get(seed)!.configDigest);
+      expect(inspect.image?.Id, reference).toBe(expectedImageId(engine, stack.images.get(seed)!));
       expect(inspect.image?.Config?.Labels?.['e2e.seed'], reference).toBe(seed);
       const user = stack.account!.username;
       expect(lineMatching(await stack.registry.log(), new RegExp(`msg=GetImageManifest auth\\.user\\.name="?${user}"? .*uri=/v2/${upstream}/manifests/`)), `${reference}: upstream ${upstream} as the configured user`).toBeDefined();

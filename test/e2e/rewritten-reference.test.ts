@@ -3,13 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenStack, type TokenStack } from './harness/token-stack.ts';
 import { accessLine, lineMatching } from './harness/log-match.ts';
 import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
+import { DOCKERD_FALLBACK, dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
 
 // Scenario 2: the reference the dstack server produces when it prefixes the default registry
 // (`<registry>/python:3.14`) pulls with the helper's credential for that host's own key.
-describe('e2e: rewritten reference <registry>/python:3.14', () => {
+describe.each(dockerdMatrix())('e2e: rewritten reference <registry>/python:3.14, on $label', (engine) => {
   let stack: TokenStack;
   beforeAll(async () => {
-    stack = await startTokenStack();
+    stack = await startTokenStack({ engine });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -24,7 +25,7 @@ describe('e2e: rewritten reference <registry>/python:3.14', () => {
     const ref = `${stack.registry.host}/python:3.14`;
     const pull = await docker(stack.dockerd, stack.host, ['pull', ref]);
     expect(pull.exitCode, describeResult(pull)).toBe(0);
-    expect(await inspectImage(stack.dockerd, stack.host, ref)).toEqual({ id: stack.images.get('python:3.14')!.configDigest, seed: 'python:3.14' });
+    expect(await inspectImage(stack.dockerd, stack.host, ref)).toEqual({ id: expectedImageId(engine, stack.images.get('python:3.14')!), seed: 'python:3.14' });
 
     // The CLI asked the helper for the registry's own key, not Docker Hub's.
     const helperLog = await stack.host.debugLog();

@@ -7,6 +7,7 @@ import type { HelperHost } from './helper-env.ts';
 import type { ConfiguredPaths } from './configure-host.ts';
 import { buildStack, startRunnerHost, type Scaffold } from './stack-scaffold.ts';
 import { writeHtpasswd, type Account } from './htpasswd.ts';
+import type { DockerdEngine } from './engine-matrix.ts';
 
 // The static source: the default registry checks a username/password itself (htpasswd, bcrypt)
 // and the service hands that password to authenticated instances at pull time. Further
@@ -48,6 +49,8 @@ export interface StaticStackOptions extends StaticBackendOptions {
   instance?: string;
   project?: string;
   onError?: 'fail' | 'anonymous';
+  // The dockerd of the matrix (engine-matrix.ts); the host's when absent.
+  engine?: DockerdEngine;
 }
 
 export interface StaticBackend {

@@ -6,6 +6,7 @@ import { startService, type Service } from './service.ts';
 import type { HelperHost } from './helper-env.ts';
 import type { ConfiguredPaths } from './configure-host.ts';
 import { buildStack, startRunnerHost, type Scaffold } from './stack-scaffold.ts';
+import type { DockerdEngine } from './engine-matrix.ts';
 
 // The mission's main path, assembled the way an operator would: a registry that is the
 // Docker Hub mirror and trusts our service as its token realm (`auth: token` from
@@ -34,6 +35,8 @@ export interface TokenStackOptions extends TokenBackendOptions {
   instance?: string;
   project?: string;
   onError?: 'fail' | 'anonymous';
+  // The dockerd of the matrix (engine-matrix.ts); the host's when absent.
+  engine?: DockerdEngine;
 }
 
 export interface TokenBackend {
