@@ -6,7 +6,7 @@ import { describePull, engineImageInspect, engineImagePull, engineImageRemove } 
 import { accessLine, countLines, lineMatching, markLog } from './harness/log-match.ts';
 import { credentialGrants } from './harness/service.ts';
 import { metricTotal } from './harness/mirror-endpoint.ts';
-import { DOCKERD_FALLBACK, dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
+import { DOCKERD_FALLBACK, dockerdMatrix, expectedImageId, fallbackLine } from './harness/engine-matrix.ts';
 
 // The host-local mirror endpoint in front of an htpasswd registry whose password only the
 // service holds (static source). Scenarios 1, 6 and 7 of issue 10: the pull dstack-shim
@@ -98,6 +98,17 @@ describe.each(dockerdMatrix())('e2e: the mirror endpoint, static source (htpassw
     const registryLog = await sinceRegistry();
     expect(lineMatching(registryLog, /"(POST|PUT|PATCH|DELETE) \/v2\//), registryLog).toBeUndefined();
     expect(lineMatching(registryLog, /_catalog/)).toBeUndefined();
+  });
+
+  it('a tag the upstream lacks: the endpoint answers 404 and dockerd logs its store’s fallback line', async () => {
+    const sinceDockerd = await markLog(dockerdLog);
+    const missing = await engineImagePull(stack.dockerd, 'python', 'no-such-tag');
+    expect(missing.status !== 200 || missing.error !== undefined, describePull(missing)).toBe(true);
+    expect(lineMatching(await stack.endpoint.log(), pullLine('manifest', 'no-such-tag', 404))).toBeDefined();
+    const log = await sinceDockerd();
+    expect(lineMatching(log, fallbackLine(engine)), log).toBeDefined();
+    // ...and not the other store's: a check built on one line misses the other store.
+    expect(lineMatching(log, engine.containerdStore ? /Attempting next endpoint/ : /trying next host/)).toBeUndefined();
   });
 
   it('service down: a cached credential still pulls; without one the endpoint logs the cause and dockerd falls back', async () => {

@@ -40,6 +40,11 @@ export function sidRoot(): EngineRoot {
 // http.StatusNotFound` (26.1), never the classic line (docs/mirror.md, "Failures").
 export const DOCKERD_FALLBACK = /Attempting next endpoint for pull after error|trying next host/;
 
+// The one of the two this engine's store logs.
+export function fallbackLine(engine: DockerdEngine): RegExp {
+  return engine.containerdStore ? /msg="trying next host/ : /msg="Attempting next endpoint for pull after error/;
+}
+
 // Whether a scenario's non-dockerd clients (ctr, podman, skopeo) come from this engine's root:
 // the host's for the host dockerd, sid's for sid's classic-store dockerd. The containerd-store
 // and trixie runs cover dockerd only, where the store and version make the difference.
