@@ -27,7 +27,7 @@ export function readManifestBody(response: IncomingMessage, request: ClientReque
     response.on('data', (chunk: Buffer) => {
       if (done) return;
       size += chunk.length;
-      if (size > max) fail(tooLarge(upstreamUrl, `sent more than ${max} bytes`, max));
+      if (size > max) fail(tooLarge(upstreamUrl, `runs past ${max} bytes`, max));
       else chunks.push(chunk);
     });
     response.once('end', () => {

@@ -50,12 +50,14 @@ async function rawPeer(reply: (path: string) => string): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function startEndpoint(upstreamUrl: string) {
+// `realms`: the realm hosts the upstream's credential may go to (a realm on another port is
+// another host to the realm binding, issue 18 item 7).
+async function startEndpoint(upstreamUrl: string, realms: string[] = []) {
   const lines: string[] = [];
   const log: MirrorLog = { info: (m) => lines.push(m), warn: (m) => lines.push(m), debug: () => {}, close: async () => {} };
   const http = createUpstreamHttp({ responseTimeoutMs: BUDGET_MS, exchangeTimeoutMs: BUDGET_MS });
   const credential = { kind: 'basic' as const, username: 'u', secret: new Secret('pw-secret-123') };
-  const pull = { http, auth: createUpstreamAuth({ http, sharedDeadlineMs: 2 * BUDGET_MS }), credentials: { get: async () => credential, drop() {} }, upstreams: fixedUpstreams([parseUpstream(upstreamUrl)]) };
+  const pull = { http, auth: createUpstreamAuth({ http, sharedDeadlineMs: 2 * BUDGET_MS }), credentials: { get: async () => credential, drop() {} }, upstreams: fixedUpstreams([parseUpstream(upstreamUrl, { realms })]) };
   const mirror = createMirrorServer({ pull, metrics: createMirrorMetrics(), log, policy: createPeerPolicy(), peerUid: async () => 0 });
   await new Promise<void>((resolve) => mirror.server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(mirror.server.address() as AddressInfo).port}`;
@@ -120,7 +122,7 @@ describe('an upstream that answers 101 Switching Protocols', () => {
       if (path === '/v2/') return answer('401 Unauthorized', '{}', { 'www-authenticate': `Bearer realm="${realm}/token",service="s"` });
       return MANIFEST;
     });
-    const endpoint = await startEndpoint(upstream);
+    const endpoint = await startEndpoint(upstream, [new URL(realm).host]);
     const failed = await pullManifest(endpoint.url);
     expect(failed.status).toBe(502);
     expect(failed.ms).toBeLessThan(BUDGET_MS);
