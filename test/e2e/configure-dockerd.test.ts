@@ -1,19 +1,20 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { startDockerd, type Dockerd } from './harness/dockerd.ts';
+import { startDockerd } from './harness/dockerd.ts';
 import { isRunning } from './harness/reaper.ts';
 import { HELPER_BINARY } from './harness/ensure-packages.ts';
 import { useDockerdWithDaemonJson } from './harness/setup-dockerd.ts';
+import { dockerdMatrix } from './harness/engine-matrix.ts';
 
 // configure/unconfigure against a real dockerd: the mirror appears in and disappears from
 // `docker info` through a SIGHUP reload, with the same daemon process (no restart).
 // A missing dockerd fails this file (ensureE2ePrerequisites never skips).
-describe('configure with a real dockerd', () => {
+describe.each(dockerdMatrix())('configure with a real dockerd, on $label', (engine) => {
   const MIRROR = 'http://127.0.0.1:5999';
   const original = '{\n  "log-level": "info",\n  "registry-mirrors": [\n    "http://127.0.0.1:5998"\n  ]\n}\n';
-  const setup = useDockerdWithDaemonJson({ prefix: '/tmp/e2e-cfg-', daemonJson: original });
+  const setup = useDockerdWithDaemonJson({ prefix: '/tmp/e2e-cfg-', daemonJson: original, engine });
   const { run, common } = setup;
 
   it('configure adds the mirror to the running daemon without a restart; unconfigure takes it out the same way', async () => {
@@ -23,13 +24,13 @@ describe('configure with a real dockerd', () => {
       'configure', ...common(),
       '--docker-config', join(dir, 'client'),
       '--daemon-json', dockerd.daemonJsonPath,
-      '--docker-certs-dir', join(dir, 'certs.d'),
+      '--docker-certs-dir', dockerd.certsDir,
       '--engines', 'docker',
       '--mirror', MIRROR,
     ]);
     expect(configured.exitCode, `${configured.stdout}\n${configured.stderr}`).toBe(0);
     expect(configured.stdout).toContain(`dockerd: reloaded (pid ${pid}, no restart); docker info shows ${MIRROR}`);
-    expect(configured.stdout).toContain('classic image store (storage driver vfs)');
+    expect(configured.stdout).toContain(engine.containerdStore ? 'containerd image store (snapshotter native)' : 'classic image store (storage driver vfs)');
     expect((await dockerd.info()).RegistryConfig.Mirrors).toEqual(['http://127.0.0.1:5998/', `${MIRROR}/`]);
     expect(isRunning(pid)).toBe(true);
     expect(JSON.parse(await readFile(join(dir, 'client', 'config.json'), 'utf8')).credHelpers).toEqual({ 'https://index.docker.io/v1/': 'dstack', '127.0.0.1:5999': 'dstack' });
@@ -37,7 +38,7 @@ describe('configure with a real dockerd', () => {
     const again = await run(['configure', ...common(), '--docker-config', join(dir, 'client'), '--daemon-json', dockerd.daemonJsonPath, '--engines', 'docker', '--mirror', MIRROR]);
     expect(again.exitCode).toBe(0);
     expect(again.stdout).toContain('dockerd: mirror in effect (docker info)');
-    expect(again.stdout).toContain('already configured: nothing changed');
+    expect(again.stdout, `${again.stdout}\n${again.stderr}`).toContain('already configured: nothing changed');
 
     const doctorInfo = await execa('docker', ['info', '--format', '{{json .RegistryConfig.Mirrors}}'], { env: { DOCKER_HOST: dockerd.host } });
     expect(JSON.parse(doctorInfo.stdout)).toContain(`${MIRROR}/`);
@@ -53,7 +54,7 @@ describe('configure with a real dockerd', () => {
   it('refuses, and writes nothing, when the daemon runs with a --registry-mirror flag', async () => {
     const flagDir = await mkdtemp('/tmp/e2e-cfg-flag-');
     try {
-      const flagged = await startFlaggedDockerd(flagDir);
+      const flagged = await startDockerd({ dir: join(flagDir, 'd'), engine, extraArgs: ['--registry-mirror', 'http://127.0.0.1:5997'] });
       try {
         const before = await readFile(flagged.daemonJsonPath, 'utf8');
         const result = await execa(HELPER_BINARY, ['configure', '--state-dir', join(flagDir, 'state'), '--dockerd-pidfile', join(flagDir, 'd', 'dockerd.pid'), '--docker-config', join(flagDir, 'client'), '--daemon-json', flagged.daemonJsonPath, '--engines', 'docker', '--mirror', MIRROR], { reject: false, env: { PATH: process.env.PATH ?? '', DOCKER_HOST: flagged.host }, extendEnv: false });
@@ -68,20 +69,3 @@ describe('configure with a real dockerd', () => {
     }
   });
 });
-
-// startDockerd has no way to add flags; a shell wrapper named dockerd on PATH adds one.
-async function startFlaggedDockerd(dir: string): Promise<Dockerd> {
-  const bin = join(dir, 'bin');
-  const { mkdir, chmod } = await import('node:fs/promises');
-  await mkdir(bin, { recursive: true });
-  const real = (await execa('sh', ['-c', 'command -v dockerd'])).stdout.trim();
-  await writeFile(join(bin, 'dockerd'), `#!/bin/sh\nexec ${real} --registry-mirror http://127.0.0.1:5997 "$@"\n`);
-  await chmod(join(bin, 'dockerd'), 0o755);
-  const savedPath = process.env.PATH;
-  process.env.PATH = `${bin}:${savedPath ?? ''}`;
-  try {
-    return await startDockerd({ dir: join(dir, 'd') });
-  } finally {
-    process.env.PATH = savedPath;
-  }
-}

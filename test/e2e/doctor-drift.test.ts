@@ -6,10 +6,11 @@ import { startDockerd, type Dockerd } from './harness/dockerd.ts';
 import { ensureE2ePrerequisites, HELPER_BINARY } from './harness/ensure-packages.ts';
 import { startContractServer, TEST_INSTANCE_TOKEN, type ContractServer } from '../helpers/contract-server.ts';
 import { freeLoopbackPort } from '../helpers/free-port.ts';
+import { dockerdMatrix } from './harness/engine-matrix.ts';
 
 // doctor's drift check against a real dockerd: the mirror taken out of daemon.json while the
 // running engine still has it, and what a SIGHUP reload then really does (issue 12).
-describe('doctor: drift between daemon.json and the running dockerd', () => {
+describe.each(dockerdMatrix())('doctor: drift between daemon.json and the running dockerd, on $label', (engine) => {
   const MIRROR = 'http://127.0.0.1:5997';
   let dir: string;
   let dockerd: Dockerd;
@@ -19,7 +20,7 @@ describe('doctor: drift between daemon.json and the running dockerd', () => {
   beforeAll(async () => {
     ensureE2ePrerequisites();
     dir = await mkdtemp('/tmp/e2e-drift-');
-    dockerd = await startDockerd({ dir, daemonJson: { 'registry-mirrors': [MIRROR] } });
+    dockerd = await startDockerd({ dir, daemonJson: { 'registry-mirrors': [MIRROR] }, engine });
     server = await startContractServer({ hostConfig: { mirrors: [MIRROR], registries: [] } });
     await writeFile(join(dir, 'token'), TEST_INSTANCE_TOKEN, { mode: 0o600 });
     await writeFile(join(dir, 'helper.json'), JSON.stringify({ server: server.url, tokenFile: join(dir, 'token'), cacheDir: join(dir, 'cache'), timeoutMs: 2000 }));
@@ -32,7 +33,8 @@ describe('doctor: drift between daemon.json and the running dockerd', () => {
   });
 
   const doctor = () => execa(HELPER_BINARY, ['doctor', '--daemon-json', dockerd.daemonJsonPath, '--docker-config', join(dir, 'client'), '--engines', 'docker', '--no-mirror-endpoint'], { reject: false, env, extendEnv: false, timeout: 60_000 });
-  const running = async () => (await dockerd.info()).RegistryConfig.Mirrors as string[];
+  // Docker 26 and later report no mirrors as null, 20.10 as [].
+  const running = async () => ((await dockerd.info()).RegistryConfig.Mirrors ?? []) as string[];
 
   it('file and engine agree: ok; the key removed from the file: drift that a reload keeps and a restart drops', async () => {
     expect((await doctor()).stdout).toMatch(new RegExp(`^ok   dockerd mirrors: docker info shows ${MIRROR}, as ${dockerd.daemonJsonPath} does$`, 'm'));

@@ -3,18 +3,20 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isRunning } from './harness/reaper.ts';
 import { useDockerdWithDaemonJson } from './harness/setup-dockerd.ts';
+import { dockerdMatrix } from './harness/engine-matrix.ts';
 
 // A dockerd reload leaves a setting alone when its key is absent from daemon.json. So when
 // daemon.json had no registry-mirrors before configure, restoring its bytes and sending SIGHUP
 // would leave our mirror running. unconfigure must end with the running daemon (same process,
 // no restart) without the mirror AND the file byte for byte as it was.
-describe('unconfigure with a real dockerd whose daemon.json had no registry-mirrors', () => {
+describe.each(dockerdMatrix())('unconfigure with a real dockerd whose daemon.json had no registry-mirrors, on $label', (engine) => {
   const MIRROR = 'http://127.0.0.1:5999';
   const original = '{\n  "log-level": "info"\n}\n';
-  const setup = useDockerdWithDaemonJson({ prefix: '/tmp/e2e-unc-', daemonJson: original });
+  const setup = useDockerdWithDaemonJson({ prefix: '/tmp/e2e-unc-', daemonJson: original, engine });
   const { run, common } = setup;
-  const configure = () => run(['configure', ...common(), '--docker-config', join(setup.dir, 'client'), '--daemon-json', setup.dockerd.daemonJsonPath, '--docker-certs-dir', join(setup.dir, 'certs.d'), '--engines', 'docker', '--mirror', MIRROR]);
-  const mirrors = async () => (await setup.dockerd.info()).RegistryConfig.Mirrors as string[];
+  const configure = () => run(['configure', ...common(), '--docker-config', join(setup.dir, 'client'), '--daemon-json', setup.dockerd.daemonJsonPath, '--docker-certs-dir', setup.dockerd.certsDir, '--engines', 'docker', '--mirror', MIRROR]);
+  // Docker 26 and later report no mirrors as null, 20.10 as [].
+  const mirrors = async () => ((await setup.dockerd.info()).RegistryConfig.Mirrors ?? []) as string[];
 
   it('the daemon drops the mirror and daemon.json gets its bytes back', async () => {
     const { dir, dockerd } = setup;

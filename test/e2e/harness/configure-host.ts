@@ -21,7 +21,7 @@ export async function configureHost(host: HelperHost, dockerd: Dockerd, dir: str
     '--dockerd-pidfile', join(dir, 'dockerd.pid'),
     '--registries-conf-dir', registriesConfDir,
     // Everything else configure may touch stays under `dir` too, never /etc or /var/lib.
-    '--docker-certs-dir', join(dir, 'docker-certs.d'),
+    '--docker-certs-dir', dockerd.certsDir,
     '--containerd-certs-dir', join(dir, 'containerd-certs.d'),
     '--state-dir', join(dir, 'setup-state'),
     '--engines', 'docker,podman',

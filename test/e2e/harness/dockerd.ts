@@ -14,6 +14,9 @@ export interface Dockerd {
   host: string;
   pid: number;
   daemonJsonPath: string;
+  // Where this dockerd reads certs.d (the test's for a dockerd from a root; the host's own
+  // /etc/docker/certs.d is never written, so a test writes here whatever the engine).
+  certsDir: string;
   logPath: string;
   reload(): Promise<void>;
   info(): Promise<any>;
@@ -28,9 +31,8 @@ export interface DockerdOptions {
   daemonJson?: Record<string, unknown>;
   // Which dockerd of the matrix (engine-matrix.ts); the host's own when absent.
   engine?: DockerdEngine;
-  // Seen by a dockerd from a root as its /etc/docker/certs.d (the containerd store reads
-  // hosts.toml files there); the host's dockerd keeps the host's.
-  certsDir?: string;
+  // More dockerd flags (a --registry-mirror given on the command line, say).
+  extraArgs?: string[];
 }
 
 export async function startDockerd(options: DockerdOptions): Promise<Dockerd> {
@@ -58,6 +60,7 @@ export async function startDockerd(options: DockerdOptions): Promise<Dockerd> {
     '--iptables=false', '--ip6tables=false', '--bridge=none',
     '--config-file', daemonJsonPath,
     ...(options.engine?.containerdStore ? ['--feature', 'containerd-snapshotter=true'] : []),
+    ...(options.extraArgs ?? []),
   ];
   // TMPDIR inside the scratch dir: a slow stop makes containerd dump its stacks to
   // $TMPDIR/containerd.<pid>.stacks.log, which must not outlive the test.
@@ -65,7 +68,12 @@ export async function startDockerd(options: DockerdOptions): Promise<Dockerd> {
   delete env.DOCKER_HOST;
   const logFd = openSync(logPath, 'a');
   const root = options.engine?.root;
-  const binds: Bind[] = [{ source: dir }, ...(options.certsDir ? [{ source: options.certsDir, target: '/etc/docker/certs.d' }] : [])];
+  // A dockerd from a root sees `dir`/etc-docker as its /etc/docker, so the certs.d/…/hosts.toml
+  // files the containerd store reads are the test's (configureHost points configure there).
+  const etcDocker = join(dir, 'etc-docker');
+  const certsDir = join(etcDocker, 'certs.d');
+  await mkdir(certsDir, { recursive: true });
+  const binds: Bind[] = [{ source: dir }, ...(root ? [{ source: etcDocker, target: '/etc/docker' }] : [])];
   const [file, argv] = root ? inRoot(root, ['dockerd', ...args], binds) : ['dockerd', args];
   const child = spawn(file, argv, { stdio: ['ignore', logFd, logFd], env });
   closeSync(logFd);
@@ -101,6 +109,7 @@ export async function startDockerd(options: DockerdOptions): Promise<Dockerd> {
     host: `unix://${socket}`,
     pid,
     daemonJsonPath,
+    certsDir,
     logPath,
     info: async () => JSON.parse(await apiGet(socket, '/info')),
     reload: async () => {

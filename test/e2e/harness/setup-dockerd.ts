@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll } from 'vitest';
 import { startDockerd, type Dockerd } from './dockerd.ts';
 import { ensureE2ePrerequisites, HELPER_BINARY } from './ensure-packages.ts';
+import type { DockerdEngine } from './engine-matrix.ts';
 
 // A private dockerd for one describe block whose daemon.json holds exactly `daemonJson`
 // (bytes as given, then a reload), so configure/unconfigure can be checked byte for byte.
@@ -17,13 +18,13 @@ export interface DockerdWithDaemonJson {
   common(): string[];
 }
 
-export function useDockerdWithDaemonJson(options: { prefix: string; daemonJson: string }): DockerdWithDaemonJson {
+export function useDockerdWithDaemonJson(options: { prefix: string; daemonJson: string; engine?: DockerdEngine }): DockerdWithDaemonJson {
   let dir: string | undefined;
   let dockerd: Dockerd | undefined;
   beforeAll(async () => {
     ensureE2ePrerequisites();
     dir = await mkdtemp(options.prefix);
-    dockerd = await startDockerd({ dir });
+    dockerd = await startDockerd({ dir, ...(options.engine ? { engine: options.engine } : {}) });
     await writeFile(dockerd.daemonJsonPath, options.daemonJson);
     await dockerd.reload();
   });
