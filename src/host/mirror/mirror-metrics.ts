@@ -9,10 +9,12 @@ const HELP = {
   dstack_mirror_registry_token_requests_total: 'Registry tokens fetched from upstream token realms.',
   dstack_mirror_refused_peers_total: 'Connections refused because the peer uid is not allowed.',
   dstack_mirror_connections_total: 'Connections accepted.',
+  dstack_mirror_capped_connections_total: 'Connections closed at once because their uid already held --max-connections-per-uid.',
+  dstack_mirror_peer_lookup_failures_total: 'Connections answered 503 because the kernel socket table could not be read (EMFILE: out of descriptors).',
 } as const;
 
 // Counters without labels show 0 before their first event.
-const UNLABELLED = new Set<MirrorMetricName>(['dstack_mirror_refused_peers_total', 'dstack_mirror_registry_token_requests_total', 'dstack_mirror_connections_total']);
+const UNLABELLED = new Set<MirrorMetricName>(['dstack_mirror_refused_peers_total', 'dstack_mirror_registry_token_requests_total', 'dstack_mirror_connections_total', 'dstack_mirror_capped_connections_total', 'dstack_mirror_peer_lookup_failures_total']);
 
 export type MirrorMetricName = keyof typeof HELP;
 

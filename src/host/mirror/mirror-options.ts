@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { CodedError } from '../../common/errors.ts';
 import { parseDuration } from '../../common/duration.ts';
 import { DEFAULT_MIRROR_LISTEN } from './default-listen.ts';
+import { DEFAULT_MAX_CONNECTIONS_PER_UID } from './peer-admission.ts';
 import { isLibraryMode, type LibraryMode } from './upstream.ts';
 
 export interface MirrorOptions {
@@ -14,6 +15,8 @@ export interface MirrorOptions {
   upstreamRealms: string[];
   allowUids: number[];
   allowGids: number[];
+  // Open connections one uid other than 0 may hold (peer-admission.ts).
+  maxConnectionsPerUid: number;
   // undefined: the default for the mode (none in the foreground, 10m under socket activation); 0: never.
   idleExitMs?: number;
   allowNonLoopback: boolean;
@@ -35,6 +38,9 @@ Options:
                           the upstream's own host (repeatable; Docker Hub's auth.docker.io is built in)
   --allow-uid UID         also serve connections from this uid (repeatable; uid 0 always)
   --allow-gid GID         also serve the members of this group (repeatable)
+  --max-connections-per-uid N
+                          connections one uid other than 0 may hold open (default ${DEFAULT_MAX_CONNECTIONS_PER_UID});
+                          more are closed at once, so no local user can use up the endpoint's descriptors
   --idle-exit DURATION    exit after this long with no connection (e.g. 10m; 0 = never);
                           default 10m under socket activation, never in the foreground
   --tls-cert FILE         serve https with this PEM certificate (chain) instead of http; needs --tls-key
@@ -58,6 +64,7 @@ export function parseMirrorOptions(argv: string[]): MirrorOptions {
         'upstream-realm': { type: 'string', multiple: true },
         'allow-uid': { type: 'string', multiple: true },
         'allow-gid': { type: 'string', multiple: true },
+        'max-connections-per-uid': { type: 'string' },
         'idle-exit': { type: 'string' },
         'allow-non-loopback': { type: 'boolean' },
         'tls-cert': { type: 'string' },
@@ -83,6 +90,7 @@ export function parseMirrorOptions(argv: string[]): MirrorOptions {
     upstreamRealms: v['upstream-realm'] ?? [],
     allowUids: (v['allow-uid'] ?? []).map((text) => id(text, '--allow-uid')),
     allowGids: (v['allow-gid'] ?? []).map((text) => id(text, '--allow-gid')),
+    maxConnectionsPerUid: connectionCap(v['max-connections-per-uid']),
     ...(idle === undefined ? {} : { idleExitMs: /^\s*(0|none|never|off)\s*$/i.test(idle) ? 0 : parseDuration(idle, '--idle-exit') * 1000 }),
     allowNonLoopback: v['allow-non-loopback'] ?? false,
     ...(tlsCert !== undefined && tlsKey !== undefined ? { tlsCert, tlsKey } : {}),
@@ -91,5 +99,11 @@ export function parseMirrorOptions(argv: string[]): MirrorOptions {
 
 function id(text: string, flag: string): number {
   if (!/^\d{1,10}$/.test(text.trim()) || Number(text) > 0xfffffffe) throw new CodedError('usage', `${flag} ${text.slice(0, 20)} is not a numeric id`);
+  return Number(text);
+}
+
+function connectionCap(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_MAX_CONNECTIONS_PER_UID;
+  if (!/^\s*\d{1,6}\s*$/.test(text) || Number(text) < 1) throw new CodedError('usage', `--max-connections-per-uid ${text.slice(0, 20)}: give a whole number from 1 to 999999 (default ${DEFAULT_MAX_CONNECTIONS_PER_UID})`);
   return Number(text);
 }

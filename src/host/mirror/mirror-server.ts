@@ -5,6 +5,7 @@ import { oneLine } from '../../common/errors.ts';
 import { answerPing, forwardPull, type PullDeps, type PullRecord } from './forward-pull.ts';
 import type { MirrorLog } from './mirror-log.ts';
 import type { MirrorMetrics } from './mirror-metrics.ts';
+import { createPeerAdmission, DEFAULT_MAX_CONNECTIONS_PER_UID, descriptorHint } from './peer-admission.ts';
 import type { PeerPolicy } from './peer-policy.ts';
 import type { ConnectionEnds } from './peer-uid.ts';
 import { routeRequest, type MirrorRoute } from './pull-route.ts';
@@ -17,6 +18,8 @@ export interface MirrorServerDeps {
   log: MirrorLog;
   policy: PeerPolicy;
   peerUid(ends: ConnectionEnds): Promise<number | undefined>;
+  // Open connections one uid other than 0 may hold (peer-admission.ts); default 64.
+  maxConnectionsPerUid?: number;
   // PEM certificate (chain) and key: serve https on the same listener.
   tls?: { cert: Buffer; key: Buffer };
 }
@@ -28,19 +31,14 @@ export interface MirrorServer {
   onConnectionsChange(listener: (open: number) => void): void;
 }
 
-interface Verdict {
-  uid: number | undefined;
-  allowed: boolean;
-  told: boolean;
-}
-
 // The endpoint's HTTP server: who is at the other end is decided once per connection from the
 // kernel's socket table; each request is then routed (pull subset, health, metrics, probe),
 // forwarded, logged in one line and counted.
 export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
-  const verdicts = new WeakMap<Socket, Promise<Verdict>>();
   const listeners: Array<(open: number) => void> = [];
   let open = 0;
+  const admission = createPeerAdmission({ policy: deps.policy, peerUid: deps.peerUid, log: deps.log, metrics: deps.metrics, maxConnectionsPerUid: deps.maxConnectionsPerUid ?? DEFAULT_MAX_CONNECTIONS_PER_UID, openConnections: () => open });
+  const admitted = (req: IncomingMessage, res: ServerResponse): Promise<boolean> => admission.admitted(req, res);
   const respond = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((error: unknown) => {
       deps.log.warn(`internal error answering ${req.method} ${String(req.url).slice(0, 200)}: ${oneLine(error)}`);
@@ -58,19 +56,21 @@ export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
       open--;
       listeners.forEach((listener) => listener(open));
     });
-    if (!deps.tls) judge(socket);
+    if (!deps.tls) admission.judge(socket);
   });
   // Under TLS a request's socket is the TLSSocket over the raw one: judge that one (same ends).
-  if (deps.tls) server.on('secureConnection', (socket: Socket) => judge(socket));
-
-  function judge(socket: Socket): void {
-    const ends = { localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 };
-    const verdict = deps.peerUid(ends).then(
-      (uid) => ({ uid, allowed: deps.policy.allows(uid), told: false }),
-      () => ({ uid: undefined, allowed: false, told: false }),
-    );
-    verdicts.set(socket, verdict);
-  }
+  if (deps.tls) server.on('secureConnection', (socket: Socket) => admission.judge(socket));
+  // After listening, a server error is a failed accept (EMFILE when out of descriptors: libuv
+  // then drops the pending connections). Logged with the cause, at most once a minute; an
+  // unhandled one would end the process.
+  let acceptWarnedAt = -Infinity;
+  server.on('listening', () =>
+    server.on('error', (error) => {
+      if (Date.now() - acceptWarnedAt < 60_000) return;
+      acceptWarnedAt = Date.now();
+      deps.log.warn(`could not accept a connection: ${oneLine(error)}${descriptorHint(error, open)}`);
+    }),
+  );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedAt = performance.now();
@@ -123,22 +123,6 @@ export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
       return;
     }
     logPull(req, res, route, record, startedAt);
-  }
-
-  // The connection's verdict; a refused peer gets 403 and, once per connection, a log line.
-  async function admitted(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    const verdict = await (verdicts.get(req.socket) ?? Promise.resolve<Verdict>({ uid: undefined, allowed: false, told: false }));
-    if (verdict.allowed) return true;
-    if (!verdict.told) {
-      verdict.told = true;
-      deps.metrics.increment('dstack_mirror_refused_peers_total');
-      const who = verdict.uid === undefined ? 'a peer whose uid the kernel does not list' : `uid ${verdict.uid}`;
-      deps.log.warn(`refused connection from ${who} (${req.socket.remoteAddress}:${req.socket.remotePort}): this endpoint serves ${deps.policy.describe()} only; widen it with --allow-uid or --allow-gid`);
-    }
-    res.setHeader('connection', 'close');
-    const message = `uid ${verdict.uid ?? 'unknown'} may not pull through this endpoint (it serves ${deps.policy.describe()}; see --allow-uid, --allow-gid)`;
-    sendRegistryError(res, req.method, 403, 'DENIED', message);
-    return false;
   }
 
   function logPull(req: IncomingMessage, response: ServerResponse, route: Exclude<MirrorRoute, { kind: 'healthz' | 'metrics' | 'probe' | 'ping' }>, record: PullRecord, startedAt: number, error?: string): void {

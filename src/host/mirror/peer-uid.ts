@@ -1,4 +1,6 @@
+import { closeSync, openSync, read } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { endianness } from 'node:os';
 import { isIPv4, isIPv6 } from 'node:net';
 
@@ -22,6 +24,49 @@ export const PROC_TABLES: ProcTables = {
   tcp: () => readFile('/proc/net/tcp', 'latin1'),
   tcp6: () => readFile('/proc/net/tcp6', 'latin1'),
 };
+
+// The tables read through descriptors opened once, at start: a process that has run out of
+// descriptors (a local user holding hundreds of idle connections) must still be able to tell
+// who is connecting, or it would refuse root too (issue 18, item 2). Reading a seq_file from
+// offset 0 makes the kernel list the sockets afresh, so one descriptor serves every lookup. A
+// table that cannot be opened now (no IPv6) is read by name, as before. Plain descriptors,
+// not FileHandles: those may not be left to the garbage collector.
+export function openProcTables(paths = { tcp: '/proc/net/tcp', tcp6: '/proc/net/tcp6' }): ProcTables & { close(): void } {
+  const fds: number[] = [];
+  const held = (path: string): (() => Promise<string>) => {
+    try {
+      const fd = openSync(path, 'r');
+      fds.push(fd);
+      return rereader(fd);
+    } catch {
+      return () => readFile(path, 'latin1');
+    }
+  };
+  return { tcp: held(paths.tcp), tcp6: held(paths.tcp6), close: () => fds.splice(0).forEach((fd) => closeSync(fd)) };
+}
+
+const readAt = promisify(read);
+
+// Whole-file reads of `fd` from offset 0, one at a time (two reads' positions on one seq_file
+// would interleave).
+function rereader(fd: number): () => Promise<string> {
+  const buffer = Buffer.alloc(64 * 1024);
+  let last: Promise<unknown> = Promise.resolve();
+  const readAll = async (): Promise<string> => {
+    const chunks: Buffer[] = [];
+    for (let position = 0; ; ) {
+      const { bytesRead } = await readAt(fd, buffer, 0, buffer.length, position);
+      if (bytesRead === 0) return Buffer.concat(chunks).toString('latin1');
+      chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
+      position += bytesRead;
+    }
+  };
+  return () => {
+    const next = last.then(readAll, readAll);
+    last = next.catch(() => undefined);
+    return next;
+  };
+}
 
 // The uid of the process at the other end of a loopback connection, or undefined when the
 // kernel lists no such socket (it closed meanwhile, or it lives in another namespace).

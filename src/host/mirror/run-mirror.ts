@@ -16,7 +16,7 @@ import { createMirrorMetrics, type MirrorMetrics } from './mirror-metrics.ts';
 import { MIRROR_USAGE, parseMirrorOptions } from './mirror-options.ts';
 import { createMirrorServer } from './mirror-server.ts';
 import { createPeerPolicy } from './peer-policy.ts';
-import { createPeerUidLookup } from './peer-uid.ts';
+import { createPeerUidLookup, openProcTables } from './peer-uid.ts';
 import { activatedSocketFd } from './socket-activation.ts';
 import { listenOn, stopServing } from './serve-lifecycle.ts';
 import { readTlsFiles } from './tls-files.ts';
@@ -69,11 +69,13 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
   };
   const policy = createPeerPolicy({ uids: options.allowUids, gids: options.allowGids, unlisted: options.allowNonLoopback });
   const tls = options.tlsCert !== undefined && options.tlsKey !== undefined ? await readTlsFiles(options.tlsCert, options.tlsKey) : undefined;
-  const mirror = createMirrorServer({ pull, metrics, log, policy, peerUid: createPeerUidLookup(), ...(tls ? { tls } : {}) });
+  const procTables = openProcTables();
+  const mirror = createMirrorServer({ pull, metrics, log, policy, peerUid: createPeerUidLookup(procTables), maxConnectionsPerUid: options.maxConnectionsPerUid, ...(tls ? { tls } : {}) });
 
   const address = await listenOn(mirror.server, activatedFd !== undefined ? { fd: activatedFd } : { host: listen!.host, port: listen!.port }, tls ? 'https' : 'http');
   if (activatedFd !== undefined && !isLoopbackUrl(address) && !options.allowNonLoopback) {
     await stopServing(mirror.server, 0);
+    procTables.close();
     throw new CodedError('usage', `systemd passed a socket on ${address}, which is not loopback; the endpoint serves the fleet's pull rights to whoever reaches it. Bind the socket unit to 127.0.0.1, or add --allow-non-loopback if that is really meant`);
   }
   log.info(`listening on ${address}${activatedFd !== undefined ? ' (systemd socket)' : ''}; upstreams: ${upstreamList.length > 0 ? upstreamList.map((u) => `${u.url} (${u.registry}, library ${u.library})`).join(', ') : `from ${settings.server} host config`}; serving ${policy.describe()}${idleExitMs > 0 ? `; exits after ${idleExitMs / 1000} s idle` : ''}`);
@@ -81,6 +83,7 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
   const reason = await untilStopped(ctx, mirror, idleExitMs);
   log.info(`stopping (${reason})`);
   await stopServing(mirror.server);
+  procTables.close();
   http.close();
   await log.close();
   return 0;

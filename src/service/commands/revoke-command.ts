@@ -26,7 +26,11 @@ export const revokeCommand: Command = async (ctx) => {
     }
     const config = await loadServiceConfig(ctx.env, values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {});
     if (!config.databaseUrl) await ensureDataDir(config.dataDir);
-    const store = await openRevocationStore({ dataDir: config.dataDir, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}) });
+    // A store file moved or restored into place is refused: a running service may still read
+    // the old one (sqlite-revocation-store.ts). Merged copies are said on stderr.
+    const notices: string[] = [];
+    const store = await openRevocationStore({ dataDir: config.dataDir, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), embedded: { foreignFile: 'refuse', notice: (line) => notices.push(line) } });
+    for (const line of notices) await write(ctx.stderr, `dstack-registry-auth revoke: ${line}\n`);
     const at = new Date();
     try {
       await store.revoke(values.instance, at);

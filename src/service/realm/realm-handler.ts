@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditEvent, AuditLog, Clock, KeyRing, Metrics, RegistryEntry, RevocationStore } from '../core/ports.ts';
 import { basicCredentials, sendError, sendJson } from '../http/http-io.ts';
-import { isCodedError } from '../../common/errors.ts';
+import { isCodedError, oneLine } from '../../common/errors.ts';
 import { formatScope, parseScopes } from '../token/scope.ts';
 import { TicketRejected, type PullTicket } from '../token/ticket.ts';
 import { createTicketVerifier } from './ticket-verifier.ts';
@@ -21,6 +21,8 @@ export interface RealmDeps {
   metrics: Metrics;
   clock: Clock;
   issuerName: string;
+  // Where a 503's cause goes (a replaced revocation store names itself and the remedy).
+  log?: (line: string) => void;
 }
 
 // What a registry client is told on a rejected credential (the token spec's Basic challenge).
@@ -162,6 +164,7 @@ function reject(deps: RealmDeps, res: ServerResponse, audit: Omit<AuditEvent, 'o
 // else is a 500 without detail. Either way the ticket may be fine, so no 401.
 function internalError(deps: RealmDeps, res: ServerResponse, error: unknown, audit: Partial<AuditEvent> = {}): Outcome {
   const unavailable = isCodedError(error, 'unavailable');
+  if (unavailable) deps.log?.(`unavailable: ${oneLine(error)}`);
   if (!res.headersSent) {
     if (unavailable) sendError(res, 503, 'unavailable', 'the token realm cannot check revocations right now; retry shortly', { 'retry-after': '5' });
     else sendError(res, 500, 'internal', 'the token realm failed unexpectedly; retry, and report it if it persists');

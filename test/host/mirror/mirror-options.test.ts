@@ -9,12 +9,12 @@ import { logfmt } from '../../../src/host/mirror/mirror-server.ts';
 describe('mirror options', () => {
   it('defaults: the documented port on loopback, library keep, no idle exit chosen', () => {
     expect(DEFAULT_MIRROR_LISTEN).toBe('127.0.0.1:8484');
-    expect(parseMirrorOptions([])).toEqual({ help: false, listen: '127.0.0.1:8484', listenGiven: false, upstreams: [], library: 'keep', upstreamRealms: [], allowUids: [], allowGids: [], allowNonLoopback: false });
+    expect(parseMirrorOptions([])).toEqual({ help: false, listen: '127.0.0.1:8484', listenGiven: false, upstreams: [], library: 'keep', upstreamRealms: [], allowUids: [], allowGids: [], maxConnectionsPerUid: 64, allowNonLoopback: false });
   });
 
   it('every flag, repeatable ones repeated, --flag=value too', () => {
-    expect(parseMirrorOptions(['--listen=[::1]:9000', '--upstream', 'https://a.example', '--upstream=https://b.example/p', '--library', 'both', '--upstream-realm', 'auth.a.example', '--allow-uid', '1000', '--allow-uid', '1001', '--allow-gid', '2000', '--idle-exit', '90s', '--allow-non-loopback'])).toEqual({
-      help: false, listen: '[::1]:9000', listenGiven: true, upstreams: ['https://a.example', 'https://b.example/p'], library: 'both', upstreamRealms: ['auth.a.example'], allowUids: [1000, 1001], allowGids: [2000], idleExitMs: 90_000, allowNonLoopback: true,
+    expect(parseMirrorOptions(['--listen=[::1]:9000', '--upstream', 'https://a.example', '--upstream=https://b.example/p', '--library', 'both', '--upstream-realm', 'auth.a.example', '--allow-uid', '1000', '--allow-uid', '1001', '--allow-gid', '2000', '--max-connections-per-uid', '8', '--idle-exit', '90s', '--allow-non-loopback'])).toEqual({
+      help: false, listen: '[::1]:9000', listenGiven: true, upstreams: ['https://a.example', 'https://b.example/p'], library: 'both', upstreamRealms: ['auth.a.example'], allowUids: [1000, 1001], allowGids: [2000], maxConnectionsPerUid: 8, idleExitMs: 90_000, allowNonLoopback: true,
     });
     expect(parseMirrorOptions(['--idle-exit', '0']).idleExitMs).toBe(0);
     expect(parseMirrorOptions(['--idle-exit', 'never']).idleExitMs).toBe(0);
@@ -24,6 +24,7 @@ describe('mirror options', () => {
     [['--library', 'drop'], /--library drop: use keep, strip or both/],
     [['--allow-uid', 'root'], /--allow-uid root is not a numeric id/],
     [['--allow-gid=-1'], /--allow-gid -1 is not a numeric id/],
+    [['--max-connections-per-uid', '0'], /--max-connections-per-uid 0: give a whole number from 1/],
     [['--idle-exit', 'soon'], /--idle-exit: "soon" is not a duration/],
     [['--listen'], /see docker-credential-dstack mirror --help/],
     [['--port', '1'], /Unknown option '--port'.*see docker-credential-dstack mirror --help/],

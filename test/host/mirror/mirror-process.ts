@@ -45,11 +45,14 @@ export async function mirrorHome(dir: string, server: string, token: string): Pr
 
 const READY = /listening on (https?:\/\/\S+?);/;
 
-export async function startMirror(home: MirrorHome, args: string[], options: { env?: Record<string, string>; stdio?: StdioOptions; name?: string } = {}): Promise<MirrorProcess> {
+// `launcher`: a command that execs the binary in its own place (same PID), e.g.
+// ['prlimit', '--nofile=256:256'] to run the endpoint with few descriptors.
+export async function startMirror(home: MirrorHome, args: string[], options: { env?: Record<string, string>; stdio?: StdioOptions; name?: string; launcher?: string[] } = {}): Promise<MirrorProcess> {
   const stderrPath = join(home.dir, `${options.name ?? 'mirror'}.stderr`);
   const fd = openSync(stderrPath, 'a');
   const before = (await readFile(stderrPath, 'utf8').catch(() => '')).length;
-  const child = spawn(HELPER_BINARY, ['mirror', ...args], { env: { ...home.env, ...options.env }, stdio: options.stdio ?? ['ignore', fd, fd] });
+  const [file, ...command] = [...(options.launcher ?? []), HELPER_BINARY, 'mirror', ...args];
+  const child = spawn(file!, command, { env: { ...home.env, ...options.env }, stdio: options.stdio ?? ['ignore', fd, fd] });
   closeSync(fd);
   const pid = child.pid;
   if (pid === undefined) throw new Error('startMirror: could not run the helper binary');

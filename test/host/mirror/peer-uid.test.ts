@@ -1,6 +1,6 @@
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { createPeerUidLookup, findUid, peerUid, procAddress, PROC_TABLES } from '../../../src/host/mirror/peer-uid.ts';
+import { createPeerUidLookup, findUid, openProcTables, peerUid, procAddress, PROC_TABLES } from '../../../src/host/mirror/peer-uid.ts';
 import { createPeerPolicy, membersOf } from '../../../src/host/mirror/peer-policy.ts';
 
 // Real /proc/net/tcp and tcp6 text (x86-64, little-endian): a listener on 127.0.0.1:8484, a
@@ -112,6 +112,28 @@ describe('peerUid from the socket tables', () => {
       socket.destroy();
     } finally {
       client.destroy();
+      server.close();
+    }
+  });
+
+  it('on this machine: tables opened once list connections made after they were opened, read after read', async () => {
+    const tables = openProcTables();
+    const lookup = createPeerUidLookup(tables);
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const clients: Socket[] = [];
+    try {
+      for (let round = 0; round < 3; round++) {
+        const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+        const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+        clients.push(client);
+        const socket = await accepted;
+        const ends = { localAddress: socket.localAddress!, localPort: socket.localPort!, remoteAddress: socket.remoteAddress!, remotePort: socket.remotePort! };
+        expect(await lookup(ends)).toBe(process.getuid!());
+      }
+    } finally {
+      tables.close();
+      clients.forEach((c) => c.destroy());
       server.close();
     }
   });

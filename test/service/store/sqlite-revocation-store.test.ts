@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rename, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -40,6 +40,31 @@ describe('SQLite revocation store (embedded default)', () => {
     await execa(process.execPath, ['--input-type=module', '-e', script]);
     expect((await serving.revokedAt('i-cross-process'))?.toISOString()).toBe('2026-11-26T21:00:00.000Z');
     await serving.close();
+  });
+
+  it('a file put in place under an open store: lookups and writes fail closed naming it, what it held is merged at the next opening', async () => {
+    const dir = join(dataDir, 'replaced');
+    const serving = await openRevocationStore({ dataDir: dir });
+    await serving.revoke('i-held', new Date('2026-11-26T21:00:00.000Z'));
+    const other = join(dataDir, 'replaced-other');
+    const elsewhere = await openRevocationStore({ dataDir: other });
+    await elsewhere.revoke('i-other', new Date('2026-11-26T22:00:00.000Z'));
+    await elsewhere.close();
+    await rename(join(other, 'revocations.sqlite'), join(dir, 'revocations.sqlite'));
+
+    const failure = { code: 'unavailable', message: expect.stringMatching(/was replaced by another file \(it opened inode \d+; the path now names inode \d+\) while this process had it open.*restart it; the revocations it held are kept in \S+\.held-\d+-\d+/) };
+    await expect(serving.revokedAt('i-held')).rejects.toMatchObject(failure);
+    await expect(serving.revoke('i-new', new Date())).rejects.toMatchObject(failure);
+    await serving.close();
+
+    await expect(openRevocationStore({ dataDir: dir, embedded: { foreignFile: 'refuse' } })).rejects.toMatchObject({ code: 'store_replaced', message: expect.stringContaining('is not the file that was created there') });
+    const notices: string[] = [];
+    const restarted = await openRevocationStore({ dataDir: dir, embedded: { foreignFile: 'adopt', notice: (line) => notices.push(line) } });
+    expect(notices).toEqual([expect.stringContaining('adopting it'), expect.stringMatching(/merged 1 revocations from \S+\.held-/)]);
+    expect((await restarted.revokedAt('i-held'))?.toISOString()).toBe('2026-11-26T21:00:00.000Z');
+    expect((await restarted.revokedAt('i-other'))?.toISOString()).toBe('2026-11-26T22:00:00.000Z');
+    await restarted.close();
+    expect((await readdir(dir)).filter((name) => name.includes('.held-'))).toEqual([]);
   });
 
   it('a data directory that cannot hold the database is a coded error naming the file', async () => {
