@@ -26,7 +26,9 @@ packages=(docker.io docker-registry apache2-utils skopeo podman openssl postgres
   # Strips the Node embedded in the arm64 binaries (scripts/build-binary.mjs; `strip` itself is in binutils).
   binutils binutils-aarch64-linux-gnu
   # systemd-analyze verify and systemd-socket-activate check the mirror endpoint's units (no systemd runs).
-  systemd)
+  systemd
+  # Runs the built helper with its clock a day off the service's (test/e2e/host-clock-skew.test.ts).
+  faketime)
 if [ "${1:-}" = "--bench" ]; then
   packages=(golang-docker-credential-helpers amazon-ecr-credential-helper)
 fi

@@ -12,9 +12,12 @@ import { parseServerUrl } from './server-url.ts';
 import { errorFromResponse } from './service-errors.ts';
 
 // A credential as the host holds it (src/contract/credential-answer.ts, secrets wrapped).
+// `expiresAt` is on the service's clock; `serviceDate` is that clock's reading when it answered
+// (the HTTP Date header), so the host can count the life without trusting its own clock
+// (src/host/helper/credential-lifetime.ts).
 export type ServiceCredential =
-  | { kind: 'basic'; registry: string; username: string; secret: Secret; expiresAt: Date }
-  | { kind: 'bearer'; registry: string; repository: string; token: Secret; expiresAt: Date };
+  | { kind: 'basic'; registry: string; username: string; secret: Secret; expiresAt: Date; serviceDate?: Date }
+  | { kind: 'bearer'; registry: string; repository: string; token: Secret; expiresAt: Date; serviceDate?: Date };
 
 // GET /v1/host-config (src/contract/host-config.ts). `endpoint` is the host-local mirror
 // endpoint's block; a service that sends none has it disabled with no upstreams.
@@ -87,7 +90,7 @@ export function createServiceClient(settings: ServiceClientSettings, options: Se
     async getCredential(registryKey, repository) {
       const request: CredentialRequestBody = repository === undefined ? { registry: registryKey } : { registry: registryKey, repository };
       const result = await call({ method: 'POST', path: '/v1/credentials', body: JSON.stringify(request) }, registryKey);
-      return parseCredential(result.body, target.display, registryKey);
+      return parseCredential(result.body, target.display, registryKey, dateHeader(result));
     },
     async getHostConfig() {
       const result = await call({ method: 'GET', path: '/v1/host-config' });
@@ -100,9 +103,8 @@ export function createServiceClient(settings: ServiceClientSettings, options: Se
       const result = await transport.send({ method: 'GET', path: '/healthz', headers: { 'user-agent': `docker-credential-dstack/${VERSION}`, accept: 'application/json' } }, settings.timeoutMs).catch((error: unknown) => {
         throw isCodedError(error, 'timeout') ? serverTimeout(target.display, settings.timeoutMs) : error;
       });
-      const header = result.headers.date;
-      const date = header ? new Date(header) : undefined;
-      return { ok: result.status === 200 && isHealthAnswer(result.body), status: result.status, ...(date && !Number.isNaN(date.getTime()) ? { date } : {}) };
+      const date = dateHeader(result);
+      return { ok: result.status === 200 && isHealthAnswer(result.body), status: result.status, ...(date ? { date } : {}) };
     },
 
   };
@@ -117,7 +119,14 @@ function isHealthAnswer(body: string): boolean {
   }
 }
 
-function parseCredential(body: string, server: string, registryKey: string): ServiceCredential {
+// The answer's HTTP Date: the service's clock when it answered; undefined when absent or unreadable.
+function dateHeader(result: ExchangeResult): Date | undefined {
+  const header = result.headers.date;
+  const date = header ? new Date(header) : undefined;
+  return date && !Number.isNaN(date.getTime()) ? date : undefined;
+}
+
+function parseCredential(body: string, server: string, registryKey: string, serviceDate: Date | undefined): ServiceCredential {
   const parsed = parseCredentialAnswer(parseJson(body, server));
   if (!parsed.ok) throw badResponse(server, `the credential for ${registryKey}: ${parsed.why}`);
   const { answer } = parsed;
@@ -125,8 +134,9 @@ function parseCredential(body: string, server: string, registryKey: string): Ser
   if (answer.registry !== registryKey) throw badResponse(server, `a credential for registry "${printable(answer.registry)}" when asked for ${registryKey}`);
   const registry = registryKey;
   const expiresAt = new Date(answer.expires_at);
-  if (answer.kind === 'bearer') return { kind: 'bearer', registry, repository: answer.repository, token: new SecretValue(answer.token), expiresAt };
-  return { kind: 'basic', registry, username: answer.username, secret: new SecretValue(answer.secret), expiresAt };
+  const dated = serviceDate === undefined ? {} : { serviceDate };
+  if (answer.kind === 'bearer') return { kind: 'bearer', registry, repository: answer.repository, token: new SecretValue(answer.token), expiresAt, ...dated };
+  return { kind: 'basic', registry, username: answer.username, secret: new SecretValue(answer.secret), expiresAt, ...dated };
 }
 
 function parseJson(body: string, server: string): object {

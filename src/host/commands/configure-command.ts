@@ -1,7 +1,8 @@
 import type { Command, CommandContext } from '../../common/command-context.ts';
 import { reportSetupError } from './report-setup-error.ts';
 import { write } from '../../common/command-context.ts';
-import { parseSetupOptions, SETUP_USAGE } from '../setup/setup-options.ts';
+import { parseSetupOptions, SETUP_USAGE, type SetupOptions } from '../setup/setup-options.ts';
+import { withSetupLock } from '../setup/with-setup-lock.ts';
 import { resolveHostSetup } from '../setup/host-config-source.ts';
 import { detectEngines } from '../setup/detect-engines.ts';
 import { dockerPreflight, type DockerState } from '../setup/docker-preflight.ts';
@@ -22,6 +23,11 @@ async function runConfigure(ctx: CommandContext): Promise<number> {
     await write(ctx.stdout, `Usage: docker-credential-dstack configure [options]\n${SETUP_USAGE}`);
     return 0;
   }
+  // One run at a time from here on (a dry run changes nothing and takes no lock).
+  return withSetupLock(options, 'configure', ctx, () => configureUnderLock(ctx, options));
+}
+
+async function configureUnderLock(ctx: CommandContext, options: SetupOptions): Promise<number> {
   const setup = await resolveHostSetup(options, ctx.env);
   if (setup.keys.length === 0 && setup.engineMirrors.length === 0) {
     await write(ctx.stderr, `nothing to configure: ${setup.source} names no mirror and no registry; pass --mirror URL or --registry KEY\n`);

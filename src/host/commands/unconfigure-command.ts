@@ -11,15 +11,20 @@ import type { PlannedFile } from '../setup/planned-file.ts';
 import { findDockerdPid } from '../setup/dockerd-process.ts';
 import { dockerInfo, mirrorsAbsent } from '../setup/docker-engine.ts';
 import { reloadWithoutMirror } from '../setup/reload-without-mirror.ts';
+import { withSetupLock } from '../setup/with-setup-lock.ts';
 
 // `unconfigure`: undoes what the state file says configure added, file by file; a running
 // dockerd is made to drop our mirror before daemon.json gets its old bytes back.
 async function runUnconfigure(ctx: CommandContext): Promise<number> {
   const options = parseSetupOptions(ctx.argv, ctx.env);
   if (options.help) {
-    await write(ctx.stdout, `Usage: docker-credential-dstack unconfigure [--dry-run] [--no-reload] [--state-dir D] [--dockerd-pid N | --dockerd-pidfile PATH]\n${SETUP_USAGE}`);
+    await write(ctx.stdout, `Usage: docker-credential-dstack unconfigure [--dry-run] [--no-reload] [--state-dir D] [--dockerd-pid N | --dockerd-pidfile PATH] [--lock-wait DURATION]\n${SETUP_USAGE}`);
     return 0;
   }
+  return withSetupLock(options, 'unconfigure', ctx, () => unconfigureUnderLock(ctx, options));
+}
+
+async function unconfigureUnderLock(ctx: CommandContext, options: SetupOptions): Promise<number> {
   // A configure or unconfigure killed half-way is finished or rolled back first, so the state
   // names every change of ours that is in a file.
   if (options.dryRun) {

@@ -10,6 +10,7 @@ import type { HostCredential } from './host-credential.ts';
 import type { HelperSettings } from './settings.ts';
 import { openHelperCache } from './open-helper-cache.ts';
 import { acquireLock } from '../cache/cache-lock.ts';
+import { clockSkewNote, expiryOnHost } from './credential-lifetime.ts';
 
 // How long a "no credential for this registry" answer is remembered.
 export const ABSENT_TTL_MS = 30_000;
@@ -155,14 +156,19 @@ async function fetchAndStore(asked: Asked, settings: HelperSettings, diagnostics
     // Without a repository the service never answers bearer; a broken one that does gets nothing from us.
     if (credential.kind === 'bearer' && credential.repository !== repository) throw new CodedError('bad_response', `dstack server ${settings.server} answered a token for repository "${credential.repository.slice(0, 100)}" when asked for ${what}`);
     if (credential.kind === 'bearer') deps.brokered?.add(registry);
-    const entry = entryOf(credential, registry, now());
+    const receivedAt = now();
+    const skew = clockSkewNote(credential, receivedAt);
+    if (skew !== undefined) diagnostics.warn(`${skew}: credential lifetimes are counted on the server's clock; set this host's time (NTP)`);
+    const expiresOnHost = expiryOnHost(credential, receivedAt);
+    const entry = entryOf(credential, registry, receivedAt, expiresOnHost);
     const answer = answerOf(entry, diagnostics);
-    if (credential.expiresAt.getTime() <= entry.issuedAt.getTime()) {
-      diagnostics.warn(`the credential for ${what} from ${settings.server} is already expired by this host's clock (expires_at ${credential.expiresAt.toISOString()}): check the clocks; not caching it`);
+    if (expiresOnHost.getTime() <= receivedAt.getTime()) {
+      const clock = credential.serviceDate === undefined ? "by this host's clock (the answer had no Date header)" : `by the server's own clock (Date ${credential.serviceDate.toISOString()})`;
+      diagnostics.warn(`the credential for ${what} from ${settings.server} is already expired ${clock} (expires_at ${credential.expiresAt.toISOString()}): check the server's clock; not caching it`);
       return answer;
     }
     await store(cache, entry, diagnostics);
-    const capped = entry.expiresAt < credential.expiresAt ? ` (the server said ${credential.expiresAt.toISOString()}; capped at ${formatDuration(MAX_CACHE_LIFETIME_MS / 1000)}, the longest the service grants)` : '';
+    const capped = entry.expiresAt < expiresOnHost ? ` (the server said ${credential.expiresAt.toISOString()}; capped at ${formatDuration(MAX_CACHE_LIFETIME_MS / 1000)}, the longest the service grants)` : '';
     diagnostics.debug(`cached ${credential.kind === 'bearer' ? 'registry token' : 'credential'} for ${what} until ${entry.expiresAt.toISOString()}${capped}`);
     return answer;
   } catch (error) {
@@ -192,9 +198,10 @@ async function fetchAndStore(asked: Asked, settings: HelperSettings, diagnostics
   }
 }
 
-// The cache lifetime is capped at the longest the service grants (a year-2999 expires_at is a broken server).
-function entryOf(credential: ServiceCredential, registry: string, issuedAt: Date): CacheEntry {
-  const expiresAt = cappedExpiry(issuedAt, credential.expiresAt);
+// The entry's expiry is in this host's clock terms (expiryOnHost), capped at the longest the
+// service grants (a year-2999 expires_at is a broken server).
+function entryOf(credential: ServiceCredential, registry: string, issuedAt: Date, expiresOnHost: Date): CacheEntry {
+  const expiresAt = cappedExpiry(issuedAt, expiresOnHost);
   if (credential.kind === 'bearer') return { kind: 'bearer', registry, repository: credential.repository, token: credential.token, issuedAt, expiresAt };
   return { kind: 'credential', registry, username: credential.username, secret: credential.secret, issuedAt, expiresAt };
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CodedError } from '../../common/errors.ts';
 import { stateDirOf } from './setup-state.ts';
+import { parseDuration } from '../../common/duration.ts';
 import { takeEndpointFlags, ENDPOINT_USAGE, type EndpointChoice } from './mirror-endpoint.ts';
 
 export type Engine = 'docker' | 'containerd' | 'podman';
@@ -26,7 +27,12 @@ export interface SetupOptions {
   stateDir: string;
   dockerdPid?: number;
   dockerdPidfile?: string;
+  // How long to wait for another configure or unconfigure holding the setup lock (setup-lock.ts).
+  lockWaitMs: number;
 }
+
+// configure and unconfigure wait this long for another run holding the setup lock (setup-lock.ts).
+export const DEFAULT_LOCK_WAIT_MS = 30_000;
 
 // Where the engines' files are on a host, unless an option says otherwise.
 export const DEFAULT_PATHS = {
@@ -50,6 +56,7 @@ ${ENDPOINT_USAGE}  --engines LIST            docker,containerd,podman (default: 
   --registries-conf-dir D   default /etc/containers/registries.conf.d
   --state-dir D             what configure added, for unconfigure (default /var/lib/docker-credential-dstack)
   --dockerd-pid N | --dockerd-pidfile PATH   the dockerd to check and reload (default: /var/run/docker.pid, else the running dockerd)
+  --lock-wait DURATION      how long to wait for another configure or unconfigure to finish (default 30s; 0: do not wait)
 `;
 
 // One parser for configure and unconfigure, so both agree on every path.
@@ -77,6 +84,7 @@ export function parseSetupOptions(argv: string[], env: Record<string, string | u
         'state-dir': { type: 'string' },
         'dockerd-pid': { type: 'string' },
         'dockerd-pidfile': { type: 'string' },
+        'lock-wait': { type: 'string' },
       },
     });
   } catch (error) {
@@ -103,7 +111,18 @@ export function parseSetupOptions(argv: string[], env: Record<string, string | u
     stateDir: stateDirOf(v['state-dir'], env),
     dockerdPid,
     dockerdPidfile: v['dockerd-pidfile'],
+    lockWaitMs: lockWaitOf(v['lock-wait']),
   };
+}
+
+function lockWaitOf(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_LOCK_WAIT_MS;
+  if (/^\s*0+\s*[smhd]?\s*$/i.test(text)) return 0;
+  try {
+    return parseDuration(text, '--lock-wait', 3600) * 1000;
+  } catch (error) {
+    throw new CodedError('usage', (error as Error).message);
+  }
 }
 
 export function parseEngines(text: string): Engine[] {

@@ -5,7 +5,7 @@ import { delimiter, join, resolve } from 'node:path';
 // The end-to-end stage needs real programs; when they are missing it installs them (as root,
 // through scripts/e2e/install-packages.sh) or fails with what to do. It never skips: a
 // scenario that cannot run must fail CI, not pass it silently.
-export const REQUIRED_TOOLS = ['dockerd', 'containerd', 'ctr', 'runc', 'docker', 'docker-registry', 'skopeo', 'podman', 'docker-compose', 'htpasswd', 'openssl', 'curl', 'runuser'];
+export const REQUIRED_TOOLS = ['dockerd', 'containerd', 'ctr', 'runc', 'docker', 'docker-registry', 'skopeo', 'podman', 'docker-compose', 'htpasswd', 'openssl', 'curl', 'runuser', 'faketime'];
 
 const REPO = resolve(import.meta.dirname, '../../..');
 export const HELPER_BINARY = join(REPO, 'dist/docker-credential-dstack-linux-x64');

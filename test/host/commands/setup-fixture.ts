@@ -6,6 +6,12 @@ import { execa } from 'execa';
 
 export const HELPER_BINARY = fileURLToPath(new URL(`../../../dist/docker-credential-dstack-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`, import.meta.url));
 
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
 // A fake host root in a temp dir: every path configure touches points inside it.
 export interface FakeHost {
   root: string;
@@ -16,7 +22,9 @@ export interface FakeHost {
   registriesConf: string;
   stateDir: string;
   pathArgs: string[];
-  run(args: string[], env?: Record<string, string>, input?: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  run(args: string[], env?: Record<string, string>, input?: string): Promise<RunResult>;
+  // The same, without waiting: the process id at once, the result when it ends.
+  start(args: string[], env?: Record<string, string>): { pid: number; done: Promise<RunResult> };
   snapshot(): Promise<Record<string, string>>;
   cleanup(): Promise<void>;
 }
@@ -41,19 +49,22 @@ export async function fakeHost(): Promise<FakeHost> {
     '--state-dir', host.stateDir,
     '--no-reload', '--dockerd-pidfile', join(root, 'no-dockerd.pid'),
   ];
+  const start = (args: string[], env: Record<string, string> = {}, input?: string) => {
+    const subprocess = execa(HELPER_BINARY, args, {
+      reject: false,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: `unix://${join(root, 'no-docker.sock')}`, DOCKER_CREDENTIAL_DSTACK_CONFIG: join(root, 'no-config.json'), ...env },
+      extendEnv: false,
+      timeout: 30_000,
+      ...(input !== undefined ? { input } : {}),
+    });
+    const done = subprocess.then((result) => ({ exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) }));
+    return { pid: subprocess.pid ?? -1, done };
+  };
   return {
     ...host,
     pathArgs,
-    run: async (args, env = {}, input) => {
-      const result = await execa(HELPER_BINARY, args, {
-        reject: false,
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: `unix://${join(root, 'no-docker.sock')}`, DOCKER_CREDENTIAL_DSTACK_CONFIG: join(root, 'no-config.json'), ...env },
-        extendEnv: false,
-        timeout: 30_000,
-        ...(input !== undefined ? { input } : {}),
-      });
-      return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
-    },
+    run: (args, env, input) => start(args, env, input).done,
+    start: (args, env) => start(args, env),
     snapshot: () => snapshot(root),
     cleanup: () => rm(root, { recursive: true, force: true }),
   };

@@ -114,6 +114,33 @@ describe('resolveCredential (injected clock)', () => {
     expect(d.cache.read(KEY)).toBeUndefined();
   });
 
+  it.each([
+    ['behind', -86_400_000],
+    ['ahead of', 86_400_000],
+  ])("a host clock a day %s the service's: the entry lives the service's 10 minutes from receipt, capped", async (direction, offset) => {
+    // The service's clock is `clock + offset`; its Date header says so.
+    const serviceNow = () => new Date(clock.getTime() - offset);
+    let calls = 0;
+    const client: ServiceClient = {
+      async getCredential(registryKey) {
+        calls++;
+        return { kind: 'basic', registry: registryKey, username: `user-${calls}`, secret: new Secret('s'), expiresAt: new Date(serviceNow().getTime() + 600_000), serviceDate: serviceNow() };
+      },
+      getHostConfig: async () => ({ mirrors: [], registries: [], endpoint: { enabled: false, upstreams: [] } }),
+      health: async () => ({ ok: true }),
+    };
+    const d = { now: () => clock, client: async () => client, cache: openFileCache(join(dir, 'cache')) };
+    expect(basic(await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-1');
+    const entry = d.cache.read(KEY)!;
+    expect(entry.issuedAt).toEqual(clock);
+    expect(entry.expiresAt.getTime() - clock.getTime()).toBe(600_000);
+    expect(lines).toContain(`warn: this host's clock is about 24 h ${direction} the dstack server's (its Date header): credential lifetimes are counted on the server's clock; set this host's time (NTP)`);
+    advance(299_999);
+    expect(basic(await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-1');
+    advance(1); // the refresh point, half of the service's 10 minutes
+    expect(basic(await resolveCredential(KEY, settings(), diagnostics, d))?.username).toBe('user-2');
+  });
+
   it('works without a usable cache directory (warns, asks every time)', async () => {
     const server = scripted(600_000);
     const s = settings({ cacheDir: '/proc/definitely-not-writable/cache' });

@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isCodedError } from '../../../common/errors.ts';
 import { loadHelperSettings } from '../../helper/settings.ts';
+import { expiryOnHost } from '../../helper/credential-lifetime.ts';
 import { createServiceClient } from '../../client/service-client.ts';
 import { normalizeRegistryKey } from '../../../registry/registry-key.ts';
 import { findOnPath } from '../detect-engines.ts';
@@ -93,7 +94,8 @@ export const credentials: Check = async (ctx) => {
   for (const key of helperKeys(ctx)) {
     try {
       const credential = await ctx.client.getCredential(key);
-      const minutes = Math.round((credential.expiresAt.getTime() - ctx.now().getTime()) / 60_000);
+      const at = ctx.now();
+      const minutes = Math.round((expiryOnHost(credential, at).getTime() - at.getTime()) / 60_000);
       results.push({ status: 'ok', name: `credential ${key}`, detail: `obtained ${credential.kind === 'basic' ? `for ${credential.username}` : `a token for ${credential.repository}`}, expires in ${minutes} min (not shown)` });
     } catch (error) {
       const listed = ctx.hostConfig.registries.some((r) => safeKey(r) === key);

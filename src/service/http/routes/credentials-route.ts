@@ -33,7 +33,10 @@ export const credentialsRoute: Route = async (req, res, deps) => {
     const credential = await source.issue({ identity, requestedKey, registry: entry, now, ...(repository !== undefined ? { repository } : {}) });
     deps.audit.record({ event: 'credential', outcome: 'granted', ...who(identity), registry: requestedKey, ...(repository !== undefined ? { repository } : {}), source: entry.source });
     deps.metrics.increment('dstack_registry_auth_issuances_total', { source: entry.source, registry: entry.key });
-    sendJson(res, 200, answer(credential, requestedKey, entry.source));
+    // Date from the clock expires_at was computed on, read as the answer leaves: the host counts
+    // the credential's life as expires_at − Date, so a host clock a day off neither stretches
+    // nor voids it (src/host/helper/credential-lifetime.ts).
+    sendJson(res, 200, answer(credential, requestedKey, entry.source), { date: deps.clock().toUTCString() });
   } catch (error) {
     const reason = isCodedError(error) ? error.code : 'internal';
     if (error instanceof InstanceTokenRevoked) identity = error.identity;
