@@ -34,8 +34,10 @@ describe('e2e: configure --mirror-endpoint on a configured host', () => {
     '--daemon-json', stack.dockerd.daemonJsonPath,
     '--registries-conf-dir', stack.paths.registriesConfDir,
     '--containerd-certs-dir', d('containerd-certs.d'),
+    '--containerd-config', d('containerd-config.toml'),
+    '--docker-certs-dir', d('docker-certs.d'),
   ];
-  const setupArgs = () => [...paths(), '--docker-certs-dir', d('docker-certs.d'), '--state-dir', d('setup-state'), '--dockerd-pidfile', d('dockerd.pid'), '--engines', 'docker,podman'];
+  const setupArgs = () => [...paths(), '--state-dir', d('setup-state'), '--dockerd-pidfile', d('dockerd.pid'), '--engines', 'docker,podman'];
   const run = async (args: string[]) => stack.host.run(args, { env: { DOCKER_HOST: stack.dockerd.host, DOCKER_CREDENTIAL_DSTACK_HUB_PROBE: `127.0.0.1:${await freeLoopbackPort()}` } });
 
   it('switches the engines from the mirror to the endpoint, with a reload and no restart', async () => {

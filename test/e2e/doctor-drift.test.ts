@@ -31,7 +31,7 @@ describe('doctor: drift between daemon.json and the running dockerd', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const doctor = () => execa(HELPER_BINARY, ['doctor', '--daemon-json', dockerd.daemonJsonPath, '--docker-config', join(dir, 'client'), '--engines', 'docker', '--no-mirror-endpoint'], { reject: false, env, extendEnv: false, timeout: 60_000 });
+  const doctor = () => execa(HELPER_BINARY, ['doctor', '--daemon-json', dockerd.daemonJsonPath, '--docker-config', join(dir, 'client'), '--docker-certs-dir', join(dir, 'docker-certs.d'), '--engines', 'docker', '--no-mirror-endpoint'], { reject: false, env, extendEnv: false, timeout: 60_000 });
   const running = async () => (await dockerd.info()).RegistryConfig.Mirrors as string[];
 
   it('file and engine agree: ok; the key removed from the file: drift that a reload keeps and a restart drops', async () => {

@@ -12,6 +12,7 @@ export interface FakeHost {
   dockerConfig: string;
   daemonJson: string;
   containerdCerts: string;
+  containerdConfig: string;
   dockerCerts: string;
   registriesConf: string;
   stateDir: string;
@@ -28,6 +29,7 @@ export async function fakeHost(): Promise<FakeHost> {
     dockerConfig: join(root, 'root-docker'),
     daemonJson: join(root, 'etc-docker', 'daemon.json'),
     containerdCerts: join(root, 'etc-containerd', 'certs.d'),
+    containerdConfig: join(root, 'etc-containerd', 'config.toml'),
     dockerCerts: join(root, 'etc-docker', 'certs.d'),
     registriesConf: join(root, 'etc-containers', 'registries.conf.d'),
     stateDir: join(root, 'state'),
@@ -36,6 +38,7 @@ export async function fakeHost(): Promise<FakeHost> {
     '--docker-config', host.dockerConfig,
     '--daemon-json', host.daemonJson,
     '--containerd-certs-dir', host.containerdCerts,
+    '--containerd-config', host.containerdConfig,
     '--docker-certs-dir', host.dockerCerts,
     '--registries-conf-dir', host.registriesConf,
     '--state-dir', host.stateDir,
