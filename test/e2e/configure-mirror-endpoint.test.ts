@@ -8,6 +8,7 @@ import { HELPER_BINARY } from './harness/ensure-packages.ts';
 import { inspectImage } from './harness/docker-cli.ts';
 import { lineMatching } from './harness/log-match.ts';
 import { freeLoopbackPort } from '../helpers/free-port.ts';
+import { DOCKERD_FALLBACK } from './harness/dockerd-fallback.ts';
 
 // A host set up by `configure` with the mirror itself, switched by `configure --mirror-endpoint`
 // to the host-local endpoint: dstack-shim's exact call (Engine API ImagePull, no
@@ -51,6 +52,9 @@ describe('e2e: configure --mirror-endpoint on a configured host', () => {
     expect(JSON.parse(await readFile(stack.dockerd.daemonJsonPath, 'utf8'))['registry-mirrors']).toEqual([endpoint.url]);
     expect(await readFile(stack.paths.registriesDropIn, 'utf8')).toContain(`location = "${endpoint.url.slice('http://'.length)}"\ninsecure = true`);
     expect(JSON.parse(await readFile(stack.paths.dockerConfigJson, 'utf8')).credHelpers['https://index.docker.io/v1/']).toBeUndefined();
+    // on this classic-store dockerd too: the containerd store's hosts.toml, for a later switch of store
+    expect(result.stdout).toMatch(/^image store: dockerd uses the classic image store/m);
+    expect(await readFile(d('docker-certs.d/docker.io/hosts.toml'), 'utf8')).toContain(`[host."${endpoint.url}"]\n  capabilities = ["pull", "resolve"]`);
   });
 
   it("dstack-shim's call, ImagePull without X-Registry-Auth, pulls through the endpoint with the service's credential", async () => {
@@ -63,7 +67,7 @@ describe('e2e: configure --mirror-endpoint on a configured host', () => {
     expect(endpoint.log()).toMatch(new RegExp(`pull method=(HEAD|GET) kind=manifest repository=library/python ref=3\\.14 upstream=${stack.registry.process.url} status=200`));
     expect(endpoint.log()).toMatch(new RegExp(`pull method=GET kind=blob repository=library/python ref=sha256:[0-9a-f]{64} upstream=${stack.registry.process.url} status=200`));
     const dockerdLog = await readFile(stack.dockerd.logPath, 'utf8');
-    expect(dockerdLog).not.toMatch(/Attempting next endpoint for pull after error/);
+    expect(dockerdLog).not.toMatch(DOCKERD_FALLBACK);
     // The registry checked our account itself (htpasswd): the endpoint sent the service's credential.
     const user = stack.registry.account!.username;
     expect(lineMatching(await stack.registry.process.log(), new RegExp(`msg=GetImageManifest auth\\.user\\.name="?${user}"? .*uri=/v2/library/python/manifests/`))).toBeDefined();
@@ -75,6 +79,7 @@ describe('e2e: configure --mirror-endpoint on a configured host', () => {
     expect(result.stdout).toMatch(new RegExp(`^ok   upstream ${stack.registry.process.url}: /v2/ answered HTTP 200 through ${endpoint.url}`, 'm'));
     expect(result.stdout).toMatch(new RegExp(`^ok   dockerd mirrors: docker info shows ${endpoint.url}, as .*daemon\\.json does$`, 'm'));
     expect(result.stdout).toMatch(/^ok   podman registries\.conf\.d: /m);
+    expect(result.stdout).toMatch(new RegExp(`^ok   docker certs\\.d hosts\\.toml: .*docker-certs\\.d/docker\\.io/hosts\\.toml names ${endpoint.url}$`, 'm'));
     expect(result.stdout).not.toContain(stack.registry.account!.password);
   });
 

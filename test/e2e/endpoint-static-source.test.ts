@@ -6,6 +6,7 @@ import { describePull, engineImageInspect, engineImagePull, engineImageRemove } 
 import { accessLine, countLines, lineMatching, markLog } from './harness/log-match.ts';
 import { credentialGrants } from './harness/service.ts';
 import { metricTotal } from './harness/mirror-endpoint.ts';
+import { DOCKERD_FALLBACK } from './harness/dockerd-fallback.ts';
 
 // The host-local mirror endpoint in front of an htpasswd registry whose password only the
 // service holds (static source). Scenarios 1, 6 and 7 of issue 10: the pull dstack-shim
@@ -53,7 +54,7 @@ describe('e2e: the mirror endpoint, static source (htpasswd registry)', () => {
     const endpointLog = await stack.endpoint.log();
     expect(lineMatching(endpointLog, pullLine('manifest', '3.14', 200)), endpointLog).toBeDefined();
     expect(lineMatching(endpointLog, pullLine('blob', seeded.layerDigest, 200)), endpointLog).toContain(`upstream=${stack.registry.url}`);
-    expect(lineMatching(await dockerdLog(), /Attempting next endpoint for pull after error/), 'no fallback').toBeUndefined();
+    expect(lineMatching(await dockerdLog(), DOCKERD_FALLBACK), 'no fallback').toBeUndefined();
 
     // The password reached the registry and nowhere on the host's logs or the engine.
     for (const [name, text] of [['endpoint log', endpointLog], ['dockerd log', await dockerdLog()], ['image', JSON.stringify(inspect.image)]] as const) {
@@ -127,7 +128,7 @@ describe('e2e: the mirror endpoint, static source (htpasswd registry)', () => {
     expect(cause, endpointLog).toMatch(/cause=service_unreachable .*cannot reach dstack server/);
     expect(cause).toContain(stack.service.url);
     expect(lineMatching(await sinceRegistry2(), /GetImageManifest/), 'the registry was not asked for the image').toBeUndefined();
-    const fallback = lineMatching(await sinceDockerd(), /Attempting next endpoint for pull after error/);
+    const fallback = lineMatching(await sinceDockerd(), DOCKERD_FALLBACK);
     expect(fallback, 'dockerd logged the mirror error and went on to the next endpoint').toMatch(/\b503\b/);
     expect(endpointLog).not.toContain(stack.account!.password);
   });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenStack, type TokenStack } from './harness/token-stack.ts';
 import { accessLine, lineMatching } from './harness/log-match.ts';
 import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
+import { DOCKERD_FALLBACK } from './harness/dockerd-fallback.ts';
 
 // Scenario 1: `docker pull python:3.14` (unqualified) is served by the mirror, which accepts
 // only tokens from our realm, and the only credential the host had was a ticket.
@@ -22,7 +23,8 @@ describe('e2e: unqualified pull through the token-auth mirror', () => {
     expect(config.credHelpers['https://index.docker.io/v1/']).toBe('dstack');
   });
 
-  const FALLBACK = /level=info msg="Attempting next endpoint for pull after error: /;
+  // dockerd's fallback line, in either image store's words.
+  const FALLBACK = DOCKERD_FALLBACK;
 
   it('pulls python:3.14 from the mirror with a ticket the service issued', async () => {
     const pull = await docker(stack.dockerd, stack.host, ['pull', 'python:3.14']);
