@@ -21,6 +21,9 @@ export interface CriRegistry {
   // Deprecated registry.mirrors entries or configs.<host>.tls: containerd refuses to start when
   // config_path is set next to them, and uses them instead of certs.d while it is empty.
   legacyMirrors: boolean;
+  // disabled_plugins names CRI (Docker's containerd.io package ships such a file, without a
+  // `version` line): nothing pulls through CRI, so there is nothing to point at certs.d.
+  criDisabled?: boolean;
   // A version 3 file that sets the version 2 key, which containerd then ignores.
   ignoredV2Key?: boolean;
   // Outside our block: what the operator's own text says, for the edit.
@@ -39,6 +42,10 @@ export function readCriRegistry(before: string | undefined, label: string): CriR
   const empty = tables.length === 1 && tables[0]!.values.size === 0 && root.values.size === 0;
   const version = root.values.get('version');
   if (empty && version === undefined) return { version: undefined, configPath: undefined, legacyMirrors: false };
+  const disabled = root.values.get('disabled_plugins');
+  if (Array.isArray(disabled) && disabled.some((p) => p === 'cri' || p === 'io.containerd.grpc.v1.cri')) {
+    return { version: version === 2 || version === 3 ? version : undefined, configPath: undefined, legacyMirrors: false, criDisabled: true };
+  }
   if (version === undefined) {
     throw new CodedError('config_unsupported', `${label} has no \`version\` line, so containerd reads it as a version 1 config, whose keys this tool does not write; set config_path under its [plugins.cri.registry] by hand (or migrate it: containerd config migrate), nothing was changed`);
   }

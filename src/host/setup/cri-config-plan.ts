@@ -23,6 +23,7 @@ export async function planCriHostsDir(options: SetupOptions, mirrors: string[], 
   const cri = readCriRegistry(file.text, file.shownPath);
   const dirs = criHostsDirs(cri, containerd);
   const base = { label: CONTAINERD_CONFIG_LABEL, path: file.shownPath, target: file.target, before: file.text, after: file.text, newMode: 0o644 };
+  if (cri.criDisabled) return [{ ...base, summary: 'CRI is disabled there (disabled_plugins); left as it is' }];
   if (dirs.some((dir) => resolve(dir) === resolve(options.containerdCertsDir))) {
     return [{ ...base, summary: `CRI already reads ${options.containerdCertsDir}` }];
   }

@@ -131,6 +131,16 @@ describe("configure points containerd's CRI at certs.d (config.toml, both versio
     expect(await files()).toEqual(start);
   });
 
+  it("Docker's containerd.io config (CRI disabled, no version line): left alone, configure succeeds, doctor skips", async () => {
+    const dockerCe = '#   Copyright 2018-2022 Docker Inc.\n\ndisabled_plugins = ["cri"]\n\n#root = "/var/lib/containerd"\n';
+    await put(host.containerdConfig, dockerCe);
+    const result = await configure();
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`containerd config ${host.containerdConfig}: already configured`);
+    expect(await readFile(host.containerdConfig, 'utf8')).toBe(dockerCe);
+    expect(line((await doctor()).stdout, 'containerd CRI')).toBe(`skip containerd CRI: CRI is disabled in ${host.containerdConfig} (disabled_plugins): nothing pulls through it`);
+  });
+
   it.each([
     ['a version 1 config', '[plugins.cri.registry]\n  config_path = ""\n', /has no `version` line, so containerd reads it as a version 1 config/],
     ['deprecated registry mirrors', 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n  endpoint = ["https://m.example"]\n', /deprecated registry mirrors .* containerd refuses config_path next to them/],

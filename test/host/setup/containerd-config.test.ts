@@ -121,6 +121,12 @@ describe("containerd config.toml: CRI's config_path", () => {
     expect(criHostsDirs(empty, undefined)).toEqual([]);
   });
 
+  it("Docker's containerd.io config (no version, CRI disabled): nothing to point at certs.d, no refusal", () => {
+    const dockerCe = '#   Copyright 2018-2022 Docker Inc.\n\ndisabled_plugins = ["cri"]\n\n#root = "/var/lib/containerd"\n#[grpc]\n#  address = "/run/containerd/containerd.sock"\n';
+    expect(readCriRegistry(dockerCe, L)).toMatchObject({ criDisabled: true, configPath: undefined });
+    expect(readCriRegistry('version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n', L).criDisabled).toBe(true);
+  });
+
   it.each([
     ['version 1 (no version line)', '[plugins.cri.registry]\n  config_path = ""\n', 'config_unsupported'],
     ['an unknown version', 'version = 4\n', 'config_unsupported'],

@@ -35,6 +35,7 @@ export async function containerdCriNames(ctx: DoctorContext, expected: string[])
   const path = ctx.options.containerdConfig;
   const restart = 'then systemctl restart containerd';
   const cri = readCriRegistry(await readText(path), path);
+  if (cri.criDisabled) return { status: 'skip', name, detail: `CRI is disabled in ${path} (disabled_plugins): nothing pulls through it` };
   const version = await containerdVersion(ctx.env);
   const dirs = criHostsDirs(cri, version);
   const running = version ? `containerd ${version.text}` : 'containerd of unknown version';
