@@ -66,8 +66,12 @@ export async function planConfigure(input: ConfigureInput): Promise<ConfigurePla
     });
     // dockerd's containerd image store reads certs.d/docker.io/hosts.toml, and a file there
     // naming another mirror replaces registry-mirrors entirely. With the endpoint it is written
-    // whatever store docker info reports now, so a later switch to that store keeps the endpoint.
-    if (input.dockerContainerdStore || input.endpoint) files.push(await planTomlFile('Docker containerd-store hosts.toml', join(options.dockerCertsDir, 'docker.io', 'hosts.toml'), (t, l) => addContainerdMirrors(t, mirrors, l)));
+    // whatever store docker info reports now, so a later switch to that store keeps the endpoint;
+    // once written it is kept up to date (a switch back to the mirror replaces the endpoint in it).
+    const dockerHosts = join(options.dockerCertsDir, 'docker.io', 'hosts.toml');
+    if (input.dockerContainerdStore || input.endpoint || input.owned?.[dockerHosts]) {
+      files.push(await planTomlFile('Docker containerd-store hosts.toml', dockerHosts, (t, l) => addContainerdMirrors(t, mirrors, l)));
+    }
   }
   if (engines.includes('containerd')) {
     files.push(await planTomlFile('containerd hosts.toml', join(options.containerdCertsDir, 'docker.io', 'hosts.toml'), (t, l) => addContainerdMirrors(t, mirrors, l)));
