@@ -84,7 +84,7 @@ function hasLegacyMirrors(tables: TomlTable[], path: string[]): boolean {
 // Sets CRI's config_path to `dir` in our marked block, so that unconfigure takes out exactly
 // that: a new (or empty) file gets `version = N` and the table; a file without the table gets
 // it appended; a table without the key gets the key right under its header; a key set empty
-// is replaced in place and its line is returned, for unconfigure to put back.
+// is replaced in place and its line (with its line ending) is returned, for unconfigure to put back.
 export function setCriConfigPath(before: string | undefined, dir: string, newVersion: ConfigVersion, label: string): { text: string; replacedLine?: string } {
   const text = before ?? '';
   const cri = readCriRegistry(text, label);
@@ -104,7 +104,8 @@ export function setCriConfigPath(before: string | undefined, dir: string, newVer
   else {
     const span = cri.registryTable.spans.get('config_path');
     if (span) {
-      replacedLine = text.slice(span.start, span.end).replace(/\r?\n$/, '');
+      // With its own line ending (CRLF, or none at the end of the file), so it goes back exactly.
+      replacedLine = text.slice(span.start, span.end);
       next = text.slice(0, span.start) + wrap(`# replaces: ${replacedLine.trim()}\n${line(indentOf(replacedLine))}\n`) + text.slice(span.end);
     } else {
       const at = cri.registryTable.header!.end;
@@ -122,10 +123,7 @@ export function setCriConfigPath(before: string | undefined, dir: string, newVer
 export function removeCriConfigPath(text: string, replacedLine: string | undefined): string {
   const block = findBlock(text);
   if (!block) return text;
-  if (replacedLine !== undefined) {
-    const eol = text.slice(block.end - 2, block.end) === '\r\n' ? '\r\n' : text[block.end - 1] === '\n' ? '\n' : '';
-    return text.slice(0, block.start) + replacedLine + eol + text.slice(block.end);
-  }
+  if (replacedLine !== undefined) return text.slice(0, block.start) + replacedLine + text.slice(block.end);
   const lineStart = text.lastIndexOf('\n', block.start - 1) + 1;
   const appended = text.slice(block.end).trim() === '';
   return appended ? removeBlock(text) : text.slice(0, lineStart) + text.slice(block.end);

@@ -16,7 +16,7 @@ export type Ownership =
   | { kind: 'daemon-json'; mirrors: MirrorsOwnership }
   | { kind: 'toml-block' }
   // containerd's config.toml: our block sets CRI's config_path; `replacedLine` is the operator's
-  // own `config_path = ""` line it took the place of, put back by unconfigure.
+  // own `config_path = ""` line (with its line ending) it took the place of, put back by unconfigure.
   | { kind: 'containerd-config'; replacedLine?: string };
 
 // One file configure touched: enough to put it back byte for byte when nobody changed it since

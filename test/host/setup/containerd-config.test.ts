@@ -69,10 +69,10 @@ describe("containerd config.toml: CRI's config_path", () => {
 
   it("the stock version 3 file with config_path = '': only that line replaced, in place; unconfigure puts it back", () => {
     const { text, replacedLine } = setCriConfigPath(STOCK_V3, DIR, 3, L);
-    expect(replacedLine).toBe("      config_path = ''   # set by the image build");
+    expect(replacedLine).toBe("      config_path = ''   # set by the image build\n");
     const at = STOCK_V3.indexOf(replacedLine!);
     expect(text.slice(0, at)).toBe(STOCK_V3.slice(0, at));
-    const after = STOCK_V3.slice(at + replacedLine!.length + 1);
+    const after = STOCK_V3.slice(at + replacedLine!.length);
     expect(text.endsWith(after)).toBe(true);
     expect(text).toContain(`${BLOCK_BEGIN}\n# replaces: config_path = ''   # set by the image build\n      config_path = "/etc/containerd/certs.d"\n# END docker-credential-dstack\n`);
     expect(readCriRegistry(text, L)).toMatchObject({ version: 3, configPath: DIR });
@@ -82,6 +82,15 @@ describe("containerd config.toml: CRI's config_path", () => {
     const moved = setCriConfigPath(text, '/srv/certs.d', 3, L).text;
     expect(moved).toBe(text.replace('"/etc/containerd/certs.d"', '"/srv/certs.d"'));
     expect(removeCriConfigPath(moved, replacedLine)).toBe(STOCK_V3);
+  });
+
+  it('a config_path line with CRLF, or last in the file without a newline, goes back exactly', () => {
+    for (const before of ['version = 2\r\n[plugins."io.containerd.grpc.v1.cri".registry]\r\n  config_path = ""\r\n[x]\r\n', 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = ""']) {
+      const { text, replacedLine } = setCriConfigPath(before, DIR, 2, L);
+      expect(readCriRegistry(text, L).configPath).toBe(DIR);
+      expect(removeCriConfigPath(text, replacedLine)).toBe(before);
+      expect(removeCriConfigPath(`${text}# later edit\n`, replacedLine)).toBe(`${before}# later edit\n`);
+    }
   });
 
   it('a version 3 file: the version 2 key is ignored there, so the version 3 table is added and the v2 one kept', () => {

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mirrorLocation, sameMirror } from '../../../registry/mirror-url.ts';
 import { readMirrors } from '../daemon-json.ts';
@@ -14,8 +14,9 @@ const FIX = 'run docker-credential-dstack configure';
 
 // Each engine's own file names what configure would point it at: daemon.json registry-mirrors
 // and dockerd's certs.d/docker.io/hosts.toml (its containerd store), containerd's
-// certs.d/docker.io/hosts.toml and the config.toml that points CRI at it, podman's registries.conf.d (the file that decides
-// for docker.io, which a later-sorting drop-in can take over from ours).
+// certs.d/docker.io/hosts.toml and the config.toml that points CRI at it, podman's
+// registries.conf.d (the file that decides for docker.io, which a later-sorting drop-in can
+// take over from ours).
 export const engineFiles: Check = async (ctx) => {
   const engines = ctx.options.engines ?? (await detectEngines(ctx.env));
   const files: Array<{ engine: Engine; name: string; check: (expected: string[]) => Promise<CheckResult> }> = [
