@@ -10,6 +10,7 @@ import { accessLine, lineMatching } from './harness/log-match.ts';
 import { describePull, ENGINE_API, engineImageInspect, engineImagePull, engineImageRemove, engineRequest } from './harness/engine-api.ts';
 import { startMirrorEndpoint, type MirrorEndpoint } from './harness/mirror-endpoint.ts';
 import { dockerHubBrokerEnv, realmHostOf, startBrokeredRegistry, type BrokeredRegistry } from '../helpers/brokered-registry.ts';
+import { DOCKERD_FALLBACK } from './harness/dockerd-fallback.ts';
 
 // Issue 11 end to end: the registry's token realm is NOT our service (the independent token
 // server fixture); the service keeps the password and brokers repository pull tokens; a
@@ -73,7 +74,7 @@ describe('e2e: a brokered registry behind someone else’s token realm, pulled t
     expect(grants).toEqual([expect.objectContaining({ instance: INSTANCE, project: 'main', registry: upstream.registry.host, repository: 'library/python', source: 'broker' })]);
     // The endpoint logged the pull; dockerd did not fall back to Docker Hub.
     expect(await endpoint.log()).toMatch(/pull method=(?:GET|HEAD) kind=manifest repository=library\/python ref=3\.14 .*status=200/);
-    expect(lineMatching(await readFile(dockerd.logPath, 'utf8'), /Attempting next endpoint for pull after error/)).toBeUndefined();
+    expect(lineMatching(await readFile(dockerd.logPath, 'utf8'), DOCKERD_FALLBACK)).toBeUndefined();
 
     // Host side: every file under the helper's and the engine's directories (logs, cache, state,
     // daemon.json, image store), the endpoint's log, and the engine's own view.

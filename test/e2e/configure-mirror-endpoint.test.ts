@@ -8,7 +8,8 @@ import { HELPER_BINARY } from './harness/ensure-packages.ts';
 import { inspectImage } from './harness/docker-cli.ts';
 import { lineMatching } from './harness/log-match.ts';
 import { freeLoopbackPort } from '../helpers/free-port.ts';
-import { DOCKERD_FALLBACK, dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
+import { dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
+import { DOCKERD_FALLBACK } from './harness/dockerd-fallback.ts';
 
 // A host set up by `configure` with the mirror itself, switched by `configure --mirror-endpoint`
 // to the host-local endpoint: dstack-shim's exact call (Engine API ImagePull, no
@@ -35,8 +36,10 @@ describe.each(dockerdMatrix())('e2e: configure --mirror-endpoint on a configured
     '--daemon-json', stack.dockerd.daemonJsonPath,
     '--registries-conf-dir', stack.paths.registriesConfDir,
     '--containerd-certs-dir', d('containerd-certs.d'),
+    '--containerd-config', d('containerd-config.toml'),
+    '--docker-certs-dir', stack.dockerd.certsDir,
   ];
-  const setupArgs = () => [...paths(), '--docker-certs-dir', stack.dockerd.certsDir, '--state-dir', d('setup-state'), '--dockerd-pidfile', d('dockerd.pid'), '--engines', 'docker,podman'];
+  const setupArgs = () => [...paths(), '--state-dir', d('setup-state'), '--dockerd-pidfile', d('dockerd.pid'), '--engines', 'docker,podman'];
   const run = async (args: string[]) => stack.host.run(args, { env: { DOCKER_HOST: stack.dockerd.host, DOCKER_CREDENTIAL_DSTACK_HUB_PROBE: `127.0.0.1:${await freeLoopbackPort()}` } });
 
   it('switches the engines from the mirror to the endpoint, with a reload and no restart', async () => {
@@ -50,6 +53,9 @@ describe.each(dockerdMatrix())('e2e: configure --mirror-endpoint on a configured
     expect(JSON.parse(await readFile(stack.dockerd.daemonJsonPath, 'utf8'))['registry-mirrors']).toEqual([endpoint.url]);
     expect(await readFile(stack.paths.registriesDropIn, 'utf8')).toContain(`location = "${endpoint.url.slice('http://'.length)}"\ninsecure = true`);
     expect(JSON.parse(await readFile(stack.paths.dockerConfigJson, 'utf8')).credHelpers['https://index.docker.io/v1/']).toBeUndefined();
+    // on this classic-store dockerd too: the containerd store's hosts.toml, for a later switch of store
+    expect(result.stdout).toMatch(/^image store: dockerd uses the classic image store/m);
+    expect(await readFile(d('docker-certs.d/docker.io/hosts.toml'), 'utf8')).toContain(`[host."${endpoint.url}"]\n  capabilities = ["pull", "resolve"]`);
   });
 
   it("dstack-shim's call, ImagePull without X-Registry-Auth, pulls through the endpoint with the service's credential", async () => {
@@ -74,6 +80,7 @@ describe.each(dockerdMatrix())('e2e: configure --mirror-endpoint on a configured
     expect(result.stdout).toMatch(new RegExp(`^ok   upstream ${stack.registry.process.url}: /v2/ answered HTTP 200 through ${endpoint.url}`, 'm'));
     expect(result.stdout).toMatch(new RegExp(`^ok   dockerd mirrors: docker info shows ${endpoint.url}, as .*daemon\\.json does$`, 'm'));
     expect(result.stdout).toMatch(/^ok   podman registries\.conf\.d: /m);
+    expect(result.stdout).toMatch(new RegExp(`^ok   docker certs\\.d hosts\\.toml: .*docker-certs\\.d/docker\\.io/hosts\\.toml names ${endpoint.url}$`, 'm'));
     expect(result.stdout).not.toContain(stack.registry.account!.password);
   });
 

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +32,7 @@ describe.each(dockerdMatrix())('doctor: drift between daemon.json and the runnin
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const doctor = () => execa(HELPER_BINARY, ['doctor', '--daemon-json', dockerd.daemonJsonPath, '--docker-config', join(dir, 'client'), '--engines', 'docker', '--no-mirror-endpoint'], { reject: false, env, extendEnv: false, timeout: 60_000 });
+  const doctor = () => execa(HELPER_BINARY, ['doctor', '--daemon-json', dockerd.daemonJsonPath, '--docker-config', join(dir, 'client'), '--docker-certs-dir', dockerd.certsDir, '--engines', 'docker', '--no-mirror-endpoint'], { reject: false, env, extendEnv: false, timeout: 60_000 });
   // Docker 26 and later report no mirrors as null, 20.10 as [].
   const running = async () => ((await dockerd.info()).RegistryConfig.Mirrors ?? []) as string[];
 
@@ -59,5 +59,21 @@ describe.each(dockerdMatrix())('doctor: drift between daemon.json and the runnin
     expect((await doctor()).stdout).toMatch(/the file wins at the next reload or restart \(fix: reload dockerd/);
     await dockerd.reload();
     expect((await doctor()).stdout).toMatch(/^ok   dockerd mirrors: docker info shows/m);
+  });
+
+  // dockerd 28 on the containerd store: such a file replaces registry-mirrors entirely, so the
+  // engine never asks our mirror while daemon.json and docker info both name it (issue 16).
+  it("dockerd's certs.d/docker.io/hosts.toml naming another mirror fails and names the file, though daemon.json and docker info agree", async () => {
+    const hostsToml = join(dir, 'docker-certs.d', 'docker.io', 'hosts.toml');
+    await mkdir(join(hostsToml, '..'), { recursive: true });
+    await writeFile(hostsToml, 'server = "https://registry-1.docker.io"\n\n[host."https://other-mirror.example"]\n  capabilities = ["pull", "resolve"]\n');
+    try {
+      const result = await doctor();
+      expect(result.exitCode).toBe(1);
+      expect(result.stdout).toMatch(/^ok   dockerd mirrors: docker info shows/m);
+      expect(result.stdout).toContain(`fail docker certs.d hosts.toml: ${hostsToml} does not name ${MIRROR}: on the containerd image store it replaces registry-mirrors, so Docker Hub pulls go to https://other-mirror.example`);
+    } finally {
+      await rm(join(dir, 'docker-certs.d'), { recursive: true, force: true });
+    }
   });
 });

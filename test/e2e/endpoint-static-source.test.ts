@@ -6,7 +6,8 @@ import { describePull, engineImageInspect, engineImagePull, engineImageRemove } 
 import { accessLine, countLines, lineMatching, markLog } from './harness/log-match.ts';
 import { credentialGrants } from './harness/service.ts';
 import { metricTotal } from './harness/mirror-endpoint.ts';
-import { DOCKERD_FALLBACK, dockerdMatrix, expectedImageId, fallbackLine } from './harness/engine-matrix.ts';
+import { dockerdMatrix, expectedImageId, fallbackLine } from './harness/engine-matrix.ts';
+import { DOCKERD_FALLBACK } from './harness/dockerd-fallback.ts';
 
 // The host-local mirror endpoint in front of an htpasswd registry whose password only the
 // service holds (static source). Scenarios 1, 6 and 7 of issue 10: the pull dstack-shim

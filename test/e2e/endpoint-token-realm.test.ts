@@ -8,7 +8,8 @@ import { describeResult } from './harness/docker-cli.ts';
 import { lineMatching, markLog } from './harness/log-match.ts';
 import { credentialGrants, type AuditRecord } from './harness/service.ts';
 import { metricTotal } from './harness/mirror-endpoint.ts';
-import { DOCKERD_FALLBACK, ctrPullFlags, dockerdMatrix, expectedImageId, packageVersion, runsClients } from './harness/engine-matrix.ts';
+import { ctrPullFlags, dockerdMatrix, expectedImageId, packageVersion, runsClients } from './harness/engine-matrix.ts';
+import { DOCKERD_FALLBACK } from './harness/dockerd-fallback.ts';
 import { engineCommand } from './harness/engine-roots.ts';
 import { runPodman } from './harness/podman.ts';
 

@@ -5,7 +5,7 @@ import { describePull, engineImageInspect, engineImagePull, engineImageRemove } 
 import { accessLine, lineMatching, markLog } from './harness/log-match.ts';
 import type { MirrorEndpoint } from './harness/mirror-endpoint.ts';
 import type { RegistryProcess } from './harness/registry.ts';
-import { DOCKERD_FALLBACK, dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
+import { dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
 
 // Scenario 5 of issue 10: upstreams dockerd's own registry-mirrors cannot express.
 // - A path-prefixed upstream, https://harbor.example/dockerhub-proxy: Harbor proxy-cache

@@ -6,7 +6,7 @@ import { clearDockerdMirrors } from './harness/engine-mirror-files.ts';
 import { dstackRewrite, fromImageAndTag } from './harness/dstack-rewrite.ts';
 import { lineMatching } from './harness/log-match.ts';
 import { credentialGrants } from './harness/service.ts';
-import { DOCKERD_FALLBACK, dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
+import { dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
 
 // Local-name mode (issue 15): the dstack server has DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY set
 // to the endpoint's loopback address, so dstack rewrites `python:3.14` to

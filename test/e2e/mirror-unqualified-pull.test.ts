@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { startTokenStack, type TokenStack } from './harness/token-stack.ts';
 import { accessLine, lineMatching } from './harness/log-match.ts';
 import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
-import { DOCKERD_FALLBACK, dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
+import { dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
+import { DOCKERD_FALLBACK } from './harness/dockerd-fallback.ts';
 
 // Scenario 1: `docker pull python:3.14` (unqualified) is served by the mirror, which accepts
 // only tokens from our realm, and the only credential the host had was a ticket.

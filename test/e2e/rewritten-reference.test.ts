@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenStack, type TokenStack } from './harness/token-stack.ts';
 import { accessLine, lineMatching } from './harness/log-match.ts';
 import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
-import { DOCKERD_FALLBACK, dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
+import { dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
 
 // Scenario 2: the reference the dstack server produces when it prefixes the default registry
 // (`<registry>/python:3.14`) pulls with the helper's credential for that host's own key.

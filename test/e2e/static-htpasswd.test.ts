@@ -2,7 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStaticStack, type StaticStack } from './harness/static-stack.ts';
-import { accessLine, lineMatching } from './harness/log-match.ts';
+import { lineMatching } from './harness/log-match.ts';
 import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
 
 // Scenario 3: the static source. The htpasswd registry (bcrypt) is pulled with the configured

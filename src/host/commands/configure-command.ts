@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import type { Command, CommandContext } from '../../common/command-context.ts';
 import { reportSetupError } from './report-setup-error.ts';
 import { write } from '../../common/command-context.ts';
@@ -14,6 +15,8 @@ import { dockerdCanValidate, validateDaemonJson, describeImageStore, mirrorsInEf
 import { reloadAndConfirm, RELOAD_REJECTED_LOG } from '../setup/reload-dockerd.ts';
 import { loadSetupState } from '../setup/setup-state.ts';
 import { endpointAnswers } from '../setup/endpoint-health.ts';
+import { containerdVersion } from '../setup/containerd-version.ts';
+import { CONTAINERD_CONFIG_LABEL } from '../setup/cri-config-plan.ts';
 
 // `configure`: plan every file, refuse before writing anything when one cannot be handled,
 // then write, reload dockerd and confirm the mirror in `docker info`.
@@ -48,7 +51,8 @@ async function configureUnderLock(ctx: CommandContext, options: SetupOptions): P
   let docker: DockerState | undefined;
   if (engines.includes('docker') && mirrors.length > 0) docker = await dockerPreflight(options, ctx.env);
   const { files: owned } = await loadSetupState(options.stateDir);
-  const plan = await planConfigure({ options, keys: setup.keys, mirrors, engines, dockerContainerdStore: docker?.info?.containerdStore ?? false, owned });
+  const containerd = engines.includes('containerd') && mirrors.length > 0 ? await containerdVersion(ctx.env) : undefined;
+  const plan = await planConfigure({ options, keys: setup.keys, mirrors, engines, dockerContainerdStore: docker?.info?.containerdStore ?? false, endpoint: setup.endpoint !== undefined, containerd, owned });
   for (const warning of plan.warnings) await write(ctx.stderr, `warning: ${warning}\n`);
   for (const note of docker?.notes ?? []) await write(ctx.stderr, `${note}\n`);
 
@@ -66,7 +70,7 @@ async function configureUnderLock(ctx: CommandContext, options: SetupOptions): P
     return 0;
   }
   const changed = await applyConfigurePlan(plan.files, options.stateDir, ctx.stdout);
-  const dockerInEffect = await reportDocker(ctx, docker, daemonJson, mirrors, options.noReload);
+  const dockerInEffect = await reportDocker(ctx, docker, daemonJson, mirrors, options.noReload, setup.endpoint !== undefined);
   await reportEngines(ctx, plan.files);
   if (setup.endpoint && !(await endpointAnswers(setup.endpoint))) {
     await write(ctx.stderr, `warning: nothing answers at ${setup.endpoint}/healthz yet: until the endpoint runs, every pull falls back to Docker Hub. Enable docker-credential-dstack-mirror.socket (scripts/install.sh does) or run \`docker-credential-dstack mirror\` (docs/mirror.md)\n`);
@@ -87,7 +91,7 @@ async function configureUnderLock(ctx: CommandContext, options: SetupOptions): P
 // just reloaded demonstrably does not use it: the operator must not read "configured" then.
 // A dockerd that is not running, not reloaded on request, or whose info cannot be read is
 // reported, not failed.
-async function reportDocker(ctx: CommandContext, docker: DockerState | undefined, daemonJson: PlannedFile | undefined, mirrors: string[], noReload: boolean): Promise<boolean> {
+async function reportDocker(ctx: CommandContext, docker: DockerState | undefined, daemonJson: PlannedFile | undefined, mirrors: string[], noReload: boolean, endpoint: boolean): Promise<boolean> {
   if (!docker || !daemonJson) return true;
   let info = docker.info;
   let inEffect = true;
@@ -103,15 +107,19 @@ async function reportDocker(ctx: CommandContext, docker: DockerState | undefined
     const missing = mirrors.filter((m) => !info!.mirrors.some((seen) => seen.replace(/\/+$/, '') === m));
     await write(ctx.stdout, missing.length === 0 ? 'dockerd: mirror in effect (docker info)\n' : `dockerd: daemon.json lists the mirror but docker info does not show ${missing.join(', ')}; reload dockerd\n`);
   }
-  if (info) await write(ctx.stdout, `image store: ${describeImageStore(info)}\n`);
+  if (info) await write(ctx.stdout, `image store: ${describeImageStore(info, endpoint)}\n`);
   else if (docker.infoError) await write(ctx.stdout, `dockerd: could not read docker info (${docker.infoError})\n`);
   return inEffect;
 }
 
+// containerd reads certs.d on each pull, but config.toml only when it starts: CRI (the
+// kubelet's pulls) uses a new config_path after a restart, which is the operator's to do.
 async function reportEngines(ctx: CommandContext, files: PlannedFile[]): Promise<void> {
-  if (files.some((f) => f.label === 'containerd hosts.toml')) {
-    await write(ctx.stdout, 'note: containerd reads certs.d only where config_path points at it (CRI: [plugins."io.containerd.grpc.v1.cri".registry] config_path) or with --hosts-dir (ctr, nerdctl); no restart needed\n');
-  }
+  const hosts = files.find((f) => f.label === 'containerd hosts.toml');
+  if (!hosts) return;
+  const config = files.find((f) => f.label === CONTAINERD_CONFIG_LABEL);
+  if (config && isChange(config)) await write(ctx.stdout, `containerd: restart it for CRI to read the new config_path: systemctl restart containerd\n`);
+  await write(ctx.stdout, `note: ctr reads ${dirname(dirname(hosts.path))} only with --hosts-dir; nerdctl reads it by default; no restart needed for hosts.toml changes\n`);
 }
 
 function list(items: readonly string[]): string {

@@ -7,7 +7,8 @@ import { planUnconfigure } from '../setup/unconfigure-plan.ts';
 import { printPlan } from '../setup/apply-plan.ts';
 import { applyUnconfigurePlan, printUnconfigureSideFiles } from '../setup/apply-unconfigure.ts';
 import { settleInterruptedRun, describeInterruptedRun } from '../setup/interrupted-run.ts';
-import type { PlannedFile } from '../setup/planned-file.ts';
+import { isChange, type PlannedFile } from '../setup/planned-file.ts';
+import { CONTAINERD_CONFIG_LABEL } from '../setup/cri-config-plan.ts';
 import { findDockerdPid } from '../setup/dockerd-process.ts';
 import { dockerInfo, mirrorsAbsent } from '../setup/docker-engine.ts';
 import { reloadWithoutMirror } from '../setup/reload-without-mirror.ts';
@@ -45,6 +46,8 @@ async function unconfigureUnderLock(ctx: CommandContext, options: SetupOptions):
   }
   const dockerdKeeps = await dropMirrorFromDockerd(ctx, options, files, state);
   await applyUnconfigurePlan(files, options.stateDir, state, ctx.stdout);
+  // containerd reads config.toml only when it starts.
+  if (files.some((f) => f.label === CONTAINERD_CONFIG_LABEL && isChange(f))) await write(ctx.stdout, 'containerd: restart it for CRI to stop reading our config_path: systemctl restart containerd\n');
   if (dockerdKeeps) {
     await write(ctx.stderr, `not fully unconfigured: the files are restored, but ${dockerdKeeps}\n`);
     return 1;

@@ -19,6 +19,10 @@ export interface HelperSettings {
   debug: boolean;
   logFile?: string;
   configPath: string;
+  // Whether that file exists, and where the server setting came from (the variable or the
+  // file): doctor names the one that really set it.
+  configFound?: boolean;
+  serverFrom?: string;
   // Proxy variables for https servers (HTTPS_PROXY, NO_PROXY), taken from the environment.
   proxyEnv?: Record<string, string | undefined>;
 }
@@ -34,8 +38,9 @@ export async function loadHelperSettings(env: Record<string, string | undefined>
 // `list` and `erase` only touch the cache, so they work before a server is configured.
 export function readHelperSettings(env: Record<string, string | undefined>, options: { requireServer: boolean }): HelperSettings {
   const configPath = value(env.DOCKER_CREDENTIAL_DSTACK_CONFIG) ?? DEFAULT_CONFIG_PATH;
-  const file = readConfigFile(configPath, value(env.DOCKER_CREDENTIAL_DSTACK_CONFIG) !== undefined);
-  const server = value(env.DOCKER_CREDENTIAL_DSTACK_SERVER) ?? file.server;
+  const { config: file, found: configFound } = readConfigFile(configPath, value(env.DOCKER_CREDENTIAL_DSTACK_CONFIG) !== undefined);
+  const serverFromEnv = value(env.DOCKER_CREDENTIAL_DSTACK_SERVER);
+  const server = serverFromEnv ?? file.server;
   if (server === undefined && options.requireServer) {
     throw new CodedError('not_configured', `no dstack server configured: set DOCKER_CREDENTIAL_DSTACK_SERVER or "server" in ${configPath} (docker-credential-dstack configure writes it)`);
   }
@@ -59,6 +64,8 @@ export function readHelperSettings(env: Record<string, string | undefined>, opti
     debug: /^(1|true|yes|on)$/i.test(env.DOCKER_CREDENTIAL_DSTACK_DEBUG ?? ''),
     logFile: path('DOCKER_CREDENTIAL_DSTACK_LOG_FILE', 'logFile'),
     configPath,
+    configFound,
+    serverFrom: serverFromEnv !== undefined ? 'DOCKER_CREDENTIAL_DSTACK_SERVER' : configPath,
     proxyEnv: proxyVariables(env),
   };
 }
@@ -75,11 +82,11 @@ export function defaultCacheDir(env: Record<string, string | undefined>): string
 // A handful of settings: anything near this size is not the helper's config.
 const MAX_CONFIG_BYTES = 64 * 1024;
 
-function readConfigFile(path: string, explicit: boolean): ConfigFile {
+function readConfigFile(path: string, explicit: boolean): { config: ConfigFile; found: boolean } {
   // Links are followed (configuration management links config files); FIFOs never hang us.
   const read = readRegularFile(path, { maxBytes: MAX_CONFIG_BYTES, followLinks: true });
   const fix = 'fix DOCKER_CREDENTIAL_DSTACK_CONFIG or the file';
-  if (read.kind === 'missing' && !explicit) return {};
+  if (read.kind === 'missing' && !explicit) return { config: {}, found: false };
   if (read.kind === 'missing') throw new CodedError('config_unreadable', `cannot read config file ${path} (ENOENT): ${fix}`);
   if (read.kind === 'unreadable') throw new CodedError('config_unreadable', `cannot read config file ${path} (${read.code}): ${fix}`);
   if (read.kind === 'not_regular') throw new CodedError('config_unreadable', `config file ${path} is ${read.what}, not a regular file: ${fix}`);
@@ -105,7 +112,7 @@ function readConfigFile(path: string, explicit: boolean): ConfigFile {
   const timeout = record.timeoutMs;
   if (typeof timeout === 'number' || (typeof timeout === 'string' && timeout !== '')) config.timeoutMs = timeout;
   else if (timeout !== undefined && timeout !== null) throw new CodedError('config_invalid', `"timeoutMs" in ${path} must be a number of milliseconds`);
-  return config;
+  return { config, found: true };
 }
 
 function proxyVariables(env: Record<string, string | undefined>): Record<string, string | undefined> | undefined {

@@ -6,7 +6,8 @@ export type RegistryErrorCode =
   | 'NAME_UNKNOWN' | 'MANIFEST_UNKNOWN' | 'MANIFEST_INVALID' | 'BLOB_UNKNOWN' | 'TOOMANYREQUESTS' | 'RANGE_INVALID';
 
 // A failure the endpoint answers itself, in the registry's format, so that the engine's log
-// (dockerd: "Attempting next endpoint for pull after error: …") shows a readable reason.
+// (dockerd's classic store: "Attempting next endpoint for pull after error: …") shows a readable
+// reason; the containerd store logs only the status ("trying next host after status: 404 …").
 export class MirrorError extends Error {
   readonly status: number;
   readonly code: RegistryErrorCode;

@@ -5,6 +5,9 @@ import { addRegistryMirrors } from './daemon-json.ts';
 import { withoutStaleHelpers, withoutStaleMirrors } from './stale-entries.ts';
 import { addContainerdMirrors } from './containerd-hosts.ts';
 import { addRegistriesMirrors, REGISTRIES_DROP_IN_NAME } from './registries-conf.ts';
+import { planTomlFile, unlessNothing } from './toml-file-plan.ts';
+import { planCriHostsDir } from './cri-config-plan.ts';
+import type { ContainerdVersion } from './containerd-version.ts';
 import type { PlannedFile } from './planned-file.ts';
 import type { Engine, SetupOptions } from './setup-options.ts';
 import type { FileRecord } from './setup-state.ts';
@@ -16,6 +19,9 @@ export interface ConfigureInput {
   mirrors: string[];
   engines: Engine[];
   dockerContainerdStore: boolean;
+  // The engines use the host-local mirror endpoint (rather than the mirrors themselves).
+  endpoint?: boolean;
+  containerd?: ContainerdVersion;
   // What earlier configure runs added, by path (the setup state): entries of ours that are no
   // longer wanted (a switch between the mirror endpoint and the mirrors) are taken out again.
   owned?: Record<string, FileRecord>;
@@ -42,7 +48,7 @@ export async function planConfigure(input: ConfigureInput): Promise<ConfigurePla
     warnings.push(...edit.warnings);
     skippedKeys = edit.skipped;
     files.push({
-      label: 'Docker client config', path: file.shownPath, target: file.target, before: file.text, after: changed(file.text, edit.text), newMode: 0o600,
+      label: 'Docker client config', path: file.shownPath, target: file.target, before: file.text, after: unlessNothing(file.text, edit.text), newMode: 0o600,
       ownership: { kind: 'docker-config', credHelpers: edit.owned },
       summary: summarize(edit.owned.added.length > 0 ? `credHelpers for ${edit.owned.added.join(', ')}` : `credHelpers already name the helper`, stale.removed),
     });
@@ -54,37 +60,30 @@ export async function planConfigure(input: ConfigureInput): Promise<ConfigurePla
     const stale = withoutStaleMirrors(file.text, input.owned?.[file.shownPath], mirrors, file.shownPath);
     const edit = addRegistryMirrors(stale.text, mirrors, file.shownPath);
     files.push({
-      label: 'Docker daemon config', path: file.shownPath, target: file.target, before: file.text, after: changed(file.text, edit.text), newMode: 0o644,
+      label: 'Docker daemon config', path: file.shownPath, target: file.target, before: file.text, after: unlessNothing(file.text, edit.text), newMode: 0o644,
       ownership: { kind: 'daemon-json', mirrors: edit.owned },
       summary: summarize(edit.owned.added.length > 0 ? `registry-mirrors + ${edit.owned.added.join(', ')}` : 'registry-mirrors already listed', stale.removed),
     });
-    if (input.dockerContainerdStore) files.push(await tomlFile('Docker containerd-store hosts.toml', join(options.dockerCertsDir, 'docker.io', 'hosts.toml'), (t, l) => addContainerdMirrors(t, mirrors, l)));
+    // dockerd's containerd image store reads certs.d/docker.io/hosts.toml, and a file there
+    // naming another mirror replaces registry-mirrors entirely. With the endpoint it is written
+    // whatever store docker info reports now, so a later switch to that store keeps the endpoint;
+    // once written it is kept up to date (a switch back to the mirror replaces the endpoint in it).
+    const dockerHosts = join(options.dockerCertsDir, 'docker.io', 'hosts.toml');
+    if (input.dockerContainerdStore || input.endpoint || input.owned?.[dockerHosts]) {
+      files.push(await planTomlFile('Docker containerd-store hosts.toml', dockerHosts, (t, l) => addContainerdMirrors(t, mirrors, l)));
+    }
   }
   if (engines.includes('containerd')) {
-    files.push(await tomlFile('containerd hosts.toml', join(options.containerdCertsDir, 'docker.io', 'hosts.toml'), (t, l) => addContainerdMirrors(t, mirrors, l)));
+    files.push(await planTomlFile('containerd hosts.toml', join(options.containerdCertsDir, 'docker.io', 'hosts.toml'), (t, l) => addContainerdMirrors(t, mirrors, l)));
+    const cri = await planCriHostsDir(options, mirrors, input.containerd);
+    files.push(...cri.filter((file) => !files.some((f) => f.target === file.target)));
   }
   if (engines.includes('podman')) {
-    files.push(await tomlFile('containers registries.conf drop-in', join(options.registriesConfDir, REGISTRIES_DROP_IN_NAME), (t, l) => addRegistriesMirrors(t, mirrors, l)));
+    files.push(await planTomlFile('containers registries.conf drop-in', join(options.registriesConfDir, REGISTRIES_DROP_IN_NAME), (t, l) => addRegistriesMirrors(t, mirrors, l)));
   }
   return { files, warnings, skippedKeys };
 }
 
-async function tomlFile(label: string, path: string, edit: (text: string | undefined, label: string) => string): Promise<PlannedFile> {
-  const file = await readTarget(path, label);
-  const after = edit(file.text, file.shownPath);
-  return {
-    label, path: file.shownPath, target: file.target, before: file.text, after: changed(file.text, after), newMode: 0o644,
-    ownership: { kind: 'toml-block' },
-    summary: after === (file.text ?? '') ? 'mirror already listed' : 'docker.io mirror',
-  };
-}
-
 function summarize(summary: string, removed: string[]): string {
   return removed.length === 0 ? summary : `${summary}; no longer ${removed.join(', ')}`;
-}
-
-// A missing file stays missing when the edit added nothing.
-function changed(before: string | undefined, after: string): string | undefined {
-  if (before === undefined && after === '') return undefined;
-  return after;
 }

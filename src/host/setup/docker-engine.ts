@@ -42,7 +42,12 @@ export function parseDockerInfo(info: any): DockerInfo {
   };
 }
 
-export function describeImageStore(info: DockerInfo): string {
+// The containerd store sends mirrors no credentials: a problem only for an authenticated mirror
+// named directly, not for the mirror endpoint, which authenticates upstream itself.
+export function describeImageStore(info: DockerInfo, endpoint = false): string {
+  if (info.containerdStore && endpoint) {
+    return `dockerd uses the containerd image store (snapshotter ${info.driver}): it sends no credentials to registry mirrors, and the mirror endpoint needs none from it (it authenticates upstream with the service's credential)`;
+  }
   if (info.containerdStore) {
     return `dockerd uses the containerd image store (snapshotter ${info.driver}): it sends NO credentials to registry mirrors, so an authenticated mirror only works for Docker Hub images through the reference-rewrite path (pull <mirror host>/library/<image>, for which the helper serves the mirror's own key)`;
   }

@@ -22,6 +22,8 @@ export interface SetupOptions {
   mirrorEndpoint: EndpointChoice;
   engines?: Engine[];
   containerdCertsDir: string;
+  // containerd's own config: where CRI is told to read containerdCertsDir (config_path).
+  containerdConfig: string;
   dockerCertsDir: string;
   registriesConfDir: string;
   stateDir: string;
@@ -38,6 +40,7 @@ export const DEFAULT_LOCK_WAIT_MS = 30_000;
 export const DEFAULT_PATHS = {
   daemonJson: '/etc/docker/daemon.json',
   containerdCertsDir: '/etc/containerd/certs.d',
+  containerdConfig: '/etc/containerd/config.toml',
   dockerCertsDir: '/etc/docker/certs.d',
   registriesConfDir: '/etc/containers/registries.conf.d',
 } as const;
@@ -52,6 +55,7 @@ ${ENDPOINT_USAGE}  --engines LIST            docker,containerd,podman (default: 
   --docker-config DIR       Docker client config dir (default $DOCKER_CONFIG or root's ~/.docker)
   --daemon-json PATH        default /etc/docker/daemon.json
   --containerd-certs-dir D  default /etc/containerd/certs.d
+  --containerd-config PATH  default /etc/containerd/config.toml (CRI's config_path is set there)
   --docker-certs-dir D      default /etc/docker/certs.d (containerd image store of dockerd)
   --registries-conf-dir D   default /etc/containers/registries.conf.d
   --state-dir D             what configure added, for unconfigure (default /var/lib/docker-credential-dstack)
@@ -79,6 +83,7 @@ export function parseSetupOptions(argv: string[], env: Record<string, string | u
         registry: { type: 'string', multiple: true },
         engines: { type: 'string' },
         'containerd-certs-dir': { type: 'string' },
+        'containerd-config': { type: 'string' },
         'docker-certs-dir': { type: 'string' },
         'registries-conf-dir': { type: 'string' },
         'state-dir': { type: 'string' },
@@ -106,6 +111,7 @@ export function parseSetupOptions(argv: string[], env: Record<string, string | u
     mirrorEndpoint: choice,
     engines: v.engines === undefined ? undefined : parseEngines(v.engines),
     containerdCertsDir: v['containerd-certs-dir'] ?? DEFAULT_PATHS.containerdCertsDir,
+    containerdConfig: v['containerd-config'] ?? DEFAULT_PATHS.containerdConfig,
     dockerCertsDir: v['docker-certs-dir'] ?? DEFAULT_PATHS.dockerCertsDir,
     registriesConfDir: v['registries-conf-dir'] ?? DEFAULT_PATHS.registriesConfDir,
     stateDir: stateDirOf(v['state-dir'], env),

@@ -14,7 +14,10 @@ export const STATE_FILE = 'setup-state.json';
 export type Ownership =
   | { kind: 'docker-config'; credHelpers: CredHelpersOwnership }
   | { kind: 'daemon-json'; mirrors: MirrorsOwnership }
-  | { kind: 'toml-block' };
+  | { kind: 'toml-block' }
+  // containerd's config.toml: our block sets CRI's config_path; `replacedLine` is the operator's
+  // own `config_path = ""` line (with its line ending) it took the place of, put back by unconfigure.
+  | { kind: 'containerd-config'; replacedLine?: string };
 
 // One file configure touched: enough to put it back byte for byte when nobody changed it since
 // (sha256 of what we wrote, and the backup of what was there), and to remove only our entries otherwise.
@@ -90,6 +93,8 @@ export function mergeOwnership(previous: Ownership | undefined, next: Ownership)
   if (previous.kind === 'daemon-json' && next.kind === 'daemon-json') {
     return { kind: 'daemon-json', mirrors: { added: union(previous.mirrors.added, next.mirrors.added), createdKey: previous.mirrors.createdKey } };
   }
+  // A later run edits inside our own block: the line the first run replaced is still the original.
+  if (previous.kind === 'containerd-config') return previous;
   return next;
 }
 

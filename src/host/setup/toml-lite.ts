@@ -6,6 +6,15 @@ export interface TomlTable {
   path: string[];
   arrayItem: boolean;
   values: Map<string, TomlValue>;
+  // Where the header line and each key's line(s) are, from the start of the line to after its
+  // newline: for edits that replace one key and keep every other byte.
+  header?: LineSpan;
+  spans: Map<string, LineSpan>;
+}
+
+export interface LineSpan {
+  start: number;
+  end: number;
 }
 
 // A reader for the TOML that hosts.toml and registries.conf use: tables, arrays of tables,
@@ -17,7 +26,7 @@ export function readToml(text: string, label: string): TomlTable[] {
 
 class TomlReader {
   private pos = 0;
-  private readonly tables: TomlTable[] = [{ path: [], arrayItem: false, values: new Map() }];
+  private readonly tables: TomlTable[] = [{ path: [], arrayItem: false, values: new Map(), spans: new Map() }];
   private readonly seenTables = new Set<string>();
 
   constructor(private readonly text: string, private readonly label: string) {}
@@ -26,13 +35,18 @@ class TomlReader {
     for (;;) {
       this.skipBlank(true);
       if (this.pos >= this.text.length) return this.tables;
-      if (this.peek() === '[') this.readHeader();
-      else this.readKeyValue();
+      const start = this.text.lastIndexOf('\n', this.pos - 1) + 1;
+      const header = this.peek() === '[';
+      const key = header ? this.readHeader() : this.readKeyValue();
       this.endOfLine();
+      const end = this.text.startsWith('\r\n', this.pos) ? this.pos + 2 : this.text[this.pos] === '\n' ? this.pos + 1 : this.pos;
+      const table = this.tables[this.tables.length - 1]!;
+      if (key === undefined) table.header = { start, end };
+      else table.spans.set(key, { start, end });
     }
   }
 
-  private readHeader(): void {
+  private readHeader(): undefined {
     const arrayItem = this.text.startsWith('[[', this.pos);
     this.pos += arrayItem ? 2 : 1;
     const path = this.readKey();
@@ -44,10 +58,11 @@ class TomlReader {
       if (this.seenTables.has(id)) this.fail(`table [${path.join('.')}] is defined twice`);
       this.seenTables.add(id);
     }
-    this.tables.push({ path, arrayItem, values: new Map() });
+    this.tables.push({ path, arrayItem, values: new Map(), spans: new Map() });
+    return undefined;
   }
 
-  private readKeyValue(): void {
+  private readKeyValue(): string {
     const key = this.readKey().join('.');
     this.skipSpaces();
     if (this.peek() !== '=') this.fail('expected "=" after a key');
@@ -57,6 +72,7 @@ class TomlReader {
     const table = this.tables[this.tables.length - 1]!;
     if (table.values.has(key)) this.fail(`key "${key}" is defined twice`);
     table.values.set(key, value);
+    return key;
   }
 
   private readKey(): string[] {

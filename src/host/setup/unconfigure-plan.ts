@@ -3,15 +3,18 @@ import { readTarget } from './target-file.ts';
 import { removeCredHelpers } from './docker-client-config.ts';
 import { removeRegistryMirrors } from './daemon-json.ts';
 import { removeBlock } from './managed-block.ts';
+import { removeCriConfigPath } from './containerd-config.ts';
 import { parseJsonObject } from './json-document.ts';
 import { sha256, type FileRecord, type SetupState } from './setup-state.ts';
 import type { PlannedFile } from './planned-file.ts';
 
 // For each file configure recorded: unchanged since configure → put back exactly what was there
-// (the backup, or no file at all); changed since → remove only our entries from it.
+// (the backup, or no file at all); changed since → remove only our entries from it. Last written,
+// first undone: a directory an earlier file created (etc/containerd for certs.d) is empty again
+// only once a later file in it (config.toml) is gone.
 export async function planUnconfigure(state: SetupState): Promise<PlannedFile[]> {
   const files: PlannedFile[] = [];
-  for (const [path, record] of Object.entries(state.files)) files.push(await planUnconfigureFile(path, record));
+  for (const [path, record] of Object.entries(state.files).reverse()) files.push(await planUnconfigureFile(path, record));
   return files;
 }
 
@@ -36,11 +39,12 @@ function removeOurs(text: string, record: FileRecord, label: string): string {
   const owned = record.ownership;
   if (owned.kind === 'docker-config') return removeCredHelpers(text, owned.credHelpers, label);
   if (owned.kind === 'daemon-json') return removeRegistryMirrors(text, owned.mirrors, label);
+  if (owned.kind === 'containerd-config') return removeCriConfigPath(text, owned.replacedLine);
   return removeBlock(text);
 }
 
 function isEmpty(text: string, record: FileRecord): boolean {
-  if (record.ownership.kind === 'toml-block') return text.trim() === '';
+  if (record.ownership.kind === 'toml-block' || record.ownership.kind === 'containerd-config') return text.trim() === '';
   try {
     return Object.keys(parseJsonObject(text, record.label)).length === 0;
   } catch {

@@ -23,6 +23,7 @@ export async function configureHost(host: HelperHost, dockerd: Dockerd, dir: str
     // Everything else configure may touch stays under `dir` too, never /etc or /var/lib.
     '--docker-certs-dir', dockerd.certsDir,
     '--containerd-certs-dir', join(dir, 'containerd-certs.d'),
+    '--containerd-config', join(dir, 'containerd-config.toml'),
     '--state-dir', join(dir, 'setup-state'),
     '--engines', 'docker,podman',
   ];

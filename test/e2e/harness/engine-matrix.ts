@@ -1,4 +1,5 @@
 import { engineRoot, hostPackages, upstreamVersion, type EngineRoot } from './engine-roots.ts';
+import { CLASSIC_STORE_FALLBACK, CONTAINERD_STORE_FALLBACK } from './dockerd-fallback.ts';
 
 // The engines every dockerd scenario runs on (issue 16): the host's Debian 12 dockerd, trixie's
 // 26.1 and sid's 28.5 with both image stores. The title of each run names the engine, its
@@ -34,15 +35,9 @@ export function sidRoot(): EngineRoot {
   return engineRoot('sid');
 }
 
-// What dockerd logs when a mirror fails and it goes on to the next endpoint (Docker Hub): the
-// classic store says `Attempting next endpoint for pull after error: …`; the containerd store
-// says `trying next host after status: 404 …` (28.x) or `trying next host - response was
-// http.StatusNotFound` (26.1), never the classic line (docs/mirror.md, "Failures").
-export const DOCKERD_FALLBACK = /Attempting next endpoint for pull after error|trying next host/;
-
-// The one of the two this engine's store logs.
+// The one of the two fallback lines (dockerd-fallback.ts) this engine's store logs.
 export function fallbackLine(engine: DockerdEngine): RegExp {
-  return engine.containerdStore ? /msg="trying next host/ : /msg="Attempting next endpoint for pull after error/;
+  return engine.containerdStore ? CONTAINERD_STORE_FALLBACK : CLASSIC_STORE_FALLBACK;
 }
 
 // Whether a scenario's non-dockerd clients (ctr, podman, skopeo) come from this engine's root:

@@ -68,12 +68,18 @@ describe('configure --mirror-endpoint', () => {
     expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).credHelpers).toEqual({ 'mirror.example': 'dstack' });
     expect(await readFile(hostsToml(), 'utf8')).not.toContain(MIRROR);
     expect(await readFile(dropIn(), 'utf8')).not.toContain('location = "mirror.example"');
+    // dockerd's containerd-store file too, though this host has no containerd store (issue 16)
+    const dockerHosts = join(host.dockerCerts, 'docker.io', 'hosts.toml');
+    expect(await readFile(dockerHosts, 'utf8')).toContain(`[host."${endpoint}"]`);
 
     const back = await configure('--no-mirror-endpoint');
     expect(back.exitCode, back.stderr).toBe(0);
     expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))).toEqual({ debug: true, 'registry-mirrors': [MIRROR] });
     expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).credHelpers).toEqual({ [HUB]: 'dstack', 'mirror.example': 'dstack' });
     expect(await readFile(hostsToml(), 'utf8')).not.toContain(endpoint);
+    // ...and once written it follows the switch back, so a later store switch uses the mirror
+    expect(await readFile(dockerHosts, 'utf8')).toContain(`[host."${MIRROR}"]`);
+    expect(await readFile(dockerHosts, 'utf8')).not.toContain(endpoint);
 
     expect((await unconfigure()).exitCode).toBe(0);
     expect(await host.snapshot()).toEqual(start);

@@ -44,6 +44,7 @@ describe('configure and unconfigure killed at a random moment', () => {
       '--daemon-json', join(root, 'etc-docker', 'daemon.json'),
       '--docker-config', join(root, 'root-docker'),
       '--containerd-certs-dir', join(root, 'etc-containerd', 'certs.d'),
+      '--containerd-config', join(root, 'etc-containerd', 'config.toml'),
       '--docker-certs-dir', join(root, 'etc-docker', 'certs.d'),
       '--registries-conf-dir', join(root, 'etc-containers', 'registries.conf.d'),
       '--state-dir', join(root, 'state'),
@@ -83,7 +84,8 @@ describe('configure and unconfigure killed at a random moment', () => {
   const journalAppears = (root: string, killAfterMs?: number): Watch => ({ dir: join(root, 'state'), firstWrite: (name) => name.includes('setup-journal'), killAfterMs });
 
   it(`configure killed at any of ${CONFIGURE_KILLS} moments: unconfigure (or the next configure) restores every byte`, async () => {
-    const reference = await freshRoot('reference');
+    // The same root as the runs below: containerd's config.toml names the certs dir by its path.
+    const reference = await freshRoot('run');
     const original = await snapshot(reference.root);
     const full = await run(['configure', ...reference.args], stateDirAppears(reference.root));
     expect(full.code, full.out).toBe(0);

@@ -79,11 +79,12 @@ describe.skipIf(!hasRegistry)('host commands with a server', () => {
     const names = result.stdout.split('\n').filter((l) => /^(ok|warn|fail|skip) /.test(l)).map((l) => l.slice(5, l.indexOf(': ')));
     expect(names).toEqual([
       'helper binary', 'helper config', 'token file', 'server', 'clock', 'host config', `credential ${HUB}`, `credential ${mirrorKey}`, 'client config',
-      'mirror endpoint', `upstream ${registry.url}`, 'daemon.json', 'containerd hosts.toml', 'podman registries.conf.d', 'dockerd mirrors', 'image store', 'docker hub fallback',
+      'mirror endpoint', `upstream ${registry.url}`, 'daemon.json', 'docker certs.d hosts.toml', 'containerd hosts.toml', 'containerd CRI', 'podman registries.conf.d', 'dockerd mirrors', 'image store', 'docker hub fallback',
     ]);
     expect(result.stdout).toMatch(/^skip mirror endpoint: not used: the engines are pointed at the mirrors themselves/m);
     expect(result.stdout).toMatch(new RegExp(`^ok   upstream ${registry.url}: /v2/ answered HTTP 200 from this host: the upstream accepts the credential from the dstack server$`, 'm'));
     expect(result.stdout).toMatch(/^skip containerd hosts\.toml: containerd is not installed \(not in --engines\)$/m);
+    expect(result.stdout).toMatch(new RegExp(`^ok   docker certs\\.d hosts\\.toml: ${host.dockerCerts}/docker\\.io/hosts\\.toml is absent: dockerd uses registry-mirrors on either image store$`, 'm'));
     expect(result.stdout).toMatch(/^skip image store: no docker info$/m);
     expect(result.stdout).toMatch(/^ok   docker hub fallback: Docker Hub \(127\.0\.0\.1:\d+\) is not reachable from this host \(ECONNREFUSED\)/m);
     // the probe reached the registry, which accepted the account

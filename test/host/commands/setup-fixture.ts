@@ -18,6 +18,7 @@ export interface FakeHost {
   dockerConfig: string;
   daemonJson: string;
   containerdCerts: string;
+  containerdConfig: string;
   dockerCerts: string;
   registriesConf: string;
   stateDir: string;
@@ -36,6 +37,7 @@ export async function fakeHost(): Promise<FakeHost> {
     dockerConfig: join(root, 'root-docker'),
     daemonJson: join(root, 'etc-docker', 'daemon.json'),
     containerdCerts: join(root, 'etc-containerd', 'certs.d'),
+    containerdConfig: join(root, 'etc-containerd', 'config.toml'),
     dockerCerts: join(root, 'etc-docker', 'certs.d'),
     registriesConf: join(root, 'etc-containers', 'registries.conf.d'),
     stateDir: join(root, 'state'),
@@ -44,6 +46,7 @@ export async function fakeHost(): Promise<FakeHost> {
     '--docker-config', host.dockerConfig,
     '--daemon-json', host.daemonJson,
     '--containerd-certs-dir', host.containerdCerts,
+    '--containerd-config', host.containerdConfig,
     '--docker-certs-dir', host.dockerCerts,
     '--registries-conf-dir', host.registriesConf,
     '--state-dir', host.stateDir,

@@ -32,11 +32,14 @@ describe('loadHelperSettings', () => {
       DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE_UNUSED: 'x',
     });
     expect(env).toMatchObject({ server: 'unix:/run/dstack.sock', tokenFile: '/env/token', cacheDir: '/env/cache', onError: 'fail', caFile: '/env/ca.pem', timeoutMs: 1500, debug: true, logFile: '/env/log' });
+    // doctor names where the server came from: the file, or the variable over it
+    expect(fromFile).toMatchObject({ serverFrom: config, configFound: true });
+    expect(env).toMatchObject({ serverFrom: 'DOCKER_CREDENTIAL_DSTACK_SERVER', configFound: true });
   });
 
   it('defaults: token file, 5 s timeout, fail policy; empty variables count as unset', async () => {
     const settings = await loadHelperSettings({ DOCKER_CREDENTIAL_DSTACK_CONFIG: '', DOCKER_CREDENTIAL_DSTACK_SERVER: 'https://dstack.example', DOCKER_CREDENTIAL_DSTACK_ON_ERROR: '' , XDG_RUNTIME_DIR: '/run/user/1000' });
-    expect(settings).toMatchObject({ tokenFile: '/etc/docker-credential-dstack/token', timeoutMs: 5000, onError: 'fail', configPath: '/etc/docker-credential-dstack/config.json' });
+    expect(settings).toMatchObject({ tokenFile: '/etc/docker-credential-dstack/token', timeoutMs: 5000, onError: 'fail', configPath: '/etc/docker-credential-dstack/config.json', serverFrom: 'DOCKER_CREDENTIAL_DSTACK_SERVER', configFound: false });
   });
 
   it('no server is not_configured; list/erase may go without one', async () => {

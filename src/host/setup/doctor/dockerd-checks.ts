@@ -48,6 +48,6 @@ function drift(name: string, detail: string): CheckResult {
 export const imageStore: Check = async (ctx) => {
   if (!ctx.info) return skipped('image store', 'no docker info');
   if (!ctx.info.containerdStore) return { status: 'ok', name: 'image store', detail: describeImageStore(ctx.info) };
-  if (ctx.setup?.endpoint) return { status: 'ok', name: 'image store', detail: `dockerd uses the containerd image store (snapshotter ${ctx.info.driver}); the mirror endpoint authenticates upstream itself, so that is fine` };
+  if (ctx.setup?.endpoint) return { status: 'ok', name: 'image store', detail: describeImageStore(ctx.info, true) };
   return { status: 'warn', name: 'image store', detail: describeImageStore(ctx.info), fix: 'use the mirror endpoint (configure --mirror-endpoint), the reference-rewrite path, or the classic image store' };
 };

@@ -9,6 +9,8 @@ export interface DoctorOptions {
   dockerConfigDir: string;
   daemonJson: string;
   containerdCertsDir: string;
+  containerdConfig: string;
+  dockerCertsDir: string;
   registriesConfDir: string;
   engines?: Engine[];
   mirrorEndpoint: EndpointChoice;
@@ -18,6 +20,8 @@ export const DOCTOR_USAGE = `Usage: docker-credential-dstack doctor [options]
   --docker-config DIR       Docker client config dir (default $DOCKER_CONFIG or root's ~/.docker)
   --daemon-json PATH        default /etc/docker/daemon.json
   --containerd-certs-dir D  default /etc/containerd/certs.d
+  --containerd-config PATH  default /etc/containerd/config.toml
+  --docker-certs-dir D      default /etc/docker/certs.d (containerd image store of dockerd)
   --registries-conf-dir D   default /etc/containers/registries.conf.d
   --engines LIST            docker,containerd,podman (default: those installed)
   --mirror-endpoint[=URL]   expect the engines to use the mirror endpoint (default URL ${DEFAULT_ENDPOINT_URL})
@@ -36,6 +40,8 @@ export function parseDoctorOptions(argv: string[], env: Record<string, string | 
         'docker-config': { type: 'string' },
         'daemon-json': { type: 'string' },
         'containerd-certs-dir': { type: 'string' },
+        'containerd-config': { type: 'string' },
+        'docker-certs-dir': { type: 'string' },
         'registries-conf-dir': { type: 'string' },
         engines: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -50,6 +56,8 @@ export function parseDoctorOptions(argv: string[], env: Record<string, string | 
     dockerConfigDir: values['docker-config'] ?? env.DOCKER_CONFIG ?? join(rootHome(), '.docker'),
     daemonJson: values['daemon-json'] ?? DEFAULT_PATHS.daemonJson,
     containerdCertsDir: values['containerd-certs-dir'] ?? DEFAULT_PATHS.containerdCertsDir,
+    containerdConfig: values['containerd-config'] ?? DEFAULT_PATHS.containerdConfig,
+    dockerCertsDir: values['docker-certs-dir'] ?? DEFAULT_PATHS.dockerCertsDir,
     registriesConfDir: values['registries-conf-dir'] ?? DEFAULT_PATHS.registriesConfDir,
     ...(engines ? { engines } : {}),
     mirrorEndpoint: choice,

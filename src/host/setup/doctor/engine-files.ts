@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mirrorLocation, sameMirror } from '../../../registry/mirror-url.ts';
 import { readMirrors } from '../daemon-json.ts';
@@ -7,18 +7,23 @@ import { parseJsonObject } from '../json-document.ts';
 import { REGISTRIES_DROP_IN_NAME } from '../registries-conf.ts';
 import type { Engine } from '../setup-options.ts';
 import { readToml } from '../toml-lite.ts';
+import { containerdCriNames, dockerCertsNames, hostsTomlHosts, readText } from './hosts-dir-checks.ts';
 import { expectedMirrors, message, skipped, type Check, type CheckResult, type DoctorContext } from './doctor-check.ts';
 
 const FIX = 'run docker-credential-dstack configure';
 
-// Each engine's own file names what configure would point it at: daemon.json registry-mirrors,
-// containerd's certs.d/docker.io/hosts.toml, podman's registries.conf.d (the file that decides
-// for docker.io, which a later-sorting drop-in can take over from ours).
+// Each engine's own file names what configure would point it at: daemon.json registry-mirrors
+// and dockerd's certs.d/docker.io/hosts.toml (its containerd store), containerd's
+// certs.d/docker.io/hosts.toml and the config.toml that points CRI at it, podman's
+// registries.conf.d (the file that decides for docker.io, which a later-sorting drop-in can
+// take over from ours).
 export const engineFiles: Check = async (ctx) => {
   const engines = ctx.options.engines ?? (await detectEngines(ctx.env));
   const files: Array<{ engine: Engine; name: string; check: (expected: string[]) => Promise<CheckResult> }> = [
     { engine: 'docker', name: 'daemon.json', check: (m) => daemonJsonNames(ctx, m) },
+    { engine: 'docker', name: 'docker certs.d hosts.toml', check: (m) => dockerCertsNames(ctx, m) },
     { engine: 'containerd', name: 'containerd hosts.toml', check: (m) => hostsTomlNames(ctx, m) },
+    { engine: 'containerd', name: 'containerd CRI', check: (m) => containerdCriNames(ctx, m) },
     { engine: 'podman', name: 'podman registries.conf.d', check: (m) => dropInNames(ctx, m) },
   ];
   const results: CheckResult[] = [];
@@ -48,8 +53,7 @@ async function daemonJsonNames(ctx: DoctorContext, expected: string[]): Promise<
 
 async function hostsTomlNames(ctx: DoctorContext, expected: string[]): Promise<CheckResult> {
   const path = join(ctx.options.containerdCertsDir, 'docker.io', 'hosts.toml');
-  const text = (await readText(path)) ?? '';
-  const hosts = readToml(text, path).filter((t) => t.path.length === 2 && t.path[0] === 'host').map((t) => t.path[1]!);
+  const hosts = (await hostsTomlHosts(path)) ?? [];
   return verdict('containerd hosts.toml', path, expected, (m) => hosts.some((h) => sameMirror(h, m)));
 }
 
@@ -92,11 +96,4 @@ function verdict(name: string, path: string, expected: string[], names: (mirror:
   return missing.length === 0
     ? { status: 'ok', name, detail: `${path} names ${expected.join(', ')}` }
     : { status: 'fail', name, detail: `${path} does not name ${missing.join(', ')}`, fix: FIX };
-}
-
-async function readText(path: string): Promise<string | undefined> {
-  return readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return undefined;
-    throw new Error(`cannot read ${path} (${error.code ?? 'error'})`);
-  });
 }

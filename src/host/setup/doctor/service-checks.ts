@@ -25,7 +25,9 @@ export const helperConfig: Check = async (ctx) => {
   try {
     ctx.settings = await loadHelperSettings(ctx.env);
     ctx.client = createServiceClient(ctx.settings);
-    return { status: 'ok', name: 'helper config', detail: `server ${ctx.settings.server} (${ctx.settings.configPath})` };
+    const { server, serverFrom = ctx.settings.configPath, configPath, configFound = true } = ctx.settings;
+    const others = serverFrom === configPath ? '' : configFound ? `; other settings from ${configPath}` : `; no ${configPath}`;
+    return { status: 'ok', name: 'helper config', detail: `server ${server} (from ${serverFrom}${others})` };
   } catch (error) {
     return { status: 'fail', name: 'helper config', detail: message(error), fix: 'run scripts/install.sh --server URL, or write "server" and "tokenFile" in /etc/docker-credential-dstack/config.json' };
   }
