@@ -53,8 +53,9 @@ describe.each(dockerdMatrix())('e2e: configure --mirror-endpoint on a configured
     expect(JSON.parse(await readFile(stack.dockerd.daemonJsonPath, 'utf8'))['registry-mirrors']).toEqual([endpoint.url]);
     expect(await readFile(stack.paths.registriesDropIn, 'utf8')).toContain(`location = "${endpoint.url.slice('http://'.length)}"\ninsecure = true`);
     expect(JSON.parse(await readFile(stack.paths.dockerConfigJson, 'utf8')).credHelpers['https://index.docker.io/v1/']).toBeUndefined();
-    // on this classic-store dockerd too: the containerd store's hosts.toml, for a later switch of store
-    expect(result.stdout).toMatch(/^image store: dockerd uses the classic image store/m);
+    // on either store: the containerd store's hosts.toml is written (for a later switch of store),
+    // and on the containerd store the message says the endpoint needs no credential from dockerd
+    expect(result.stdout).toMatch(engine.containerdStore ? /^image store: dockerd uses the containerd image store .*the mirror endpoint needs none from it/m : /^image store: dockerd uses the classic image store/m);
     expect(await readFile(d('docker-certs.d/docker.io/hosts.toml'), 'utf8')).toContain(`[host."${endpoint.url}"]\n  capabilities = ["pull", "resolve"]`);
   });
 
