@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { ensureE2ePrerequisites, HELPER_BINARY } from './harness/ensure-packages
 import { startContractServer, TEST_INSTANCE_TOKEN, type ContractServer } from '../helpers/contract-server.ts';
 import { freeLoopbackPort } from '../helpers/free-port.ts';
 import { dockerdMatrix } from './harness/engine-matrix.ts';
+import { engineImagePull } from './harness/engine-api.ts';
 
 // doctor's drift check against a real dockerd: the mirror taken out of daemon.json while the
 // running engine still has it, and what a SIGHUP reload then really does (issue 12).
@@ -64,7 +65,7 @@ describe.each(dockerdMatrix())('doctor: drift between daemon.json and the runnin
   // dockerd 28 on the containerd store: such a file replaces registry-mirrors entirely, so the
   // engine never asks our mirror while daemon.json and docker info both name it (issue 16).
   it("dockerd's certs.d/docker.io/hosts.toml naming another mirror fails and names the file, though daemon.json and docker info agree", async () => {
-    const hostsToml = join(dir, 'docker-certs.d', 'docker.io', 'hosts.toml');
+    const hostsToml = join(dockerd.certsDir, 'docker.io', 'hosts.toml');
     await mkdir(join(hostsToml, '..'), { recursive: true });
     await writeFile(hostsToml, 'server = "https://registry-1.docker.io"\n\n[host."https://other-mirror.example"]\n  capabilities = ["pull", "resolve"]\n');
     try {
@@ -72,8 +73,20 @@ describe.each(dockerdMatrix())('doctor: drift between daemon.json and the runnin
       expect(result.exitCode).toBe(1);
       expect(result.stdout).toMatch(/^ok   dockerd mirrors: docker info shows/m);
       expect(result.stdout).toContain(`fail docker certs.d hosts.toml: ${hostsToml} does not name ${MIRROR}: on the containerd image store it replaces registry-mirrors, so Docker Hub pulls go to https://other-mirror.example`);
+      // What the engine then does: the containerd store asks the file's host and never the
+      // mirror of daemon.json; the classic store ignores the file and asks the mirror.
+      const since = (await readFile(dockerd.logPath, 'utf8')).length;
+      await engineImagePull(dockerd, 'python', '3.14');
+      const log = (await readFile(dockerd.logPath, 'utf8')).slice(since);
+      if (engine.containerdStore) {
+        expect(log, log).toContain('other-mirror.example');
+        expect(log, log).not.toContain(MIRROR.slice('http://'.length));
+      } else {
+        expect(log, log).toContain(MIRROR.slice('http://'.length));
+        expect(log, log).not.toContain('other-mirror.example');
+      }
     } finally {
-      await rm(join(dir, 'docker-certs.d'), { recursive: true, force: true });
+      await rm(join(dockerd.certsDir, 'docker.io'), { recursive: true, force: true });
     }
   });
 });
