@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { criHostsDirs, readCriRegistry, removeCriConfigPath, setCriConfigPath, CRI_DEFAULT_HOSTS_DIRS } from '../../../src/host/setup/containerd-config.ts';
 import { outsideBlock, BLOCK_BEGIN } from '../../../src/host/setup/managed-block.ts';
 import { parseContainerdVersion } from '../../../src/host/setup/containerd-version.ts';
-import { isCodedError } from '../../../src/common/errors.ts';
+import { codeOf } from '../../helpers/error-code.ts';
 
 const DIR = '/etc/containerd/certs.d';
 const L = 'config.toml';
@@ -32,15 +32,6 @@ const STOCK_V3 = [
   "      key_model = 'node'",
   '',
 ].join('\n');
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return isCodedError(error) ? error.code : 'other';
-  }
-  return undefined;
-}
 
 describe("containerd config.toml: CRI's config_path", () => {
   it.each([2, 3] as const)('no file: a version %i config with only the key, removed to nothing', (version) => {

@@ -3,18 +3,9 @@ import { addContainerdMirrors } from '../../../src/host/setup/containerd-hosts.t
 import { addRegistriesMirrors } from '../../../src/host/setup/registries-conf.ts';
 import { removeBlock, BLOCK_BEGIN } from '../../../src/host/setup/managed-block.ts';
 import { readToml } from '../../../src/host/setup/toml-lite.ts';
-import { isCodedError } from '../../../src/common/errors.ts';
+import { codeOf } from '../../helpers/error-code.ts';
 
 const MIRROR = 'https://mirror.example';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return isCodedError(error) ? error.code : 'other';
-  }
-  return undefined;
-}
 
 describe('containerd hosts.toml', () => {
   it('a new file names Docker Hub as server and the mirror as a pull/resolve host', () => {
