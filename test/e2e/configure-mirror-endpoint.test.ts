@@ -56,7 +56,7 @@ describe.each(dockerdMatrix())('e2e: configure --mirror-endpoint on a configured
     // on either store: the containerd store's hosts.toml is written (for a later switch of store),
     // and on the containerd store the message says the endpoint needs no credential from dockerd
     expect(result.stdout).toMatch(engine.containerdStore ? /^image store: dockerd uses the containerd image store .*the mirror endpoint needs none from it/m : /^image store: dockerd uses the classic image store/m);
-    expect(await readFile(d('docker-certs.d/docker.io/hosts.toml'), 'utf8')).toContain(`[host."${endpoint.url}"]\n  capabilities = ["pull", "resolve"]`);
+    expect(await readFile(join(stack.dockerd.certsDir, 'docker.io', 'hosts.toml'), 'utf8')).toContain(`[host."${endpoint.url}"]\n  capabilities = ["pull", "resolve"]`);
   });
 
   it("dstack-shim's call, ImagePull without X-Registry-Auth, pulls through the endpoint with the service's credential", async () => {
@@ -81,7 +81,7 @@ describe.each(dockerdMatrix())('e2e: configure --mirror-endpoint on a configured
     expect(result.stdout).toMatch(new RegExp(`^ok   upstream ${stack.registry.process.url}: /v2/ answered HTTP 200 through ${endpoint.url}`, 'm'));
     expect(result.stdout).toMatch(new RegExp(`^ok   dockerd mirrors: docker info shows ${endpoint.url}, as .*daemon\\.json does$`, 'm'));
     expect(result.stdout).toMatch(/^ok   podman registries\.conf\.d: /m);
-    expect(result.stdout).toMatch(new RegExp(`^ok   docker certs\\.d hosts\\.toml: .*docker-certs\\.d/docker\\.io/hosts\\.toml names ${endpoint.url}$`, 'm'));
+    expect(result.stdout).toMatch(new RegExp(`^ok   docker certs\\.d hosts\\.toml: .*certs\\.d/docker\\.io/hosts\\.toml names ${endpoint.url}$`, 'm'));
     expect(result.stdout).not.toContain(stack.registry.account!.password);
   });
 
