@@ -8,23 +8,30 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HELPER_BINARY } from '../../helpers/helper-binary.ts';
 import { mirrorHome, startMirror, type MirrorHome, type MirrorProcess } from './mirror-process.ts';
 import { MANIFEST_V2, mirrorTestsRunnable, startStaticUpstream, type StaticUpstream } from './mirror-stack.ts';
+import { PYTHON, pythonRequestsAvailable } from '../../helpers/python-requests.ts';
+import { seedManifestList, type SeededManifestList } from '../../e2e/harness/seed-manifest-list.ts';
 
 // The endpoint over TLS (local-name mode: the dstack server reads with python-dxf, https
 // only): `mirror-cert` makes the CA and certificate, `mirror --tls-cert --tls-key` serves
 // https on the same listener, a client trusting only ca.pem (or bundle.pem) reads through it.
 const runnable = mirrorTestsRunnable();
-const PYTHON = '/usr/bin/python3';
-const pythonRequests = existsSync(PYTHON) && (await execa(PYTHON, ['-c', 'import requests'], { reject: false })).exitCode === 0;
+const pythonRequests = runnable && (await pythonRequestsAvailable());
 
 let up: StaticUpstream;
 let home: MirrorHome;
 let mirror: MirrorProcess;
 let certs: string;
 let made: string;
+let debian: SeededManifestList;
+let multi: SeededManifestList;
 
 beforeAll(async () => {
   if (!runnable) return;
   up = await startStaticUpstream(['library/python:3.14', 'myteam/app:1']);
+  // Two-platform images, as most official ones are: dstack follows the list to each platform.
+  const platforms = [{ architecture: 'arm64', user: 'arm-user' }, { architecture: 'amd64', user: 'dstack' }];
+  debian = await seedManifestList({ registryUrl: up.registry.url, repository: 'library/debian', tag: 'trixie', authorization: up.account.basic, platforms });
+  multi = await seedManifestList({ registryUrl: up.registry.url, repository: 'myteam/multi', tag: '2', authorization: up.account.basic, platforms });
   home = await mirrorHome(join(up.dir, 'host'), up.service.url, up.token);
   certs = join(up.dir, 'certs');
   made = String((await execa(HELPER_BINARY, ['mirror-cert', '--out', certs], { env: home.env, extendEnv: false })).stdout);
@@ -78,25 +85,49 @@ describe.skipIf(!runnable)('mirror over TLS, certificates from mirror-cert', () 
     expect(plain).not.toBe(200);
   });
 
-  it.skipIf(!pythonRequests)("the dstack server's read: python requests with REQUESTS_CA_BUNDLE=bundle.pem, manifest then config blob checked against its digest", async () => {
+  it.skipIf(!pythonRequests)("the dstack server's read: python requests with REQUESTS_CA_BUNDLE=bundle.pem and python-dxf's Accept list; manifests and the config blob checked against their digests", async () => {
     const script = join(import.meta.dirname, '..', '..', 'fixtures', 'dstack-image-read.py');
     const env = { PATH: '/usr/bin:/bin', REQUESTS_CA_BUNDLE: join(certs, 'bundle.pem') };
-    const run = async (repository: string, reference: string) => {
+    type Read = { status: number; digest?: string; mediaType?: string; error?: string; config?: string; architectures?: string[]; user?: string; cmd?: string[]; requests?: number };
+    const run = async (repository: string, reference: string): Promise<Read & { ms: number }> => {
+      const started = Date.now();
       const result = await execa(PYTHON, [script, mirror.url, repository, reference], { env, extendEnv: false, reject: false, timeout: 30_000 });
       expect(result.exitCode, String(result.stderr)).toBe(0);
-      return JSON.parse(String(result.stdout)) as { status: number; digest?: string; error?: string; images?: Array<{ config: string; architecture: string; cmd: string[] }> };
+      return { ...(JSON.parse(String(result.stdout)) as Read), ms: Date.now() - started };
     };
+    // A single-platform official image and a private namespaced one.
     const python = await run('python', '3.14');
-    expect(python).toMatchObject({ status: 200, digest: up.images.get('library/python:3.14')!.manifestDigest });
-    expect(python.images).toEqual([{ config: up.images.get('library/python:3.14')!.configDigest, architecture: 'amd64', user: '', cmd: ['/hello.txt'] }]);
+    expect(python).toMatchObject({ status: 200, digest: up.images.get('library/python:3.14')!.manifestDigest, config: up.images.get('library/python:3.14')!.configDigest, architectures: ['amd64'], user: '', cmd: ['/hello.txt'], requests: 2 });
     const app = await run('myteam/app', '1');
-    expect(app.images?.[0]?.config).toBe(up.images.get('myteam/app:1')!.configDigest);
-    expect(await run('python', 'no-such-tag')).toEqual({ status: 404, error: 'MANIFEST_UNKNOWN' });
+    expect(app).toMatchObject({ status: 200, config: up.images.get('myteam/app:1')!.configDigest });
+
+    // A two-platform manifest list, official and private: followed to both platforms' manifests
+    // (three manifest reads), amd64's config read (dstack prefers it), both architectures out.
+    for (const [repository, seeded] of [['debian', debian], ['myteam/multi', multi]] as const) {
+      const read = await run(repository, seeded.tag);
+      const amd64 = seeded.platforms.find((p) => p.architecture === 'amd64')!;
+      expect(read, repository).toMatchObject({ status: 200, digest: seeded.listDigest, mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json', config: amd64.configDigest, architectures: ['amd64', 'arm64'], user: 'dstack', cmd: ['/hello.txt'], requests: 4 });
+    }
+    const registryLog = await up.registry.log();
+    const user = up.account.username;
+    for (const platform of debian.platforms) {
+      expect(registryLog, platform.architecture).toMatch(new RegExp(`auth\\.user\\.name="?${user}"? .*uri="?/v2/library/debian/manifests/${platform.manifestDigest}`));
+    }
+    expect(registryLog).toMatch(new RegExp(`auth\\.user\\.name="?${user}"? .*uri=/v2/library/python/manifests/3\\.14`));
+    expect(registryLog).toMatch(new RegExp(`uri="?/v2/library/debian/blobs/${debian.platforms.find((p) => p.architecture === 'amd64')!.configDigest}`));
+    // No layer blob: the dstack server reads manifests and one config only.
+    for (const platform of [...debian.platforms, ...multi.platforms]) expect(registryLog).not.toContain(`blobs/${platform.layerDigest}`);
+
+    // An unknown tag is the registry's own 404 (MANIFEST_UNKNOWN) at once, not a hang into
+    // dstack's 20 s timeout.
+    const unknown = await run('python', 'no-such-tag');
+    expect(unknown).toMatchObject({ status: 404, error: 'MANIFEST_UNKNOWN' });
+    expect(unknown.ms).toBeLessThan(5_000);
+    expect(await run('myteam/multi', 'no-such-tag')).toMatchObject({ status: 404, error: 'MANIFEST_UNKNOWN' });
+
     // Without our CA in the bundle, requests refuses the endpoint: the trust is bundle.pem's.
     const untrusted = await execa(PYTHON, [script, mirror.url, 'python', '3.14'], { env: { PATH: '/usr/bin:/bin' }, extendEnv: false, reject: false, timeout: 30_000 });
     expect(String(untrusted.stderr)).toMatch(/CERTIFICATE_VERIFY_FAILED|SSLError/);
-    const registryLog = await up.registry.log();
-    expect(registryLog).toMatch(new RegExp(`auth\\.user\\.name="?${up.account.username}"? .*uri=/v2/library/python/manifests/3\\.14`));
   });
 
   it('refuses --tls-cert without --tls-key, and a key that is not PEM, in one line each', async () => {
