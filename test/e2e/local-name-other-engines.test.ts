@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,32 +85,76 @@ describe('e2e: local-name mode, containerd and podman pull the rewritten name th
     });
   });
 
-  const podmans: Array<{ label: string; root?: EngineRoot }> = [
-    { label: `podman ${packageVersion(HOST_DOCKERD, 'podman')} (host)` },
-    { label: `podman ${upstreamVersion(sid.packages, 'podman')} (sid)`, root: sid },
-  ];
-  for (const { label, root } of podmans) {
-    it(`${label}: refuses the plain-http name without registries.conf; pulls it with \`insecure = true\` for the name`, async () => {
-      const dir = join(stack.dir, `podman-${podmans.findIndex((p) => p.label === label)}`);
-      await mkdir(join(dir, 'home'), { recursive: true });
-      const authFile = join(dir, 'auth.json');
-      await writeFile(authFile, '{}\n');
-      const conf = join(dir, 'registries.conf');
-      const podman = (args: string[]) =>
-        runPodman({ dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(dir, 'home'), REGISTRY_AUTH_FILE: authFile, CONTAINERS_REGISTRIES_CONF: conf }, ...(root ? { root } : {}), binds: [stack.dir] }, args);
-
-      await writeFile(conf, '');
-      const refused = await podman(['pull', name]);
-      expect(refused.exitCode, describeResult(refused)).not.toBe(0);
-      expect(String(refused.stderr)).toMatch(/server gave HTTP response to HTTPS client/);
-
-      await writeFile(conf, `[[registry]]\nlocation = "${address}"\ninsecure = true\n`);
-      const since = await marks();
-      const pull = await podman(['pull', name]);
-      expect(pull.exitCode, describeResult(pull)).toBe(0);
-      const inspect = await podman(['image', 'inspect', name, '--format', '{{index .Labels "e2e.seed"}}']);
-      expect(String(inspect.stdout).trim(), describeResult(inspect)).toBe('library/python:3.14');
-      await expectThroughEndpoint(since, label);
+  // podman needs `insecure = true` for the name: the real `configure --local-name` writes it
+  // (engines containerd and podman, every path under the test's dir), `doctor --local-name`
+  // checks it against the running dockerd too, `unconfigure` takes it out again.
+  describe('configure --local-name, podman, doctor, unconfigure', () => {
+    let setupArgs: string[];
+    let dropIn: string;
+    beforeAll(() => {
+      const dir = join(stack.dir, 'setup');
+      dropIn = join(dir, 'registries.conf.d', '90-docker-credential-dstack.conf');
+      setupArgs = ['--docker-config', stack.host.dockerConfigDir, '--daemon-json', stack.dockerd.daemonJsonPath, '--docker-certs-dir', stack.dockerd.certsDir,
+        '--containerd-certs-dir', join(dir, 'containerd-certs.d'), '--registries-conf-dir', join(dir, 'registries.conf.d'), '--state-dir', join(dir, 'state'), '--dockerd-pidfile', join(dir, 'dockerd.pid')];
     });
-  }
+    // doctor takes the paths configure wrote to, not the state dir or the dockerd pidfile.
+    const doctorPaths = (args: string[]) => args.filter((a, i) => ['--docker-config', '--daemon-json', '--containerd-certs-dir', '--registries-conf-dir'].includes(a) || ['--docker-config', '--daemon-json', '--containerd-certs-dir', '--registries-conf-dir'].includes(args[i - 1] ?? ''));
+    const podmans: Array<{ label: string; root?: EngineRoot }> = [
+      { label: `podman ${packageVersion(HOST_DOCKERD, 'podman')} (host)` },
+      { label: `podman ${upstreamVersion(sid.packages, 'podman')} (sid)`, root: sid },
+    ];
+    const podmanIn = (index: number, conf: string) => {
+      const dir = join(stack.dir, `podman-${index}`);
+      const root = podmans[index]!.root;
+      return async (args: string[]) => {
+        await mkdir(join(dir, 'home'), { recursive: true });
+        await writeFile(join(dir, 'auth.json'), '{}\n');
+        return runPodman({ dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(dir, 'home'), REGISTRY_AUTH_FILE: join(dir, 'auth.json'), CONTAINERS_REGISTRIES_CONF: conf }, ...(root ? { root } : {}), binds: [stack.dir] }, args);
+      };
+    };
+
+    for (const [index, { label }] of podmans.entries()) {
+      it(`${label}: refuses the plain-http name with an empty registries.conf`, async () => {
+        const empty = join(stack.dir, `empty-registries-${index}.conf`);
+        await writeFile(empty, '');
+        const refused = await podmanIn(index, empty)(['pull', name]);
+        expect(refused.exitCode, describeResult(refused)).not.toBe(0);
+        expect(String(refused.stderr)).toMatch(/server gave HTTP response to HTTPS client/);
+      });
+    }
+
+    it('configure --local-name writes insecure = true for the name in the drop-in, nothing in containerd\'s certs.d', async () => {
+      const result = await stack.host.run(['configure', ...setupArgs, '--engines', 'containerd,podman', '--local-name', address], { env: { DOCKER_HOST: stack.dockerd.host } });
+      expect(result.exitCode, describeResult(result)).toBe(0);
+      expect(await readFile(dropIn, 'utf8')).toContain(`[[registry]]\nlocation = "${address}"\ninsecure = true\n`);
+      await expect(readFile(join(stack.dir, 'setup', 'containerd-certs.d', address, 'hosts.toml'))).rejects.toThrow(/ENOENT/);
+    });
+
+    for (const [index, { label }] of podmans.entries()) {
+      it(`${label}: pulls the name with configure's drop-in as its registries.conf`, async () => {
+        const podman = podmanIn(index, dropIn);
+        const since = await marks();
+        const pull = await podman(['pull', name]);
+        expect(pull.exitCode, describeResult(pull)).toBe(0);
+        const inspect = await podman(['image', 'inspect', name, '--format', '{{index .Labels "e2e.seed"}}']);
+        expect(String(inspect.stdout).trim(), describeResult(inspect)).toBe('library/python:3.14');
+        await expectThroughEndpoint(since, label);
+      });
+    }
+
+    it('doctor --local-name: ok for the endpoint, dockerd (docker info: 127.0.0.0/8), containerd and podman; after unconfigure podman fails and the drop-in is gone', async () => {
+      const doctor = () => stack.host.run(['doctor', ...doctorPaths(setupArgs), '--engines', 'docker,containerd,podman', '--local-name', address], { env: { DOCKER_HOST: stack.dockerd.host } });
+      const lines = (out: string) => out.split('\n').filter((l) => / local name, /.test(l));
+      const ok = await doctor();
+      expect(lines(String(ok.stdout)).map((l) => l.slice(0, 4)), String(ok.stdout)).toEqual(['ok  ', 'ok  ', 'ok  ', 'ok  ']);
+      expect(String(ok.stdout)).toContain(`ok   local name, dockerd: docker info lists 127.0.0.0/8 as insecure: dockerd pulls ${address}/… over http, nothing to write`);
+
+      const undo = await stack.host.run(['unconfigure', '--state-dir', join(stack.dir, 'setup', 'state'), '--no-reload']);
+      expect(undo.exitCode, describeResult(undo)).toBe(0);
+      await expect(readFile(dropIn)).rejects.toThrow(/ENOENT/);
+      const after = await doctor();
+      expect(after.exitCode).toBe(1);
+      expect(String(after.stdout)).toMatch(new RegExp(`^fail local name, podman: no drop-in in .* names ${address.replace(/\./g, '\\.')}`, 'm'));
+    });
+  });
 });

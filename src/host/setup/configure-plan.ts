@@ -14,6 +14,8 @@ export interface ConfigureInput {
   keys: string[];
   // What the engine files name as Docker Hub mirror (the mirrors, or the mirror endpoint).
   mirrors: string[];
+  // Local-name mode's loopback registry name (local-name.ts): only podman needs a line for it.
+  localName?: string;
   engines: Engine[];
   dockerContainerdStore: boolean;
   // What earlier configure runs added, by path (the setup state): entries of ours that are no
@@ -47,6 +49,13 @@ export async function planConfigure(input: ConfigureInput): Promise<ConfigurePla
       summary: summarize(edit.owned.added.length > 0 ? `credHelpers for ${edit.owned.added.join(', ')}` : `credHelpers already name the helper`, stale.removed),
     });
   }
+  const localName = input.localName;
+  // dockerd and containerd pull the loopback name over plain http with nothing written
+  // (dockerd: 127.0.0.0/8 is insecure by default; containerd: its default host config); podman
+  // needs `insecure = true` for it (docs/with-dstack.md, "What each engine needs for the name").
+  if (engines.includes('podman') && mirrors.length === 0 && localName) {
+    files.push(await tomlFile('containers registries.conf drop-in', join(options.registriesConfDir, REGISTRIES_DROP_IN_NAME), (t, l) => addRegistriesMirrors(t, [], l, localName), `insecure = true for ${localName}`));
+  }
   if (mirrors.length === 0) return { files, warnings, skippedKeys };
 
   if (engines.includes('docker')) {
@@ -64,18 +73,19 @@ export async function planConfigure(input: ConfigureInput): Promise<ConfigurePla
     files.push(await tomlFile('containerd hosts.toml', join(options.containerdCertsDir, 'docker.io', 'hosts.toml'), (t, l) => addContainerdMirrors(t, mirrors, l)));
   }
   if (engines.includes('podman')) {
-    files.push(await tomlFile('containers registries.conf drop-in', join(options.registriesConfDir, REGISTRIES_DROP_IN_NAME), (t, l) => addRegistriesMirrors(t, mirrors, l)));
+    const what = localName ? `docker.io mirror; insecure = true for ${localName}` : 'docker.io mirror';
+    files.push(await tomlFile('containers registries.conf drop-in', join(options.registriesConfDir, REGISTRIES_DROP_IN_NAME), (t, l) => addRegistriesMirrors(t, mirrors, l, localName), what));
   }
   return { files, warnings, skippedKeys };
 }
 
-async function tomlFile(label: string, path: string, edit: (text: string | undefined, label: string) => string): Promise<PlannedFile> {
+async function tomlFile(label: string, path: string, edit: (text: string | undefined, label: string) => string, what = 'docker.io mirror'): Promise<PlannedFile> {
   const file = await readTarget(path, label);
   const after = edit(file.text, file.shownPath);
   return {
     label, path: file.shownPath, target: file.target, before: file.text, after: changed(file.text, after), newMode: 0o644,
     ownership: { kind: 'toml-block' },
-    summary: after === (file.text ?? '') ? 'mirror already listed' : 'docker.io mirror',
+    summary: after === (file.text ?? '') ? `already there: ${what}` : what,
   };
 }
 

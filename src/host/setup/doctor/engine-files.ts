@@ -94,7 +94,7 @@ function verdict(name: string, path: string, expected: string[], names: (mirror:
     : { status: 'fail', name, detail: `${path} does not name ${missing.join(', ')}`, fix: FIX };
 }
 
-async function readText(path: string): Promise<string | undefined> {
+export async function readText(path: string): Promise<string | undefined> {
   return readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
     throw new Error(`cannot read ${path} (${error.code ?? 'error'})`);
