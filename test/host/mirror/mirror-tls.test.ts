@@ -22,6 +22,7 @@ let home: MirrorHome;
 let mirror: MirrorProcess;
 let certs: string;
 let made: string;
+let metadataOnly: MirrorProcess;
 let debian: SeededManifestList;
 let multi: SeededManifestList;
 
@@ -36,8 +37,10 @@ beforeAll(async () => {
   certs = join(up.dir, 'certs');
   made = String((await execa(HELPER_BINARY, ['mirror-cert', '--out', certs], { env: home.env, extendEnv: false })).stdout);
   mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--tls-cert', join(certs, 'cert.pem'), '--tls-key', join(certs, 'key.pem')]);
+  metadataOnly = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--tls-cert', join(certs, 'cert.pem'), '--tls-key', join(certs, 'key.pem'), '--metadata-only'], { name: 'metadata-only' });
 }, 60_000);
 afterAll(async () => {
+  await metadataOnly?.stop();
   await mirror?.stop();
   await up?.stop();
 });
@@ -138,5 +141,46 @@ describe.skipIf(!runnable)('mirror over TLS, certificates from mirror-cert', () 
     expect(notPem.exitCode).toBe(1);
     expect(String(notPem.stderr).trim().split('\n')).toHaveLength(1);
     expect(String(notPem.stderr)).toMatch(/not a usable PEM certificate and matching key/);
+  });
+});
+
+// The dstack server host's endpoint (`--metadata-only`, what install.sh --for-dstack-server
+// runs): the plan-time read works, a layer blob is refused in the registry's error format, and
+// a config blob is served only after a manifest that names it.
+describe.skipIf(!runnable)('mirror --metadata-only: manifests, tag lists and config blobs, no layers', () => {
+  it.skipIf(!pythonRequests)("the dstack server's read of a single image and a two-platform list works through it", async () => {
+    const script = join(import.meta.dirname, '..', '..', 'fixtures', 'dstack-image-read.py');
+    const env = { PATH: '/usr/bin:/bin', REQUESTS_CA_BUNDLE: join(certs, 'bundle.pem') };
+    for (const [repository, reference, config] of [['python', '3.14', up.images.get('library/python:3.14')!.configDigest], ['debian', 'trixie', debian.platforms.find((p) => p.architecture === 'amd64')!.configDigest]] as const) {
+      const read = await execa(PYTHON, [script, metadataOnly.url, repository, reference], { env, extendEnv: false, reject: false, timeout: 30_000 });
+      expect(JSON.parse(String(read.stdout)), String(read.stderr)).toMatchObject({ status: 200, config });
+    }
+  });
+
+  it('refuses a layer blob and an unannounced config blob with 403 DENIED; tags/list and manifests pass', async () => {
+    const ca = await readFile(join(certs, 'ca.pem'), 'utf8');
+    const app = up.images.get('myteam/app:1')!;
+    // Before any manifest of myteam/app: even its config blob is refused.
+    const early = await httpsGet(`${metadataOnly.url}/v2/myteam/app/blobs/${app.configDigest}`, ca);
+    expect(early.status).toBe(403);
+    expect(JSON.parse(early.body).errors[0]).toMatchObject({ code: 'DENIED' });
+    expect(JSON.parse(early.body).errors[0].message).toMatch(/--metadata-only.*not layer blobs/);
+    expect((await httpsGet(`${metadataOnly.url}/v2/myteam/app/manifests/1`, ca)).status).toBe(200);
+    expect((await httpsGet(`${metadataOnly.url}/v2/myteam/app/blobs/${app.configDigest}`, ca)).status).toBe(200);
+    // The layer that manifest names: never served, and never asked for upstream. Another
+    // repository's name does not borrow the config either.
+    const layerAsks = async () => (await up.registry.log()).split('\n').filter((l) => l.includes(`/v2/myteam/app/blobs/${app.layerDigest}`)).length;
+    const asksBefore = await layerAsks();
+    const layer = await httpsGet(`${metadataOnly.url}/v2/myteam/app/blobs/${app.layerDigest}`, ca);
+    expect(layer.status).toBe(403);
+    expect(await layerAsks(), 'the upstream was not asked for the layer').toBe(asksBefore);
+    expect((await httpsGet(`${metadataOnly.url}/v2/python/blobs/${app.configDigest}`, ca)).status).toBe(403);
+    expect((await httpsGet(`${metadataOnly.url}/v2/myteam/app/tags/list`, ca, 'application/json')).status).toBe(200);
+    // The same layer through the unrestricted endpoint: served, and the upstream was asked.
+    expect((await httpsGet(`${mirror.url}/v2/myteam/app/blobs/${app.layerDigest}`, ca)).status).toBe(200);
+    expect(await layerAsks()).toBeGreaterThan(asksBefore);
+    const log = await metadataOnly.log();
+    expect(log).toMatch(/manifests, tag lists and config blobs only \(--metadata-only\)/);
+    expect(log).toMatch(new RegExp(`kind=blob repository=myteam/app ref=${app.layerDigest} .*status=403 .*cause=metadata_only`));
   });
 });
