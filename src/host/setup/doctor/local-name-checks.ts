@@ -16,7 +16,8 @@ const FIX = (name: string) => `run docker-credential-dstack configure --local-na
 // podman because the registries.conf.d drop-in that decides for the name says insecure = true.
 export const localNameChecks: Check = async (ctx) => {
   const name = ctx.options.localName;
-  if (!name) return skipped('local name', 'not checked (doctor --local-name HOST:PORT checks local-name mode)');
+  // Not asked for: no line (the mode is the operator's choice, not something to detect).
+  if (!name) return [];
   const engines = ctx.options.engines ?? (await detectEngines(ctx.env));
   const results: CheckResult[] = [await endpointAtName(name)];
   const notInstalled = (engine: string) => skipped(`local name, ${engine}`, `${engine} is not installed${ctx.options.engines ? ' (not in --engines)' : ''}`);
