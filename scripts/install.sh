@@ -25,6 +25,8 @@ Mirror endpoint (docker-credential-dstack mirror, docs/mirror.md), where systemd
                       given explicitly, the units are written even where systemd does not run
   --no-systemctl      write the units but run no systemctl (image builds, tests)
   --no-mirror-units   do not install the units
+  --for-dstack-server the dstack server host's endpoint (local-name mode, docs/with-dstack.md):
+                      TLS from `mirror-cert` in <config dir>/tls, --metadata-only, no configure
 USAGE
 }
 
@@ -44,6 +46,7 @@ UNINSTALL=0
 SYSTEMD_DIR=""
 SYSTEMCTL_RUN=1
 MIRROR_UNITS=1
+FOR_SERVER=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --server) [ $# -ge 2 ] || die "--server needs a URL"; SERVER=$2; shift 2 ;;
@@ -57,6 +60,7 @@ while [ $# -gt 0 ]; do
     --systemd-dir) [ $# -ge 2 ] || die "--systemd-dir needs a directory"; SYSTEMD_DIR=$2; shift 2 ;;
     --no-systemctl) SYSTEMCTL_RUN=0; shift ;;
     --no-mirror-units) MIRROR_UNITS=0; shift ;;
+    --for-dstack-server) FOR_SERVER=1; CONFIGURE=0; shift ;;
     -h|--help) usage; exit 0 ;;
     --) shift; break ;;
     *) die "unknown option $1 (see --help)" ;;
@@ -91,6 +95,13 @@ SERVICE_UNIT=docker-credential-dstack-mirror.service
 # The endpoint's address: DEFAULT_MIRROR_LISTEN in src/host/mirror/default-listen.ts, which
 # `configure --mirror-endpoint` points the engines at.
 MIRROR_LISTEN=127.0.0.1:8484
+# On the dstack server host the endpoint serves the dstack server's plan-time reads: python-dxf
+# speaks only https, and it reads manifests, tag lists and config blobs, never a layer.
+MIRROR_ARGS=""
+TLS_DIR="$CONFIG_DIR/tls"
+if [ "$FOR_SERVER" = 1 ]; then
+  MIRROR_ARGS=" --metadata-only --tls-cert $TLS_DIR/cert.pem --tls-key $TLS_DIR/key.pem"
+fi
 # The program run as systemctl (DSTACK_INSTALL_SYSTEMCTL: a test's recorder).
 SYSTEMCTL=${DSTACK_INSTALL_SYSTEMCTL:-systemctl}
 
@@ -141,6 +152,7 @@ if [ "$UNINSTALL" = 1 ]; then
     rm -f "$MANIFEST"
   fi
   if [ "$UNITS" = 1 ]; then run_systemctl daemon-reload; fi
+  rmdir "$CONFIG_DIR/tls" 2>/dev/null || true
   rmdir "$CONFIG_DIR" 2>/dev/null || true
   echo "uninstalled"
   exit 0
@@ -183,6 +195,19 @@ if [ -n "$NEW_TOKEN" ]; then
   printf '%s' "$NEW_TOKEN" | put_file "$TOKEN" 0600
 fi
 
+# The dstack server host's certificate, made once (a later run keeps it: the dstack server
+# trusts bundle.pem as it was printed); its four files are removed by --uninstall.
+if [ "$FOR_SERVER" = 1 ]; then
+  if [ -f "$TLS_DIR/cert.pem" ] && [ -f "$TLS_DIR/key.pem" ]; then
+    echo "unchanged: $TLS_DIR (the endpoint's certificate)"
+  else
+    "$TARGET" mirror-cert --out "$TLS_DIR" || die "mirror-cert failed; see the line above"
+  fi
+  for f in ca.pem cert.pem key.pem bundle.pem; do
+    grep -qxF "$TLS_DIR/$f" "$MANIFEST" 2>/dev/null || echo "$TLS_DIR/$f" >>"$MANIFEST"
+  done
+fi
+
 # The endpoint's units: the socket listens on loopback, systemd starts the service at the first
 # connection, and the service exits when idle. Installed and started before configure, which
 # points the engines at the endpoint when it is enabled.
@@ -213,7 +238,7 @@ Wants=network-online.target
 [Service]
 Type=simple
 Environment=DOCKER_CREDENTIAL_DSTACK_CONFIG=$CONFIG
-ExecStart=$TARGET mirror --idle-exit 10m
+ExecStart=$TARGET mirror --idle-exit 10m$MIRROR_ARGS
 TimeoutStopSec=15
 NoNewPrivileges=yes
 ProtectSystem=full
@@ -236,5 +261,8 @@ fi
 
 if [ "$CONFIGURE" = 1 ]; then
   "$TARGET" configure "$@"
+elif [ "$FOR_SERVER" = 1 ]; then
+  echo "not configured (--for-dstack-server): this host's engines are left alone. Give the dstack server"
+  echo "  DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY=$MIRROR_LISTEN and REQUESTS_CA_BUNDLE=$TLS_DIR/bundle.pem"
 fi
 echo "installed: $TARGET"

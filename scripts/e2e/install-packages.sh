@@ -15,6 +15,8 @@ engine_roots() {
   bash "$here/engine-roots.sh"
 }
 packages=(docker.io docker-registry apache2-utils skopeo podman openssl postgresql curl iproute2
+  # Reads images as the dstack server does: python-dxf runs over requests (test/fixtures/dstack-image-read.py).
+  python3-requests
   # Builds the engine matrix's sid and trixie roots (engine-roots.sh).
   debootstrap
   # Sees every file `configure` writes (test/host/commands/configure-touches.test.ts).

@@ -69,6 +69,13 @@ describe.each(dockerdMatrix())('e2e: local-name mode, the shim pulls dstack-rewr
     }
   });
 
+  it('doctor --local-name: this dockerd lists 127.0.0.0/8 as insecure in docker info, so nothing is written for it', async () => {
+    const address = new URL(stack.endpoint.url).host;
+    const doctor = await stack.host.run(['doctor', '--daemon-json', stack.dockerd.daemonJsonPath, '--engines', 'docker', '--local-name', address], { env: { DOCKER_HOST: stack.dockerd.host } });
+    expect(String(doctor.stdout)).toContain(`ok   local name, endpoint: http://${address} answers /healthz`);
+    expect(String(doctor.stdout)).toContain(`ok   local name, dockerd: docker info lists 127.0.0.0/8 as insecure: dockerd pulls ${address}/… over http, nothing to write`);
+  });
+
   it("the mirror mode path is served by the same endpoint at the same time", async () => {
     const response = await fetch(`${stack.endpoint.url}/v2/library/python/manifests/3.14`, { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
     expect(response.status).toBe(200);

@@ -32,14 +32,15 @@ async function runConfigure(ctx: CommandContext): Promise<number> {
 
 async function configureUnderLock(ctx: CommandContext, options: SetupOptions): Promise<number> {
   const setup = await resolveHostSetup(options, ctx.env);
-  if (setup.keys.length === 0 && setup.engineMirrors.length === 0) {
-    await write(ctx.stderr, `nothing to configure: ${setup.source} names no mirror and no registry; pass --mirror URL or --registry KEY\n`);
+  if (setup.keys.length === 0 && setup.engineMirrors.length === 0 && !options.localName) {
+    await write(ctx.stderr, `nothing to configure: ${setup.source} names no mirror and no registry; pass --mirror URL, --registry KEY or --local-name HOST:PORT\n`);
     return 1;
   }
   const engines = options.engines ?? (await detectEngines(ctx.env));
   const via = setup.endpoint ? ` through the mirror endpoint ${setup.endpoint}` : '';
   const chosen = options.engines ? '' : ' (those installed here; --engines chooses)';
-  await write(ctx.stdout, `configuring from ${setup.source}: mirrors ${list(setup.mirrors)}${via}; helper for ${list(setup.keys)}; engines ${list(engines)}${chosen}\n`);
+  const localName = options.localName ? `; local name ${options.localName}` : '';
+  await write(ctx.stdout, `configuring from ${setup.source}: mirrors ${list(setup.mirrors)}${via}; helper for ${list(setup.keys)}${localName}; engines ${list(engines)}${chosen}\n`);
   if (setup.endpointNote) await write(ctx.stdout, `note: ${setup.endpointNote}\n`);
   // A run killed half-way is finished or rolled back before this one reads any file.
   if (options.dryRun) {
@@ -52,7 +53,7 @@ async function configureUnderLock(ctx: CommandContext, options: SetupOptions): P
   if (engines.includes('docker') && mirrors.length > 0) docker = await dockerPreflight(options, ctx.env);
   const { files: owned } = await loadSetupState(options.stateDir);
   const containerd = engines.includes('containerd') && mirrors.length > 0 ? await containerdVersion(ctx.env) : undefined;
-  const plan = await planConfigure({ options, keys: setup.keys, mirrors, engines, dockerContainerdStore: docker?.info?.containerdStore ?? false, endpoint: setup.endpoint !== undefined, containerd, owned });
+  const plan = await planConfigure({ options, keys: setup.keys, mirrors, ...(options.localName ? { localName: options.localName } : {}), engines, dockerContainerdStore: docker?.info?.containerdStore ?? false, endpoint: setup.endpoint !== undefined, containerd, owned });
   for (const warning of plan.warnings) await write(ctx.stderr, `warning: ${warning}\n`);
   for (const note of docker?.notes ?? []) await write(ctx.stderr, `${note}\n`);
 
@@ -72,6 +73,7 @@ async function configureUnderLock(ctx: CommandContext, options: SetupOptions): P
   const changed = await applyConfigurePlan(plan.files, options.stateDir, ctx.stdout);
   const dockerInEffect = await reportDocker(ctx, docker, daemonJson, mirrors, options.noReload, setup.endpoint !== undefined);
   await reportEngines(ctx, plan.files);
+  if (options.localName) await reportLocalName(ctx, options.localName, engines);
   if (setup.endpoint && !(await endpointAnswers(setup.endpoint))) {
     await write(ctx.stderr, `warning: nothing answers at ${setup.endpoint}/healthz yet: until the endpoint runs, every pull falls back to Docker Hub. Enable docker-credential-dstack-mirror.socket (scripts/install.sh does) or run \`docker-credential-dstack mirror\` (docs/mirror.md)\n`);
   }
@@ -120,6 +122,17 @@ async function reportEngines(ctx: CommandContext, files: PlannedFile[]): Promise
   const config = files.find((f) => f.label === CONTAINERD_CONFIG_LABEL);
   if (config && isChange(config)) await write(ctx.stdout, `containerd: restart it for CRI to read the new config_path: systemctl restart containerd\n`);
   await write(ctx.stdout, `note: ctr reads ${dirname(dirname(hosts.path))} only with --hosts-dir; nerdctl reads it by default; no restart needed for hosts.toml changes\n`);
+}
+
+// What local-name mode needs per engine, measured (docs/with-dstack.md): said, so that
+// "nothing written" for dockerd and containerd reads as a decision, not an omission.
+async function reportLocalName(ctx: CommandContext, name: string, engines: readonly string[]): Promise<void> {
+  if (engines.includes('docker')) await write(ctx.stdout, `local name ${name}, dockerd: nothing to write (it takes 127.0.0.0/8 as an insecure registry: https without verification, then http)\n`);
+  if (engines.includes('containerd')) await write(ctx.stdout, `local name ${name}, containerd: nothing to write (its default host config speaks plain http to a loopback name with a port; no hosts.toml for ${name})\n`);
+  if (engines.includes('podman')) await write(ctx.stdout, `local name ${name}, podman: insecure = true for ${name} in the registries.conf drop-in\n`);
+  if (!(await endpointAnswers(`http://${name}`))) {
+    await write(ctx.stderr, `warning: nothing answers at http://${name}/healthz yet: until the endpoint listens there, every pull of ${name}/… fails. Run the endpoint on that address (docker-credential-dstack mirror --listen ${name}, or its socket unit)\n`);
+  }
 }
 
 function list(items: readonly string[]): string {

@@ -11,6 +11,7 @@ import type { UpstreamSource } from './upstream-source.ts';
 import { credentialFailure } from './credential-failure.ts';
 import { MANIFEST_MAX_BYTES, readManifestBody } from './manifest-body.ts';
 import { answerRefusal } from './upstream-answer-check.ts';
+import type { ReadScope } from './metadata-only.ts';
 
 export interface PullDeps {
   // Told how many body bytes went through (see memory-pacer.ts).
@@ -19,6 +20,8 @@ export interface PullDeps {
   auth: UpstreamAuth;
   credentials: MirrorCredentials;
   upstreams: UpstreamSource;
+  // --metadata-only: blobs only when a served manifest named them as its config.
+  readScope?: ReadScope;
 }
 
 // What happened to one request, filled in as it goes, for the log line and the metrics
@@ -42,6 +45,7 @@ type Attempt =
 // engine hears if nothing succeeds). The body is piped from the upstream response to the
 // engine as it comes (backpressure through pipe), never buffered.
 export async function forwardPull(req: IncomingMessage, res: ServerResponse, route: Exclude<PullRoute, { kind: 'ping' }>, deps: PullDeps, record: PullRecord): Promise<void> {
+  if (route.kind === 'blob') deps.readScope?.checkBlob(route.repository, route.reference);
   const upstreams = await deps.upstreams.current();
   if (upstreams.length === 0) throw new MirrorError(503, 'UNAVAILABLE', 'no_upstream', 'no upstream is configured: the dstack server names none (and no --upstream was given)');
   let failure: MirrorError | undefined;
@@ -50,7 +54,10 @@ export async function forwardPull(req: IncomingMessage, res: ServerResponse, rou
     for (const repository of upstreamRepositories(upstream, route.repository)) {
       const attempt = await attemptPull(req, res, route, upstream, repository, deps);
       if (attempt.kind === 'gone') return;
-      if (attempt.kind === 'response') return stream(attempt, req, res, route, record, deps.piped);
+      if (attempt.kind === 'response') {
+        if (attempt.body !== undefined && route.kind === 'manifest') deps.readScope?.remember(route.repository, attempt.body);
+        return stream(attempt, req, res, route, record, deps.piped);
+      }
       tried.push(`${upstream.origin}/v2/${repository}`);
       if (attempt.kind === 'failure') {
         if (!failure) {

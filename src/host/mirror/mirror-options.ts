@@ -24,6 +24,8 @@ export interface MirrorOptions {
   // server reads with python-dxf, which only speaks https).
   tlsCert?: string;
   tlsKey?: string;
+  // Serve manifests, tag lists and config blobs only (metadata-only.ts): the dstack server host's endpoint.
+  metadataOnly: boolean;
 }
 
 export const MIRROR_USAGE = `Usage: docker-credential-dstack mirror [options]
@@ -45,6 +47,8 @@ Options:
                           default 10m under socket activation, never in the foreground
   --tls-cert FILE         serve https with this PEM certificate (chain) instead of http; needs --tls-key
   --tls-key FILE          the PEM private key of --tls-cert (see docker-credential-dstack mirror-cert)
+  --metadata-only         serve manifests, tag lists and the config blobs of manifests served, no layer
+                          blobs: the dstack server host's endpoint (local-name mode, docs/with-dstack.md)
   --allow-non-loopback    allow a --listen address that is not loopback (the endpoint carries the fleet's pull rights)
 Settings (server, token file, cache, CA, timeout, log file): as for get, see docs/helper.md.
 `;
@@ -69,6 +73,7 @@ export function parseMirrorOptions(argv: string[]): MirrorOptions {
         'allow-non-loopback': { type: 'boolean' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
+        'metadata-only': { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -93,6 +98,7 @@ export function parseMirrorOptions(argv: string[]): MirrorOptions {
     maxConnectionsPerUid: connectionCap(v['max-connections-per-uid']),
     ...(idle === undefined ? {} : { idleExitMs: /^\s*(0|none|never|off)\s*$/i.test(idle) ? 0 : parseDuration(idle, '--idle-exit') * 1000 }),
     allowNonLoopback: v['allow-non-loopback'] ?? false,
+    metadataOnly: v['metadata-only'] ?? false,
     ...(tlsCert !== undefined && tlsKey !== undefined ? { tlsCert, tlsKey } : {}),
   };
 }

@@ -20,6 +20,7 @@ import { createPeerUidLookup, openProcTables } from './peer-uid.ts';
 import { activatedSocketFd } from './socket-activation.ts';
 import { listenOn, stopServing } from './serve-lifecycle.ts';
 import { readTlsFiles } from './tls-files.ts';
+import { createMetadataOnlyScope } from './metadata-only.ts';
 import { createUpstreamAuth } from './upstream-auth.ts';
 import { createUpstreamHttp } from './upstream-http.ts';
 import { fixedUpstreams, serviceUpstreams } from './upstream-source.ts';
@@ -66,6 +67,7 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
     auth: createUpstreamAuth({ http, sharedDeadlineMs: 2 * settings.timeoutMs, serverRealmHosts: serverHost(settings.server), onTokenFetch: () => metrics.increment('dstack_mirror_registry_token_requests_total') }),
     credentials: createMirrorCredentials({ settings, log, cache, client: serviceClient }),
     upstreams: upstreamList.length > 0 ? fixedUpstreams(upstreamList) : serviceUpstreams({ client: serviceClient, cacheDir: settings.cacheDir, log, server: settings.server }),
+    ...(options.metadataOnly ? { readScope: createMetadataOnlyScope() } : {}),
   };
   const policy = createPeerPolicy({ uids: options.allowUids, gids: options.allowGids, unlisted: options.allowNonLoopback });
   const tls = options.tlsCert !== undefined && options.tlsKey !== undefined ? await readTlsFiles(options.tlsCert, options.tlsKey) : undefined;
@@ -78,7 +80,7 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
     procTables.close();
     throw new CodedError('usage', `systemd passed a socket on ${address}, which is not loopback; the endpoint serves the fleet's pull rights to whoever reaches it. Bind the socket unit to 127.0.0.1, or add --allow-non-loopback if that is really meant`);
   }
-  log.info(`listening on ${address}${activatedFd !== undefined ? ' (systemd socket)' : ''}; upstreams: ${upstreamList.length > 0 ? upstreamList.map((u) => `${u.url} (${u.registry}, library ${u.library})`).join(', ') : `from ${settings.server} host config`}; serving ${policy.describe()}${idleExitMs > 0 ? `; exits after ${idleExitMs / 1000} s idle` : ''}`);
+  log.info(`listening on ${address}${activatedFd !== undefined ? ' (systemd socket)' : ''}; upstreams: ${upstreamList.length > 0 ? upstreamList.map((u) => `${u.url} (${u.registry}, library ${u.library})`).join(', ') : `from ${settings.server} host config`}; serving ${policy.describe()}${options.metadataOnly ? '; manifests, tag lists and config blobs only (--metadata-only)' : ''}${idleExitMs > 0 ? `; exits after ${idleExitMs / 1000} s idle` : ''}`);
 
   const reason = await untilStopped(ctx, mirror, idleExitMs);
   log.info(`stopping (${reason})`);

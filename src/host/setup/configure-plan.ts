@@ -17,6 +17,8 @@ export interface ConfigureInput {
   keys: string[];
   // What the engine files name as Docker Hub mirror (the mirrors, or the mirror endpoint).
   mirrors: string[];
+  // Local-name mode's loopback registry name (local-name.ts): only podman needs a line for it.
+  localName?: string;
   engines: Engine[];
   dockerContainerdStore: boolean;
   // The engines use the host-local mirror endpoint (rather than the mirrors themselves).
@@ -53,6 +55,13 @@ export async function planConfigure(input: ConfigureInput): Promise<ConfigurePla
       summary: summarize(edit.owned.added.length > 0 ? `credHelpers for ${edit.owned.added.join(', ')}` : `credHelpers already name the helper`, stale.removed),
     });
   }
+  const localName = input.localName;
+  // dockerd and containerd pull the loopback name over plain http with nothing written
+  // (dockerd: 127.0.0.0/8 is insecure by default; containerd: its default host config); podman
+  // needs `insecure = true` for it (docs/with-dstack.md, "What each engine needs for the name").
+  if (engines.includes('podman') && mirrors.length === 0 && localName) {
+    files.push(await planTomlFile('containers registries.conf drop-in', join(options.registriesConfDir, REGISTRIES_DROP_IN_NAME), (t, l) => addRegistriesMirrors(t, [], l, localName), `insecure = true for ${localName}`));
+  }
   if (mirrors.length === 0) return { files, warnings, skippedKeys };
 
   if (engines.includes('docker')) {
@@ -79,7 +88,8 @@ export async function planConfigure(input: ConfigureInput): Promise<ConfigurePla
     files.push(...cri.filter((file) => !files.some((f) => f.target === file.target)));
   }
   if (engines.includes('podman')) {
-    files.push(await planTomlFile('containers registries.conf drop-in', join(options.registriesConfDir, REGISTRIES_DROP_IN_NAME), (t, l) => addRegistriesMirrors(t, mirrors, l)));
+    const what = localName ? `docker.io mirror; insecure = true for ${localName}` : 'docker.io mirror';
+    files.push(await planTomlFile('containers registries.conf drop-in', join(options.registriesConfDir, REGISTRIES_DROP_IN_NAME), (t, l) => addRegistriesMirrors(t, mirrors, l, localName), what));
   }
   return { files, warnings, skippedKeys };
 }

@@ -10,6 +10,10 @@ export interface DockerInfo {
   driver: string;
   containerdStore: boolean;
   serverVersion: string;
+  // RegistryConfig.InsecureRegistryCIDRs (127.0.0.0/8 always, plus daemon.json's), and the
+  // names in IndexConfigs marked not secure.
+  insecureCidrs: string[];
+  insecureNames: string[];
 }
 
 // `docker info` as JSON, through the docker CLI and the caller's DOCKER_HOST.
@@ -34,7 +38,11 @@ export function parseDockerInfo(info: any): DockerInfo {
   const status: unknown[] = Array.isArray(info?.DriverStatus) ? info.DriverStatus : [];
   const snapshotter = status.some((pair) => Array.isArray(pair) && String(pair[1] ?? '').includes('io.containerd.snapshotter'));
   const mirrors: unknown[] = Array.isArray(info?.RegistryConfig?.Mirrors) ? info.RegistryConfig.Mirrors : [];
+  const cidrs: unknown[] = Array.isArray(info?.RegistryConfig?.InsecureRegistryCIDRs) ? info.RegistryConfig.InsecureRegistryCIDRs : [];
+  const indexes: Record<string, { Secure?: unknown }> = info?.RegistryConfig?.IndexConfigs && typeof info.RegistryConfig.IndexConfigs === 'object' ? info.RegistryConfig.IndexConfigs : {};
   return {
+    insecureCidrs: cidrs.map(String),
+    insecureNames: Object.entries(indexes).filter(([, v]) => v?.Secure === false).map(([k]) => k),
     mirrors: mirrors.map(String),
     driver: String(info?.Driver ?? ''),
     containerdStore: snapshotter,

@@ -30,7 +30,9 @@ export async function resolveHostSetup(options: SetupOptions, env: Record<string
   let registries = options.registries;
   let fleet: HostConfigEndpoint | undefined;
   let source = 'command line';
-  if (mirrors.length === 0 && !(registries.length > 0 && !(await serverConfigured(env)))) {
+  // --registry or --local-name alone works without a server, and takes its mirrors when there is one.
+  const commandLineOnly = (registries.length > 0 || options.localName !== undefined) && !(await serverConfigured(env));
+  if (mirrors.length === 0 && !commandLineOnly) {
     const settings = await loadHelperSettings(env);
     const hostConfig = await createServiceClient(settings).getHostConfig();
     mirrors = hostConfig.mirrors;

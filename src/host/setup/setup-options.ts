@@ -5,6 +5,7 @@ import { CodedError } from '../../common/errors.ts';
 import { stateDirOf } from './setup-state.ts';
 import { parseDuration } from '../../common/duration.ts';
 import { takeEndpointFlags, ENDPOINT_USAGE, type EndpointChoice } from './mirror-endpoint.ts';
+import { parseLocalName } from './local-name.ts';
 
 export type Engine = 'docker' | 'containerd' | 'podman';
 export const ENGINES: readonly Engine[] = ['docker', 'containerd', 'podman'];
@@ -20,6 +21,8 @@ export interface SetupOptions {
   registries: string[];
   // The host-local mirror endpoint: on, off, or the server's fleet default.
   mirrorEndpoint: EndpointChoice;
+  // Local-name mode: the loopback registry name the dstack server prefixes (local-name.ts).
+  localName?: string;
   engines?: Engine[];
   containerdCertsDir: string;
   // containerd's own config: where CRI is told to read containerdCertsDir (config_path).
@@ -49,7 +52,8 @@ export const SETUP_USAGE = `Options:
   --dry-run                 print the diff per file, change nothing
   --mirror URL              registry mirror (repeatable); overrides the server's host config, no server needed
   --registry KEY            registry key to name the helper for (repeatable)
-${ENDPOINT_USAGE}  --engines LIST            docker,containerd,podman (default: those installed)
+${ENDPOINT_USAGE}  --local-name HOST:PORT    local-name mode: what each engine needs to pull HOST:PORT/… from the endpoint (e.g. 127.0.0.1:8484)
+  --engines LIST            docker,containerd,podman (default: those installed)
   --force                   replace a credHelpers entry that names another helper
   --no-reload               do not send SIGHUP to dockerd
   --docker-config DIR       Docker client config dir (default $DOCKER_CONFIG or root's ~/.docker)
@@ -81,6 +85,7 @@ export function parseSetupOptions(argv: string[], env: Record<string, string | u
         'daemon-json': { type: 'string' },
         mirror: { type: 'string', multiple: true },
         registry: { type: 'string', multiple: true },
+        'local-name': { type: 'string' },
         engines: { type: 'string' },
         'containerd-certs-dir': { type: 'string' },
         'containerd-config': { type: 'string' },
@@ -109,6 +114,7 @@ export function parseSetupOptions(argv: string[], env: Record<string, string | u
     mirrors: v.mirror ?? [],
     registries: v.registry ?? [],
     mirrorEndpoint: choice,
+    ...(v['local-name'] !== undefined ? { localName: parseLocalName(v['local-name']) } : {}),
     engines: v.engines === undefined ? undefined : parseEngines(v.engines),
     containerdCertsDir: v['containerd-certs-dir'] ?? DEFAULT_PATHS.containerdCertsDir,
     containerdConfig: v['containerd-config'] ?? DEFAULT_PATHS.containerdConfig,

@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { HelperHost } from './helper-env.ts';
 import { isRunning, sleep, stopProcess, trackProcess } from './reaper.ts';
 
@@ -32,17 +34,19 @@ export interface MirrorEndpointOptions {
   env?: Record<string, string>;
   // Default: one the endpoint picks. A restart passes the old port, so the engines' files stay right.
   port?: number;
+  // Another loopback address to listen on (`127.88.0.1:443`), for a run with --tls-cert/--tls-key.
+  listen?: string;
 }
 
 const START_TIMEOUT_MS = 15_000;
-const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
+const LISTENING = /listening on (https?:\/\/127\.\d+\.\d+\.\d+:\d+)/;
 
 export async function startMirrorEndpoint(options: MirrorEndpointOptions): Promise<MirrorEndpoint> {
   await mkdir(options.dir, { recursive: true });
   const name = options.name ?? 'mirror';
   const logPath = join(options.dir, `${name}.log`);
   const before = (await readFile(logPath, 'utf8').catch(() => '')).length;
-  const args = ['mirror', '--listen', `127.0.0.1:${options.port ?? 0}`, ...(options.args ?? [])];
+  const args = ['mirror', '--listen', options.listen ?? `127.0.0.1:${options.port ?? 0}`, ...(options.args ?? [])];
   const logFd = openSync(logPath, 'a');
   const child = spawn(join(options.helper.binDir, 'docker-credential-dstack'), args, {
     stdio: ['ignore', logFd, logFd],
@@ -61,7 +65,7 @@ export async function startMirrorEndpoint(options: MirrorEndpointOptions): Promi
       throw new Error(`startMirrorEndpoint: docker-credential-dstack ${args.join(' ')} exited during start; log:\n${await log()}`);
     }
     url ??= LISTENING.exec(await log())?.[1];
-    const status = url ? await fetch(`${url}/healthz`).then((r) => r.status, () => 0) : 0;
+    const status = url ? await healthStatus(url) : 0;
     if (url && status === 200) break;
     if (Date.now() > deadline) {
       await stopProcess(pid, 2_000);
@@ -87,6 +91,19 @@ export async function startMirrorEndpoint(options: MirrorEndpointOptions): Promi
     },
     stop: () => (stopped ??= stopProcess(pid, 5_000)),
   };
+}
+
+// /healthz's status; over TLS without verifying the certificate (a liveness probe on loopback).
+function healthStatus(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(`${url}/healthz`, { rejectUnauthorized: false, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
 }
 
 // The sum of every series of a Prometheus counter in /metrics text (optionally only the

@@ -27,13 +27,14 @@ export async function seedImage(options: { registryUrl: string; repository: stri
 }
 
 // The config (with the seed label) and the schema-2 manifest of a one-layer image whose layer
-// blob is already in the registry.
-export async function pushImage(options: { registryUrl: string; repository: string; tag: string; headers: Record<string, string>; layer: { size: number; digest: string }; diffId: string }): Promise<SeededImage> {
+// blob is already in the registry. `byDigest` puts the manifest at its digest only (a
+// platform's manifest under a manifest list), not at `tag`.
+export async function pushImage(options: { registryUrl: string; repository: string; tag: string; headers: Record<string, string>; layer: { size: number; digest: string }; diffId: string; architecture?: string; user?: string; byDigest?: boolean }): Promise<SeededImage> {
   const { registryUrl, repository, tag, headers, layer } = options;
   const config = Buffer.from(JSON.stringify({
-    architecture: 'amd64',
+    architecture: options.architecture ?? 'amd64',
     os: 'linux',
-    config: { Cmd: ['/hello.txt'], Labels: { 'e2e.seed': `${repository}:${tag}` } },
+    config: { ...(options.user ? { User: options.user } : {}), Cmd: ['/hello.txt'], Labels: { 'e2e.seed': `${repository}:${tag}` } },
     rootfs: { type: 'layers', diff_ids: [options.diffId] },
     history: [{ created_by: 'test/e2e/harness/seed-image.ts' }],
   }));
@@ -44,7 +45,7 @@ export async function pushImage(options: { registryUrl: string; repository: stri
     config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.length, digest: sha256(config) },
     layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: layer.size, digest: layer.digest }],
   }));
-  const put = await fetch(`${registryUrl}/v2/${repository}/manifests/${tag}`, {
+  const put = await fetch(`${registryUrl}/v2/${repository}/manifests/${options.byDigest ? sha256(manifest) : tag}`, {
     method: 'PUT',
     headers: { ...headers, 'content-type': MANIFEST_TYPE },
     body: manifest,
@@ -71,7 +72,7 @@ export function sha256(data: Buffer): string {
 }
 
 // A POSIX ustar archive with one regular file, fixed owner and mtime so the digest is stable.
-function tarOneFile(name: string, data: Buffer): Buffer {
+export function tarOneFile(name: string, data: Buffer): Buffer {
   return Buffer.concat([tarHeader(name, data.length), data, tarPadding(data.length), TAR_END]);
 }
 

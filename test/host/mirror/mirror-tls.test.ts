@@ -8,29 +8,39 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HELPER_BINARY } from '../../helpers/helper-binary.ts';
 import { mirrorHome, startMirror, type MirrorHome, type MirrorProcess } from './mirror-process.ts';
 import { MANIFEST_V2, mirrorTestsRunnable, startStaticUpstream, type StaticUpstream } from './mirror-stack.ts';
+import { PYTHON, pythonRequestsAvailable } from '../../helpers/python-requests.ts';
+import { seedManifestList, type SeededManifestList } from '../../e2e/harness/seed-manifest-list.ts';
 
 // The endpoint over TLS (local-name mode: the dstack server reads with python-dxf, https
 // only): `mirror-cert` makes the CA and certificate, `mirror --tls-cert --tls-key` serves
 // https on the same listener, a client trusting only ca.pem (or bundle.pem) reads through it.
 const runnable = mirrorTestsRunnable();
-const PYTHON = '/usr/bin/python3';
-const pythonRequests = existsSync(PYTHON) && (await execa(PYTHON, ['-c', 'import requests'], { reject: false })).exitCode === 0;
+const pythonRequests = runnable && (await pythonRequestsAvailable());
 
 let up: StaticUpstream;
 let home: MirrorHome;
 let mirror: MirrorProcess;
 let certs: string;
 let made: string;
+let metadataOnly: MirrorProcess;
+let debian: SeededManifestList;
+let multi: SeededManifestList;
 
 beforeAll(async () => {
   if (!runnable) return;
   up = await startStaticUpstream(['library/python:3.14', 'myteam/app:1']);
+  // Two-platform images, as most official ones are: dstack follows the list to each platform.
+  const platforms = [{ architecture: 'arm64', user: 'arm-user' }, { architecture: 'amd64', user: 'dstack' }];
+  debian = await seedManifestList({ registryUrl: up.registry.url, repository: 'library/debian', tag: 'trixie', authorization: up.account.basic, platforms });
+  multi = await seedManifestList({ registryUrl: up.registry.url, repository: 'myteam/multi', tag: '2', authorization: up.account.basic, platforms });
   home = await mirrorHome(join(up.dir, 'host'), up.service.url, up.token);
   certs = join(up.dir, 'certs');
   made = String((await execa(HELPER_BINARY, ['mirror-cert', '--out', certs], { env: home.env, extendEnv: false })).stdout);
   mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--tls-cert', join(certs, 'cert.pem'), '--tls-key', join(certs, 'key.pem')]);
+  metadataOnly = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--tls-cert', join(certs, 'cert.pem'), '--tls-key', join(certs, 'key.pem'), '--metadata-only'], { name: 'metadata-only' });
 }, 60_000);
 afterAll(async () => {
+  await metadataOnly?.stop();
   await mirror?.stop();
   await up?.stop();
 });
@@ -78,25 +88,49 @@ describe.skipIf(!runnable)('mirror over TLS, certificates from mirror-cert', () 
     expect(plain).not.toBe(200);
   });
 
-  it.skipIf(!pythonRequests)("the dstack server's read: python requests with REQUESTS_CA_BUNDLE=bundle.pem, manifest then config blob checked against its digest", async () => {
+  it.skipIf(!pythonRequests)("the dstack server's read: python requests with REQUESTS_CA_BUNDLE=bundle.pem and python-dxf's Accept list; manifests and the config blob checked against their digests", async () => {
     const script = join(import.meta.dirname, '..', '..', 'fixtures', 'dstack-image-read.py');
     const env = { PATH: '/usr/bin:/bin', REQUESTS_CA_BUNDLE: join(certs, 'bundle.pem') };
-    const run = async (repository: string, reference: string) => {
+    type Read = { status: number; digest?: string; mediaType?: string; error?: string; config?: string; architectures?: string[]; user?: string; cmd?: string[]; requests?: number };
+    const run = async (repository: string, reference: string): Promise<Read & { ms: number }> => {
+      const started = Date.now();
       const result = await execa(PYTHON, [script, mirror.url, repository, reference], { env, extendEnv: false, reject: false, timeout: 30_000 });
       expect(result.exitCode, String(result.stderr)).toBe(0);
-      return JSON.parse(String(result.stdout)) as { status: number; digest?: string; error?: string; images?: Array<{ config: string; architecture: string; cmd: string[] }> };
+      return { ...(JSON.parse(String(result.stdout)) as Read), ms: Date.now() - started };
     };
+    // A single-platform official image and a private namespaced one.
     const python = await run('python', '3.14');
-    expect(python).toMatchObject({ status: 200, digest: up.images.get('library/python:3.14')!.manifestDigest });
-    expect(python.images).toEqual([{ config: up.images.get('library/python:3.14')!.configDigest, architecture: 'amd64', user: '', cmd: ['/hello.txt'] }]);
+    expect(python).toMatchObject({ status: 200, digest: up.images.get('library/python:3.14')!.manifestDigest, config: up.images.get('library/python:3.14')!.configDigest, architectures: ['amd64'], user: '', cmd: ['/hello.txt'], requests: 2 });
     const app = await run('myteam/app', '1');
-    expect(app.images?.[0]?.config).toBe(up.images.get('myteam/app:1')!.configDigest);
-    expect(await run('python', 'no-such-tag')).toEqual({ status: 404, error: 'MANIFEST_UNKNOWN' });
+    expect(app).toMatchObject({ status: 200, config: up.images.get('myteam/app:1')!.configDigest });
+
+    // A two-platform manifest list, official and private: followed to both platforms' manifests
+    // (three manifest reads), amd64's config read (dstack prefers it), both architectures out.
+    for (const [repository, seeded] of [['debian', debian], ['myteam/multi', multi]] as const) {
+      const read = await run(repository, seeded.tag);
+      const amd64 = seeded.platforms.find((p) => p.architecture === 'amd64')!;
+      expect(read, repository).toMatchObject({ status: 200, digest: seeded.listDigest, mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json', config: amd64.configDigest, architectures: ['amd64', 'arm64'], user: 'dstack', cmd: ['/hello.txt'], requests: 4 });
+    }
+    const registryLog = await up.registry.log();
+    const user = up.account.username;
+    for (const platform of debian.platforms) {
+      expect(registryLog, platform.architecture).toMatch(new RegExp(`auth\\.user\\.name="?${user}"? .*uri="?/v2/library/debian/manifests/${platform.manifestDigest}`));
+    }
+    expect(registryLog).toMatch(new RegExp(`auth\\.user\\.name="?${user}"? .*uri=/v2/library/python/manifests/3\\.14`));
+    expect(registryLog).toMatch(new RegExp(`uri="?/v2/library/debian/blobs/${debian.platforms.find((p) => p.architecture === 'amd64')!.configDigest}`));
+    // No layer blob: the dstack server reads manifests and one config only.
+    for (const platform of [...debian.platforms, ...multi.platforms]) expect(registryLog).not.toContain(`blobs/${platform.layerDigest}`);
+
+    // An unknown tag is the registry's own 404 (MANIFEST_UNKNOWN) at once, not a hang into
+    // dstack's 20 s timeout.
+    const unknown = await run('python', 'no-such-tag');
+    expect(unknown).toMatchObject({ status: 404, error: 'MANIFEST_UNKNOWN' });
+    expect(unknown.ms).toBeLessThan(5_000);
+    expect(await run('myteam/multi', 'no-such-tag')).toMatchObject({ status: 404, error: 'MANIFEST_UNKNOWN' });
+
     // Without our CA in the bundle, requests refuses the endpoint: the trust is bundle.pem's.
     const untrusted = await execa(PYTHON, [script, mirror.url, 'python', '3.14'], { env: { PATH: '/usr/bin:/bin' }, extendEnv: false, reject: false, timeout: 30_000 });
     expect(String(untrusted.stderr)).toMatch(/CERTIFICATE_VERIFY_FAILED|SSLError/);
-    const registryLog = await up.registry.log();
-    expect(registryLog).toMatch(new RegExp(`auth\\.user\\.name="?${up.account.username}"? .*uri=/v2/library/python/manifests/3\\.14`));
   });
 
   it('refuses --tls-cert without --tls-key, and a key that is not PEM, in one line each', async () => {
@@ -107,5 +141,46 @@ describe.skipIf(!runnable)('mirror over TLS, certificates from mirror-cert', () 
     expect(notPem.exitCode).toBe(1);
     expect(String(notPem.stderr).trim().split('\n')).toHaveLength(1);
     expect(String(notPem.stderr)).toMatch(/not a usable PEM certificate and matching key/);
+  });
+});
+
+// The dstack server host's endpoint (`--metadata-only`, what install.sh --for-dstack-server
+// runs): the plan-time read works, a layer blob is refused in the registry's error format, and
+// a config blob is served only after a manifest that names it.
+describe.skipIf(!runnable)('mirror --metadata-only: manifests, tag lists and config blobs, no layers', () => {
+  it.skipIf(!pythonRequests)("the dstack server's read of a single image and a two-platform list works through it", async () => {
+    const script = join(import.meta.dirname, '..', '..', 'fixtures', 'dstack-image-read.py');
+    const env = { PATH: '/usr/bin:/bin', REQUESTS_CA_BUNDLE: join(certs, 'bundle.pem') };
+    for (const [repository, reference, config] of [['python', '3.14', up.images.get('library/python:3.14')!.configDigest], ['debian', 'trixie', debian.platforms.find((p) => p.architecture === 'amd64')!.configDigest]] as const) {
+      const read = await execa(PYTHON, [script, metadataOnly.url, repository, reference], { env, extendEnv: false, reject: false, timeout: 30_000 });
+      expect(JSON.parse(String(read.stdout)), String(read.stderr)).toMatchObject({ status: 200, config });
+    }
+  });
+
+  it('refuses a layer blob and an unannounced config blob with 403 DENIED; tags/list and manifests pass', async () => {
+    const ca = await readFile(join(certs, 'ca.pem'), 'utf8');
+    const app = up.images.get('myteam/app:1')!;
+    // Before any manifest of myteam/app: even its config blob is refused.
+    const early = await httpsGet(`${metadataOnly.url}/v2/myteam/app/blobs/${app.configDigest}`, ca);
+    expect(early.status).toBe(403);
+    expect(JSON.parse(early.body).errors[0]).toMatchObject({ code: 'DENIED' });
+    expect(JSON.parse(early.body).errors[0].message).toMatch(/--metadata-only.*not layer blobs/);
+    expect((await httpsGet(`${metadataOnly.url}/v2/myteam/app/manifests/1`, ca)).status).toBe(200);
+    expect((await httpsGet(`${metadataOnly.url}/v2/myteam/app/blobs/${app.configDigest}`, ca)).status).toBe(200);
+    // The layer that manifest names: never served, and never asked for upstream. Another
+    // repository's name does not borrow the config either.
+    const layerAsks = async () => (await up.registry.log()).split('\n').filter((l) => l.includes(`/v2/myteam/app/blobs/${app.layerDigest}`)).length;
+    const asksBefore = await layerAsks();
+    const layer = await httpsGet(`${metadataOnly.url}/v2/myteam/app/blobs/${app.layerDigest}`, ca);
+    expect(layer.status).toBe(403);
+    expect(await layerAsks(), 'the upstream was not asked for the layer').toBe(asksBefore);
+    expect((await httpsGet(`${metadataOnly.url}/v2/python/blobs/${app.configDigest}`, ca)).status).toBe(403);
+    expect((await httpsGet(`${metadataOnly.url}/v2/myteam/app/tags/list`, ca, 'application/json')).status).toBe(200);
+    // The same layer through the unrestricted endpoint: served, and the upstream was asked.
+    expect((await httpsGet(`${mirror.url}/v2/myteam/app/blobs/${app.layerDigest}`, ca)).status).toBe(200);
+    expect(await layerAsks()).toBeGreaterThan(asksBefore);
+    const log = await metadataOnly.log();
+    expect(log).toMatch(/manifests, tag lists and config blobs only \(--metadata-only\)/);
+    expect(log).toMatch(new RegExp(`kind=blob repository=myteam/app ref=${app.layerDigest} .*status=403 .*cause=metadata_only`));
   });
 });

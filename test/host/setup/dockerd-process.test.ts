@@ -60,8 +60,11 @@ describe('finding the dockerd to reload', () => {
 
 describe('docker info', () => {
   it('tells the containerd image store from the classic one', () => {
-    const classic = parseDockerInfo({ ServerVersion: '20.10.24', Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']], RegistryConfig: { Mirrors: ['https://m.example/'] } });
-    expect(classic).toEqual({ mirrors: ['https://m.example/'], driver: 'overlay2', containerdStore: false, serverVersion: '20.10.24' });
+    const classic = parseDockerInfo({
+      ServerVersion: '20.10.24', Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']],
+      RegistryConfig: { Mirrors: ['https://m.example/'], InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: { 'docker.io': { Secure: true }, 'r.example:5000': { Secure: false } } },
+    });
+    expect(classic).toEqual({ mirrors: ['https://m.example/'], driver: 'overlay2', containerdStore: false, serverVersion: '20.10.24', insecureCidrs: ['127.0.0.0/8'], insecureNames: ['r.example:5000'] });
     expect(describeImageStore(classic)).toMatch(/classic image store/);
     const snapshotter = parseDockerInfo({ ServerVersion: '28.0.0', Driver: 'overlayfs', DriverStatus: [['driver-type', 'io.containerd.snapshotter.v1']], RegistryConfig: {} });
     expect(snapshotter.containerdStore).toBe(true);

@@ -119,6 +119,33 @@ describe('scripts/install.sh: the mirror endpoint units', () => {
     await expect(stat(join(root, 'units'))).rejects.toThrow(/ENOENT/);
   });
 
+  it('--for-dstack-server: a certificate from mirror-cert, a --metadata-only https endpoint, no configure; --uninstall removes the certificate too', async () => {
+    const result = await run(['--server', 'https://dstack.example', '--token-file', join(root, 'token-in'), '--systemd-dir', join(root, 'units'), '--no-systemctl', '--for-dstack-server']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const tls = join(root, 'etc', 'tls');
+    expect((await stat(join(tls, 'key.pem'))).mode & 0o777).toBe(0o600);
+    for (const file of ['ca.pem', 'cert.pem', 'bundle.pem']) expect((await stat(join(tls, file))).isFile()).toBe(true);
+    const unit = await readFile(paths().service, 'utf8');
+    expect(unit).toContain(`\nExecStart=${paths().bin} mirror --idle-exit 10m --metadata-only --tls-cert ${tls}/cert.pem --tls-key ${tls}/key.pem\n`);
+    expect(result.stdout).toContain('not configured (--for-dstack-server)');
+    expect(result.stdout).toContain(`DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY=127.0.0.1:8484 and REQUESTS_CA_BUNDLE=${tls}/bundle.pem`);
+    if (haveSystemdTools || process.env.CI === 'true') {
+      const verify = await execa(ANALYZE, ['verify', paths().socket, paths().service], { reject: false });
+      expect(verify.stderr).toBe('');
+    }
+
+    // A second run keeps the certificate the dstack server already trusts.
+    const cert = await readFile(join(tls, 'cert.pem'), 'utf8');
+    const again = await run(['--server', 'https://dstack.example', '--token-file', join(root, 'token-in'), '--systemd-dir', join(root, 'units'), '--no-systemctl', '--for-dstack-server']);
+    expect(again.stdout).toContain(`unchanged: ${tls} (the endpoint's certificate)`);
+    expect(await readFile(join(tls, 'cert.pem'), 'utf8')).toBe(cert);
+
+    const removed = await run(['--uninstall', '--no-systemctl', '--', '--state-dir', join(root, 'state'), '--no-reload']);
+    expect(removed.exitCode, removed.stderr).toBe(0);
+    await expect(stat(tls)).rejects.toThrow(/ENOENT/);
+    await expect(stat(join(root, 'etc'))).rejects.toThrow(/ENOENT/);
+  });
+
   it('--no-mirror-units installs no units', async () => {
     const result = await install(['--no-mirror-units']);
     expect(result.exitCode, result.stderr).toBe(0);

@@ -60,6 +60,23 @@ describe('containers registries.conf.d drop-in', () => {
     expect(codeOf(() => addRegistriesMirrors('[[registry]]\nprefix = "docker.io"\nlocation = "docker.io"\n', [MIRROR], 'drop-in'))).toBe('config_conflict');
     expect(codeOf(() => addRegistriesMirrors('[[registry]\n', [MIRROR], 'drop-in'))).toBe('config_invalid');
   });
+
+  it('local-name mode: a [[registry]] for the loopback name with insecure = true, alone or after the docker.io one', () => {
+    const alone = addRegistriesMirrors(undefined, [], 'drop-in', '127.0.0.1:8484');
+    expect(readToml(alone, 'x').slice(1).map((t) => [t.path.join('.'), Object.fromEntries(t.values)])).toEqual([['registry', { location: '127.0.0.1:8484', insecure: true }]]);
+    const both = addRegistriesMirrors(alone, ['http://127.0.0.1:8484'], 'drop-in', '127.0.0.1:8484');
+    expect(readToml(both, 'x').slice(1).map((t) => [t.path.join('.'), Object.fromEntries(t.values)])).toEqual([
+      ['registry', { prefix: 'docker.io', location: 'docker.io' }],
+      ['registry.mirror', { location: '127.0.0.1:8484', insecure: true }],
+      ['registry', { location: '127.0.0.1:8484', insecure: true }],
+    ]);
+    // Neither asked for: our block goes; an entry for the name that is not ours is refused.
+    expect(addRegistriesMirrors(alone, [], 'drop-in')).toBe('');
+    expect(codeOf(() => addRegistriesMirrors('[[registry]]\nlocation = "127.0.0.1:8484"\n', [], 'drop-in', '127.0.0.1:8484'))).toBe('config_conflict');
+    // A docker.io entry of theirs does not stop the local name alone.
+    const theirs = '[[registry]]\nprefix = "docker.io"\nlocation = "docker.io"\n';
+    expect(removeBlock(addRegistriesMirrors(theirs, [], 'drop-in', '127.0.0.1:8484'))).toBe(theirs);
+  });
 });
 
 describe('TOML this tool does not edit', () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CodedError } from '../../../common/errors.ts';
 import { DEFAULT_PATHS, parseEngines, rootHome, type Engine } from '../setup-options.ts';
 import { DEFAULT_ENDPOINT_URL, takeEndpointFlags, type EndpointChoice } from '../mirror-endpoint.ts';
+import { parseLocalName } from '../local-name.ts';
 
 export interface DoctorOptions {
   help: boolean;
@@ -14,6 +15,7 @@ export interface DoctorOptions {
   registriesConfDir: string;
   engines?: Engine[];
   mirrorEndpoint: EndpointChoice;
+  localName?: string;
 }
 
 export const DOCTOR_USAGE = `Usage: docker-credential-dstack doctor [options]
@@ -26,6 +28,7 @@ export const DOCTOR_USAGE = `Usage: docker-credential-dstack doctor [options]
   --engines LIST            docker,containerd,podman (default: those installed)
   --mirror-endpoint[=URL]   expect the engines to use the mirror endpoint (default URL ${DEFAULT_ENDPOINT_URL})
   --no-mirror-endpoint      expect them to use the mirrors themselves (default: as configure decides from the server)
+  --local-name HOST:PORT    check local-name mode for that name, as configure --local-name set it up
 `;
 
 // The paths and choices configure takes, so that doctor checks the host configure set up.
@@ -44,6 +47,7 @@ export function parseDoctorOptions(argv: string[], env: Record<string, string | 
         'docker-certs-dir': { type: 'string' },
         'registries-conf-dir': { type: 'string' },
         engines: { type: 'string' },
+        'local-name': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -61,5 +65,6 @@ export function parseDoctorOptions(argv: string[], env: Record<string, string | 
     registriesConfDir: values['registries-conf-dir'] ?? DEFAULT_PATHS.registriesConfDir,
     ...(engines ? { engines } : {}),
     mirrorEndpoint: choice,
+    ...(values['local-name'] !== undefined ? { localName: parseLocalName(values['local-name']) } : {}),
   };
 }
