@@ -36,8 +36,10 @@ export function errorFromResponse(status: number, body: string, context: ErrorCo
   const registry = context.registryKey ?? 'this request';
   const tries = context.attempts !== undefined && context.attempts > 1 ? ` after ${context.attempts} attempts` : '';
   const newToken = `ask the dstack server for a new instance token and write it to ${context.tokenFile}`;
-  if (context.serviceAccount && code.startsWith('token_')) {
-    return new CodedError(code, `service-account token (${context.tokenFile}) refused by ${server} (${code})${detail}; check the token's audience and the dstack server's kubernetes settings`);
+  // The service's message names the cause and the remedy (unmapped namespace, audience, issuer).
+  if (context.serviceAccount && (code.startsWith('token_') || code === 'forbidden')) {
+    const fix = detail ? '' : "; check the token's audience and the dstack server's kubernetes settings";
+    return new CodedError(code, `service-account token (${context.tokenFile}) refused by ${server} (${code})${detail}${fix}`);
   }
   switch (code) {
     case 'not_found':

@@ -1,5 +1,6 @@
 import { decodeJwt, errors, jwtVerify } from 'jose';
 import { CodedError } from '../../common/errors.ts';
+import { printable } from '../../common/printable.ts';
 import type { InstanceIdentity, RevocationStore } from '../core/ports.ts';
 import { CLOCK_TOLERANCE_SECONDS } from '../token/jwt-verify.ts';
 import { InstanceTokenRevoked } from '../token/instance-token.ts';
@@ -16,29 +17,31 @@ const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
 // clusters' issuers. What passes is an InstanceIdentity like an instance token's, so the
 // project rules, audit and metrics downstream are the same.
 export interface KubernetesIdentity {
-  // Whether this token claims to come from a configured cluster (unverified).
+  // Whether this token claims to be a service-account token (unverified): its issuer is a
+  // configured cluster's, or it carries the `kubernetes.io` claim (then an unknown cluster is
+  // named as such, rather than failing as a malformed instance token).
   claims(token: string): boolean;
   authenticate(token: string, now: Date, revocations: RevocationStore): Promise<InstanceIdentity>;
 }
 
 export function createKubernetesIdentity(config: KubernetesConfig, options: ClusterKeysOptions = {}): KubernetesIdentity {
   const clusters = new Map<string, { cluster: KubernetesCluster; keys: ClusterKeys }>(config.clusters.map((cluster) => [cluster.issuer, { cluster, keys: createClusterKeys(cluster, options) }]));
-  const issuerOf = (token: string): string | undefined => {
+  const unverified = (token: string): { iss?: unknown; 'kubernetes.io'?: unknown } => {
     try {
-      const iss = decodeJwt(token).iss;
-      return typeof iss === 'string' ? iss : undefined;
+      return decodeJwt(token);
     } catch {
-      return undefined;
+      return {};
     }
   };
   return {
     claims: (token) => {
-      const iss = issuerOf(token);
-      return iss !== undefined && clusters.has(iss);
+      const payload = unverified(token);
+      return (typeof payload.iss === 'string' && clusters.has(payload.iss)) || typeof payload['kubernetes.io'] === 'object';
     },
     async authenticate(token, now, revocations) {
-      const found = clusters.get(issuerOf(token) ?? '');
-      if (!found) throw new CodedError('token_invalid', 'service-account token rejected: its issuer is no configured cluster');
+      const { iss } = unverified(token);
+      const found = typeof iss === 'string' ? clusters.get(iss) : undefined;
+      if (!found) throw new CodedError('token_invalid', `service-account token rejected: its issuer ${typeof iss === 'string' ? `"${printable(iss, 100)}" ` : ''}is no configured cluster; add the cluster to kubernetes.clusters in the service config`);
       const { cluster, keys } = found;
       let payload;
       try {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScaffold, type Scaffold } from '../harness/stack-scaffold.ts';
 import { startStaticBackend, type StaticBackend } from '../harness/static-stack.ts';
 import { createHelperHost, type HelperHost } from '../harness/helper-env.ts';
-import { projectedTokenVolume, providerRequest, type ProjectedTokenVolume } from '../harness/kubernetes-node.ts';
+import { projectedTokenVolume, providerRequest, type ProjectedTokenVolume } from '../../helpers/kubernetes-node.ts';
 import { defaultConfig, relocate, startContainerd } from '../harness/containerd.ts';
 import { criPullImage } from '../harness/cri-client.ts';
 import { sidRoot } from '../harness/engine-matrix.ts';

@@ -92,6 +92,7 @@ describe('Kubernetes service-account tokens at POST /v1/credentials', () => {
       const res = await ask(await stranger.mint({ namespace: 'team-a', serviceAccount: 'default', audience: AUDIENCE, issuedAt: iat() }));
       expect(res.status).toBe(401);
       expect(res.json.error).toBe('token_invalid');
+      expect(res.json.message).toBe(`service-account token rejected: its issuer "${stranger.issuer}" is no configured cluster; add the cluster to kubernetes.clusters in the service config`);
     } finally {
       await stranger.close();
     }
