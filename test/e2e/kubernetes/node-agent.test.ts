@@ -98,6 +98,16 @@ describe('e2e: the Kubernetes node agent (docker-credential-dstack mirror with a
     }, 180_000);
   }
 
+  it('revoking the service account by the name the audit gives (the real revoke command) refuses its next token', async () => {
+    const name = `k8s:${identity.namespace}/${identity.serviceAccount}@${fixtureUid(identity.namespace, identity.serviceAccount)}`;
+    await backend.service.revoke(name);
+    // A token minted after the revocation: an instance token's would pass, an account's does not.
+    const endpoint = await startAgent('agent-revoked', await issuer.mint({ namespace: identity.namespace, serviceAccount: identity.serviceAccount, audience: identity.audience, issuedAt: Math.floor(Date.now() / 1000) + 2 }));
+    const response = await fetch(`${endpoint.url}/v2/python/manifests/3.14`);
+    expect(response.status).not.toBe(200);
+    expect(await endpoint.log()).toMatch(/\(token_revoked\): service-account token refused: the service account is revoked/);
+  });
+
   const refused = [
     { name: 'a token from another issuer', token: () => stranger.mint({ namespace: identity.namespace, serviceAccount: identity.serviceAccount, audience: identity.audience }), reason: 'token_invalid', line: /service-account token \(.*\) refused by .*its issuer \\?"http:\/\/127\.0\.0\.1:\d+\/stranger\\?" is no configured cluster/ },
     { name: 'a token of another namespace', token: () => issuer.mint({ namespace: 'default', serviceAccount: identity.serviceAccount, audience: identity.audience }), reason: 'forbidden', line: /service-account token \(.*\) refused by .*\(forbidden\): service account default\/docker-credential-dstack of cluster .* is mapped to no dstack project/ },
