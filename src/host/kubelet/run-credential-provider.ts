@@ -10,6 +10,8 @@ import { parseProviderRequest } from './provider-request.ts';
 import { providerResponse } from './provider-response.ts';
 import { authKeysFor } from './auth-keys.ts';
 
+const USAGE = 'Usage: docker-credential-dstack kubelet-credential-provider\n  the kubelet\'s exec credential provider (credentialprovider.kubelet.k8s.io/v1): a CredentialProviderRequest on stdin,\n  the CredentialProviderResponse on stdout; settings as for get (docs/kubernetes.md)\n';
+
 // A request is an image name and maybe a token: a few KiB at most.
 const MAX_REQUEST_BYTES = 64 * 1024;
 // How long an empty answer (the service has no credential for that registry) is kept by the
@@ -23,6 +25,10 @@ const NO_CREDENTIAL_CACHE_MS = 60_000;
 // token, from the helper settings). Nothing is cached here: an answer belongs to the identity
 // that asked, and the kubelet caches it for cacheDuration.
 export async function runCredentialProvider(ctx: CommandContext): Promise<number> {
+  if (ctx.argv.length === 1 && (ctx.argv[0] === '--help' || ctx.argv[0] === '-h')) {
+    await write(ctx.stdout, USAGE);
+    return 0;
+  }
   if (ctx.argv.length > 0) throw new CodedError('usage', `takes no arguments (got "${ctx.argv[0]!.slice(0, 40)}"); list none under "args" in the CredentialProviderConfig`);
   const request = parseProviderRequest(await readInput(ctx.stdin, MAX_REQUEST_BYTES).catch(() => {
     throw new CodedError('request_invalid', `the request on stdin is larger than ${MAX_REQUEST_BYTES} bytes; the kubelet sends one CredentialProviderRequest`);

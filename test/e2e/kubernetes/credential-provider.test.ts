@@ -107,6 +107,16 @@ describe('e2e: docker-credential-dstack kubelet-credential-provider', () => {
     });
   }
 
+  it('--help prints its usage; an argument the kubelet was told to pass is refused in one line', async () => {
+    const help = await host.run(['kubelet-credential-provider', '--help']);
+    expect(help.exitCode).toBe(0);
+    expect(String(help.stdout)).toMatch(/^Usage: docker-credential-dstack kubelet-credential-provider\n/);
+    const extra = await host.run(['kubelet-credential-provider', 'get-credentials'], { input: providerRequest(image) });
+    expect(extra.exitCode).toBe(1);
+    expect(String(extra.stdout)).toBe('');
+    expect(String(extra.stderr)).toMatch(/^docker-credential-dstack kubelet-credential-provider: takes no arguments \(got "get-credentials"\); list none under "args" in the CredentialProviderConfig$/);
+  });
+
   it('rejects a request with an unknown field, as the kubelet\'s strict decoding would', async () => {
     const result = await provider(JSON.stringify({ kind: 'CredentialProviderRequest', apiVersion: 'credentialprovider.kubelet.k8s.io/v1', image, imagePullPolicy: 'Always' }));
     expect(result.exitCode).toBe(1);
