@@ -18,6 +18,7 @@ import { loadKeyRing } from './token/key-ring.ts';
 import { loadRegistrySigningKeys } from './token/registry-signing-keys.ts';
 import { openRevocationStore } from './store/open-revocation-store.ts';
 import { ensureDataDir } from './config/data-dir.ts';
+import { createKubernetesIdentity } from './identity/kubernetes-identity.ts';
 
 export interface BuildServiceOptions {
   // Passed to key loading (DSTACK_REGISTRY_AUTH_<NAME>_KEY_FILE and friends).
@@ -75,6 +76,7 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
     broker,
   };
   const deps: ServiceDeps = { config, instanceKeys, verifiedTokens: createVerifiedTokenCache(), revocations, sources, audit, metrics, clock, log };
+  if (config.kubernetes) deps.kubernetes = createKubernetesIdentity(config.kubernetes);
   // The token realm handles its own errors, audit lines and metrics; the router only measures it.
   const realm = createRealmHandler({ registries: config.registries, ticketKeys, registryKeys, revocations, audit, metrics, clock, issuerName: config.issuerName, log });
   const endpoints: Record<string, Endpoint> = {

@@ -7,6 +7,7 @@ import { parseCredentialAnswer, type CredentialRequestBody } from '../../contrac
 import { parseHostConfigAnswer, type HostConfigAnswer, type HostConfigEndpoint } from '../../contract/host-config.ts';
 import { createTransport, serverTimeout, type Exchange, type ExchangeResult, type Transport } from './http-exchange.ts';
 import { readInstanceToken } from './instance-token.ts';
+import { readServiceAccountToken } from './service-account-token.ts';
 import { backoffMs, isRetryableStatus, MAX_ATTEMPTS, parseRetryAfter } from './retry-policy.ts';
 import { parseServerUrl } from './server-url.ts';
 import { errorFromResponse } from './service-errors.ts';
@@ -36,6 +37,10 @@ export interface ServiceClient {
 export interface ServiceClientSettings {
   server: string;
   tokenFile: string;
+  // A Kubernetes node: a projected service-account token file, used instead of tokenFile.
+  serviceAccountTokenFile?: string;
+  // A token handed over by the caller (the kubelet's pod token): used instead of both files.
+  serviceAccountToken?: Secret;
   timeoutMs: number;
   caFile?: string;
   proxyEnv?: Record<string, string | undefined>;
@@ -56,11 +61,13 @@ export function createServiceClient(settings: ServiceClientSettings, options: Se
   const transport = options.transport ?? createTransport(target, { caFile: settings.caFile, proxyEnv: settings.proxyEnv });
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const debug = options.debug ?? (() => {});
-  const context = { server: target.display, tokenFile: settings.tokenFile };
+  const context = { server: target.display, ...tokenContext(settings) };
+  const bearer = (): Secret =>
+    settings.serviceAccountToken ?? (settings.serviceAccountTokenFile !== undefined ? readServiceAccountToken(settings.serviceAccountTokenFile) : readInstanceToken(settings.tokenFile, options.warn));
 
   async function call(exchange: Omit<Exchange, 'headers'>, registryKey?: string, authenticate = true): Promise<ExchangeResult> {
     const headers: Record<string, string> = { 'user-agent': `docker-credential-dstack/${VERSION}`, accept: 'application/json' };
-    if (authenticate) headers.authorization = `Bearer ${readInstanceToken(settings.tokenFile, options.warn).reveal()}`;
+    if (authenticate) headers.authorization = `Bearer ${bearer().reveal()}`;
     if (exchange.body !== undefined) headers['content-type'] = 'application/json';
     const deadline = Date.now() + settings.timeoutMs;
     for (let attempt = 1; ; attempt++) {
@@ -108,6 +115,13 @@ export function createServiceClient(settings: ServiceClientSettings, options: Se
     },
 
   };
+}
+
+// What the error messages name as the credential and its place (src/host/client/service-errors.ts).
+function tokenContext(settings: ServiceClientSettings): { tokenFile: string; serviceAccount?: true } {
+  if (settings.serviceAccountToken !== undefined) return { tokenFile: "the pod's service-account token (from the kubelet)", serviceAccount: true };
+  if (settings.serviceAccountTokenFile !== undefined) return { tokenFile: settings.serviceAccountTokenFile, serviceAccount: true };
+  return { tokenFile: settings.tokenFile };
 }
 
 // dstack-registry-auth's /healthz answer, {"status":"ok"}: a 200 from something else is not it.

@@ -16,6 +16,8 @@ export class NoCredentialError extends CodedError {
 export interface ErrorContext {
   server: string;
   tokenFile: string;
+  // The bearer is a Kubernetes service-account token, which the kubelet renews, not an instance token.
+  serviceAccount?: true;
   registryKey?: string;
   attempts?: number;
 }
@@ -34,6 +36,11 @@ export function errorFromResponse(status: number, body: string, context: ErrorCo
   const registry = context.registryKey ?? 'this request';
   const tries = context.attempts !== undefined && context.attempts > 1 ? ` after ${context.attempts} attempts` : '';
   const newToken = `ask the dstack server for a new instance token and write it to ${context.tokenFile}`;
+  // The service's message names the cause and the remedy (unmapped namespace, audience, issuer).
+  if (context.serviceAccount && (code.startsWith('token_') || code === 'forbidden')) {
+    const fix = detail ? '' : "; check the token's audience and the dstack server's kubernetes settings";
+    return new CodedError(code, `service-account token (${context.tokenFile}) refused by ${server} (${code})${detail}${fix}`);
+  }
   switch (code) {
     case 'not_found':
       return new NoCredentialError(`dstack server ${server} has no credential for ${registry}`, parsed.message);

@@ -12,6 +12,8 @@ export const DEFAULT_TIMEOUT_MS = 5000;
 export interface HelperSettings {
   server: string;
   tokenFile: string;
+  // On a Kubernetes node: the projected service-account token the node agent proves itself with.
+  serviceAccountTokenFile?: string;
   cacheDir: string;
   onError: 'fail' | 'anonymous';
   caFile?: string;
@@ -27,7 +29,7 @@ export interface HelperSettings {
   proxyEnv?: Record<string, string | undefined>;
 }
 
-type ConfigFile = Partial<Record<'server' | 'tokenFile' | 'cacheDir' | 'onError' | 'caFile' | 'logFile', string> & { timeoutMs: number | string }>;
+type ConfigFile = Partial<Record<'server' | 'tokenFile' | 'serviceAccountTokenFile' | 'cacheDir' | 'onError' | 'caFile' | 'logFile', string> & { timeoutMs: number | string }>;
 
 // Settings for the helper: each environment variable overrides the same key of the JSON
 // config file (DOCKER_CREDENTIAL_DSTACK_CONFIG, default /etc/docker-credential-dstack/config.json).
@@ -57,6 +59,7 @@ export function readHelperSettings(env: Record<string, string | undefined>, opti
   return {
     server: server ?? '',
     tokenFile: path('DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE', 'tokenFile') ?? DEFAULT_TOKEN_FILE,
+    ...optional('serviceAccountTokenFile', path('DOCKER_CREDENTIAL_DSTACK_SERVICE_ACCOUNT_TOKEN_FILE', 'serviceAccountTokenFile')),
     cacheDir: path('DOCKER_CREDENTIAL_DSTACK_CACHE_DIR', 'cacheDir') ?? defaultCacheDir(env),
     onError,
     caFile: path('DOCKER_CREDENTIAL_DSTACK_CA_FILE', 'caFile'),
@@ -103,7 +106,7 @@ function readConfigFile(path: string, explicit: boolean): { config: ConfigFile; 
   }
   const record = parsed as Record<string, unknown>;
   const config: ConfigFile = {};
-  for (const key of ['server', 'tokenFile', 'cacheDir', 'onError', 'caFile', 'logFile'] as const) {
+  for (const key of ['server', 'tokenFile', 'serviceAccountTokenFile', 'cacheDir', 'onError', 'caFile', 'logFile'] as const) {
     const field = record[key];
     if (field === undefined || field === null || field === '') continue;
     if (typeof field !== 'string') throw new CodedError('config_invalid', `"${key}" in ${path} must be a string`);
@@ -126,6 +129,10 @@ function proxyVariables(env: Record<string, string | undefined>): Record<string,
 function absolutePath(path: string | undefined, settingName: string): string | undefined {
   if (path === undefined || isAbsolute(path)) return path;
   throw new CodedError('config_invalid', `${settingName}: "${printable(path)}" is a relative path; use an absolute one (the helper runs from any directory)`);
+}
+
+function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
 }
 
 // An empty variable means "unset", as in a shell.

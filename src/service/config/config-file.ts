@@ -47,6 +47,8 @@ export interface ConfigFile {
   defaultRealms?: string[];
   mirrorEndpoint?: boolean;
   registries?: FileRegistry[];
+  // Shape-checked by src/service/identity/kubernetes-config.ts.
+  kubernetes?: unknown;
 }
 
 type Kind = 'string' | 'boolean' | 'string[]' | 'boolean|string' | 'repositories';
@@ -88,6 +90,7 @@ export async function readConfigFile(path: string): Promise<ConfigFile> {
       value.forEach((entry, index) => checkRegistry(setting, `registries[${index}]`, entry));
       continue;
     }
+    if (key === 'kubernetes') continue;
     const kind = TOP_LEVEL[key];
     if (!kind) throw bad(setting, key, 'is not a known setting');
     checkKind(setting, key, value, kind);

@@ -9,6 +9,7 @@ import { checkHttpUrl } from './http-url.ts';
 import { checkInstanceTokenTtl } from '../token/instance-token.ts';
 import { isPostgresUrl } from '../store/database-url.ts';
 import { printable } from '../../common/printable.ts';
+import { parseKubernetesConfig, type KubernetesConfig } from '../identity/kubernetes-config.ts';
 
 // Everything the service needs to start, resolved from DSTACK_REGISTRY_AUTH_* variables,
 // the optional JSON config file, dstack's three default-registry variables and CLI flags.
@@ -27,6 +28,8 @@ export interface ServiceConfig {
   // (`docker-credential-dstack mirror`), sent in /v1/host-config.
   mirrorEndpoint: boolean;
   registries: RegistryEntry[];
+  // Clusters whose projected service-account tokens authenticate like instance tokens.
+  kubernetes?: KubernetesConfig;
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:8480';
@@ -79,6 +82,8 @@ export async function loadServiceConfig(
     tokenTtlSeconds: duration('REGISTRY_TOKEN_TTL', 'registryTokenTtl', '5m', MAX_SHORT_LIFETIME_SECONDS),
   };
   const registries = resolveRegistries(env, file, configPath, ttls, setting);
+  const issuerName = setting('ISSUER', 'issuer')?.value ?? DEFAULT_ISSUER;
+  const kubernetes = file.kubernetes === undefined ? undefined : parseKubernetesConfig(file.kubernetes, `DSTACK_REGISTRY_AUTH_CONFIG (${configPath})`, issuerName);
   const mirrorEndpoint = flag(env[`${PREFIX}MIRROR_ENDPOINT`], `${PREFIX}MIRROR_ENDPOINT`) ?? file.mirrorEndpoint === true;
 
   return {
@@ -88,12 +93,13 @@ export async function loadServiceConfig(
     plainHttp,
     ...(tls ? { tls } : {}),
     ...(adminToken ? { adminToken: new Secret(adminToken.value) } : {}),
-    issuerName: setting('ISSUER', 'issuer')?.value ?? DEFAULT_ISSUER,
+    issuerName,
     instanceTokenTtlSeconds: checkInstanceTokenTtl(duration('INSTANCE_TOKEN_TTL', 'instanceTokenTtl', '30d'), setting('INSTANCE_TOKEN_TTL', 'instanceTokenTtl')?.setting ?? `${PREFIX}INSTANCE_TOKEN_TTL`, 'config_invalid'),
     ...(databaseUrl ? { databaseUrl: databaseUrl.value } : {}),
     ...(auditLog ? { auditLogPath: auditLog.value } : {}),
     mirrorEndpoint,
     registries,
+    ...(kubernetes ? { kubernetes } : {}),
   };
 }
 

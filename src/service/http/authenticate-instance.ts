@@ -13,6 +13,8 @@ export async function authenticateInstance(req: IncomingMessage, deps: ServiceDe
   const token = bearerToken(req);
   if (token === undefined) throw new CodedError('token_missing', 'no instance token: send Authorization: Bearer <instance token>');
   const now = deps.clock();
+  // A Kubernetes service-account token, told apart by its issuer (docs/contract.md).
+  if (deps.kubernetes?.claims(token)) return deps.kubernetes.authenticate(token, now, deps.revocations);
   const known = deps.verifiedTokens.get(token, now);
   if (known) {
     if (await isRevoked(deps.revocations, known.instance, known.issuedAt)) throw new InstanceTokenRevoked(known);

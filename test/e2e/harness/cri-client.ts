@@ -12,13 +12,30 @@ export interface CriPull {
   imageRef?: string;
 }
 
-export function criPullImage(socket: string, image: string, timeoutMs = 90_000): Promise<CriPull> {
+// PullImageRequest.auth (field 2), an AuthConfig: what the kubelet fills from a pull secret or
+// a credential provider's answer (username 1, password 2, auth 3, server_address 4,
+// identity_token 5, registry_token 6).
+export interface CriAuth {
+  username?: string;
+  password?: string;
+  auth?: string;
+  serverAddress?: string;
+  identityToken?: string;
+  registryToken?: string;
+}
+
+export function criPullImage(socket: string, image: string, timeoutMs = 90_000, auth?: CriAuth): Promise<CriPull> {
   const spec = field(1, Buffer.from(image, 'utf8'));
-  const request = field(1, spec);
+  const request = auth ? Buffer.concat([field(1, spec), field(2, authConfig(auth))]) : field(1, spec);
   return grpcCall(socket, '/runtime.v1.ImageService/PullImage', request, timeoutMs).then(({ status, message, body }) => {
     const imageRef = body.length > 0 ? readString(body, 1) : undefined;
     return { status, message, ...(imageRef !== undefined ? { imageRef } : {}) };
   });
+}
+
+function authConfig(auth: CriAuth): Buffer {
+  const order: [number, string | undefined][] = [[1, auth.username], [2, auth.password], [3, auth.auth], [4, auth.serverAddress], [5, auth.identityToken], [6, auth.registryToken]];
+  return Buffer.concat(order.filter(([, value]) => value !== undefined && value !== '').map(([number, value]) => field(number, Buffer.from(value!, 'utf8'))));
 }
 
 function field(number: number, value: Buffer): Buffer {

@@ -43,6 +43,8 @@ export interface StaticBackendOptions {
   images?: string[];
   extraRegistries?: ExtraRegistrySpec[];
   serviceEnv?: Record<string, string>;
+  // Further top-level keys of the service's config file (such as `kubernetes`).
+  serviceConfig?: Record<string, unknown>;
 }
 
 export interface StaticStackOptions extends StaticBackendOptions {
@@ -80,6 +82,7 @@ export async function startStaticBackend(scaffold: Scaffold, options: StaticBack
   }
   const account = registry.account!;
   const configFile = {
+    ...options.serviceConfig,
     registries: (options.extraRegistries ?? []).map((spec) => {
       const r = extra.get(spec.name)!;
       return {

@@ -6,6 +6,7 @@ import { dockerRegistryAvailable, startRegistry, type RegistryProcess } from '..
 import { writeHtpasswd } from '../../e2e/harness/htpasswd.ts';
 import { fakeHost, HELPER_BINARY, type FakeHost } from './setup-fixture.ts';
 import { doctorArgs, helperEnv } from './doctor-fixture.ts';
+import { projectedTokenVolume } from '../../helpers/kubernetes-node.ts';
 
 const HUB = 'https://index.docker.io/v1/';
 const SECRET = 'hub-secret-value-do-not-print';
@@ -107,6 +108,19 @@ describe.skipIf(!hasRegistry)('host commands with a server', () => {
     } finally {
       await chmod(tokenFile, 0o600);
     }
+  });
+
+  it('doctor checks a Kubernetes node\'s projected service-account token instead of the token file', async () => {
+    const volume = await projectedTokenVolume(join(host.root, 'projected'));
+    await volume.write('eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln');
+    const ok = await host.run(['doctor', ...doctorArgs(host, 'docker')], { ...env, DOCKER_CREDENTIAL_DSTACK_SERVICE_ACCOUNT_TOKEN_FILE: volume.path });
+    expect(ok.stdout).toMatch(new RegExp(`^ok   token file: ${volume.path} \\(a service-account token, sent instead of the instance token\\)$`, 'm'));
+    // The contract server does not know the token: the fix names the Kubernetes settings, not an instance token.
+    expect(ok.stdout).toMatch(/^fail host config: service-account token \(.*\) refused by .*\(fix: check the projected token's audience and the dstack server's kubernetes settings \(docs\/kubernetes\.md\)\)$/m);
+    const missing = join(host.root, 'no-projected', 'token');
+    const fail = await host.run(['doctor', ...doctorArgs(host, 'docker')], { ...env, DOCKER_CREDENTIAL_DSTACK_SERVICE_ACCOUNT_TOKEN_FILE: missing });
+    expect(fail.exitCode).toBe(1);
+    expect(fail.stdout).toMatch(new RegExp(`^fail token file: service-account token file ${missing} does not exist: .* \\(fix: mount a projected service-account token there \\(docs/kubernetes\\.md\\)\\)$`, 'm'));
   });
 
   it('doctor fails when the server is unreachable', async () => {

@@ -41,6 +41,8 @@ export function message(error: unknown): string {
 }
 
 export function fixFor(error: unknown): string {
+  // A Kubernetes node's token is the kubelet's to renew (src/host/client/service-errors.ts words it so).
+  if (isCodedError(error) && /^token_|^forbidden$/.test(error.code) && error.message.startsWith('service-account token')) return "check the projected token's audience and the dstack server's kubernetes settings (docs/kubernetes.md)";
   if (isCodedError(error) && /^token_/.test(error.code)) return 'ask the dstack operator for a new instance token and write it to the token file';
   if (isCodedError(error, 'forbidden')) return "this instance's project may not use that registry; ask the dstack operator";
   if (isCodedError(error, 'not_found')) return 'the server has no credential for that registry; ask the dstack operator';

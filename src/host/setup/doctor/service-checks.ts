@@ -4,6 +4,7 @@ import { isCodedError } from '../../../common/errors.ts';
 import { loadHelperSettings } from '../../helper/settings.ts';
 import { expiryOnHost } from '../../helper/credential-lifetime.ts';
 import { createServiceClient } from '../../client/service-client.ts';
+import { readServiceAccountToken } from '../../client/service-account-token.ts';
 import { normalizeRegistryKey } from '../../../registry/registry-key.ts';
 import { findOnPath } from '../detect-engines.ts';
 import { HELPER_NAME } from '../docker-client-config.ts';
@@ -35,6 +36,16 @@ export const helperConfig: Check = async (ctx) => {
 
 export const tokenFile: Check = async (ctx) => {
   if (!ctx.settings) return skipped('token file', 'no helper config');
+  // A Kubernetes node's projected token: the kubelet owns the file, its links and its mode.
+  const projected = ctx.settings.serviceAccountTokenFile;
+  if (projected !== undefined) {
+    try {
+      readServiceAccountToken(projected);
+      return { status: 'ok', name: 'token file', detail: `${projected} (a service-account token, sent instead of the instance token)` };
+    } catch (error) {
+      return { status: 'fail', name: 'token file', detail: message(error), fix: 'mount a projected service-account token there (docs/kubernetes.md)' };
+    }
+  }
   const path = ctx.settings.tokenFile;
   const fix = `write the instance token to ${path} with mode 0600`;
   const info = await stat(path).catch(() => undefined);
