@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { oneLine } from '../../../common/errors.ts';
+import { registryErrorMessage } from '../../../contract/registry-error-body.ts';
 import type { HostConfig, ServiceClient } from '../../client/service-client.ts';
 import type { Diagnostics } from '../../helper/diagnostics.ts';
 import { openHelperCache } from '../../helper/open-helper-cache.ts';
@@ -24,7 +25,7 @@ export function probeThroughEndpoint(endpoint: string, timeoutMs: number): Promi
         const body = Buffer.concat(chunks).toString('utf8').slice(0, 4096);
         const answer = parseProbe(body);
         if (answer) resolve({ kind: 'answer', answer });
-        else resolve({ kind: 'refused', status: res.statusCode ?? 0, detail: registryErrorMessage(body) });
+        else resolve({ kind: 'refused', status: res.statusCode ?? 0, detail: refusalMessage(body) });
       });
     });
     req.once('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs / 1000} s`)));
@@ -64,13 +65,7 @@ function parseProbe(body: string): ProbeAnswer | undefined {
   return undefined;
 }
 
-// The message of a registry error body ({"errors":[{"message"}]}), the endpoint's refusal.
-function registryErrorMessage(body: string): string {
-  try {
-    const message = (JSON.parse(body) as { errors?: Array<{ message?: unknown }> }).errors?.[0]?.message;
-    if (typeof message === 'string') return message.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 200);
-  } catch {
-    // fall through
-  }
-  return 'no probe answer';
+// The message of a registry error body (src/contract/registry-error-body.ts), the endpoint's refusal.
+function refusalMessage(body: string): string {
+  return registryErrorMessage(body) ?? 'no probe answer';
 }
