@@ -47,7 +47,7 @@ export async function probeDirectly(settings: HelperSettings, client: ServiceCli
     };
     return await probeUpstream(deps, new URLSearchParams());
   } catch (error) {
-    return { upstream: null, registry: null, status: 0, ok: false, detail: oneLine(error) };
+    return { upstream: null, registry: null, status: 0, ok: false, reason: 'probe_failed', detail: oneLine(error) };
   } finally {
     http.close();
   }
@@ -57,7 +57,9 @@ function parseProbe(body: string): ProbeAnswer | undefined {
   try {
     const value = JSON.parse(body) as Partial<ProbeAnswer>;
     if (typeof value.ok === 'boolean' && typeof value.status === 'number' && typeof value.detail === 'string') {
-      return { upstream: value.upstream ?? null, registry: value.registry ?? null, status: value.status, ok: value.ok, detail: value.detail };
+      // An endpoint started from an older binary sends no reason: its 401 meant upstream_401.
+      const reason = typeof value.reason === 'string' ? value.reason : value.status === 401 ? 'upstream_401' : value.ok ? 'ok' : 'upstream_status';
+      return { upstream: value.upstream ?? null, registry: value.registry ?? null, status: value.status, ok: value.ok, reason, detail: value.detail };
     }
   } catch {
     // not the probe's answer
