@@ -5,9 +5,9 @@
 export const KNOWN_ERROR_CODES = [
   // The service's answers (src/contract/error-codes.ts gives each its HTTP status).
   'bad_request', 'token_missing', 'token_invalid', 'token_expired', 'token_revoked', 'forbidden', 'not_found',
-  'method_not_allowed', 'payload_too_large', 'rate_limited', 'internal', 'unavailable',
-  // Talking to the service (host).
-  'unreachable', 'timeout', 'tls', 'bad_response', 'server_url_invalid', 'token_malformed',
+  'method_not_allowed', 'payload_too_large', 'internal', 'unavailable',
+  // Talking to the service (host); rate_limited: a 429 from a proxy in front of it.
+  'rate_limited', 'unreachable', 'timeout', 'tls', 'bad_response', 'server_url_invalid', 'token_malformed',
   // The service's own work.
   'token_wrong_service', 'store_unavailable', 'store_refused', 'store_replaced', 'realm_failed', 'registry_unknown',
   'registry_not_issuer', 'audit_log_unavailable', 'key_file_missing', 'key_file_unreadable', 'key_file_invalid',

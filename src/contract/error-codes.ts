@@ -2,7 +2,9 @@ import type { KnownErrorCode } from '../common/error-code.ts';
 import { CodedError } from '../common/errors.ts';
 
 // The contract's error codes and the HTTP status each one is sent with (docs/contract.md).
-// The service answers with these; the helper recognises exactly these.
+// The service answers with these; the helper recognises exactly these. There is no 429: the
+// service sheds no load (a boot storm is absorbed by the hosts' caches, single flight and cheap
+// issuance), and a 429 from a proxy in front is the helper's `rate_limited` (service-errors.ts).
 export const ERROR_STATUS = {
   bad_request: 400,
   token_missing: 401,
@@ -13,7 +15,6 @@ export const ERROR_STATUS = {
   not_found: 404,
   method_not_allowed: 405,
   payload_too_large: 413,
-  rate_limited: 429,
   internal: 500,
   unavailable: 503,
 } as const satisfies Partial<Record<KnownErrorCode, number>>;
@@ -28,7 +29,8 @@ export function isServiceErrorCode(value: unknown): value is ServiceErrorCode {
 // docker-credential-helpers' IsErrCredentialsNotFound matchers).
 
 // No answer to act on: not reached, too slow, untrusted TLS, an answer that breaks the
-// contract, or the service saying it cannot answer now (429, 503, 500). A cached credential
+// contract, the service saying it cannot answer now (503, 500), or a proxy in front rate
+// limiting (429). A cached credential
 // may stand in, and the failure policy applies.
 const SERVICE_UNREACHABLE = new Set<KnownErrorCode>(['unreachable', 'timeout', 'tls', 'bad_response', 'rate_limited', 'unavailable', 'internal']);
 
