@@ -1,19 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isKnownErrorCode, KNOWN_ERROR_CODES } from '../../src/common/error-code.ts';
 import { CodedError, isCodedError } from '../../src/common/errors.ts';
 import { ERROR_STATUS } from '../../src/contract/error-codes.ts';
+import { SRC, sourceFiles } from '../helpers/source-files.ts';
 
-const SRC = resolve(import.meta.dirname, '../../src');
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return sourceFiles(path);
-    return entry.name.endsWith('.ts') ? [path] : [];
-  });
-}
 
 // Literal codes as src writes them: `new CodedError('x'`, a subclass's `super('x'`, a named
 // subclass such as `new TicketRejected('x'`, and `isCodedError(e, 'x')`.
