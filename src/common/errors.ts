@@ -1,19 +1,22 @@
+import type { ErrorCode } from './error-code.ts';
 import { printable } from './printable.ts';
 import { redactUrlsIn } from './redact-url.ts';
 
 // Every failure a user can see is a CodedError: a stable code (for tests, HTTP mapping and
-// exit statuses) and a one-line message that names the cause and what to do. Nothing else
-// is ever printed to a user, so no stack trace leaks.
+// exit statuses; the known ones are listed in error-code.ts) and a one-line message that names
+// the cause and what to do. Nothing else is ever printed to a user, so no stack trace leaks.
+// Decisions read the code (isCodedError, and src/contract/error-codes.ts's predicates), never
+// the message.
 export class CodedError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = 'CodedError';
   }
 }
 
-export function isCodedError(value: unknown, code?: string): value is CodedError {
+export function isCodedError(value: unknown, code?: ErrorCode): value is CodedError {
   return value instanceof CodedError && (code === undefined || value.code === code);
 }
 

@@ -78,9 +78,9 @@ describe('docker-credential-dstack binary: server failures', () => {
     expect(server.credentialRequests()).toBe(2);
   });
 
-  it('429 with Retry-After: waits that long, then succeeds', async () => {
+  it('429 with Retry-After (a proxy in front rate limiting): waits that long, then succeeds', async () => {
     const { server, home } = await setUp();
-    server.queue({ kind: 'error', status: 429, error: 'rate_limited', retryAfter: '1' });
+    server.queue({ kind: 'bare', status: 429, body: 'Too Many Requests', retryAfter: '1' });
     const started = Date.now();
     const result = await runHelper('get', HUB, home.env(), home.cwd);
     expect(result.exitCode).toBe(0);
@@ -90,7 +90,7 @@ describe('docker-credential-dstack binary: server failures', () => {
 
   it('429 with a Retry-After beyond the time budget fails at once', async () => {
     const { server, home } = await setUp();
-    server.fallback = { kind: 'error', status: 429, error: 'rate_limited', retryAfter: '30' };
+    server.fallback = { kind: 'bare', status: 429, body: 'Too Many Requests', retryAfter: '30' };
     const started = Date.now();
     const result = await runHelper('get', HUB, home.env(), home.cwd);
     expect(result.exitCode).toBe(1);

@@ -7,7 +7,7 @@ import type { HostConfigAnswer } from '../../src/contract/host-config.ts';
 
 // A small real HTTP server speaking docs/contract.md from the helper's side, with behaviour
 // a test controls: it counts requests, and can be slow, hang, send garbage, or answer any
-// contract error (500, 503, 429 with Retry-After, 404, 401 codes). TCP on 127.0.0.1 port 0
+// contract error (500, 503, 404, 401 codes), a proxy's bare 429 with Retry-After. TCP on 127.0.0.1 port 0
 // or a unix socket. Its answers are built in src/contract's shapes, as the real service
 // builds them (src/service/http/routes/credentials-route.ts, host-config-route.ts), so the fake
 // cannot drift from the service; only the `garbage`, `bare` and `error` behaviours, and an
@@ -26,7 +26,9 @@ export type Behaviour =
   | { kind: 'hang' }
   | { kind: 'garbage'; body?: string; status?: number }
   | { kind: 'error'; status: number; error: string; message?: string; retryAfter?: string }
-  | { kind: 'bare'; status: number; body?: string };
+  // What a proxy or load balancer in front of the service answers: no contract body (a 429 of
+  // its rate limit, say; the service itself never sends one).
+  | { kind: 'bare'; status: number; body?: string; retryAfter?: string };
 
 export interface RecordedRequest {
   method: string;
@@ -102,7 +104,7 @@ export async function startContractServer(options: ContractServerOptions = {}): 
       return;
     }
     if (behaviour.kind === 'bare') {
-      res.writeHead(behaviour.status, { 'content-type': 'text/plain' });
+      res.writeHead(behaviour.status, { 'content-type': 'text/plain', ...(behaviour.retryAfter !== undefined ? { 'retry-after': behaviour.retryAfter } : {}) });
       res.end(behaviour.body ?? '');
       return;
     }

@@ -1,10 +1,9 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { getCACertificates } from 'node:tls';
 import { CodedError } from '../../common/errors.ts';
 import { printable } from '../../common/printable.ts';
-import { formatBytes, readRegularFile } from '../../common/read-regular-file.ts';
 import type { ServerTarget } from './server-url.ts';
+import { isTlsErrorCode, tlsFailureText, trustedCas } from './tls-trust.ts';
 
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
@@ -64,19 +63,9 @@ export function createTransport(target: ServerTarget, options: { caFile?: string
 
 function makeAgent(target: ServerTarget, options: { caFile?: string; proxyEnv?: Record<string, string | undefined> }): HttpAgent | undefined {
   if (target.kind === 'unix' || target.protocol === 'http:') return new HttpAgent({ keepAlive: false });
-  const ca = options.caFile === undefined ? undefined : [...getCACertificates('default'), readCaFile(options.caFile)];
+  const ca = trustedCas(options.caFile);
   // Node's own HTTPS_PROXY/NO_PROXY support (CONNECT tunnel), fed from the helper's env.
   return new HttpsAgent({ keepAlive: false, ca, ...(options.proxyEnv ? { proxyEnv: options.proxyEnv } : {}) });
-}
-
-// A system bundle is a few hundred KiB; CA bundles are commonly links, so links are followed.
-const MAX_CA_BUNDLE_BYTES = 8 * 1024 * 1024;
-
-function readCaFile(path: string): string {
-  const read = readRegularFile(path, { maxBytes: MAX_CA_BUNDLE_BYTES, followLinks: true });
-  if (read.kind === 'file') return read.text;
-  const why = read.kind === 'missing' ? 'ENOENT' : read.kind === 'unreadable' ? read.code : read.kind === 'not_regular' ? `${read.what}, not a regular file` : `larger than ${formatBytes(MAX_CA_BUNDLE_BYTES)}`;
-  throw new CodedError('tls', `cannot read CA bundle ${path} (${why}): fix DOCKER_CREDENTIAL_DSTACK_CA_FILE`);
 }
 
 // SNI takes host names only, never IP addresses.
@@ -84,12 +73,10 @@ function serverName(hostname: string): string | undefined {
   return /^[\d.]+$/.test(hostname) || hostname.includes(':') ? undefined : hostname;
 }
 
-const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO|HOSTNAME|ERR_OSSL/;
-
 function networkError(error: NodeJS.ErrnoException, target: ServerTarget): CodedError {
   const code = error.code ?? 'error';
-  if (TLS_CODES.test(code)) {
-    return new CodedError('tls', `TLS connection to dstack server ${target.display} failed (${code}): set DOCKER_CREDENTIAL_DSTACK_CA_FILE to the CA bundle that signed its certificate`, { cause: error });
+  if (isTlsErrorCode(code)) {
+    return new CodedError('tls', tlsFailureText(`connection to dstack server ${target.display}`, code), { cause: error });
   }
   if (code === 'ERR_PROXY_TUNNEL' || /proxy/i.test(error.message)) {
     return new CodedError('unreachable', `cannot reach dstack server ${target.display} through the proxy (${oneLineOf(error.message)}): check HTTPS_PROXY and NO_PROXY`, { cause: error });

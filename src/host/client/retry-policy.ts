@@ -1,6 +1,8 @@
-// When to try again and how long to wait. Network errors, 5xx and 429 are retried with
-// exponential backoff and equal jitter (half the step fixed, half random: never a burst of
-// near-zero waits) or the server's Retry-After; 4xx never are.
+import { backoffDelayMs } from '../../common/backoff.ts';
+
+// When to try again and how long to wait. Network errors, 5xx and 429 are retried with the
+// one backoff rule (src/common/backoff.ts: exponential, full jitter) or the server's
+// Retry-After; 4xx never are.
 export const MAX_ATTEMPTS = 4;
 const BASE_DELAY_MS = 100;
 const MAX_DELAY_MS = 2000;
@@ -10,8 +12,7 @@ export function isRetryableStatus(status: number): boolean {
 }
 
 export function backoffMs(attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** (attempt - 1));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+  return backoffDelayMs(attempt, { baseMs: BASE_DELAY_MS, capMs: MAX_DELAY_MS }, random);
 }
 
 // Retry-After is seconds or an HTTP date; undefined when absent or unreadable.

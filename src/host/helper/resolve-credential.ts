@@ -11,14 +11,14 @@ import type { HelperSettings } from './settings.ts';
 import { openHelperCache } from './open-helper-cache.ts';
 import { acquireLock } from '../cache/cache-lock.ts';
 import { clockSkewNote, expiryOnHost } from './credential-lifetime.ts';
+import { isServiceUnreachable } from '../../contract/error-codes.ts';
 
 // How long a "no credential for this registry" answer is remembered.
 export const ABSENT_TTL_MS = 30_000;
 
-// Failures that mean "the server could not answer", where the failure policy applies and a
-// stale cached credential may stand in. Auth failures (revoked, expired, forbidden…) are
-// answers: they always reach the user.
-const UNREACHABLE_CODES = new Set(['unreachable', 'timeout', 'tls', 'bad_response', 'rate_limited', 'unavailable', 'internal']);
+// Failures that mean "the server could not answer" (isServiceUnreachable), where the failure
+// policy applies and a stale cached credential may stand in. Auth failures (revoked, expired,
+// forbidden…) are answers: they always reach the user.
 
 // What is asked for: a registry (`get`), or one repository in it (the mirror endpoint,
 // auth-header), which a brokered registry answers with a registry token for that repository.
@@ -70,7 +70,7 @@ export async function resolveCredential(request: string | CredentialRequest, set
       diagnostics.debug(`another docker-credential-dstack has just failed to fetch ${what} (${failure.code}); not asking again`);
       const error = new CodedError(failure.code, failure.message);
       // A refusal (revoked token, forbidden…) is the server's answer for every waiter alike.
-      if (!UNREACHABLE_CODES.has(failure.code)) throw error;
+      if (!isServiceUnreachable(error)) throw error;
       return fallBack(what, error, settings, diagnostics, view.previous() ?? previous, now);
     }
     return await fetchAndStore({ registry, repository, what, lockKey }, settings, diagnostics, cache, now, deps, view.previous() ?? previous);
@@ -181,7 +181,7 @@ async function fetchAndStore(asked: Asked, settings: HelperSettings, diagnostics
       await store(cache, { kind: 'absent', registry, ...(repository !== undefined ? { repository } : {}), ...(note !== undefined ? { note } : {}), issuedAt: at, expiresAt: new Date(at.getTime() + ABSENT_TTL_MS) }, diagnostics);
       return undefined;
     }
-    if (!UNREACHABLE_CODES.has(error.code)) {
+    if (!isServiceUnreachable(error)) {
       // The server refused this host: a cached credential must not outlive that answer.
       for (const key of new Set([registry, cacheKeyOf(registry, repository)])) {
         try {

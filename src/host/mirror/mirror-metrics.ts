@@ -1,3 +1,5 @@
+import { byCodeUnit, familyHeader, formatLabels, sortedLabels } from '../../common/prometheus-text.ts';
+
 // The endpoint's counters, rendered as Prometheus text (0.0.4) at GET /metrics. Every label
 // value comes from a small fixed set (route kinds, HTTP statuses, cause words), never from a
 // request's name, so the series stay few.
@@ -38,7 +40,7 @@ export function createMirrorMetrics(): MirrorMetrics {
     render() {
       const lines: string[] = [];
       for (const name of Object.keys(HELP) as MirrorMetricName[]) {
-        lines.push(`# HELP ${name} ${HELP[name]}`, `# TYPE ${name} counter`);
+        lines.push(...familyHeader(name, HELP[name], 'counter'));
         const family = values.get(name);
         if (!family || family.size === 0) {
           if (UNLABELLED.has(name)) lines.push(`${name} 0`);
@@ -51,14 +53,8 @@ export function createMirrorMetrics(): MirrorMetrics {
   };
 }
 
+// The series key is the rendered label text, names in code-unit order, so a label set given
+// in any order counts as one series.
 function labelText(labels: Record<string, string>): string {
-  const entries = Object.entries(labels).sort(([a], [b]) => byCodeUnit(a, b));
-  if (entries.length === 0) return '';
-  return `{${entries.map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`;
-}
-
-// Plain code-unit order: localeCompare would load ICU's collation data (tens of MiB of the
-// binary's pages) into a process that should stay small.
-function byCodeUnit(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return formatLabels(sortedLabels(labels));
 }

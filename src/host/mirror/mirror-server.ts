@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { oneLine } from '../../common/errors.ts';
+import { trackSockets } from '../../common/graceful-stop.ts';
 import { answerPing, forwardPull, type PullDeps, type PullRecord } from './forward-pull.ts';
 import type { MirrorLog } from './mirror-log.ts';
 import type { MirrorMetrics } from './mirror-metrics.ts';
@@ -47,6 +48,7 @@ export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
   };
   // https.Server has http.Server's methods (close*, keep-alive) over a tls.Server.
   const server: Server = deps.tls ? (createHttpsServer({ keepAliveTimeout: 30_000, cert: deps.tls.cert, key: deps.tls.key }, respond) as unknown as Server) : createServer({ keepAliveTimeout: 30_000 }, respond);
+  trackSockets(server);
 
   server.on('connection', (socket: Socket) => {
     open++;

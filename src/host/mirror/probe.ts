@@ -14,6 +14,11 @@ export interface ProbeAnswer {
   registry: string | null;
   status: number;
   ok: boolean;
+  // What happened, as a word doctor decides on (the detail is for people): ok, upstream_401
+  // (the upstream refused the credential the server handed out), upstream_needs_credential
+  // (it wants one and the server has none), upstream_status (another HTTP status), no_upstream,
+  // upstream_unreachable, or the reason of the credential failure (credentialFailure).
+  reason: string;
   detail: string;
 }
 
@@ -22,10 +27,10 @@ export async function probeUpstream(deps: PullDeps, query: URLSearchParams): Pro
   try {
     upstreams = await deps.upstreams.current();
   } catch (error) {
-    return { upstream: null, registry: null, status: 0, ok: false, detail: oneLine(error) };
+    return { upstream: null, registry: null, status: 0, ok: false, reason: 'no_upstream', detail: oneLine(error) };
   }
   const upstream = upstreams[0];
-  if (!upstream) return { upstream: null, registry: null, status: 0, ok: false, detail: 'no upstream is configured (no --upstream, and the dstack server names none)' };
+  if (!upstream) return { upstream: null, registry: null, status: 0, ok: false, reason: 'no_upstream', detail: 'no upstream is configured (no --upstream, and the dstack server names none)' };
   const asked = query.get('repository') ?? 'library/hello-world';
   const repository = upstreamRepositories(upstream, isRepositoryName(asked) ? asked : 'library/hello-world')[0]!;
   const base = { upstream: upstream.url, registry: upstream.registry };
@@ -38,7 +43,7 @@ export async function probeUpstream(deps: PullDeps, query: URLSearchParams): Pro
       authorization = await deps.auth.authorization(upstream, repository, credential);
     } catch (error) {
       const failure = credentialFailure(error, upstream);
-      return { ...base, status: failure.reason === 'upstream_401' ? 401 : 0, ok: false, detail: `${failure.reason}: ${failure.message}` };
+      return { ...base, status: failure.reason === 'upstream_401' ? 401 : 0, ok: false, reason: failure.reason, detail: `${failure.reason}: ${failure.message}` };
     }
     let status: number;
     try {
@@ -50,10 +55,10 @@ export async function probeUpstream(deps: PullDeps, query: URLSearchParams): Pro
         continue;
       }
     } catch (error) {
-      return { ...base, status: 0, ok: false, detail: `upstream_unreachable: ${oneLine(error)}` };
+      return { ...base, status: 0, ok: false, reason: 'upstream_unreachable', detail: `upstream_unreachable: ${oneLine(error)}` };
     }
-    if (status === 200) return { ...base, status, ok: true, detail: anonymous ? 'the upstream answers /v2/ without a credential (the dstack server has none for it)' : 'the upstream accepts the credential from the dstack server' };
-    if (status === 401) return { ...base, status, ok: false, detail: anonymous ? 'the upstream needs a credential and the dstack server has none for it' : 'the upstream refused the credential from the dstack server (also a fresh one): check the password or token the server holds' };
-    return { ...base, status, ok: false, detail: `the upstream answered /v2/ with HTTP ${status}` };
+    if (status === 200) return { ...base, status, ok: true, reason: 'ok', detail: anonymous ? 'the upstream answers /v2/ without a credential (the dstack server has none for it)' : 'the upstream accepts the credential from the dstack server' };
+    if (status === 401) return { ...base, status, ok: false, reason: anonymous ? 'upstream_needs_credential' : 'upstream_401', detail: anonymous ? 'the upstream needs a credential and the dstack server has none for it' : 'the upstream refused the credential from the dstack server (also a fresh one): check the password or token the server holds' };
+    return { ...base, status, ok: false, reason: 'upstream_status', detail: `the upstream answered /v2/ with HTTP ${status}` };
   }
 }

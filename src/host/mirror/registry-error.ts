@@ -1,9 +1,7 @@
 import type { ServerResponse } from 'node:http';
+import { registryErrorBody, type RegistryErrorCode } from '../../contract/registry-error-body.ts';
 
-// Error codes of the distribution API that the mirror endpoint answers with.
-export type RegistryErrorCode =
-  | 'UNSUPPORTED' | 'DENIED' | 'NAME_INVALID' | 'TAG_INVALID' | 'DIGEST_INVALID' | 'UNAVAILABLE'
-  | 'NAME_UNKNOWN' | 'MANIFEST_UNKNOWN' | 'MANIFEST_INVALID' | 'BLOB_UNKNOWN' | 'TOOMANYREQUESTS' | 'RANGE_INVALID';
+export type { RegistryErrorCode } from '../../contract/registry-error-body.ts';
 
 // A failure the endpoint answers itself, in the registry's format, so that the engine's log
 // (dockerd's classic store: "Attempting next endpoint for pull after error: …") shows a readable
@@ -25,10 +23,10 @@ export class MirrorError extends Error {
 export const API_VERSION_HEADER = 'docker-distribution-api-version';
 export const API_VERSION = 'registry/2.0';
 
-// {"errors":[{"code","message","detail"}]}; the body is small, so it is sent whole. A HEAD
-// request gets the headers only.
+// The registry error body (src/contract/registry-error-body.ts); small, so it is sent whole.
+// A HEAD request gets the headers only.
 export function sendRegistryError(res: ServerResponse, method: string | undefined, status: number, code: RegistryErrorCode, message: string, extraHeaders: Record<string, string> = {}): void {
-  const body = `${JSON.stringify({ errors: [{ code, message: `docker-credential-dstack mirror: ${message}`, detail: null }] })}\n`;
+  const body = `${JSON.stringify(registryErrorBody(code, `docker-credential-dstack mirror: ${message}`))}\n`;
   if (res.headersSent) {
     res.destroy();
     return;

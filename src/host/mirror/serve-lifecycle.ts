@@ -2,8 +2,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CodedError } from '../../common/errors.ts';
 
-// How long requests in flight may take to finish after SIGTERM before their connections are cut.
-export const STOP_GRACE_MS = 10_000;
+// The stop is the one both servers share (src/common/graceful-stop.ts); kept exported here for
+// the endpoint's callers.
+export { STOP_GRACE_MS, stopServing } from '../../common/graceful-stop.ts';
 
 // Listens on host:port, or on an inherited socket (systemd), and says where: SCHEME://HOST:PORT.
 export function listenOn(server: Server, where: { fd: number } | { host: string; port: number }, scheme: 'http' | 'https' = 'http'): Promise<string> {
@@ -22,22 +23,5 @@ export function listenOn(server: Server, where: { fd: number } | { host: string;
     };
     if ('fd' in where) server.listen({ fd: where.fd }, ready);
     else server.listen({ host: where.host, port: where.port, exclusive: true }, ready);
-  });
-}
-
-// Stops accepting, closes idle kept-alive connections at once, lets requests in flight finish
-// for up to STOP_GRACE_MS, then cuts what is left.
-export function stopServing(server: Server, graceMs = STOP_GRACE_MS): Promise<void> {
-  return new Promise((resolve) => {
-    const cut = setTimeout(() => server.closeAllConnections(), graceMs);
-    // A kept-alive connection whose request finishes during the grace turns idle and would
-    // hold the stop until the cut: close idle connections as they appear.
-    const sweep = setInterval(() => server.closeIdleConnections(), 50);
-    server.close(() => {
-      clearTimeout(cut);
-      clearInterval(sweep);
-      resolve();
-    });
-    server.closeIdleConnections();
   });
 }

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { getCACertificates } from 'node:tls';
 import { CodedError } from '../../common/errors.ts';
 import { VERSION } from '../../common/version.ts';
+import { isTlsErrorCode, tlsFailureText, trustedCas } from '../client/tls-trust.ts';
 
 export const MIRROR_USER_AGENT = `docker-credential-dstack/${VERSION} (mirror)`;
 
@@ -43,7 +42,7 @@ export interface UpstreamHttpOptions {
 const IDLE_TIMEOUT_MS = 120_000;
 
 export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
-  const ca = options.caFile === undefined ? undefined : [...getCACertificates('default'), readCa(options.caFile)];
+  const ca = trustedCas(options.caFile);
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 64, scheduling: 'lifo' });
   const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 64, scheduling: 'lifo', ca, ...(options.proxyEnv ? { proxyEnv: options.proxyEnv } : {}) });
 
@@ -126,14 +125,6 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
   };
 }
 
-function readCa(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new CodedError('tls', `cannot read CA bundle ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): fix DOCKER_CREDENTIAL_DSTACK_CA_FILE`);
-  }
-}
-
 function switchedProtocols(url: URL): CodedError {
   return new CodedError('upstream_failed', `${url.origin} answered 101 Switching Protocols to a plain request: it is not a registry (check the upstream and its token realm)`);
 }
@@ -142,11 +133,9 @@ function closedEarly(url: URL): CodedError {
   return new CodedError('upstream_failed', `${url.origin} closed the connection before a complete answer`);
 }
 
-const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO|HOSTNAME|ERR_OSSL/;
-
 function networkError(error: Error, url: URL): CodedError {
   if (error instanceof CodedError) return error;
   const code = (error as NodeJS.ErrnoException).code ?? 'error';
-  if (TLS_CODES.test(code)) return new CodedError('upstream_tls', `TLS to ${url.origin} failed (${code}): set DOCKER_CREDENTIAL_DSTACK_CA_FILE to the CA bundle that signed its certificate`);
+  if (isTlsErrorCode(code)) return new CodedError('upstream_tls', tlsFailureText(`to ${url.origin}`, code));
   return new CodedError('upstream_unreachable', `cannot reach ${url.origin} (${code})`);
 }

@@ -6,6 +6,7 @@ import { realmHost } from '../../registry/realm-binding.ts';
 
 // What to do with Docker Hub's `library/` namespace: part of the contract (host-config).
 import type { LibraryMode } from '../../contract/library-mode.ts';
+import { redactUrl } from '../../common/redact-url.ts';
 export { isLibraryMode, LIBRARY_MODES, type LibraryMode } from '../../contract/library-mode.ts';
 
 // Where the endpoint forwards pulls. `origin` is scheme://host[:port]; `prefix` is the path
@@ -73,6 +74,6 @@ export function libraryCandidates(repository: string, mode: LibraryMode): string
 }
 
 function invalid(raw: string, why: string): CodedError {
-  const shown = raw.replace(/\/\/[^/@]*@/, '//[redacted]@').slice(0, 200);
+  const shown = redactUrl(raw).slice(0, 200);
   return new CodedError('upstream_invalid', `invalid upstream "${shown}": ${why}`);
 }

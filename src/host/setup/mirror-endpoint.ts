@@ -1,6 +1,7 @@
 import { CodedError } from '../../common/errors.ts';
 import { isLoopbackHost } from '../../registry/loopback.ts';
 import { DEFAULT_MIRROR_LISTEN } from '../mirror/default-listen.ts';
+import { redactUrl } from '../../common/redact-url.ts';
 
 // Where the engines find the host-local mirror endpoint unless told otherwise: the address
 // `docker-credential-dstack mirror` and its systemd socket listen on.
@@ -53,5 +54,5 @@ export function endpointUrl(input: string): string {
 }
 
 function invalid(raw: string, why: string): CodedError {
-  return new CodedError('usage', `--mirror-endpoint "${raw.replace(/\/\/[^/@]*@/, '//[redacted]@').slice(0, 100)}": ${why}`);
+  return new CodedError('usage', `--mirror-endpoint "${redactUrl(raw).slice(0, 100)}": ${why}`);
 }

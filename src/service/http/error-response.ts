@@ -25,7 +25,7 @@ export function sendFailure(res: ServerResponse, error: unknown, log: (line: str
   if (status >= 500) log(`${coded.code}: ${oneLine(coded)}`);
   const headers: Record<string, string> = {};
   if (coded.code.startsWith('token_')) headers['www-authenticate'] = 'Bearer realm="dstack-registry-auth"';
-  if (coded.code === 'rate_limited' || coded.code === 'unavailable') headers['retry-after'] = '5';
+  if (coded.code === 'unavailable') headers['retry-after'] = '5';
   if (coded.code === 'payload_too_large') headers.connection = 'close';
   if (!res.headersSent) sendError(res, status, coded.code, message, headers);
   else res.destroy();

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { CodedError, oneLine } from '../../common/errors.ts';
+import { STOP_GRACE_MS, stopServing, trackSockets } from '../../common/graceful-stop.ts';
 import type { RequestHandler } from './router.ts';
 import type { ServiceConfig } from '../config/service-config.ts';
 import { printable } from '../../common/printable.ts';
@@ -14,7 +15,8 @@ export interface RunningServer {
   // The URL it answers on, with the real port when the configured one was 0.
   url: string;
   server: Server;
-  // Stops accepting, lets requests in flight finish (at most graceMs), then closes connections.
+  // Stops accepting, lets requests in flight finish (at most graceMs, by default the one
+  // STOP_GRACE_MS of src/common/graceful-stop.ts), then closes connections.
   close(graceMs?: number): Promise<void>;
 }
 
@@ -26,11 +28,7 @@ export async function startServer(handler: RequestHandler, config: Pick<ServiceC
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 65_000;
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  trackSockets(server);
   server.on('clientError', (_error, socket: Socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     else socket.destroy();
@@ -52,23 +50,7 @@ export async function startServer(handler: RequestHandler, config: Pick<ServiceC
   return {
     url,
     server,
-    close: (graceMs = 5000) =>
-      new Promise<void>((resolve) => {
-        const force = setTimeout(() => {
-          for (const socket of sockets) socket.destroy();
-        }, graceMs);
-        force.unref();
-        // A keep-alive connection whose request finishes during the grace turns idle and
-        // would hold the stop until `force`: close idle connections as they appear.
-        const sweep = setInterval(() => server.closeIdleConnections(), 50);
-        sweep.unref();
-        server.close(() => {
-          clearTimeout(force);
-          clearInterval(sweep);
-          resolve();
-        });
-        server.closeIdleConnections();
-      }),
+    close: (graceMs = STOP_GRACE_MS) => stopServing(server, graceMs),
   };
 }
 

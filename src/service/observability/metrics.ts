@@ -1,4 +1,7 @@
+import { byCodeUnit, familyHeader, sampleLine } from '../../common/prometheus-text.ts';
 import type { Metrics } from '../core/ports.ts';
+
+export { escapeLabelValue } from '../../common/prometheus-text.ts';
 
 // Latency buckets in seconds: the credential endpoint should answer in well under 10 ms;
 // the upper buckets catch a slow revocation store.
@@ -98,22 +101,21 @@ export function createMetrics(): Metrics {
     },
     render() {
       const lines: string[] = [];
-      for (const [name, family] of [...families].sort(([a], [b]) => a.localeCompare(b))) {
-        lines.push(`# HELP ${name} ${escapeHelp(HELP[name] ?? name.replace(/_/g, ' '))}`);
-        lines.push(`# TYPE ${name} ${family.type}`);
+      for (const [name, family] of [...families].sort(([a], [b]) => byCodeUnit(a, b))) {
+        lines.push(...familyHeader(name, HELP[name] ?? name.replace(/_/g, ' '), family.type));
         for (const series of family.series.values()) {
           if (family.type === 'counter') {
-            lines.push(`${name}${formatLabels(series.labels)} ${formatNumber(series.value)}`);
+            lines.push(sampleLine(name, series.labels, series.value));
             continue;
           }
           let cumulative = 0;
           LATENCY_BUCKETS.forEach((le, i) => {
             cumulative += series.buckets[i]!;
-            lines.push(`${name}_bucket${formatLabels({ ...series.labels, le: String(le) })} ${cumulative}`);
+            lines.push(sampleLine(`${name}_bucket`, { ...series.labels, le: String(le) }, cumulative));
           });
-          lines.push(`${name}_bucket${formatLabels({ ...series.labels, le: '+Inf' })} ${series.count}`);
-          lines.push(`${name}_sum${formatLabels(series.labels)} ${formatNumber(series.value)}`);
-          lines.push(`${name}_count${formatLabels(series.labels)} ${series.count}`);
+          lines.push(sampleLine(`${name}_bucket`, { ...series.labels, le: '+Inf' }, series.count));
+          lines.push(sampleLine(`${name}_sum`, series.labels, series.value));
+          lines.push(sampleLine(`${name}_count`, series.labels, series.count));
         }
       }
       return lines.length ? `${lines.join('\n')}\n` : '';
@@ -144,26 +146,6 @@ function cleanLabels(labels: Record<string, string>): Record<string, string> {
       return [/^[a-zA-Z_]/.test(key) ? key : `_${key}`, typeof v === 'string' ? v : String(v)] as const;
     })
     .filter(([k]) => k !== 'le' && !k.startsWith('__'))
-    .sort(([a], [b]) => a.localeCompare(b));
+    .sort(([a], [b]) => byCodeUnit(a, b));
   return Object.fromEntries(entries);
-}
-
-function formatLabels(labels: Record<string, string>): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
-  return parts.length ? `{${parts.join(',')}}` : '';
-}
-
-export function escapeLabelValue(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-function escapeHelp(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-}
-
-function formatNumber(value: number): string {
-  if (Number.isNaN(value)) return 'NaN';
-  if (value === Infinity) return '+Inf';
-  if (value === -Infinity) return '-Inf';
-  return String(value);
 }

@@ -11,6 +11,7 @@ import { decideAccess } from './access-decision.ts';
 import { ticketUsername } from '../sources/issuer-source.ts';
 import { readRealmRequest, type RealmRequest } from './realm-request.ts';
 import { printable } from '../../common/printable.ts';
+import { registryErrorBody } from '../../contract/registry-error-body.ts';
 
 export interface RealmDeps {
   registries: RegistryEntry[];
@@ -156,7 +157,7 @@ function reject(deps: RealmDeps, res: ServerResponse, audit: Omit<AuditEvent, 'o
   deps.audit.record({ ...audit, outcome: 'denied', reason });
   const remedy = REMEDIES[reason];
   const forPerson = remedy === undefined ? `dstack-registry-auth: ${message}` : `dstack-registry-auth refused the pull ticket: ${message}; ${remedy}`;
-  sendJson(res, 401, { error: code, message, errors: [{ code: 'UNAUTHORIZED', message: forPerson }] }, { 'www-authenticate': REALM_CHALLENGE });
+  sendJson(res, 401, { error: code, message, ...registryErrorBody('UNAUTHORIZED', forPerson) }, { 'www-authenticate': REALM_CHALLENGE });
   return { status: 401, outcome: 'denied', reason };
 }
 

@@ -37,8 +37,9 @@ describe('errorFromResponse', () => {
 });
 
 describe('retry policy', () => {
-  it('backs off exponentially with jitter, capped', () => {
-    expect(backoffMs(1, () => 0)).toBe(50);
+  it('backs off exponentially with full jitter, capped', () => {
+    expect(backoffMs(1, () => 0)).toBe(0);
+    expect(backoffMs(3, () => 0.5)).toBe(200);
     expect(backoffMs(1, () => 1)).toBe(100);
     expect(backoffMs(3, () => 1)).toBe(400);
     expect(backoffMs(10, () => 1)).toBe(2000);

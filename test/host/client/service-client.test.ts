@@ -72,7 +72,7 @@ describe('createServiceClient', () => {
   it('honours Retry-After as an HTTP date', async () => {
     const s = await server();
     const waits: number[] = [];
-    s.queue({ kind: 'error', status: 429, error: 'rate_limited', retryAfter: new Date(Date.now() + 2000).toUTCString() });
+    s.queue({ kind: 'bare', status: 429, body: 'Too Many Requests', retryAfter: new Date(Date.now() + 2000).toUTCString() });
     await createServiceClient(settings(s.url), { sleep: async (ms) => void waits.push(ms) }).getCredential(KEY);
     expect(waits).toHaveLength(1);
     expect(waits[0]).toBeGreaterThan(500);

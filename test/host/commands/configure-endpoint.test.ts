@@ -117,6 +117,14 @@ describe('configure --mirror-endpoint', () => {
     expect(result.stderr).not.toContain('hunter2');
     expect(await host.snapshot()).toEqual({});
   });
+
+  it('hides a password holding "/" in the refusal (the one redaction rule)', async () => {
+    const result = await configure('--mirror-endpoint=http://user:hun/ter2@127.0.0.1:8484');
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('--mirror-endpoint "http://***@127.0.0.1:8484": ');
+    expect(result.stderr).not.toMatch(/hun|ter2/);
+    expect(await host.snapshot()).toEqual({});
+  });
 });
 
 async function put(path: string, text: string, mode = 0o644): Promise<void> {

@@ -69,6 +69,6 @@ describe.skipIf(!runnable)('mirror (built binary) against a token-auth registry 
 
   it('the probe gets a token at the realm and reaches /v2/ with it', async () => {
     const probe = await fetch(`${mirror.url}/_dstack/probe`);
-    expect(await probe.json()).toEqual({ upstream: registry.url, registry: registry.host, status: 200, ok: true, detail: 'the upstream accepts the credential from the dstack server' });
+    expect(await probe.json()).toEqual({ upstream: registry.url, registry: registry.host, status: 200, ok: true, reason: 'ok', detail: 'the upstream accepts the credential from the dstack server' });
   });
 });

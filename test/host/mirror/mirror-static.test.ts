@@ -194,7 +194,7 @@ describe.skipIf(!runnable)('mirror (built binary) against an htpasswd registry, 
   it('metrics count requests, bytes, refusals and credential requests; the probe reaches the upstream with the credential', async () => {
     const probe = await fetch(`${mirror.url}/_dstack/probe`);
     expect(probe.status).toBe(200);
-    expect(await probe.json()).toEqual({ upstream: up.registry.url, registry: up.registry.host, status: 200, ok: true, detail: 'the upstream accepts the credential from the dstack server' });
+    expect(await probe.json()).toEqual({ upstream: up.registry.url, registry: up.registry.host, status: 200, ok: true, reason: 'ok', detail: 'the upstream accepts the credential from the dstack server' });
     const metrics = await (await fetch(`${mirror.url}/metrics`)).text();
     expect(metrics).toMatch(/^dstack_mirror_requests_total\{kind="manifest",status="200"\} [1-9]/m);
     expect(metrics).toMatch(/^dstack_mirror_requests_total\{kind="blob",status="206"\} 1$/m);
@@ -241,7 +241,7 @@ describe.skipIf(!runnable)('mirror (built binary) when the service holds a wrong
 
     const probe = await fetch(`${wrongMirror.url}/_dstack/probe`);
     expect(probe.status).toBe(502);
-    expect(await probe.json()).toMatchObject({ ok: false, status: 401, registry: wrong.registry.host });
+    expect(await probe.json()).toMatchObject({ ok: false, status: 401, reason: 'upstream_401', registry: wrong.registry.host });
     expect(await wrongMirror.log()).not.toContain('not-the-registry-password');
   });
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -141,6 +142,17 @@ describe.skipIf(!runnable)('mirror over TLS, certificates from mirror-cert', () 
     expect(notPem.exitCode).toBe(1);
     expect(String(notPem.stderr).trim().split('\n')).toHaveLength(1);
     expect(String(notPem.stderr)).toMatch(/not a usable PEM certificate and matching key/);
+  });
+
+  // The upstreams' CA bundle is read the way the helper reads its own (capped, FIFO-safe): the
+  // code as it was opened it with readFileSync and hung on a FIFO until the timeout killed it.
+  it('a FIFO as DOCKER_CREDENTIAL_DSTACK_CA_FILE: refused at once, naming it', async () => {
+    const fifo = join(up.dir, 'ca.fifo');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    const started = await execa(HELPER_BINARY, ['mirror', '--listen', '127.0.0.1:0', '--upstream', up.registry.url], { env: { ...home.env, DOCKER_CREDENTIAL_DSTACK_CA_FILE: fifo }, extendEnv: false, reject: false, timeout: 15_000 });
+    expect(started.timedOut).toBe(false);
+    expect(started.exitCode).toBe(1);
+    expect(String(started.stderr).trim()).toBe(`docker-credential-dstack mirror: cannot read CA bundle ${fifo} (a FIFO, not a regular file): fix DOCKER_CREDENTIAL_DSTACK_CA_FILE`);
   });
 });
 

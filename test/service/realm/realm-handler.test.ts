@@ -136,7 +136,7 @@ describe('realm: GET with Basic auth (dockerd)', () => {
     expect(body).toEqual({
       error: 'token_revoked',
       message: 'pull ticket rejected: instance i-told was revoked',
-      errors: [{ code: 'UNAUTHORIZED', message: 'dstack-registry-auth refused the pull ticket: pull ticket rejected: instance i-told was revoked; ask the dstack operator for a new instance token' }],
+      errors: [{ code: 'UNAUTHORIZED', message: 'dstack-registry-auth refused the pull ticket: pull ticket rejected: instance i-told was revoked; ask the dstack operator for a new instance token', detail: null }],
     });
     const expired = await get(`service=${SERVICE}&scope=repository:library/python:pull`, basic('instance:i-1', await ticketFor('i-1', 'main', SERVICE, new Date(now.getTime() - 3600e3))));
     expect((expired.body.errors as { message: string }[])[0]!.message).toBe('dstack-registry-auth refused the pull ticket: pull ticket expired; get a new one; run the pull again (the credential helper fetches a new ticket)');

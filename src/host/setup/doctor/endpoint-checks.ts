@@ -46,13 +46,13 @@ function fromAnswer(answer: ProbeAnswer, how: string): CheckResult {
   const name = answer.upstream ? `upstream ${answer.upstream}` : 'upstream';
   const status = answer.status === 0 ? 'not reached' : `/v2/ answered HTTP ${answer.status}`;
   if (answer.ok) return { status: 'ok', name, detail: `${status} ${how}: ${answer.detail}` };
-  const wrongPassword = answer.status === 401 || /upstream_401|refused the credential/.test(answer.detail);
-  return {
-    status: 'fail',
-    name,
-    detail: `${status} ${how}: ${answer.detail}`,
-    fix: wrongPassword
-      ? `the registry refuses the credential the dstack server hands out for ${answer.registry ?? 'it'}: the operator must fix the password or token dstack-registry-auth holds; until then every pull falls back to Docker Hub`
-      : 'check the upstream URL in the host config and that the registry runs',
-  };
+  return { status: 'fail', name, detail: `${status} ${how}: ${answer.detail}`, fix: probeFix(answer) };
+}
+
+// The fix follows the probe's reason word, never its message text.
+function probeFix(answer: ProbeAnswer): string {
+  const registry = answer.registry ?? 'it';
+  if (answer.reason === 'upstream_401') return `the registry refuses the credential the dstack server hands out for ${registry}: the operator must fix the password or token dstack-registry-auth holds; until then every pull falls back to Docker Hub`;
+  if (answer.reason === 'upstream_needs_credential') return `the registry wants a credential and the dstack server has none for ${registry}: the operator must add ${registry} to dstack-registry-auth's registries; until then every pull falls back to Docker Hub`;
+  return 'check the upstream URL in the host config and that the registry runs';
 }

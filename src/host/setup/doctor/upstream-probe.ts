@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { oneLine } from '../../../common/errors.ts';
+import { registryErrorMessage } from '../../../contract/registry-error-body.ts';
 import type { HostConfig, ServiceClient } from '../../client/service-client.ts';
 import type { Diagnostics } from '../../helper/diagnostics.ts';
 import { openHelperCache } from '../../helper/open-helper-cache.ts';
@@ -24,7 +25,7 @@ export function probeThroughEndpoint(endpoint: string, timeoutMs: number): Promi
         const body = Buffer.concat(chunks).toString('utf8').slice(0, 4096);
         const answer = parseProbe(body);
         if (answer) resolve({ kind: 'answer', answer });
-        else resolve({ kind: 'refused', status: res.statusCode ?? 0, detail: registryErrorMessage(body) });
+        else resolve({ kind: 'refused', status: res.statusCode ?? 0, detail: refusalMessage(body) });
       });
     });
     req.once('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs / 1000} s`)));
@@ -46,7 +47,7 @@ export async function probeDirectly(settings: HelperSettings, client: ServiceCli
     };
     return await probeUpstream(deps, new URLSearchParams());
   } catch (error) {
-    return { upstream: null, registry: null, status: 0, ok: false, detail: oneLine(error) };
+    return { upstream: null, registry: null, status: 0, ok: false, reason: 'probe_failed', detail: oneLine(error) };
   } finally {
     http.close();
   }
@@ -56,7 +57,9 @@ function parseProbe(body: string): ProbeAnswer | undefined {
   try {
     const value = JSON.parse(body) as Partial<ProbeAnswer>;
     if (typeof value.ok === 'boolean' && typeof value.status === 'number' && typeof value.detail === 'string') {
-      return { upstream: value.upstream ?? null, registry: value.registry ?? null, status: value.status, ok: value.ok, detail: value.detail };
+      // An endpoint started from an older binary sends no reason: its 401 meant upstream_401.
+      const reason = typeof value.reason === 'string' ? value.reason : value.status === 401 ? 'upstream_401' : value.ok ? 'ok' : 'upstream_status';
+      return { upstream: value.upstream ?? null, registry: value.registry ?? null, status: value.status, ok: value.ok, reason, detail: value.detail };
     }
   } catch {
     // not the probe's answer
@@ -64,13 +67,7 @@ function parseProbe(body: string): ProbeAnswer | undefined {
   return undefined;
 }
 
-// The message of a registry error body ({"errors":[{"message"}]}), the endpoint's refusal.
-function registryErrorMessage(body: string): string {
-  try {
-    const message = (JSON.parse(body) as { errors?: Array<{ message?: unknown }> }).errors?.[0]?.message;
-    if (typeof message === 'string') return message.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 200);
-  } catch {
-    // fall through
-  }
-  return 'no probe answer';
+// The message of a registry error body (src/contract/registry-error-body.ts), the endpoint's refusal.
+function refusalMessage(body: string): string {
+  return registryErrorMessage(body) ?? 'no probe answer';
 }

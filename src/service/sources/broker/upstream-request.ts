@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelayMs } from '../../../common/backoff.ts';
 
 // How long and how often the service asks a registry or its realm. Each attempt has its own
 // timeout, and no new attempt starts past the deadline, so a request that waits on an upstream
@@ -7,8 +8,8 @@ export interface RetryPolicy {
   attempts: number;
   attemptTimeoutMs: number;
   deadlineMs: number;
-  // Backoff before attempt n (from 1) is random in [0, baseDelayMs × 2^(n-1)): "full jitter",
-  // so replicas that failed together do not retry together.
+  // Backoff before retry n (from 1) is random in [0, baseDelayMs × 2^(n-1)]: the one rule,
+  // full jitter (src/common/backoff.ts), so replicas that failed together do not retry together.
   baseDelayMs: number;
 }
 
@@ -62,7 +63,7 @@ export async function upstreamRequest(url: string, init: () => RequestInit, poli
 // Sleeps the jittered backoff and says whether another attempt fits before the deadline.
 async function canRetry(attempt: number, policy: RetryPolicy, deadline: number): Promise<boolean> {
   if (attempt >= policy.attempts) return false;
-  const delay = Math.random() * policy.baseDelayMs * 2 ** (attempt - 1);
+  const delay = backoffDelayMs(attempt, { baseMs: policy.baseDelayMs });
   if (Date.now() + delay >= deadline) return false;
   await sleep(delay);
   return true;
