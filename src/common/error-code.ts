@@ -23,6 +23,8 @@ export const KNOWN_ERROR_CODES = [
   // The endpoint and its upstreams.
   'upstream_invalid', 'upstream_unreachable', 'upstream_timeout', 'upstream_tls', 'upstream_failed', 'credential_refused',
   'realm_unbound',
+  // The kubelet's credential provider (src/host/kubelet/).
+  'request_invalid', 'unsupported',
 ] as const;
 
 export type KnownErrorCode = (typeof KNOWN_ERROR_CODES)[number];
