@@ -18,6 +18,7 @@ import { loadKeyRing } from './token/key-ring.ts';
 import { loadRegistrySigningKeys } from './token/registry-signing-keys.ts';
 import { openRevocationStore } from './store/open-revocation-store.ts';
 import { ensureDataDir } from './config/data-dir.ts';
+import { openEnrollment } from './enrollment/open-enrollment.ts';
 
 export interface BuildServiceOptions {
   // Passed to key loading (DSTACK_REGISTRY_AUTH_<NAME>_KEY_FILE and friends).
@@ -60,12 +61,21 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
     throw error;
   }
   const metrics = createMetrics();
+  let enrollment: Awaited<ReturnType<typeof openEnrollment>>;
+  try {
+    enrollment = await openEnrollment(env, config.dataDir);
+  } catch (error) {
+    audit.close();
+    await revocations.close();
+    throw error;
+  }
   const broker = createBrokerSource({ registries: config.registries, clock, metrics, log });
   try {
     // Before listening: a brokered registry that answers Basic stops start-up (exit 2).
     await broker.discover();
   } catch (error) {
     audit.close();
+    enrollment.close();
     await revocations.close();
     throw error;
   }
@@ -83,6 +93,7 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
     '/v1/token': { name: 'token', methods: { GET: realm, POST: realm } },
     '/v1/admin/tokens': { name: 'admin_tokens', methods: { POST: adminTokensRoute } },
     '/v1/admin/revocations': { name: 'admin_revocations', methods: { POST: adminRevocationsRoute } },
+    '/v1/enroll': { name: 'enroll', methods: { POST: enrollment.route } },
     '/healthz': { name: 'healthz', methods: { GET: healthRoute } },
     '/metrics': { name: 'metrics', methods: { GET: metricsRoute } },
   };
@@ -93,6 +104,7 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
     metrics,
     close: async () => {
       audit.close();
+      enrollment.close();
       await revocations.close();
     },
   };
