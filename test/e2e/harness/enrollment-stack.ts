@@ -1,0 +1,107 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { createCloudNetwork, METADATA_ADDRESS, type CloudNetwork } from './netns.ts';
+import { startService, type AuditRecord, type Service } from './service.ts';
+import { isRunning, sleep, stopProcess, trackProcess } from './reaper.ts';
+import { awsDocument, makeTestCa, signDocument, type TestCa } from '../../helpers/enrollment-evidence.ts';
+
+export const ACCOUNT = '123456789012';
+export const REGISTRY = 'registry.enroll.test';
+export const SERVICE_PORT = 8480;
+const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'enrollment', 'metadata-server.mjs');
+
+// A cloud of namespaces (netns.ts) with, in its cloud namespace, the stand-in metadata service
+// on 169.254.169.254:80 (test/fixtures/enrollment/metadata-server.mjs, serving what `serve`
+// wrote) and the built service over TLS on 169.254.169.254:8480, trusting the test CA only
+// through aws.additionalTrustAnchors. A static default registry lets a token prove itself.
+export interface EnrollmentStack {
+  dir: string;
+  net: CloudNetwork;
+  service: Service;
+  ca: TestCa;
+  // The service's self-signed TLS certificate (the helper's caFile).
+  tlsCert: string;
+  serve(evidence: { document: string; rsa2048: string }): Promise<void>;
+  evidenceFor(instanceId: string, options?: { accountId?: string; pendingTime?: Date; signer?: TestCa }): Promise<{ document: string; rsa2048: string }>;
+  enrollments(): Promise<AuditRecord[]>;
+  stop(): Promise<void>;
+}
+
+export async function startEnrollmentStack(vmCount: number): Promise<EnrollmentStack> {
+  if (process.getuid?.() !== 0) throw new Error('e2e enrollment: network namespaces need root; run the e2e stage as root (CI does)');
+  const dir = await mkdtemp(join(tmpdir(), 'dcd-enroll-'));
+  let net: CloudNetwork | undefined;
+  let fixturePid: number | undefined;
+  let service: Service | undefined;
+  const stop = async () => {
+    await service?.stop();
+    if (fixturePid !== undefined) await stopProcess(fixturePid, 2_000);
+    await net?.remove();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const ca = await makeTestCa(dir);
+    net = await createCloudNetwork(vmCount);
+    const evidenceFile = join(dir, 'evidence.json');
+    await writeFile(evidenceFile, '{}');
+    fixturePid = await startFixture(net, evidenceFile);
+    // The service answers the VMs over TLS (the helper sends tokens in clear only to loopback).
+    const tlsCert = join(dir, 'service-cert.pem');
+    await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', `/CN=${METADATA_ADDRESS}`, '-addext', `subjectAltName=IP:${METADATA_ADDRESS}`, '-keyout', join(dir, 'service-key.pem'), '-out', tlsCert]);
+    const enrollmentConfig = join(dir, 'enrollment.json');
+    await writeFile(enrollmentConfig, JSON.stringify({ aws: { accounts: [{ accountId: ACCOUNT, project: 'gpu' }], pendingTimeWindow: '15m', additionalTrustAnchors: ca.certFile } }));
+    service = await startService({
+      dir: join(dir, 'service'),
+      listen: `${METADATA_ADDRESS}:${SERVICE_PORT}`,
+      wrap: ['ip', 'netns', 'exec', net.cloud],
+      env: {
+        DSTACK_REGISTRY_AUTH_TLS_CERT: tlsCert,
+        DSTACK_REGISTRY_AUTH_TLS_KEY: join(dir, 'service-key.pem'),
+        DSTACK_REGISTRY_AUTH_ENROLLMENT_CONFIG: enrollmentConfig,
+        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: REGISTRY,
+        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: 'puller',
+        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: 'pull-password-0123',
+      },
+    });
+    const running = service;
+    return {
+      dir,
+      net,
+      service: running,
+      ca,
+      tlsCert,
+      serve: (evidence) => writeFile(evidenceFile, JSON.stringify({ aws: evidence })),
+      evidenceFor: async (instanceId, options = {}) => {
+        const document = awsDocument({ accountId: options.accountId ?? ACCOUNT, instanceId, region: 'eu-west-1', pendingTime: options.pendingTime ?? new Date(Date.now() - 30_000) });
+        return { document, rsa2048: await signDocument(options.signer ?? ca, document, dir) };
+      },
+      enrollments: async () => (await running.audit()).filter((r) => r.event === 'enrolled'),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function startFixture(net: CloudNetwork, evidenceFile: string): Promise<number> {
+  const [file, ...args] = net.inNamespace(net.cloud, [process.execPath, FIXTURE, METADATA_ADDRESS, '80', evidenceFile]);
+  const child = spawn(file!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const pid = child.pid!;
+  trackProcess(pid, 'metadata fixture');
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const deadline = Date.now() + 10_000;
+  while (!output.includes('listening')) {
+    if (!isRunning(pid) || Date.now() > deadline) {
+      await stopProcess(pid, 1_000);
+      throw new Error(`metadata fixture did not start: ${output}`);
+    }
+    await sleep(20);
+  }
+  return pid;
+}
