@@ -63,7 +63,7 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
   const metrics = createMetrics();
   let enrollment: Awaited<ReturnType<typeof openEnrollment>>;
   try {
-    enrollment = await openEnrollment(env, config.dataDir);
+    enrollment = await openEnrollment(env, config);
   } catch (error) {
     audit.close();
     await revocations.close();
@@ -93,7 +93,8 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
     '/v1/token': { name: 'token', methods: { GET: realm, POST: realm } },
     '/v1/admin/tokens': { name: 'admin_tokens', methods: { POST: adminTokensRoute } },
     '/v1/admin/revocations': { name: 'admin_revocations', methods: { POST: adminRevocationsRoute } },
-    '/v1/enroll': { name: 'enroll', methods: { POST: enrollment.route } },
+    '/v1/enroll': { name: 'enroll', methods: { POST: enrollment.enroll } },
+    '/v1/enroll/nonce': { name: 'enroll_nonce', methods: { POST: enrollment.nonce } },
     '/healthz': { name: 'healthz', methods: { GET: healthRoute } },
     '/metrics': { name: 'metrics', methods: { GET: metricsRoute } },
   };

@@ -8,10 +8,11 @@ import { VERSION } from '../../common/version.ts';
 import { createTransport, type Exchange, type ExchangeResult, type Transport } from '../client/http-exchange.ts';
 import { parseServerUrl } from '../client/server-url.ts';
 import { readAwsEvidence } from './aws-metadata.ts';
+import { readGcpEvidence } from './gcp-metadata.ts';
 import type { MetadataFetch } from './metadata-client.ts';
 
-export type Cloud = 'aws';
-export const CLOUDS: readonly Cloud[] = ['aws'];
+export type Cloud = 'aws' | 'gcp';
+export const CLOUDS: readonly Cloud[] = ['aws', 'gcp'];
 
 export interface EnrollSettings {
   server: string;
@@ -30,12 +31,19 @@ const ATTEMPTS = 3;
 // create-only, so two enrollments racing at boot cannot overwrite each other's token.
 export async function enrollHost(cloud: Cloud, settings: EnrollSettings, metadata: MetadataFetch, transport?: Transport): Promise<EnrollResult> {
   if (await stat(settings.tokenFile).then(() => true, () => false)) return { kind: 'already_enrolled', tokenFile: settings.tokenFile };
-  const evidence = await readAwsEvidence(metadata);
   const target = parseServerUrl(settings.server);
   const send = transport ?? createTransport(target, { caFile: settings.caFile });
-  const body = JSON.stringify(evidence);
   const headers = { 'user-agent': `docker-credential-dstack/${VERSION}`, accept: 'application/json', 'content-type': 'application/json' };
-  const answer = await postWithRetries(send, { method: 'POST', path: '/v1/enroll', headers, body }, settings.timeoutMs);
+  const post = (path: string, body: object) => postWithRetries(send, { method: 'POST', path, headers, body: JSON.stringify(body) }, settings.timeoutMs);
+  let evidence: object;
+  if (cloud === 'gcp') {
+    const issued = await post('/v1/enroll/nonce', { cloud });
+    if (issued.status !== 201) throw refusal(issued.status, issued.body, target.display);
+    evidence = await readGcpEvidence(metadata, parseNonceAnswer(issued.body, target.display));
+  } else {
+    evidence = await readAwsEvidence(metadata);
+  }
+  const answer = await post('/v1/enroll', evidence);
   if (answer.status !== 201) throw refusal(answer.status, answer.body, target.display);
   const token = parseAnswer(answer.body, target.display);
   makeDirectorySync(dirname(settings.tokenFile), 0o700, 0o755);
@@ -56,6 +64,16 @@ async function postWithRetries(send: Transport, exchange: Exchange, timeoutMs: n
     }
     await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
   }
+}
+
+function parseNonceAnswer(body: string, server: string): string {
+  try {
+    const data = JSON.parse(body) as Record<string, unknown>;
+    if (typeof data.audience === 'string' && data.audience.length < 2048) return data.audience;
+  } catch {
+    // fall through
+  }
+  throw new CodedError('bad_response', `dstack server ${server} sent an invalid nonce answer; check DOCKER_CREDENTIAL_DSTACK_SERVER points at dstack-registry-auth`);
 }
 
 function parseAnswer(body: string, server: string): { token: string; instance: string; project: string; expires_at: string } {

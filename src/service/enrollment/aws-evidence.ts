@@ -4,22 +4,13 @@ import { AWS_RSA2048_CERTIFICATES } from './aws-region-certificates.ts';
 import { EnrollmentRefused } from './enrollment-refused.ts';
 import { parseSignedContent, signedBy } from './pkcs7-signed-data.ts';
 import { isCodedError } from '../../common/errors.ts';
+import type { VerifiedIdentity } from './verified-identity.ts';
 
 // What the host sends: the identity document as IMDS served it, and the base64 body of
 // /latest/dynamic/instance-identity/rsa2048 (PKCS#7, SHA-256 with RSA-2048, content attached).
 export interface AwsEvidence {
   document: string;
   signature: string;
-}
-
-export interface VerifiedIdentity {
-  cloud: 'aws';
-  account: string;
-  instanceId: string;
-  project: string;
-  // The instance name tokens carry: aws:<account>:<instance id>.
-  instance: string;
-  reenroll: boolean;
 }
 
 // A document is a day-one artefact, not a stream: a few hundred bytes, bounded to refuse junk.

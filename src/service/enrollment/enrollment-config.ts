@@ -24,11 +24,33 @@ export interface AwsEnrollment {
   additionalTrustAnchors: string[];
 }
 
+// One GCP project whose instances may enroll, and the dstack project they serve.
+export interface GcpProjectRule {
+  projectId: string;
+  project: string;
+  // Empty: every zone.
+  zones: string[];
+  reenroll: string[];
+}
+
+export interface GcpEnrollment {
+  projects: GcpProjectRule[];
+  // Google's signing keys (a JWKS URL; they rotate, so they are fetched, not embedded).
+  certificatesUrl: string;
+  // JWKs trusted besides Google's (tests' key): the JSON text of a JWKS file.
+  additionalTrustAnchors: { keys: unknown[] } | undefined;
+}
+
+export const GOOGLE_CERTIFICATES_URL = 'https://www.googleapis.com/oauth2/v3/certs';
+
 // Enrollment by cloud identity, from the JSON file DSTACK_REGISTRY_AUTH_ENROLLMENT_CONFIG
 // names (docs/enrollment.md). No file: enrollment is off and POST /v1/enroll answers 404.
 export interface EnrollmentConfig {
   tokenTtlSeconds?: number;
+  // How long a nonce the service issued (GCP audience, Azure nonce) may be used, once.
+  nonceTtlSeconds: number;
   aws?: AwsEnrollment;
+  gcp?: GcpEnrollment;
 }
 
 export async function loadEnrollmentConfig(env: Record<string, string | undefined>): Promise<EnrollmentConfig | undefined> {
@@ -43,10 +65,12 @@ export async function loadEnrollmentConfig(env: Record<string, string | undefine
     throw new CodedError('config_invalid', code ? `cannot read ${where} (${code}); fix the path or unset it` : `${where} is not valid JSON; fix the file`);
   }
   const file = object(raw, where);
-  known(file, ['tokenTtl', 'aws'], where);
-  const config: EnrollmentConfig = {};
+  known(file, ['tokenTtl', 'nonceTtl', 'aws', 'gcp'], where);
+  const nonceTtl = file.nonceTtl === undefined ? '5m' : string(file.nonceTtl, `${where}: nonceTtl`);
+  const config: EnrollmentConfig = { nonceTtlSeconds: parseDuration(nonceTtl, `${where}: nonceTtl`, 3600) };
   if (file.tokenTtl !== undefined) config.tokenTtlSeconds = checkInstanceTokenTtl(parseDuration(string(file.tokenTtl, `${where}: tokenTtl`), `${where}: tokenTtl`), `${where}: tokenTtl`, 'config_invalid');
   if (file.aws !== undefined) config.aws = await awsEnrollment(object(file.aws, `${where}: aws`), `${where}: aws`);
+  if (file.gcp !== undefined) config.gcp = await gcpEnrollment(object(file.gcp, `${where}: gcp`), `${where}: gcp`);
   return config;
 }
 
@@ -59,14 +83,7 @@ async function awsEnrollment(aws: Record<string, unknown>, where: string): Promi
     known(rule, ['accountId', 'project', 'regions', 'reenroll'], at);
     const accountId = string(rule.accountId, `${at}.accountId`);
     if (!/^\d{12}$/.test(accountId)) throw new CodedError('config_invalid', `${at}.accountId must be a 12-digit AWS account id`);
-    const project = (() => {
-      try {
-        return checkName(rule.project, 'project', 'config_invalid');
-      } catch (error) {
-        throw new CodedError('config_invalid', `${at}.project: ${(error as Error).message}`);
-      }
-    })();
-    return { accountId, project, regions: strings(rule.regions, `${at}.regions`), reenroll: strings(rule.reenroll, `${at}.reenroll`) };
+    return { accountId, project: dstackProject(rule.project, `${at}.project`), regions: strings(rule.regions, `${at}.regions`), reenroll: strings(rule.reenroll, `${at}.reenroll`) };
   });
   const seen = new Set<string>();
   for (const { accountId } of accounts) {
@@ -80,6 +97,47 @@ async function awsEnrollment(aws: Record<string, unknown>, where: string): Promi
     pendingTimeWindowSeconds: parseDuration(window, `${where}.pendingTimeWindow`),
     additionalTrustAnchors: anchorsPath === undefined ? [] : await readPemCertificates(anchorsPath, `${where}.additionalTrustAnchors`),
   };
+}
+
+async function gcpEnrollment(gcp: Record<string, unknown>, where: string): Promise<GcpEnrollment> {
+  known(gcp, ['projects', 'certificatesUrl', 'additionalTrustAnchors'], where);
+  if (!Array.isArray(gcp.projects) || gcp.projects.length === 0) throw new CodedError('config_invalid', `${where}.projects must list at least one {"projectId", "project"}`);
+  const projects = gcp.projects.map((entry, index) => {
+    const at = `${where}.projects[${index}]`;
+    const rule = object(entry, at);
+    known(rule, ['projectId', 'project', 'zones', 'reenroll'], at);
+    const projectId = string(rule.projectId, `${at}.projectId`);
+    if (!/^[a-z][a-z0-9-]{4,61}[a-z0-9]$/.test(projectId) && !/^[a-z0-9.-]+:[a-z][a-z0-9-]+$/.test(projectId)) throw new CodedError('config_invalid', `${at}.projectId must be a GCP project id such as my-project-123`);
+    return { projectId, project: dstackProject(rule.project, `${at}.project`), zones: strings(rule.zones, `${at}.zones`), reenroll: strings(rule.reenroll, `${at}.reenroll`) };
+  });
+  const certificatesUrl = gcp.certificatesUrl === undefined ? GOOGLE_CERTIFICATES_URL : string(gcp.certificatesUrl, `${where}.certificatesUrl`);
+  try {
+    const url = new URL(certificatesUrl);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('scheme');
+  } catch {
+    throw new CodedError('config_invalid', `${where}.certificatesUrl must be an https:// URL of a JWKS`);
+  }
+  let additionalTrustAnchors: { keys: unknown[] } | undefined;
+  if (gcp.additionalTrustAnchors !== undefined) {
+    const path = string(gcp.additionalTrustAnchors, `${where}.additionalTrustAnchors`);
+    let jwks: unknown;
+    try {
+      jwks = JSON.parse(await readFile(path, 'utf8'));
+    } catch (error) {
+      throw new CodedError('config_invalid', `${where}.additionalTrustAnchors: cannot read ${path} as a JWKS (${(error as NodeJS.ErrnoException).code ?? 'not JSON'})`);
+    }
+    if (typeof jwks !== 'object' || jwks === null || !Array.isArray((jwks as { keys?: unknown }).keys)) throw new CodedError('config_invalid', `${where}.additionalTrustAnchors: ${path} is not a JWKS ({"keys": [...]})`);
+    additionalTrustAnchors = jwks as { keys: unknown[] };
+  }
+  return { projects, certificatesUrl, additionalTrustAnchors };
+}
+
+function dstackProject(value: unknown, where: string): string {
+  try {
+    return checkName(value, 'project', 'config_invalid');
+  } catch (error) {
+    throw new CodedError('config_invalid', `${where}: ${(error as Error).message}`);
+  }
 }
 
 async function readPemCertificates(path: string, where: string): Promise<string[]> {

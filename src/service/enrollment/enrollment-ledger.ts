@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { CodedError } from '../../common/errors.ts';
 import { makeDirectorySync } from '../../common/make-directory.ts';
+import { createNonceStore, type NonceStore } from './nonce-store.ts';
 
 const BUSY_TIMEOUT_MS = 5000;
 export const LEDGER_FILE = 'enrollments.sqlite';
@@ -14,6 +15,7 @@ export const LEDGER_FILE = 'enrollments.sqlite';
 export interface EnrollmentLedger {
   // True when this call recorded the enrollment: a first one, or a repeat the operator allowed.
   claim(key: { cloud: string; account: string; instanceId: string }, at: Date, allowRepeat: boolean): boolean;
+  nonces: NonceStore;
   close(): void;
 }
 
@@ -32,6 +34,7 @@ export async function openEnrollmentLedger(dataDir: string): Promise<EnrollmentL
   }
   // One statement decides, so two hosts racing with the same evidence cannot both win.
   const first = db.prepare('INSERT INTO enrollments (cloud, account, instance_id, enrolled_at_ms, times) VALUES (?, ?, ?, ?, 1) ON CONFLICT DO NOTHING');
+  const nonces = createNonceStore(db, path);
   const again = db.prepare('INSERT INTO enrollments (cloud, account, instance_id, enrolled_at_ms, times) VALUES (?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET enrolled_at_ms = excluded.enrolled_at_ms, times = times + 1');
   return {
     claim({ cloud, account, instanceId }, at, allowRepeat) {
@@ -41,6 +44,7 @@ export async function openEnrollmentLedger(dataDir: string): Promise<EnrollmentL
         throw new CodedError('unavailable', `enrollment ledger ${path} failed (${(error as Error).message})`);
       }
     },
+    nonces,
     close() {
       db.close();
     },

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { createCloudNetwork, METADATA_ADDRESS, type CloudNetwork } from './netns.ts';
 import { startService, type AuditRecord, type Service } from './service.ts';
 import { isRunning, sleep, stopProcess, trackProcess } from './reaper.ts';
@@ -11,6 +12,7 @@ import { awsDocument, makeTestCa, signDocument, type TestCa } from '../../helper
 export const ACCOUNT = '123456789012';
 export const REGISTRY = 'registry.enroll.test';
 export const SERVICE_PORT = 8480;
+export const GCP_PROJECT = 'dstack-gpu-fleet';
 const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'enrollment', 'metadata-server.mjs');
 
 // A cloud of namespaces (netns.ts) with, in its cloud namespace, the stand-in metadata service
@@ -25,6 +27,9 @@ export interface EnrollmentStack {
   // The service's self-signed TLS certificate (the helper's caFile).
   tlsCert: string;
   serve(evidence: { document: string; rsa2048: string }): Promise<void>;
+  // What the GCP identity endpoint signs: the instance's compute_engine claims, and an audience
+  // to use instead of the one asked for (a token for another audience, a stale nonce).
+  serveGcp(evidence: { instanceId: string; projectId?: string; audience?: string }): Promise<void>;
   evidenceFor(instanceId: string, options?: { accountId?: string; pendingTime?: Date; signer?: TestCa }): Promise<{ document: string; rsa2048: string }>;
   enrollments(): Promise<AuditRecord[]>;
   stop(): Promise<void>;
@@ -51,8 +56,19 @@ export async function startEnrollmentStack(vmCount: number): Promise<EnrollmentS
     // The service answers the VMs over TLS (the helper sends tokens in clear only to loopback).
     const tlsCert = join(dir, 'service-cert.pem');
     await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', `/CN=${METADATA_ADDRESS}`, '-addext', `subjectAltName=IP:${METADATA_ADDRESS}`, '-keyout', join(dir, 'service-key.pem'), '-out', tlsCert]);
+    // GCP: a key of the test's signs identity tokens; the service trusts it only as an additional
+    // anchor, and "Google's" JWKS it is pointed at (the fixture's) is empty: nothing leaves the machine.
+    const gcpKeys = await generateKeyPair('RS256', { extractable: true });
+    const gcpPrivateJwk: JWK = { ...(await exportJWK(gcpKeys.privateKey)), kid: 'dstack-test-gcp', alg: 'RS256' };
+    const gcpAnchors = join(dir, 'gcp-anchors.json');
+    await writeFile(gcpAnchors, JSON.stringify({ keys: [{ ...(await exportJWK(gcpKeys.publicKey)), kid: 'dstack-test-gcp', alg: 'RS256', use: 'sig' }] }));
     const enrollmentConfig = join(dir, 'enrollment.json');
-    await writeFile(enrollmentConfig, JSON.stringify({ aws: { accounts: [{ accountId: ACCOUNT, project: 'gpu' }], pendingTimeWindow: '15m', additionalTrustAnchors: ca.certFile } }));
+    await writeFile(enrollmentConfig, JSON.stringify({
+      aws: { accounts: [{ accountId: ACCOUNT, project: 'gpu' }], pendingTimeWindow: '15m', additionalTrustAnchors: ca.certFile },
+      gcp: { projects: [{ projectId: GCP_PROJECT, project: 'gpu' }], certificatesUrl: `http://${METADATA_ADDRESS}/oauth2/v3/certs`, additionalTrustAnchors: gcpAnchors },
+    }));
+    const served: Record<string, unknown> = {};
+    const write = () => writeFile(evidenceFile, JSON.stringify(served));
     service = await startService({
       dir: join(dir, 'service'),
       listen: `${METADATA_ADDRESS}:${SERVICE_PORT}`,
@@ -73,7 +89,18 @@ export async function startEnrollmentStack(vmCount: number): Promise<EnrollmentS
       service: running,
       ca,
       tlsCert,
-      serve: (evidence) => writeFile(evidenceFile, JSON.stringify({ aws: evidence })),
+      serve: async (evidence) => {
+        served.aws = evidence;
+        await write();
+      },
+      serveGcp: async ({ instanceId, projectId, audience }) => {
+        served.gcp = {
+          privateJwk: gcpPrivateJwk,
+          computeEngine: { project_id: projectId ?? GCP_PROJECT, project_number: 4242, zone: 'europe-west4-a', instance_id: instanceId, instance_name: 'runner', instance_creation_timestamp: Math.floor(Date.now() / 1000) },
+          ...(audience !== undefined ? { audience } : {}),
+        };
+        await write();
+      },
       evidenceFor: async (instanceId, options = {}) => {
         const document = awsDocument({ accountId: options.accountId ?? ACCOUNT, instanceId, region: 'eu-west-1', pendingTime: options.pendingTime ?? new Date(Date.now() - 30_000) });
         return { document, rsa2048: await signDocument(options.signer ?? ca, document, dir) };

@@ -54,9 +54,9 @@ describe('scripts/install.sh --enroll', () => {
     expect(result.exitCode).toBe(1);
     expect(result.stderr.trim()).toMatch(/^docker-credential-dstack enroll: cannot reach the metadata service at 127\.0\.0\.1:9\/latest\/api\/token \(ECONNREFUSED\); is this a cloud VM\?$/);
     await expect(stat(join(root, 'etc', 'token'))).rejects.toThrow(/ENOENT/);
-    const wrong = await run(['--enroll', 'gcp', '--no-systemctl']);
+    const wrong = await run(['--enroll', 'azure', '--no-systemctl']);
     expect(wrong.exitCode).toBe(1);
-    expect(wrong.stderr).toBe('install.sh: --enroll gcp: enrollment is available for aws only');
+    expect(wrong.stderr).toBe('install.sh: --enroll azure: enrollment is available for aws and gcp');
   });
 
   it('--uninstall disables the enroll unit and removes it', async () => {
