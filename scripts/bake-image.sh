@@ -15,7 +15,7 @@ usage() {
   cat <<'USAGE'
 Usage: bake-image.sh --server URL [--cloud aws] [--binary PATH] [--ca-file PEM] [--root DIR]
   --server URL     the dstack-registry-auth base URL the VMs will enroll with (https://…)
-  --cloud CLOUD    whose identity the VMs present at boot: aws (default) or gcp
+  --cloud CLOUD    whose identity the VMs present at boot: aws (default), gcp or azure
   --binary PATH    the helper binary (default: dist/docker-credential-dstack-linux-<arch> next to this script)
   --ca-file PEM    a CA bundle for the service's certificate, when it is not in the system store
   --root DIR       bake into the root directory DIR instead of this machine (default /)
@@ -35,7 +35,7 @@ ROOT="/"
 while [ $# -gt 0 ]; do
   case "$1" in
     --server) [ $# -ge 2 ] || die "--server needs a URL"; SERVER=$2; shift 2 ;;
-    --cloud) [ $# -ge 2 ] || die "--cloud needs a cloud (aws or gcp)"; CLOUD=$2; shift 2 ;;
+    --cloud) [ $# -ge 2 ] || die "--cloud needs a cloud (aws, gcp or azure)"; CLOUD=$2; shift 2 ;;
     --binary) [ $# -ge 2 ] || die "--binary needs a path"; BINARY=$2; shift 2 ;;
     --ca-file) [ $# -ge 2 ] || die "--ca-file needs a path"; CA_FILE=$2; shift 2 ;;
     --root) [ $# -ge 2 ] || die "--root needs a directory"; ROOT=$2; shift 2 ;;
@@ -44,7 +44,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$SERVER" ] || die "--server URL is required: the VMs enroll with it at boot"
-case "$CLOUD" in aws|gcp) ;; *) die "--cloud $CLOUD: enrollment is available for aws and gcp" ;; esac
+case "$CLOUD" in aws|gcp|azure) ;; *) die "--cloud $CLOUD: enrollment is available for aws, gcp and azure" ;; esac
 [ "$(id -u)" = 0 ] || die "run as root (it installs into /usr/local and /etc)"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 [ -f "$HERE/install.sh" ] || die "no install.sh next to this script ($HERE); upload both"

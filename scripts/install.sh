@@ -15,7 +15,7 @@ Options:
   --server URL        the dstack-registry-auth base URL (https://…, or unix:/path.sock)
   --token-file PATH   read the instance token from PATH
   --token-stdin       read the instance token from standard input
-  --enroll CLOUD      no token: the host enrolls by its cloud identity (aws, gcp), now unless
+  --enroll CLOUD      no token: the host enrolls by its cloud identity (aws, gcp, azure), now unless
                       --no-configure, and at every boot through docker-credential-dstack-enroll.service
                       until it holds a token (docs/enrollment.md, docs/cloud-images.md)
   --binary PATH       the helper binary (default: dist/docker-credential-dstack-linux-<arch> next to this script)
@@ -53,7 +53,7 @@ while [ $# -gt 0 ]; do
     --server) [ $# -ge 2 ] || die "--server needs a URL"; SERVER=$2; shift 2 ;;
     --token-file) [ $# -ge 2 ] || die "--token-file needs a path"; TOKEN_FILE=$2; shift 2 ;;
     --token-stdin) TOKEN_STDIN=1; shift ;;
-    --enroll) [ $# -ge 2 ] || die "--enroll needs a cloud (aws or gcp)"; ENROLL=$2; shift 2 ;;
+    --enroll) [ $# -ge 2 ] || die "--enroll needs a cloud (aws, gcp or azure)"; ENROLL=$2; shift 2 ;;
     --binary) [ $# -ge 2 ] || die "--binary needs a path"; BINARY=$2; shift 2 ;;
     --prefix) [ $# -ge 2 ] || die "--prefix needs a directory"; PREFIX=$2; shift 2 ;;
     --config-dir) [ $# -ge 2 ] || die "--config-dir needs a directory"; CONFIG_DIR=$2; shift 2 ;;
@@ -83,7 +83,7 @@ case "$SERVER$TOKEN$TARGET" in
   *'"'*|*'\'*|*' '*|*'%'*) die "--server, --prefix and --config-dir must not contain quotes, backslashes, spaces or %" ;;
 esac
 
-case "$ENROLL" in ''|aws|gcp) ;; *) die "--enroll $ENROLL: enrollment is available for aws and gcp" ;; esac
+case "$ENROLL" in ''|aws|gcp|azure) ;; *) die "--enroll $ENROLL: enrollment is available for aws, gcp and azure" ;; esac
 
 # The mirror endpoint's units go in where systemd runs (sd_booted(3): /run/systemd/system;
 # DSTACK_INSTALL_SYSTEMD_RUNTIME for tests), or where --systemd-dir says.

@@ -41,3 +41,34 @@ export function awsDocument(fields: { accountId: string; instanceId: string; reg
   };
   return JSON.stringify(doc, null, 2).replace(/": /g, '" : ');
 }
+
+// A stand-in for Azure's PKI: a root the service is told to trust, an intermediate, and leaf
+// signing certificates whose SAN the test picks (metadata.azure.com, or an attacker's name).
+export interface AzurePki {
+  root: TestCa;
+  intermediate: TestCa;
+  leaf(name: string, san: string): Promise<TestCa>;
+}
+
+export async function makeAzurePki(dir: string): Promise<AzurePki> {
+  const root = await makeTestCa(dir, 'azure-test-root');
+  const ext = join(dir, 'azure-ext.cnf');
+  await writeFile(ext, '[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n');
+  const issue = async (name: string, issuer: TestCa, section: string): Promise<TestCa> => {
+    const keyFile = join(dir, `${name}.key`);
+    const csr = join(dir, `${name}.csr`);
+    const certFile = join(dir, `${name}.pem`);
+    await execa('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/O=dstack test/CN=${name}`]);
+    await execa('openssl', ['x509', '-req', '-in', csr, '-CA', issuer.certFile, '-CAkey', issuer.keyFile, '-CAcreateserial', '-days', '2', '-extfile', ext, '-extensions', section, '-out', certFile]);
+    return { certFile, keyFile, pem: await readFile(certFile, 'utf8') };
+  };
+  const intermediate = await issue('azure-test-intermediate', root, 'ca');
+  return {
+    root,
+    intermediate,
+    leaf: async (name, san) => {
+      await writeFile(ext, `${await readFile(ext, 'utf8')}[${name}]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectAltName=DNS:${san}\n`);
+      return issue(name, intermediate, name);
+    },
+  };
+}

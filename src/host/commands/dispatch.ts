@@ -3,7 +3,7 @@ import { write } from '../../common/command-context.ts';
 import { VERSION } from '../../common/version.ts';
 import { isProtocolAction } from '../protocol/wire.ts';
 
-export const HELPER_USAGE = 'Usage: docker-credential-dstack <store|get|erase|list|version> | configure | unconfigure | doctor | auth-header IMAGE | mirror [--listen HOST:PORT] [--upstream URL]… [--tls-cert FILE --tls-key FILE] | mirror-cert --out DIR | enroll --cloud aws|gcp | --help | --version';
+export const HELPER_USAGE = 'Usage: docker-credential-dstack <store|get|erase|list|version> | configure | unconfigure | doctor | auth-header IMAGE | mirror [--listen HOST:PORT] [--upstream URL]… [--tls-cert FILE --tls-key FILE] | mirror-cert --out DIR | enroll --cloud aws|gcp|azure | --help | --version';
 
 // Protocol actions take exactly one argument (docker-credential-helpers' rule); host
 // subcommands take options. Each is imported only when chosen, so a cache-hit `get`

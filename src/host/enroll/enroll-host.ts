@@ -9,10 +9,11 @@ import { createTransport, type Exchange, type ExchangeResult, type Transport } f
 import { parseServerUrl } from '../client/server-url.ts';
 import { readAwsEvidence } from './aws-metadata.ts';
 import { readGcpEvidence } from './gcp-metadata.ts';
+import { readAzureEvidence } from './azure-metadata.ts';
 import type { MetadataFetch } from './metadata-client.ts';
 
-export type Cloud = 'aws' | 'gcp';
-export const CLOUDS: readonly Cloud[] = ['aws', 'gcp'];
+export type Cloud = 'aws' | 'gcp' | 'azure';
+export const CLOUDS: readonly Cloud[] = ['aws', 'gcp', 'azure'];
 
 export interface EnrollSettings {
   server: string;
@@ -36,10 +37,13 @@ export async function enrollHost(cloud: Cloud, settings: EnrollSettings, metadat
   const headers = { 'user-agent': `docker-credential-dstack/${VERSION}`, accept: 'application/json', 'content-type': 'application/json' };
   const post = (path: string, body: object) => postWithRetries(send, { method: 'POST', path, headers, body: JSON.stringify(body) }, settings.timeoutMs);
   let evidence: object;
-  if (cloud === 'gcp') {
+  if (cloud === 'gcp' || cloud === 'azure') {
+    // A nonce of the service's for this attempt: GCP's audience carries it, Azure signs it.
     const issued = await post('/v1/enroll/nonce', { cloud });
     if (issued.status !== 201) throw refusal(issued.status, issued.body, target.display);
-    evidence = await readGcpEvidence(metadata, parseNonceAnswer(issued.body, target.display));
+    const nonce = parseNonceAnswer(issued.body, target.display);
+    if (cloud === 'gcp' && nonce.audience === undefined) throw new CodedError('bad_response', `dstack server ${target.display} sent no audience with the GCP nonce; update dstack-registry-auth`);
+    evidence = cloud === 'gcp' ? await readGcpEvidence(metadata, nonce.audience!) : await readAzureEvidence(metadata, nonce.nonce);
   } else {
     evidence = await readAwsEvidence(metadata);
   }
@@ -66,10 +70,12 @@ async function postWithRetries(send: Transport, exchange: Exchange, timeoutMs: n
   }
 }
 
-function parseNonceAnswer(body: string, server: string): string {
+function parseNonceAnswer(body: string, server: string): { nonce: string; audience?: string } {
   try {
     const data = JSON.parse(body) as Record<string, unknown>;
-    if (typeof data.audience === 'string' && data.audience.length < 2048) return data.audience;
+    if (typeof data.nonce === 'string' && data.nonce.length < 256 && (data.audience === undefined || (typeof data.audience === 'string' && data.audience.length < 2048))) {
+      return { nonce: data.nonce, ...(typeof data.audience === 'string' ? { audience: data.audience } : {}) };
+    }
   } catch {
     // fall through
   }

@@ -41,6 +41,21 @@ export interface GcpEnrollment {
   additionalTrustAnchors: { keys: unknown[] } | undefined;
 }
 
+// One Azure subscription whose VMs may enroll, and the dstack project they serve.
+export interface AzureSubscriptionRule {
+  subscriptionId: string;
+  project: string;
+  reenroll: string[];
+}
+
+export interface AzureEnrollment {
+  subscriptions: AzureSubscriptionRule[];
+  // The signer's SAN must be one of these or under one (default: metadata.azure.com).
+  metadataDomains: string[];
+  // PEM certificates trusted as roots besides the embedded Microsoft/DigiCert ones (tests' CA).
+  additionalTrustAnchors: string[];
+}
+
 export const GOOGLE_CERTIFICATES_URL = 'https://www.googleapis.com/oauth2/v3/certs';
 
 // Enrollment by cloud identity, from the JSON file DSTACK_REGISTRY_AUTH_ENROLLMENT_CONFIG
@@ -51,6 +66,7 @@ export interface EnrollmentConfig {
   nonceTtlSeconds: number;
   aws?: AwsEnrollment;
   gcp?: GcpEnrollment;
+  azure?: AzureEnrollment;
 }
 
 export async function loadEnrollmentConfig(env: Record<string, string | undefined>): Promise<EnrollmentConfig | undefined> {
@@ -65,12 +81,13 @@ export async function loadEnrollmentConfig(env: Record<string, string | undefine
     throw new CodedError('config_invalid', code ? `cannot read ${where} (${code}); fix the path or unset it` : `${where} is not valid JSON; fix the file`);
   }
   const file = object(raw, where);
-  known(file, ['tokenTtl', 'nonceTtl', 'aws', 'gcp'], where);
+  known(file, ['tokenTtl', 'nonceTtl', 'aws', 'gcp', 'azure'], where);
   const nonceTtl = file.nonceTtl === undefined ? '5m' : string(file.nonceTtl, `${where}: nonceTtl`);
   const config: EnrollmentConfig = { nonceTtlSeconds: parseDuration(nonceTtl, `${where}: nonceTtl`, 3600) };
   if (file.tokenTtl !== undefined) config.tokenTtlSeconds = checkInstanceTokenTtl(parseDuration(string(file.tokenTtl, `${where}: tokenTtl`), `${where}: tokenTtl`), `${where}: tokenTtl`, 'config_invalid');
   if (file.aws !== undefined) config.aws = await awsEnrollment(object(file.aws, `${where}: aws`), `${where}: aws`);
   if (file.gcp !== undefined) config.gcp = await gcpEnrollment(object(file.gcp, `${where}: gcp`), `${where}: gcp`);
+  if (file.azure !== undefined) config.azure = await azureEnrollment(object(file.azure, `${where}: azure`), `${where}: azure`);
   return config;
 }
 
@@ -131,6 +148,24 @@ async function gcpEnrollment(gcp: Record<string, unknown>, where: string): Promi
   }
   return { projects, certificatesUrl, additionalTrustAnchors };
 }
+
+async function azureEnrollment(azure: Record<string, unknown>, where: string): Promise<AzureEnrollment> {
+  known(azure, ['subscriptions', 'metadataDomains', 'additionalTrustAnchors'], where);
+  if (!Array.isArray(azure.subscriptions) || azure.subscriptions.length === 0) throw new CodedError('config_invalid', `${where}.subscriptions must list at least one {"subscriptionId", "project"}`);
+  const subscriptions = azure.subscriptions.map((entry, index) => {
+    const at = `${where}.subscriptions[${index}]`;
+    const rule = object(entry, at);
+    known(rule, ['subscriptionId', 'project', 'reenroll'], at);
+    const subscriptionId = string(rule.subscriptionId, `${at}.subscriptionId`).toLowerCase();
+    if (!UUID.test(subscriptionId)) throw new CodedError('config_invalid', `${at}.subscriptionId must be a subscription id (a UUID)`);
+    return { subscriptionId, project: dstackProject(rule.project, `${at}.project`), reenroll: strings(rule.reenroll, `${at}.reenroll`).map((id) => id.toLowerCase()) };
+  });
+  const domains = azure.metadataDomains === undefined ? ['metadata.azure.com'] : strings(azure.metadataDomains, `${where}.metadataDomains`);
+  const anchorsPath = azure.additionalTrustAnchors === undefined ? undefined : string(azure.additionalTrustAnchors, `${where}.additionalTrustAnchors`);
+  return { subscriptions, metadataDomains: domains.map((d) => d.toLowerCase()), additionalTrustAnchors: anchorsPath === undefined ? [] : await readPemCertificates(anchorsPath, `${where}.additionalTrustAnchors`) };
+}
+
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function dstackProject(value: unknown, where: string): string {
   try {

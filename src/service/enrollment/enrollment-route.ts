@@ -8,6 +8,7 @@ import type { EnrollmentLedger } from './enrollment-ledger.ts';
 import { EnrollmentRefused } from './enrollment-refused.ts';
 import { verifyAwsEvidence } from './aws-evidence.ts';
 import { createGcpVerifier, gcpAudience } from './gcp-evidence.ts';
+import { createAzureVerifier } from './azure-evidence.ts';
 import type { VerifiedIdentity } from './verified-identity.ts';
 
 export interface EnrollmentRoutes {
@@ -34,6 +35,12 @@ export function createEnrollmentRoutes(config: EnrollmentConfig | undefined, led
     const gcp = createGcpVerifier({ config: config.gcp, nonces: ledger.nonces, audiencePrefix });
     verifiers.gcp = (body, now) => gcp(body.token, now);
   }
+  if (config?.azure && ledger) {
+    const azure = createAzureVerifier({ config: config.azure, nonces: ledger.nonces });
+    verifiers.azure = (body, now) => azure(body.signature, now);
+  }
+  // The clouds whose evidence carries a nonce of ours.
+  const nonceClouds = ['gcp', 'azure'].filter((cloud) => verifiers[cloud]);
 
   const enroll: Route = async (req, res, deps) => {
     let identity: VerifiedIdentity | undefined;
@@ -60,9 +67,10 @@ export function createEnrollmentRoutes(config: EnrollmentConfig | undefined, led
   const nonce: Route = async (req, res, deps) => {
     if (!config || !ledger) throw new CodedError('not_found', OFF);
     const body = await readJsonObject(req);
-    if (body.cloud !== 'gcp' || !verifiers.gcp) throw new CodedError('bad_request', `"cloud" must be a cloud this service enrolls with a nonce: ${verifiers.gcp ? 'gcp' : 'none is configured'}`);
-    const issued = ledger.nonces.issue('gcp', deps.clock(), config.nonceTtlSeconds);
-    sendJson(res, 201, { nonce: issued.nonce, audience: gcpAudience(audiencePrefix, issued.nonce), expires_at: issued.expiresAt.toISOString() });
+    const cloud = body.cloud;
+    if (typeof cloud !== 'string' || !nonceClouds.includes(cloud)) throw new CodedError('bad_request', `"cloud" must be a cloud this service enrolls with a nonce: ${nonceClouds.join(', ') || 'none is configured'}`);
+    const issued = ledger.nonces.issue(cloud, deps.clock(), config.nonceTtlSeconds);
+    sendJson(res, 201, { nonce: issued.nonce, ...(cloud === 'gcp' ? { audience: gcpAudience(audiencePrefix, issued.nonce) } : {}), expires_at: issued.expiresAt.toISOString() });
   };
 
   return { enroll, nonce };

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
 import { CodedError } from '../../common/errors.ts';
 
@@ -15,6 +15,13 @@ export interface NonceStore {
   consume(cloud: string, nonce: string, now: Date): boolean;
 }
 
+// GCP's audience takes any text: 24 random bytes. Azure's nonce is a 10-digit string (IMDS
+// refuses others); with a few minutes of life, single use and an outstanding bound, enough.
+const FORMATS: Record<string, { make(): string; valid: RegExp }> = {
+  gcp: { make: () => randomBytes(24).toString('base64url'), valid: /^[A-Za-z0-9_-]{32}$/ },
+  azure: { make: () => String(randomInt(0, 1e10)).padStart(10, '0'), valid: /^\d{10}$/ },
+};
+
 export function createNonceStore(db: DatabaseSync, path: string): NonceStore {
   db.exec('CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, cloud TEXT NOT NULL, expires_at_ms INTEGER NOT NULL)');
   const purge = db.prepare('DELETE FROM nonces WHERE expires_at_ms <= ?');
@@ -27,7 +34,9 @@ export function createNonceStore(db: DatabaseSync, path: string): NonceStore {
       try {
         purge.run(now.getTime());
         if (Number((count.get() as { n: number }).n) >= MAX_OUTSTANDING) throw new CodedError('rate_limited', 'too many enrollment nonces are outstanding; retry in a few minutes');
-        const nonce = randomBytes(24).toString('base64url');
+        const format = FORMATS[cloud];
+        if (!format) throw new Error(`no nonce format for ${cloud}`);
+        const nonce = format.make();
         const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
         insert.run(nonce, cloud, expiresAt.getTime());
         return { nonce, expiresAt };
@@ -37,7 +46,7 @@ export function createNonceStore(db: DatabaseSync, path: string): NonceStore {
       }
     },
     consume(cloud, nonce, now) {
-      if (!/^[A-Za-z0-9_-]{32}$/.test(nonce)) return false;
+      if (!FORMATS[cloud]?.valid.test(nonce)) return false;
       try {
         return Number(take.run(nonce, cloud, now.getTime()).changes) > 0;
       } catch (error) {

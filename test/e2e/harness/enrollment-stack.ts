@@ -7,12 +7,13 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { createCloudNetwork, METADATA_ADDRESS, type CloudNetwork } from './netns.ts';
 import { startService, type AuditRecord, type Service } from './service.ts';
 import { isRunning, sleep, stopProcess, trackProcess } from './reaper.ts';
-import { awsDocument, makeTestCa, signDocument, type TestCa } from '../../helpers/enrollment-evidence.ts';
+import { awsDocument, makeAzurePki, makeTestCa, signDocument, type TestCa } from '../../helpers/enrollment-evidence.ts';
 
 export const ACCOUNT = '123456789012';
 export const REGISTRY = 'registry.enroll.test';
 export const SERVICE_PORT = 8480;
 export const GCP_PROJECT = 'dstack-gpu-fleet';
+export const AZURE_SUBSCRIPTION = '0b1e3c5d-7f90-4a2b-8c4d-6e8f0a1b2c3d';
 const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'enrollment', 'metadata-server.mjs');
 
 // A cloud of namespaces (netns.ts) with, in its cloud namespace, the stand-in metadata service
@@ -30,6 +31,9 @@ export interface EnrollmentStack {
   // What the GCP identity endpoint signs: the instance's compute_engine claims, and an audience
   // to use instead of the one asked for (a token for another audience, a stale nonce).
   serveGcp(evidence: { instanceId: string; projectId?: string; audience?: string }): Promise<void>;
+  // What the Azure attested-document endpoint signs, by which leaf (a SAN under
+  // metadata.azure.com, or an attacker's), and a nonce to use instead of the one asked for.
+  serveAzure(evidence: { vmId: string; subscriptionId?: string; signer?: 'genuine' | 'attacker'; nonce?: string }): Promise<void>;
   evidenceFor(instanceId: string, options?: { accountId?: string; pendingTime?: Date; signer?: TestCa }): Promise<{ document: string; rsa2048: string }>;
   enrollments(): Promise<AuditRecord[]>;
   stop(): Promise<void>;
@@ -62,10 +66,18 @@ export async function startEnrollmentStack(vmCount: number): Promise<EnrollmentS
     const gcpPrivateJwk: JWK = { ...(await exportJWK(gcpKeys.privateKey)), kid: 'dstack-test-gcp', alg: 'RS256' };
     const gcpAnchors = join(dir, 'gcp-anchors.json');
     await writeFile(gcpAnchors, JSON.stringify({ keys: [{ ...(await exportJWK(gcpKeys.publicKey)), kid: 'dstack-test-gcp', alg: 'RS256', use: 'sig' }] }));
+    // Azure: a root the service trusts only as azure.additionalTrustAnchors, an intermediate,
+    // and two leaves under it: one for eastus.metadata.azure.com, one for an attacker's name.
+    const azurePki = await makeAzurePki(dir);
+    const azureLeaves = {
+      genuine: await azurePki.leaf('azure-imds-genuine', 'eastus.metadata.azure.com'),
+      attacker: await azurePki.leaf('azure-imds-attacker', 'metadata.azure.com.attacker.example'),
+    };
     const enrollmentConfig = join(dir, 'enrollment.json');
     await writeFile(enrollmentConfig, JSON.stringify({
       aws: { accounts: [{ accountId: ACCOUNT, project: 'gpu' }], pendingTimeWindow: '15m', additionalTrustAnchors: ca.certFile },
       gcp: { projects: [{ projectId: GCP_PROJECT, project: 'gpu' }], certificatesUrl: `http://${METADATA_ADDRESS}/oauth2/v3/certs`, additionalTrustAnchors: gcpAnchors },
+      azure: { subscriptions: [{ subscriptionId: AZURE_SUBSCRIPTION, project: 'gpu' }], additionalTrustAnchors: azurePki.root.certFile },
     }));
     const served: Record<string, unknown> = {};
     const write = () => writeFile(evidenceFile, JSON.stringify(served));
@@ -104,6 +116,11 @@ export async function startEnrollmentStack(vmCount: number): Promise<EnrollmentS
       evidenceFor: async (instanceId, options = {}) => {
         const document = awsDocument({ accountId: options.accountId ?? ACCOUNT, instanceId, region: 'eu-west-1', pendingTime: options.pendingTime ?? new Date(Date.now() - 30_000) });
         return { document, rsa2048: await signDocument(options.signer ?? ca, document, dir) };
+      },
+      serveAzure: async ({ vmId, subscriptionId, signer, nonce }) => {
+        const leaf = azureLeaves[signer ?? 'genuine'];
+        served.azure = { signerCert: leaf.certFile, signerKey: leaf.keyFile, chain: azurePki.intermediate.certFile, subscriptionId: subscriptionId ?? AZURE_SUBSCRIPTION, vmId, ...(nonce !== undefined ? { nonce } : {}) };
+        await write();
       },
       enrollments: async () => (await running.audit()).filter((r) => r.event === 'enrolled'),
       stop,

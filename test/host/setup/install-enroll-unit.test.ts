@@ -54,9 +54,9 @@ describe('scripts/install.sh --enroll', () => {
     expect(result.exitCode).toBe(1);
     expect(result.stderr.trim()).toMatch(/^docker-credential-dstack enroll: cannot reach the metadata service at 127\.0\.0\.1:9\/latest\/api\/token \(ECONNREFUSED\); is this a cloud VM\?$/);
     await expect(stat(join(root, 'etc', 'token'))).rejects.toThrow(/ENOENT/);
-    const wrong = await run(['--enroll', 'azure', '--no-systemctl']);
+    const wrong = await run(['--enroll', 'oracle', '--no-systemctl']);
     expect(wrong.exitCode).toBe(1);
-    expect(wrong.stderr).toBe('install.sh: --enroll azure: enrollment is available for aws and gcp');
+    expect(wrong.stderr).toBe('install.sh: --enroll oracle: enrollment is available for aws, gcp and azure');
   });
 
   it('--uninstall disables the enroll unit and removes it', async () => {
