@@ -1,9 +1,9 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT, REGISTRY, startEnrollmentStack, type EnrollmentStack } from './harness/enrollment-stack.ts';
-import { assertBinaryBuilt, HELPER_BINARY } from '../helpers/helper-binary.ts';
+import { assertBinaryBuilt } from '../helpers/helper-binary.ts';
+import { expectRefusal } from './harness/enrollment-refusal.ts';
 import { makeTestCa } from '../helpers/enrollment-evidence.ts';
 
 // Issue 20: a network namespace is the VM. Its 169.254.169.254 is a stand-in metadata service
@@ -16,30 +16,13 @@ describe('e2e: enrollment by AWS identity', () => {
   beforeAll(async () => {
     assertBinaryBuilt();
     stack = await startEnrollmentStack(2);
-    await writeFile(join(stack.dir, 'helper-config.json'), '{}\n');
   }, 60_000);
 
   afterAll(async () => {
     await stack?.stop();
   });
 
-  function helper(vm: string, tokenFile: string, args: string[], input?: string) {
-    return execa('ip', ['netns', 'exec', vm, HELPER_BINARY, ...args], {
-      env: {
-        PATH: '/usr/bin:/bin',
-        DOCKER_CREDENTIAL_DSTACK_SERVER: stack.service.url,
-        DOCKER_CREDENTIAL_DSTACK_CA_FILE: stack.tlsCert,
-        DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: tokenFile,
-        DOCKER_CREDENTIAL_DSTACK_CONFIG: join(stack.dir, 'helper-config.json'),
-        DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: join(stack.dir, `cache-${vm}`),
-      },
-      extendEnv: false,
-      reject: false,
-      cwd: stack.dir,
-      ...(input !== undefined ? { input } : {}),
-    });
-  }
-  const enroll = (vm: string, tokenFile: string) => helper(vm, tokenFile, ['enroll', '--cloud', 'aws']);
+  const enroll = (vm: string, tokenFile: string) => stack.enroll(vm, tokenFile, 'aws');
 
   it('enrolls a VM with no token, writes the token 0600, and the token serves a credential', async () => {
     const [vm1] = stack.net.vms as [string];
@@ -55,7 +38,7 @@ describe('e2e: enrollment by AWS identity', () => {
     expect(await stack.service.stderr()).not.toContain(token);
 
     // An ordinary instance token: the helper, in the VM, gets the registry's credential with it.
-    const get = await helper(vm1, tokenFile, ['get'], `${REGISTRY}\n`);
+    const get = await stack.helper(vm1, tokenFile, ['get'], `${REGISTRY}\n`);
     expect(get.exitCode, get.stderr).toBe(0);
     expect(JSON.parse(get.stdout)).toMatchObject({ ServerURL: REGISTRY, Username: 'puller', Secret: 'pull-password-0123' });
 
@@ -66,6 +49,14 @@ describe('e2e: enrollment by AWS identity', () => {
     expect(again.stdout).toContain('already enrolled');
     expect((await readFile(tokenFile, 'utf8')).trim()).toBe(token);
     expect((await stack.enrollments()).length).toBe(granted);
+  });
+
+  it('an enrolled token is revoked like any other', async () => {
+    await stack.service.revoke(`aws:${ACCOUNT}:i-0a1b2c3d4e5f60001`);
+    // The other VM's cache is empty, so the helper asks the service with the revoked token.
+    const get = await stack.helper(stack.net.vms[1]!, join(stack.dir, 'vm1', 'token'), ['get'], `${REGISTRY}\n`);
+    expect(get.exitCode).not.toBe(0);
+    expect(get.stderr + get.stdout).toMatch(/instance token revoked/);
   });
 
   it('refuses the same evidence from another VM, with one line, and audits it', async () => {
@@ -98,11 +89,3 @@ describe('e2e: enrollment by AWS identity', () => {
   });
 });
 
-function expectRefusal(result: { exitCode?: number; stdout: string; stderr: string }, message: RegExp): void {
-  expect(result.exitCode, result.stderr).toBe(1);
-  expect(result.stdout).toBe('');
-  const lines = result.stderr.trim().split('\n');
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^docker-credential-dstack enroll: dstack server https:\/\/169\.254\.169\.254:8480 refused the enrollment \(HTTP 403\): enrollment refused: /);
-  expect(lines[0]).toMatch(message);
-}

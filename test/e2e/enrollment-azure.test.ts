@@ -1,9 +1,9 @@
-import { stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AZURE_SUBSCRIPTION, REGISTRY, startEnrollmentStack, type EnrollmentStack } from './harness/enrollment-stack.ts';
-import { assertBinaryBuilt, HELPER_BINARY } from '../helpers/helper-binary.ts';
+import { assertBinaryBuilt } from '../helpers/helper-binary.ts';
+import { expectRefusal } from './harness/enrollment-refusal.ts';
 
 // Issue 20, Azure: the VM namespace's metadata server (a fixture) signs attested documents
 // for the nonce the host asks, with a leaf certificate of a PKI the test made (root →
@@ -14,30 +14,13 @@ describe('e2e: enrollment by Azure identity', () => {
   beforeAll(async () => {
     assertBinaryBuilt();
     stack = await startEnrollmentStack(2);
-    await writeFile(join(stack.dir, 'helper-config.json'), '{}\n');
   }, 60_000);
 
   afterAll(async () => {
     await stack?.stop();
   });
 
-  function helper(vm: string, tokenFile: string, args: string[], input?: string) {
-    return execa('ip', ['netns', 'exec', vm, HELPER_BINARY, ...args], {
-      env: {
-        PATH: '/usr/bin:/bin',
-        DOCKER_CREDENTIAL_DSTACK_SERVER: stack.service.url,
-        DOCKER_CREDENTIAL_DSTACK_CA_FILE: stack.tlsCert,
-        DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: tokenFile,
-        DOCKER_CREDENTIAL_DSTACK_CONFIG: join(stack.dir, 'helper-config.json'),
-        DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: join(stack.dir, `cache-${vm}`),
-      },
-      extendEnv: false,
-      reject: false,
-      cwd: stack.dir,
-      ...(input !== undefined ? { input } : {}),
-    });
-  }
-  const enroll = (vm: string, tokenFile: string) => helper(vm, tokenFile, ['enroll', '--cloud', 'azure']);
+  const enroll = (vm: string, tokenFile: string) => stack.enroll(vm, tokenFile, 'azure');
   const instance = (vmId: string) => `azure:${AZURE_SUBSCRIPTION}:${vmId}`;
 
   it('enrolls with a document signed for the nonce the service issued, once', async () => {
@@ -50,7 +33,7 @@ describe('e2e: enrollment by Azure identity', () => {
     expect(result.stdout).toMatch(new RegExp(`^enrolled as ${instance(vmId)} \\(project gpu\\)`));
     expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
     expect((await stack.enrollments()).at(-1)).toMatchObject({ outcome: 'granted', instance: instance(vmId), source: 'azure' });
-    const get = await helper(vm1, tokenFile, ['get'], `${REGISTRY}\n`);
+    const get = await stack.helper(vm1, tokenFile, ['get'], `${REGISTRY}\n`);
     expect(get.exitCode, get.stderr).toBe(0);
     expect(JSON.parse(get.stdout)).toMatchObject({ Username: 'puller' });
     expectRefusal(await enroll(stack.net.vms[1]!, join(stack.dir, 'vm2-again', 'token')), /has enrolled before/);
@@ -72,11 +55,3 @@ describe('e2e: enrollment by Azure identity', () => {
   });
 });
 
-function expectRefusal(result: { exitCode?: number; stdout: string; stderr: string }, message: RegExp): void {
-  expect(result.exitCode, result.stderr).toBe(1);
-  expect(result.stdout).toBe('');
-  const lines = result.stderr.trim().split('\n');
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^docker-credential-dstack enroll: dstack server https:\/\/169\.254\.169\.254:8480 refused the enrollment \(HTTP 403\): enrollment refused: /);
-  expect(lines[0]).toMatch(message);
-}

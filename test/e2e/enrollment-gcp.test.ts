@@ -1,9 +1,10 @@
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GCP_PROJECT, REGISTRY, startEnrollmentStack, type EnrollmentStack } from './harness/enrollment-stack.ts';
-import { assertBinaryBuilt, HELPER_BINARY } from '../helpers/helper-binary.ts';
+import { assertBinaryBuilt } from '../helpers/helper-binary.ts';
+import { expectRefusal } from './harness/enrollment-refusal.ts';
 
 // Issue 20, GCP: the VM namespace's metadata server (a fixture) signs identity tokens with a
 // key the test made, for the audience the host asks; the service trusts that key only as
@@ -14,30 +15,13 @@ describe('e2e: enrollment by GCP identity', () => {
   beforeAll(async () => {
     assertBinaryBuilt();
     stack = await startEnrollmentStack(2);
-    await writeFile(join(stack.dir, 'helper-config.json'), '{}\n');
   }, 60_000);
 
   afterAll(async () => {
     await stack?.stop();
   });
 
-  function helper(vm: string, tokenFile: string, args: string[], input?: string) {
-    return execa('ip', ['netns', 'exec', vm, HELPER_BINARY, ...args], {
-      env: {
-        PATH: '/usr/bin:/bin',
-        DOCKER_CREDENTIAL_DSTACK_SERVER: stack.service.url,
-        DOCKER_CREDENTIAL_DSTACK_CA_FILE: stack.tlsCert,
-        DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: tokenFile,
-        DOCKER_CREDENTIAL_DSTACK_CONFIG: join(stack.dir, 'helper-config.json'),
-        DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: join(stack.dir, `cache-${vm}`),
-      },
-      extendEnv: false,
-      reject: false,
-      cwd: stack.dir,
-      ...(input !== undefined ? { input } : {}),
-    });
-  }
-  const enroll = (vm: string, tokenFile: string) => helper(vm, tokenFile, ['enroll', '--cloud', 'gcp']);
+  const enroll = (vm: string, tokenFile: string) => stack.enroll(vm, tokenFile, 'gcp');
   const instance = (id: string) => `gcp:${GCP_PROJECT}:${id}`;
 
   it('enrolls with a token for the audience the service issued, once', async () => {
@@ -49,7 +33,7 @@ describe('e2e: enrollment by GCP identity', () => {
     expect(result.stdout).toMatch(new RegExp(`^enrolled as ${instance('7000000000000000001')} \\(project gpu\\)`));
     expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
     expect((await stack.enrollments()).at(-1)).toMatchObject({ outcome: 'granted', instance: instance('7000000000000000001'), source: 'gcp' });
-    const get = await helper(vm1, tokenFile, ['get'], `${REGISTRY}\n`);
+    const get = await stack.helper(vm1, tokenFile, ['get'], `${REGISTRY}\n`);
     expect(get.exitCode, get.stderr).toBe(0);
     expect(JSON.parse(get.stdout)).toMatchObject({ Username: 'puller' });
     // The same instance from another VM, with a fresh nonce and a genuine token: the ledger refuses it.
@@ -81,11 +65,3 @@ describe('e2e: enrollment by GCP identity', () => {
   });
 });
 
-function expectRefusal(result: { exitCode?: number; stdout: string; stderr: string }, message: RegExp): void {
-  expect(result.exitCode, result.stderr).toBe(1);
-  expect(result.stdout).toBe('');
-  const lines = result.stderr.trim().split('\n');
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^docker-credential-dstack enroll: dstack server https:\/\/169\.254\.169\.254:8480 refused the enrollment \(HTTP 403\): enrollment refused: /);
-  expect(lines[0]).toMatch(message);
-}

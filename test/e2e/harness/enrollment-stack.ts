@@ -7,6 +7,7 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { createCloudNetwork, METADATA_ADDRESS, type CloudNetwork } from './netns.ts';
 import { startService, type AuditRecord, type Service } from './service.ts';
 import { isRunning, sleep, stopProcess, trackProcess } from './reaper.ts';
+import { HELPER_BINARY } from '../../helpers/helper-binary.ts';
 import { awsDocument, makeAzurePki, makeTestCa, signDocument, type TestCa } from '../../helpers/enrollment-evidence.ts';
 
 export const ACCOUNT = '123456789012';
@@ -36,7 +37,16 @@ export interface EnrollmentStack {
   serveAzure(evidence: { vmId: string; subscriptionId?: string; signer?: 'genuine' | 'attacker'; nonce?: string }): Promise<void>;
   evidenceFor(instanceId: string, options?: { accountId?: string; pendingTime?: Date; signer?: TestCa }): Promise<{ document: string; rsa2048: string }>;
   enrollments(): Promise<AuditRecord[]>;
+  // The built helper in a VM namespace, with the service, its CA and this token file.
+  helper(vm: string, tokenFile: string, args: string[], input?: string): Promise<HelperResult>;
+  enroll(vm: string, tokenFile: string, cloud: 'aws' | 'gcp' | 'azure'): Promise<HelperResult>;
   stop(): Promise<void>;
+}
+
+export interface HelperResult {
+  exitCode?: number;
+  stdout: string;
+  stderr: string;
 }
 
 export async function startEnrollmentStack(vmCount: number): Promise<EnrollmentStack> {
@@ -95,6 +105,23 @@ export async function startEnrollmentStack(vmCount: number): Promise<EnrollmentS
       },
     });
     const running = service;
+    const helperConfig = join(dir, 'helper-config.json');
+    await writeFile(helperConfig, '{}\n');
+    const helper = (vm: string, tokenFile: string, args: string[], input?: string) =>
+      execa('ip', ['netns', 'exec', vm, HELPER_BINARY, ...args], {
+        env: {
+          PATH: '/usr/bin:/bin',
+          DOCKER_CREDENTIAL_DSTACK_SERVER: running.url,
+          DOCKER_CREDENTIAL_DSTACK_CA_FILE: tlsCert,
+          DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: tokenFile,
+          DOCKER_CREDENTIAL_DSTACK_CONFIG: helperConfig,
+          DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: join(dir, `cache-${vm}`),
+        },
+        extendEnv: false,
+        reject: false,
+        cwd: dir,
+        ...(input !== undefined ? { input } : {}),
+      }).then((r): HelperResult => ({ ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}), stdout: String(r.stdout), stderr: String(r.stderr) }));
     return {
       dir,
       net,
@@ -122,6 +149,8 @@ export async function startEnrollmentStack(vmCount: number): Promise<EnrollmentS
         served.azure = { signerCert: leaf.certFile, signerKey: leaf.keyFile, chain: azurePki.intermediate.certFile, subscriptionId: subscriptionId ?? AZURE_SUBSCRIPTION, vmId, ...(nonce !== undefined ? { nonce } : {}) };
         await write();
       },
+      helper,
+      enroll: (vm, tokenFile, cloud) => helper(vm, tokenFile, ['enroll', '--cloud', cloud]),
       enrollments: async () => (await running.audit()).filter((r) => r.event === 'enrolled'),
       stop,
     };
