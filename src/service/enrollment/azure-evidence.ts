@@ -31,7 +31,7 @@ export function createAzureVerifier(options: AzureVerifierOptions): (signature: 
     if (typeof signature !== 'string' || signature.length > MAX_EVIDENCE_CHARS) throw new EnrollmentRefused('evidence_malformed', 'Azure evidence needs "signature": the attested document\'s base64 PKCS#7, under 16 KiB');
     let signed;
     try {
-      signed = parseSignedContent(Buffer.from(signature.replace(/\s+/g, ''), 'base64'), 'Azure attested document');
+      signed = parseSignedContent(Buffer.from(signature.replace(/\s+/g, ''), 'base64'), 'Azure attested document', { requireAttributes: false });
     } catch (error) {
       if (isCodedError(error)) throw new EnrollmentRefused('signature_invalid', error.message.replace(/^[^:]*rejected: /, 'Azure attested document: '));
       throw error;

@@ -17,17 +17,19 @@ const DIGESTS: Record<string, string> = {
 export interface SignedContent {
   content: Buffer;
   digest: string;
-  // The DER SET OF the signed attributes: what the signer's key signed.
-  signedAttributes: Buffer;
+  // What the signer's key signed: the DER SET OF the signed attributes, or the content itself
+  // when the signer sent none (RFC 5652 5.4; Windows signers may).
+  signedBytes: Buffer;
   signature: Buffer;
   // The certificates the message carries (DER), for a chain to an anchor (Azure).
   certificates: Buffer[];
 }
 
 // Parses SignedData (BER as AWS sends it, or DER) with the CMS library, never by hand:
-// exactly one signer, signed attributes present, a digest we accept, and the message digest
-// attribute equal to the content's hash. Which key may have signed is the caller's question.
-export function parseSignedContent(der: Buffer, what: string): SignedContent {
+// exactly one signer, a digest we accept, and with signed attributes (`requireAttributes`, as
+// AWS always sends them) the message digest attribute equal to the content's hash. Which key
+// may have signed is the caller's question.
+export function parseSignedContent(der: Buffer, what: string, options: { requireAttributes: boolean } = { requireAttributes: true }): SignedContent {
   const bad = (why: string) => new CodedError('forbidden', `${what} rejected: ${why}`);
   let signed: SignedData;
   try {
@@ -45,7 +47,12 @@ export function parseSignedContent(der: Buffer, what: string): SignedContent {
   const signer = signed.signerInfos[0]!;
   const digest = DIGESTS[signer.digestAlgorithm.algorithm];
   if (!digest) throw bad(`digest ${signer.digestAlgorithm.algorithm} is not SHA-2`);
-  if (!signer.signedAttrs || signer.signedAttrs.length === 0) throw bad('no signed attributes');
+  const signature = Buffer.from(signer.signature.buffer);
+  const certificates = (signed.certificates ?? []).flatMap((choice) => (choice.certificate ? [Buffer.from(AsnConvert.serialize(choice.certificate))] : []));
+  if (!signer.signedAttrs || signer.signedAttrs.length === 0) {
+    if (options.requireAttributes) throw bad('no signed attributes');
+    return { content, digest, signedBytes: content, signature, certificates };
+  }
   const attribute = (type: string) => signer.signedAttrs!.filter((a) => a.attrType === type);
   const digests = attribute(ID_MESSAGE_DIGEST);
   if (digests.length !== 1 || digests[0]!.attrValues.length !== 1) throw bad('no single message digest attribute');
@@ -55,15 +62,14 @@ export function parseSignedContent(der: Buffer, what: string): SignedContent {
   if (types.length !== 1) throw bad('no content type attribute');
   // The signature covers the attributes as a SET OF, not as the [0] they are sent in; each
   // attribute re-encodes to its own bytes (values are kept raw), in the order received.
-  const signedAttributes = Buffer.from(new AsnSet({ value: signer.signedAttrs.map((a) => AsnSerializer.toASN(a)) }).toBER(false));
-  const certificates = (signed.certificates ?? []).flatMap((choice) => (choice.certificate ? [Buffer.from(AsnConvert.serialize(choice.certificate))] : []));
-  return { content, digest, signedAttributes, signature: Buffer.from(signer.signature.buffer), certificates };
+  const signedBytes = Buffer.from(new AsnSet({ value: signer.signedAttrs.map((a) => AsnSerializer.toASN(a)) }).toBER(false));
+  return { content, digest, signedBytes, signature, certificates };
 }
 
 // RSA PKCS#1 v1.5 or ECDSA, as the key's type says.
 export function signedBy(signed: SignedContent, key: KeyObject): boolean {
   try {
-    return verify(signed.digest, signed.signedAttributes, key, signed.signature);
+    return verify(signed.digest, signed.signedBytes, key, signed.signature);
   } catch {
     return false;
   }

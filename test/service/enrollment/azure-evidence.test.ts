@@ -34,12 +34,13 @@ describe('Azure attested documents', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function attested(options: { nonce?: string; chain?: boolean; content?: Record<string, unknown> } = {}) {
+  async function attested(options: { nonce?: string; chain?: boolean; noattr?: boolean; content?: Record<string, unknown> } = {}) {
     const nonce = options.nonce ?? nonces.issue('azure', now, 300).nonce;
     const input = join(dir, `content-${Math.random().toString(36).slice(2)}.json`);
     await writeFile(input, JSON.stringify({ nonce, subscriptionId: SUBSCRIPTION, vmId: VM, timeStamp: { createdOn: '01/01/26 00:00:00 -0000', expiresOn: '12/31/99 00:00:00 -0000' }, ...options.content }));
     const args = ['cms', '-sign', '-nodetach', '-binary', '-md', 'sha256', '-signer', leaf.certFile, '-inkey', leaf.keyFile, '-in', input, '-outform', 'DER'];
     if (options.chain !== false) args.push('-certfile', pki.intermediate.certFile);
+    if (options.noattr) args.push('-noattr');
     const { stdout } = await execa('openssl', args, { encoding: 'buffer' });
     return Buffer.from(stdout).toString('base64');
   }
@@ -55,6 +56,10 @@ describe('Azure attested documents', () => {
     const signature = await attested();
     expect(await verifier()(signature, now)).toEqual({ cloud: 'azure', account: SUBSCRIPTION, instanceId: VM, project: 'gpu', instance: `azure:${SUBSCRIPTION}:${VM}`, reenroll: false });
     expect((await refusal(verifier()(signature, now))).reason).toBe('nonce_invalid');
+  });
+
+  it('takes a signature made over the content itself, with no signed attributes', async () => {
+    expect((await verifier()(await attested({ noattr: true }), now)).instanceId).toBe(VM);
   });
 
   it("refuses a signer that chains only to roots not trusted (the embedded Microsoft roots alone)", async () => {
