@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs docker-credential-dstack on a runner host and points the host's engines at it:
-#   install.sh --server URL (--token-file PATH | --token-stdin) [options] [-- configure options]
+#   install.sh --server URL (--token-file PATH | --token-stdin | --enroll CLOUD) [options] [-- configure options]
 #   install.sh --uninstall [options] [-- unconfigure options]
 # Where systemd runs, also the mirror endpoint's socket and service units (socket activation:
 # nothing runs between pulls). Idempotent: a second run with the same arguments changes
@@ -9,12 +9,15 @@ set -eu
 
 usage() {
   cat <<'USAGE'
-Usage: install.sh --server URL (--token-file PATH | --token-stdin) [options] [-- configure options]
+Usage: install.sh --server URL (--token-file PATH | --token-stdin | --enroll CLOUD) [options] [-- configure options]
        install.sh --uninstall [options] [-- unconfigure options]
 Options:
   --server URL        the dstack-registry-auth base URL (https://…, or unix:/path.sock)
   --token-file PATH   read the instance token from PATH
   --token-stdin       read the instance token from standard input
+  --enroll CLOUD      no token: the host enrolls by its cloud identity (aws, gcp, azure), now unless
+                      --no-configure, and at every boot through docker-credential-dstack-enroll.service
+                      until it holds a token (docs/enrollment.md, docs/cloud-images.md)
   --binary PATH       the helper binary (default: dist/docker-credential-dstack-linux-<arch> next to this script)
   --prefix DIR        install into DIR/bin (default /usr/local)
   --config-dir DIR    helper config and token (default /etc/docker-credential-dstack)
@@ -47,11 +50,13 @@ SYSTEMD_DIR=""
 SYSTEMCTL_RUN=1
 MIRROR_UNITS=1
 FOR_SERVER=0
+ENROLL=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --server) [ $# -ge 2 ] || die "--server needs a URL"; SERVER=$2; shift 2 ;;
     --token-file) [ $# -ge 2 ] || die "--token-file needs a path"; TOKEN_FILE=$2; shift 2 ;;
     --token-stdin) TOKEN_STDIN=1; shift ;;
+    --enroll) [ $# -ge 2 ] || die "--enroll needs a cloud (aws, gcp or azure)"; ENROLL=$2; shift 2 ;;
     --binary) [ $# -ge 2 ] || die "--binary needs a path"; BINARY=$2; shift 2 ;;
     --prefix) [ $# -ge 2 ] || die "--prefix needs a directory"; PREFIX=$2; shift 2 ;;
     --config-dir) [ $# -ge 2 ] || die "--config-dir needs a directory"; CONFIG_DIR=$2; shift 2 ;;
@@ -82,16 +87,19 @@ case "$SERVER$TOKEN$TARGET" in
   *'"'*|*'\'*|*' '*|*'%'*) die "--server, --prefix and --config-dir must not contain quotes, backslashes, spaces or %" ;;
 esac
 
+case "$ENROLL" in ''|aws|gcp|azure) ;; *) die "--enroll $ENROLL: enrollment is available for aws, gcp and azure" ;; esac
+
 # The mirror endpoint's units go in where systemd runs (sd_booted(3): /run/systemd/system;
 # DSTACK_INSTALL_SYSTEMD_RUNTIME for tests), or where --systemd-dir says.
 SYSTEMD=0
-if [ "$MIRROR_UNITS" = 1 ]; then
+if [ "$MIRROR_UNITS" = 1 ] || [ -n "$ENROLL" ]; then
   if [ -n "$SYSTEMD_DIR" ]; then SYSTEMD=1
   elif [ -d "${DSTACK_INSTALL_SYSTEMD_RUNTIME:-/run/systemd/system}" ]; then SYSTEMD=1; SYSTEMD_DIR=/etc/systemd/system
   fi
 fi
 SOCKET_UNIT=docker-credential-dstack-mirror.socket
 SERVICE_UNIT=docker-credential-dstack-mirror.service
+ENROLL_UNIT=docker-credential-dstack-enroll.service
 # The endpoint's address: DEFAULT_MIRROR_LISTEN in src/host/mirror/default-listen.ts, which
 # `configure --mirror-endpoint` points the engines at.
 MIRROR_LISTEN=127.0.0.1:8484
@@ -140,6 +148,10 @@ if [ "$UNINSTALL" = 1 ]; then
   fi
   # The engines no longer name the endpoint: stop it before its units go.
   UNITS=0
+  if [ -f "$MANIFEST" ] && grep -q "/$ENROLL_UNIT\$" "$MANIFEST"; then
+    UNITS=1
+    run_systemctl disable "$ENROLL_UNIT"
+  fi
   if [ -f "$MANIFEST" ] && grep -q "/$SOCKET_UNIT\$" "$MANIFEST"; then
     UNITS=1
     run_systemctl disable --now "$SOCKET_UNIT"
@@ -180,8 +192,8 @@ if [ -n "$TOKEN_FILE" ]; then
 elif [ "$TOKEN_STDIN" = 1 ]; then
   NEW_TOKEN=$(tr -d '\r\n')
   [ -n "$NEW_TOKEN" ] || die "no instance token on standard input; nothing was installed"
-elif [ ! -s "$TOKEN" ]; then
-  die "no instance token yet: pass --token-file PATH or --token-stdin"
+elif [ ! -s "$TOKEN" ] && [ -z "$ENROLL" ]; then
+  die "no instance token yet: pass --token-file PATH, --token-stdin or --enroll CLOUD"
 fi
 
 mkdir -p "$PREFIX/bin" "$CONFIG_DIR"
@@ -211,7 +223,37 @@ fi
 # The endpoint's units: the socket listens on loopback, systemd starts the service at the first
 # connection, and the service exits when idle. Installed and started before configure, which
 # points the engines at the endpoint when it is enabled.
-if [ "$SYSTEMD" = 1 ]; then
+if [ "$SYSTEMD" = 1 ] && [ -n "$ENROLL" ]; then
+  mkdir -p "$SYSTEMD_DIR"
+  # Enrollment at boot, before the engines and the endpoint start: a host with no token gets
+  # one from its cloud identity; with a token in place enroll does nothing. With --no-configure
+  # (an image being baked has no token and no service to ask) configure runs there, at boot.
+  CONFIGURE_AT_BOOT=""
+  if [ "$CONFIGURE" = 0 ]; then CONFIGURE_AT_BOOT="ExecStartPost=-$TARGET configure"; fi
+  put_file "$SYSTEMD_DIR/$ENROLL_UNIT" 0644 <<UNIT
+# Installed by docker-credential-dstack's install.sh; removed by install.sh --uninstall.
+[Unit]
+Description=docker-credential-dstack enrollment by cloud identity (an instance token at first boot)
+Wants=network-online.target
+After=network-online.target
+Before=$SOCKET_UNIT docker.service containerd.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+Environment=DOCKER_CREDENTIAL_DSTACK_CONFIG=$CONFIG
+ExecStart=$TARGET enroll --cloud $ENROLL
+$CONFIGURE_AT_BOOT
+Restart=on-failure
+RestartSec=15
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  run_systemctl daemon-reload
+  run_systemctl enable "$ENROLL_UNIT"
+fi
+if [ "$SYSTEMD" = 1 ] && [ "$MIRROR_UNITS" = 1 ]; then
   mkdir -p "$SYSTEMD_DIR"
   put_file "$SYSTEMD_DIR/$SOCKET_UNIT" 0644 <<UNIT
 # Installed by docker-credential-dstack's install.sh; removed by install.sh --uninstall.
@@ -260,6 +302,7 @@ elif [ "$MIRROR_UNITS" = 1 ]; then
 fi
 
 if [ "$CONFIGURE" = 1 ]; then
+  if [ -n "$ENROLL" ]; then "$TARGET" enroll --cloud "$ENROLL"; fi
   "$TARGET" configure "$@"
 elif [ "$FOR_SERVER" = 1 ]; then
   echo "not configured (--for-dstack-server): this host's engines are left alone. Give the dstack server"

@@ -19,6 +19,7 @@ import { loadRegistrySigningKeys } from './token/registry-signing-keys.ts';
 import { openRevocationStore } from './store/open-revocation-store.ts';
 import { ensureDataDir } from './config/data-dir.ts';
 import { createKubernetesIdentity } from './identity/kubernetes-identity.ts';
+import { openEnrollment } from './enrollment/open-enrollment.ts';
 
 export interface BuildServiceOptions {
   // Passed to key loading (DSTACK_REGISTRY_AUTH_<NAME>_KEY_FILE and friends).
@@ -61,12 +62,21 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
     throw error;
   }
   const metrics = createMetrics();
+  let enrollment: Awaited<ReturnType<typeof openEnrollment>>;
+  try {
+    enrollment = await openEnrollment(env, config);
+  } catch (error) {
+    audit.close();
+    await revocations.close();
+    throw error;
+  }
   const broker = createBrokerSource({ registries: config.registries, clock, metrics, log });
   try {
     // Before listening: a brokered registry that answers Basic stops start-up (exit 2).
     await broker.discover();
   } catch (error) {
     audit.close();
+    enrollment.close();
     await revocations.close();
     throw error;
   }
@@ -85,6 +95,8 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
     '/v1/token': { name: 'token', methods: { GET: realm, POST: realm } },
     '/v1/admin/tokens': { name: 'admin_tokens', methods: { POST: adminTokensRoute } },
     '/v1/admin/revocations': { name: 'admin_revocations', methods: { POST: adminRevocationsRoute } },
+    '/v1/enroll': { name: 'enroll', methods: { POST: enrollment.enroll } },
+    '/v1/enroll/nonce': { name: 'enroll_nonce', methods: { POST: enrollment.nonce } },
     '/healthz': { name: 'healthz', methods: { GET: healthRoute } },
     '/metrics': { name: 'metrics', methods: { GET: metricsRoute } },
   };
@@ -95,6 +107,7 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
     metrics,
     close: async () => {
       audit.close();
+      enrollment.close();
       await revocations.close();
     },
   };

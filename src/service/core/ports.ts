@@ -88,7 +88,7 @@ export interface RevocationStore {
 }
 
 export interface AuditEvent {
-  event: 'credential' | 'realm' | 'token_issued' | 'revoked';
+  event: 'credential' | 'realm' | 'token_issued' | 'revoked' | 'enrolled';
   outcome: 'granted' | 'denied' | 'error';
   instance?: string;
   project?: string;

@@ -34,6 +34,8 @@ export interface ServiceOptions {
   // Written to DIR/service-config.json and named by DSTACK_REGISTRY_AUTH_CONFIG.
   configFile?: Record<string, unknown>;
   listen?: string;
+  // Runs the service (and its operator commands) through this prefix, e.g. ['ip', 'netns', 'exec', NS].
+  wrap?: string[];
 }
 
 const READY = /dstack-registry-auth listening on (https?:\/\/\S+)/;
@@ -56,7 +58,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   }
   const before = await readFile(stderrPath, 'utf8').catch(() => '');
   const fd = openSync(stderrPath, 'a');
-  const [file, ...prefix] = serviceCommand();
+  const [file, ...prefix] = [...(options.wrap ?? []), ...serviceCommand()] as [string, ...string[]];
   const child = spawn(file, [...prefix, 'serve', '--listen', options.listen ?? '127.0.0.1:0', '--data-dir', dataDir], {
     stdio: ['ignore', fd, fd],
     env,
