@@ -25,43 +25,45 @@ export function createEcrMinter(): Minter {
     scope: (entry) => `${entry.ecr!.account}\n${entry.ecr!.region}`,
     async mint(entry: RegistryEntry): Promise<MintedCredential> {
       const { account, region } = entry.ecr!;
-      const what = `registry ${entry.key} (source ecr): GetAuthorizationToken for account ${account} in ${region}`;
+      const what = `registry ${entry.key} (source ecr)`;
       let answer;
       try {
         answer = await clientFor(region).send(new GetAuthorizationTokenCommand({ registryIds: [account] }));
       } catch (error) {
-        throw ecrFailure(what, error);
+        throw ecrFailure(what, { account, region }, error);
       }
       const data = answer.authorizationData?.[0];
       const decoded = data?.authorizationToken ? Buffer.from(data.authorizationToken, 'base64').toString('utf8') : '';
       const colon = decoded.indexOf(':');
-      if (!data?.expiresAt || colon <= 0 || colon === decoded.length - 1) throw new VendorFailure('bad_answer', `${what}: the answer holds no authorization token; check AWS_ENDPOINT_URL_ECR`);
+      if (!data?.expiresAt || colon <= 0 || colon === decoded.length - 1) throw new VendorFailure('bad_answer', `${what}: AWS's answer holds no authorization token; check AWS_ENDPOINT_URL_ECR`);
       return { username: decoded.slice(0, colon), secret: new Secret(decoded.slice(colon + 1)), expiresAt: data.expiresAt };
     },
   };
 }
 
-// What an operator reads, per kind of failure: the status and AWS's error name, and the fix.
-function ecrFailure(what: string, error: unknown): VendorFailure {
+// What an operator reads, per kind of failure: AWS's status and error name, and the fix. Short:
+// the host prints at most 200 characters of it (src/common/printable.ts). AWS's own message,
+// which may name the server's identity, goes to the service log only.
+function ecrFailure(what: string, target: { account: string; region: string }, error: unknown): VendorFailure {
   const err = error as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number }; cause?: { code?: string } };
   const status = err.$metadata?.httpStatusCode;
   const name = err.name ?? 'Error';
-  const fail = (outcome: VendorOutcome, text: string) =>
-    new VendorFailure(outcome, `${what}: ${text}`, { ...(err.message ? { logDetail: err.message } : {}), ...(retryAfterFor(outcome) !== undefined ? { retryAfterSeconds: retryAfterFor(outcome)! } : {}) });
+  const fail = (outcome: VendorOutcome, text: string) => {
+    const retryAfterSeconds = retryAfterFor(outcome);
+    const logDetail = `GetAuthorizationToken for account ${target.account} in ${target.region}${err.message ? `: ${err.message}` : ''}`;
+    return new VendorFailure(outcome, `${what}: ${text}`, { logDetail, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) });
+  };
   if (name === 'CredentialsProviderError' || name === 'ProviderError') {
-    return fail('no_credentials', 'no AWS credentials on the server (environment, shared config, web identity, instance role); give the service an identity allowed ecr:GetAuthorizationToken');
+    return fail('no_credentials', 'no AWS credentials on the server; give it an identity allowed ecr:GetAuthorizationToken');
   }
   if (status === undefined) {
     const code = err.code ?? err.cause?.code ?? (name === 'TimeoutError' ? 'timeout' : name);
-    const hint = code === 'ENOTFOUND' ? '; check the region' : '';
-    return fail('unreachable', `AWS was not reached (${code})${hint}; retry later`);
+    return fail('unreachable', `the ECR API was not reached (${code}); ${code === 'ENOTFOUND' ? `check region ${target.region}` : 'retry later'}`);
   }
   const answered = `AWS answered HTTP ${status} ${name}`;
   if (status === 429 || /Throttl|TooManyRequests|RequestLimitExceeded/.test(name)) return fail('throttled', `${answered}: throttled; retry shortly`);
   if (status >= 500) return fail('vendor_error', `${answered}; retry later`);
-  if (status === 403 && !/Signature|UnrecognizedClient|InvalidClientToken|ExpiredToken/.test(name)) {
-    return fail('denied', `${answered}: access denied; grant the service's identity ecr:GetAuthorizationToken (docs/cloud-registries.md)`);
-  }
-  if (/Signature|UnrecognizedClient|InvalidClientToken|ExpiredToken/.test(name)) return fail('denied', `${answered}: AWS does not accept the server's credentials; check the service's AWS keys or role`);
-  return fail('bad_request', `${answered}: AWS refused the request; check the registry's account and region`);
+  if (/Signature|UnrecognizedClient|InvalidClientToken|ExpiredToken/.test(name)) return fail('denied', `${answered}: the server's AWS keys are not accepted; check them`);
+  if (status === 403) return fail('denied', `${answered}; grant the server's identity ecr:GetAuthorizationToken`);
+  return fail('bad_request', `${answered}; check account ${target.account} and region ${target.region}`);
 }
