@@ -29,7 +29,7 @@ export const checkCommand: Command = async (ctx) => {
     if (flags.registry !== undefined) {
       const key = normalizeRegistryKey(flags.registry);
       registries = registries.filter((entry) => entry.key === key || entry.aliases.includes(key));
-      if (registries.length === 0) throw new Error(`registry ${key} is not configured for this service`);
+      if (registries.length === 0) throw new Error(`registry ${key} is not configured for this service; check the name, or list it in DSTACK_REGISTRY_AUTH_CONFIG`);
     }
   } catch (error) {
     if (!isCodedError(error) && !(error instanceof Error)) throw error;

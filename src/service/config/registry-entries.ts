@@ -8,7 +8,7 @@ import type { FileRegistry } from './config-file.ts';
 import { checkMirrorUrl } from './http-url.ts';
 import { checkUpstreamUrl, defaultMirrorUrl, defaultUpstreamUrl, libraryMode } from './registry-urls.ts';
 import { printable } from '../../common/printable.ts';
-import { ecrEntry, garEntry, refuseCloudSettings } from './cloud-entries.ts';
+import { ecrEntry, ecrNameParts, garEntry, refuseCloudSettings } from './cloud-entries.ts';
 
 // Service-wide lifetimes a registry inherits unless it sets its own.
 export interface DefaultTtls {
@@ -84,6 +84,9 @@ export function defaultRegistryEntry(settings: DefaultRegistrySettings, ttls: De
   if (source === 'ecr' || source === 'gar') {
     if (username !== undefined) throw new CodedError('config_invalid', `${sourceSetting}=${source} mints its own credential: unset ${USERNAME_VAR} and ${PASSWORD_VAR}, which would reach the runner hosts with every job`);
     // Account and region from the ECR name; the metadata server's identity for gar.
+    if (source === 'ecr' && ecrNameParts(key) === undefined) {
+      throw new CodedError('config_invalid', `${sourceSetting}=ecr: ${REGISTRY_VAR}=${key} is not an ECR name (<account>.dkr.ecr.<region>.amazonaws.com); for another name list it in DSTACK_REGISTRY_AUTH_CONFIG with account and region`);
+    }
     return source === 'ecr' ? ecrEntry(base, {}, REGISTRY_VAR) : garEntry(base, {}, REGISTRY_VAR);
   }
   if (username === undefined) return { ...base, source: 'static' };
