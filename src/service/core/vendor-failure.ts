@@ -24,7 +24,13 @@ export class VendorFailure extends CodedError {
   }
 }
 
-// Throttling and vendor outages pass; a refusal or a missing identity needs the operator.
+// Throttling and vendor outages pass; a refusal or a missing identity needs the operator. One
+// second: the helper gives a credential request 5 s in all (DOCKER_CREDENTIAL_DSTACK_TIMEOUT),
+// and a longer wait would use it up before its next attempt.
 export function retryAfterFor(outcome: VendorOutcome): number | undefined {
-  return outcome === 'throttled' || outcome === 'vendor_error' || outcome === 'unreachable' ? 2 : undefined;
+  return outcome === 'throttled' || outcome === 'vendor_error' || outcome === 'unreachable' ? 1 : undefined;
 }
+
+// Each vendor call, retries included, must end well inside the helper's 5 s: the SDKs retry at
+// most once more, each attempt bounded by this.
+export const VENDOR_ATTEMPT_TIMEOUT_MS = 2_000;

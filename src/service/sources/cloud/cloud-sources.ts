@@ -6,9 +6,7 @@ import { createMintingSource, type CloudSource, type Minter } from './minting-so
 // host binary never reaches this file at all).
 const MINTERS: Record<CloudSourceKind, () => Promise<Minter>> = {
   ecr: async () => (await import('./ecr-minter.ts')).createEcrMinter(),
-  gar: async () => {
-    throw new Error('source gar is not built yet');
-  },
+  gar: async () => (await import('./gar-minter.ts')).createGarMinter(),
 };
 
 export function createCloudSources(deps: { registries: RegistryEntry[]; clock: Clock; metrics: Metrics; log: (line: string) => void }): Partial<Record<CloudSourceKind, CloudSource>> {

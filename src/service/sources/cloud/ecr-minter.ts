@@ -1,11 +1,12 @@
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import type { RegistryEntry } from '../../core/ports.ts';
 import { Secret } from '../../../common/secret.ts';
-import { retryAfterFor, VendorFailure, type VendorOutcome } from '../../core/vendor-failure.ts';
+import { retryAfterFor, VENDOR_ATTEMPT_TIMEOUT_MS, VendorFailure, type VendorOutcome } from '../../core/vendor-failure.ts';
 import type { MintedCredential, Minter } from './minting-source.ts';
 
-// Per request to AWS: the SDK's standard retry (throttling, 5xx) inside this many attempts.
-const MAX_ATTEMPTS = 3;
+// Per request to AWS: the SDK's standard retry (throttling, 5xx) inside this many attempts,
+// so a refusal reaches the host inside its timeout (vendor-failure.ts).
+const MAX_ATTEMPTS = 2;
 
 // ECR through the AWS SDK: its standard credential chain on the server (environment, shared
 // config and credentials files, SSO, web identity, the instance or task role) and its standard
@@ -16,7 +17,7 @@ export function createEcrMinter(): Minter {
   const clientFor = (region: string) => {
     let client = clients.get(region);
     if (!client) {
-      client = new ECRClient({ region, maxAttempts: MAX_ATTEMPTS, requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000 } });
+      client = new ECRClient({ region, maxAttempts: MAX_ATTEMPTS, requestHandler: { connectionTimeout: VENDOR_ATTEMPT_TIMEOUT_MS, requestTimeout: VENDOR_ATTEMPT_TIMEOUT_MS } });
       clients.set(region, client);
     }
     return client;

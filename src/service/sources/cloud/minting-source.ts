@@ -40,10 +40,16 @@ export interface MintingSourceDeps {
 // has half a life (ECR: 6 of 12 hours) to pull with.
 const KEEP_WHILE_LEFT = 1 / 2;
 
+// A vendor's refusal is answered again for this long without asking the vendor: the helper
+// retries a 503 within its own few seconds, and a fleet of hosts would otherwise multiply every
+// throttled call to the vendor.
+export const FAILURE_HOLD_MS = 5_000;
+
 // A cloud source (ecr, gar): the service mints a short registry credential with the cloud
 // identity it holds and hands out only that, with the minted credential's own expiry.
 export function createMintingSource(deps: MintingSourceDeps): CloudSource {
   const cache = createTokenCache<{ username: string; secret: Secret }>(undefined, KEEP_WHILE_LEFT);
+  const failures = new Map<string, { error: VendorFailure; until: number }>();
   const wallClock = deps.wallClock ?? Date.now;
   let minter: Promise<Minter> | undefined;
   const loaded = () => (minter ??= deps.loadMinter().catch((error: unknown) => {
@@ -80,7 +86,19 @@ export function createMintingSource(deps: MintingSourceDeps): CloudSource {
       const scope = (await loaded()).scope(entry);
       const { value, result } = await cache.get(scope, request.now, async () => {
         const requestedAt = deps.clock();
-        const minted = await mint(entry);
+        const held = failures.get(scope);
+        if (held && requestedAt.getTime() < held.until) {
+          deps.metrics.increment('dstack_registry_auth_cloud_token_cache_total', { source: deps.kind, registry: entry.key, result: 'failure_held' });
+          throw held.error;
+        }
+        let minted: MintedCredential;
+        try {
+          minted = await mint(entry);
+          failures.delete(scope);
+        } catch (error) {
+          if (error instanceof VendorFailure) failures.set(scope, { error, until: requestedAt.getTime() + FAILURE_HOLD_MS });
+          throw error;
+        }
         // The vendor's lifetime, carried onto the service's clock.
         const lifetimeMs = minted.expiresAt.getTime() - wallClock();
         if (!(lifetimeMs > 0)) throw new VendorFailure('bad_answer', `registry ${entry.key} (source ${deps.kind}): the vendor answered with a credential that has already expired; check the server's clock`);

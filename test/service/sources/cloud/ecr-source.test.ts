@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestService, START, type TestService } from '../../http/service-harness.ts';
+import { FAILURE_HOLD_MS } from '../../../../src/service/sources/cloud/minting-source.ts';
 import { ecrServiceEnv, startEcrStandIn, type EcrStandIn } from '../../../fixtures/cloud/ecr-stand-in.ts';
 
 // The ecr source in-process, against the ECR stand-in that checks SigV4 for the configured key
@@ -109,9 +110,14 @@ describe('ecr source: minted by the AWS SDK at an endpoint that checks SigV4', (
       expect(metric('dstack_registry_auth_cloud_token_requests_total', `outcome="${outcome}",registry="${REGISTRY}",source="ecr"`)).toBeGreaterThanOrEqual(1);
       // The vendor's own message is for the service log.
       expect(svc.logLines.some((l) => l.includes(`fixture: ${type}`))).toBe(true);
+      // Asked again within FAILURE_HOLD_MS: the same answer, and the vendor is not asked.
+      const asked = ecr.requests;
+      expect((await credential()).json.message).toBe(answer.json.message);
+      expect(ecr.requests).toBe(asked);
     } finally {
       ecr.failWith = undefined;
     }
+    svc.advance(FAILURE_HOLD_MS / 1000);
     expect((await credential()).status).toBe(200);
   });
 
