@@ -12,6 +12,7 @@ export interface CloudSettings {
   region?: string;
   keyFile?: string;
   tokenUrl?: string;
+  tenant?: string;
   username?: string;
   password?: string;
   passwordEnv?: string;
@@ -31,7 +32,7 @@ export function ecrNameParts(key: string): { account: string; region: string } |
 // reached under another name (a VPC endpoint alias, a test registry). The key never leaves
 // the server's credential chain, so there is no password setting.
 export function ecrEntry(base: Base, raw: CloudSettings, where: string): RegistryEntry {
-  refuseOthers(raw, where, 'ecr', ['keyFile', 'tokenUrl']);
+  refuseOthers(raw, where, 'ecr', ['keyFile', 'tokenUrl', 'tenant']);
   const named = ecrNameParts(base.key);
   const account = raw.account ?? named?.account;
   const region = raw.region ?? named?.region;
@@ -46,10 +47,19 @@ export function ecrEntry(base: Base, raw: CloudSettings, where: string): Registr
 // A `gar` registry (Artifact Registry, gcr.io): a service-account key file, or without one the
 // identity of the server's metadata server.
 export function garEntry(base: Base, raw: CloudSettings, where: string): RegistryEntry {
-  refuseOthers(raw, where, 'gar', ['account', 'region']);
+  refuseOthers(raw, where, 'gar', ['account', 'region', 'tenant']);
   const tokenUrl = raw.tokenUrl === undefined ? undefined : checkHttpUrl(raw.tokenUrl, `${where}.tokenUrl`);
   if (tokenUrl !== undefined && raw.keyFile === undefined) throw new CodedError('config_invalid', `${where}.tokenUrl applies to a service-account key file; set ${where}.keyFile too, or drop tokenUrl`);
   return { ...base, source: 'gar', gar: { ...(raw.keyFile !== undefined ? { keyFile: raw.keyFile } : {}), ...(tokenUrl !== undefined ? { tokenUrl } : {}) } };
+}
+
+// An `acr` registry: the server's Entra ID identity (a client secret or certificate in the
+// environment, workload identity, or managed identity), exchanged at the registry's
+// /oauth2/exchange for an ACR refresh token.
+export function acrEntry(base: Base, raw: CloudSettings, where: string): RegistryEntry {
+  refuseOthers(raw, where, 'acr', ['account', 'region', 'keyFile', 'tokenUrl']);
+  if (raw.tenant !== undefined && !/^[A-Za-z0-9.-]{1,100}$/.test(raw.tenant)) throw new CodedError('config_invalid', `${where}.tenant: "${printable(raw.tenant, 40)}" is not a tenant id or domain`);
+  return { ...base, source: 'acr', acr: { ...(raw.tenant !== undefined ? { tenant: raw.tenant } : {}) } };
 }
 
 // A password on a cloud source would be ignored, and the operator would think it is used.
@@ -63,7 +73,7 @@ function refuseOthers(raw: CloudSettings, where: string, source: string, foreign
 
 // The cloud settings on a source that does not read them.
 export function refuseCloudSettings(raw: CloudSettings, where: string, source: string): void {
-  for (const key of ['account', 'region', 'keyFile', 'tokenUrl'] as const) {
-    if (raw[key] !== undefined) throw new CodedError('config_invalid', `${where}.${key} applies to sources ecr and gar, not ${source}`);
+  for (const key of ['account', 'region', 'keyFile', 'tokenUrl', 'tenant'] as const) {
+    if (raw[key] !== undefined) throw new CodedError('config_invalid', `${where}.${key} applies to the cloud sources (ecr, gar, acr), not ${source}`);
   }
 }

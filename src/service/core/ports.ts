@@ -33,7 +33,7 @@ export type IssuedCredential =
   | { kind: 'bearer'; repository: string; token: Secret; expiresAt: Date };
 
 // One way of producing a credential for a registry: `static`, `issuer`, `broker`, and the cloud
-// sources `ecr`, `gar` (src/service/sources/cloud/).
+// sources `ecr`, `gar`, `acr` (src/service/sources/cloud/).
 export interface CredentialSource {
   readonly kind: string;
   issue(request: CredentialRequest): Promise<IssuedCredential>;
@@ -42,7 +42,7 @@ export interface CredentialSource {
 export type SourceKind = 'static' | 'issuer' | 'broker' | CloudSourceKind;
 
 // Sources whose credential the service mints with a cloud identity it holds (docs/cloud-registries.md).
-export type CloudSourceKind = 'ecr' | 'gar';
+export type CloudSourceKind = 'ecr' | 'gar' | 'acr';
 
 // How the host-local mirror endpoint names Docker Hub's official images (the contract's).
 export type { LibraryMode };
@@ -79,6 +79,9 @@ export interface RegistryEntry {
   // Artifact Registry / gcr.io: a service-account key file, else the metadata server's identity;
   // `tokenUrl` replaces Google's token endpoint (a Private Service Connect endpoint).
   gar?: { keyFile?: string; tokenUrl?: string };
+  // ACR: the Entra ID tenant named in the token exchange (default: the identity's own); the
+  // exchange goes to `<upstreamUrl>/oauth2/exchange`.
+  acr?: { tenant?: string };
   issuer?: {
     // The `service` the registry names in its challenge and expects as the token `aud`.
     service: string;

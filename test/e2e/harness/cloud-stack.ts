@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startRegistry, type RegistryProcess } from './registry.ts';
@@ -20,12 +21,14 @@ export interface Vendor {
   entries(registry: RegistryProcess): Record<string, unknown>[];
   // Every cloud secret of the server side, which no host file, log or answer may hold.
   secrets: string[];
+  // The registry password the stand-in mints, when it picks its own (ACR's refresh token).
+  password?: string;
 }
 
 export interface CloudStackOptions {
   // The username the vendor's credential goes with (AWS, oauth2accesstoken, the null GUID).
   username: string;
-  // Starts the vendor stand-in minting `password`; stopped with the stack.
+  // Starts the vendor stand-in minting `password` (or one of its own); stopped with the stack.
   vendor(password: string): Promise<Vendor & { close(): Promise<void> }>;
   // repository:tag pairs seeded into the registry.
   images: string[];
@@ -48,9 +51,10 @@ export function startCloudStack(options: CloudStackOptions): Promise<CloudStack>
   return buildStack(async (scaffold) => {
     const regDir = join(scaffold.dir, 'reg');
     await mkdir(regDir, { recursive: true });
-    const account = await writeHtpasswd(join(regDir, 'htpasswd'), options.username);
-    const vendor = await options.vendor(account.password);
+    const proposed = `pw-${randomBytes(12).toString('hex')}`;
+    const vendor = await options.vendor(proposed);
     scaffold.track({ stop: () => vendor.close() });
+    const account = await writeHtpasswd(join(regDir, 'htpasswd'), options.username, { password: vendor.password ?? proposed });
     const registry = scaffold.track(await startRegistry({ dir: regDir, auth: { htpasswd: { realm: 'cloud-realm', path: join(regDir, 'htpasswd') } } }));
     const images = new Map<string, SeededImage>();
     for (const ref of options.images) {

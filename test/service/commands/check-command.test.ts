@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { SERVICE_BINARY, assertServiceBinaryBuilt } from '../http/service-process.ts';
 import { ecrServiceEnv, startEcrStandIn, type EcrStandIn } from '../../fixtures/cloud/ecr-stand-in.ts';
+import { NO_IMDS } from '../../fixtures/cloud/acr-stand-in.ts';
 
 // `dstack-registry-auth check`, the built binary: one line per registry saying whether a
 // credential can be minted now (the ECR SDK inside the single executable), and why not.
@@ -59,6 +60,15 @@ describe('dstack-registry-auth check', () => {
     const none = await run(['--registry', `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`], { ...noKeys, HOME: dir });
     expect(none.exitCode).toBe(1);
     expect(String(none.stdout).trim()).toMatch(/^FAIL +\S+ \(ecr\): no AWS credentials on the server; give it an identity allowed ecr:GetAuthorizationToken$/);
+    // gar without a key file and acr without an identity: Application Default Credentials and
+    // the managed identity are looked for (on loopback only) and not found.
+    const cloud = join(dir, 'cloud.json');
+    await writeFile(cloud, JSON.stringify({ registries: [{ registry: 'us-docker.pkg.dev', source: 'gar' }, { registry: 'fleet.azurecr.io', source: 'acr' }] }));
+    const bare = await run([], { ...NO_IMDS, GCE_METADATA_HOST: '127.0.0.1:1', HOME: dir, DSTACK_REGISTRY_AUTH_CONFIG: cloud });
+    expect(bare.exitCode).toBe(1);
+    const [gar, acr] = String(bare.stdout).trim().split('\n');
+    expect(gar).toMatch(/^FAIL +us-docker\.pkg\.dev \(gar\): no Google credentials on the server: give it a service-account key file \(keyFile\) or run it with a service account$/);
+    expect(acr).toMatch(/^FAIL +fleet\.azurecr\.io \(acr\): no Entra ID identity on the server; set AZURE_CLIENT_ID with a secret or certificate, or use a managed identity$/);
     const unknown = await run(['--registry', 'elsewhere.example'], ecrServiceEnv(ecr));
     expect(unknown.exitCode).toBe(2);
     expect(String(unknown.stderr)).toMatch(/^dstack-registry-auth check: registry elsewhere\.example is not configured for this service; check the name, or list it in DSTACK_REGISTRY_AUTH_CONFIG$/);

@@ -7,6 +7,7 @@ import { createMintingSource, type CloudSource, type Minter } from './minting-so
 const MINTERS: Record<CloudSourceKind, () => Promise<Minter>> = {
   ecr: async () => (await import('./ecr-minter.ts')).createEcrMinter(),
   gar: async () => (await import('./gar-minter.ts')).createGarMinter(),
+  acr: async () => (await import('./acr-minter.ts')).createAcrMinter(),
 };
 
 export function createCloudSources(deps: { registries: RegistryEntry[]; clock: Clock; metrics: Metrics; log: (line: string) => void }): Partial<Record<CloudSourceKind, CloudSource>> {
