@@ -74,7 +74,7 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
     static: createStaticSource(),
     issuer: createIssuerSource({ ticketKeys, issuerName: config.issuerName }),
     broker,
-    ...createCloudSources({ registries: config.registries, clock, metrics, log }),
+    ...createCloudSources({ registries: config.registries, env, clock, metrics, log }),
   };
   const deps: ServiceDeps = { config, instanceKeys, verifiedTokens: createVerifiedTokenCache(), revocations, sources, audit, metrics, clock, log };
   // The token realm handles its own errors, audit lines and metrics; the router only measures it.

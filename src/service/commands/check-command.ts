@@ -40,7 +40,7 @@ export const checkCommand: Command = async (ctx) => {
     await write(ctx.stdout, 'no registries are configured: hosts pull anonymously\n');
     return 0;
   }
-  const cloud = createCloudSources({ registries, clock: () => new Date(), metrics: createMetrics(), log: () => {} });
+  const cloud = createCloudSources({ registries, env: ctx.env, clock: () => new Date(), metrics: createMetrics(), log: () => {} });
   let failed = 0;
   for (const entry of registries) {
     const line = await checkEntry(entry, cloud[entry.source as keyof typeof cloud]);

@@ -20,11 +20,12 @@ const EXCHANGE_POLICY: RetryPolicy = { attempts: 2, attemptTimeoutMs: VENDOR_ATT
 // certificate in AZURE_* variables, workload identity, or a managed identity), whose token the
 // registry's /oauth2/exchange trades for an ACR refresh token. Tools on a desktop (Azure CLI,
 // PowerShell) are left out: a service has no one logged in.
-export function createAcrMinter(): Minter {
-  // The identity library's own variables (AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE), read as it reads them.
+export function createAcrMinter(env: Record<string, string | undefined>): Minter {
+  // Workload identity only where it is set up (its constructor throws otherwise); a
+  // user-assigned managed identity is named by AZURE_CLIENT_ID, as DefaultAzureCredential reads it.
   const sources: TokenCredential[] = [new EnvironmentCredential()];
-  if (process.env.AZURE_FEDERATED_TOKEN_FILE) sources.push(new WorkloadIdentityCredential());
-  sources.push(new ManagedIdentityCredential(process.env.AZURE_CLIENT_ID ? { clientId: process.env.AZURE_CLIENT_ID } : {}));
+  if (env.AZURE_FEDERATED_TOKEN_FILE) sources.push(new WorkloadIdentityCredential());
+  sources.push(new ManagedIdentityCredential(env.AZURE_CLIENT_ID ? { clientId: env.AZURE_CLIENT_ID } : {}));
   const identity = new ChainedTokenCredential(...sources);
   return {
     // A refresh token is for one registry (the exchange's `service`).
