@@ -25,7 +25,8 @@ export function sendFailure(res: ServerResponse, error: unknown, log: (line: str
   // vendor's refusal is written for the host (src/service/core/vendor-failure.ts).
   const vendor = coded instanceof VendorFailure ? coded : undefined;
   const message = status >= 500 && !vendor ? GENERIC[coded.code] ?? GENERIC.internal! : coded.message;
-  if (status >= 500) log(`${coded.code}: ${oneLine(coded)}`);
+  // A vendor's refusal was logged once, with the vendor's own words, where it was minted.
+  if (status >= 500 && !vendor) log(`${coded.code}: ${oneLine(coded)}`);
   const headers: Record<string, string> = {};
   if (coded.code.startsWith('token_')) headers['www-authenticate'] = 'Bearer realm="dstack-registry-auth"';
   if (vendor) {
