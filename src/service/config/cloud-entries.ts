@@ -2,6 +2,7 @@ import type { RegistryEntry } from '../core/ports.ts';
 import { CodedError } from '../../common/errors.ts';
 import { printable } from '../../common/printable.ts';
 import { checkHttpUrl } from './http-url.ts';
+import { isDockerHubKey } from '../../registry/registry-key.ts';
 
 // The parts every entry shares, before its source adds its own.
 type Base = Pick<RegistryEntry, 'key' | 'projects' | 'aliases' | 'mirrorUrl' | 'library' | 'upstreamUrl' | 'realms'>;
@@ -32,6 +33,7 @@ export function ecrNameParts(key: string): { account: string; region: string } |
 // reached under another name (a VPC endpoint alias, a test registry). The key never leaves
 // the server's credential chain, so there is no password setting.
 export function ecrEntry(base: Base, raw: CloudSettings, where: string): RegistryEntry {
+  refuseDockerHub(base, where, 'ecr');
   refuseOthers(raw, where, 'ecr', ['keyFile', 'tokenUrl', 'tenant']);
   const named = ecrNameParts(base.key);
   const account = raw.account ?? named?.account;
@@ -47,6 +49,7 @@ export function ecrEntry(base: Base, raw: CloudSettings, where: string): Registr
 // A `gar` registry (Artifact Registry, gcr.io): a service-account key file, or without one the
 // identity of the server's metadata server.
 export function garEntry(base: Base, raw: CloudSettings, where: string): RegistryEntry {
+  refuseDockerHub(base, where, 'gar');
   refuseOthers(raw, where, 'gar', ['account', 'region', 'tenant']);
   const tokenUrl = raw.tokenUrl === undefined ? undefined : checkHttpUrl(raw.tokenUrl, `${where}.tokenUrl`);
   if (tokenUrl !== undefined && raw.keyFile === undefined) throw new CodedError('config_invalid', `${where}.tokenUrl applies to a service-account key file; set ${where}.keyFile too, or drop tokenUrl`);
@@ -57,9 +60,15 @@ export function garEntry(base: Base, raw: CloudSettings, where: string): Registr
 // environment, workload identity, or managed identity), exchanged at the registry's
 // /oauth2/exchange for an ACR refresh token.
 export function acrEntry(base: Base, raw: CloudSettings, where: string): RegistryEntry {
+  refuseDockerHub(base, where, 'acr');
   refuseOthers(raw, where, 'acr', ['account', 'region', 'keyFile', 'tokenUrl']);
   if (raw.tenant !== undefined && !/^[A-Za-z0-9.-]{1,100}$/.test(raw.tenant)) throw new CodedError('config_invalid', `${where}.tenant: "${printable(raw.tenant, 40)}" is not a tenant id or domain`);
   return { ...base, source: 'acr', acr: { ...(raw.tenant !== undefined ? { tenant: raw.tenant } : {}) } };
+}
+
+// Docker Hub takes no cloud identity; its pull-through cache in the cloud is the registry to name.
+function refuseDockerHub(base: Base, where: string, source: string): void {
+  if (isDockerHubKey(base.key)) throw new CodedError('config_invalid', `${where}: source ${source} cannot serve Docker Hub; name the cloud registry (its pull-through cache) and set mirror`);
 }
 
 // A password on a cloud source would be ignored, and the operator would think it is used.

@@ -83,7 +83,8 @@ export function defaultRegistryEntry(settings: DefaultRegistrySettings, ttls: De
   if (source === 'broker') return brokerEntry(base, username!, password!);
   if (source === 'ecr' || source === 'gar' || source === 'acr') {
     if (username !== undefined) throw new CodedError('config_invalid', `${sourceSetting}=${source} mints its own credential: unset ${USERNAME_VAR} and ${PASSWORD_VAR}, which would reach the runner hosts with every job`);
-    // Account and region from the ECR name; the metadata server's identity for gar.
+    if (hub) throw new CodedError('config_invalid', `${sourceSetting}=${source} cannot serve Docker Hub (${REGISTRY_VAR}=${registry}); name the cloud registry`);
+    // Only settings from the name here: account and region (ecr); the default credentials (gar, acr).
     if (source === 'ecr' && ecrNameParts(key) === undefined) {
       throw new CodedError('config_invalid', `${sourceSetting}=ecr: ${REGISTRY_VAR}=${key} is not an ECR name (<account>.dkr.ecr.<region>.amazonaws.com); for another name list it in DSTACK_REGISTRY_AUTH_CONFIG with account and region`);
     }

@@ -58,6 +58,7 @@ describe('loadServiceConfig: the ecr and gar sources', () => {
     [{ registry: '123456789012.dkr.ecr.us-east-1.amazonaws.com', source: 'ecr', keyFile: '/k.json' }, /registries\[0\]\.keyFile does not apply to source ecr/],
     [{ registry: 'us-docker.pkg.dev', source: 'gar', region: 'us' }, /registries\[0\]\.region does not apply to source gar/],
     [{ registry: 'us-docker.pkg.dev', source: 'gar', tokenUrl: 'https://oauth2.example/token' }, /registries\[0\]\.tokenUrl applies to a service-account key file; set registries\[0\]\.keyFile too/],
+    [{ registry: 'docker.io', source: 'gar' }, /registries\[0\]: source gar cannot serve Docker Hub; name the cloud registry \(its pull-through cache\) and set mirror/],
     [{ registry: 'registry.example', source: 'static', username: 'u', password: 'p', account: '123456789012' }, /registries\[0\]\.account applies to the cloud sources \(ecr, gar, acr\), not static/],
   ])('refuses %j', async (entry, message) => {
     expect(await failure(await withRegistries([entry]))).toMatch(message);
