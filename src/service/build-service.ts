@@ -13,6 +13,7 @@ import { createMetrics } from './observability/metrics.ts';
 import { createStaticSource } from './sources/static-source.ts';
 import { createIssuerSource } from './sources/issuer-source.ts';
 import { createBrokerSource } from './sources/broker/broker-source.ts';
+import { createCloudSources } from './sources/cloud/cloud-sources.ts';
 import { createRealmHandler } from './realm/realm-handler.ts';
 import { loadKeyRing } from './token/key-ring.ts';
 import { loadRegistrySigningKeys } from './token/registry-signing-keys.ts';
@@ -84,6 +85,7 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
     static: createStaticSource(),
     issuer: createIssuerSource({ ticketKeys, issuerName: config.issuerName }),
     broker,
+    ...createCloudSources({ registries: config.registries, env, clock, metrics, log }),
   };
   const deps: ServiceDeps = { config, instanceKeys, verifiedTokens: createVerifiedTokenCache(), revocations, sources, audit, metrics, clock, log };
   if (config.kubernetes) deps.kubernetes = createKubernetesIdentity(config.kubernetes);

@@ -7,6 +7,7 @@ export const SERVER_USAGE = `Usage: dstack-registry-auth <command> [options]
   issue-token --instance ID [--project P] [--ttl DURATION] [--data-dir DIR]
   revoke --instance ID [--data-dir DIR]
   registry-config --registry HOST [--out DIR]                   wire a registry's token auth to this service
+  check [--registry HOST]                                       can each registry's credential be minted now?
   --help | --version`;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'issue-token': async () => (await import('./issue-token-command.ts')).issueTokenCommand,
   revoke: async () => (await import('./revoke-command.ts')).revokeCommand,
   'registry-config': async () => (await import('./registry-config-command.ts')).registryConfigCommand,
+  check: async () => (await import('./check-command.ts')).checkCommand,
 };
 
 // `serve` resolves only after a signal has shut the service down.

@@ -19,6 +19,11 @@ export interface FileRegistry {
   upstream?: string;
   library?: string;
   realms?: string[];
+  account?: string;
+  region?: string;
+  keyFile?: string;
+  tokenUrl?: string;
+  tenant?: string;
 }
 
 // The optional JSON file named by DSTACK_REGISTRY_AUTH_CONFIG. Every key mirrors a
@@ -65,6 +70,7 @@ const REGISTRY: Record<string, Kind> = {
   registry: 'string', source: 'string', username: 'string', password: 'string', passwordEnv: 'string', projects: 'string[]',
   service: 'string', anonymousPull: 'boolean', repositories: 'repositories', ticketTtl: 'string', tokenTtl: 'string',
   credentialTtl: 'string', mirror: 'boolean|string', upstream: 'string', library: 'string', realms: 'string[]',
+  account: 'string', region: 'string', keyFile: 'string', tokenUrl: 'string', tenant: 'string',
 };
 
 // Reads and shape-checks the file; unknown keys are errors, so a typo cannot silently drop a setting.
@@ -106,7 +112,7 @@ function checkRegistry(setting: string, where: string, entry: unknown): void {
     checkKind(setting, `${where}.${key}`, value, kind);
   }
   if (typeof entry.registry !== 'string') throw bad(setting, `${where}.registry`, 'is required');
-  if (typeof entry.source !== 'string') throw bad(setting, `${where}.source`, 'is required (static, issuer or broker)');
+  if (typeof entry.source !== 'string') throw bad(setting, `${where}.source`, 'is required (static, issuer, broker, ecr, gar or acr)');
 }
 
 function checkKind(setting: string, where: string, value: unknown, kind: Kind): void {

@@ -8,6 +8,7 @@ import type { FileRegistry } from './config-file.ts';
 import { checkMirrorUrl } from './http-url.ts';
 import { checkUpstreamUrl, defaultMirrorUrl, defaultUpstreamUrl, libraryMode } from './registry-urls.ts';
 import { printable } from '../../common/printable.ts';
+import { acrEntry, ecrEntry, ecrNameParts, garEntry, refuseCloudSettings } from './cloud-entries.ts';
 
 // Service-wide lifetimes a registry inherits unless it sets its own.
 export interface DefaultTtls {
@@ -59,6 +60,7 @@ export function defaultRegistryEntry(settings: DefaultRegistrySettings, ttls: De
   const upstreamOverride = settings.upstreamUrl ? checkUpstreamUrl(settings.upstreamUrl.value, settings.upstreamUrl.setting) : undefined;
   if (registry === undefined) {
     if (source === 'issuer') throw new CodedError('config_invalid', `${sourceSetting}=issuer needs ${REGISTRY_VAR}: Docker Hub does not trust this service's tokens`);
+    if (source === 'ecr' || source === 'gar' || source === 'acr') throw new CodedError('config_invalid', `${sourceSetting}=${source} needs ${REGISTRY_VAR}: the cloud registry's name`);
     if (settings.library) throw new CodedError('config_invalid', `${settings.library.setting} applies to a Docker Hub mirror; without ${REGISTRY_VAR} the registry is Docker Hub, which names official images library/…`);
     if (username === undefined) return undefined;
     const base: Base = { key: DOCKER_HUB_KEY, projects, aliases: [], upstreamUrl: upstreamOverride ?? defaultUpstreamUrl(DOCKER_HUB_KEY, undefined), ...realmsOf(settings.realms?.value, settings.realms?.setting ?? '') };
@@ -79,6 +81,16 @@ export function defaultRegistryEntry(settings: DefaultRegistrySettings, ttls: De
   };
   if (source === 'issuer') return issuerEntry(base, { service: settings.service ?? key }, ttls);
   if (source === 'broker') return brokerEntry(base, username!, password!);
+  if (source === 'ecr' || source === 'gar' || source === 'acr') {
+    if (username !== undefined) throw new CodedError('config_invalid', `${sourceSetting}=${source} mints its own credential: unset ${USERNAME_VAR} and ${PASSWORD_VAR}, which would reach the runner hosts with every job`);
+    if (hub) throw new CodedError('config_invalid', `${sourceSetting}=${source} cannot serve Docker Hub (${REGISTRY_VAR}=${registry}); name the cloud registry`);
+    // Only settings from the name here: account and region (ecr); the default credentials (gar, acr).
+    if (source === 'ecr' && ecrNameParts(key) === undefined) {
+      throw new CodedError('config_invalid', `${sourceSetting}=ecr: ${REGISTRY_VAR}=${key} is not an ECR name (<account>.dkr.ecr.<region>.amazonaws.com); for another name list it in DSTACK_REGISTRY_AUTH_CONFIG with account and region`);
+    }
+    if (source === 'acr') return acrEntry(base, {}, REGISTRY_VAR);
+    return source === 'ecr' ? ecrEntry(base, {}, REGISTRY_VAR) : garEntry(base, {}, REGISTRY_VAR);
+  }
   if (username === undefined) return { ...base, source: 'static' };
   return staticEntry(base, username, password!, ttls.credentialTtlSeconds);
 }
@@ -103,6 +115,10 @@ export function fileRegistryEntry(raw: FileRegistry, where: string, env: Record<
     upstreamUrl: raw.upstream === undefined ? defaultUpstreamUrl(key, mirrorUrl) : checkUpstreamUrl(raw.upstream, `${where}.upstream`),
     ...realmsOf(raw.realms, `${where}.realms`),
   };
+  if (source === 'ecr') return ecrEntry(base, raw, where);
+  if (source === 'gar') return garEntry(base, raw, where);
+  if (source === 'acr') return acrEntry(base, raw, where);
+  refuseCloudSettings(raw, where, source);
   if (source === 'issuer') {
     if (isDockerHubKey(key)) throw new CodedError('config_invalid', `${where}.source: issuer cannot serve Docker Hub; use static or broker`);
     return issuerEntry(base, raw, ttls, where);
@@ -163,9 +179,11 @@ function issuerEntry(
   };
 }
 
+const SOURCES: readonly SourceKind[] = ['static', 'issuer', 'broker', 'ecr', 'gar', 'acr'];
+
 function sourceKind(value: string, setting: string): SourceKind {
-  if (value === 'static' || value === 'issuer' || value === 'broker') return value;
-  throw new CodedError('config_invalid', `${setting}: unknown source "${printable(value, 40)}"; use static, issuer or broker`);
+  if ((SOURCES as readonly string[]).includes(value)) return value as SourceKind;
+  throw new CodedError('config_invalid', `${setting}: unknown source "${printable(value, 40)}"; use static, issuer, broker, ecr, gar or acr`);
 }
 
 function normalize(value: string, setting: string): string {

@@ -32,13 +32,17 @@ export type IssuedCredential =
   | { kind: 'basic'; username: string; secret: Secret; expiresAt: Date }
   | { kind: 'bearer'; repository: string; token: Secret; expiresAt: Date };
 
-// One way of producing a credential for a registry: `static`, `issuer`, `broker`, later ECR, GAR, ACR.
+// One way of producing a credential for a registry: `static`, `issuer`, `broker`, and the cloud
+// sources `ecr`, `gar`, `acr` (src/service/sources/cloud/).
 export interface CredentialSource {
   readonly kind: string;
   issue(request: CredentialRequest): Promise<IssuedCredential>;
 }
 
-export type SourceKind = 'static' | 'issuer' | 'broker';
+export type SourceKind = 'static' | 'issuer' | 'broker' | CloudSourceKind;
+
+// Sources whose credential the service mints with a cloud identity it holds (docs/cloud-registries.md).
+export type CloudSourceKind = 'ecr' | 'gar' | 'acr';
 
 // How the host-local mirror endpoint names Docker Hub's official images (the contract's).
 export type { LibraryMode };
@@ -69,6 +73,15 @@ export interface RegistryEntry {
   static?: { username: string; password: Secret; ttlSeconds: number };
   // The account the service trades at the registry's own realm for repository pull tokens.
   broker?: { username: string; password: Secret };
+  // ECR: the account and region GetAuthorizationToken is asked for (read from the registry name,
+  // or configured for a registry reached under another name).
+  ecr?: { account: string; region: string };
+  // Artifact Registry / gcr.io: a service-account key file, else the metadata server's identity;
+  // `tokenUrl` replaces Google's token endpoint (a Private Service Connect endpoint).
+  gar?: { keyFile?: string; tokenUrl?: string };
+  // ACR: the Entra ID tenant named in the token exchange (default: the identity's own); the
+  // exchange goes to `<upstreamUrl>/oauth2/exchange`.
+  acr?: { tenant?: string };
   issuer?: {
     // The `service` the registry names in its challenge and expects as the token `aud`.
     service: string;

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { CodedError, oneLine } from '../../common/errors.ts';
 import { sendError } from './http-io.ts';
 import { ERROR_STATUS, isServiceErrorCode } from '../../contract/error-codes.ts';
+import { VendorFailure } from '../core/vendor-failure.ts';
 
 const GENERIC: Record<string, string> = {
   unavailable: 'dstack-registry-auth is temporarily unavailable; retry later',
@@ -20,12 +21,17 @@ export function sendFailure(res: ServerResponse, error: unknown, log: (line: str
     return 'internal';
   }
   const status: number = ERROR_STATUS[coded.code as keyof typeof ERROR_STATUS];
-  // Server-side failures name internals (store URLs, paths): those go to the log only.
-  const message = status >= 500 ? GENERIC[coded.code] ?? GENERIC.internal! : coded.message;
-  if (status >= 500) log(`${coded.code}: ${oneLine(coded)}`);
+  // Server-side failures name internals (store URLs, paths): those go to the log only. A cloud
+  // vendor's refusal is written for the host (src/service/core/vendor-failure.ts).
+  const vendor = coded instanceof VendorFailure ? coded : undefined;
+  const message = status >= 500 && !vendor ? GENERIC[coded.code] ?? GENERIC.internal! : coded.message;
+  // A vendor's refusal was logged once, with the vendor's own words, where it was minted.
+  if (status >= 500 && !vendor) log(`${coded.code}: ${oneLine(coded)}`);
   const headers: Record<string, string> = {};
   if (coded.code.startsWith('token_')) headers['www-authenticate'] = 'Bearer realm="dstack-registry-auth"';
-  if (coded.code === 'unavailable') headers['retry-after'] = '5';
+  if (vendor) {
+    if (vendor.retryAfterSeconds !== undefined) headers['retry-after'] = String(vendor.retryAfterSeconds);
+  } else if (coded.code === 'unavailable') headers['retry-after'] = '5';
   if (coded.code === 'payload_too_large') headers.connection = 'close';
   if (!res.headersSent) sendError(res, status, coded.code, message, headers);
   else res.destroy();

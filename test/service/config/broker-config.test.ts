@@ -59,7 +59,7 @@ describe('loadServiceConfig: the broker source', () => {
     expect(await failure({ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'r.example', DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'broker' })).toMatch(/broker needs/);
     expect(await failure(await withFile({ registries: [{ registry: 'ghcr.io', source: 'broker' }] }))).toMatch(/registries\[0\]\.username is required for source broker/);
     expect(await failure(await withFile({ registries: [{ registry: 'ghcr.io', source: 'broker', username: 'u' }] }))).toMatch(/registries\[0\]\.password \(or passwordEnv\) is required for source broker/);
-    expect(await failure({ DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'brokered' })).toMatch(/unknown source "brokered"; use static, issuer or broker/);
+    expect(await failure({ DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'brokered' })).toMatch(/unknown source "brokered"; use static, issuer, broker, ecr, gar or acr/);
   });
 
   it('reads broker registries from the config file, Docker Hub included, with passwordEnv and an upstream', async () => {

@@ -4,7 +4,7 @@ import { Secret } from '../../../common/secret.ts';
 import { CodedError } from '../../../common/errors.ts';
 import { createRealmDirectory } from './realm-directory.ts';
 import { requestRegistryToken } from './realm-token.ts';
-import { createTokenCache, type CachedToken } from './token-cache.ts';
+import { createTokenCache, type CachedToken } from '../token-cache.ts';
 import type { RetryPolicy } from './upstream-request.ts';
 
 export interface BrokerSource extends CredentialSource {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTokenCache, type CachedToken } from '../../../../src/service/sources/broker/token-cache.ts';
+import { createTokenCache, type CachedToken } from '../../../src/service/sources/token-cache.ts';
 
 const t0 = new Date('2026-01-15T12:00:00.000Z');
 const at = (s: number) => new Date(t0.getTime() + s * 1000);

@@ -1,7 +1,8 @@
-// Registry tokens per scope (registry key + repository), each kept while more than a quarter of
-// its life is left, so a host that receives one can still use it; requests for a scope whose
-// token is being fetched wait for that one fetch (single flight). Bounded: past maxEntries the
-// oldest entry goes.
+// Short-lived tokens per scope (broker: registry key + repository; cloud sources: an account and
+// region, or a credential), each kept while more than `keepWhileLeft` of its life is left (the
+// broker: a quarter, so a host that receives one can still use it; cloud sources: half, as the
+// vendors' own helpers do); requests for a scope whose token is being fetched wait for that one
+// fetch (single flight). Bounded: past maxEntries the oldest entry goes.
 export interface CachedToken<T> {
   value: T;
   expiresAt: Date;
@@ -19,10 +20,10 @@ export interface TokenCache<T> {
 
 export const MAX_CACHED_TOKENS = 10_000;
 
-export function createTokenCache<T>(maxEntries = MAX_CACHED_TOKENS): TokenCache<T> {
+export function createTokenCache<T>(maxEntries = MAX_CACHED_TOKENS, keepWhileLeft = 1 / 4): TokenCache<T> {
   const entries = new Map<string, CachedToken<T>>();
   const inFlight = new Map<string, Promise<CachedToken<T>>>();
-  const fresh = (entry: CachedToken<T>, now: Date) => entry.expiresAt.getTime() - now.getTime() > (entry.lifetimeSeconds * 1000) / 4;
+  const fresh = (entry: CachedToken<T>, now: Date) => entry.expiresAt.getTime() - now.getTime() > entry.lifetimeSeconds * 1000 * keepWhileLeft;
 
   return {
     async get(scope, now, load) {
