@@ -129,7 +129,7 @@ try {
     sums.push(`${digest}  ${file}`);
   }
   const sumsTemp = join(dist, `SHA256SUMS.${process.pid}.tmp`);
-  await writeFile(sumsTemp, sums.join('\n') + '\n');
+  await writeFile(sumsTemp, `${sums.join('\n')}\n`);
   await rename(sumsTemp, join(dist, 'SHA256SUMS'));
 } catch (error) {
   // esbuild has already printed the compile errors; no stack trace on top of them.

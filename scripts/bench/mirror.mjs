@@ -37,7 +37,10 @@ async function main() {
   const loadBefore = loadavg();
   const work = await mkdtemp('/tmp/bm-'); // short: dockerd's unix sockets live under it
   const stops = [];
-  const track = (thing) => (stops.push(thing), thing);
+  const track = (thing) => {
+    stops.push(thing);
+    return thing;
+  };
   try {
     // The registry (htpasswd, bcrypt cost 4) with the image, the service holding its password
     // (static source), the helper's settings with an instance token, the endpoint.

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { assertBinaryBuilt, contractServerPerTest, HELPER_BINARY, runHelper, type HelperHome } from '../helpers/helper-binary.ts';
+import { assertBinaryBuilt, contractServerPerTest, HELPER_BINARY, runHelper, } from '../helpers/helper-binary.ts';
 
 // Text the helper did not write (a server's error message, stdin, an argument) reaches stdout,
 // stderr and the log only as one printable, bounded line: no terminal escapes, no forged lines.
 const HUB = 'https://index.docker.io/v1/';
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for control characters
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
 const setUp = contractServerPerTest({ [HUB]: { username: 'hub-user', secret: 'hub-secret', ttlMs: 600_000 } });
 

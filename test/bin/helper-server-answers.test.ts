@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MAX_SHORT_LIFETIME_SECONDS } from '../../src/common/duration.ts';
-import { assertBinaryBuilt, contractServerPerTest, runHelper, type HelperHome } from '../helpers/helper-binary.ts';
+import { assertBinaryBuilt, contractServerPerTest, runHelper, } from '../helpers/helper-binary.ts';
 
 // The helper trusts only what it asked for: a credential for another registry is refused,
 // and a lifetime beyond what the service can grant is cut to the service's maximum.

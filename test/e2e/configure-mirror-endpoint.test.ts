@@ -80,7 +80,7 @@ describe.each(dockerdMatrix())('e2e: configure --mirror-endpoint on a configured
     expect(result.stdout).toMatch(new RegExp(`^ok   mirror endpoint: ${endpoint.url} answers /healthz$`, 'm'));
     expect(result.stdout).toMatch(new RegExp(`^ok   upstream ${stack.registry.process.url}: /v2/ answered HTTP 200 through ${endpoint.url}`, 'm'));
     expect(result.stdout).toMatch(new RegExp(`^ok   dockerd mirrors: docker info shows ${endpoint.url}, as .*daemon\\.json does$`, 'm'));
-    expect(result.stdout).toMatch(/^ok   podman registries\.conf\.d: /m);
+    expect(result.stdout).toMatch(/^ok {3}podman registries\.conf\.d: /m);
     expect(result.stdout).toMatch(new RegExp(`^ok   docker certs\\.d hosts\\.toml: .*certs\\.d/docker\\.io/hosts\\.toml names ${endpoint.url}$`, 'm'));
     expect(result.stdout).not.toContain(stack.registry.account!.password);
   });

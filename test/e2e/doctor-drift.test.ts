@@ -59,7 +59,7 @@ describe.each(dockerdMatrix())('doctor: drift between daemon.json and the runnin
     await writeFile(dockerd.daemonJsonPath, JSON.stringify({ 'registry-mirrors': [MIRROR] }));
     expect((await doctor()).stdout).toMatch(/the file wins at the next reload or restart \(fix: reload dockerd/);
     await dockerd.reload();
-    expect((await doctor()).stdout).toMatch(/^ok   dockerd mirrors: docker info shows/m);
+    expect((await doctor()).stdout).toMatch(/^ok {3}dockerd mirrors: docker info shows/m);
   });
 
   // dockerd 28 on the containerd store: such a file replaces registry-mirrors entirely, so the
@@ -71,7 +71,7 @@ describe.each(dockerdMatrix())('doctor: drift between daemon.json and the runnin
     try {
       const result = await doctor();
       expect(result.exitCode).toBe(1);
-      expect(result.stdout).toMatch(/^ok   dockerd mirrors: docker info shows/m);
+      expect(result.stdout).toMatch(/^ok {3}dockerd mirrors: docker info shows/m);
       expect(result.stdout).toContain(`fail docker certs.d hosts.toml: ${hostsToml} does not name ${MIRROR}: on the containerd image store it replaces registry-mirrors, so Docker Hub pulls go to https://other-mirror.example`);
       // What the engine then does: the containerd store asks the file's host and never the
       // mirror of daemon.json; the classic store ignores the file and asks the mirror.

@@ -111,7 +111,9 @@ describe.each(dockerdMatrix())('e2e: the mirror endpoint, issuer source (auth: t
     const ticketsBefore = credentialGrants(await stack.service.audit()).length;
 
     const pulls = await Promise.all(APPS.map((app) => engineImagePull(stack.dockerd, app, '1')));
-    pulls.forEach((pull, i) => expect(pull.error, `${APPS[i]}: ${describePull(pull)}`).toBeUndefined());
+    pulls.forEach((pull, i) => {
+      expect(pull.error, `${APPS[i]}: ${describePull(pull)}`).toBeUndefined();
+    });
     for (const app of APPS) expect(await seedLabel(stack.dockerd, `${app}:1`), app).toBe(`library/${app}:1`);
 
     const audit = await stack.service.audit();

@@ -65,7 +65,7 @@ describe.each(dockerdMatrix())('e2e: the mirror endpoint with a path-prefixed up
     expect(image?.Config?.Labels?.['e2e.seed']).toBe('python:3.14');
 
     const flatLog = await sinceFlat();
-    expect(lineMatching(flatLog, new RegExp(`msg=GetImageManifest auth\\.user\\.name="?flat-user"? .*uri=/v2/python/manifests/3\\.14`)), flatLog).toBeDefined();
+    expect(lineMatching(flatLog, /msg=GetImageManifest auth\.user\.name="?flat-user"? .*uri=\/v2\/python\/manifests\/3\.14/), flatLog).toBeDefined();
     expect(lineMatching(flatLog, /uri=\/v2\/library\//), 'strip never asks for library/').toBeUndefined();
     expect(lineMatching(await strip.log(), /python/)).toBeDefined();
   });

@@ -21,7 +21,9 @@ describe('e2e: fan-in of concurrent pulls', () => {
   it('10 concurrent pulls, one credential request', async () => {
     const refs = images.map((image) => `${stack.registry.host}/${image}`);
     const results = await Promise.all(refs.map((ref) => docker(stack.dockerd, stack.host, ['pull', ref])));
-    results.forEach((result, i) => expect(result.exitCode, `${refs[i]}: ${describeResult(result)}`).toBe(0));
+    results.forEach((result, i) => {
+      expect(result.exitCode, `${refs[i]}: ${describeResult(result)}`).toBe(0);
+    });
     for (const [i, ref] of refs.entries()) {
       expect((await inspectImage(stack.dockerd, stack.host, ref))?.seed).toBe(images[i]);
     }

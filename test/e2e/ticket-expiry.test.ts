@@ -4,6 +4,7 @@ import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
 import { credentialGrants } from './harness/service.ts';
 import { sleep } from './harness/reaper.ts';
 import { TICKET_CLOCK_TOLERANCE_SECONDS } from '../../src/service/token/ticket.ts';
+import { escapeRegExp } from '../helpers/escape-regexp.ts';
 
 const TICKET_TTL_SECONDS = 30;
 const HUB = 'https://index.docker.io/v1/';
@@ -33,7 +34,7 @@ describe('e2e: ticket expiry and the helper cache', () => {
     const first = await docker(stack.dockerd, stack.host, ['pull', 'python:3.14']);
     expect(first.exitCode, describeResult(first)).toBe(0);
     expect(await grants()).toBe(1);
-    expect(await verdicts(mark)).toEqual([expect.stringMatching(new RegExp(`debug: cache miss for ${escape(HUB)}: requesting ${escape(stack.service.url)}$`))]);
+    expect(await verdicts(mark)).toEqual([expect.stringMatching(new RegExp(`debug: cache miss for ${escapeRegExp(HUB)}: requesting ${escapeRegExp(stack.service.url)}$`))]);
     const cached = await stack.host.run(['get'], { input: `${HUB}\n` });
     expect(cached.exitCode, describeResult(cached)).toBe(0);
     const oldTicket = JSON.parse(String(cached.stdout)) as { Username: string; Secret: string };
@@ -48,7 +49,7 @@ describe('e2e: ticket expiry and the helper cache', () => {
     const [verdict, ...more] = await verdicts(mark);
     expect(more).toEqual([]);
     const refreshed = /cache miss .*\(cached entry past its refresh point\)$/.test(verdict ?? '');
-    expect(verdict).toMatch(refreshed ? /debug: cache miss for / : new RegExp(`debug: cache hit for ${escape(HUB)}$`));
+    expect(verdict).toMatch(refreshed ? /debug: cache miss for / : new RegExp(`debug: cache hit for ${escapeRegExp(HUB)}$`));
     expect(await grants()).toBe(refreshed ? 2 : 1);
     const grantsBeforeExpiry = await grants();
 
@@ -58,7 +59,7 @@ describe('e2e: ticket expiry and the helper cache', () => {
     const third = await docker(stack.dockerd, stack.host, ['pull', 'python:3.12']);
     expect(third.exitCode, describeResult(third)).toBe(0);
     expect((await inspectImage(stack.dockerd, stack.host, 'python:3.12'))?.seed).toBe('library/python:3.12');
-    expect(await verdicts(mark)).toEqual([expect.stringMatching(new RegExp(`debug: cache miss for ${escape(HUB)}: requesting ${escape(stack.service.url)}$`))]);
+    expect(await verdicts(mark)).toEqual([expect.stringMatching(new RegExp(`debug: cache miss for ${escapeRegExp(HUB)}: requesting ${escapeRegExp(stack.service.url)}$`))]);
     expect(await grants()).toBe(grantsBeforeExpiry + 1);
     const thirdTicket = await stack.host.run(['get'], { input: `${HUB}\n` });
     expect(JSON.parse(String(thirdTicket.stdout)).Secret).not.toBe(oldTicket.Secret);
@@ -94,6 +95,3 @@ async function waitFor(condition: () => Promise<boolean>, deadline: number, what
   }
 }
 
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}

@@ -15,7 +15,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 // Every relative specifier of a static import, a re-export or a dynamic import().
-export function importsOf(text: string): string[] {
+function importsOf(text: string): string[] {
   const found: string[] = [];
   for (const match of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])(\.{1,2}\/[^'"]+)\1/g)) found.push(match[2]!);
   return found;
@@ -30,7 +30,7 @@ function isCommand(file: string): boolean {
   return /^(host|service)\/commands\//.test(relative(SRC, file));
 }
 
-export function violations(): string[] {
+function violations(): string[] {
   const found: string[] = [];
   for (const file of sourceFiles(SRC)) {
     const from = roomOf(file);

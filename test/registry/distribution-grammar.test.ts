@@ -48,7 +48,7 @@ describe('repositoryOfImage', () => {
     ['library/python:3.14', DOCKER_HUB_KEY, 'library/python'],
     ['docker.io/python:3.14', DOCKER_HUB_KEY, 'library/python'],
     ['docker.io/user/app', DOCKER_HUB_KEY, 'user/app'],
-    ['user/app@sha256:' + HEX, DOCKER_HUB_KEY, 'user/app'],
+    [`user/app@sha256:${HEX}`, DOCKER_HUB_KEY, 'user/app'],
     ['docker.mycompany.example/python:3.14', 'docker.mycompany.example', 'python'],
     ['127.0.0.1:5000/team/app:1', '127.0.0.1:5000', 'team/app'],
     ['localhost/app', 'localhost', 'app'],

@@ -11,7 +11,7 @@ import { planConfigure } from '../setup/configure-plan.ts';
 import { printPlan, printConfigureSideFiles, applyConfigurePlan } from '../setup/apply-plan.ts';
 import { settleInterruptedRun, describeInterruptedRun } from '../setup/interrupted-run.ts';
 import { isChange, type PlannedFile } from '../setup/planned-file.ts';
-import { dockerdCanValidate, validateDaemonJson, describeImageStore, mirrorsInEffect } from '../setup/docker-engine.ts';
+import { dockerdCanValidate, validateDaemonJson, describeImageStore, } from '../setup/docker-engine.ts';
 import { reloadAndConfirm, RELOAD_REJECTED_LOG } from '../setup/reload-dockerd.ts';
 import { loadSetupState } from '../setup/setup-state.ts';
 import { endpointAnswers } from '../setup/endpoint-health.ts';

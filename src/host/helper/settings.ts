@@ -75,7 +75,7 @@ export function defaultCacheDir(env: Record<string, string | undefined>): string
   const uid = process.getuid?.() ?? 0;
   if (uid === 0) return '/run/docker-credential-dstack';
   const runtime = value(env.XDG_RUNTIME_DIR);
-  if (runtime !== undefined && runtime.startsWith('/')) return join(runtime, 'docker-credential-dstack');
+  if (runtime?.startsWith('/')) return join(runtime, 'docker-credential-dstack');
   return `/tmp/docker-credential-dstack-${uid}`;
 }
 

@@ -51,10 +51,10 @@ export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
   server.on('connection', (socket: Socket) => {
     open++;
     deps.metrics.increment('dstack_mirror_connections_total');
-    listeners.forEach((listener) => listener(open));
+    for (const listener of listeners) listener(open);
     socket.once('close', () => {
       open--;
-      listeners.forEach((listener) => listener(open));
+      for (const listener of listeners) listener(open);
     });
     if (!deps.tls) admission.judge(socket);
   });

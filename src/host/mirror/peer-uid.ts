@@ -42,7 +42,9 @@ export function openProcTables(paths = { tcp: '/proc/net/tcp', tcp6: '/proc/net/
       return () => readFile(path, 'latin1');
     }
   };
-  return { tcp: held(paths.tcp), tcp6: held(paths.tcp6), close: () => fds.splice(0).forEach((fd) => closeSync(fd)) };
+  return { tcp: held(paths.tcp), tcp6: held(paths.tcp6), close: () => {
+    for (const fd of fds.splice(0)) closeSync(fd);
+  } };
 }
 
 const readAt = promisify(read);
@@ -96,9 +98,13 @@ export function createPeerUidLookup(tables: ProcTables = PROC_TABLES, littleEndi
         // tcp6 is read late, only for v4 ends tcp did not list (an AF_INET6 client on a mapped address).
         if (!v6 && uids.some((uid) => uid === undefined)) {
           const late6 = await tables.tcp6();
-          batch.forEach((item, i) => (uids[i] ??= uidIn(item.ends, '', late6, littleEndian)));
+          batch.forEach((item, i) => {
+            uids[i] ??= uidIn(item.ends, '', late6, littleEndian);
+          });
         }
-        batch.forEach((item, i) => item.resolve(uids[i]));
+        batch.forEach((item, i) => {
+          item.resolve(uids[i]);
+        });
       } catch (error) {
         for (const item of batch) item.reject(error);
       }

@@ -17,8 +17,8 @@ export function listenOn(server: Server, where: { fd: number } | { host: string;
     const ready = (): void => {
       server.off('error', failed);
       const address = server.address() as AddressInfo | string | null;
-      if (address === null || typeof address === 'string') return resolve(String(address ?? 'the inherited socket'));
-      resolve(`${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`);
+      if (address === null || typeof address === 'string') resolve(String(address ?? 'the inherited socket'));
+      else resolve(`${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`);
     };
     if ('fd' in where) server.listen({ fd: where.fd }, ready);
     else server.listen({ host: where.host, port: where.port, exclusive: true }, ready);

@@ -12,11 +12,19 @@ export interface DockerInfo {
   serverVersion: string;
 }
 
+// The few fields of `docker info` read here; the rest of its JSON is not ours to type.
+export interface DockerInfoJson {
+  ServerVersion?: unknown;
+  Driver?: unknown;
+  DriverStatus?: unknown;
+  RegistryConfig?: { Mirrors?: unknown } | null;
+}
+
 // `docker info` as JSON, through the docker CLI and the caller's DOCKER_HOST.
 export async function dockerInfo(env: Record<string, string | undefined>): Promise<DockerInfo> {
   const result = await runProgram('docker', ['info', '--format', '{{json .}}'], env);
   if (result.code === 127) throw new CodedError('docker_missing', 'the docker CLI is not on PATH; install it to check the daemon');
-  let info: any;
+  let info: DockerInfoJson | null;
   try {
     info = JSON.parse(result.stdout);
   } catch {
@@ -30,10 +38,11 @@ export async function dockerInfo(env: Record<string, string | undefined>): Promi
 
 // The containerd image store shows as DriverStatus ["driver-type", "io.containerd.snapshotter.v1"]
 // (Driver "overlayfs" and friends); the classic store has graph drivers (overlay2, vfs, …).
-export function parseDockerInfo(info: any): DockerInfo {
+export function parseDockerInfo(info: DockerInfoJson | null | undefined): DockerInfo {
   const status: unknown[] = Array.isArray(info?.DriverStatus) ? info.DriverStatus : [];
   const snapshotter = status.some((pair) => Array.isArray(pair) && String(pair[1] ?? '').includes('io.containerd.snapshotter'));
-  const mirrors: unknown[] = Array.isArray(info?.RegistryConfig?.Mirrors) ? info.RegistryConfig.Mirrors : [];
+  const listed = info?.RegistryConfig?.Mirrors;
+  const mirrors: unknown[] = Array.isArray(listed) ? listed : [];
   return {
     mirrors: mirrors.map(String),
     driver: String(info?.Driver ?? ''),

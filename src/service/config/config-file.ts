@@ -85,7 +85,9 @@ export async function readConfigFile(path: string): Promise<ConfigFile> {
   for (const [key, value] of Object.entries(data)) {
     if (key === 'registries') {
       if (!Array.isArray(value)) throw bad(setting, key, 'must be a list of registries');
-      value.forEach((entry, index) => checkRegistry(setting, `registries[${index}]`, entry));
+      value.forEach((entry, index) => {
+        checkRegistry(setting, `registries[${index}]`, entry);
+      });
       continue;
     }
     const kind = TOP_LEVEL[key];

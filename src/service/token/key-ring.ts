@@ -52,7 +52,7 @@ export async function loadKeyRing(options: LoadKeyRingOptions): Promise<KeyRing>
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
-  return value && value.trim() ? value.trim() : undefined;
+  return value?.trim() ? value.trim() : undefined;
 }
 
 async function listPreviousKeyFiles(keysDir: string, name: string): Promise<string[]> {

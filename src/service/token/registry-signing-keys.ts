@@ -64,5 +64,5 @@ async function loadOrCreateCertificate(key: SigningKey, certDir: string, issuerN
 // Every certificate of the ring, current first: the `rootcertbundle` a registry needs to
 // accept tokens signed by any of these keys (so rotation needs no registry downtime).
 export function certificateBundle(keys: RegistryKeyRing): string {
-  return keys.all.map((key) => keys.certificates.get(key.kid)!.trim()).join('\n') + '\n';
+  return `${keys.all.map((key) => keys.certificates.get(key.kid)!.trim()).join('\n')}\n`;
 }

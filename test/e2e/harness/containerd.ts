@@ -30,7 +30,7 @@ export function packagedConfig(root: EngineRoot): string {
 export async function defaultConfig(root: EngineRoot): Promise<string> {
   const [file, args] = inRoot(root, ['containerd', 'config', 'default']);
   const { stdout } = await execa(file, args, { timeout: 30_000 });
-  return stdout + '\n';
+  return `${stdout}\n`;
 }
 
 // Moves the paths of a config under `dir`, keeping everything else byte for byte.

@@ -45,7 +45,7 @@ export async function startDockerd(options: DockerdOptions): Promise<Dockerd> {
   await mkdir(dir, { recursive: true });
   const daemonJsonPath = join(dir, 'daemon.json');
   if (options.daemonJson !== undefined || !existsSync(daemonJsonPath)) {
-    await writeFile(daemonJsonPath, JSON.stringify(options.daemonJson ?? {}, null, 2) + '\n');
+    await writeFile(daemonJsonPath, `${JSON.stringify(options.daemonJson ?? {}, null, 2)}\n`);
   }
   const logPath = join(dir, 'dockerd.log');
   const pidfile = join(dir, 'dockerd.pid');

@@ -34,7 +34,7 @@ export async function setDockerdMirror(dockerd: Dockerd, mirrorUrl: string): Pro
   const before = await readFile(dockerd.daemonJsonPath, 'utf8').catch(() => undefined);
   const doc = JSON.parse(before?.trim() ? before : '{}') as Record<string, unknown>;
   delete doc['registry-mirrors'];
-  const { text } = addRegistryMirrors(JSON.stringify(doc, null, 2) + '\n', [mirrorUrl], dockerd.daemonJsonPath);
+  const { text } = addRegistryMirrors(`${JSON.stringify(doc, null, 2)}\n`, [mirrorUrl], dockerd.daemonJsonPath);
   await writeFile(dockerd.daemonJsonPath, text);
   await dockerd.reload();
 }
@@ -51,6 +51,6 @@ async function edit(path: string, change: (text: string | undefined) => string):
 export async function clearDockerdMirrors(dockerd: Dockerd): Promise<void> {
   const doc = JSON.parse((await readFile(dockerd.daemonJsonPath, 'utf8')).trim() || '{}') as Record<string, unknown>;
   doc['registry-mirrors'] = [];
-  await writeFile(dockerd.daemonJsonPath, JSON.stringify(doc, null, 2) + '\n');
+  await writeFile(dockerd.daemonJsonPath, `${JSON.stringify(doc, null, 2)}\n`);
   await dockerd.reload();
 }

@@ -84,7 +84,7 @@ function registryYaml(storageDir: string, port: number, auth?: RegistryAuth): st
     const t = auth.token;
     lines.push('auth:', '  token:', `    realm: ${t.realm}`, `    service: ${t.service}`, `    issuer: ${t.issuer}`, `    rootcertbundle: ${t.rootcertbundle}`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 // The snippet may come with or without its `auth:` line and with any indentation.
@@ -92,7 +92,7 @@ function authSection(yaml: string): string[] {
   const body = yaml.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
   if (body[0]?.trim() === 'auth:') body.shift();
   const indent = Math.min(...body.map((l) => l.length - l.trimStart().length));
-  return ['auth:', ...body.map((l) => '  ' + l.slice(indent))];
+  return ['auth:', ...body.map((l) => `  ${l.slice(indent)}`)];
 }
 
 // Everything the registry logged, for assertions (e.g. which requests carried what).

@@ -26,7 +26,10 @@ describe('acquireLock', () => {
   it('a directory where no lock file can be made: unavailable with the cause, without waiting, not thrown', async () => {
     const nowhere = join(dir, 'missing', 'k.lock');
     let waited = 0;
-    const result = await acquireLock(nowhere, { waitMs: 5000, staleMs: 1000, satisfied: () => (waited++, false) });
+    const result = await acquireLock(nowhere, { waitMs: 5000, staleMs: 1000, satisfied: () => {
+        waited++;
+        return false;
+      } });
     expect(result).toEqual({ status: 'unavailable', reason: `cannot create lock ${nowhere} (ENOENT)` });
     expect(waited).toBe(0);
   });
@@ -53,7 +56,11 @@ describe('acquireLock', () => {
     await writeFile(lock, `${process.pid} 1000\n`);
     let clock = 1000;
     let polls = 0;
-    const result = await acquireLock(lock, { waitMs: 120, staleMs: 60_000, pollMs: 1, now: () => clock, satisfied: () => ((clock += 50), polls++, false) });
+    const result = await acquireLock(lock, { waitMs: 120, staleMs: 60_000, pollMs: 1, now: () => clock, satisfied: () => {
+        clock += 50;
+        polls++;
+        return false;
+      } });
     expect(result.status).toBe('timed_out');
     expect(polls).toBe(3);
   });

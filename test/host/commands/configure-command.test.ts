@@ -228,7 +228,7 @@ describe('configure through the binary', () => {
     const daemon = JSON.parse(await readFile(host.daemonJson, 'utf8'));
     daemon['registry-mirrors'].unshift('https://theirs.example');
     daemon['log-level'] = 'warn';
-    await writeFile(host.daemonJson, JSON.stringify(daemon, null, 2) + '\n');
+    await writeFile(host.daemonJson, `${JSON.stringify(daemon, null, 2)}\n`);
     const hosts = join(host.containerdCerts, 'docker.io', 'hosts.toml');
     await writeFile(hosts, `${await readFile(hosts, 'utf8')}\n[host."https://theirs.example"]\n  capabilities = ["pull"]\n`);
     expect((await unconfigure()).exitCode).toBe(0);

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startContractServer, type ContractServer } from '../../helpers/contract-server.ts';
 import { helperEnv } from './doctor-fixture.ts';
 import { fakeHost, type FakeHost } from './setup-fixture.ts';
+import { escapeRegExp } from '../../helpers/escape-regexp.ts';
 
 // Issue 18, item 9: configure and unconfigure take the setup lock of their state directory
 // (src/host/setup/setup-lock.ts). Two runs started at the same moment: one waits for the other
@@ -77,7 +78,7 @@ describe('configure and unconfigure: one run at a time', () => {
       host.run(configure('--lock-wait', '1s'), env),
       host.run(['unconfigure', '--state-dir', host.stateDir, '--no-reload', '--lock-wait', '0'], env),
     ]);
-    const busy = (command: string, waited: string) => new RegExp(`^docker-credential-dstack ${command}: another configure \\(pid ${a.pid}\\) has held the setup lock ${escape(lockPath)} since \\S+${waited}: let it finish \\(or stop it\\), then run ${command} again; --lock-wait sets how long to wait$`);
+    const busy = (command: string, waited: string) => new RegExp(`^docker-credential-dstack ${command}: another configure \\(pid ${a.pid}\\) has held the setup lock ${escapeRegExp(lockPath)} since \\S+${waited}: let it finish \\(or stop it\\), then run ${command} again; --lock-wait sets how long to wait$`);
     expect(second.exitCode).toBe(1);
     expect(second.stderr.split('\n')).toEqual([`waiting for configure (pid ${a.pid}) to finish: it holds the setup lock ${lockPath} (up to 1 s, --lock-wait)`, expect.stringMatching(busy('configure', '; waited 1 s'))]);
     expect(second.stdout).toBe('');
@@ -126,6 +127,3 @@ async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise
   }
 }
 
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}

@@ -91,7 +91,7 @@ describe("configure points containerd's CRI at certs.d (config.toml, both versio
     const text = await readFile(host.containerdConfig, 'utf8');
     expect(text).not.toContain("      config_path = ''\n");
     expect(text).toContain(`# replaces: config_path = ''\n      config_path = "${host.containerdCerts}"\n`);
-    expect(line((await doctor()).stdout, 'containerd CRI')).toMatch(/^ok   containerd CRI: /);
+    expect(line((await doctor()).stdout, 'containerd CRI')).toMatch(/^ok {3}containerd CRI: /);
 
     // someone edits the file after configure: only our block goes, their line comes back
     await writeFile(host.containerdConfig, `${text}\n[plugins.'io.containerd.grpc.v1.cri']\n  enable_cdi = true\n`);

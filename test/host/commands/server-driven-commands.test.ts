@@ -86,11 +86,11 @@ describe.skipIf(!hasRegistry)('host commands with a server', () => {
     expect(result.stdout).toMatch(/^skip containerd hosts\.toml: containerd is not installed \(not in --engines\)$/m);
     expect(result.stdout).toMatch(new RegExp(`^ok   docker certs\\.d hosts\\.toml: ${host.dockerCerts}/docker\\.io/hosts\\.toml is absent: dockerd uses registry-mirrors on either image store$`, 'm'));
     expect(result.stdout).toMatch(/^skip image store: no docker info$/m);
-    expect(result.stdout).toMatch(/^ok   docker hub fallback: Docker Hub \(127\.0\.0\.1:\d+\) is not reachable from this host \(ECONNREFUSED\)/m);
+    expect(result.stdout).toMatch(/^ok {3}docker hub fallback: Docker Hub \(127\.0\.0\.1:\d+\) is not reachable from this host \(ECONNREFUSED\)/m);
     // the probe reached the registry, which accepted the account
     expect(await registry.log()).toMatch(/GET \/v2\/ HTTP\/1\.1" 200/);
-    expect(result.stdout).toMatch(/^ok   token file: .*token \(mode 0600\)$/m);
-    expect(result.stdout).toMatch(/^ok   credential https:\/\/index\.docker\.io\/v1\/: obtained for instance:i-1, expires in 10 min \(not shown\)$/m);
+    expect(result.stdout).toMatch(/^ok {3}token file: .*token \(mode 0600\)$/m);
+    expect(result.stdout).toMatch(/^ok {3}credential https:\/\/index\.docker\.io\/v1\/: obtained for instance:i-1, expires in 10 min \(not shown\)$/m);
     expect(result.stdout).toMatch(/^warn dockerd mirrors: docker info could not reach the daemon/m);
     expect(result.stdout + result.stderr).not.toContain(SECRET);
     expect(result.stdout).toContain('doctor: all checks passed');
@@ -165,7 +165,7 @@ describe('doctor with a server whose host config lists a bad mirror', () => {
       const result = await host.run(['doctor', ...doctorArgs(host, 'docker')], env);
       expect(result.stderr).toBe('');
       expect(result.stdout).toMatch(/^fail dockerd mirrors: the server's host config: invalid mirror URL "mirror-without-scheme\.example": a scheme is required/m);
-      expect(result.stdout).toMatch(/^ok   image store: dockerd uses the classic image store/m);
+      expect(result.stdout).toMatch(/^ok {3}image store: dockerd uses the classic image store/m);
       expect(result.exitCode).toBe(1);
 
       const configure = await host.run(['configure', ...host.pathArgs, '--engines', 'docker'], env);

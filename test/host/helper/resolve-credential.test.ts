@@ -156,7 +156,11 @@ describe('resolveCredential (injected clock)', () => {
     let askedA!: () => void;
     const aAsked = new Promise<void>((resolve) => (askedA = resolve));
     const clientA: ServiceClient = {
-      getCredential: () => new Promise((_, reject) => ((failA = reject), askedA())),
+      getCredential: () =>
+        new Promise((_, reject) => {
+          failA = reject;
+          askedA();
+        }),
       getHostConfig: async () => ({ mirrors: [], registries: [], endpoint: { enabled: false, upstreams: [] } }),
       health: async () => ({ ok: true }),
     };
@@ -166,7 +170,10 @@ describe('resolveCredential (injected clock)', () => {
     const bIsWaiting = new Promise<void>((resolve) => (bWaiting = resolve));
     const cache = openFileCache(join(dir, 'cache'));
     // B's view of the cache tells the test when B is polling A's lock.
-    const cacheB = { ...cache, readFailure: (key: string) => (++bPolls === 2 && bWaiting(), cache.readFailure(key)) };
+    const cacheB = { ...cache, readFailure: (key: string) => {
+        if (++bPolls === 2) bWaiting();
+        return cache.readFailure(key);
+      } };
     const a = resolveCredential(KEY, settings(), diagnostics, { now: () => clock, cache, client: async () => clientA }).catch((error: Error) => error);
     await aAsked;
     const b = resolveCredential(KEY, settings({ server: serverOfB, timeoutMs: 60_000 }), diagnostics, { now: () => clock, cache: cacheB, client: serverB.client }).catch((error: Error) => error);

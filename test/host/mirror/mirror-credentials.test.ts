@@ -21,7 +21,10 @@ function setUp(lifetimeMs: number) {
   let calls = 0;
   let reads = 0;
   const files = openFileCache(join(dir, 'cache'));
-  const cache: CredentialCache = { ...files, read: (key) => (reads++, files.read(key)) };
+  const cache: CredentialCache = { ...files, read: (key) => {
+      reads++;
+      return files.read(key);
+    } };
   const client: ServiceClient = {
     getCredential: async (registry) => ({ kind: 'basic', registry, username: `u${++calls}`, secret: new Secret('s'), expiresAt: new Date(Date.now() + lifetimeMs) }),
     getHostConfig: async () => ({ mirrors: [], registries: [], endpoint: { enabled: false, upstreams: [] } }),

@@ -77,7 +77,7 @@ describe.skipIf(!runnable)('mirror (built binary) against an htpasswd registry, 
     const cases: Array<[string, string, number, string]> = [
       ['PUT', '/v2/library/python/manifests/3.14', 405, 'UNSUPPORTED'],
       ['POST', '/v2/library/python/blobs/uploads/', 405, 'UNSUPPORTED'],
-      ['DELETE', '/v2/library/python/manifests/sha256:' + 'a'.repeat(64), 405, 'UNSUPPORTED'],
+      ['DELETE', `/v2/library/python/manifests/sha256:${'a'.repeat(64)}`, 405, 'UNSUPPORTED'],
       ['PATCH', '/v2/library/python/blobs/uploads/x', 405, 'UNSUPPORTED'],
       ['GET', '/v2/_catalog', 404, 'UNSUPPORTED'],
       ['GET', '/v2/Library/Python/manifests/3.14', 400, 'NAME_INVALID'],

@@ -112,7 +112,7 @@ describe('peer admission', () => {
       expect(mirror.openConnections()).toBe(64 + 70);
       expect(lines.filter((line) => line.startsWith('closed a connection from uid 1000: it already holds 64 connections'))).toHaveLength(1);
     } finally {
-      sockets.forEach((socket) => socket.destroy());
+      for (const socket of sockets) socket.destroy();
     }
   });
 });

@@ -82,7 +82,16 @@ describe('peerUid from the socket tables', () => {
       expect(uids).toEqual(accepted.map(() => process.getuid!()));
       // Connections that arrive together share one read of the table.
       let reads = 0;
-      const counted = { tcp: () => (reads++, PROC_TABLES.tcp()), tcp6: () => (reads++, PROC_TABLES.tcp6()) };
+      const counted = {
+        tcp: () => {
+          reads++;
+          return PROC_TABLES.tcp();
+        },
+        tcp6: () => {
+          reads++;
+          return PROC_TABLES.tcp6();
+        },
+      };
       const lookup = createPeerUidLookup(counted);
       started = process.hrtime.bigint();
       const together = await Promise.all(accepted.map((socket) => lookup(endsOf(socket))));
@@ -92,7 +101,7 @@ describe('peerUid from the socket tables', () => {
       const lines = (await PROC_TABLES.tcp()).split('\n').length;
       console.log(`peer uid lookup, one connection at a time: ${perLookupUs.toFixed(0)} µs wall, ${((used.user + used.system) / accepted.length).toFixed(0)} µs CPU (${(used.system / accepted.length).toFixed(0)} µs of it kernel) per connection (/proc/net/tcp with ${lines} lines); ${accepted.length} connections at once: ${togetherUs.toFixed(0)} µs in ${reads} read(s)`);
     } finally {
-      clients.forEach((c) => c.destroy());
+      for (const c of clients) c.destroy();
       server.close();
     }
   });
@@ -133,7 +142,7 @@ describe('peerUid from the socket tables', () => {
       }
     } finally {
       tables.close();
-      clients.forEach((c) => c.destroy());
+      for (const c of clients) c.destroy();
       server.close();
     }
   });
@@ -145,7 +154,7 @@ describe('peerUid from the socket tables', () => {
 
   it('prints the cost with a busy table (10 000 sockets)', async () => {
     const rows = Array.from({ length: 10_000 }, (_, i) => `${String(i + 4).padStart(4)}: 0100007F:${(10_000 + i).toString(16).toUpperCase().padStart(4, '0')} 0100007F:1F90 01 00000000:00000000 00:00000000 00000000   100        0 ${90_000 + i} 1 0000000000000000 20 4 30 10 -1`);
-    const big = TCP + rows.join('\n') + '\n';
+    const big = `${TCP + rows.join('\n')}\n`;
     const started = process.hrtime.bigint();
     for (let i = 0; i < 100; i++) expect(findUid(big, procAddress('127.0.0.1', 10_000 + 9_999, true), procAddress('127.0.0.1', 8080, true))).toBe(100);
     console.log(`peer uid search of a 10 000-socket table: ${(Number(process.hrtime.bigint() - started) / 1000 / 100).toFixed(1)} µs (without reading it)`);
@@ -155,7 +164,16 @@ describe('peerUid from the socket tables', () => {
 describe('createPeerUidLookup', () => {
   it('serves lookups queued together from one read, and reads again for later ones', async () => {
     let reads = 0;
-    const lookup = createPeerUidLookup({ tcp: async () => (reads++, TCP), tcp6: async () => (reads++, TCP6) }, true);
+    const lookup = createPeerUidLookup({
+      tcp: async () => {
+        reads++;
+        return TCP;
+      },
+      tcp6: async () => {
+        reads++;
+        return TCP6;
+      },
+    }, true);
     const ends = (remotePort: number) => ({ localAddress: '127.0.0.1', localPort: 8484, remoteAddress: '127.0.0.1', remotePort });
     expect(await Promise.all([lookup(ends(50000)), lookup(ends(50000))])).toEqual([1000, 1000]);
     expect(reads).toBe(1);

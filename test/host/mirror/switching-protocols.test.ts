@@ -20,7 +20,7 @@ const SWITCH = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnec
 const servers: Server[] = [];
 const sockets = new Set<Socket>();
 afterEach(async () => {
-  sockets.forEach((socket) => socket.destroy());
+  for (const socket of sockets) socket.destroy();
   while (servers.length) await new Promise((resolve) => servers.pop()!.close(resolve));
 });
 

@@ -114,7 +114,10 @@ describe('upstream auth', () => {
 describe('shared ping and token fetch', () => {
   it('a ping that never ends fails every waiting pull by its deadline and is not kept: the next pull pings again', async () => {
     let pings = 0;
-    const hung = { exchange: () => (pings++, new Promise<never>(() => {})), open: () => { throw new Error('unused'); }, close() {} };
+    const hung = { exchange: () => {
+      pings++;
+      return new Promise<never>(() => {});
+    }, open: () => { throw new Error('unused'); }, close() {} };
     const auth = createUpstreamAuth({ http: hung, sharedDeadlineMs: 50 });
     const upstream = parseUpstream('http://127.0.0.1:1');
     const both = await Promise.allSettled([auth.challengeOf(upstream), auth.challengeOf(upstream)]);

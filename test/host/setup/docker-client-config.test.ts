@@ -73,7 +73,7 @@ describe('addCredHelpers', () => {
 
   it('removes only our entries when the file changed since', () => {
     const edit = addCredHelpers('{}\n', [HUB], { force: false, label });
-    const changed = JSON.stringify({ ...JSON.parse(edit.text), credHelpers: { ...JSON.parse(edit.text).credHelpers, 'quay.io': 'other' }, extra: 1 }, null, '\t') + '\n';
+    const changed = `${JSON.stringify({ ...JSON.parse(edit.text), credHelpers: { ...JSON.parse(edit.text).credHelpers, 'quay.io': 'other' }, extra: 1 }, null, '\t')}\n`;
     expect(JSON.parse(removeCredHelpers(changed, edit.owned, label))).toEqual({ credHelpers: { 'quay.io': 'other' }, extra: 1 });
   });
 });

@@ -9,7 +9,7 @@ import type { RegistryEntry } from '../../../src/service/core/ports.ts';
 import { issuerRegistry, makeKeys, memoryAudit, memoryMetrics, memoryRevocations, type Keys } from './fixtures.ts';
 
 const SERVICE = 'registry.example:5000';
-let now = new Date('2026-11-26T20:00:00.000Z');
+const now = new Date('2026-11-26T20:00:00.000Z');
 let keys: Keys;
 let server: Server;
 let base: string;

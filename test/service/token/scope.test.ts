@@ -24,9 +24,9 @@ describe('parseScopes', () => {
   });
 
   it('ignores junk instead of failing the whole request', () => {
-    const junk = ['', 'repository', 'repository:', 'repository:name', 'repository::pull', 'Repository:x:pull', 'repository:UPPER:pull', 'repository:x:', 'repository:x:PULL', 'repository:../etc:pull', 'repository(:x:pull', 'repository:x y:pull', 'a'.repeat(600) + ':x:pull', 'repository:-bad:pull'];
+    const junk = ['', 'repository', 'repository:', 'repository:name', 'repository::pull', 'Repository:x:pull', 'repository:UPPER:pull', 'repository:x:', 'repository:x:PULL', 'repository:../etc:pull', 'repository(:x:pull', 'repository:x y:pull', `${'a'.repeat(600)}:x:pull`, 'repository:-bad:pull'];
     for (const text of junk) expect(parseScope(text), text).toBeUndefined();
-    expect(parseScopes([junk.join(' ') + ' repository:ok:pull']).map((s) => s.name)).toEqual(['ok']);
+    expect(parseScopes([`${junk.join(' ')} repository:ok:pull`]).map((s) => s.name)).toEqual(['ok']);
   });
 
   it('caps the number of scopes read from one request', () => {

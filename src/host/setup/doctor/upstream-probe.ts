@@ -68,6 +68,7 @@ function parseProbe(body: string): ProbeAnswer | undefined {
 function registryErrorMessage(body: string): string {
   try {
     const message = (JSON.parse(body) as { errors?: Array<{ message?: unknown }> }).errors?.[0]?.message;
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the registry's text loses its control characters
     if (typeof message === 'string') return message.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 200);
   } catch {
     // fall through

@@ -47,7 +47,9 @@ export async function upstreamRequest(url: string, init: () => RequestInit, poli
       const response = await fetch(url, { ...init(), redirect: 'manual', signal: AbortSignal.timeout(Math.max(1, Math.min(policy.attemptTimeoutMs, remaining))) });
       const retryable = response.status === 429 || response.status >= 500;
       if (!retryable || !(await canRetry(attempt, policy, deadline))) {
-        const body = options.readBody ? await readCapped(response) : (await response.body?.cancel().catch(() => {}), '');
+        let body = '';
+        if (options.readBody) body = await readCapped(response);
+        else await response.body?.cancel().catch(() => {});
         return { status: response.status, headers: response.headers, body, attempts: attempt };
       }
       await response.body?.cancel().catch(() => {});

@@ -12,7 +12,7 @@ let url: string;
 const fast = { attempts: 2, attemptTimeoutMs: 300, deadlineMs: 2_000, baseDelayMs: 10 };
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = createServer((_req, res) => {
     hits++;
     if (answer.hang) return; // never answers
     res.writeHead(answer.status, answer.challenge ? { 'www-authenticate': answer.challenge } : {}).end('{"errors":[]}');
