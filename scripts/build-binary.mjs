@@ -29,7 +29,9 @@ async function nodeBinaryFor(arch) {
   const stripped = join(root, '.cache', `node-linux-${arch}-${version}-stripped`, 'node');
   if (existsSync(stripped)) return stripped;
   if (!tool) {
-    console.error(`build-binary: warning: no ${stripToolName(arch)} on PATH; the ${arch} binaries embed an unstripped Node (about 33 MB larger). Install binutils${arch === hostArch ? '' : `-${GNU_ARCH[arch]}-linux-gnu`} to strip it.`);
+    console.error(
+      `build-binary: warning: no ${stripToolName(arch)} on PATH; the ${arch} binaries embed an unstripped Node (about 33 MB larger). Install binutils${arch === hostArch ? '' : `-${GNU_ARCH[arch]}-linux-gnu`} to strip it.`,
+    );
     return original;
   }
   // Stripped into a temp name and renamed, so a concurrent build never picks up half a file.
@@ -60,7 +62,14 @@ async function officialNodeBinary(arch) {
   const binary = join(cacheDir, 'package', 'bin', 'node');
   if (existsSync(binary)) return binary;
   await mkdir(cacheDir, { recursive: true });
-  const out = execFileSync('npm', ['pack', `node-linux-${arch}@${version}`, '--pack-destination', cacheDir, '--silent'], { encoding: 'utf8' }).trim().split('\n').pop();
+  const out = execFileSync(
+    'npm',
+    ['pack', `node-linux-${arch}@${version}`, '--pack-destination', cacheDir, '--silent'],
+    { encoding: 'utf8' },
+  )
+    .trim()
+    .split('\n')
+    .pop();
   execFileSync('tar', ['-xzf', join(cacheDir, out), '-C', cacheDir, 'package/bin/node']);
   return binary;
 }
@@ -99,7 +108,11 @@ async function buildOne(name, main, arch, workDir) {
     await copyFile(node, output);
     const postject = join(root, 'node_modules', 'postject', 'dist', 'cli.js');
     // postject warns about every ELF note section it cannot name; only a failure matters.
-    execFileSync(process.execPath, [postject, output, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: 'pipe' });
+    execFileSync(
+      process.execPath,
+      [postject, output, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'],
+      { stdio: 'pipe' },
+    );
   }
   await chmod(output, 0o755);
   await rename(output, target);
@@ -125,11 +138,13 @@ try {
   const sums = [];
   for (const file of (await readdir(dist)).sort()) {
     if (!/^(docker-credential-dstack|dstack-registry-auth)-linux-(x64|arm64)$/.test(file)) continue;
-    const digest = createHash('sha256').update(await readFile(join(dist, file))).digest('hex');
+    const digest = createHash('sha256')
+      .update(await readFile(join(dist, file)))
+      .digest('hex');
     sums.push(`${digest}  ${file}`);
   }
   const sumsTemp = join(dist, `SHA256SUMS.${process.pid}.tmp`);
-  await writeFile(sumsTemp, sums.join('\n') + '\n');
+  await writeFile(sumsTemp, `${sums.join('\n')}\n`);
   await rename(sumsTemp, join(dist, 'SHA256SUMS'));
 } catch (error) {
   // esbuild has already printed the compile errors; no stack trace on top of them.

@@ -27,22 +27,46 @@ export function findDockerRegistry() {
 export async function startDockerRegistry(binary, dir, { port = 0, authYaml } = {}) {
   await mkdir(dir, { recursive: true });
   const logPath = join(dir, `registry-${Date.now()}.log`);
-  const lines = ['version: 0.1', 'log:', '  level: info', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'storage')}`, 'http:', `  addr: 127.0.0.1:${port}`, '  secret: demo-not-a-secret'];
-  if (authYaml) lines.push(...authYaml.trimEnd().split('\n').filter((l) => !l.trim().startsWith('#')));
+  const lines = [
+    'version: 0.1',
+    'log:',
+    '  level: info',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${join(dir, 'storage')}`,
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    '  secret: demo-not-a-secret',
+  ];
+  if (authYaml)
+    lines.push(
+      ...authYaml
+        .trimEnd()
+        .split('\n')
+        .filter((l) => !l.trim().startsWith('#')),
+    );
   await writeFile(join(dir, 'config.yml'), `${lines.join('\n')}\n`);
   const fd = openSync(logPath, 'a');
   const child = spawn(binary, ['serve', join(dir, 'config.yml')], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
-  const stop = () => new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(undefined);
-    child.once('exit', () => resolve(undefined));
-    child.kill('SIGTERM');
-  });
+  const stop = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve(undefined);
+      child.once('exit', () => resolve(undefined));
+      child.kill('SIGTERM');
+    });
   const deadline = Date.now() + 15_000;
   for (;;) {
     const log = await readFile(logPath, 'utf8').catch(() => '');
     const match = /listening on 127\.0\.0\.1:(\d+)/.exec(log);
-    if (match) return { url: `http://127.0.0.1:${match[1]}`, host: `127.0.0.1:${match[1]}`, port: Number(match[1]), stop, log: () => readFile(logPath, 'utf8') };
+    if (match)
+      return {
+        url: `http://127.0.0.1:${match[1]}`,
+        host: `127.0.0.1:${match[1]}`,
+        port: Number(match[1]),
+        stop,
+        log: () => readFile(logPath, 'utf8'),
+      };
     if (child.exitCode !== null || Date.now() > deadline) {
       await stop();
       throw new Error(`docker-registry did not start:\n${log.split('\n').slice(-10).join('\n')}`);
@@ -53,10 +77,27 @@ export async function startDockerRegistry(binary, dir, { port = 0, authYaml } = 
 
 // One image with a one-blob layer, uploaded as a client would push it; returns the manifest digest.
 export async function seedImage(registryUrl, repository, tag) {
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }),
+  );
   await uploadBlob(registryUrl, repository, config);
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MANIFEST_TYPE, config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.length, digest: sha256(config) }, layers: [] }));
-  const put = await fetch(`${registryUrl}/v2/${repository}/manifests/${tag}`, { method: 'PUT', headers: { 'content-type': MANIFEST_TYPE }, body: manifest });
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MANIFEST_TYPE,
+      config: {
+        mediaType: 'application/vnd.docker.container.image.v1+json',
+        size: config.length,
+        digest: sha256(config),
+      },
+      layers: [],
+    }),
+  );
+  const put = await fetch(`${registryUrl}/v2/${repository}/manifests/${tag}`, {
+    method: 'PUT',
+    headers: { 'content-type': MANIFEST_TYPE },
+    body: manifest,
+  });
   if (put.status !== 201) throw new Error(`seeding ${repository}:${tag}: HTTP ${put.status}`);
   return sha256(manifest);
 }
@@ -65,7 +106,11 @@ async function uploadBlob(registryUrl, repository, blob) {
   const start = await fetch(`${registryUrl}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
   const location = new URL(start.headers.get('location') ?? '', registryUrl);
   location.searchParams.set('digest', sha256(blob));
-  const put = await fetch(location, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: blob });
+  const put = await fetch(location, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: blob,
+  });
   if (put.status !== 201) throw new Error(`seeding a blob of ${repository}: HTTP ${put.status}`);
 }
 

@@ -84,7 +84,10 @@ async function main() {
       // One more registry, whose `auth: token` realm is this service (see docs/issuer.md).
       DSTACK_REGISTRY_AUTH_CONFIG: join(work, 'registries.json'),
     };
-    const issuerRegistries = [ISSUER_REGISTRY, ...(upstream ? [upstream.host] : [])].map((registry) => ({ registry, source: 'issuer' }));
+    const issuerRegistries = [ISSUER_REGISTRY, ...(upstream ? [upstream.host] : [])].map((registry) => ({
+      registry,
+      source: 'issuer',
+    }));
     await writeFile(serverEnv.DSTACK_REGISTRY_AUTH_CONFIG, `${JSON.stringify({ registries: issuerRegistries })}\n`);
 
     say('dstack server settings (the three variables dstack already has)');
@@ -98,7 +101,11 @@ async function main() {
     show(`dstack-registry-auth listening on ${url} (keys generated into ${join(dataDir, 'keys')})`);
 
     say('mint an instance token for a new instance: issue-token --instance demo-instance-1 --project main');
-    const token = execFileSync(SERVICE, ['issue-token', '--instance', 'demo-instance-1', '--project', 'main', '--data-dir', dataDir], { env: serverEnv, encoding: 'utf8' }).trim();
+    const token = execFileSync(
+      SERVICE,
+      ['issue-token', '--instance', 'demo-instance-1', '--project', 'main', '--data-dir', dataDir],
+      { env: serverEnv, encoding: 'utf8' },
+    ).trim();
     const tokenFile = join(work, 'instance-token');
     await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
     show(`token ${maskSecret(token)} written to ${tokenFile} (0600); the runner host holds only this`);
@@ -119,33 +126,52 @@ async function main() {
     await writeFile(helperEnv.DOCKER_CREDENTIAL_DSTACK_CONFIG, '{}\n');
     let output;
     try {
-      output = execFileSync(HELPER, ['get'], { input: `${DOCKER_HUB_KEY}\n`, env: helperEnv, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+      output = execFileSync(HELPER, ['get'], {
+        input: `${DOCKER_HUB_KEY}\n`,
+        env: helperEnv,
+        encoding: 'utf8',
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
     } catch (error) {
-      show(`the helper failed (exit ${error.status}): ${String(error.stdout || '').trim()} ${String(error.stderr || '').trim()}`);
+      show(
+        `the helper failed (exit ${error.status}): ${String(error.stdout || '').trim()} ${String(error.stderr || '').trim()}`,
+      );
       throw new Error('the helper did not return a credential');
     }
     const credential = JSON.parse(output);
     show(`stdout: ${JSON.stringify({ ...credential, Secret: maskSecret(credential.Secret ?? '') })}`);
-    if (credential.Username !== 'docker-user' || credential.Secret !== password) throw new Error('the helper returned something else than the configured credential');
+    if (credential.Username !== 'docker-user' || credential.Secret !== password)
+      throw new Error('the helper returned something else than the configured credential');
     show('the helper got the configured credential for the default registry, served under the Docker Hub key;');
     show('Docker sends it to the mirror docker.mycompany.example. The password never left the server until this pull.');
 
-    say(`docker pull ${ISSUER_REGISTRY}/app:1 → echo ${ISSUER_REGISTRY} | docker-credential-dstack get (issuer source)`);
-    const ticketAnswer = JSON.parse(execFileSync(HELPER, ['get'], { input: `${ISSUER_REGISTRY}\n`, env: helperEnv, encoding: 'utf8' }));
+    say(
+      `docker pull ${ISSUER_REGISTRY}/app:1 → echo ${ISSUER_REGISTRY} | docker-credential-dstack get (issuer source)`,
+    );
+    const ticketAnswer = JSON.parse(
+      execFileSync(HELPER, ['get'], { input: `${ISSUER_REGISTRY}\n`, env: helperEnv, encoding: 'utf8' }),
+    );
     const claims = JSON.parse(Buffer.from(ticketAnswer.Secret.split('.')[1] ?? '', 'base64url').toString('utf8'));
     show(`stdout: ${JSON.stringify({ ...ticketAnswer, Secret: maskSecret(ticketAnswer.Secret) })}`);
-    show(`the secret is a pull ticket: for ${claims.sub} of project ${claims.prj}, only at the realm of service "${claims.aud}", for ${claims.exp - Math.floor(claims.iat)} s`);
-    if (ticketAnswer.Username !== 'instance:demo-instance-1' || claims.aud !== ISSUER_REGISTRY) throw new Error('the helper did not return a pull ticket for the issuer registry');
+    show(
+      `the secret is a pull ticket: for ${claims.sub} of project ${claims.prj}, only at the realm of service "${claims.aud}", for ${claims.exp - Math.floor(claims.iat)} s`,
+    );
+    if (ticketAnswer.Username !== 'instance:demo-instance-1' || claims.aud !== ISSUER_REGISTRY)
+      throw new Error('the helper did not return a pull ticket for the issuer registry');
 
     say('the audit log records the issuances (never the secret)');
     const auditLines = (await readFile(join(dataDir, 'audit.log'), 'utf8')).trim().split('\n').slice(-2).join('\n');
     for (const line of auditLines.split('\n')) show(line);
     if (auditLines.includes(password)) throw new Error('the audit log contains the password');
 
-    say('the host-local mirror endpoint (docker-credential-dstack mirror): what dockerd, containerd and podman call at pull time');
+    say(
+      'the host-local mirror endpoint (docker-credential-dstack mirror): what dockerd, containerd and podman call at pull time',
+    );
     if (upstream) await endpointStep({ upstream, registryBinary, url, dataDir, serverEnv, helperEnv, work, stops });
     else {
-      show('skipped: this machine has no docker-registry (Debian package docker-registry; scripts/e2e/install-packages.sh installs it),');
+      show(
+        'skipped: this machine has no docker-registry (Debian package docker-registry; scripts/e2e/install-packages.sh installs it),',
+      );
       show('so there is no real registry for the endpoint to forward to. Nothing of this step ran.');
     }
 
@@ -173,28 +199,61 @@ async function seedUpstream(binary, dir) {
 }
 
 async function endpointStep({ upstream, registryBinary, url, dataDir, serverEnv, helperEnv, work, stops }) {
-  const authYaml = execFileSync(SERVICE, ['registry-config', '--registry', upstream.host, '--out', join(work, 'registry-auth'), '--data-dir', dataDir, '--realm', `${url}/v1/token`], { env: serverEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const authYaml = execFileSync(
+    SERVICE,
+    [
+      'registry-config',
+      '--registry',
+      upstream.host,
+      '--out',
+      join(work, 'registry-auth'),
+      '--data-dir',
+      dataDir,
+      '--realm',
+      `${url}/v1/token`,
+    ],
+    { env: serverEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const registry = await startDockerRegistry(registryBinary, upstream.dir, { port: upstream.port, authYaml });
   stops.push(registry.stop);
   const anonymous = await fetch(`${registry.url}/v2/library/hello/manifests/1`);
-  show(`docker-registry ${registry.url} trusts the service as its token realm (auth: token, from registry-config); anonymous: HTTP ${anonymous.status}`);
+  show(
+    `docker-registry ${registry.url} trusts the service as its token realm (auth: token, from registry-config); anonymous: HTTP ${anonymous.status}`,
+  );
 
   // uid 0 is always served; a developer running the demo as themself is allowed explicitly.
   const uid = process.getuid?.() ?? 0;
-  const args = ['mirror', '--listen', '127.0.0.1:0', '--upstream', registry.url, ...(uid === 0 ? [] : ['--allow-uid', String(uid)])];
+  const args = [
+    'mirror',
+    '--listen',
+    '127.0.0.1:0',
+    '--upstream',
+    registry.url,
+    ...(uid === 0 ? [] : ['--allow-uid', String(uid)]),
+  ];
   show(`${HELPER.slice(root.length + 1)} ${args.join(' ')}`);
   const endpoint = startEndpoint(args, helperEnv);
   stops.push(endpoint.stop);
   const endpointUrl = await endpoint.ready;
-  const manifest = await fetch(`${endpointUrl}/v2/library/hello/manifests/1`, { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+  const manifest = await fetch(`${endpointUrl}/v2/library/hello/manifests/1`, {
+    headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+  });
   const digest = manifest.headers.get('docker-content-digest');
   await manifest.arrayBuffer();
-  show(`an engine's GET ${endpointUrl}/v2/library/hello/manifests/1 (no credentials) → HTTP ${manifest.status}, Docker-Content-Digest ${digest}`);
-  if (manifest.status !== 200 || digest !== upstream.digest) throw new Error(`the endpoint did not serve the seeded manifest (HTTP ${manifest.status}): ${endpoint.stderr().trim().split('\n').pop()}`);
+  show(
+    `an engine's GET ${endpointUrl}/v2/library/hello/manifests/1 (no credentials) → HTTP ${manifest.status}, Docker-Content-Digest ${digest}`,
+  );
+  if (manifest.status !== 200 || digest !== upstream.digest)
+    throw new Error(
+      `the endpoint did not serve the seeded manifest (HTTP ${manifest.status}): ${endpoint.stderr().trim().split('\n').pop()}`,
+    );
   // The endpoint logs a pull when its response has closed: wait for that line.
   const pullLine = await endpoint.line(/^docker-credential-dstack mirror: (pull .*)$/m);
   if (pullLine) show(`endpoint log: ${pullLine}`);
-  const audit = (await readFile(join(dataDir, 'audit.log'), 'utf8')).trim().split('\n').filter((line) => line.includes(upstream.host));
+  const audit = (await readFile(join(dataDir, 'audit.log'), 'utf8'))
+    .trim()
+    .split('\n')
+    .filter((line) => line.includes(upstream.host));
   for (const line of audit.slice(-2)) show(`audit: ${line}`);
   show('the endpoint got a pull ticket from the service, traded it at the realm for a registry token, and');
   show('forwarded the pull with it; the engine sent nothing and received no credential.');
@@ -205,15 +264,16 @@ function startEndpoint(args, env) {
   const child = spawn(HELPER, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const waiters = [];
-  const line = (pattern) => new Promise((resolve) => {
-    const waiter = () => {
-      const match = pattern.exec(stderr);
-      if (match) resolve(match[1]);
-      return match !== null;
-    };
-    if (!waiter()) waiters.push(waiter);
-    setTimeout(() => resolve(undefined), 5_000).unref();
-  });
+  const line = (pattern) =>
+    new Promise((resolve) => {
+      const waiter = () => {
+        const match = pattern.exec(stderr);
+        if (match) resolve(match[1]);
+        return match !== null;
+      };
+      if (!waiter()) waiters.push(waiter);
+      setTimeout(() => resolve(undefined), 5_000).unref();
+    });
   const ready = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the mirror endpoint did not start in 15 s:\n${stderr}`)), 15_000);
     child.stderr.on('data', (chunk) => {

@@ -15,12 +15,21 @@ export const brokerScenario = {
     const server = createServer((req, res) => {
       const base = `http://127.0.0.1:${server.address().port}`;
       if (req.url === '/v2/') {
-        res.writeHead(401, { 'www-authenticate': `Bearer realm="${base}/token",service="bench-registry"`, 'content-type': 'application/json' });
+        res.writeHead(401, {
+          'www-authenticate': `Bearer realm="${base}/token",service="bench-registry"`,
+          'content-type': 'application/json',
+        });
         res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
       } else if (req.url.startsWith('/token?')) {
         tokenRequests++;
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ token: `bench-opaque-token-${tokenRequests}`, expires_in: 300, issued_at: new Date().toISOString() }));
+        res.end(
+          JSON.stringify({
+            token: `bench-opaque-token-${tokenRequests}`,
+            expires_in: 300,
+            issued_at: new Date().toISOString(),
+          }),
+        );
       } else res.writeHead(404).end();
     });
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -34,7 +43,11 @@ export const brokerScenario = {
       },
       registry: host,
       note: () => `realm asked ${tokenRequests}×`,
-      stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
+      stop: () =>
+        new Promise((resolve) => {
+          server.closeAllConnections();
+          server.close(resolve);
+        }),
     };
   },
   prepare: async ({ baseUrl, instanceToken, backend }) => {
@@ -47,7 +60,8 @@ export const brokerScenario = {
     // Warm the cache: the one realm request of the run.
     const res = await fetch(`${baseUrl}${spec.path}`, { method: spec.method, headers: spec.headers, body: spec.body });
     const answer = await res.json();
-    if (res.status !== 200 || answer.kind !== 'bearer') throw new Error(`broker scenario: POST /v1/credentials → HTTP ${res.status} ${JSON.stringify(answer)}`);
+    if (res.status !== 200 || answer.kind !== 'bearer')
+      throw new Error(`broker scenario: POST /v1/credentials → HTTP ${res.status} ${JSON.stringify(answer)}`);
     return spec;
   },
 };

@@ -32,7 +32,9 @@ function findOnPath(name) {
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'dcd-bench-'));
-const server = await startContractServer({ credentials: { [HUB]: { username: 'bench', secret: 'bench-secret', ttlMs: 3_600_000 } } });
+const server = await startContractServer({
+  credentials: { [HUB]: { username: 'bench', secret: 'bench-secret', ttlMs: 3_600_000 } },
+});
 try {
   const tokenFile = join(dir, 'token');
   await writeFile(tokenFile, TEST_INSTANCE_TOKEN, { mode: 0o600 });
@@ -50,10 +52,20 @@ try {
   const cases = [
     { name: 'floor (empty script)', command: floor, args: [], isFloor: true },
     { name: 'dstack get, cache hit', command: helper, args: ['get'], input: HUB, env: () => env(hitCache), expect: 0 },
-    { name: 'dstack get, cache miss', command: helper, args: ['get'], input: HUB, env: (i) => env(join(dir, `miss-${i}`)), expect: 0 },
+    {
+      name: 'dstack get, cache miss',
+      command: helper,
+      args: ['get'],
+      input: HUB,
+      env: (i) => env(join(dir, `miss-${i}`)),
+      expect: 0,
+    },
     { name: 'dstack version', command: helper, args: ['version'], expect: 0 },
   ];
-  for (const [name, args] of [['docker-credential-pass', ['version']], ['docker-credential-ecr-login', ['version']]]) {
+  for (const [name, args] of [
+    ['docker-credential-pass', ['version']],
+    ['docker-credential-ecr-login', ['version']],
+  ]) {
     const path = findOnPath(name);
     if (path) cases.push({ name: `${name} ${args.join(' ')} (Go)`, command: path, args });
   }
@@ -62,33 +74,53 @@ try {
   const serverBefore = server.credentialRequests();
   for (let i = 0; i < runs; i++) {
     for (const [index, c] of cases.entries()) {
-      const result = await record(series[index], () => timeOnce(c.command, c.args, { input: c.input ?? '', env: c.env ? c.env(i) : {}, cwd: dir }));
-      if (c.expect !== undefined && result.status !== c.expect) throw new Error(`${c.name} exited ${result.status}: ${result.stdout}${result.stderr}`);
+      const result = await record(series[index], () =>
+        timeOnce(c.command, c.args, { input: c.input ?? '', env: c.env ? c.env(i) : {}, cwd: dir }),
+      );
+      if (c.expect !== undefined && result.status !== c.expect)
+        throw new Error(`${c.name} exited ${result.status}: ${result.stdout}${result.stderr}`);
     }
   }
   const misses = server.credentialRequests() - serverBefore;
 
   const summaries = series.map(summarize);
   const base = summaries[0];
-  const rows = summaries.map((s) => [s.name, s.median.toFixed(1), s.p95.toFixed(1), `${(s.median / base.median).toFixed(2)}×`, s.cpu.toFixed(1), `${(s.cpu / base.cpu).toFixed(2)}×`]);
-  console.log(`docker-credential-dstack benchmark: ${runs} interleaved runs per case, ${process.arch}, Node ${process.versions.node}\n`);
+  const rows = summaries.map((s) => [
+    s.name,
+    s.median.toFixed(1),
+    s.p95.toFixed(1),
+    `${(s.median / base.median).toFixed(2)}×`,
+    s.cpu.toFixed(1),
+    `${(s.cpu / base.cpu).toFixed(2)}×`,
+  ]);
+  console.log(
+    `docker-credential-dstack benchmark: ${runs} interleaved runs per case, ${process.arch}, Node ${process.versions.node}\n`,
+  );
   console.log(table(['case', 'median ms', 'p95 ms', '× floor', 'cpu ms', 'cpu × floor'], rows));
-  console.log(`\nserver requests during the ${runs} cache-miss gets: ${misses} (expected ${runs}); during the cache-hit gets: 0 expected`);
+  console.log(
+    `\nserver requests during the ${runs} cache-miss gets: ${misses} (expected ${runs}); during the cache-hit gets: 0 expected`,
+  );
 
   // N concurrent gets on an empty cache, the way compose pulls N images at once.
   const burstCache = join(dir, 'burst-cache');
   server.fallback = { kind: 'delay', ms: 100 };
   const before = server.credentialRequests();
   const started = Date.now();
-  const codes = await Promise.all(Array.from({ length: concurrent }, () => runAsync(helper, ['get'], HUB, env(burstCache))));
+  const codes = await Promise.all(
+    Array.from({ length: concurrent }, () => runAsync(helper, ['get'], HUB, env(burstCache))),
+  );
   const elapsed = Date.now() - started;
   const requests = server.credentialRequests() - before;
   const failed = codes.filter((code) => code !== 0).length;
-  console.log(`${concurrent} concurrent gets (empty cache, server answering in 100 ms): ${requests} server request(s), ${failed} failed, ${elapsed} ms for all`);
+  console.log(
+    `${concurrent} concurrent gets (empty cache, server answering in 100 ms): ${requests} server request(s), ${failed} failed, ${elapsed} ms for all`,
+  );
 
   const hit = summaries[1];
   const verdict = hit.median / base.median <= 1.2 ? 'met' : 'missed';
-  console.log(`target cache-hit get ≤ 1.2× floor: ${verdict} on wall median (${(hit.median / base.median).toFixed(2)}×; cpu ${(hit.cpu / base.cpu).toFixed(2)}×); target ${concurrent} concurrent → 1 request: ${requests === 1 ? 'met' : 'missed'}`);
+  console.log(
+    `target cache-hit get ≤ 1.2× floor: ${verdict} on wall median (${(hit.median / base.median).toFixed(2)}×; cpu ${(hit.cpu / base.cpu).toFixed(2)}×); target ${concurrent} concurrent → 1 request: ${requests === 1 ? 'met' : 'missed'}`,
+  );
 } finally {
   await server.close();
   await rm(dir, { recursive: true, force: true });

@@ -27,7 +27,9 @@ export function timeOnce(command, args, { input = '', env = {}, cwd } = {}) {
     child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
     child.on('error', reject);
-    child.on('close', (status) => resolve({ ms: Number(process.hrtime.bigint() - started) / 1e6, result: { status, stdout, stderr } }));
+    child.on('close', (status) =>
+      resolve({ ms: Number(process.hrtime.bigint() - started) / 1e6, result: { status, stdout, stderr } }),
+    );
     child.stdin.on('error', () => {});
     child.stdin.end(input);
   });
@@ -49,11 +51,18 @@ export async function record(series, fn) {
 export function summarize(series) {
   const sorted = [...series.wall].sort((a, b) => a - b);
   const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  return { name: series.name, runs: sorted.length, median: at(0.5), p95: at(0.95), cpu: (series.cpuTicks * TICK_MS) / sorted.length };
+  return {
+    name: series.name,
+    runs: sorted.length,
+    median: at(0.5),
+    p95: at(0.95),
+    cpu: (series.cpuTicks * TICK_MS) / sorted.length,
+  };
 }
 
 export function table(headers, rows) {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+  const line = (cells) =>
+    cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

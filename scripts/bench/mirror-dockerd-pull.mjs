@@ -14,9 +14,13 @@ export async function timedEnginePull({ workDir, mirror, image, tag, registryAut
   const dockerd = await startDockerd({ dir, daemonJson: { 'registry-mirrors': [mirror] } });
   try {
     const pull = await engineImagePull(dockerd, image, tag, registryAuth ? { registryAuth } : {});
-    if (pull.status !== 200 || pull.error) throw new Error(`dockerd pull of ${image}:${tag} via ${mirror} failed: ${describePull(pull)}`);
+    if (pull.status !== 200 || pull.error)
+      throw new Error(`dockerd pull of ${image}:${tag} via ${mirror} failed: ${describePull(pull)}`);
     const inspect = await engineImageInspect(dockerd, `${image}:${tag}`);
-    if (inspect.image?.Id !== expectConfigDigest) throw new Error(`dockerd pull via ${mirror}: the engine holds ${inspect.image?.Id ?? 'nothing'}, not ${expectConfigDigest}`);
+    if (inspect.image?.Id !== expectConfigDigest)
+      throw new Error(
+        `dockerd pull via ${mirror}: the engine holds ${inspect.image?.Id ?? 'nothing'}, not ${expectConfigDigest}`,
+      );
     return pull.ms;
   } finally {
     await dockerd.stop();

@@ -47,8 +47,18 @@ function hashing(hash) {
 export async function writeLayer(path, bytes) {
   const tarHash = createHash('sha256');
   const gzHash = createHash('sha256');
-  await pipeline(Readable.from(tarStream('blob.bin', bytes)), hashing(tarHash), createGzip({ level: 1 }), hashing(gzHash), createWriteStream(path));
-  return { digest: `sha256:${gzHash.digest('hex')}`, size: (await stat(path)).size, diffId: `sha256:${tarHash.digest('hex')}` };
+  await pipeline(
+    Readable.from(tarStream('blob.bin', bytes)),
+    hashing(tarHash),
+    createGzip({ level: 1 }),
+    hashing(gzHash),
+    createWriteStream(path),
+  );
+  return {
+    digest: `sha256:${gzHash.digest('hex')}`,
+    size: (await stat(path)).size,
+    diffId: `sha256:${tarHash.digest('hex')}`,
+  };
 }
 
 // Generates the layer and pushes the image `repository:tag` with it.

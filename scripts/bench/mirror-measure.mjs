@@ -16,7 +16,9 @@ function get(url, { headers = {}, agent, hash } = {}) {
         bytes += chunk.length;
         digest?.update(chunk);
       });
-      res.on('end', () => resolve({ status: res.statusCode, bytes, digest: digest ? `sha256:${digest.digest('hex')}` : undefined }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode, bytes, digest: digest ? `sha256:${digest.digest('hex')}` : undefined }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -32,8 +34,10 @@ export async function blobGet(target, blobPath, expected, { verify = false } = {
   const res = await get(`${target.url}${blobPath}`, { headers: target.headers, agent: false, hash: verify });
   const ms = performance.now() - t0;
   const cpu = target.pid ? cpuMs(target.pid) - before : NaN;
-  if (res.status !== 200 || res.bytes !== expected.size) throw new Error(`${target.name}: GET ${blobPath} → HTTP ${res.status}, ${res.bytes} of ${expected.size} bytes`);
-  if (verify && res.digest !== expected.digest) throw new Error(`${target.name}: the blob arrived with digest ${res.digest}, not ${expected.digest}`);
+  if (res.status !== 200 || res.bytes !== expected.size)
+    throw new Error(`${target.name}: GET ${blobPath} → HTTP ${res.status}, ${res.bytes} of ${expected.size} bytes`);
+  if (verify && res.digest !== expected.digest)
+    throw new Error(`${target.name}: the blob arrived with digest ${res.digest}, not ${expected.digest}`);
   return { ms, cpu };
 }
 
@@ -42,7 +46,10 @@ export async function manifestLatencies(target, manifestPath, count, agent) {
   const latencies = [];
   for (let i = 0; i < count; i++) {
     const t0 = performance.now();
-    const res = await get(`${target.url}${manifestPath}`, { headers: { ...target.headers, accept: MANIFEST_ACCEPT }, agent });
+    const res = await get(`${target.url}${manifestPath}`, {
+      headers: { ...target.headers, accept: MANIFEST_ACCEPT },
+      agent,
+    });
     latencies.push(performance.now() - t0);
     if (res.status !== 200) throw new Error(`${target.name}: GET ${manifestPath} → HTTP ${res.status}`);
   }
@@ -72,7 +79,9 @@ export function firstByte(port, path, since) {
       socket.destroy();
       resolve({ ms, statusLine: chunk.toString('latin1').split('\r\n')[0] });
     });
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: ${MANIFEST_ACCEPT}\r\nConnection: close\r\n\r\n`);
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: ${MANIFEST_ACCEPT}\r\nConnection: close\r\n\r\n`,
+    );
   });
 }
 

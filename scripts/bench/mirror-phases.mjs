@@ -31,7 +31,10 @@ export async function manifestPhase(targets, manifestPath, settings) {
   for (const key of keys) await manifestLatencies(targets[key], manifestPath, 20, agents[key]);
   const samples = Object.fromEntries(keys.map((key) => [key, []]));
   for (let round = 0; round < settings.manifestRounds; round++) {
-    for (const key of rotated(keys, round)) samples[key].push(...(await manifestLatencies(targets[key], manifestPath, settings.manifestPerRound, agents[key])));
+    for (const key of rotated(keys, round))
+      samples[key].push(
+        ...(await manifestLatencies(targets[key], manifestPath, settings.manifestPerRound, agents[key])),
+      );
   }
   for (const agent of Object.values(agents)) agent.destroy();
   return { samples };
@@ -50,8 +53,16 @@ export async function rssPhase(targets, blob, settings) {
       sampled.anon = Math.max(sampled.anon, now.anon);
       sampled.file = Math.max(sampled.file, now.file);
     }, 20);
-    const ms = await concurrentBlobGets(target, blob.path, blob, settings.streams).finally(() => clearInterval(sampler));
-    result[key] = { peakMiB: peakRssMiB(target.pid), sinceStart: !reset, ms, sampledAnonMiB: sampled.anon, sampledFileMiB: sampled.file };
+    const ms = await concurrentBlobGets(target, blob.path, blob, settings.streams).finally(() =>
+      clearInterval(sampler),
+    );
+    result[key] = {
+      peakMiB: peakRssMiB(target.pid),
+      sinceStart: !reset,
+      ms,
+      sampledAnonMiB: sampled.anon,
+      sampledFileMiB: sampled.file,
+    };
   }
   return { streams: settings.streams, ...result };
 }
@@ -63,17 +74,25 @@ export async function rssPhase(targets, blob, settings) {
 export async function coldStartPhase({ binary, args, env, manifestPath, settings }) {
   const samples = { healthz: [], manifest: [], emptySea: [] };
   for (let i = 0; i < settings.coldStarts; i++) {
-    for (const [kind, path] of [['healthz', '/healthz'], ['manifest', manifestPath]]) {
+    for (const [kind, path] of [
+      ['healthz', '/healthz'],
+      ['manifest', manifestPath],
+    ]) {
       const started = await spawnSocketActivated(binary, args, env);
       try {
         const answer = await firstByte(started.port, path, started.started);
-        if (!/ 200 /.test(answer.statusLine)) throw new Error(`socket-activated endpoint answered ${path} with "${answer.statusLine}"; stderr:\n${started.stderr()}`);
+        if (!/ 200 /.test(answer.statusLine))
+          throw new Error(
+            `socket-activated endpoint answered ${path} with "${answer.statusLine}"; stderr:\n${started.stderr()}`,
+          );
         samples[kind].push(answer.ms);
       } finally {
         await started.stop();
       }
     }
-    samples.emptySea.push(await timeToExit(join(root, 'dist', `node-floor-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`)));
+    samples.emptySea.push(
+      await timeToExit(join(root, 'dist', `node-floor-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`)),
+    );
   }
   return samples;
 }
@@ -93,7 +112,15 @@ export async function pullPhase({ workDir, image, mirrors, settings }) {
   const samples = Object.fromEntries(keys.map((key) => [key, []]));
   for (let rep = 0; rep < settings.reps; rep++) {
     for (const key of rotated(keys, rep)) {
-      samples[key].push(await timedEnginePull({ workDir, ...mirrors[key], image: image.name, tag: image.tag, expectConfigDigest: image.configDigest }));
+      samples[key].push(
+        await timedEnginePull({
+          workDir,
+          ...mirrors[key],
+          image: image.name,
+          tag: image.tag,
+          expectConfigDigest: image.configDigest,
+        }),
+      );
     }
   }
   return { samples };

@@ -28,7 +28,10 @@ http.createServer((req, res) => {
 export async function startPlainProxy(dir, registryUrl, authorization) {
   const file = join(dir, 'plain-proxy.cjs');
   await writeFile(file, PLAIN_PROXY);
-  const child = spawn(process.execPath, [file], { env: { TARGET: registryUrl, AUTH: authorization }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [file], {
+    env: { TARGET: registryUrl, AUTH: authorization },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const url = await new Promise((resolve, reject) => {
     let err = '';
     child.stderr.on('data', (chunk) => {
@@ -83,10 +86,14 @@ export async function spawnSocketActivated(command, args, env) {
   const { port } = server.address();
   const fd = server._handle.fd;
   const started = performance.now();
-  const child = spawn('/bin/sh', ['-c', 'LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=mirror exec "$0" "$@"', command, ...args], {
-    env,
-    stdio: ['ignore', 'ignore', 'pipe', fd],
-  });
+  const child = spawn(
+    '/bin/sh',
+    ['-c', 'LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=mirror exec "$0" "$@"', command, ...args],
+    {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe', fd],
+    },
+  );
   // Our copy of the socket goes before the event loop could accept on it: only the child accepts.
   server.close();
   let stderr = '';

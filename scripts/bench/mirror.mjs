@@ -37,23 +37,39 @@ async function main() {
   const loadBefore = loadavg();
   const work = await mkdtemp('/tmp/bm-'); // short: dockerd's unix sockets live under it
   const stops = [];
-  const track = (thing) => (stops.push(thing), thing);
+  const track = (thing) => {
+    stops.push(thing);
+    return thing;
+  };
   try {
     // The registry (htpasswd, bcrypt cost 4) with the image, the service holding its password
     // (static source), the helper's settings with an instance token, the endpoint.
     const account = await writeHtpasswd(join(work, 'htpasswd'), 'bench-user', { cost: 4 });
-    const registry = track(await startRegistry({ dir: join(work, 'reg'), auth: { htpasswd: { realm: 'bench', path: join(work, 'htpasswd') } } }));
+    const registry = track(
+      await startRegistry({
+        dir: join(work, 'reg'),
+        auth: { htpasswd: { realm: 'bench', path: join(work, 'htpasswd') } },
+      }),
+    );
     const layerPath = join(work, 'layer.tar.gz');
-    const image = await seedLargeImage({ registryUrl: registry.url, ...IMAGE, bytes: settings.blobBytes, layerPath, authorization: account.basic });
+    const image = await seedLargeImage({
+      registryUrl: registry.url,
+      ...IMAGE,
+      bytes: settings.blobBytes,
+      layerPath,
+      authorization: account.basic,
+    });
     await rm(layerPath);
-    const service = track(await startService({
-      dir: join(work, 'svc'),
-      env: {
-        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: registry.host,
-        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: account.username,
-        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: account.password,
-      },
-    }));
+    const service = track(
+      await startService({
+        dir: join(work, 'svc'),
+        env: {
+          DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: registry.host,
+          DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: account.username,
+          DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: account.password,
+        },
+      }),
+    );
     // As a host runs it by default: no log file, no debug lines.
     const host = await createHelperHost({ dir: join(work, 'host'), server: service.url, debugLog: false });
     await host.setToken(await service.issueToken({ instance: 'bench-1', project: 'main' }));
@@ -66,13 +82,27 @@ async function main() {
       plain: { name: 'plain Node proxy', url: plain.url, headers: {}, pid: plain.pid },
       endpoint: { name: 'endpoint', url: endpoint.url, headers: {}, pid: endpoint.pid },
     };
-    const blob = { path: `/v2/${IMAGE.repository}/blobs/${image.layerDigest}`, size: image.layerSize, digest: image.layerDigest };
+    const blob = {
+      path: `/v2/${IMAGE.repository}/blobs/${image.layerDigest}`,
+      size: image.layerSize,
+      digest: image.layerDigest,
+    };
     const manifestPath = `/v2/${IMAGE.repository}/manifests/${IMAGE.tag}`;
-    const results = { settings, image: { layerBytes: image.layerSize }, atRest: { endpoint: residentMiB(endpoint.pid), plain: residentMiB(plain.pid) } };
+    const results = {
+      settings,
+      image: { layerBytes: image.layerSize },
+      atRest: { endpoint: residentMiB(endpoint.pid), plain: residentMiB(plain.pid) },
+    };
     results.blob = await blobPhase(targets, blob, settings);
     results.manifest = await manifestPhase(targets, manifestPath, settings);
     results.rss = await rssPhase(targets, blob, settings);
-    results.coldStart = await coldStartPhase({ binary: HELPER_BINARY, args: ['mirror', ...endpointArgs, '--idle-exit', '60s'], env: host.env, manifestPath, settings });
+    results.coldStart = await coldStartPhase({
+      binary: HELPER_BINARY,
+      args: ['mirror', ...endpointArgs, '--idle-exit', '60s'],
+      env: host.env,
+      manifestPath,
+      settings,
+    });
     results.pull = await pullPhase({
       workDir: work,
       image: { name: IMAGE.name, tag: IMAGE.tag, configDigest: image.configDigest },

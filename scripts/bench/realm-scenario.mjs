@@ -23,10 +23,15 @@ export const realmScenario = {
       headers: { authorization: `Bearer ${instanceToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ registry: REGISTRY }),
     });
-    if (res.status !== 200) throw new Error(`realm scenario: POST /v1/credentials → HTTP ${res.status} ${await res.text()}`);
+    if (res.status !== 200)
+      throw new Error(`realm scenario: POST /v1/credentials → HTTP ${res.status} ${await res.text()}`);
     const { username, secret, source } = await res.json();
     if (source !== 'issuer') throw new Error(`realm scenario: ${REGISTRY} uses the ${source} source, not issuer`);
     const query = new URLSearchParams({ service: REGISTRY, scope: 'repository:library/python:pull' });
-    return { method: 'GET', path: `/v1/token?${query}`, headers: { authorization: `Basic ${Buffer.from(`${username}:${secret}`).toString('base64')}` } };
+    return {
+      method: 'GET',
+      path: `/v1/token?${query}`,
+      headers: { authorization: `Basic ${Buffer.from(`${username}:${secret}`).toString('base64')}` },
+    };
   },
 };

@@ -73,7 +73,14 @@ function startProcess(command, args, env, pattern) {
       const match = pattern.exec(err);
       if (match) {
         clearTimeout(timer);
-        resolve({ url: match[1], stop: () => new Promise((done) => { child.once('exit', done); child.kill('SIGTERM'); }) });
+        resolve({
+          url: match[1],
+          stop: () =>
+            new Promise((done) => {
+              child.once('exit', done);
+              child.kill('SIGTERM');
+            }),
+        });
       }
     });
     child.once('exit', (code) => reject(new Error(`${command} exited with ${code}:\n${err}`)));
@@ -82,8 +89,17 @@ function startProcess(command, args, env, pattern) {
 
 async function startService(dataDir, env) {
   const full = { ...env, DSTACK_REGISTRY_AUTH_AUDIT_LOG: join(dataDir, 'audit.log') };
-  const instanceToken = execFileSync(SERVICE, ['issue-token', '--instance', 'bench-1', '--project', 'main', '--data-dir', dataDir], { env: { PATH: process.env.PATH, ...full }, encoding: 'utf8' }).trim();
-  const service = await startProcess(SERVICE, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], full, /dstack-registry-auth listening on (\S+)/);
+  const instanceToken = execFileSync(
+    SERVICE,
+    ['issue-token', '--instance', 'bench-1', '--project', 'main', '--data-dir', dataDir],
+    { env: { PATH: process.env.PATH, ...full }, encoding: 'utf8' },
+  ).trim();
+  const service = await startProcess(
+    SERVICE,
+    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir],
+    full,
+    /dstack-registry-auth listening on (\S+)/,
+  );
   return { ...service, instanceToken };
 }
 
@@ -92,7 +108,9 @@ function send(agent, baseUrl, spec) {
   return new Promise((resolve, reject) => {
     const req = request(`${baseUrl}${spec.path}`, { method: spec.method, headers: spec.headers, agent }, (res) => {
       res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${spec.method} ${spec.path} → HTTP ${res.statusCode}`))));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve() : reject(new Error(`${spec.method} ${spec.path} → HTTP ${res.statusCode}`)),
+      );
     });
     req.on('error', reject);
     req.end(spec.body);
@@ -111,13 +129,15 @@ async function peak(baseUrl, spec, agent) {
   const latencies = [];
   const started = performance.now();
   const deadline = started + SECONDS * 1000;
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (performance.now() < deadline && latencies.length < MAX_REQUESTS) {
-      const t0 = performance.now();
-      await send(agent, baseUrl, spec);
-      latencies.push(performance.now() - t0);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < deadline && latencies.length < MAX_REQUESTS) {
+        const t0 = performance.now();
+        await send(agent, baseUrl, spec);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
   const seconds = (performance.now() - started) / 1000;
   return { perSecond: latencies.length / seconds, ...percentiles(latencies), requests: latencies.length };
 }
@@ -140,7 +160,9 @@ async function atRate(baseUrl, spec, rate, agent) {
     // Sleep until the next request is due (timers fire within ~1 ms; the lag counts as latency)
     // rather than spinning, which would take a core from the server on a small machine.
     const wait = started + (sent * 1000) / rate - performance.now();
-    await new Promise((resolve) => (wait > 0 ? setTimeout(resolve, Math.max(1, Math.floor(wait))) : setImmediate(resolve)));
+    await new Promise((resolve) =>
+      wait > 0 ? setTimeout(resolve, Math.max(1, Math.floor(wait))) : setImmediate(resolve),
+    );
   }
   await Promise.all(inFlight);
   return { rate, ...percentiles(latencies), requests: latencies.length };
@@ -184,7 +206,13 @@ async function main() {
           const measured = await peak(service.url, spec, agent);
           const half = await atRate(service.url, spec, measured.perSecond / 2, agent);
           agent.destroy();
-          rows.push({ name: scenario.name, ...measured, ratio: measured.perSecond / floor.perSecond, half, ...(backend?.note ? { note: backend.note() } : {}) });
+          rows.push({
+            name: scenario.name,
+            ...measured,
+            ratio: measured.perSecond / floor.perSecond,
+            half,
+            ...(backend?.note ? { note: backend.note() } : {}),
+          });
         } finally {
           await service.stop();
         }
@@ -195,16 +223,44 @@ async function main() {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  console.log(`dstack-registry-auth bench: loopback, ${CONCURRENCY} in flight, ${SECONDS} s per phase, Node ${process.version}, ${availableParallelism()} CPUs, load before the run ${load.toFixed(1)}`);
-  if (load > availableParallelism() / 2) console.log('warning: the machine is busy; latency tails (see the floor at half peak) measure the contention, not the service');
-  console.log(['scenario'.padEnd(36), 'req/s'.padStart(9), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'vs floor'.padStart(9), '  at half peak: req/s  p50 ms  p99 ms'].join(''));
+  console.log(
+    `dstack-registry-auth bench: loopback, ${CONCURRENCY} in flight, ${SECONDS} s per phase, Node ${process.version}, ${availableParallelism()} CPUs, load before the run ${load.toFixed(1)}`,
+  );
+  if (load > availableParallelism() / 2)
+    console.log(
+      'warning: the machine is busy; latency tails (see the floor at half peak) measure the contention, not the service',
+    );
+  console.log(
+    [
+      'scenario'.padEnd(36),
+      'req/s'.padStart(9),
+      'p50 ms'.padStart(8),
+      'p99 ms'.padStart(8),
+      'vs floor'.padStart(9),
+      '  at half peak: req/s  p50 ms  p99 ms',
+    ].join(''),
+  );
   for (const row of rows) {
-    const half = row.half ? `  ${fmt(row.half.rate, 0).padStart(19)} ${fmt(row.half.p50Ms).padStart(7)} ${fmt(row.half.p99Ms).padStart(7)}` : '';
-    console.log([row.name.padEnd(36), fmt(row.perSecond, 0).padStart(9), fmt(row.p50Ms).padStart(8), fmt(row.p99Ms).padStart(8), (row.ratio === undefined ? '1.00×' : `${fmt(row.ratio)}×`).padStart(9), half, row.note ? `  (${row.note})` : ''].join(''));
+    const half = row.half
+      ? `  ${fmt(row.half.rate, 0).padStart(19)} ${fmt(row.half.p50Ms).padStart(7)} ${fmt(row.half.p99Ms).padStart(7)}`
+      : '';
+    console.log(
+      [
+        row.name.padEnd(36),
+        fmt(row.perSecond, 0).padStart(9),
+        fmt(row.p50Ms).padStart(8),
+        fmt(row.p99Ms).padStart(8),
+        (row.ratio === undefined ? '1.00×' : `${fmt(row.ratio)}×`).padStart(9),
+        half,
+        row.note ? `  (${row.note})` : '',
+      ].join(''),
+    );
   }
   const credentials = rows.find((row) => row.name === SCENARIOS[0].name);
   const verdict = (ok) => (ok ? 'met' : 'MISSED');
-  console.log(`targets for ${SCENARIOS[0].name}: throughput ≥ 50% of the floor: ${verdict(credentials.ratio >= 0.5)} (${fmt(credentials.ratio * 100, 0)}%); p99 < 10 ms at half peak: ${verdict(credentials.half.p99Ms < 10)} (${fmt(credentials.half.p99Ms)} ms)`);
+  console.log(
+    `targets for ${SCENARIOS[0].name}: throughput ≥ 50% of the floor: ${verdict(credentials.ratio >= 0.5)} (${fmt(credentials.ratio * 100, 0)}%); p99 < 10 ms at half peak: ${verdict(credentials.half.p99Ms < 10)} (${fmt(credentials.half.p99Ms)} ms)`,
+  );
   if (process.env.BENCH_JSON) await writeFile(process.env.BENCH_JSON, JSON.stringify(rows, null, 2));
 }
 

@@ -10,9 +10,15 @@ import { oneLine } from '../common/errors.ts';
 runHelper({
   argv: process.argv.slice(2),
   env: process.env,
-  get stdin() { return process.stdin; },
-  get stdout() { return quietOnClose(process.stdout); },
-  get stderr() { return quietOnClose(process.stderr); },
+  get stdin() {
+    return process.stdin;
+  },
+  get stdout() {
+    return quietOnClose(process.stdout);
+  },
+  get stderr() {
+    return quietOnClose(process.stderr);
+  },
   cwd: process.cwd(),
   stdio: 'process',
   onSignal: (signals, handler) => {

@@ -15,7 +15,11 @@ export interface AtomicWriteOptions {
 // a temp file in the same directory, fsync, rename over the target, fsync of the directory.
 // Mode and owner are those given, or the existing file's, or 0644/current user. Returns
 // whether this call's content is the one in place (always true unless `exclusive`).
-export async function atomicWrite(path: string, content: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<boolean> {
+export async function atomicWrite(
+  path: string,
+  content: string | Uint8Array,
+  options: AtomicWriteOptions = {},
+): Promise<boolean> {
   const dir = dirname(path);
   const existing = await stat(path).catch(() => undefined);
   const mode = options.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
@@ -39,10 +43,13 @@ export async function atomicWrite(path: string, content: string | Uint8Array, op
   let placed = true;
   try {
     if (options.exclusive) {
-      placed = await link(temp, path).then(() => true, (error: NodeJS.ErrnoException) => {
-        if (error.code === 'EEXIST') return false;
-        throw error;
-      });
+      placed = await link(temp, path).then(
+        () => true,
+        (error: NodeJS.ErrnoException) => {
+          if (error.code === 'EEXIST') return false;
+          throw error;
+        },
+      );
       await rm(temp, { force: true });
     } else {
       await rename(temp, path);

@@ -10,10 +10,16 @@ export function parseDuration(text: string, settingName: string, maxSeconds?: nu
   const match = /^\s*(\d{1,9})\s*([smhd]?)\s*$/i.exec(text);
   const seconds = match ? Number(match[1]) * UNIT_SECONDS[(match[2] || 's').toLowerCase()]! : NaN;
   if (!Number.isSafeInteger(seconds) || seconds <= 0) {
-    throw new CodedError('config_invalid', `${settingName}: "${printable(text, 40)}" is not a duration; use a positive number with s, m, h or d, such as 90s, 10m, 12h or 30d`);
+    throw new CodedError(
+      'config_invalid',
+      `${settingName}: "${printable(text, 40)}" is not a duration; use a positive number with s, m, h or d, such as 90s, 10m, 12h or 30d`,
+    );
   }
   if (maxSeconds !== undefined && seconds > maxSeconds) {
-    throw new CodedError('config_invalid', `${settingName}: ${formatDuration(seconds)} is longer than the ${formatDuration(maxSeconds)} this lifetime allows; use a shorter one`);
+    throw new CodedError(
+      'config_invalid',
+      `${settingName}: ${formatDuration(seconds)} is longer than the ${formatDuration(maxSeconds)} this lifetime allows; use a shorter one`,
+    );
   }
   return seconds;
 }
@@ -24,7 +30,11 @@ export const MAX_SHORT_LIFETIME_SECONDS = 86_400;
 
 // The shortest exact spelling of a number of seconds, for messages and docs.
 export function formatDuration(seconds: number): string {
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
     if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
   }
   return `${seconds}s`;

@@ -12,7 +12,8 @@ export function makeDirectorySync(path: string, mode = 0o700, parentMode = mode)
   for (;;) {
     const info = statOrUndefined(current);
     if (info) {
-      if (!info.isDirectory()) throw Object.assign(new Error(`${current} is not a directory`), { code: 'ENOTDIR', path: current });
+      if (!info.isDirectory())
+        throw Object.assign(new Error(`${current} is not a directory`), { code: 'ENOTDIR', path: current });
       break;
     }
     missing.push(current);

@@ -18,7 +18,9 @@ export function redactUrl(value: string): string {
 
 // Free text (a message, a log line): each scheme://… in it, up to white space or a quote.
 export function redactUrlsIn(text: string): string {
-  return text.includes('://') ? text.replace(URL_IN_TEXT, (_, scheme: string, rest: string) => scheme + redactRest(rest)) : text;
+  return text.includes('://')
+    ? text.replace(URL_IN_TEXT, (_, scheme: string, rest: string) => scheme + redactRest(rest))
+    : text;
 }
 
 function redactRest(rest: string): string {

@@ -41,20 +41,30 @@ export type ParsedAnswer = { ok: true; answer: CredentialAnswer } | { ok: false;
 // Reads a 200 body. An answer without `kind` comes from a service older than bearer tokens
 // and is `basic`.
 export function parseCredentialAnswer(value: unknown): ParsedAnswer {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, why: 'the answer is not a JSON object' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, why: 'the answer is not a JSON object' };
   const record = value as Record<string, unknown>;
   const kind = record.kind ?? 'basic';
   const expires = typeof record.expires_at === 'string' ? record.expires_at : undefined;
-  if (expires === undefined || Number.isNaN(new Date(expires).getTime())) return { ok: false, why: 'no valid "expires_at"' };
+  if (expires === undefined || Number.isNaN(new Date(expires).getTime()))
+    return { ok: false, why: 'no valid "expires_at"' };
   const registry = typeof record.registry === 'string' ? record.registry : '';
   const source = typeof record.source === 'string' ? record.source : '';
   if (kind === 'basic') {
-    if (typeof record.username !== 'string' || typeof record.secret !== 'string' || record.secret === '') return { ok: false, why: 'lacks "username" or "secret"' };
-    return { ok: true, answer: { kind, registry, username: record.username, secret: record.secret, expires_at: expires, source } };
+    if (typeof record.username !== 'string' || typeof record.secret !== 'string' || record.secret === '')
+      return { ok: false, why: 'lacks "username" or "secret"' };
+    return {
+      ok: true,
+      answer: { kind, registry, username: record.username, secret: record.secret, expires_at: expires, source },
+    };
   }
   if (kind === 'bearer') {
-    if (typeof record.token !== 'string' || record.token === '' || typeof record.repository !== 'string') return { ok: false, why: 'a bearer answer lacks "token" or "repository"' };
-    return { ok: true, answer: { kind, registry, repository: record.repository, token: record.token, expires_at: expires, source } };
+    if (typeof record.token !== 'string' || record.token === '' || typeof record.repository !== 'string')
+      return { ok: false, why: 'a bearer answer lacks "token" or "repository"' };
+    return {
+      ok: true,
+      answer: { kind, registry, repository: record.repository, token: record.token, expires_at: expires, source },
+    };
   }
   return { ok: false, why: `unknown credential kind "${printable(String(kind), 20)}"` };
 }

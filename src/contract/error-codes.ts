@@ -32,7 +32,15 @@ export function isServiceErrorCode(value: unknown): value is ServiceErrorCode {
 // contract, the service saying it cannot answer now (503, 500), or a proxy in front rate
 // limiting (429). A cached credential
 // may stand in, and the failure policy applies.
-const SERVICE_UNREACHABLE = new Set<KnownErrorCode>(['unreachable', 'timeout', 'tls', 'bad_response', 'rate_limited', 'unavailable', 'internal']);
+const SERVICE_UNREACHABLE = new Set<KnownErrorCode>([
+  'unreachable',
+  'timeout',
+  'tls',
+  'bad_response',
+  'rate_limited',
+  'unavailable',
+  'internal',
+]);
 
 export function isServiceUnreachable(error: unknown): boolean {
   return error instanceof CodedError && SERVICE_UNREACHABLE.has(error.code as KnownErrorCode);

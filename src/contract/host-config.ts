@@ -33,9 +33,11 @@ export type ParsedHostConfig = { ok: true; answer: HostConfigAnswer } | { ok: fa
 // Reads a 200 body. A service that sends no `endpoint` has the endpoint disabled with no
 // upstreams; an upstream without `library` keeps `library/`.
 export function parseHostConfigAnswer(value: unknown): ParsedHostConfig {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, why: 'the answer is not a JSON object' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, why: 'the answer is not a JSON object' };
   const record = value as Record<string, unknown>;
-  if (!isStringArray(record.mirrors) || !isStringArray(record.registries)) return { ok: false, why: 'host-config needs "mirrors" and "registries" lists of strings' };
+  if (!isStringArray(record.mirrors) || !isStringArray(record.registries))
+    return { ok: false, why: 'host-config needs "mirrors" and "registries" lists of strings' };
   const endpoint = parseEndpoint(record.endpoint);
   if (typeof endpoint === 'string') return { ok: false, why: `host-config "endpoint": ${endpoint}` };
   return { ok: true, answer: { mirrors: record.mirrors, registries: record.registries, endpoint } };
@@ -53,7 +55,8 @@ function parseEndpoint(value: unknown): HostConfigEndpoint | string {
   for (const item of list as unknown[]) {
     const entry = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
     const library = entry.library ?? 'keep';
-    if (typeof entry.url !== 'string' || typeof entry.registry !== 'string') return 'an upstream lacks "url" or "registry"';
+    if (typeof entry.url !== 'string' || typeof entry.registry !== 'string')
+      return 'an upstream lacks "url" or "registry"';
     if (!isLibraryMode(library)) return `an upstream's "library" is not keep, strip or both`;
     const realms = entry.realms ?? [];
     if (!isStringArray(realms)) return `an upstream's "realms" is not a list of strings`;

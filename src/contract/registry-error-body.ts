@@ -5,8 +5,19 @@
 
 // The distribution API's error codes that this project answers with.
 export type RegistryErrorCode =
-  | 'UNAUTHORIZED' | 'UNSUPPORTED' | 'DENIED' | 'NAME_INVALID' | 'TAG_INVALID' | 'DIGEST_INVALID' | 'UNAVAILABLE'
-  | 'NAME_UNKNOWN' | 'MANIFEST_UNKNOWN' | 'MANIFEST_INVALID' | 'BLOB_UNKNOWN' | 'TOOMANYREQUESTS' | 'RANGE_INVALID';
+  | 'UNAUTHORIZED'
+  | 'UNSUPPORTED'
+  | 'DENIED'
+  | 'NAME_INVALID'
+  | 'TAG_INVALID'
+  | 'DIGEST_INVALID'
+  | 'UNAVAILABLE'
+  | 'NAME_UNKNOWN'
+  | 'MANIFEST_UNKNOWN'
+  | 'MANIFEST_INVALID'
+  | 'BLOB_UNKNOWN'
+  | 'TOOMANYREQUESTS'
+  | 'RANGE_INVALID';
 
 export interface RegistryErrorEntry {
   code: RegistryErrorCode;
@@ -29,6 +40,7 @@ export function registryErrorBody(code: RegistryErrorCode, message: string): Reg
 export function registryErrorMessage(body: string, maxLength = 200): string | undefined {
   try {
     const message = (JSON.parse(body) as { errors?: Array<{ message?: unknown }> }).errors?.[0]?.message;
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the registry's text loses its control characters
     if (typeof message === 'string') return message.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, maxLength);
   } catch {
     // not JSON

@@ -17,8 +17,10 @@ const DIGEST_HEX_LENGTH: Record<string, number> = { sha256: 64, sha512: 128 };
 // Why a name is not a repository, or undefined when it is one.
 export function repositoryProblem(name: string): string | undefined {
   if (name.length === 0) return 'the repository name is empty';
-  if (name.length > MAX_REPOSITORY_LENGTH) return `the repository name is longer than ${MAX_REPOSITORY_LENGTH} characters`;
-  if (!REPOSITORY.test(name)) return 'a repository name is lower-case path components of [a-z0-9] joined by ".", "_", "__" or "-", separated by "/"';
+  if (name.length > MAX_REPOSITORY_LENGTH)
+    return `the repository name is longer than ${MAX_REPOSITORY_LENGTH} characters`;
+  if (!REPOSITORY.test(name))
+    return 'a repository name is lower-case path components of [a-z0-9] joined by ".", "_", "__" or "-", separated by "/"';
   return undefined;
 }
 

@@ -22,12 +22,20 @@ export function repositoryOfImage(image: string): string {
 
 function splitImage(image: string): { ref: string; registry: string; remainder: string } {
   const ref = image.trim();
-  if (ref === '' || /\s/.test(ref)) throw new CodedError('image_invalid', `invalid image reference "${printable(ref)}": expected [registry/]name[:tag][@digest]`);
+  if (ref === '' || /\s/.test(ref))
+    throw new CodedError(
+      'image_invalid',
+      `invalid image reference "${printable(ref)}": expected [registry/]name[:tag][@digest]`,
+    );
   const slash = ref.indexOf('/');
   const first = slash === -1 ? '' : ref.slice(0, slash);
   const named = slash !== -1 && (first.includes('.') || first.includes(':') || first === 'localhost');
   const registry = named ? normalizeRegistryKey(first) : DOCKER_HUB_KEY;
   const remainder = named ? ref.slice(slash + 1) : ref;
   // Docker Hub: a single-component name is an official image under library/.
-  return { ref, registry, remainder: registry === DOCKER_HUB_KEY && !remainder.includes('/') ? `library/${remainder}` : remainder };
+  return {
+    ref,
+    registry,
+    remainder: registry === DOCKER_HUB_KEY && !remainder.includes('/') ? `library/${remainder}` : remainder,
+  };
 }

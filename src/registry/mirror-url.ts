@@ -15,8 +15,10 @@ export function validateMirrorUrl(input: string): string {
   } catch {
     throw invalid(raw, 'it is not a URL, e.g. https://mirror.example');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid(raw, `scheme ${url.protocol}// is not http or https`);
-  if (url.username !== '' || url.password !== '') throw invalid(raw, 'credentials in a mirror URL are not allowed (the helper supplies them)');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw invalid(raw, `scheme ${url.protocol}// is not http or https`);
+  if (url.username !== '' || url.password !== '')
+    throw invalid(raw, 'credentials in a mirror URL are not allowed (the helper supplies them)');
   if (url.search !== '' || raw.includes('?')) throw invalid(raw, 'a query string is not allowed');
   if (url.hash !== '' || raw.includes('#')) throw invalid(raw, 'a fragment is not allowed');
   if (url.hostname === '') throw invalid(raw, 'the host is missing');

@@ -8,7 +8,8 @@ export const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
 
 const DOCKER_HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
 
-const HOST_PORT = /^(?:\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*)(?::(\d{1,5}))?$/;
+const HOST_PORT =
+  /^(?:\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*)(?::(\d{1,5}))?$/;
 
 // One registry key for what clients send and what the server is configured with:
 // Docker Hub in any spelling becomes DOCKER_HUB_KEY; any other registry becomes its
@@ -16,7 +17,11 @@ const HOST_PORT = /^(?:\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0
 // contract call this, so a key the helper sends is a key the server knows.
 export function normalizeRegistryKey(input: string): string {
   const raw = input.trim();
-  if (raw === '') throw new CodedError('registry_key_empty', 'empty registry key: pass a registry host such as docker.mycompany.example');
+  if (raw === '')
+    throw new CodedError(
+      'registry_key_empty',
+      'empty registry key: pass a registry host such as docker.mycompany.example',
+    );
   let rest = raw;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(rest);
   if (scheme) {
@@ -30,7 +35,8 @@ export function normalizeRegistryKey(input: string): string {
   const match = HOST_PORT.exec(hostPort);
   if (!match) throw invalid(raw, 'it is not host[:port]');
   const port = match[1];
-  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw invalid(raw, `port ${port} is out of range`);
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535))
+    throw invalid(raw, `port ${port} is out of range`);
   const host = port === undefined ? hostPort : hostPort.slice(0, -(port.length + 1));
   if (DOCKER_HUB_HOSTS.has(host) && (port === undefined || port === '443')) return DOCKER_HUB_KEY;
   return hostPort;
@@ -46,5 +52,8 @@ export function registryApiHost(key: string): string {
 }
 
 function invalid(raw: string, why: string): CodedError {
-  return new CodedError('registry_key_invalid', `invalid registry key "${printable(redactUrl(raw))}": ${why}; use host[:port] or ${DOCKER_HUB_KEY}`);
+  return new CodedError(
+    'registry_key_invalid',
+    `invalid registry key "${printable(redactUrl(raw))}": ${why}; use host[:port] or ${DOCKER_HUB_KEY}`,
+  );
 }

@@ -35,6 +35,11 @@ export function readTokenAnswerFields(body: string): TokenAnswerFields | undefin
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return undefined;
   const value = data as Record<string, unknown>;
-  const token = typeof value.token === 'string' && value.token !== '' ? value.token : typeof value.access_token === 'string' && value.access_token !== '' ? value.access_token : undefined;
+  const token =
+    typeof value.token === 'string' && value.token !== ''
+      ? value.token
+      : typeof value.access_token === 'string' && value.access_token !== ''
+        ? value.access_token
+        : undefined;
   return token === undefined ? undefined : { token, expiresIn: value.expires_in, issuedAt: value.issued_at };
 }

@@ -54,10 +54,17 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
     loadKeyRing({ dataDir: config.dataDir, name: 'ticket', alg: 'EdDSA', env }),
     loadRegistrySigningKeys({ dataDir: config.dataDir, env, issuerName: config.issuerName }),
   ]);
-  const revocations = await openRevocationStore({ dataDir: config.dataDir, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), embedded: { foreignFile: 'adopt', notice: (line) => log(`warning: ${line}`) } });
+  const revocations = await openRevocationStore({
+    dataDir: config.dataDir,
+    ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+    embedded: { foreignFile: 'adopt', notice: (line) => log(`warning: ${line}`) },
+  });
   let audit: ReturnType<typeof createAuditLog>;
   try {
-    audit = createAuditLog({ ...(config.auditLogPath ? { path: config.auditLogPath } : { stream: options.auditStream }), clock });
+    audit = createAuditLog({
+      ...(config.auditLogPath ? { path: config.auditLogPath } : { stream: options.auditStream }),
+      clock,
+    });
   } catch (error) {
     await revocations.close();
     throw error;
@@ -87,10 +94,30 @@ export async function buildService(config: ServiceConfig, options: BuildServiceO
     broker,
     ...createCloudSources({ registries: config.registries, env, clock, metrics, log }),
   };
-  const deps: ServiceDeps = { config, instanceKeys, verifiedTokens: createVerifiedTokenCache(), revocations, sources, audit, metrics, clock, log };
+  const deps: ServiceDeps = {
+    config,
+    instanceKeys,
+    verifiedTokens: createVerifiedTokenCache(),
+    revocations,
+    sources,
+    audit,
+    metrics,
+    clock,
+    log,
+  };
   if (config.kubernetes) deps.kubernetes = createKubernetesIdentity(config.kubernetes);
   // The token realm handles its own errors, audit lines and metrics; the router only measures it.
-  const realm = createRealmHandler({ registries: config.registries, ticketKeys, registryKeys, revocations, audit, metrics, clock, issuerName: config.issuerName, log });
+  const realm = createRealmHandler({
+    registries: config.registries,
+    ticketKeys,
+    registryKeys,
+    revocations,
+    audit,
+    metrics,
+    clock,
+    issuerName: config.issuerName,
+    log,
+  });
   const endpoints: Record<string, Endpoint> = {
     '/v1/credentials': { name: 'credentials', methods: { POST: credentialsRoute } },
     '/v1/host-config': { name: 'host_config', methods: { GET: hostConfigRoute } },

@@ -15,7 +15,9 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function setUp(options: { socketPath?: (dir: string) => string } = {}): Promise<{ server: ContractServer; home: HelperHome }> {
+async function setUp(
+  options: { socketPath?: (dir: string) => string } = {},
+): Promise<{ server: ContractServer; home: HelperHome }> {
   const scratch = await makeHelperHome('unused');
   cleanups.push(() => scratch.cleanup());
   const server = await startContractServer({
@@ -23,14 +25,28 @@ async function setUp(options: { socketPath?: (dir: string) => string } = {}): Pr
     socketPath: options.socketPath?.(scratch.dir),
   });
   const home = await makeHelperHome(server.url);
-  cleanups.push(() => server.close(), () => home.cleanup());
+  cleanups.push(
+    () => server.close(),
+    () => home.cleanup(),
+  );
   return { server, home };
 }
 
 async function writeEntry(home: HelperHome, entry: Record<string, unknown>, mode = 0o600): Promise<string> {
   await mkdir(home.cacheDir, { recursive: true, mode: 0o700 });
   const path = join(home.cacheDir, entryFileName(HUB));
-  await writeFile(path, JSON.stringify({ version: 1, kind: 'credential', registry: HUB, username: 'cached-user', secret: 'cached-secret', ...entry }), { mode });
+  await writeFile(
+    path,
+    JSON.stringify({
+      version: 1,
+      kind: 'credential',
+      registry: HUB,
+      username: 'cached-user',
+      secret: 'cached-secret',
+      ...entry,
+    }),
+    { mode },
+  );
   return path;
 }
 
@@ -88,7 +104,9 @@ describe('docker-credential-dstack binary: cache', () => {
     const result = await runHelper('get', HUB, home.env(), home.cwd);
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(result.stdout).Secret).toBe('cached-secret');
-    expect(result.stderr).toMatch(/warning: refreshing the credential for https:\/\/index\.docker\.io\/v1\/ failed \(dstack server .* is unavailable.*\); serving the cached one/);
+    expect(result.stderr).toMatch(
+      /warning: refreshing the credential for https:\/\/index\.docker\.io\/v1\/ failed \(dstack server .* is unavailable.*\); serving the cached one/,
+    );
   });
 
   it('a revoked token drops the cached entry instead of serving it', async () => {
@@ -119,7 +137,11 @@ describe('docker-credential-dstack binary: cache', () => {
     await mkdir(home.cacheDir, { recursive: true, mode: 0o700 });
     await writeFile(join(home.cacheDir, entryFileName(HUB)), 'not json', { mode: 0o600 });
     // a live holder (this test process) that never finishes: the get waits the budget out, polling
-    await writeFile(join(home.cacheDir, entryFileName(HUB).replace('.json', '.lock')), `${process.pid} ${Date.now()}\n`, { mode: 0o600 });
+    await writeFile(
+      join(home.cacheDir, entryFileName(HUB).replace('.json', '.lock')),
+      `${process.pid} ${Date.now()}\n`,
+      { mode: 0o600 },
+    );
     const result = await runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '500' }), home.cwd);
     expect(JSON.parse(result.stdout).Secret).toBe(SECRET);
     expect(result.stderr).toMatch(/waited 2500 ms for another docker-credential-dstack/);
@@ -176,7 +198,9 @@ describe('docker-credential-dstack binary: cache', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => runHelper('get', HUB, home.env(), home.cwd)));
     for (const result of results) {
       expect(result.exitCode).toBe(1);
-      expect(result.stdout).toMatch(/^dstack server http:\/\/127\.0\.0\.1:\d+ failed with HTTP 500 \(internal error after \d attempts\): database down\n$/);
+      expect(result.stdout).toMatch(
+        /^dstack server http:\/\/127\.0\.0\.1:\d+ failed with HTTP 500 \(internal error after \d attempts\): database down\n$/,
+      );
     }
     // one process's attempts (at most 4), not twenty processes' worth
     expect(server.credentialRequests()).toBeLessThanOrEqual(4);
@@ -193,7 +217,9 @@ describe('docker-credential-dstack binary: cache', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => runHelper('get', HUB, home.env(), home.cwd)));
     for (const result of results) {
       expect(result.exitCode).toBe(1);
-      expect(result.stdout).toMatch(/^instance token rejected by http:\/\/127\.0\.0\.1:\d+ \(invalid token\): bad signature; ask the dstack server for a new instance token/);
+      expect(result.stdout).toMatch(
+        /^instance token rejected by http:\/\/127\.0\.0\.1:\d+ \(invalid token\): bad signature; ask the dstack server for a new instance token/,
+      );
     }
     expect(server.credentialRequests()).toBe(1);
   });
@@ -204,8 +230,15 @@ describe('docker-credential-dstack binary: cache', () => {
     const started = Date.now();
     // A get that starts after the failure was shared asks afresh (by design), so the budget is
     // longer than 20 binaries take to start on a loaded CI machine (1 s was seen to be too short).
-    const results = await Promise.all(Array.from({ length: 20 }, () => runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '2s' }), home.cwd)));
-    for (const result of results) expect(result.stdout).toBe(`dstack server ${server.url} did not answer within 2 s (DOCKER_CREDENTIAL_DSTACK_TIMEOUT)\n`);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '2s' }), home.cwd),
+      ),
+    );
+    for (const result of results)
+      expect(result.stdout).toBe(
+        `dstack server ${server.url} did not answer within 2 s (DOCKER_CREDENTIAL_DSTACK_TIMEOUT)\n`,
+      );
     expect(server.credentialRequests()).toBe(1);
     expect(Date.now() - started).toBeLessThan(9000);
   });
@@ -234,7 +267,15 @@ describe('docker-credential-dstack binary: cache', () => {
 
   it('a unix socket that is not there is reported as such', async () => {
     const { home } = await setUp();
-    const result = await runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_SERVER: `unix:${home.dir}/missing.sock`, DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '1s' }), home.cwd);
+    const result = await runHelper(
+      'get',
+      HUB,
+      home.env({
+        DOCKER_CREDENTIAL_DSTACK_SERVER: `unix:${home.dir}/missing.sock`,
+        DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '1s',
+      }),
+      home.cwd,
+    );
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/^cannot reach dstack server unix:.*missing\.sock \(no socket there\)/);
   });
@@ -265,7 +306,9 @@ describe('docker-credential-dstack binary: a cache directory it cannot write', (
     try {
       const result = await runHelper('erase', HUB, home.env(), home.cwd);
       expect(result.exitCode).toBe(1);
-      expect(result.stdout).toBe(`cannot remove cache entry ${path} (${process.getuid?.() === 0 ? 'EPERM' : 'EACCES'}): make ${home.cacheDir} writable for this user or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR\n`);
+      expect(result.stdout).toBe(
+        `cannot remove cache entry ${path} (${process.getuid?.() === 0 ? 'EPERM' : 'EACCES'}): make ${home.cacheDir} writable for this user or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR\n`,
+      );
     } finally {
       await unlock();
     }

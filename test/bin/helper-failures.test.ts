@@ -13,9 +13,14 @@ afterEach(async () => {
 });
 
 async function setUp(): Promise<{ server: ContractServer; home: HelperHome }> {
-  const server = await startContractServer({ credentials: { [HUB]: { username: 'hub-user', secret: SECRET, ttlMs: 600_000 } } });
+  const server = await startContractServer({
+    credentials: { [HUB]: { username: 'hub-user', secret: SECRET, ttlMs: 600_000 } },
+  });
   const home = await makeHelperHome(server.url);
-  cleanups.push(() => server.close(), () => home.cleanup());
+  cleanups.push(
+    () => server.close(),
+    () => home.cleanup(),
+  );
   return { server, home };
 }
 
@@ -27,7 +32,9 @@ describe('docker-credential-dstack binary: server failures', () => {
     const started = Date.now();
     const result = await runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '2s' }), home.cwd);
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toBe(`cannot reach dstack server ${url} (ECONNREFUSED): check that it is running and DOCKER_CREDENTIAL_DSTACK_SERVER\n`);
+    expect(result.stdout).toBe(
+      `cannot reach dstack server ${url} (ECONNREFUSED): check that it is running and DOCKER_CREDENTIAL_DSTACK_SERVER\n`,
+    );
     expect(Date.now() - started).toBeLessThan(4000);
   });
 
@@ -38,7 +45,9 @@ describe('docker-credential-dstack binary: server failures', () => {
     const result = await runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '700ms' }), home.cwd);
     const elapsed = Date.now() - started;
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toBe(`dstack server ${server.url} did not answer within 700 ms (DOCKER_CREDENTIAL_DSTACK_TIMEOUT)\n`);
+    expect(result.stdout).toBe(
+      `dstack server ${server.url} did not answer within 700 ms (DOCKER_CREDENTIAL_DSTACK_TIMEOUT)\n`,
+    );
     expect(elapsed).toBeGreaterThanOrEqual(650);
     expect(elapsed).toBeLessThan(3000);
   });
@@ -48,7 +57,9 @@ describe('docker-credential-dstack binary: server failures', () => {
     server.fallback = { kind: 'garbage' };
     const result = await runHelper('get', HUB, home.env(), home.cwd);
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toMatch(new RegExp(`^dstack server ${server.url} sent an invalid answer: the answer is not a JSON object`));
+    expect(result.stdout).toMatch(
+      new RegExp(`^dstack server ${server.url} sent an invalid answer: the answer is not a JSON object`),
+    );
     expect(server.credentialRequests()).toBe(1);
   });
 
@@ -65,7 +76,11 @@ describe('docker-credential-dstack binary: server failures', () => {
     server.fallback = { kind: 'error', status: 500, error: 'internal', message: 'database exploded' };
     const result = await runHelper('get', HUB, home.env(), home.cwd);
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toMatch(new RegExp(`^dstack server ${server.url} failed with HTTP 500 \\(internal error after \\d attempts\\): database exploded\\n$`));
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `^dstack server ${server.url} failed with HTTP 500 \\(internal error after \\d attempts\\): database exploded\\n$`,
+      ),
+    );
     expect(server.credentialRequests()).toBeGreaterThan(1);
   });
 
@@ -100,8 +115,14 @@ describe('docker-credential-dstack binary: server failures', () => {
   });
 
   it.each([
-    ['token_revoked', /^instance token revoked by http:\/\/127\.0\.0\.1:\d+: ask the dstack server for a new instance token/],
-    ['token_expired', /^instance token expired \(rejected by http:\/\/127\.0\.0\.1:\d+\): ask the dstack server for a new instance token/],
+    [
+      'token_revoked',
+      /^instance token revoked by http:\/\/127\.0\.0\.1:\d+: ask the dstack server for a new instance token/,
+    ],
+    [
+      'token_expired',
+      /^instance token expired \(rejected by http:\/\/127\.0\.0\.1:\d+\): ask the dstack server for a new instance token/,
+    ],
     ['token_invalid', /^instance token rejected by http:\/\/127\.0\.0\.1:\d+ \(invalid token\)/],
   ])('401 %s: one request, never retried, a message naming the cause', async (code, expected) => {
     const { server, home } = await setUp();
@@ -126,13 +147,20 @@ describe('docker-credential-dstack binary: server failures', () => {
     const { server, home } = await setUp();
     server.fallback = { kind: 'error', status: 403, error: 'forbidden', message: 'project main may not use ghcr.io' };
     const result = await runHelper('get', 'ghcr.io', home.env(), home.cwd);
-    expect(result.stdout).toBe(`registry ghcr.io is not allowed for this instance's project by ${server.url}: project main may not use ghcr.io\n`);
+    expect(result.stdout).toBe(
+      `registry ghcr.io is not allowed for this instance's project by ${server.url}: project main may not use ghcr.io\n`,
+    );
     expect(server.credentialRequests()).toBe(1);
   });
 
   it('a missing token file is named, and no request is made', async () => {
     const { server, home } = await setUp();
-    const result = await runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: `${home.dir}/absent-token` }), home.cwd);
+    const result = await runHelper(
+      'get',
+      HUB,
+      home.env({ DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: `${home.dir}/absent-token` }),
+      home.cwd,
+    );
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/^instance token file .*absent-token does not exist/);
     expect(server.requests).toHaveLength(0);
@@ -147,7 +175,9 @@ describe('docker-credential-dstack binary: server failures', () => {
     await writeFile(home.tokenFile, text, { mode: 0o600 });
     const result = await runHelper('get', HUB, home.env(), home.cwd);
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toBe(`instance token file ${home.tokenFile} holds more than one token, white space or non-ASCII characters: write only the instance token from the dstack server there\n`);
+    expect(result.stdout).toBe(
+      `instance token file ${home.tokenFile} holds more than one token, white space or non-ASCII characters: write only the instance token from the dstack server there\n`,
+    );
     expect(result.stdout + result.stderr).not.toContain('token-part');
     expect(server.requests).toHaveLength(0);
   });
@@ -163,7 +193,12 @@ describe('docker-credential-dstack binary: server failures', () => {
 
   it('plain http:// to a non-loopback host is refused before any request', async () => {
     const { home } = await setUp();
-    const result = await runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_SERVER: 'http://dstack.example:8080' }), home.cwd);
+    const result = await runHelper(
+      'get',
+      HUB,
+      home.env({ DOCKER_CREDENTIAL_DSTACK_SERVER: 'http://dstack.example:8080' }),
+      home.cwd,
+    );
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/plain http:\/\/ would send the instance token in clear text .*use https:\/\//);
   });
@@ -171,10 +206,17 @@ describe('docker-credential-dstack binary: server failures', () => {
   it('failure policy anonymous: server down → the not-found line and a warning on stderr', async () => {
     const { server, home } = await setUp();
     await server.close();
-    const result = await runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_ON_ERROR: 'anonymous', DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '1s' }), home.cwd);
+    const result = await runHelper(
+      'get',
+      HUB,
+      home.env({ DOCKER_CREDENTIAL_DSTACK_ON_ERROR: 'anonymous', DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '1s' }),
+      home.cwd,
+    );
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toBe('credentials not found in native keychain\n');
-    expect(result.stderr).toMatch(/warning: cannot reach dstack server .*; pulling https:\/\/index\.docker\.io\/v1\/ anonymously/);
+    expect(result.stderr).toMatch(
+      /warning: cannot reach dstack server .*; pulling https:\/\/index\.docker\.io\/v1\/ anonymously/,
+    );
   });
 
   it('debug output goes to stderr only, never holds the secret or the token', async () => {

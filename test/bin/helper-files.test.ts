@@ -16,8 +16,21 @@ beforeAll(() => assertBinaryBuilt());
 
 // Killed after 15 s: the code as it was hangs forever on a FIFO (a sync read blocks the timers too).
 async function get(home: HelperHome, extra: Record<string, string> = {}) {
-  const result = await execa(HELPER_BINARY, ['get'], { input: HUB, env: home.env({ DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '1s', ...extra }), extendEnv: false, cwd: home.cwd, reject: false, timeout: 15_000, stripFinalNewline: false });
-  return { exitCode: result.exitCode, timedOut: result.timedOut, stdout: String(result.stdout), stderr: String(result.stderr) };
+  const result = await execa(HELPER_BINARY, ['get'], {
+    input: HUB,
+    env: home.env({ DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '1s', ...extra }),
+    extendEnv: false,
+    cwd: home.cwd,
+    reject: false,
+    timeout: 15_000,
+    stripFinalNewline: false,
+  });
+  return {
+    exitCode: result.exitCode,
+    timedOut: result.timedOut,
+    stdout: String(result.stdout),
+    stderr: String(result.stderr),
+  };
 }
 
 function mkfifo(path: string): void {
@@ -29,10 +42,15 @@ describe('docker-credential-dstack binary: the instance token file', () => {
     const { server, home } = await setUp();
     const fifo = join(home.dir, 'token.fifo');
     mkfifo(fifo);
-    const result = await get(home, { DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: fifo, DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '10m' });
+    const result = await get(home, {
+      DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: fifo,
+      DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '10m',
+    });
     expect(result.timedOut).toBe(false);
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toBe(`instance token file ${fifo} is a FIFO, not a regular file: write the instance token from the dstack server into a regular file (mode 0600)\n`);
+    expect(result.stdout).toBe(
+      `instance token file ${fifo} is a FIFO, not a regular file: write the instance token from the dstack server into a regular file (mode 0600)\n`,
+    );
     expect(server.credentialRequests()).toBe(0);
   });
 
@@ -42,7 +60,9 @@ describe('docker-credential-dstack binary: the instance token file', () => {
     await mkdir(dir);
     const result = await get(home, { DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: dir });
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toBe(`instance token file ${dir} is a directory, not a regular file: point DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE ("tokenFile") at the token file itself\n`);
+    expect(result.stdout).toBe(
+      `instance token file ${dir} is a directory, not a regular file: point DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE ("tokenFile") at the token file itself\n`,
+    );
     expect(server.credentialRequests()).toBe(0);
   });
 
@@ -52,7 +72,9 @@ describe('docker-credential-dstack binary: the instance token file', () => {
     await writeFile(big, 'x'.repeat(2 * 1024 * 1024), { mode: 0o600 });
     const result = await get(home, { DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: big });
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toBe(`instance token file ${big} is larger than the 8 KiB an instance token can be (2 MiB): write only the instance token from the dstack server there\n`);
+    expect(result.stdout).toBe(
+      `instance token file ${big} is larger than the 8 KiB an instance token can be (2 MiB): write only the instance token from the dstack server there\n`,
+    );
     expect(server.credentialRequests()).toBe(0);
   });
 
@@ -62,7 +84,9 @@ describe('docker-credential-dstack binary: the instance token file', () => {
     await symlink(home.tokenFile, link);
     const result = await get(home, { DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: link });
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toBe(`instance token file ${link} is a symbolic link, which the helper does not follow: point DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE ("tokenFile") at the token file itself\n`);
+    expect(result.stdout).toBe(
+      `instance token file ${link} is a symbolic link, which the helper does not follow: point DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE ("tokenFile") at the token file itself\n`,
+    );
     expect(server.credentialRequests()).toBe(0);
   });
 });
@@ -75,7 +99,9 @@ describe('docker-credential-dstack binary: other files it opens', () => {
     const result = await get(home, { DOCKER_CREDENTIAL_DSTACK_CONFIG: fifo });
     expect(result.timedOut).toBe(false);
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toBe(`config file ${fifo} is a FIFO, not a regular file: fix DOCKER_CREDENTIAL_DSTACK_CONFIG or the file\n`);
+    expect(result.stdout).toBe(
+      `config file ${fifo} is a FIFO, not a regular file: fix DOCKER_CREDENTIAL_DSTACK_CONFIG or the file\n`,
+    );
   });
 
   it('a FIFO nobody reads as the log file: the pull goes on without the log', async () => {
@@ -100,8 +126,16 @@ describe('docker-credential-dstack binary: a lock file that cannot be a live loc
   it.each([
     ['a FIFO', (path: string) => mkfifo(path), 'is a FIFO'],
     ['a directory', (path: string) => mkdir(path), 'is a directory'],
-    ['a dangling symbolic link', (path: string) => symlink('/nonexistent/dstack-lock-target', path), 'is a symbolic link'],
-    ['a live pid with a time in the future', (path: string) => writeFile(path, `${process.pid} ${Date.now() + 3_600_000}\n`, { mode: 0o600 }), 'names a time in the future'],
+    [
+      'a dangling symbolic link',
+      (path: string) => symlink('/nonexistent/dstack-lock-target', path),
+      'is a symbolic link',
+    ],
+    [
+      'a live pid with a time in the future',
+      (path: string) => writeFile(path, `${process.pid} ${Date.now() + 3_600_000}\n`, { mode: 0o600 }),
+      'names a time in the future',
+    ],
   ])('%s', async (_, plant, reason) => {
     const { server, home } = await setUp();
     const lockPath = await plantLock(home, plant);
@@ -110,7 +144,9 @@ describe('docker-credential-dstack binary: a lock file that cannot be a live loc
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(result.stdout).Secret).toBe('hub-secret');
     // Broken, not waited out: the code as it was waited the budget + 2 s, then said so.
-    expect(result.stderr).toContain(`docker-credential-dstack: warning: broke a stale cache lock: lock ${lockPath} ${reason}`);
+    expect(result.stderr).toContain(
+      `docker-credential-dstack: warning: broke a stale cache lock: lock ${lockPath} ${reason}`,
+    );
     expect(result.stderr).not.toContain('waited');
     expect(server.credentialRequests()).toBe(1);
     // Nothing left behind: no lock, no moved-aside copy.

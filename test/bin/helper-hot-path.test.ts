@@ -18,10 +18,20 @@ let script: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dcd-hot-'));
   script = join(await bundle(join(dir, 'js')), 'docker-credential-dstack.cjs');
-  await writeFile(join(dir, 'probe.cjs'), `const base = new Set(process.moduleLoadList);
-process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(join(dir, 'loaded.txt'))}, process.moduleLoadList.filter((m) => !base.has(m)).join('\\n')));\n`);
+  await writeFile(
+    join(dir, 'probe.cjs'),
+    `const base = new Set(process.moduleLoadList);
+process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(join(dir, 'loaded.txt'))}, process.moduleLoadList.filter((m) => !base.has(m)).join('\\n')));\n`,
+  );
   await writeFile(join(dir, 'config.json'), '{}');
-  await openFileCache(join(dir, 'cache')).write({ kind: 'credential', registry: HUB, username: 'u', secret: new Secret('hot-secret'), issuedAt: new Date(), expiresAt: new Date(Date.now() + 3_600_000) });
+  await openFileCache(join(dir, 'cache')).write({
+    kind: 'credential',
+    registry: HUB,
+    username: 'u',
+    secret: new Secret('hot-secret'),
+    issuedAt: new Date(),
+    expiresAt: new Date(Date.now() + 3_600_000),
+  });
 }, 60_000);
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -30,13 +40,19 @@ describe('cache-hit get: what it loads', () => {
     const result = await execa(process.execPath, ['-r', join(dir, 'probe.cjs'), script, 'get'], {
       input: HUB,
       extendEnv: false,
-      env: { DOCKER_CREDENTIAL_DSTACK_SERVER: 'http://127.0.0.1:1', DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: join(dir, 'cache'), DOCKER_CREDENTIAL_DSTACK_CONFIG: join(dir, 'config.json') },
+      env: {
+        DOCKER_CREDENTIAL_DSTACK_SERVER: 'http://127.0.0.1:1',
+        DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: join(dir, 'cache'),
+        DOCKER_CREDENTIAL_DSTACK_CONFIG: join(dir, 'config.json'),
+      },
       reject: false,
     });
     expect(result.stdout).toBe(`{"ServerURL":"${HUB}","Username":"u","Secret":"hot-secret"}`);
     const { readFile } = await import('node:fs/promises');
     const loaded = (await readFile(join(dir, 'loaded.txt'), 'utf8')).split('\n').filter(Boolean);
-    const forbidden = loaded.filter((m) => /NativeModule (net|http|https|tls|crypto|stream|_http_\w+|internal\/(http|tls|crypto|streams)\b)/.test(m));
+    const forbidden = loaded.filter((m) =>
+      /NativeModule (net|http|https|tls|crypto|stream|_http_\w+|internal\/(http|tls|crypto|streams)\b)/.test(m),
+    );
     expect(forbidden).toEqual([]);
   });
 });

@@ -17,7 +17,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dcd-https-'));
   const tls = await makeLoopbackCertificate(dir);
   certFile = tls.certFile;
-  server = await startContractServer({ tls, credentials: { [HUB]: { username: 'hub-user', secret: 'https-secret', ttlMs: 600_000 } } });
+  server = await startContractServer({
+    tls,
+    credentials: { [HUB]: { username: 'hub-user', secret: 'https-secret', ttlMs: 600_000 } },
+  });
   home = await makeHelperHome(server.url);
 });
 afterAll(async () => {
@@ -28,20 +31,53 @@ afterAll(async () => {
 
 describe('docker-credential-dstack binary over https', () => {
   it('refuses a certificate it cannot verify, naming the CA setting', async () => {
-    const result = await runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: join(dir, 'c1') }), home.cwd);
+    const result = await runHelper(
+      'get',
+      HUB,
+      home.env({ DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: join(dir, 'c1') }),
+      home.cwd,
+    );
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toMatch(new RegExp(`^TLS connection to dstack server ${server.url} failed \\(\\w+\\): set DOCKER_CREDENTIAL_DSTACK_CA_FILE`));
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `^TLS connection to dstack server ${server.url} failed \\(\\w+\\): set DOCKER_CREDENTIAL_DSTACK_CA_FILE`,
+      ),
+    );
   });
 
   it('trusts DOCKER_CREDENTIAL_DSTACK_CA_FILE, and goes through HTTPS_PROXY unless NO_PROXY names the host', async () => {
     const proxy = await startConnectProxy();
     try {
-      const direct = await runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: join(dir, 'c2'), DOCKER_CREDENTIAL_DSTACK_CA_FILE: certFile }), home.cwd);
+      const direct = await runHelper(
+        'get',
+        HUB,
+        home.env({ DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: join(dir, 'c2'), DOCKER_CREDENTIAL_DSTACK_CA_FILE: certFile }),
+        home.cwd,
+      );
       expect(JSON.parse(direct.stdout).Secret).toBe('https-secret');
-      const proxied = await runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: join(dir, 'c3'), DOCKER_CREDENTIAL_DSTACK_CA_FILE: certFile, HTTPS_PROXY: proxy.url }), home.cwd);
+      const proxied = await runHelper(
+        'get',
+        HUB,
+        home.env({
+          DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: join(dir, 'c3'),
+          DOCKER_CREDENTIAL_DSTACK_CA_FILE: certFile,
+          HTTPS_PROXY: proxy.url,
+        }),
+        home.cwd,
+      );
       expect(JSON.parse(proxied.stdout).Secret).toBe('https-secret');
       expect(proxy.tunnels).toEqual([`127.0.0.1:${new URL(server.url).port}`]);
-      const bypass = await runHelper('get', HUB, home.env({ DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: join(dir, 'c4'), DOCKER_CREDENTIAL_DSTACK_CA_FILE: certFile, https_proxy: proxy.url, no_proxy: '127.0.0.1' }), home.cwd);
+      const bypass = await runHelper(
+        'get',
+        HUB,
+        home.env({
+          DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: join(dir, 'c4'),
+          DOCKER_CREDENTIAL_DSTACK_CA_FILE: certFile,
+          https_proxy: proxy.url,
+          no_proxy: '127.0.0.1',
+        }),
+        home.cwd,
+      );
       expect(JSON.parse(bypass.stdout).Secret).toBe('https-secret');
       expect(proxy.tunnels).toHaveLength(1);
       expect(server.credentialRequests()).toBe(3);

@@ -26,7 +26,9 @@ describe('docker-credential-dstack binary: protocol actions', () => {
   it('get prints the credential as one JSON line, then serves it from the cache', async () => {
     const first = await runHelper('get', 'https://index.docker.io/v1/', home.env(), home.cwd);
     expect(first.exitCode).toBe(0);
-    expect(first.stdout).toBe(`{"ServerURL":"https://index.docker.io/v1/","Username":"hub-user","Secret":"${SECRET}"}\n`);
+    expect(first.stdout).toBe(
+      `{"ServerURL":"https://index.docker.io/v1/","Username":"hub-user","Secret":"${SECRET}"}\n`,
+    );
     expect(server.credentialRequests()).toBe(1);
     const request = server.requests.find((r) => r.path === '/v1/credentials')!;
     expect(JSON.parse(request.body)).toEqual({ registry: 'https://index.docker.io/v1/' });
@@ -72,7 +74,12 @@ describe('docker-credential-dstack binary: protocol actions', () => {
   });
 
   it('store refuses: docker login is not needed', async () => {
-    const result = await runHelper('store', JSON.stringify({ ServerURL: 'https://index.docker.io/v1/', Username: 'u', Secret: 'typed-password' }), home.env(), home.cwd);
+    const result = await runHelper(
+      'store',
+      JSON.stringify({ ServerURL: 'https://index.docker.io/v1/', Username: 'u', Secret: 'typed-password' }),
+      home.env(),
+      home.cwd,
+    );
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/^docker login is not needed for https:\/\/index\.docker\.io\/v1\/.*\n$/);
     expect(result.stdout).not.toContain('typed-password');
@@ -82,7 +89,10 @@ describe('docker-credential-dstack binary: protocol actions', () => {
     await runHelper('get', '127.0.0.1:5000', home.env(), home.cwd);
     const result = await runHelper('list', '', home.env(), home.cwd);
     expect(result.exitCode).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ 'https://index.docker.io/v1/': 'hub-user', '127.0.0.1:5000': 'local-user' });
+    expect(JSON.parse(result.stdout)).toEqual({
+      'https://index.docker.io/v1/': 'hub-user',
+      '127.0.0.1:5000': 'local-user',
+    });
     expect(result.stdout).not.toContain('secret');
   });
 
@@ -131,11 +141,29 @@ describe('docker-credential-dstack binary: protocol actions', () => {
   it('takes its settings from the config file, with the environment overriding it', async () => {
     const { writeFile } = await import('node:fs/promises');
     const config = `${home.dir}/config.json`;
-    await writeFile(config, JSON.stringify({ server: server.url, tokenFile: home.tokenFile, cacheDir: `${home.dir}/cache2`, onError: 'fail' }));
+    await writeFile(
+      config,
+      JSON.stringify({
+        server: server.url,
+        tokenFile: home.tokenFile,
+        cacheDir: `${home.dir}/cache2`,
+        onError: 'fail',
+      }),
+    );
     const fromFile = await runHelper('get', '127.0.0.1:5000', { DOCKER_CREDENTIAL_DSTACK_CONFIG: config }, home.cwd);
     expect(fromFile.exitCode).toBe(0);
     expect(JSON.parse(fromFile.stdout).Username).toBe('local-user');
-    const overridden = await runHelper('get', '127.0.0.1:5000', { DOCKER_CREDENTIAL_DSTACK_CONFIG: config, DOCKER_CREDENTIAL_DSTACK_SERVER: 'http://127.0.0.1:1', DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: `${home.dir}/cache3`, DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '300' }, home.cwd);
+    const overridden = await runHelper(
+      'get',
+      '127.0.0.1:5000',
+      {
+        DOCKER_CREDENTIAL_DSTACK_CONFIG: config,
+        DOCKER_CREDENTIAL_DSTACK_SERVER: 'http://127.0.0.1:1',
+        DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: `${home.dir}/cache3`,
+        DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '300',
+      },
+      home.cwd,
+    );
     expect(overridden.exitCode).toBe(1);
     expect(overridden.stdout).toContain('http://127.0.0.1:1');
   });

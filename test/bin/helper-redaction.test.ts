@@ -14,7 +14,9 @@ let home: HelperHome;
 
 beforeAll(async () => {
   assertBinaryBuilt();
-  server = await startContractServer({ credentials: { 'https://index.docker.io/v1/': { username: 'hub-user', secret: 'hub-secret', ttlMs: 600_000 } } });
+  server = await startContractServer({
+    credentials: { 'https://index.docker.io/v1/': { username: 'hub-user', secret: 'hub-secret', ttlMs: 600_000 } },
+  });
   home = await makeHelperHome(server.url);
 });
 afterAll(async () => {
@@ -35,9 +37,16 @@ function expectNoUserInfo(text: string): void {
 describe('docker-credential-dstack binary: user info in URLs never reaches any output', () => {
   it('a server URL with user info (environment): refused, shown without it', async () => {
     const port = new URL(server.url).port;
-    const result = await runHelper('get', 'https://index.docker.io/v1/', home.env({ DOCKER_CREDENTIAL_DSTACK_SERVER: `https://${USER}:${PASSWORD}@127.0.0.1:${port}` }), home.cwd);
+    const result = await runHelper(
+      'get',
+      'https://index.docker.io/v1/',
+      home.env({ DOCKER_CREDENTIAL_DSTACK_SERVER: `https://${USER}:${PASSWORD}@127.0.0.1:${port}` }),
+      home.cwd,
+    );
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toBe(`invalid dstack server URL "https://***@127.0.0.1:${port}": credentials in the server URL are not allowed; the instance token file authenticates the host\n`);
+    expect(result.stdout).toBe(
+      `invalid dstack server URL "https://***@127.0.0.1:${port}": credentials in the server URL are not allowed; the instance token file authenticates the host\n`,
+    );
     expectNoUserInfo(await everythingPrinted(result));
   });
 
@@ -45,7 +54,11 @@ describe('docker-credential-dstack binary: user info in URLs never reaches any o
     const config = join(home.dir, 'userinfo-config.json');
     await writeFile(config, JSON.stringify({ server: `https://${USER}:${PASSWORD}/x@dstack.example` }));
     const env = home.env({ DOCKER_CREDENTIAL_DSTACK_CONFIG: config, DOCKER_CREDENTIAL_DSTACK_SERVER: '' });
-    for (const [action, input] of [['get', 'docker.io'], ['erase', 'docker.io'], ['list', '']] as const) {
+    for (const [action, input] of [
+      ['get', 'docker.io'],
+      ['erase', 'docker.io'],
+      ['list', ''],
+    ] as const) {
       const result = await runHelper(action, input, env, home.cwd);
       expect(result.exitCode).toBe(1);
       expect(result.stdout).toContain('"https://***@dstack.example"');
@@ -56,22 +69,38 @@ describe('docker-credential-dstack binary: user info in URLs never reaches any o
   it('a registry key with user info on stdin', async () => {
     const result = await runHelper('get', `https://${USER}:${PASSWORD}@registry.example`, home.env(), home.cwd);
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toMatch(/^invalid registry key "https:\/\/\*\*\*@registry\.example": credentials in a registry key are not allowed/);
+    expect(result.stdout).toMatch(
+      /^invalid registry key "https:\/\/\*\*\*@registry\.example": credentials in a registry key are not allowed/,
+    );
     expectNoUserInfo(await everythingPrinted(result));
   });
 
   it('docker login (store) with user info in ServerURL', async () => {
-    const input = JSON.stringify({ ServerURL: `https://${USER}:${PASSWORD}@registry.example`, Username: 'someone', Secret: 'pw' });
+    const input = JSON.stringify({
+      ServerURL: `https://${USER}:${PASSWORD}@registry.example`,
+      Username: 'someone',
+      Secret: 'pw',
+    });
     const result = await runHelper('store', input, home.env(), home.cwd);
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toBe('docker login is not needed for https://***@registry.example: docker-credential-dstack gets short-lived credentials from the dstack server and stores none\n');
+    expect(result.stdout).toBe(
+      'docker login is not needed for https://***@registry.example: docker-credential-dstack gets short-lived credentials from the dstack server and stores none\n',
+    );
     expectNoUserInfo(await everythingPrinted(result));
   });
 
   it('configure --mirror with user info (a password holding "/")', async () => {
     const host = await fakeHost();
     try {
-      const result = await host.run(['configure', '--dry-run', '--engines', 'docker', ...host.pathArgs, '--mirror', `https://${USER}:${PASSWORD}/x@mirror.example`]);
+      const result = await host.run([
+        'configure',
+        '--dry-run',
+        '--engines',
+        'docker',
+        ...host.pathArgs,
+        '--mirror',
+        `https://${USER}:${PASSWORD}/x@mirror.example`,
+      ]);
       expect(result.exitCode).not.toBe(0);
       expect(`${result.stdout}${result.stderr}`).toContain('invalid mirror URL "https://***@mirror.example"');
       expectNoUserInfo(`${result.stdout}${result.stderr}`);
@@ -83,7 +112,11 @@ describe('docker-credential-dstack binary: user info in URLs never reaches any o
   it('doctor with a server URL with user info', async () => {
     const host = await fakeHost();
     try {
-      const result = await host.run(['doctor'], { DOCKER_CREDENTIAL_DSTACK_CONFIG: join(home.dir, 'no-config.json'), DOCKER_CREDENTIAL_DSTACK_SERVER: `https://${USER}:${PASSWORD}@dstack.example`, DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: home.tokenFile });
+      const result = await host.run(['doctor'], {
+        DOCKER_CREDENTIAL_DSTACK_CONFIG: join(home.dir, 'no-config.json'),
+        DOCKER_CREDENTIAL_DSTACK_SERVER: `https://${USER}:${PASSWORD}@dstack.example`,
+        DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: home.tokenFile,
+      });
       expect(`${result.stdout}${result.stderr}`).toContain('https://***@dstack.example');
       expectNoUserInfo(`${result.stdout}${result.stderr}`);
     } finally {

@@ -19,21 +19,37 @@ describe('release binaries', () => {
     expect(names).toEqual(PROGRAMS.flatMap((p) => [`${p}-linux-arm64`, `${p}-linux-x64`]).sort());
     for (const line of sums) {
       const [digest, name] = line.split(/\s+/);
-      expect(createHash('sha256').update(readFileSync(join(dist, name!))).digest('hex')).toBe(digest);
+      expect(
+        createHash('sha256')
+          .update(readFileSync(join(dist, name!)))
+          .digest('hex'),
+      ).toBe(digest);
     }
   });
 
-  it.skipIf(!canEmulate && process.env.CI !== 'true')('arm64 binaries start and answer under emulation', async () => {
-    expect(canEmulate, `${QEMU} and arm64 libraries under ${ARM64_ROOT} are needed: run scripts/e2e/install-packages.sh as root`).toBe(true);
-    const run = (name: string, args: string[], input = '') =>
-      execa(QEMU, ['-L', ARM64_ROOT, join(dist, `${name}-linux-arm64`), ...args], { input, reject: false, env: {}, extendEnv: false });
-    const helper = await run('docker-credential-dstack', ['--version']);
-    expect(helper.stdout).toMatch(/^docker-credential-dstack \d+\.\d+\.\d+/);
-    const server = await run('dstack-registry-auth', ['--version']);
-    expect(server.stdout).toMatch(/^dstack-registry-auth \d+\.\d+\.\d+/);
-    // The protocol path (lazily loaded modules) works too: empty input is the protocol's own error.
-    const get = await run('docker-credential-dstack', ['get'], '\n');
-    expect(get.exitCode).toBe(1);
-    expect(get.stdout.trim()).toBe('no credentials server URL');
-  }, 60_000);
+  it.skipIf(!canEmulate && process.env.CI !== 'true')(
+    'arm64 binaries start and answer under emulation',
+    async () => {
+      expect(
+        canEmulate,
+        `${QEMU} and arm64 libraries under ${ARM64_ROOT} are needed: run scripts/e2e/install-packages.sh as root`,
+      ).toBe(true);
+      const run = (name: string, args: string[], input = '') =>
+        execa(QEMU, ['-L', ARM64_ROOT, join(dist, `${name}-linux-arm64`), ...args], {
+          input,
+          reject: false,
+          env: {},
+          extendEnv: false,
+        });
+      const helper = await run('docker-credential-dstack', ['--version']);
+      expect(helper.stdout).toMatch(/^docker-credential-dstack \d+\.\d+\.\d+/);
+      const server = await run('dstack-registry-auth', ['--version']);
+      expect(server.stdout).toMatch(/^dstack-registry-auth \d+\.\d+\.\d+/);
+      // The protocol path (lazily loaded modules) works too: empty input is the protocol's own error.
+      const get = await run('docker-credential-dstack', ['get'], '\n');
+      expect(get.exitCode).toBe(1);
+      expect(get.stdout.trim()).toBe('no credentials server URL');
+    },
+    60_000,
+  );
 });

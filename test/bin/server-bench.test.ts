@@ -17,13 +17,30 @@ describe('scripts/bench/server.mjs', () => {
       const json = join(dir, 'rows.json');
       const result = await execa(process.execPath, [join(root, 'scripts', 'bench', 'server.mjs')], {
         reject: false,
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BENCH_SECONDS: '0.3', BENCH_CONCURRENCY: '4', BENCH_JSON: json },
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          BENCH_SECONDS: '0.3',
+          BENCH_CONCURRENCY: '4',
+          BENCH_JSON: json,
+        },
         extendEnv: false,
       });
       expect(result.exitCode, `${String(result.stdout)}\n${String(result.stderr)}`).toBe(0);
-      expect(String(result.stdout)).toMatch(/targets for POST \/v1\/credentials \(static\): throughput ≥ 50% of the floor: (met|MISSED)/);
-      const rows = JSON.parse(await readFile(json, 'utf8')) as { name: string; perSecond: number; ratio?: number; half?: { p99Ms: number } }[];
-      expect(rows.map((row) => row.name)).toEqual(['floor: constant Node HTTP server', 'POST /v1/credentials (static)', 'GET /v1/token (realm, ticket)', 'POST /v1/credentials (broker, warm)']);
+      expect(String(result.stdout)).toMatch(
+        /targets for POST \/v1\/credentials \(static\): throughput ≥ 50% of the floor: (met|MISSED)/,
+      );
+      const rows = JSON.parse(await readFile(json, 'utf8')) as {
+        name: string;
+        perSecond: number;
+        ratio?: number;
+        half?: { p99Ms: number };
+      }[];
+      expect(rows.map((row) => row.name)).toEqual([
+        'floor: constant Node HTTP server',
+        'POST /v1/credentials (static)',
+        'GET /v1/token (realm, ticket)',
+        'POST /v1/credentials (broker, warm)',
+      ]);
       for (const row of rows) {
         expect(row.perSecond).toBeGreaterThan(0);
         expect(row.half?.p99Ms).toBeGreaterThan(0);

@@ -38,10 +38,26 @@ async function serve(extra: Record<string, string>): Promise<string> {
 
 describe('dstack-registry-auth binary: user info in URLs never reaches any output', () => {
   it.each([
-    ['public URL that does not parse', { DSTACK_REGISTRY_AUTH_PUBLIC_URL: `https://${USER}:${PASSWORD}@` }, '"https://***@" is not a URL'],
-    ['mirror URL whose password holds "/"', { DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL: `https://${USER}:${PASSWORD}/x@mirror.example` }, 'invalid mirror URL "https://***@mirror.example"'],
-    ['PostgreSQL database that cannot be reached', { DSTACK_REGISTRY_AUTH_DATABASE_URL: `postgresql://${USER}:${PASSWORD}@127.0.0.1:1/revocations` }, 'PostgreSQL at postgresql://***@127.0.0.1:1/revocations'],
-    ['default registry with user info', { DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: `https://${USER}:${PASSWORD}@registry.example` }, 'invalid registry key "https://***@registry.example"'],
+    [
+      'public URL that does not parse',
+      { DSTACK_REGISTRY_AUTH_PUBLIC_URL: `https://${USER}:${PASSWORD}@` },
+      '"https://***@" is not a URL',
+    ],
+    [
+      'mirror URL whose password holds "/"',
+      { DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL: `https://${USER}:${PASSWORD}/x@mirror.example` },
+      'invalid mirror URL "https://***@mirror.example"',
+    ],
+    [
+      'PostgreSQL database that cannot be reached',
+      { DSTACK_REGISTRY_AUTH_DATABASE_URL: `postgresql://${USER}:${PASSWORD}@127.0.0.1:1/revocations` },
+      'PostgreSQL at postgresql://***@127.0.0.1:1/revocations',
+    ],
+    [
+      'default registry with user info',
+      { DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: `https://${USER}:${PASSWORD}@registry.example` },
+      'invalid registry key "https://***@registry.example"',
+    ],
   ])('%s', async (_, extra, shown) => {
     const output = await serve(extra);
     expect(output).toContain(shown);

@@ -24,7 +24,10 @@ describe('atomicWrite', () => {
 
   it('exclusive: of two writers the first wins and the second is told so, without a trace', async () => {
     const path = join(dir, 'instance.key');
-    const results = await Promise.all([atomicWrite(path, 'first', { mode: 0o600, exclusive: true }), atomicWrite(path, 'second', { mode: 0o600, exclusive: true })]);
+    const results = await Promise.all([
+      atomicWrite(path, 'first', { mode: 0o600, exclusive: true }),
+      atomicWrite(path, 'second', { mode: 0o600, exclusive: true }),
+    ]);
     expect(results.filter(Boolean)).toHaveLength(1);
     expect(['first', 'second'][results.indexOf(true)]).toBe(await readFile(path, 'utf8'));
     expect(await atomicWrite(path, 'third', { exclusive: true })).toBe(false);

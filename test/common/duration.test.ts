@@ -27,10 +27,17 @@ describe('parseDuration', () => {
 
   it('holds a lifetime to its upper bound, naming the setting and the bound', () => {
     expect(parseDuration('1d', 'X_TTL', MAX_SHORT_LIFETIME_SECONDS)).toBe(86_400);
-    expect(() => parseDuration('86401', 'X_TTL', MAX_SHORT_LIFETIME_SECONDS)).toThrow(/^X_TTL: 86401s is longer than the 1d this lifetime allows/);
+    expect(() => parseDuration('86401', 'X_TTL', MAX_SHORT_LIFETIME_SECONDS)).toThrow(
+      /^X_TTL: 86401s is longer than the 1d this lifetime allows/,
+    );
   });
 
   it('formats back to the shortest exact unit', () => {
-    expect([formatDuration(90), formatDuration(600), formatDuration(86_400 * 30), formatDuration(3601)]).toEqual(['90s', '10m', '30d', '3601s']);
+    expect([formatDuration(90), formatDuration(600), formatDuration(86_400 * 30), formatDuration(3601)]).toEqual([
+      '90s',
+      '10m',
+      '30d',
+      '3601s',
+    ]);
   });
 });

@@ -6,10 +6,14 @@ import { CodedError, isCodedError } from '../../src/common/errors.ts';
 import { ERROR_STATUS } from '../../src/contract/error-codes.ts';
 import { SRC, sourceFiles } from '../helpers/source-files.ts';
 
-
 // Literal codes as src writes them: `new CodedError('x'`, a subclass's `super('x'`, a named
 // subclass such as `new TicketRejected('x'`, and `isCodedError(e, 'x')`.
-const CODE_SITES = [/new CodedError\(\s*'([a-z_]+)'/g, /new TicketRejected\(\s*'([a-z_]+)'/g, /\bsuper\(\s*'([a-z_]+)'/g, /isCodedError\([^,()]+,\s*'([a-z_]+)'\)/g];
+const CODE_SITES = [
+  /new CodedError\(\s*'([a-z_]+)'/g,
+  /new TicketRejected\(\s*'([a-z_]+)'/g,
+  /\bsuper\(\s*'([a-z_]+)'/g,
+  /isCodedError\([^,()]+,\s*'([a-z_]+)'\)/g,
+];
 
 describe('error codes', () => {
   it('lists every code that src gives a CodedError (add a new one to src/common/error-code.ts)', () => {
@@ -28,7 +32,7 @@ describe('error codes', () => {
     expect(unknown).toEqual([]);
   });
 
-  it('holds each code once, the contract\'s among them', () => {
+  it("holds each code once, the contract's among them", () => {
     expect(new Set(KNOWN_ERROR_CODES).size).toBe(KNOWN_ERROR_CODES.length);
     for (const code of Object.keys(ERROR_STATUS)) expect(isKnownErrorCode(code), code).toBe(true);
     expect(isKnownErrorCode('no_such_code')).toBe(false);

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { byCodeUnit, escapeHelp, escapeLabelValue, familyHeader, formatLabels, formatSampleValue, sampleLine, sortedLabels } from '../../src/common/prometheus-text.ts';
+import {
+  byCodeUnit,
+  escapeHelp,
+  escapeLabelValue,
+  familyHeader,
+  formatLabels,
+  formatSampleValue,
+  sampleLine,
+  sortedLabels,
+} from '../../src/common/prometheus-text.ts';
 
 describe('prometheus text', () => {
   it('sorts by code unit, not by locale: upper case before lower, "_" between them', () => {
@@ -8,7 +17,10 @@ describe('prometheus text', () => {
   });
 
   it('writes HELP before TYPE, escaping backslash and newline in HELP only', () => {
-    expect(familyHeader('x_total', 'a \\ b\nc "q"', 'counter')).toEqual(['# HELP x_total a \\\\ b\\nc "q"', '# TYPE x_total counter']);
+    expect(familyHeader('x_total', 'a \\ b\nc "q"', 'counter')).toEqual([
+      '# HELP x_total a \\\\ b\\nc "q"',
+      '# TYPE x_total counter',
+    ]);
     expect(escapeHelp('plain')).toBe('plain');
   });
 

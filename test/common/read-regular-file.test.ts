@@ -31,9 +31,15 @@ describe('readRegularFile', () => {
       expect(readRegularFile(join(dir, 'big'), { maxBytes: 5 })).toEqual({ kind: 'too_large', size: 6 });
       expect(readRegularFile(join(dir, 'd'), { maxBytes: 10 })).toEqual({ kind: 'not_regular', what: 'a directory' });
       expect(readRegularFile(join(dir, 'fifo'), { maxBytes: 10 })).toEqual({ kind: 'not_regular', what: 'a FIFO' });
-      expect(readRegularFile(join(dir, 'link'), { maxBytes: 10 })).toEqual({ kind: 'not_regular', what: 'a symbolic link' });
+      expect(readRegularFile(join(dir, 'link'), { maxBytes: 10 })).toEqual({
+        kind: 'not_regular',
+        what: 'a symbolic link',
+      });
       expect(readRegularFile(join(dir, 'sock'), { maxBytes: 10 })).toEqual({ kind: 'not_regular', what: 'a socket' });
-      expect(readRegularFile('/dev/null', { maxBytes: 10, followLinks: true })).toEqual({ kind: 'not_regular', what: 'a device' });
+      expect(readRegularFile('/dev/null', { maxBytes: 10, followLinks: true })).toEqual({
+        kind: 'not_regular',
+        what: 'a device',
+      });
     } finally {
       server.close();
     }
@@ -47,6 +53,11 @@ describe('readRegularFile', () => {
   });
 
   it('formats sizes for messages', () => {
-    expect([formatBytes(512), formatBytes(8192), formatBytes(9000), formatBytes(2 * 1024 * 1024)]).toEqual(['512 bytes', '8 KiB', '8.8 KiB', '2 MiB']);
+    expect([formatBytes(512), formatBytes(8192), formatBytes(9000), formatBytes(2 * 1024 * 1024)]).toEqual([
+      '512 bytes',
+      '8 KiB',
+      '8.8 KiB',
+      '2 MiB',
+    ]);
   });
 });

@@ -19,8 +19,11 @@ describe('redactUrl: one URL value', () => {
 
 describe('redactUrlsIn: free text', () => {
   it('hides the user info of every URL in a line and leaves the rest', () => {
-    expect(redactUrlsIn('cannot reach https://alice:S3cret@a.example (ECONNREFUSED); mirror "http://bob:pw@m.example/x" too'))
-      .toBe('cannot reach https://***@a.example (ECONNREFUSED); mirror "http://***@m.example/x" too');
+    expect(
+      redactUrlsIn(
+        'cannot reach https://alice:S3cret@a.example (ECONNREFUSED); mirror "http://bob:pw@m.example/x" too',
+      ),
+    ).toBe('cannot reach https://***@a.example (ECONNREFUSED); mirror "http://***@m.example/x" too');
   });
 
   it('leaves text without URLs alone, e-mail addresses included', () => {

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCloudStack, type CloudStack } from './harness/cloud-stack.ts';
-import { expectEnginePullThroughPrefix, expectHelperPulls, expectNoCloudSecretOnHost, expectVendorRefusal } from './harness/cloud-checks.ts';
+import {
+  expectEnginePullThroughPrefix,
+  expectHelperPulls,
+  expectNoCloudSecretOnHost,
+  expectVendorRefusal,
+} from './harness/cloud-checks.ts';
 import { acrEntry, acrServiceEnv, startAcrStandIn, type AcrStandIn } from '../fixtures/cloud/acr-stand-in.ts';
 
 // The acr source end to end, on the host's dockerd only. The built service's Azure identity
@@ -12,9 +17,21 @@ const PREFIX = 'hub';
 const NULL_GUID = '00000000-0000-0000-0000-000000000000';
 // One registry (and its own exchange) per failure: a refusal is held per registry for a few seconds.
 const FAILURES = [
-  { status: 400, line: /the registry's \/oauth2\/exchange answered HTTP 400: the exchange was refused; check the registry name and tenant$/, outcome: 'bad_request' },
-  { status: 403, line: /the registry's \/oauth2\/exchange answered HTTP 403; grant the server's identity AcrPull on the registry$/, outcome: 'denied' },
-  { status: 429, line: /the registry's \/oauth2\/exchange answered HTTP 429: throttled; retry shortly$/, outcome: 'throttled' },
+  {
+    status: 400,
+    line: /the registry's \/oauth2\/exchange answered HTTP 400: the exchange was refused; check the registry name and tenant$/,
+    outcome: 'bad_request',
+  },
+  {
+    status: 403,
+    line: /the registry's \/oauth2\/exchange answered HTTP 403; grant the server's identity AcrPull on the registry$/,
+    outcome: 'denied',
+  },
+  {
+    status: 429,
+    line: /the registry's \/oauth2\/exchange answered HTTP 429: throttled; retry shortly$/,
+    outcome: 'throttled',
+  },
   { status: 503, line: /the registry's \/oauth2\/exchange answered HTTP 503; retry later$/, outcome: 'vendor_error' },
 ];
 const failingKey = (status: number) => `failing${status}.azurecr.io`;
@@ -44,7 +61,10 @@ describe('e2e: the acr source (managed identity and /oauth2/exchange stand-in, h
           serviceEnv: acrServiceEnv(acr),
           entries: (registry) => {
             acr.registry = registry.host;
-            return [acrEntry(registry.host, acr), ...[...failing].map(([status, standIn]) => acrEntry(failingKey(status), standIn))];
+            return [
+              acrEntry(registry.host, acr),
+              ...[...failing].map(([status, standIn]) => acrEntry(failingKey(status), standIn)),
+            ];
           },
           secrets: [acr.identityHeader],
           password: acr.refreshToken,
@@ -70,11 +90,14 @@ describe('e2e: the acr source (managed identity and /oauth2/exchange stand-in, h
     await expectEnginePullThroughPrefix(stack, PREFIX);
   });
 
-  it.each(FAILURES)('the exchange answering $status: the helper prints one readable line, the service counts $outcome', async ({ status, line, outcome }) => {
-    // The failing exchange must get as far as the failure: it accepts the one Entra token.
-    failing.get(status)!.entraToken = acr.entraToken;
-    await expectVendorRefusal(stack, { registry: failingKey(status), source: 'acr', line, outcome, outputs });
-  });
+  it.each(FAILURES)(
+    'the exchange answering $status: the helper prints one readable line, the service counts $outcome',
+    async ({ status, line, outcome }) => {
+      // The failing exchange must get as far as the failure: it accepts the one Entra token.
+      failing.get(status)!.entraToken = acr.entraToken;
+      await expectVendorRefusal(stack, { registry: failingKey(status), source: 'acr', line, outcome, outputs });
+    },
+  );
 
   it('the Entra ID token and the identity secret are nowhere on the host', async () => {
     await expectNoCloudSecretOnHost(stack, [...stack.vendor.secrets, acr.entraToken], outputs);

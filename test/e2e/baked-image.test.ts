@@ -38,7 +38,21 @@ describe('e2e: a baked image enrolls at first boot', () => {
   // The overlay lives in a mount namespace of its own that dies with the command: nothing stays mounted.
   function overRoot(argv: string[]): string[] {
     const mount = 'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$4" && shift 4 && exec "$@"';
-    return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', mount, 'overlay', base.dir, layers.upper, layers.work, layers.merged, ...argv];
+    return [
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      mount,
+      'overlay',
+      base.dir,
+      layers.upper,
+      layers.work,
+      layers.merged,
+      ...argv,
+    ];
   }
   // A baked unit's command, run from the baked root in the VM namespace.
   function inBakedVm(argv: string[]): [string, string[]] {
@@ -50,21 +64,45 @@ describe('e2e: a baked image enrolls at first boot', () => {
   }
 
   it('bakes the binary, the units and the enroll-at-boot config, and no token', async () => {
-    const [file, ...args] = overRoot(['sh', BAKE, '--root', layers.merged, '--server', stack.service.url, '--ca-file', stack.tlsCert, '--binary', HELPER_BINARY]);
+    const [file, ...args] = overRoot([
+      'sh',
+      BAKE,
+      '--root',
+      layers.merged,
+      '--server',
+      stack.service.url,
+      '--ca-file',
+      stack.tlsCert,
+      '--binary',
+      HELPER_BINARY,
+    ]);
     const bake = await execa(file!, args, { reject: false });
     expect(bake.exitCode, `${bake.stdout}\n${bake.stderr}`).toBe(0);
     expect(bake.stdout).toContain('baked: VMs from this image enroll with');
     const config = JSON.parse(await readFile(join(layers.upper, 'etc/docker-credential-dstack/config.json'), 'utf8'));
-    expect(config).toEqual({ server: stack.service.url, tokenFile: '/etc/docker-credential-dstack/token', caFile: '/etc/docker-credential-dstack/service-ca.pem' });
+    expect(config).toEqual({
+      server: stack.service.url,
+      tokenFile: '/etc/docker-credential-dstack/token',
+      caFile: '/etc/docker-credential-dstack/service-ca.pem',
+    });
     await expect(stat(join(layers.upper, 'etc/docker-credential-dstack/token'))).rejects.toThrow();
     expect((await stat(join(layers.upper, 'usr/local/bin/docker-credential-dstack'))).mode & 0o777).toBe(0o755);
     const enrollUnit = await unit(ENROLL_UNIT);
-    expect(enrollUnit).toContain('\nExecStart=/usr/local/bin/docker-credential-dstack enroll --cloud aws\nExecStartPost=-/usr/local/bin/docker-credential-dstack configure\n');
+    expect(enrollUnit).toContain(
+      '\nExecStart=/usr/local/bin/docker-credential-dstack enroll --cloud aws\nExecStartPost=-/usr/local/bin/docker-credential-dstack configure\n',
+    );
     expect(enrollUnit).toMatch(/^Before=docker-credential-dstack-mirror\.socket docker\.service containerd\.service$/m);
-    expect(await readlink(join(layers.upper, UNITS, 'multi-user.target.wants', ENROLL_UNIT))).toBe(join(UNITS, ENROLL_UNIT));
-    expect(await readlink(join(layers.upper, UNITS, 'sockets.target.wants', MIRROR_SOCKET))).toBe(join(UNITS, MIRROR_SOCKET));
+    expect(await readlink(join(layers.upper, UNITS, 'multi-user.target.wants', ENROLL_UNIT))).toBe(
+      join(UNITS, ENROLL_UNIT),
+    );
+    expect(await readlink(join(layers.upper, UNITS, 'sockets.target.wants', MIRROR_SOCKET))).toBe(
+      join(UNITS, MIRROR_SOCKET),
+    );
     // Nothing of the bake is left behind in the image but what it installed.
-    const { stdout: staged } = await execa('sh', ['-c', `ls -A "${join(layers.upper, 'var/tmp')}" 2>/dev/null || true`]);
+    const { stdout: staged } = await execa('sh', [
+      '-c',
+      `ls -A "${join(layers.upper, 'var/tmp')}" 2>/dev/null || true`,
+    ]);
     expect(staged).not.toMatch(/dstack-bake/);
   });
 
@@ -78,7 +116,10 @@ describe('e2e: a baked image enrolls at first boot', () => {
     expect(boot.exitCode, boot.stderr).toBe(0);
     expect(boot.stdout).toMatch(new RegExp(`^enrolled as aws:${ACCOUNT}:i-0b0b0b0b0b0b0b001 \\(project gpu\\)`));
     expect((await stat(join(layers.upper, 'etc/docker-credential-dstack/token'))).mode & 0o777).toBe(0o600);
-    expect((await stack.enrollments()).at(-1)).toMatchObject({ outcome: 'granted', instance: `aws:${ACCOUNT}:i-0b0b0b0b0b0b0b001` });
+    expect((await stack.enrollments()).at(-1)).toMatchObject({
+      outcome: 'granted',
+      instance: `aws:${ACCOUNT}:i-0b0b0b0b0b0b0b001`,
+    });
 
     // ExecStartPost: configure, now that the host holds a token (no dockerd runs yet: the unit
     // is ordered before docker.service, which then starts with the edited daemon.json).
@@ -88,7 +129,9 @@ describe('e2e: a baked image enrolls at first boot', () => {
     expect(configure.exitCode, `${configure.stdout}\n${configure.stderr}`).toBe(0);
     expect(configure.stdout).toMatch(/^configured$/m);
     expect(configure.stdout).toContain('dockerd: not running; the mirror applies when it starts');
-    expect(JSON.parse(await readFile(join(layers.upper, 'etc/docker/daemon.json'), 'utf8'))['registry-mirrors']).toEqual(['https://registry.enroll.test']);
+    expect(
+      JSON.parse(await readFile(join(layers.upper, 'etc/docker/daemon.json'), 'utf8'))['registry-mirrors'],
+    ).toEqual(['https://registry.enroll.test']);
 
     // The next boot: the token is there, so the unit does nothing.
     const second = await execa(file, args, { reject: false });
@@ -102,7 +145,19 @@ describe('e2e: a baked image enrolls at first boot', () => {
     const mirrorStart = /^ExecStart=(.*)$/m.exec(service)![1]!.split(' ');
     const mirrorEnv = /^Environment=(.*)$/m.exec(service)![1]!;
     const [rootFile, rootArgs] = inRoot({ ...base, dir: layers.merged }, ['env', mirrorEnv, ...mirrorStart]);
-    const endpoint = execa('ip', ['netns', 'exec', stack.net.vms[0]!, 'systemd-socket-activate', '-l', listen, ...overRoot([rootFile, ...rootArgs])], { reject: false });
+    const endpoint = execa(
+      'ip',
+      [
+        'netns',
+        'exec',
+        stack.net.vms[0]!,
+        'systemd-socket-activate',
+        '-l',
+        listen,
+        ...overRoot([rootFile, ...rootArgs]),
+      ],
+      { reject: false },
+    );
     trackProcess(endpoint.pid!, 'baked mirror endpoint');
     let log = '';
     endpoint.stderr!.on('data', (chunk: Buffer) => (log += chunk));
@@ -110,7 +165,11 @@ describe('e2e: a baked image enrolls at first boot', () => {
       let health = '';
       for (let i = 0; i < 100 && !health.includes('ok'); i++) {
         await sleep(100);
-        health = (await execa('ip', ['netns', 'exec', stack.net.vms[0]!, 'curl', '-s', '-m', '2', `http://${listen}/healthz`], { reject: false })).stdout;
+        health = (
+          await execa('ip', ['netns', 'exec', stack.net.vms[0]!, 'curl', '-s', '-m', '2', `http://${listen}/healthz`], {
+            reject: false,
+          })
+        ).stdout;
       }
       expect(health, log).toContain('ok');
     } finally {

@@ -7,9 +7,21 @@ import { createHelperHost, type HelperHost } from './harness/helper-env.ts';
 import { startDockerd, type Dockerd } from './harness/dockerd.ts';
 import { sleep } from './harness/reaper.ts';
 import { accessLine, lineMatching } from './harness/log-match.ts';
-import { describePull, ENGINE_API, engineImageInspect, engineImagePull, engineImageRemove, engineRequest } from './harness/engine-api.ts';
+import {
+  describePull,
+  ENGINE_API,
+  engineImageInspect,
+  engineImagePull,
+  engineImageRemove,
+  engineRequest,
+} from './harness/engine-api.ts';
 import { startMirrorEndpoint, type MirrorEndpoint } from './harness/mirror-endpoint.ts';
-import { dockerHubBrokerEnv, realmHostOf, startBrokeredRegistry, type BrokeredRegistry } from '../helpers/brokered-registry.ts';
+import {
+  dockerHubBrokerEnv,
+  realmHostOf,
+  startBrokeredRegistry,
+  type BrokeredRegistry,
+} from '../helpers/brokered-registry.ts';
 import { DOCKERD_FALLBACK } from './harness/dockerd-fallback.ts';
 
 // Issue 11 end to end: the registry's token realm is NOT our service (the independent token
@@ -29,7 +41,13 @@ let dockerd: Dockerd;
 describe('e2e: a brokered registry behind someone else’s token realm, pulled through the mirror endpoint', () => {
   beforeAll(async () => {
     scaffold = await createScaffold();
-    upstream = scaffold.track(await startBrokeredRegistry({ dir: join(scaffold.dir, 'upstream'), images: ['library/python:3.14'], tokenServer: { lifetimeSeconds: TOKEN_LIFETIME_SECONDS } }));
+    upstream = scaffold.track(
+      await startBrokeredRegistry({
+        dir: join(scaffold.dir, 'upstream'),
+        images: ['library/python:3.14'],
+        tokenServer: { lifetimeSeconds: TOKEN_LIFETIME_SECONDS },
+      }),
+    );
     // The operator's settings: dstack's three variables for this service only, source broker,
     // the host-local mirror endpoint on for the fleet.
     service = scaffold.track(
@@ -49,7 +67,9 @@ describe('e2e: a brokered registry behind someone else’s token realm, pulled t
     host = await createHelperHost({ dir: join(scaffold.dir, 'host'), server: service.url });
     await host.setToken(await service.issueToken({ instance: INSTANCE, project: 'main' }));
     endpoint = scaffold.track(await startMirrorEndpoint({ dir: join(scaffold.dir, 'host'), helper: host }));
-    dockerd = scaffold.track(await startDockerd({ dir: join(scaffold.dir, 'd'), daemonJson: { 'registry-mirrors': [endpoint.url] } }));
+    dockerd = scaffold.track(
+      await startDockerd({ dir: join(scaffold.dir, 'd'), daemonJson: { 'registry-mirrors': [endpoint.url] } }),
+    );
   });
   afterAll(async () => {
     await scaffold?.stop();
@@ -64,16 +84,37 @@ describe('e2e: a brokered registry behind someone else’s token realm, pulled t
     expect(image.image?.Config?.Labels?.['e2e.seed']).toBe('library/python:3.14');
 
     // The realm (not ours) was asked once, by the service's account, for pull on that repository.
-    expect(upstream.tokenServer.requests.map((r) => `${r.method} ${r.user} ${r.scope} ${r.status}`)).toEqual([`GET ${upstream.username} repository:library/python:pull 200`]);
+    expect(upstream.tokenServer.requests.map((r) => `${r.method} ${r.user} ${r.scope} ${r.status}`)).toEqual([
+      `GET ${upstream.username} repository:library/python:pull 200`,
+    ]);
     // The registry authorized the manifest with that token (its subject is the account).
     const registryLog = await upstream.registry.log();
-    expect(lineMatching(registryLog, accessLine('GET|HEAD', '/v2/library/python/manifests/3.14', 200)), 'registry served the tag').toBeDefined();
-    expect(lineMatching(registryLog, new RegExp(`auth\\.user\\.name="?${upstream.username}"? .*uri=/v2/library/python/manifests/3\\.14`)), 'a token pull by the account').toBeDefined();
+    expect(
+      lineMatching(registryLog, accessLine('GET|HEAD', '/v2/library/python/manifests/3.14', 200)),
+      'registry served the tag',
+    ).toBeDefined();
+    expect(
+      lineMatching(
+        registryLog,
+        new RegExp(`auth\\.user\\.name="?${upstream.username}"? .*uri=/v2/library/python/manifests/3\\.14`),
+      ),
+      'a token pull by the account',
+    ).toBeDefined();
     // The service audited one brokered token for this instance and repository.
     const grants = (await service.audit()).filter((r) => r.event === 'credential' && r.outcome === 'granted');
-    expect(grants).toEqual([expect.objectContaining({ instance: INSTANCE, project: 'main', registry: upstream.registry.host, repository: 'library/python', source: 'broker' })]);
+    expect(grants).toEqual([
+      expect.objectContaining({
+        instance: INSTANCE,
+        project: 'main',
+        registry: upstream.registry.host,
+        repository: 'library/python',
+        source: 'broker',
+      }),
+    ]);
     // The endpoint logged the pull; dockerd did not fall back to Docker Hub.
-    expect(await endpoint.log()).toMatch(/pull method=(?:GET|HEAD) kind=manifest repository=library\/python ref=3\.14 .*status=200/);
+    expect(await endpoint.log()).toMatch(
+      /pull method=(?:GET|HEAD) kind=manifest repository=library\/python ref=3\.14 .*status=200/,
+    );
     expect(lineMatching(await readFile(dockerd.logPath, 'utf8'), DOCKERD_FALLBACK)).toBeUndefined();
 
     // Host side: every file under the helper's and the engine's directories (logs, cache, state,
@@ -104,7 +145,10 @@ describe('e2e: a brokered registry behind someone else’s token realm, pulled t
 
     expect(await engineImageRemove(dockerd, 'python:3.14')).toBe(200);
     const pull = await engineImagePull(dockerd, 'python', '3.14');
-    expect(pull.status !== 200 || pull.error !== undefined, `the pull after revoke succeeded: ${describePull(pull)}`).toBe(true);
+    expect(
+      pull.status !== 200 || pull.error !== undefined,
+      `the pull after revoke succeeded: ${describePull(pull)}`,
+    ).toBe(true);
     expect((await engineImageInspect(dockerd, 'python:3.14')).status).toBe(404);
 
     // The service refused the revoked instance; the realm issued nothing more; the registry
@@ -118,22 +162,36 @@ describe('e2e: a brokered registry behind someone else’s token realm, pulled t
   it('the Docker Hub case: Docker Hub credentials without a mirror make Docker Hub (here: the fixture registry) the endpoint upstream', async () => {
     // A second service as an operator with only a Docker Hub account configures it; Docker Hub's
     // API URL is pointed at the fixture registry, which the test machine can reach.
-    const hubService = scaffold.track(await startService({ dir: join(scaffold.dir, 'svc-hub'), env: dockerHubBrokerEnv(upstream) }));
+    const hubService = scaffold.track(
+      await startService({ dir: join(scaffold.dir, 'svc-hub'), env: dockerHubBrokerEnv(upstream) }),
+    );
     const hubHost = await createHelperHost({ dir: join(scaffold.dir, 'host-hub'), server: hubService.url });
     await hubHost.setToken(await hubService.issueToken({ instance: 'i-hub-e2e' }));
     // The engine keeps its mirror URL: the endpoint restarts on the same port for this host.
     await endpoint.stop();
-    endpoint = scaffold.track(await startMirrorEndpoint({ dir: join(scaffold.dir, 'host-hub'), helper: hubHost, port: endpoint.port }));
+    endpoint = scaffold.track(
+      await startMirrorEndpoint({ dir: join(scaffold.dir, 'host-hub'), helper: hubHost, port: endpoint.port }),
+    );
     const before = upstream.tokenServer.requests.length;
 
     const pull = await engineImagePull(dockerd, 'python', '3.14');
     expect(pull.error, describePull(pull)).toBeUndefined();
     expect((await engineImageInspect(dockerd, 'python:3.14')).status).toBe(200);
-    expect(upstream.tokenServer.requests.slice(before).map((r) => `${r.user} ${r.scope} ${r.status}`)).toEqual([`${upstream.username} repository:library/python:pull 200`]);
+    expect(upstream.tokenServer.requests.slice(before).map((r) => `${r.user} ${r.scope} ${r.status}`)).toEqual([
+      `${upstream.username} repository:library/python:pull 200`,
+    ]);
     const grants = (await hubService.audit()).filter((r) => r.event === 'credential' && r.outcome === 'granted');
-    expect(grants).toEqual([expect.objectContaining({ instance: 'i-hub-e2e', registry: 'https://index.docker.io/v1/', repository: 'library/python', source: 'broker' })]);
+    expect(grants).toEqual([
+      expect.objectContaining({
+        instance: 'i-hub-e2e',
+        registry: 'https://index.docker.io/v1/',
+        repository: 'library/python',
+        source: 'broker',
+      }),
+    ]);
     expect(await endpoint.log()).toContain(`upstream=${upstream.registry.url}`);
-    for (const [name, text] of await filesUnder(join(scaffold.dir, 'host-hub'))) expect(text.includes(upstream.password), `password in ${name}`).toBe(false);
+    for (const [name, text] of await filesUnder(join(scaffold.dir, 'host-hub')))
+      expect(text.includes(upstream.password), `password in ${name}`).toBe(false);
   });
 });
 

@@ -21,31 +21,59 @@ describe.each(dockerdMatrix())('configure with a real dockerd, on $label', (engi
     const { dir, dockerd } = setup;
     const pid = dockerd.pid;
     const configured = await run([
-      'configure', ...common(),
-      '--docker-config', join(dir, 'client'),
-      '--daemon-json', dockerd.daemonJsonPath,
-      '--docker-certs-dir', dockerd.certsDir,
-      '--engines', 'docker',
-      '--mirror', MIRROR,
+      'configure',
+      ...common(),
+      '--docker-config',
+      join(dir, 'client'),
+      '--daemon-json',
+      dockerd.daemonJsonPath,
+      '--docker-certs-dir',
+      dockerd.certsDir,
+      '--engines',
+      'docker',
+      '--mirror',
+      MIRROR,
     ]);
     expect(configured.exitCode, `${configured.stdout}\n${configured.stderr}`).toBe(0);
     expect(configured.stdout).toContain(`dockerd: reloaded (pid ${pid}, no restart); docker info shows ${MIRROR}`);
-    expect(configured.stdout).toContain(engine.containerdStore ? 'containerd image store (snapshotter native)' : 'classic image store (storage driver vfs)');
+    expect(configured.stdout).toContain(
+      engine.containerdStore
+        ? 'containerd image store (snapshotter native)'
+        : 'classic image store (storage driver vfs)',
+    );
     expect((await dockerd.info()).RegistryConfig.Mirrors).toEqual(['http://127.0.0.1:5998/', `${MIRROR}/`]);
     expect(isRunning(pid)).toBe(true);
-    expect(JSON.parse(await readFile(join(dir, 'client', 'config.json'), 'utf8')).credHelpers).toEqual({ 'https://index.docker.io/v1/': 'dstack', '127.0.0.1:5999': 'dstack' });
+    expect(JSON.parse(await readFile(join(dir, 'client', 'config.json'), 'utf8')).credHelpers).toEqual({
+      'https://index.docker.io/v1/': 'dstack',
+      '127.0.0.1:5999': 'dstack',
+    });
 
-    const again = await run(['configure', ...common(), '--docker-config', join(dir, 'client'), '--daemon-json', dockerd.daemonJsonPath, '--engines', 'docker', '--mirror', MIRROR]);
+    const again = await run([
+      'configure',
+      ...common(),
+      '--docker-config',
+      join(dir, 'client'),
+      '--daemon-json',
+      dockerd.daemonJsonPath,
+      '--engines',
+      'docker',
+      '--mirror',
+      MIRROR,
+    ]);
     expect(again.exitCode).toBe(0);
     expect(again.stdout).toContain('dockerd: mirror in effect (docker info)');
     expect(again.stdout, `${again.stdout}\n${again.stderr}`).toContain('already configured: nothing changed');
 
-    const doctorInfo = await execa('docker', ['info', '--format', '{{json .RegistryConfig.Mirrors}}'], { env: { DOCKER_HOST: dockerd.host } });
+    const doctorInfo = await execa('docker', ['info', '--format', '{{json .RegistryConfig.Mirrors}}'], {
+      env: { DOCKER_HOST: dockerd.host },
+    });
     expect(JSON.parse(doctorInfo.stdout)).toContain(`${MIRROR}/`);
 
     const undone = await run(['unconfigure', ...common()]);
     expect(undone.exitCode, `${undone.stdout}\n${undone.stderr}`).toBe(0);
-    expect(undone.stdout).toContain(`dockerd: reloaded (pid ${pid}, no restart); docker info no longer shows ${MIRROR}`);
+    expect(undone.stdout).toContain(
+      `dockerd: reloaded (pid ${pid}, no restart); docker info no longer shows ${MIRROR}`,
+    );
     expect((await dockerd.info()).RegistryConfig.Mirrors).toEqual(['http://127.0.0.1:5998/']);
     expect(await readFile(dockerd.daemonJsonPath, 'utf8')).toBe(original);
     expect(isRunning(pid)).toBe(true);
@@ -54,10 +82,32 @@ describe.each(dockerdMatrix())('configure with a real dockerd, on $label', (engi
   it('refuses, and writes nothing, when the daemon runs with a --registry-mirror flag', async () => {
     const flagDir = await mkdtemp('/tmp/e2e-cfg-flag-');
     try {
-      const flagged = await startDockerd({ dir: join(flagDir, 'd'), engine, extraArgs: ['--registry-mirror', 'http://127.0.0.1:5997'] });
+      const flagged = await startDockerd({
+        dir: join(flagDir, 'd'),
+        engine,
+        extraArgs: ['--registry-mirror', 'http://127.0.0.1:5997'],
+      });
       try {
         const before = await readFile(flagged.daemonJsonPath, 'utf8');
-        const result = await execa(HELPER_BINARY, ['configure', '--state-dir', join(flagDir, 'state'), '--dockerd-pidfile', join(flagDir, 'd', 'dockerd.pid'), '--docker-config', join(flagDir, 'client'), '--daemon-json', flagged.daemonJsonPath, '--engines', 'docker', '--mirror', MIRROR], { reject: false, env: { PATH: process.env.PATH ?? '', DOCKER_HOST: flagged.host }, extendEnv: false });
+        const result = await execa(
+          HELPER_BINARY,
+          [
+            'configure',
+            '--state-dir',
+            join(flagDir, 'state'),
+            '--dockerd-pidfile',
+            join(flagDir, 'd', 'dockerd.pid'),
+            '--docker-config',
+            join(flagDir, 'client'),
+            '--daemon-json',
+            flagged.daemonJsonPath,
+            '--engines',
+            'docker',
+            '--mirror',
+            MIRROR,
+          ],
+          { reject: false, env: { PATH: process.env.PATH ?? '', DOCKER_HOST: flagged.host }, extendEnv: false },
+        );
         expect(result.exitCode).toBe(1);
         expect(result.stderr).toMatch(/runs with a --registry-mirror flag/);
         expect(await readFile(flagged.daemonJsonPath, 'utf8')).toBe(before);

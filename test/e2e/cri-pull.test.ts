@@ -27,7 +27,10 @@ describe(`e2e: CRI PullImage on ${CONTAINERD}`, () => {
     binDir = join(stack.dir, 'node-bin');
     await mkdir(binDir, { recursive: true });
     const [file, args] = inRoot(root, ['containerd']);
-    await writeFile(join(binDir, 'containerd'), `#!/bin/sh\nexec ${[file, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ')} "$@"\n`);
+    await writeFile(
+      join(binDir, 'containerd'),
+      `#!/bin/sh\nexec ${[file, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ')} "$@"\n`,
+    );
     await chmod(join(binDir, 'containerd'), 0o755);
   });
   afterAll(async () => {
@@ -38,10 +41,22 @@ describe(`e2e: CRI PullImage on ${CONTAINERD}`, () => {
   const node = (dir: string) => ({
     config: join(dir, 'config.toml'),
     certs: join(dir, 'certs.d'),
-    args: ['--engines', 'containerd', '--containerd-config', join(dir, 'config.toml'), '--containerd-certs-dir', join(dir, 'certs.d')],
+    args: [
+      '--engines',
+      'containerd',
+      '--containerd-config',
+      join(dir, 'config.toml'),
+      '--containerd-certs-dir',
+      join(dir, 'certs.d'),
+    ],
   });
   const helper = async (dir: string, args: string[]) =>
-    stack.host.run([...args, ...node(dir).args], { env: { PATH: `${binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`, DOCKER_CREDENTIAL_DSTACK_HUB_PROBE: `127.0.0.1:${await freeLoopbackPort()}` } });
+    stack.host.run([...args, ...node(dir).args], {
+      env: {
+        PATH: `${binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+        DOCKER_CREDENTIAL_DSTACK_HUB_PROBE: `127.0.0.1:${await freeLoopbackPort()}`,
+      },
+    });
   const setup = (dir: string) => ['--state-dir', join(dir, 'state'), `--mirror-endpoint=${stack.endpoint.url}`];
 
   const configs = [
@@ -58,18 +73,30 @@ describe(`e2e: CRI PullImage on ${CONTAINERD}`, () => {
 
       const before = await helper(dir, ['doctor', `--mirror-endpoint=${stack.endpoint.url}`]);
       expect(before.exitCode, describeResult(before)).not.toBe(0);
-      expect(lineMatching(String(before.stdout), /^fail containerd CRI: /), describeResult(before)).toContain(node(dir).config);
+      expect(lineMatching(String(before.stdout), /^fail containerd CRI: /), describeResult(before)).toContain(
+        node(dir).config,
+      );
 
       const configured = await helper(dir, ['configure', ...setup(dir)]);
       expect(configured.exitCode, describeResult(configured)).toBe(0);
-      expect(String(configured.stdout)).toMatch(/^containerd: restart it for CRI to read the new config_path: systemctl restart containerd$/m);
+      expect(String(configured.stdout)).toMatch(
+        /^containerd: restart it for CRI to read the new config_path: systemctl restart containerd$/m,
+      );
 
       // The restart configure asks for: containerd starts on the file configure wrote.
-      const containerd = await startContainerd({ dir, root, config: await readFile(node(dir).config, 'utf8'), binds: [node(dir).certs] });
+      const containerd = await startContainerd({
+        dir,
+        root,
+        config: await readFile(node(dir).config, 'utf8'),
+        binds: [node(dir).certs],
+      });
       try {
         const sinceEndpoint = await markLog(() => stack.endpoint.log());
         const pull = await criPullImage(containerd.socket, 'docker.io/library/python:3.14');
-        expect(pull, JSON.stringify(pull)).toMatchObject({ status: 0, imageRef: stack.images.get('library/python:3.14')!.configDigest });
+        expect(pull, JSON.stringify(pull)).toMatchObject({
+          status: 0,
+          imageRef: stack.images.get('library/python:3.14')!.configDigest,
+        });
         expect(lineMatching(await sinceEndpoint(), PULL_200)).toBeDefined();
       } finally {
         await containerd.stop();
@@ -84,17 +111,26 @@ describe(`e2e: CRI PullImage on ${CONTAINERD}`, () => {
   }
 
   const bypasses = [
-    { name: 'upstream default, version 3, untouched', text: async (dir: string) => relocate(await defaultConfig(root), dir) },
+    {
+      name: 'upstream default, version 3, untouched',
+      text: async (dir: string) => relocate(await defaultConfig(root), dir),
+    },
     // The version 2 key that configure's old note named: a version 3 config ignores it, silently.
     {
       name: 'upstream default, version 3, with the version 2 key set',
-      text: async (dir: string) => `${relocate(await defaultConfig(root), dir)}\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = '${stack.engineFiles.containerdHostsDir}'\n`,
+      text: async (dir: string) =>
+        `${relocate(await defaultConfig(root), dir)}\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = '${stack.engineFiles.containerdHostsDir}'\n`,
     },
   ];
   for (const bypass of bypasses) {
     it(`${bypass.name}: the pull never reaches the endpoint`, async () => {
       const dir = join(stack.dir, `ctd-bypass-${bypasses.indexOf(bypass)}`);
-      const containerd = await startContainerd({ dir, root, config: await bypass.text(dir), binds: [stack.engineFiles.containerdHostsDir] });
+      const containerd = await startContainerd({
+        dir,
+        root,
+        config: await bypass.text(dir),
+        binds: [stack.engineFiles.containerdHostsDir],
+      });
       try {
         const sinceEndpoint = await markLog(() => stack.endpoint.log());
         const pull = await criPullImage(containerd.socket, 'docker.io/library/python:3.14', 30_000);

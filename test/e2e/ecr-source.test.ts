@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCloudStack, type CloudStack } from './harness/cloud-stack.ts';
 import { docker } from './harness/docker-cli.ts';
-import { expectEnginePullThroughPrefix, expectHelperPulls, expectNoCloudSecretOnHost, expectVendorRefusal } from './harness/cloud-checks.ts';
+import {
+  expectEnginePullThroughPrefix,
+  expectHelperPulls,
+  expectNoCloudSecretOnHost,
+  expectVendorRefusal,
+} from './harness/cloud-checks.ts';
 import { ecrServiceEnv, startEcrStandIn, type EcrStandIn } from '../fixtures/cloud/ecr-stand-in.ts';
 
 // The ecr source end to end, on the host's dockerd only (the engines' part is the same as for
@@ -15,10 +20,34 @@ const REGION = 'us-west-2';
 const PREFIX = 'docker-hub';
 // Registries whose account AWS refuses in one way each; asked for with `get` only.
 const FAILING = [
-  { account: '111111111111', status: 400, type: 'InvalidParameterException', line: /AWS answered HTTP 400 InvalidParameterException; check account \d{12} and region [a-z0-9-]+$/, outcome: 'bad_request' },
-  { account: '222222222222', status: 403, type: 'AccessDeniedException', line: /AWS answered HTTP 403 AccessDeniedException; grant the server's identity ecr:GetAuthorizationToken$/, outcome: 'denied' },
-  { account: '333333333333', status: 429, type: 'ThrottlingException', line: /AWS answered HTTP 429 ThrottlingException: throttled; retry shortly$/, outcome: 'throttled' },
-  { account: '444444444444', status: 500, type: 'ServerException', line: /AWS answered HTTP 500 ServerException; retry later$/, outcome: 'vendor_error' },
+  {
+    account: '111111111111',
+    status: 400,
+    type: 'InvalidParameterException',
+    line: /AWS answered HTTP 400 InvalidParameterException; check account \d{12} and region [a-z0-9-]+$/,
+    outcome: 'bad_request',
+  },
+  {
+    account: '222222222222',
+    status: 403,
+    type: 'AccessDeniedException',
+    line: /AWS answered HTTP 403 AccessDeniedException; grant the server's identity ecr:GetAuthorizationToken$/,
+    outcome: 'denied',
+  },
+  {
+    account: '333333333333',
+    status: 429,
+    type: 'ThrottlingException',
+    line: /AWS answered HTTP 429 ThrottlingException: throttled; retry shortly$/,
+    outcome: 'throttled',
+  },
+  {
+    account: '444444444444',
+    status: 500,
+    type: 'ServerException',
+    line: /AWS answered HTTP 500 ServerException; retry later$/,
+    outcome: 'vendor_error',
+  },
 ];
 const failingKey = (account: string) => `${account}.dkr.ecr.${REGION}.amazonaws.com`;
 
@@ -63,12 +92,19 @@ describe('e2e: the ecr source (ECR stand-in checking SigV4, htpasswd registry), 
     expect(ecr.mints, 'the service still serves the first mint').toBe(1);
   });
 
-  it.each(FAILING)('AWS answering $status $type: the helper prints one readable line, the service counts $outcome', async ({ account, line, outcome }) => {
-    await expectVendorRefusal(stack, { registry: failingKey(account), source: 'ecr', line, outcome, outputs });
-  });
+  it.each(FAILING)(
+    'AWS answering $status $type: the helper prints one readable line, the service counts $outcome',
+    async ({ account, line, outcome }) => {
+      await expectVendorRefusal(stack, { registry: failingKey(account), source: 'ecr', line, outcome, outputs });
+    },
+  );
 
   it('the AWS keys are nowhere on the host: files, logs, answers, engine', async () => {
     const info = await docker(stack.dockerd, stack.host, ['info', '--format', '{{json .}}']);
-    await expectNoCloudSecretOnHost(stack, [...stack.vendor.secrets, ecr.key.accessKeyId], [...outputs, String(info.stdout)]);
+    await expectNoCloudSecretOnHost(
+      stack,
+      [...stack.vendor.secrets, ecr.key.accessKeyId],
+      [...outputs, String(info.stdout)],
+    );
   });
 });

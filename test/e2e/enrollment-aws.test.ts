@@ -30,17 +30,31 @@ describe('e2e: enrollment by AWS identity', () => {
     const tokenFile = join(stack.dir, 'vm1', 'token');
     const result = await enroll(vm1, tokenFile);
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`^enrolled as aws:${ACCOUNT}:i-0a1b2c3d4e5f60001 \\(project gpu\\); instance token written to ${tokenFile}`));
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `^enrolled as aws:${ACCOUNT}:i-0a1b2c3d4e5f60001 \\(project gpu\\); instance token written to ${tokenFile}`,
+      ),
+    );
     expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
     const token = (await readFile(tokenFile, 'utf8')).trim();
     expect(result.stdout + result.stderr).not.toContain(token);
-    expect((await stack.enrollments()).at(-1)).toMatchObject({ event: 'enrolled', outcome: 'granted', instance: `aws:${ACCOUNT}:i-0a1b2c3d4e5f60001`, project: 'gpu', source: 'aws' });
+    expect((await stack.enrollments()).at(-1)).toMatchObject({
+      event: 'enrolled',
+      outcome: 'granted',
+      instance: `aws:${ACCOUNT}:i-0a1b2c3d4e5f60001`,
+      project: 'gpu',
+      source: 'aws',
+    });
     expect(await stack.service.stderr()).not.toContain(token);
 
     // An ordinary instance token: the helper, in the VM, gets the registry's credential with it.
     const get = await stack.helper(vm1, tokenFile, ['get'], `${REGISTRY}\n`);
     expect(get.exitCode, get.stderr).toBe(0);
-    expect(JSON.parse(get.stdout)).toMatchObject({ ServerURL: REGISTRY, Username: 'puller', Secret: 'pull-password-0123' });
+    expect(JSON.parse(get.stdout)).toMatchObject({
+      ServerURL: REGISTRY,
+      Username: 'puller',
+      Secret: 'pull-password-0123',
+    });
 
     // Holding a token, the host never trades evidence again.
     const granted = (await stack.enrollments()).length;
@@ -64,22 +78,46 @@ describe('e2e: enrollment by AWS identity', () => {
     const result = await enroll(stack.net.vms[1]!, tokenFile);
     expectRefusal(result, /instance aws:123456789012:i-0a1b2c3d4e5f60001 has enrolled before/);
     await expect(stat(tokenFile)).rejects.toThrow();
-    expect((await stack.enrollments()).at(-1)).toMatchObject({ outcome: 'denied', reason: 'already_enrolled', instance: `aws:${ACCOUNT}:i-0a1b2c3d4e5f60001` });
+    expect((await stack.enrollments()).at(-1)).toMatchObject({
+      outcome: 'denied',
+      reason: 'already_enrolled',
+      instance: `aws:${ACCOUNT}:i-0a1b2c3d4e5f60001`,
+    });
   });
 
   it('refuses a forged document beside a genuine signature', async () => {
     const evidence = await stack.evidenceFor('i-0a1b2c3d4e5f60002');
-    await stack.serve({ document: evidence.document.replace('"t3.medium"', '"p5.48xlarge"'), rsa2048: evidence.rsa2048 });
-    expectRefusal(await enroll(stack.net.vms[1]!, join(stack.dir, 'vm2-forged', 'token')), /the document differs from the content AWS signed/);
+    await stack.serve({
+      document: evidence.document.replace('"t3.medium"', '"p5.48xlarge"'),
+      rsa2048: evidence.rsa2048,
+    });
+    expectRefusal(
+      await enroll(stack.net.vms[1]!, join(stack.dir, 'vm2-forged', 'token')),
+      /the document differs from the content AWS signed/,
+    );
     expect((await stack.enrollments()).at(-1)).toMatchObject({ outcome: 'denied', reason: 'document_mismatch' });
   });
 
   it('refuses an account that is not allowed, a stale launch, and a signer that is not trusted', async () => {
     await mkdir(join(stack.dir, 'attacker'), { recursive: true });
     const cases: Array<[{ document: string; rsa2048: string }, RegExp, string]> = [
-      [await stack.evidenceFor('i-0a1b2c3d4e5f60003', { accountId: '999999999999' }), /AWS account 999999999999 is not allowed/, 'account_not_allowed'],
-      [await stack.evidenceFor('i-0a1b2c3d4e5f60004', { pendingTime: new Date(Date.now() - 2 * 3600_000) }), /outside the enrollment window/, 'evidence_stale'],
-      [await stack.evidenceFor('i-0a1b2c3d4e5f60005', { signer: await makeTestCa(join(stack.dir, 'attacker'), 'attacker-ca') }), /not signed by AWS's certificate for region eu-west-1/, 'signature_invalid'],
+      [
+        await stack.evidenceFor('i-0a1b2c3d4e5f60003', { accountId: '999999999999' }),
+        /AWS account 999999999999 is not allowed/,
+        'account_not_allowed',
+      ],
+      [
+        await stack.evidenceFor('i-0a1b2c3d4e5f60004', { pendingTime: new Date(Date.now() - 2 * 3600_000) }),
+        /outside the enrollment window/,
+        'evidence_stale',
+      ],
+      [
+        await stack.evidenceFor('i-0a1b2c3d4e5f60005', {
+          signer: await makeTestCa(join(stack.dir, 'attacker'), 'attacker-ca'),
+        }),
+        /not signed by AWS's certificate for region eu-west-1/,
+        'signature_invalid',
+      ],
     ];
     for (const [evidence, message, reason] of cases) {
       await stack.serve(evidence);
@@ -88,4 +126,3 @@ describe('e2e: enrollment by AWS identity', () => {
     }
   });
 });
-

@@ -1,7 +1,12 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AZURE_SUBSCRIPTION, REGISTRY, startEnrollmentStack, type EnrollmentStack } from './harness/enrollment-stack.ts';
+import {
+  AZURE_SUBSCRIPTION,
+  REGISTRY,
+  startEnrollmentStack,
+  type EnrollmentStack,
+} from './harness/enrollment-stack.ts';
 import { assertBinaryBuilt } from '../helpers/helper-binary.ts';
 import { expectRefusal } from './harness/enrollment-refusal.ts';
 
@@ -32,26 +37,49 @@ describe('e2e: enrollment by Azure identity', () => {
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`^enrolled as ${instance(vmId)} \\(project gpu\\)`));
     expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
-    expect((await stack.enrollments()).at(-1)).toMatchObject({ outcome: 'granted', instance: instance(vmId), source: 'azure' });
+    expect((await stack.enrollments()).at(-1)).toMatchObject({
+      outcome: 'granted',
+      instance: instance(vmId),
+      source: 'azure',
+    });
     const get = await stack.helper(vm1, tokenFile, ['get'], `${REGISTRY}\n`);
     expect(get.exitCode, get.stderr).toBe(0);
     expect(JSON.parse(get.stdout)).toMatchObject({ Username: 'puller' });
     expectRefusal(await enroll(stack.net.vms[1]!, join(stack.dir, 'vm2-again', 'token')), /has enrolled before/);
-    expect((await stack.enrollments()).at(-1)).toMatchObject({ outcome: 'denied', reason: 'already_enrolled', instance: instance(vmId) });
+    expect((await stack.enrollments()).at(-1)).toMatchObject({
+      outcome: 'denied',
+      reason: 'already_enrolled',
+      instance: instance(vmId),
+    });
   });
 
   it("refuses a document signed by an attacker's SAN, a stale nonce, and a subscription not allowed", async () => {
     await stack.serveAzure({ vmId: '11111111-2222-4333-8444-555555555502', signer: 'attacker' });
-    expectRefusal(await enroll(stack.net.vms[1]!, join(stack.dir, 'vm2-san', 'token')), /the signing certificate is not for metadata\.azure\.com \(its SAN: DNS:metadata\.azure\.com\.attacker\.example\)/);
-    expect((await stack.enrollments()).at(-1)).toMatchObject({ outcome: 'denied', reason: 'signer_invalid', source: 'azure' });
+    expectRefusal(
+      await enroll(stack.net.vms[1]!, join(stack.dir, 'vm2-san', 'token')),
+      /the signing certificate is not for metadata\.azure\.com \(its SAN: DNS:metadata\.azure\.com\.attacker\.example\)/,
+    );
+    expect((await stack.enrollments()).at(-1)).toMatchObject({
+      outcome: 'denied',
+      reason: 'signer_invalid',
+      source: 'azure',
+    });
 
     await stack.serveAzure({ vmId: '11111111-2222-4333-8444-555555555503', nonce: '0123456789' });
-    expectRefusal(await enroll(stack.net.vms[1]!, join(stack.dir, 'vm2-nonce', 'token')), /the nonce in the attested document is stale/);
+    expectRefusal(
+      await enroll(stack.net.vms[1]!, join(stack.dir, 'vm2-nonce', 'token')),
+      /the nonce in the attested document is stale/,
+    );
     expect((await stack.enrollments()).at(-1)).toMatchObject({ outcome: 'denied', reason: 'nonce_invalid' });
 
-    await stack.serveAzure({ vmId: '11111111-2222-4333-8444-555555555504', subscriptionId: '99999999-9999-4999-8999-999999999999' });
-    expectRefusal(await enroll(stack.net.vms[1]!, join(stack.dir, 'vm2-sub', 'token')), /Azure subscription 99999999-9999-4999-8999-999999999999 is not allowed/);
+    await stack.serveAzure({
+      vmId: '11111111-2222-4333-8444-555555555504',
+      subscriptionId: '99999999-9999-4999-8999-999999999999',
+    });
+    expectRefusal(
+      await enroll(stack.net.vms[1]!, join(stack.dir, 'vm2-sub', 'token')),
+      /Azure subscription 99999999-9999-4999-8999-999999999999 is not allowed/,
+    );
     expect((await stack.enrollments()).at(-1)).toMatchObject({ outcome: 'denied', reason: 'account_not_allowed' });
   });
 });
-

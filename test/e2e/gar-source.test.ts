@@ -1,7 +1,12 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCloudStack, type CloudStack } from './harness/cloud-stack.ts';
-import { expectEnginePullThroughPrefix, expectHelperPulls, expectNoCloudSecretOnHost, expectVendorRefusal } from './harness/cloud-checks.ts';
+import {
+  expectEnginePullThroughPrefix,
+  expectHelperPulls,
+  expectNoCloudSecretOnHost,
+  expectVendorRefusal,
+} from './harness/cloud-checks.ts';
 import { garEntry, startGoogleTokenStandIn, type GoogleTokenStandIn } from '../fixtures/cloud/google-token-stand-in.ts';
 
 // The gar source end to end, on the host's dockerd only. The built service's Google auth
@@ -14,10 +19,30 @@ const PREFIX = 'fixture-project/dockerhub';
 // seconds (FAILURE_HOLD_MS), so one account could not answer each in turn.
 const failingKey = (status: number) => `failing-${status}-docker.pkg.dev`;
 const FAILURES = [
-  { status: 400, error: 'invalid_request', line: /Google answered HTTP 400 invalid_request: Google refused the request; check the key file$/, outcome: 'bad_request' },
-  { status: 403, error: 'access_denied', line: /Google answered HTTP 403 access_denied; grant the service account roles\/artifactregistry\.reader$/, outcome: 'denied' },
-  { status: 429, error: 'rate_limit_exceeded', line: /Google answered HTTP 429 rate_limit_exceeded: throttled; retry shortly$/, outcome: 'throttled' },
-  { status: 500, error: 'internal_failure', line: /Google answered HTTP 500 internal_failure; retry later$/, outcome: 'vendor_error' },
+  {
+    status: 400,
+    error: 'invalid_request',
+    line: /Google answered HTTP 400 invalid_request: Google refused the request; check the key file$/,
+    outcome: 'bad_request',
+  },
+  {
+    status: 403,
+    error: 'access_denied',
+    line: /Google answered HTTP 403 access_denied; grant the service account roles\/artifactregistry\.reader$/,
+    outcome: 'denied',
+  },
+  {
+    status: 429,
+    error: 'rate_limit_exceeded',
+    line: /Google answered HTTP 429 rate_limit_exceeded: throttled; retry shortly$/,
+    outcome: 'throttled',
+  },
+  {
+    status: 500,
+    error: 'internal_failure',
+    line: /Google answered HTTP 500 internal_failure; retry later$/,
+    outcome: 'vendor_error',
+  },
 ];
 
 describe('e2e: the gar source (Google token stand-in checking the JWT grant, htpasswd registry), on the host’s dockerd', () => {
@@ -42,7 +67,10 @@ describe('e2e: the gar source (Google token stand-in checking the JWT grant, htp
         }
         return {
           serviceEnv: {},
-          entries: (registry) => [garEntry(registry.host, google), ...[...failing].map(([status, standIn]) => garEntry(failingKey(status), standIn))],
+          entries: (registry) => [
+            garEntry(registry.host, google),
+            ...[...failing].map(([status, standIn]) => garEntry(failingKey(status), standIn)),
+          ],
           secrets: [google, ...failing.values()].map((standIn) => standIn.privateKeyPem.split('\n')[1]!),
           close: async () => {
             await google.close();
@@ -68,9 +96,12 @@ describe('e2e: the gar source (Google token stand-in checking the JWT grant, htp
     await expectEnginePullThroughPrefix(stack, PREFIX);
   });
 
-  it.each(FAILURES)('Google answering $status $error: the helper prints one readable line, the service counts $outcome', async ({ status, line, outcome }) => {
-    await expectVendorRefusal(stack, { registry: failingKey(status), source: 'gar', line, outcome, outputs });
-  });
+  it.each(FAILURES)(
+    'Google answering $status $error: the helper prints one readable line, the service counts $outcome',
+    async ({ status, line, outcome }) => {
+      await expectVendorRefusal(stack, { registry: failingKey(status), source: 'gar', line, outcome, outputs });
+    },
+  );
 
   it('the service-account key is nowhere on the host', async () => {
     await expectNoCloudSecretOnHost(stack, [...stack.vendor.secrets, 'BEGIN PRIVATE KEY'], outputs);

@@ -11,7 +11,9 @@ describe('private dockerd', () => {
     try {
       const dockerd = await startDockerd({ dir, daemonJson: {} });
       try {
-        const { stdout } = await execa('docker', ['info', '--format', '{{.Driver}}'], { env: { DOCKER_HOST: dockerd.host } });
+        const { stdout } = await execa('docker', ['info', '--format', '{{.Driver}}'], {
+          env: { DOCKER_HOST: dockerd.host },
+        });
         expect(stdout.trim()).toBe('vfs');
         const { writeFile } = await import('node:fs/promises');
         await writeFile(dockerd.daemonJsonPath, JSON.stringify({ 'registry-mirrors': ['http://127.0.0.1:5999'] }));

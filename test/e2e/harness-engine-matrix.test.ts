@@ -27,7 +27,11 @@ describe.each(dockerdMatrix())('matrix engine $label', (engine) => {
       }
       expect(isRunning(dockerd.pid)).toBe(false);
       // The root's mounts lived in the engine's own mount namespace and went with it.
-      expect(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.includes(dir))).toEqual([]);
+      expect(
+        readFileSync('/proc/self/mountinfo', 'utf8')
+          .split('\n')
+          .filter((line) => line.includes(dir)),
+      ).toEqual([]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

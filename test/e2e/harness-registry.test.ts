@@ -31,9 +31,16 @@ describe('harness: seeded open registry as a mirror', () => {
       const env = { DOCKER_HOST: dockerd.host, DOCKER_CONFIG: emptyConfig };
       const pull = await execa('docker', ['pull', 'python:3.14'], { env, reject: false });
       expect(pull.exitCode, pull.stderr).toBe(0);
-      const { stdout } = await execa('docker', ['image', 'inspect', 'python:3.14', '--format', '{{.Id}} {{index .Config.Labels "e2e.seed"}}'], { env });
+      const { stdout } = await execa(
+        'docker',
+        ['image', 'inspect', 'python:3.14', '--format', '{{.Id}} {{index .Config.Labels "e2e.seed"}}'],
+        { env },
+      );
       expect(stdout.trim()).toBe(`${seeded.configDigest} library/python:3.14`);
-      expect((await registry.log()).includes('/v2/library/python/manifests/3.14'), 'registry served the mirror path').toBe(true);
+      expect(
+        (await registry.log()).includes('/v2/library/python/manifests/3.14'),
+        'registry served the mirror path',
+      ).toBe(true);
     } finally {
       await rm(emptyConfig, { recursive: true, force: true });
     }

@@ -46,15 +46,27 @@ describe('e2e: what each client does when the helper fails', () => {
     const project = join(stack.dir, 'compose');
     await mkdir(project, { recursive: true });
     await writeFile(join(project, 'docker-compose.yml'), `version: "3"\nservices:\n  app:\n    image: ${ref}\n`);
-    const pull = await execa('docker-compose', ['pull'], { cwd: project, env: { ...stack.host.env, ...QUIET, DOCKER_HOST: stack.dockerd.host }, extendEnv: false, reject: false, timeout: 120_000 });
+    const pull = await execa('docker-compose', ['pull'], {
+      cwd: project,
+      env: { ...stack.host.env, ...QUIET, DOCKER_HOST: stack.dockerd.host },
+      extendEnv: false,
+      reject: false,
+      timeout: 120_000,
+    });
     expect(pull.exitCode, describeResult(pull)).not.toBe(0);
     const lines = String(pull.stderr).trim().split('\n');
     expect(String(pull.stderr)).toContain('Traceback (most recent call last)');
-    expect(lines.at(-1)).toBe(`docker.errors.DockerException: Credentials store error: StoreError('Credentials store docker-credential-dstack exited with "${helperLine}".')`);
+    expect(lines.at(-1)).toBe(
+      `docker.errors.DockerException: Credentials store error: StoreError('Credentials store docker-credential-dstack exited with "${helperLine}".')`,
+    );
   });
 
   it('skopeo stops with the helper line', async () => {
-    const inspect = await execa('skopeo', ['inspect', '--authfile', stack.paths.dockerConfigJson, '--tls-verify=false', `docker://${ref}`], { env: stack.host.env, extendEnv: false, reject: false, timeout: 60_000 });
+    const inspect = await execa(
+      'skopeo',
+      ['inspect', '--authfile', stack.paths.dockerConfigJson, '--tls-verify=false', `docker://${ref}`],
+      { env: stack.host.env, extendEnv: false, reject: false, timeout: 60_000 },
+    );
     expect(inspect.exitCode, describeResult(inspect)).not.toBe(0);
     expect(String(inspect.stderr)).toContain(helperLine);
   });
@@ -63,7 +75,21 @@ describe('e2e: what each client does when the helper fails', () => {
     const root = join(stack.dir, 'podman');
     const pull = await execa(
       'podman',
-      ['--root', join(root, 'root'), '--runroot', join(root, 'run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', 'pull', '--tls-verify=false', ref],
+      [
+        '--root',
+        join(root, 'root'),
+        '--runroot',
+        join(root, 'run'),
+        '--storage-driver',
+        'vfs',
+        '--cgroup-manager',
+        'cgroupfs',
+        '--events-backend',
+        'none',
+        'pull',
+        '--tls-verify=false',
+        ref,
+      ],
       { env: stack.host.env, extendEnv: false, reject: false, timeout: 90_000 },
     );
     expect(pull.exitCode, describeResult(pull)).not.toBe(0);

@@ -40,20 +40,31 @@ describe('e2e: a host clock a day off the service', () => {
   });
 
   async function hostFor(instance: string): Promise<HelperHost> {
-    return createHelperHost({ dir: join(dir, instance), server: service.url, token: await service.issueToken({ instance }) });
+    return createHelperHost({
+      dir: join(dir, instance),
+      server: service.url,
+      token: await service.issueToken({ instance }),
+    });
   }
 
   // `get` with the host's clock `offsetS` seconds off real time (FAKETIME's "+/-N" offset).
   function getAt(host: HelperHost, offsetS: number) {
-    return execa('faketime', ['-f', `${offsetS >= 0 ? '+' : ''}${offsetS}`, join(host.binDir, 'docker-credential-dstack'), 'get'], { env: host.env, extendEnv: false, reject: false, input: `${REGISTRY}\n`, timeout: 30_000 });
+    return execa(
+      'faketime',
+      ['-f', `${offsetS >= 0 ? '+' : ''}${offsetS}`, join(host.binDir, 'docker-credential-dstack'), 'get'],
+      { env: host.env, extendEnv: false, reject: false, input: `${REGISTRY}\n`, timeout: 30_000 },
+    );
   }
 
   async function entryOf(host: HelperHost): Promise<{ issuedAt: number; expiresAt: number }> {
-    const entry = JSON.parse(await readFile(join(host.cacheDir, entryFileName(REGISTRY)), 'utf8')) as { issuedAt: string; expiresAt: string };
+    const entry = JSON.parse(await readFile(join(host.cacheDir, entryFileName(REGISTRY)), 'utf8')) as {
+      issuedAt: string;
+      expiresAt: string;
+    };
     return { issuedAt: Date.parse(entry.issuedAt), expiresAt: Date.parse(entry.expiresAt) };
   }
 
-  it('a day behind: cached for the service\'s 10 minutes; the revocation shows 5 minutes after the fetch by the host\'s clock', async () => {
+  it("a day behind: cached for the service's 10 minutes; the revocation shows 5 minutes after the fetch by the host's clock", async () => {
     const host = await hostFor('i-behind');
     const before = Date.now();
     const got = await getAt(host, -DAY_S);
@@ -69,7 +80,9 @@ describe('e2e: a host clock a day off the service', () => {
     // so a fetch that crosses a second boundary counts one second less, never more).
     expect(entry.expiresAt - entry.issuedAt).toBeGreaterThanOrEqual(TTL_MS - 1000);
     expect(entry.expiresAt - entry.issuedAt).toBeLessThanOrEqual(TTL_MS);
-    expect(await host.debugLog()).toContain(`this host's clock is about 24 h behind the dstack server's (its Date header): credential lifetimes are counted on the server's clock; set this host's time (NTP)`);
+    expect(await host.debugLog()).toContain(
+      `this host's clock is about 24 h behind the dstack server's (its Date header): credential lifetimes are counted on the server's clock; set this host's time (NTP)`,
+    );
 
     await service.revoke('i-behind');
     // Inside the window, by the host's (fake) clock: the cache answers, the service is not asked.
@@ -81,11 +94,13 @@ describe('e2e: a host clock a day off the service', () => {
     expect(refused.exitCode).toBe(1);
     expect(refused.stdout).toMatch(/instance token revoked by /);
     expect(refused.stdout).not.toContain(PASSWORD);
-    const outcomes = (await service.audit()).filter((r) => r.event === 'credential' && r.instance === 'i-behind').map((r) => r.outcome);
+    const outcomes = (await service.audit())
+      .filter((r) => r.event === 'credential' && r.instance === 'i-behind')
+      .map((r) => r.outcome);
     expect(outcomes).toEqual(['granted', 'denied']);
   });
 
-  it('a day ahead: the answer is not taken for expired; it is cached for the service\'s 10 minutes', async () => {
+  it("a day ahead: the answer is not taken for expired; it is cached for the service's 10 minutes", async () => {
     const host = await hostFor('i-ahead');
     const before = Date.now();
     const got = await getAt(host, DAY_S);
@@ -95,9 +110,15 @@ describe('e2e: a host clock a day off the service', () => {
     expect(entry.issuedAt).toBeGreaterThanOrEqual(before + DAY_S * 1000 - 1000);
     expect(entry.expiresAt - entry.issuedAt).toBeGreaterThanOrEqual(TTL_MS - 1000);
     expect(entry.expiresAt - entry.issuedAt).toBeLessThanOrEqual(TTL_MS);
-    expect(await host.debugLog()).toContain(`this host's clock is about 24 h ahead of the dstack server's (its Date header)`);
+    expect(await host.debugLog()).toContain(
+      `this host's clock is about 24 h ahead of the dstack server's (its Date header)`,
+    );
     // A second get a minute later (host clock) is a cache hit: one grant.
     expect((await getAt(host, DAY_S + 60)).exitCode).toBe(0);
-    expect((await service.audit()).filter((r) => r.event === 'credential' && r.instance === 'i-ahead' && r.outcome === 'granted')).toHaveLength(1);
+    expect(
+      (await service.audit()).filter(
+        (r) => r.event === 'credential' && r.instance === 'i-ahead' && r.outcome === 'granted',
+      ),
+    ).toHaveLength(1);
   });
 });

@@ -26,13 +26,30 @@ describe.each(ENGINES)('e2e: local-name mode, the name with a port and without, 
   let address: string;
   let tls: MirrorEndpoint;
   beforeAll(async () => {
-    stack = await startMirrorStack({ source: 'static', images: ['library/ubuntu:latest', 'library/debian:12'], engine });
+    stack = await startMirrorStack({
+      source: 'static',
+      images: ['library/ubuntu:latest', 'library/debian:12'],
+      engine,
+    });
     await clearDockerdMirrors(stack.dockerd);
     address = new URL(stack.endpoint.url).host;
     const certs = join(stack.dir, 'certs');
     const made = await stack.host.run(['mirror-cert', '--out', certs]);
     if (made.exitCode !== 0) throw new Error(`mirror-cert: ${String(made.stderr)}`);
-    tls = await startMirrorEndpoint({ dir: join(stack.dir, 'mirror-443'), helper: stack.host, name: 'mirror-443', listen: `${PORTLESS}:443`, args: ['--upstream', stack.registry.url, '--tls-cert', join(certs, 'cert.pem'), '--tls-key', join(certs, 'key.pem')] });
+    tls = await startMirrorEndpoint({
+      dir: join(stack.dir, 'mirror-443'),
+      helper: stack.host,
+      name: 'mirror-443',
+      listen: `${PORTLESS}:443`,
+      args: [
+        '--upstream',
+        stack.registry.url,
+        '--tls-cert',
+        join(certs, 'cert.pem'),
+        '--tls-key',
+        join(certs, 'key.pem'),
+      ],
+    });
   });
   afterAll(async () => {
     await tls?.stop();
@@ -40,8 +57,16 @@ describe.each(ENGINES)('e2e: local-name mode, the name with a port and without, 
   });
 
   // A new `latest` in the upstream, as when the image is rebuilt.
-  const moveLatest = (repository: string, content: string) => seedImage({ registryUrl: stack.registry.url, repository, tag: 'latest', authorization: stack.account!.basic, content });
-  const manifestReads = async (since: () => Promise<string>, repository: string) => countLines(await since(), new RegExp(`kind=manifest repository=${repository} ref=latest .*status=200`));
+  const moveLatest = (repository: string, content: string) =>
+    seedImage({
+      registryUrl: stack.registry.url,
+      repository,
+      tag: 'latest',
+      authorization: stack.account!.basic,
+      content,
+    });
+  const manifestReads = async (since: () => Promise<string>, repository: string) =>
+    countLines(await since(), new RegExp(`kind=manifest repository=${repository} ref=latest .*status=200`));
 
   it('with a port: a tagless name is pulled once, then never again, so a moved latest is not fetched', async () => {
     const name = dstackRewrite('ubuntu', address);
@@ -55,9 +80,15 @@ describe.each(ENGINES)('e2e: local-name mode, the name with a port and without, 
     const moved = await moveLatest('library/ubuntu', 'ubuntu rebuilt\n');
     const since = await markLog(() => stack.endpoint.log());
     const second = await shimPull(stack.dockerd, name);
-    expect(second, 'no :latest appended, the reference filter lists the held image, the pull is skipped').toEqual({ name, listed: 1, skipped: true });
+    expect(second, 'no :latest appended, the reference filter lists the held image, the pull is skipped').toEqual({
+      name,
+      listed: 1,
+      skipped: true,
+    });
     expect(await manifestReads(since, 'ubuntu'), 'the endpoint was not asked').toBe(0);
-    expect((await engineImageInspect(stack.dockerd, name)).image?.Id, 'the run gets the old image').toBe(expectedImageId(engine, old));
+    expect((await engineImageInspect(stack.dockerd, name)).image?.Id, 'the run gets the old image').toBe(
+      expectedImageId(engine, old),
+    );
 
     // With its tag the same image is pulled each time (the name has `:latest`).
     const tagged = await shimPull(stack.dockerd, `${name}:latest`);
@@ -70,7 +101,11 @@ describe.each(ENGINES)('e2e: local-name mode, the name with a port and without, 
     expect(held.pull?.error).toBeUndefined();
     const name = dstackRewrite('debian', address);
     const since = await markLog(() => stack.endpoint.log());
-    expect(await shimPull(stack.dockerd, name), 'the filter matches debian:12 by its name').toEqual({ name, listed: 1, skipped: true });
+    expect(await shimPull(stack.dockerd, name), 'the filter matches debian:12 by its name').toEqual({
+      name,
+      listed: 1,
+      skipped: true,
+    });
     expect(await manifestReads(since, 'debian')).toBe(0);
     // What the shim then creates the container from: `<name>` means `<name>:latest`, not held.
     expect((await engineImageInspect(stack.dockerd, name)).status).toBe(404);

@@ -38,21 +38,54 @@ describe('e2e: local-name mode, containerd and podman pull the rewritten name th
 
   // The pull reached the endpoint by the rewritten name and the upstream by library/python, as
   // the configured user.
-  async function expectThroughEndpoint(since: { endpoint: () => Promise<string>; registry: () => Promise<string> }, what: string) {
+  async function expectThroughEndpoint(
+    since: { endpoint: () => Promise<string>; registry: () => Promise<string> },
+    what: string,
+  ) {
     const endpointLog = await since.endpoint();
-    expect(lineMatching(endpointLog, /kind=manifest repository=python ref=3\.14 .*upstream_repository=library\/python status=200/), `${what}: endpoint log\n${endpointLog}`).toBeDefined();
-    expect(lineMatching(await since.registry(), new RegExp(`msg=GetImageManifest auth\\.user\\.name="?${stack.account!.username}"? .*uri=/v2/library/python/manifests/3\\.14`)), `${what}: upstream as the configured user`).toBeDefined();
+    expect(
+      lineMatching(
+        endpointLog,
+        /kind=manifest repository=python ref=3\.14 .*upstream_repository=library\/python status=200/,
+      ),
+      `${what}: endpoint log\n${endpointLog}`,
+    ).toBeDefined();
+    expect(
+      lineMatching(
+        await since.registry(),
+        new RegExp(
+          `msg=GetImageManifest auth\\.user\\.name="?${stack.account!.username}"? .*uri=/v2/library/python/manifests/3\\.14`,
+        ),
+      ),
+      `${what}: upstream as the configured user`,
+    ).toBeDefined();
   }
-  const marks = async () => ({ endpoint: await markLog(() => stack.endpoint.log()), registry: await markLog(() => stack.registry.log()) });
+  const marks = async () => ({
+    endpoint: await markLog(() => stack.endpoint.log()),
+    registry: await markLog(() => stack.registry.log()),
+  });
 
   it(`containerd ${packageVersion(HOST_DOCKERD, 'containerd')} (host, dockerd's): ctr images pull of the name, no --hosts-dir, no --plain-http`, async () => {
     expect(name).toBe(`${address}/python:3.14`);
     const since = await marks();
     const ctr = (args: string[]) =>
-      execa('ctr', ['--address', join(stack.dir, 'd', 'exec', 'containerd', 'containerd.sock'), '--namespace', 'e2e-local-name', ...args], { reject: false, timeout: 60_000 });
+      execa(
+        'ctr',
+        [
+          '--address',
+          join(stack.dir, 'd', 'exec', 'containerd', 'containerd.sock'),
+          '--namespace',
+          'e2e-local-name',
+          ...args,
+        ],
+        { reject: false, timeout: 60_000 },
+      );
     const pull = await ctr(['images', 'pull', '--snapshotter', 'native', name]);
     expect(pull.exitCode, describeResult(pull)).toBe(0);
-    expect(lineMatching(String((await ctr(['images', 'ls'])).stdout), new RegExp(name.replace(/[.]/g, '\\.'))), 'ctr lists the name').toContain(stack.images.get('library/python:3.14')!.manifestDigest);
+    expect(
+      lineMatching(String((await ctr(['images', 'ls'])).stdout), new RegExp(name.replace(/[.]/g, '\\.'))),
+      'ctr lists the name',
+    ).toContain(stack.images.get('library/python:3.14')!.manifestDigest);
     await expectThroughEndpoint(since, 'ctr 1.6');
   });
 
@@ -66,13 +99,29 @@ describe('e2e: local-name mode, containerd and podman pull the rewritten name th
       await containerd?.stop();
     });
     const ctr = (root: EngineRoot, args: string[]) =>
-      execa(...engineCommand(root, ['ctr', '--address', containerd.socket, '--namespace', 'e2e-local-name', ...args], [{ source: stack.dir }]), { reject: false, timeout: 60_000 });
+      execa(
+        ...engineCommand(
+          root,
+          ['ctr', '--address', containerd.socket, '--namespace', 'e2e-local-name', ...args],
+          [{ source: stack.dir }],
+        ),
+        { reject: false, timeout: 60_000 },
+      );
 
     it('ctr 2.1 images pull --local, with an empty --hosts-dir: the default host config is plain http for a loopback name with a port', async () => {
       const hostsDir = join(stack.dir, 'empty-certs.d');
       await mkdir(hostsDir, { recursive: true });
       const since = await marks();
-      const pull = await ctr(sid, ['images', 'pull', '--local', '--snapshotter', 'native', '--hosts-dir', hostsDir, name]);
+      const pull = await ctr(sid, [
+        'images',
+        'pull',
+        '--local',
+        '--snapshotter',
+        'native',
+        '--hosts-dir',
+        hostsDir,
+        name,
+      ]);
       expect(pull.exitCode, describeResult(pull)).toBe(0);
       await expectThroughEndpoint(since, 'ctr 2.1');
     });
@@ -80,7 +129,10 @@ describe('e2e: local-name mode, containerd and podman pull the rewritten name th
     it('CRI PullImage of the name (what the kubelet calls), no registry config at all', async () => {
       const since = await marks();
       const pull = await criPullImage(containerd.socket, name);
-      expect(pull, JSON.stringify(pull)).toMatchObject({ status: 0, imageRef: stack.images.get('library/python:3.14')!.configDigest });
+      expect(pull, JSON.stringify(pull)).toMatchObject({
+        status: 0,
+        imageRef: stack.images.get('library/python:3.14')!.configDigest,
+      });
       await expectThroughEndpoint(since, 'CRI');
     });
   });
@@ -94,11 +146,32 @@ describe('e2e: local-name mode, containerd and podman pull the rewritten name th
     beforeAll(() => {
       const dir = join(stack.dir, 'setup');
       dropIn = join(dir, 'registries.conf.d', '90-docker-credential-dstack.conf');
-      setupArgs = ['--docker-config', stack.host.dockerConfigDir, '--daemon-json', stack.dockerd.daemonJsonPath, '--docker-certs-dir', stack.dockerd.certsDir,
-        '--containerd-certs-dir', join(dir, 'containerd-certs.d'), '--registries-conf-dir', join(dir, 'registries.conf.d'), '--state-dir', join(dir, 'state'), '--dockerd-pidfile', join(dir, 'dockerd.pid')];
+      setupArgs = [
+        '--docker-config',
+        stack.host.dockerConfigDir,
+        '--daemon-json',
+        stack.dockerd.daemonJsonPath,
+        '--docker-certs-dir',
+        stack.dockerd.certsDir,
+        '--containerd-certs-dir',
+        join(dir, 'containerd-certs.d'),
+        '--registries-conf-dir',
+        join(dir, 'registries.conf.d'),
+        '--state-dir',
+        join(dir, 'state'),
+        '--dockerd-pidfile',
+        join(dir, 'dockerd.pid'),
+      ];
     });
     // doctor takes the paths configure wrote to, not the state dir or the dockerd pidfile.
-    const doctorPaths = (args: string[]) => args.filter((a, i) => ['--docker-config', '--daemon-json', '--containerd-certs-dir', '--registries-conf-dir'].includes(a) || ['--docker-config', '--daemon-json', '--containerd-certs-dir', '--registries-conf-dir'].includes(args[i - 1] ?? ''));
+    const doctorPaths = (args: string[]) =>
+      args.filter(
+        (a, i) =>
+          ['--docker-config', '--daemon-json', '--containerd-certs-dir', '--registries-conf-dir'].includes(a) ||
+          ['--docker-config', '--daemon-json', '--containerd-certs-dir', '--registries-conf-dir'].includes(
+            args[i - 1] ?? '',
+          ),
+      );
     const podmans: Array<{ label: string; root?: EngineRoot }> = [
       { label: `podman ${packageVersion(HOST_DOCKERD, 'podman')} (host)` },
       { label: `podman ${upstreamVersion(sid.packages, 'podman')} (sid)`, root: sid },
@@ -109,7 +182,20 @@ describe('e2e: local-name mode, containerd and podman pull the rewritten name th
       return async (args: string[]) => {
         await mkdir(join(dir, 'home'), { recursive: true });
         await writeFile(join(dir, 'auth.json'), '{}\n');
-        return runPodman({ dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(dir, 'home'), REGISTRY_AUTH_FILE: join(dir, 'auth.json'), CONTAINERS_REGISTRIES_CONF: conf }, ...(root ? { root } : {}), binds: [stack.dir] }, args);
+        return runPodman(
+          {
+            dir,
+            env: {
+              PATH: process.env.PATH ?? '/usr/bin:/bin',
+              HOME: join(dir, 'home'),
+              REGISTRY_AUTH_FILE: join(dir, 'auth.json'),
+              CONTAINERS_REGISTRIES_CONF: conf,
+            },
+            ...(root ? { root } : {}),
+            binds: [stack.dir],
+          },
+          args,
+        );
       };
     };
 
@@ -123,11 +209,16 @@ describe('e2e: local-name mode, containerd and podman pull the rewritten name th
       });
     }
 
-    it('configure --local-name writes insecure = true for the name in the drop-in, nothing in containerd\'s certs.d', async () => {
-      const result = await stack.host.run(['configure', ...setupArgs, '--engines', 'containerd,podman', '--local-name', address], { env: { DOCKER_HOST: stack.dockerd.host } });
+    it("configure --local-name writes insecure = true for the name in the drop-in, nothing in containerd's certs.d", async () => {
+      const result = await stack.host.run(
+        ['configure', ...setupArgs, '--engines', 'containerd,podman', '--local-name', address],
+        { env: { DOCKER_HOST: stack.dockerd.host } },
+      );
       expect(result.exitCode, describeResult(result)).toBe(0);
       expect(await readFile(dropIn, 'utf8')).toContain(`[[registry]]\nlocation = "${address}"\ninsecure = true\n`);
-      await expect(readFile(join(stack.dir, 'setup', 'containerd-certs.d', address, 'hosts.toml'))).rejects.toThrow(/ENOENT/);
+      await expect(readFile(join(stack.dir, 'setup', 'containerd-certs.d', address, 'hosts.toml'))).rejects.toThrow(
+        /ENOENT/,
+      );
     });
 
     for (const [index, { label }] of podmans.entries()) {
@@ -143,18 +234,34 @@ describe('e2e: local-name mode, containerd and podman pull the rewritten name th
     }
 
     it('doctor --local-name: ok for the endpoint, dockerd (docker info: 127.0.0.0/8), containerd and podman; after unconfigure podman fails and the drop-in is gone', async () => {
-      const doctor = () => stack.host.run(['doctor', ...doctorPaths(setupArgs), '--engines', 'docker,containerd,podman', '--local-name', address], { env: { DOCKER_HOST: stack.dockerd.host } });
+      const doctor = () =>
+        stack.host.run(
+          ['doctor', ...doctorPaths(setupArgs), '--engines', 'docker,containerd,podman', '--local-name', address],
+          { env: { DOCKER_HOST: stack.dockerd.host } },
+        );
       const lines = (out: string) => out.split('\n').filter((l) => / local name, /.test(l));
       const ok = await doctor();
-      expect(lines(String(ok.stdout)).map((l) => l.slice(0, 4)), String(ok.stdout)).toEqual(['ok  ', 'ok  ', 'ok  ', 'ok  ']);
-      expect(String(ok.stdout)).toContain(`ok   local name, dockerd: docker info lists 127.0.0.0/8 as insecure: dockerd pulls ${address}/… over http, nothing to write`);
+      expect(
+        lines(String(ok.stdout)).map((l) => l.slice(0, 4)),
+        String(ok.stdout),
+      ).toEqual(['ok  ', 'ok  ', 'ok  ', 'ok  ']);
+      expect(String(ok.stdout)).toContain(
+        `ok   local name, dockerd: docker info lists 127.0.0.0/8 as insecure: dockerd pulls ${address}/… over http, nothing to write`,
+      );
 
-      const undo = await stack.host.run(['unconfigure', '--state-dir', join(stack.dir, 'setup', 'state'), '--no-reload']);
+      const undo = await stack.host.run([
+        'unconfigure',
+        '--state-dir',
+        join(stack.dir, 'setup', 'state'),
+        '--no-reload',
+      ]);
       expect(undo.exitCode, describeResult(undo)).toBe(0);
       await expect(readFile(dropIn)).rejects.toThrow(/ENOENT/);
       const after = await doctor();
       expect(after.exitCode).toBe(1);
-      expect(String(after.stdout)).toMatch(new RegExp(`^fail local name, podman: no drop-in in .* names ${address.replace(/\./g, '\\.')}`, 'm'));
+      expect(String(after.stdout)).toMatch(
+        new RegExp(`^fail local name, podman: no drop-in in .* names ${address.replace(/\./g, '\\.')}`, 'm'),
+      );
     });
   });
 });

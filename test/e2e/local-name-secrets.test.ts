@@ -33,12 +33,37 @@ describe('e2e: local-name mode, the password stays in the cache and the service'
     const certs = join(stack.dir, 'certs');
     const made = await stack.host.run(['mirror-cert', '--out', certs]);
     answers.push(['mirror-cert output', `${String(made.stdout)}${String(made.stderr)}`]);
-    serverHost = await startMirrorEndpoint({ dir: join(stack.dir, 'server-host'), helper: stack.host, name: 'server-host-mirror', args: ['--upstream', stack.registry.url, '--tls-cert', join(certs, 'cert.pem'), '--tls-key', join(certs, 'key.pem')] });
+    serverHost = await startMirrorEndpoint({
+      dir: join(stack.dir, 'server-host'),
+      helper: stack.host,
+      name: 'server-host-mirror',
+      args: [
+        '--upstream',
+        stack.registry.url,
+        '--tls-cert',
+        join(certs, 'cert.pem'),
+        '--tls-key',
+        join(certs, 'key.pem'),
+      ],
+    });
 
     // The runner host: configure --local-name (podman's drop-in), the shim's pulls, podman's.
     const setup = join(stack.dir, 'setup');
-    const configured = await stack.host.run(['configure', '--local-name', address, '--engines', 'containerd,podman', '--docker-config', stack.host.dockerConfigDir,
-      '--containerd-certs-dir', join(setup, 'containerd-certs.d'), '--registries-conf-dir', join(setup, 'registries.conf.d'), '--state-dir', join(setup, 'state')]);
+    const configured = await stack.host.run([
+      'configure',
+      '--local-name',
+      address,
+      '--engines',
+      'containerd,podman',
+      '--docker-config',
+      stack.host.dockerConfigDir,
+      '--containerd-certs-dir',
+      join(setup, 'containerd-certs.d'),
+      '--registries-conf-dir',
+      join(setup, 'registries.conf.d'),
+      '--state-dir',
+      join(setup, 'state'),
+    ]);
     if (configured.exitCode !== 0) throw new Error(describeResult(configured));
     answers.push(['configure output', `${String(configured.stdout)}${String(configured.stderr)}`]);
     for (const image of ['python:3.14', 'myteam/app:1']) {
@@ -50,16 +75,48 @@ describe('e2e: local-name mode, the password stays in the cache and the service'
     const podmanDir = join(stack.dir, 'podman');
     await mkdir(join(podmanDir, 'home'), { recursive: true });
     await writeFile(join(podmanDir, 'auth.json'), '{}\n');
-    const podman = await runPodman({ dir: podmanDir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(podmanDir, 'home'), REGISTRY_AUTH_FILE: join(podmanDir, 'auth.json'), CONTAINERS_REGISTRIES_CONF: join(setup, 'registries.conf.d', '90-docker-credential-dstack.conf') } }, ['pull', dstackRewrite('myteam/app:1', address)]);
+    const podman = await runPodman(
+      {
+        dir: podmanDir,
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: join(podmanDir, 'home'),
+          REGISTRY_AUTH_FILE: join(podmanDir, 'auth.json'),
+          CONTAINERS_REGISTRIES_CONF: join(setup, 'registries.conf.d', '90-docker-credential-dstack.conf'),
+        },
+      },
+      ['pull', dstackRewrite('myteam/app:1', address)],
+    );
     if (podman.exitCode !== 0) throw new Error(describeResult(podman));
     answers.push(['podman pull', `${String(podman.stdout)}${String(podman.stderr)}`]);
 
     // The dstack server host: its plan-time read, and every answer the endpoint gives it.
-    const read = await execa(PYTHON, [join(import.meta.dirname, '..', 'fixtures', 'dstack-image-read.py'), serverHost.url.replace('127.0.0.1', 'localhost'), 'python', '3.14'], { env: { PATH: '/usr/bin:/bin', REQUESTS_CA_BUNDLE: join(certs, 'bundle.pem') }, extendEnv: false, reject: false, timeout: 30_000 });
+    const read = await execa(
+      PYTHON,
+      [
+        join(import.meta.dirname, '..', 'fixtures', 'dstack-image-read.py'),
+        serverHost.url.replace('127.0.0.1', 'localhost'),
+        'python',
+        '3.14',
+      ],
+      {
+        env: { PATH: '/usr/bin:/bin', REQUESTS_CA_BUNDLE: join(certs, 'bundle.pem') },
+        extendEnv: false,
+        reject: false,
+        timeout: 30_000,
+      },
+    );
     answers.push(['dstack read', `${String(read.stdout)}${String(read.stderr)}`]);
     const ca = await readFile(join(certs, 'ca.pem'), 'utf8');
     const config = (JSON.parse(String(read.stdout)) as { config: string }).config;
-    for (const path of ['/v2/', '/v2/python/manifests/3.14', '/v2/python/manifests/no-such-tag', '/v2/python/tags/list', `/v2/python/blobs/${config}`, '/v2/myteam/app/manifests/1']) {
+    for (const path of [
+      '/v2/',
+      '/v2/python/manifests/3.14',
+      '/v2/python/manifests/no-such-tag',
+      '/v2/python/tags/list',
+      `/v2/python/blobs/${config}`,
+      '/v2/myteam/app/manifests/1',
+    ]) {
       answers.push([`endpoint answer to the dstack server ${path}`, await rawAnswer(`${serverHost.url}${path}`, ca)]);
     }
   }, 180_000);
@@ -77,7 +134,7 @@ describe('e2e: local-name mode, the password stays in the cache and the service'
     for (const [name, text] of answers) expect(holds(text), name).toBe(false);
   });
 
-  it('of every file under the test (logs, engine files, the service audit log, the data roots), only the endpoints\' 0600 credential cache holds it', async () => {
+  it("of every file under the test (logs, engine files, the service audit log, the data roots), only the endpoints' 0600 credential cache holds it", async () => {
     const holding: string[] = [];
     let files = 0;
     const walk = async (dir: string): Promise<void> => {
@@ -94,10 +151,21 @@ describe('e2e: local-name mode, the password stays in the cache and the service'
     };
     await walk(stack.dir);
     expect(files).toBeGreaterThan(50);
-    for (const log of [stack.endpoint.logPath, serverHost.logPath, stack.dockerd.logPath, stack.service.auditLogPath, stack.service.stderrPath]) expect(holding, log).not.toContain(log);
-    expect(holding.length, 'the cache holds it (static source: the credential is the password)').toBeGreaterThanOrEqual(1);
+    for (const log of [
+      stack.endpoint.logPath,
+      serverHost.logPath,
+      stack.dockerd.logPath,
+      stack.service.auditLogPath,
+      stack.service.stderrPath,
+    ])
+      expect(holding, log).not.toContain(log);
+    expect(holding.length, 'the cache holds it (static source: the credential is the password)').toBeGreaterThanOrEqual(
+      1,
+    );
     for (const path of holding) {
-      expect(relative(stack.host.cacheDir, path).startsWith('..'), `${path} is outside the credential cache`).toBe(false);
+      expect(relative(stack.host.cacheDir, path).startsWith('..'), `${path} is outside the credential cache`).toBe(
+        false,
+      );
       expect((await lstat(path)).mode & 0o777, path).toBe(0o600);
     }
   });
@@ -120,18 +188,27 @@ describe('e2e: local-name mode, the password stays in the cache and the service'
     expect(inCmdline).toEqual([]);
     expect(inEnviron).toEqual([stack.service.pid]);
     // The endpoints, dockerd and the service were all running and looked at.
-    for (const pid of [stack.endpoint.pid, serverHost.pid, stack.dockerd.pid, stack.service.pid]) expect(await readFile(`/proc/${pid}/environ`, 'latin1')).not.toBe('');
+    for (const pid of [stack.endpoint.pid, serverHost.pid, stack.dockerd.pid, stack.service.pid])
+      expect(await readFile(`/proc/${pid}/environ`, 'latin1')).not.toBe('');
   });
 });
 
 // The status line, every header and the body of one GET, as the client received them.
 function rawAnswer(url: string, ca: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca, headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(`HTTP ${res.statusCode}\n${res.rawHeaders.join('\n')}\n\n${Buffer.concat(chunks).toString('latin1')}`));
-    });
+    const req = request(
+      url,
+      { ca, headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve(
+            `HTTP ${res.statusCode}\n${res.rawHeaders.join('\n')}\n\n${Buffer.concat(chunks).toString('latin1')}`,
+          ),
+        );
+      },
+    );
     req.on('error', reject);
     req.end();
   });

@@ -37,13 +37,31 @@ describe.each(dockerdMatrix())('e2e: unqualified pull through the token-auth mir
       expect(pull.exitCode, describeResult(pull)).not.toBe(0);
       expect(String(pull.stderr)).toMatch(/pull access denied|unauthorized/);
       const registryLog = (await stack.registry.log()).slice(registryBefore);
-      expect(lineMatching(registryLog, /"(GET|HEAD) \/v2\/library\/python\/manifests\/3\.14(\?ns=docker\.io)? HTTP\/1\.1" 401 /), 'the mirror challenged the manifest request').toBeDefined();
+      expect(
+        lineMatching(
+          registryLog,
+          /"(GET|HEAD) \/v2\/library\/python\/manifests\/3\.14(\?ns=docker\.io)? HTTP\/1\.1" 401 /,
+        ),
+        'the mirror challenged the manifest request',
+      ).toBeDefined();
       // The CLI did get the ticket from the helper; dockerd came to the realm without it.
       const realm = (await stack.service.audit()).filter((r) => r.event === 'realm');
-      expect(realm.some((r) => r.outcome === 'denied' && r.reason === 'anonymous'), JSON.stringify(realm)).toBe(true);
-      expect(realm.some((r) => r.outcome === 'granted'), JSON.stringify(realm)).toBe(false);
-      expect(lineMatching(registryLog, /msg="authorized request"/), 'no request reached the mirror with a token').toBeUndefined();
-      expect(lineMatching(await readFile(stack.dockerd.logPath, 'utf8'), DOCKERD_FALLBACK), 'the containerd store’s fallback line').toBeDefined();
+      expect(
+        realm.some((r) => r.outcome === 'denied' && r.reason === 'anonymous'),
+        JSON.stringify(realm),
+      ).toBe(true);
+      expect(
+        realm.some((r) => r.outcome === 'granted'),
+        JSON.stringify(realm),
+      ).toBe(false);
+      expect(
+        lineMatching(registryLog, /msg="authorized request"/),
+        'no request reached the mirror with a token',
+      ).toBeUndefined();
+      expect(
+        lineMatching(await readFile(stack.dockerd.logPath, 'utf8'), DOCKERD_FALLBACK),
+        'the containerd store’s fallback line',
+      ).toBeDefined();
     });
     return;
   }
@@ -54,7 +72,10 @@ describe.each(dockerdMatrix())('e2e: unqualified pull through the token-auth mir
 
     // The engine holds exactly the image seeded into the mirror.
     const image = await inspectImage(stack.dockerd, stack.host, 'python:3.14');
-    expect(image).toEqual({ id: expectedImageId(engine, stack.images.get('library/python:3.14')!), seed: 'library/python:3.14' });
+    expect(image).toEqual({
+      id: expectedImageId(engine, stack.images.get('library/python:3.14')!),
+      seed: 'library/python:3.14',
+    });
 
     // The helper was asked for the Docker Hub key and had to go to the service.
     const helperLog = await stack.host.debugLog();
@@ -68,15 +89,33 @@ describe.each(dockerdMatrix())('e2e: unqualified pull through the token-auth mir
     expect(issued[0]).toMatchObject({ instance: stack.instance, project: 'main', source: 'issuer' });
     const grants = audit.filter((r) => r.event === 'realm' && r.outcome === 'granted');
     expect(grants.length).toBeGreaterThan(0);
-    expect(grants.some((r) => (r.scope ?? '').includes('repository:library/python:pull')), JSON.stringify(grants)).toBe(true);
-    expect(grants.every((r) => r.instance === stack.instance), JSON.stringify(grants)).toBe(true);
+    expect(
+      grants.some((r) => (r.scope ?? '').includes('repository:library/python:pull')),
+      JSON.stringify(grants),
+    ).toBe(true);
+    expect(
+      grants.every((r) => r.instance === stack.instance),
+      JSON.stringify(grants),
+    ).toBe(true);
 
     // The registry challenged (401 on /v2/), then authorized the manifest request with a token naming the instance.
     const registryLog = await stack.registry.log();
     expect(lineMatching(registryLog, accessLine('GET', '/v2/', 401)), 'registry challenged /v2/').toBeDefined();
-    expect(lineMatching(registryLog, accessLine('GET|HEAD', '/v2/library/python/manifests/3.14', 200)), 'registry served the tag').toBeDefined();
-    expect(lineMatching(registryLog, /msg="authorized request".*uri=\/v2\/library\/python\/manifests\/3\.14/), 'registry authorized the tag request').toBeDefined();
-    expect(lineMatching(registryLog, new RegExp(`msg=GetImageManifest auth\\.user\\.name="?${stack.instance}"? .*uri=/v2/library/python/manifests/`)), 'token subject is the instance').toBeDefined();
+    expect(
+      lineMatching(registryLog, accessLine('GET|HEAD', '/v2/library/python/manifests/3.14', 200)),
+      'registry served the tag',
+    ).toBeDefined();
+    expect(
+      lineMatching(registryLog, /msg="authorized request".*uri=\/v2\/library\/python\/manifests\/3\.14/),
+      'registry authorized the tag request',
+    ).toBeDefined();
+    expect(
+      lineMatching(
+        registryLog,
+        new RegExp(`msg=GetImageManifest auth\\.user\\.name="?${stack.instance}"? .*uri=/v2/library/python/manifests/`),
+      ),
+      'token subject is the instance',
+    ).toBeDefined();
 
     // dockerd used the mirror and did not fall back to Docker Hub...
     const dockerdLog = await readFile(stack.dockerd.logPath, 'utf8');
@@ -84,6 +123,9 @@ describe.each(dockerdMatrix())('e2e: unqualified pull through the token-auth mir
     // ...which dockerd does log, in that format, when the mirror cannot serve a pull.
     const missing = await docker(stack.dockerd, stack.host, ['pull', 'python:no-such-tag']);
     expect(missing.exitCode, describeResult(missing)).not.toBe(0);
-    expect(lineMatching((await readFile(stack.dockerd.logPath, 'utf8')).slice(dockerdLog.length), FALLBACK), 'the fallback line, once the mirror fails').toBeDefined();
+    expect(
+      lineMatching((await readFile(stack.dockerd.logPath, 'utf8')).slice(dockerdLog.length), FALLBACK),
+      'the fallback line, once the mirror fails',
+    ).toBeDefined();
   });
 });

@@ -31,7 +31,11 @@ async function tempDir(): Promise<string> {
 async function serve(dir: string): Promise<Service> {
   const service = await startService({
     dir,
-    env: { DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: REGISTRY, DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: 'puller', DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: 'pull-password-1' },
+    env: {
+      DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: REGISTRY,
+      DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: 'puller',
+      DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: 'pull-password-1',
+    },
   });
   services.push(service);
   return service;
@@ -44,15 +48,27 @@ async function restart(service: Service, dir: string): Promise<Service> {
 }
 
 async function credentialStatus(service: Service, token: string): Promise<number> {
-  const answer = await fetch(`${service.url}/v1/credentials`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ registry: REGISTRY }) });
+  const answer = await fetch(`${service.url}/v1/credentials`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ registry: REGISTRY }),
+  });
   await answer.arrayBuffer();
   return answer.status;
 }
 
 // `revoke` as the operator runs it, exit code and stderr kept.
-async function revoke(env: Record<string, string>, dataDir: string, instance: string): Promise<{ exitCode: number; stderr: string }> {
+async function revoke(
+  env: Record<string, string>,
+  dataDir: string,
+  instance: string,
+): Promise<{ exitCode: number; stderr: string }> {
   const [file, ...prefix] = serviceCommand();
-  const result = await execa(file, [...prefix, 'revoke', '--instance', instance, '--data-dir', dataDir], { env, extendEnv: false, reject: false });
+  const result = await execa(file, [...prefix, 'revoke', '--instance', instance, '--data-dir', dataDir], {
+    env,
+    extendEnv: false,
+    reject: false,
+  });
   return { exitCode: result.exitCode ?? -1, stderr: String(result.stderr) };
 }
 
@@ -72,7 +88,11 @@ describe('e2e: the revocation store replaced under a running service', () => {
     const dir = await tempDir();
     let service = await serve(dir);
     const store = join(service.dataDir, 'revocations.sqlite');
-    const [a, b, c] = [await service.issueToken({ instance: 'i-a' }), await service.issueToken({ instance: 'i-b' }), await service.issueToken({ instance: 'i-c' })];
+    const [a, b, c] = [
+      await service.issueToken({ instance: 'i-a' }),
+      await service.issueToken({ instance: 'i-b' }),
+      await service.issueToken({ instance: 'i-c' }),
+    ];
     await service.revoke('i-a');
     expect(await credentialStatus(service, a)).toBe(401);
     expect(await credentialStatus(service, c)).toBe(200);
@@ -83,7 +103,9 @@ describe('e2e: the revocation store replaced under a running service', () => {
     const early = await revoke(service.env, service.dataDir, 'i-b');
     expect(early.exitCode).not.toBe(0);
     expect(early.stderr.trim().split('\n')).toHaveLength(1);
-    expect(early.stderr).toContain(`dstack-registry-auth revoke: revocation store ${store} is missing but ${store}-wal is still there: it was deleted while a service had it open`);
+    expect(early.stderr).toContain(
+      `dstack-registry-auth revoke: revocation store ${store} is missing but ${store}-wal is still there: it was deleted while a service had it open`,
+    );
     expect(early.stderr).toContain('restart the service (it keeps the revocations it held), then run revoke again');
 
     // The service fails closed, and says why in one line.
@@ -92,13 +114,21 @@ describe('e2e: the revocation store replaced under a running service', () => {
     const log = await stderrMatching(service, /was deleted while this process had it open/);
     const cause = lines(log, /revocation store .* was deleted while this process had it open/);
     expect(cause.length).toBeGreaterThanOrEqual(1);
-    expect(cause[0]).toMatch(new RegExp(`^dstack-registry-auth: unavailable: revocation store ${store} was deleted while this process had it open, so it cannot see revocations written to the path: credentials and tokens are refused until the service restarts and reads the file now at ${store}; restart it; the revocations it held are kept in ${store}\\.held-\\d+-\\d+ and merged in at the next start$`));
+    expect(cause[0]).toMatch(
+      new RegExp(
+        `^dstack-registry-auth: unavailable: revocation store ${store} was deleted while this process had it open, so it cannot see revocations written to the path: credentials and tokens are refused until the service restarts and reads the file now at ${store}; restart it; the revocations it held are kept in ${store}\\.held-\\d+-\\d+ and merged in at the next start$`,
+      ),
+    );
 
     // Having noticed, the service set the old file's -wal and -shm aside: revoke starts the new
     // file, and merges in what the service held.
     const late = await revoke(service.env, service.dataDir, 'i-b');
     expect(late.exitCode, late.stderr).toBe(0);
-    expect(late.stderr).toMatch(new RegExp(`^dstack-registry-auth revoke: revocation store ${store}: merged 1 revocations from ${store}\\.held-\\d+-\\d+, kept by a service whose store file was replaced, and removed it$`));
+    expect(late.stderr).toMatch(
+      new RegExp(
+        `^dstack-registry-auth revoke: revocation store ${store}: merged 1 revocations from ${store}\\.held-\\d+-\\d+, kept by a service whose store file was replaced, and removed it$`,
+      ),
+    );
     expect(await credentialStatus(service, c)).toBe(503); // still closed until the restart
 
     service = await restart(service, dir);
@@ -112,7 +142,12 @@ describe('e2e: the revocation store replaced under a running service', () => {
     const dir = await tempDir();
     let service = await serve(dir);
     const store = join(service.dataDir, 'revocations.sqlite');
-    const [a, c, d, e] = [await service.issueToken({ instance: 'i-a' }), await service.issueToken({ instance: 'i-c' }), await service.issueToken({ instance: 'i-d' }), await service.issueToken({ instance: 'i-e' })];
+    const [a, c, d, e] = [
+      await service.issueToken({ instance: 'i-a' }),
+      await service.issueToken({ instance: 'i-c' }),
+      await service.issueToken({ instance: 'i-d' }),
+      await service.issueToken({ instance: 'i-e' }),
+    ];
     await service.revoke('i-a');
     // Another data directory's store (a backup from elsewhere), holding a revocation of its own.
     const other = join(await tempDir(), 'data');
@@ -124,15 +159,27 @@ describe('e2e: the revocation store replaced under a running service', () => {
     const refused = await revoke(service.env, service.dataDir, 'i-e');
     expect(refused.exitCode).not.toBe(0);
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
-    expect(refused.stderr).toMatch(new RegExp(`^dstack-registry-auth revoke: revocation store ${store} is not the file that was created there \\(it was created as inode \\d+ at ${join(other, 'revocations.sqlite')}; this is inode \\d+ at ${store}\\): it was copied, moved or restored into place, and a running service may still read the old file, so a revocation written here might never reach it; restart the service \\(it adopts this file and keeps what it held\\), then run revoke again$`));
+    expect(refused.stderr).toMatch(
+      new RegExp(
+        `^dstack-registry-auth revoke: revocation store ${store} is not the file that was created there \\(it was created as inode \\d+ at ${join(other, 'revocations.sqlite')}; this is inode \\d+ at ${store}\\): it was copied, moved or restored into place, and a running service may still read the old file, so a revocation written here might never reach it; restart the service \\(it adopts this file and keeps what it held\\), then run revoke again$`,
+      ),
+    );
 
     expect(await credentialStatus(service, c)).toBe(503);
     const log = await stderrMatching(service, /was replaced by another file/);
-    expect(lines(log, /was replaced by another file/)[0]).toMatch(new RegExp(`^dstack-registry-auth: unavailable: revocation store ${store} was replaced by another file \\(it opened inode \\d+; the path now names inode \\d+\\) while this process had it open, .*; restart it; the revocations it held are kept in ${store}\\.held-\\d+-\\d+ and merged in at the next start$`));
+    expect(lines(log, /was replaced by another file/)[0]).toMatch(
+      new RegExp(
+        `^dstack-registry-auth: unavailable: revocation store ${store} was replaced by another file \\(it opened inode \\d+; the path now names inode \\d+\\) while this process had it open, .*; restart it; the revocations it held are kept in ${store}\\.held-\\d+-\\d+ and merged in at the next start$`,
+      ),
+    );
 
     service = await restart(service, dir);
     const started = await stderrMatching(service, /merged 1 revocations/);
-    expect(started).toMatch(new RegExp(`warning: revocation store ${store} was copied, moved or restored into place \\(created as inode \\d+ at ${join(other, 'revocations.sqlite')}; this is inode \\d+ at ${store}\\): adopting it`));
+    expect(started).toMatch(
+      new RegExp(
+        `warning: revocation store ${store} was copied, moved or restored into place \\(created as inode \\d+ at ${join(other, 'revocations.sqlite')}; this is inode \\d+ at ${store}\\): adopting it`,
+      ),
+    );
     expect(started).toMatch(/merged 1 revocations from \S+\.held-\d+-\d+/);
     expect(await credentialStatus(service, a)).toBe(401); // held by the replaced file: merged in
     expect(await credentialStatus(service, d)).toBe(401); // the new file's own

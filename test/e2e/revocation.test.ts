@@ -27,9 +27,20 @@ describe('e2e: revocation', () => {
     expect(cachedTicket.exitCode, describeResult(cachedTicket)).not.toBe(0);
     // The person reads the realm's reason (its 401 body in the registry error format, which
     // dockerd passes on), not a bare "unauthorized: authentication required".
-    expect(String(cachedTicket.stderr), describeResult(cachedTicket)).toMatch(/unauthorized: dstack-registry-auth refused the pull ticket: pull ticket rejected: instance \S+ was revoked; ask the dstack operator for a new instance token/);
+    expect(String(cachedTicket.stderr), describeResult(cachedTicket)).toMatch(
+      /unauthorized: dstack-registry-auth refused the pull ticket: pull ticket rejected: instance \S+ was revoked; ask the dstack operator for a new instance token/,
+    );
     const audit = await stack.service.audit();
-    expect(audit.some((r) => r.event === 'realm' && r.outcome === 'denied' && /revoked/i.test(r.reason ?? '') && r.service === stack.registry.host), JSON.stringify(audit)).toBe(true);
+    expect(
+      audit.some(
+        (r) =>
+          r.event === 'realm' &&
+          r.outcome === 'denied' &&
+          /revoked/i.test(r.reason ?? '') &&
+          r.service === stack.registry.host,
+      ),
+      JSON.stringify(audit),
+    ).toBe(true);
 
     // With the cache erased (the protocol's own `erase`), the helper asks the service. docker
     // CLI 28 discards a helper's error for `pull` and goes on without credentials, so the user
@@ -42,8 +53,20 @@ describe('e2e: revocation', () => {
     expect(String(after.stderr)).toContain(stack.service.url);
 
     const afterErase = (await stack.service.audit()).slice(audit.length);
-    expect(afterErase.some((r) => r.event === 'credential' && r.outcome === 'denied' && r.reason === 'token_revoked' && r.instance === stack.instance), JSON.stringify(afterErase)).toBe(true);
+    expect(
+      afterErase.some(
+        (r) =>
+          r.event === 'credential' &&
+          r.outcome === 'denied' &&
+          r.reason === 'token_revoked' &&
+          r.instance === stack.instance,
+      ),
+      JSON.stringify(afterErase),
+    ).toBe(true);
     // CLI 28 went on without credentials: the engine asked the realm anonymously and got nothing.
-    expect(afterErase.some((r) => r.event === 'realm' && r.outcome === 'denied' && r.reason === 'anonymous'), JSON.stringify(afterErase)).toBe(true);
+    expect(
+      afterErase.some((r) => r.event === 'realm' && r.outcome === 'denied' && r.reason === 'anonymous'),
+      JSON.stringify(afterErase),
+    ).toBe(true);
   });
 });

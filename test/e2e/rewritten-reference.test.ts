@@ -25,23 +25,44 @@ describe.each(dockerdMatrix())('e2e: rewritten reference <registry>/python:3.14,
     const ref = `${stack.registry.host}/python:3.14`;
     const pull = await docker(stack.dockerd, stack.host, ['pull', ref]);
     expect(pull.exitCode, describeResult(pull)).toBe(0);
-    expect(await inspectImage(stack.dockerd, stack.host, ref)).toEqual({ id: expectedImageId(engine, stack.images.get('python:3.14')!), seed: 'python:3.14' });
+    expect(await inspectImage(stack.dockerd, stack.host, ref)).toEqual({
+      id: expectedImageId(engine, stack.images.get('python:3.14')!),
+      seed: 'python:3.14',
+    });
 
     // The CLI asked the helper for the registry's own key, not Docker Hub's.
     const helperLog = await stack.host.debugLog();
-    const verdict = (key: string) => new RegExp(`debug: cache (hit|miss) for ${key.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`);
+    const verdict = (key: string) =>
+      new RegExp(`debug: cache (hit|miss) for ${key.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`);
     expect(helperLog).toMatch(verdict(stack.registry.host));
     expect(helperLog).not.toMatch(verdict('https://index.docker.io/v1/'));
 
     const audit = await stack.service.audit();
     expect(audit.filter((r) => r.event === 'credential' && r.outcome === 'granted')).toHaveLength(1);
-    expect(audit.some((r) => r.event === 'realm' && r.outcome === 'granted' && (r.scope ?? '').includes('repository:python:pull')), JSON.stringify(audit)).toBe(true);
+    expect(
+      audit.some(
+        (r) => r.event === 'realm' && r.outcome === 'granted' && (r.scope ?? '').includes('repository:python:pull'),
+      ),
+      JSON.stringify(audit),
+    ).toBe(true);
 
     const registryLog = await stack.registry.log();
-    expect(lineMatching(registryLog, accessLine('GET|HEAD', '/v2/python/manifests/3.14', 200)), 'registry served the tag').toBeDefined();
-    expect(lineMatching(registryLog, new RegExp(`msg=GetImageManifest auth\\.user\\.name="?${stack.instance}"? .*uri=/v2/python/manifests/`)), 'token subject is the instance').toBeDefined();
+    expect(
+      lineMatching(registryLog, accessLine('GET|HEAD', '/v2/python/manifests/3.14', 200)),
+      'registry served the tag',
+    ).toBeDefined();
+    expect(
+      lineMatching(
+        registryLog,
+        new RegExp(`msg=GetImageManifest auth\\.user\\.name="?${stack.instance}"? .*uri=/v2/python/manifests/`),
+      ),
+      'token subject is the instance',
+    ).toBeDefined();
     // Nothing went to the Docker Hub repository path: this was not the mirror route.
     // (The same access-line format as the served tag above.)
-    expect(lineMatching(registryLog, /"(GET|HEAD) \/v2\/library\/python\//), 'no Docker Hub path asked').toBeUndefined();
+    expect(
+      lineMatching(registryLog, /"(GET|HEAD) \/v2\/library\/python\//),
+      'no Docker Hub path asked',
+    ).toBeUndefined();
   });
 });

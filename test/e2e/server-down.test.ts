@@ -52,10 +52,15 @@ describe('e2e: service down', () => {
 
     // Policy `anonymous`: the helper answers "not found", the CLI pulls anonymously, the open
     // registry serves it.
-    const anonymous = await docker(stack.dockerd, stack.host, ['pull', `${open.host}/app:1`], { DOCKER_CREDENTIAL_DSTACK_ON_ERROR: 'anonymous' });
+    const anonymous = await docker(stack.dockerd, stack.host, ['pull', `${open.host}/app:1`], {
+      DOCKER_CREDENTIAL_DSTACK_ON_ERROR: 'anonymous',
+    });
     expect(anonymous.exitCode, describeResult(anonymous)).toBe(0);
     expect((await inspectImage(stack.dockerd, stack.host, `${open.host}/app:1`))?.seed).toBe('app:1');
     expect(await stack.host.debugLog()).toMatch(/anonymous/i);
-    expect(lineMatching(await open.log(), accessLine('GET|HEAD', '/v2/app/manifests/1', 200)), 'anonymous pull served').toBeDefined();
+    expect(
+      lineMatching(await open.log(), accessLine('GET|HEAD', '/v2/app/manifests/1', 200)),
+      'anonymous pull served',
+    ).toBeDefined();
   });
 });

@@ -25,7 +25,10 @@ describe('e2e: static source with an htpasswd registry', () => {
     const pull = await docker(stack.dockerd, stack.host, ['pull', ref]);
     outputs.push(String(pull.stdout), String(pull.stderr));
     expect(pull.exitCode, describeResult(pull)).toBe(0);
-    expect(await inspectImage(stack.dockerd, stack.host, ref)).toEqual({ id: stack.registry.images.get('app:1')!.configDigest, seed: 'app:1' });
+    expect(await inspectImage(stack.dockerd, stack.host, ref)).toEqual({
+      id: stack.registry.images.get('app:1')!.configDigest,
+      seed: 'app:1',
+    });
 
     const mirrored = await docker(stack.dockerd, stack.host, ['pull', 'python:3.14']);
     outputs.push(String(mirrored.stdout), String(mirrored.stderr));
@@ -35,18 +38,38 @@ describe('e2e: static source with an htpasswd registry', () => {
     // The registry authenticated our account (its own htpasswd check), for both paths.
     const registryLog = await registry.log();
     const user = stack.registry.account!.username;
-    expect(lineMatching(registryLog, new RegExp(`msg=GetImageManifest auth\\.user\\.name="?${user}"? .*uri=/v2/app/manifests/1`)), 'app:1 with our account').toBeDefined();
-    expect(lineMatching(registryLog, new RegExp(`msg=GetImageManifest auth\\.user\\.name="?${user}"? .*uri=/v2/library/python/manifests/3\\.14`)), 'mirror path with our account').toBeDefined();
+    expect(
+      lineMatching(
+        registryLog,
+        new RegExp(`msg=GetImageManifest auth\\.user\\.name="?${user}"? .*uri=/v2/app/manifests/1`),
+      ),
+      'app:1 with our account',
+    ).toBeDefined();
+    expect(
+      lineMatching(
+        registryLog,
+        new RegExp(`msg=GetImageManifest auth\\.user\\.name="?${user}"? .*uri=/v2/library/python/manifests/3\\.14`),
+      ),
+      'mirror path with our account',
+    ).toBeDefined();
     expect(lineMatching(registryLog, FAILED_LOGIN), 'no failed login').toBeUndefined();
     // The registry does log a failed login in that format: a wrong password, sent by hand.
-    const wrong = await fetch(`${registry.url}/v2/`, { headers: { authorization: `Basic ${Buffer.from(`${user}:not-the-password`).toString('base64')}` } });
+    const wrong = await fetch(`${registry.url}/v2/`, {
+      headers: { authorization: `Basic ${Buffer.from(`${user}:not-the-password`).toString('base64')}` },
+    });
     expect(wrong.status).toBe(401);
-    expect(lineMatching((await registry.log()).slice(registryLog.length), FAILED_LOGIN), 'a failed login is logged').toBeDefined();
+    expect(
+      lineMatching((await registry.log()).slice(registryLog.length), FAILED_LOGIN),
+      'a failed login is logged',
+    ).toBeDefined();
 
     const audit = await stack.service.audit();
     const issued = audit.filter((r) => r.event === 'credential' && r.outcome === 'granted');
     expect(issued.length).toBeGreaterThanOrEqual(1);
-    expect(issued.every((r) => r.source === 'static' && r.instance === stack.instance), JSON.stringify(issued)).toBe(true);
+    expect(
+      issued.every((r) => r.source === 'static' && r.instance === stack.instance),
+      JSON.stringify(issued),
+    ).toBe(true);
   });
 
   it('the password is in no log, no audit line, no client output and not in the engine', async () => {
@@ -63,9 +86,13 @@ describe('e2e: static source with an htpasswd registry', () => {
       'daemon.json': await readFile(stack.paths.daemonJson, 'utf8'),
     };
     for (const image of [`${stack.registry.process.host}/app:1`, 'python:3.14']) {
-      places[`docker image inspect ${image}`] = String((await docker(stack.dockerd, stack.host, ['image', 'inspect', image])).stdout);
+      places[`docker image inspect ${image}`] = String(
+        (await docker(stack.dockerd, stack.host, ['image', 'inspect', image])).stdout,
+      );
     }
-    places['docker info'] = String((await docker(stack.dockerd, stack.host, ['info', '--format', '{{json .}}'])).stdout);
+    places['docker info'] = String(
+      (await docker(stack.dockerd, stack.host, ['info', '--format', '{{json .}}'])).stdout,
+    );
     // The engine's own state on disk (image metadata, repositories.json): nothing of the password.
     places['engine image metadata'] = await readTree(join(stack.dir, 'd', 'data', 'image'));
     for (const [where, text] of Object.entries(places)) {

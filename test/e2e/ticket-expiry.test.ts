@@ -4,6 +4,7 @@ import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
 import { credentialGrants } from './harness/service.ts';
 import { sleep } from './harness/reaper.ts';
 import { TICKET_CLOCK_TOLERANCE_SECONDS } from '../../src/service/token/ticket.ts';
+import { escapeRegExp } from '../helpers/escape-regexp.ts';
 
 const TICKET_TTL_SECONDS = 30;
 const HUB = 'https://index.docker.io/v1/';
@@ -26,14 +27,22 @@ describe('e2e: ticket expiry and the helper cache', () => {
 
   const grants = async () => credentialGrants(await stack.service.audit()).length;
   // The helper's cache verdicts for the Docker Hub key after `mark` characters of its log.
-  const verdicts = async (mark: number) => (await stack.host.debugLog()).slice(mark).split('\n').filter((line) => line.includes(`for ${HUB}`) && /cache (hit|miss)/.test(line));
+  const verdicts = async (mark: number) =>
+    (await stack.host.debugLog())
+      .slice(mark)
+      .split('\n')
+      .filter((line) => line.includes(`for ${HUB}`) && /cache (hit|miss)/.test(line));
 
   it('serves a quick second pull from the cache and refetches after expiry', async () => {
     let mark = (await stack.host.debugLog()).length;
     const first = await docker(stack.dockerd, stack.host, ['pull', 'python:3.14']);
     expect(first.exitCode, describeResult(first)).toBe(0);
     expect(await grants()).toBe(1);
-    expect(await verdicts(mark)).toEqual([expect.stringMatching(new RegExp(`debug: cache miss for ${escape(HUB)}: requesting ${escape(stack.service.url)}$`))]);
+    expect(await verdicts(mark)).toEqual([
+      expect.stringMatching(
+        new RegExp(`debug: cache miss for ${escapeRegExp(HUB)}: requesting ${escapeRegExp(stack.service.url)}$`),
+      ),
+    ]);
     const cached = await stack.host.run(['get'], { input: `${HUB}\n` });
     expect(cached.exitCode, describeResult(cached)).toBe(0);
     const oldTicket = JSON.parse(String(cached.stdout)) as { Username: string; Secret: string };
@@ -48,17 +57,27 @@ describe('e2e: ticket expiry and the helper cache', () => {
     const [verdict, ...more] = await verdicts(mark);
     expect(more).toEqual([]);
     const refreshed = /cache miss .*\(cached entry past its refresh point\)$/.test(verdict ?? '');
-    expect(verdict).toMatch(refreshed ? /debug: cache miss for / : new RegExp(`debug: cache hit for ${escape(HUB)}$`));
+    expect(verdict).toMatch(
+      refreshed ? /debug: cache miss for / : new RegExp(`debug: cache hit for ${escapeRegExp(HUB)}$`),
+    );
     expect(await grants()).toBe(refreshed ? 2 : 1);
     const grantsBeforeExpiry = await grants();
 
     // Wait for the helper itself to count the ticket as expired: `list` names only unexpired entries.
-    await waitFor(async () => !(HUB in JSON.parse(String((await stack.host.run(['list'])).stdout))), expiresAt + 30_000, 'the helper to count the ticket as expired');
+    await waitFor(
+      async () => !(HUB in JSON.parse(String((await stack.host.run(['list'])).stdout))),
+      expiresAt + 30_000,
+      'the helper to count the ticket as expired',
+    );
     mark = (await stack.host.debugLog()).length;
     const third = await docker(stack.dockerd, stack.host, ['pull', 'python:3.12']);
     expect(third.exitCode, describeResult(third)).toBe(0);
     expect((await inspectImage(stack.dockerd, stack.host, 'python:3.12'))?.seed).toBe('library/python:3.12');
-    expect(await verdicts(mark)).toEqual([expect.stringMatching(new RegExp(`debug: cache miss for ${escape(HUB)}: requesting ${escape(stack.service.url)}$`))]);
+    expect(await verdicts(mark)).toEqual([
+      expect.stringMatching(
+        new RegExp(`debug: cache miss for ${escapeRegExp(HUB)}: requesting ${escapeRegExp(stack.service.url)}$`),
+      ),
+    ]);
     expect(await grants()).toBe(grantsBeforeExpiry + 1);
     const thirdTicket = await stack.host.run(['get'], { input: `${HUB}\n` });
     expect(JSON.parse(String(thirdTicket.stdout)).Secret).not.toBe(oldTicket.Secret);
@@ -66,18 +85,36 @@ describe('e2e: ticket expiry and the helper cache', () => {
     // The realm refuses the old ticket once past its expiry plus the verifier's clock tolerance,
     // and not before: ask until it says no, then check when that was.
     const realm = () =>
-      fetch(`${stack.service.url}/v1/token?service=${encodeURIComponent(stack.registry.host)}&scope=repository:library/python:pull`, {
-        headers: { authorization: `Basic ${Buffer.from(`${oldTicket.Username}:${oldTicket.Secret}`).toString('base64')}` },
-      });
+      fetch(
+        `${stack.service.url}/v1/token?service=${encodeURIComponent(stack.registry.host)}&scope=repository:library/python:pull`,
+        {
+          headers: {
+            authorization: `Basic ${Buffer.from(`${oldTicket.Username}:${oldTicket.Secret}`).toString('base64')}`,
+          },
+        },
+      );
     let refusedAt = 0;
-    await waitFor(async () => {
-      const answer = await realm();
-      refusedAt = Date.now();
-      return answer.status === 401;
-    }, expiresAt + (TICKET_CLOCK_TOLERANCE_SECONDS + 30) * 1000, 'the realm to refuse the expired ticket');
+    await waitFor(
+      async () => {
+        const answer = await realm();
+        refusedAt = Date.now();
+        return answer.status === 401;
+      },
+      expiresAt + (TICKET_CLOCK_TOLERANCE_SECONDS + 30) * 1000,
+      'the realm to refuse the expired ticket',
+    );
     expect(refusedAt).toBeGreaterThan(expiresAt + TICKET_CLOCK_TOLERANCE_SECONDS * 1000);
     const audit = await stack.service.audit();
-    expect(audit.some((r) => r.event === 'realm' && r.outcome === 'denied' && r.reason === 'ticket_expired' && r.instance === stack.instance), JSON.stringify(audit)).toBe(true);
+    expect(
+      audit.some(
+        (r) =>
+          r.event === 'realm' &&
+          r.outcome === 'denied' &&
+          r.reason === 'ticket_expired' &&
+          r.instance === stack.instance,
+      ),
+      JSON.stringify(audit),
+    ).toBe(true);
   }, 180_000);
 });
 
@@ -92,8 +129,4 @@ async function waitFor(condition: () => Promise<boolean>, deadline: number, what
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(250);
   }
-}
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }

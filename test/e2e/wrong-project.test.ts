@@ -9,7 +9,10 @@ import { lineMatching } from './harness/log-match.ts';
 describe('e2e: registry of another project', () => {
   let stack: StaticStack;
   beforeAll(async () => {
-    stack = await startStaticStack({ project: 'A', extraRegistries: [{ name: 'only-b', auth: 'htpasswd', projects: ['B'] }] });
+    stack = await startStaticStack({
+      project: 'A',
+      extraRegistries: [{ name: 'only-b', auth: 'htpasswd', projects: ['B'] }],
+    });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -35,18 +38,33 @@ describe('e2e: registry of another project', () => {
     const audit = await stack.service.audit();
     const decision = audit.filter((r) => r.event === 'credential' && r.registry === onlyB.process.host);
     expect(decision.length).toBeGreaterThan(0);
-    expect(decision.every((r) => r.outcome === 'denied' && r.project === 'A'), JSON.stringify(decision)).toBe(true);
+    expect(
+      decision.every((r) => r.outcome === 'denied' && r.project === 'A'),
+      JSON.stringify(decision),
+    ).toBe(true);
     // The password of B's registry never reached A's host.
     expect(await stack.host.debugLog()).not.toContain(onlyB.account!.password);
     // (The seeder used B's account; the engine's requests carry a docker/ user agent.)
     const bLog = await onlyB.process.log();
     const bAccountFromDocker = /auth\.user\.name="?only-b-user.*useragent="?docker\//;
     expect(lineMatching(bLog, bAccountFromDocker), 'B registry never saw B account from the engine').toBeUndefined();
-    expect(lineMatching(bLog, /"GET \/v2\/ HTTP\/1\.1" 401 .*"docker\//), 'the engine did try, without credentials').toBeDefined();
+    expect(
+      lineMatching(bLog, /"GET \/v2\/ HTTP\/1\.1" 401 .*"docker\//),
+      'the engine did try, without credentials',
+    ).toBeDefined();
     // The registry does log B's account with a docker/ user agent in that format: one such request, by hand.
-    const byHand = await fetch(`${onlyB.process.url}/v2/app/manifests/1`, { headers: { authorization: onlyB.account!.basic, 'user-agent': 'docker/28.2.2 e2e-format-check', accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+    const byHand = await fetch(`${onlyB.process.url}/v2/app/manifests/1`, {
+      headers: {
+        authorization: onlyB.account!.basic,
+        'user-agent': 'docker/28.2.2 e2e-format-check',
+        accept: 'application/vnd.docker.distribution.manifest.v2+json',
+      },
+    });
     expect(byHand.status).toBe(200);
-    expect(lineMatching((await onlyB.process.log()).slice(bLog.length), bAccountFromDocker), 'the format of an engine request with B account').toBeDefined();
+    expect(
+      lineMatching((await onlyB.process.log()).slice(bLog.length), bAccountFromDocker),
+      'the format of an engine request with B account',
+    ).toBeDefined();
 
     // The same host's own default registry is served normally.
     const allowed = await docker(stack.dockerd, stack.host, ['pull', `${stack.registry.process.host}/app:1`]);

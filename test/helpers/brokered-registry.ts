@@ -26,15 +26,30 @@ export function realmHostOf(upstream: BrokeredRegistry): string {
   return new URL(upstream.tokenServer.realm).host;
 }
 
-export async function startBrokeredRegistry(options: { dir: string; images: string[]; port?: number; tokenServer?: Partial<TokenServerOptions> }): Promise<BrokeredRegistry> {
+export async function startBrokeredRegistry(options: {
+  dir: string;
+  images: string[];
+  port?: number;
+  tokenServer?: Partial<TokenServerOptions>;
+}): Promise<BrokeredRegistry> {
   const username = 'fleet-bot';
   // Random per run, so a grep for it cannot match by accident.
   const password = `fixture-pw-${randomBytes(12).toString('hex')}`;
   const tokenLogPath = join(options.dir, 'token-server.log');
-  const tokenServer = await startTokenServer({ users: { [username]: password }, service: FIXTURE_SERVICE, issuer: FIXTURE_ISSUER, logPath: tokenLogPath, ...options.tokenServer });
+  const tokenServer = await startTokenServer({
+    users: { [username]: password },
+    service: FIXTURE_SERVICE,
+    issuer: FIXTURE_ISSUER,
+    logPath: tokenLogPath,
+    ...options.tokenServer,
+  });
   const stops: (() => Promise<void>)[] = [() => tokenServer.close()];
   try {
-    const seeding = await startRegistry({ dir: join(options.dir, 'registry'), name: 'seed', ...(options.port !== undefined ? { port: options.port } : {}) });
+    const seeding = await startRegistry({
+      dir: join(options.dir, 'registry'),
+      name: 'seed',
+      ...(options.port !== undefined ? { port: options.port } : {}),
+    });
     stops.unshift(() => seeding.stop());
     const images = new Map<string, SeededImage>();
     for (const ref of options.images) {
@@ -49,7 +64,9 @@ export async function startBrokeredRegistry(options: { dir: string; images: stri
       dir: join(options.dir, 'registry'),
       name: 'brokered',
       port: seeding.port,
-      auth: { token: { realm: tokenServer.realm, service: FIXTURE_SERVICE, issuer: FIXTURE_ISSUER, rootcertbundle: bundle } },
+      auth: {
+        token: { realm: tokenServer.realm, service: FIXTURE_SERVICE, issuer: FIXTURE_ISSUER, rootcertbundle: bundle },
+      },
     });
     stops.unshift(() => registry.stop());
     return { registry, tokenServer, images, username, password, tokenLogPath, stop: () => stopAll(stops) };

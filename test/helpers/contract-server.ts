@@ -1,7 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { BasicCredentialAnswer, BearerCredentialAnswer, CredentialRequestBody } from '../../src/contract/credential-answer.ts';
+import type {
+  BasicCredentialAnswer,
+  BearerCredentialAnswer,
+  CredentialRequestBody,
+} from '../../src/contract/credential-answer.ts';
 import type { ServiceErrorCode } from '../../src/contract/error-codes.ts';
 import type { HostConfigAnswer } from '../../src/contract/host-config.ts';
 
@@ -90,7 +94,13 @@ export async function startContractServer(options: ContractServerOptions = {}): 
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     const path = (req.url ?? '/').split('?')[0]!;
-    state.requests.push({ method: req.method ?? '', path, body, authorization: req.headers.authorization, userAgent: req.headers['user-agent'] });
+    state.requests.push({
+      method: req.method ?? '',
+      path,
+      body,
+      authorization: req.headers.authorization,
+      userAgent: req.headers['user-agent'],
+    });
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     const behaviour = pending.shift() ?? state.fallback;
     if (behaviour.kind === 'hang') {
@@ -104,20 +114,37 @@ export async function startContractServer(options: ContractServerOptions = {}): 
       return;
     }
     if (behaviour.kind === 'bare') {
-      res.writeHead(behaviour.status, { 'content-type': 'text/plain', ...(behaviour.retryAfter !== undefined ? { 'retry-after': behaviour.retryAfter } : {}) });
+      res.writeHead(behaviour.status, {
+        'content-type': 'text/plain',
+        ...(behaviour.retryAfter !== undefined ? { 'retry-after': behaviour.retryAfter } : {}),
+      });
       res.end(behaviour.body ?? '');
       return;
     }
     if (behaviour.kind === 'error') {
-      const headers: Record<string, string> = behaviour.retryAfter !== undefined ? { 'retry-after': behaviour.retryAfter } : {};
-      return json(res, behaviour.status, { error: behaviour.error, message: behaviour.message ?? behaviour.error }, headers);
+      const headers: Record<string, string> =
+        behaviour.retryAfter !== undefined ? { 'retry-after': behaviour.retryAfter } : {};
+      return json(
+        res,
+        behaviour.status,
+        { error: behaviour.error, message: behaviour.message ?? behaviour.error },
+        headers,
+      );
     }
     const authorization = req.headers.authorization;
     if (!authorization?.startsWith('Bearer ')) return refuse(res, 401, 'token_missing', 'no bearer token');
-    if (authorization.slice('Bearer '.length) !== instanceToken) return refuse(res, 401, 'token_invalid', 'bad signature');
+    if (authorization.slice('Bearer '.length) !== instanceToken)
+      return refuse(res, 401, 'token_invalid', 'bad signature');
     if (req.method === 'GET' && path === '/v1/host-config') {
-      const { mirrors, registries, endpoint } = options.hostConfig ?? { mirrors: [], registries: [...state.credentials.keys()] };
-      const answer: Omit<HostConfigAnswer, 'endpoint'> & { endpoint: unknown } = { mirrors, registries, endpoint: endpoint ?? OFF_ENDPOINT };
+      const { mirrors, registries, endpoint } = options.hostConfig ?? {
+        mirrors: [],
+        registries: [...state.credentials.keys()],
+      };
+      const answer: Omit<HostConfigAnswer, 'endpoint'> & { endpoint: unknown } = {
+        mirrors,
+        registries,
+        endpoint: endpoint ?? OFF_ENDPOINT,
+      };
       return json(res, 200, answer);
     }
     if (req.method === 'POST' && path === '/v1/credentials') {
@@ -130,13 +157,33 @@ export async function startContractServer(options: ContractServerOptions = {}): 
       }
       if (typeof registry !== 'string') return refuse(res, 400, 'bad_request', 'missing registry');
       if (options.brokered?.includes(registry)) {
-        if (typeof repository !== 'string') return refuse(res, 404, 'not_found', `registry ${registry} issues repository-scoped tokens only; pull through the mirror endpoint or with auth-header`);
-        const answer: BearerCredentialAnswer = { kind: 'bearer', registry, repository, token: `token-for-${repository}`, expires_at: new Date(Date.now() + 300_000).toISOString(), source: 'broker' };
+        if (typeof repository !== 'string')
+          return refuse(
+            res,
+            404,
+            'not_found',
+            `registry ${registry} issues repository-scoped tokens only; pull through the mirror endpoint or with auth-header`,
+          );
+        const answer: BearerCredentialAnswer = {
+          kind: 'bearer',
+          registry,
+          repository,
+          token: `token-for-${repository}`,
+          expires_at: new Date(Date.now() + 300_000).toISOString(),
+          source: 'broker',
+        };
         return json(res, 200, answer);
       }
       const credential = state.credentials.get(registry);
       if (!credential) return refuse(res, 404, 'not_found', `no credential for ${registry}`);
-      const answer: BasicCredentialAnswer = { kind: 'basic', registry, username: credential.username, secret: credential.secret, expires_at: new Date(Date.now() + credential.ttlMs).toISOString(), source: 'static' };
+      const answer: BasicCredentialAnswer = {
+        kind: 'basic',
+        registry,
+        username: credential.username,
+        secret: credential.secret,
+        expires_at: new Date(Date.now() + credential.ttlMs).toISOString(),
+        source: 'static',
+      };
       return json(res, 200, answer);
     }
     return refuse(res, 404, 'not_found', 'no such endpoint');
@@ -145,7 +192,9 @@ export async function startContractServer(options: ContractServerOptions = {}): 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch(() => res.destroy());
   };
-  const server: Server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, listener) : createServer(listener);
+  const server: Server = options.tls
+    ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, listener)
+    : createServer(listener);
   if (options.socketPath !== undefined) {
     await new Promise<void>((resolve) => server.listen(options.socketPath, resolve));
     state.url = `unix:${options.socketPath}`;

@@ -13,7 +13,21 @@ export interface TestCa {
 export async function makeTestCa(dir: string, name = 'test-ca'): Promise<TestCa> {
   const certFile = join(dir, `${name}.pem`);
   const keyFile = join(dir, `${name}.key`);
-  await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/O=dstack test/CN=${name}`]);
+  await execa('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '2',
+    '-subj',
+    `/O=dstack test/CN=${name}`,
+  ]);
   return { certFile, keyFile, pem: await readFile(certFile, 'utf8') };
 }
 
@@ -21,12 +35,33 @@ export async function makeTestCa(dir: string, name = 'test-ca'): Promise<TestCa>
 export async function signDocument(ca: TestCa, document: string, dir: string): Promise<string> {
   const input = join(dir, `document-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(input, document);
-  const { stdout } = await execa('openssl', ['cms', '-sign', '-nodetach', '-binary', '-md', 'sha256', '-nocerts', '-signer', ca.certFile, '-inkey', ca.keyFile, '-in', input, '-outform', 'PEM']);
+  const { stdout } = await execa('openssl', [
+    'cms',
+    '-sign',
+    '-nodetach',
+    '-binary',
+    '-md',
+    'sha256',
+    '-nocerts',
+    '-signer',
+    ca.certFile,
+    '-inkey',
+    ca.keyFile,
+    '-in',
+    input,
+    '-outform',
+    'PEM',
+  ]);
   return stdout.replace(/-----[A-Z0-9 ]+-----/g, '').replace(/\s+/g, '');
 }
 
 // An identity document shaped as AWS writes it (pretty-printed, " : " separators).
-export function awsDocument(fields: { accountId: string; instanceId: string; region: string; pendingTime: Date }): string {
+export function awsDocument(fields: {
+  accountId: string;
+  instanceId: string;
+  region: string;
+  pendingTime: Date;
+}): string {
   const doc = {
     accountId: fields.accountId,
     architecture: 'x86_64',
@@ -58,8 +93,38 @@ export async function makeAzurePki(dir: string): Promise<AzurePki> {
     const keyFile = join(dir, `${name}.key`);
     const csr = join(dir, `${name}.csr`);
     const certFile = join(dir, `${name}.pem`);
-    await execa('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/O=dstack test/CN=${name}`]);
-    await execa('openssl', ['x509', '-req', '-in', csr, '-CA', issuer.certFile, '-CAkey', issuer.keyFile, '-CAcreateserial', '-days', '2', '-extfile', ext, '-extensions', section, '-out', certFile]);
+    await execa('openssl', [
+      'req',
+      '-new',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      csr,
+      '-subj',
+      `/O=dstack test/CN=${name}`,
+    ]);
+    await execa('openssl', [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      issuer.certFile,
+      '-CAkey',
+      issuer.keyFile,
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      ext,
+      '-extensions',
+      section,
+      '-out',
+      certFile,
+    ]);
     return { certFile, keyFile, pem: await readFile(certFile, 'utf8') };
   };
   const intermediate = await issue('azure-test-intermediate', root, 'ca');
@@ -67,7 +132,10 @@ export async function makeAzurePki(dir: string): Promise<AzurePki> {
     root,
     intermediate,
     leaf: async (name, san) => {
-      await writeFile(ext, `${await readFile(ext, 'utf8')}[${name}]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectAltName=DNS:${san}\n`);
+      await writeFile(
+        ext,
+        `${await readFile(ext, 'utf8')}[${name}]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectAltName=DNS:${san}\n`,
+      );
       return issue(name, intermediate, name);
     },
   };

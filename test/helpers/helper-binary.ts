@@ -4,15 +4,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach } from 'vitest';
-import { startContractServer, TEST_INSTANCE_TOKEN, type ContractCredential, type ContractServer } from './contract-server.ts';
+import {
+  startContractServer,
+  TEST_INSTANCE_TOKEN,
+  type ContractCredential,
+  type ContractServer,
+} from './contract-server.ts';
 
 // The built single binary, run the way Docker runs it: one argument, the server URL on
 // stdin, only the environment given (nothing inherited), from an unrelated directory.
-export const HELPER_BINARY = join(import.meta.dirname, '..', '..', 'dist', `docker-credential-dstack-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`);
+export const HELPER_BINARY = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  'dist',
+  `docker-credential-dstack-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`,
+);
 
 export function assertBinaryBuilt(): void {
   if (!existsSync(HELPER_BINARY)) {
-    throw new Error(`${HELPER_BINARY} is missing: run \`npm run -s build:binary -- --host-only\` (npm test does it first)`);
+    throw new Error(
+      `${HELPER_BINARY} is missing: run \`npm run -s build:binary -- --host-only\` (npm test does it first)`,
+    );
   }
 }
 
@@ -60,14 +73,30 @@ export interface HelperRun {
   stderr: string;
 }
 
-export async function runHelper(action: string, input: string, env: Record<string, string>, cwd: string, args: string[] = [action]): Promise<HelperRun> {
-  const result = await execa(HELPER_BINARY, args, { input, env, extendEnv: false, cwd, reject: false, timeout: 20_000, stripFinalNewline: false });
+export async function runHelper(
+  action: string,
+  input: string,
+  env: Record<string, string>,
+  cwd: string,
+  args: string[] = [action],
+): Promise<HelperRun> {
+  const result = await execa(HELPER_BINARY, args, {
+    input,
+    env,
+    extendEnv: false,
+    cwd,
+    reject: false,
+    timeout: 20_000,
+    stripFinalNewline: false,
+  });
   return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
 
 // For a test file: each test gets its own contract server (with these credentials) and helper
 // home, both removed after the test.
-export function contractServerPerTest(credentials: Record<string, ContractCredential> = {}): () => Promise<{ server: ContractServer; home: HelperHome }> {
+export function contractServerPerTest(
+  credentials: Record<string, ContractCredential> = {},
+): () => Promise<{ server: ContractServer; home: HelperHome }> {
   const cleanups: Array<() => Promise<void>> = [];
   afterEach(async () => {
     while (cleanups.length) await cleanups.pop()!();
@@ -75,7 +104,10 @@ export function contractServerPerTest(credentials: Record<string, ContractCreden
   return async () => {
     const server = await startContractServer({ credentials });
     const home = await makeHelperHome(server.url);
-    cleanups.push(() => server.close(), () => home.cleanup());
+    cleanups.push(
+      () => server.close(),
+      () => home.cleanup(),
+    );
     return { server, home };
   };
 }

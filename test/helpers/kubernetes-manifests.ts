@@ -7,12 +7,23 @@ export const MANIFEST_DIR = join(import.meta.dirname, '..', '..', 'deploy', 'kub
 
 export function readManifest(name: string): any {
   const text = readFileSync(join(MANIFEST_DIR, name), 'utf8');
-  return JSON.parse(text.split('\n').filter((line) => !/^\s*#/.test(line)).join('\n'));
+  return JSON.parse(
+    text
+      .split('\n')
+      .filter((line) => !/^\s*#/.test(line))
+      .join('\n'),
+  );
 }
 
 // The node agent as the DaemonSet runs it: its container, its command line (after the
 // binary), and the helper settings of its ConfigMap.
-export function nodeAgent(): { container: any; args: string[]; listen: string; settings: Record<string, string>; pod: any } {
+export function nodeAgent(): {
+  container: any;
+  args: string[];
+  listen: string;
+  settings: Record<string, string>;
+  pod: any;
+} {
   const daemonSet = readManifest('daemonset.yaml');
   const pod = daemonSet.spec.template.spec;
   const container = pod.containers[0];
@@ -27,5 +38,9 @@ export function nodeAgentIdentity(): { namespace: string; serviceAccount: string
   const { pod } = nodeAgent();
   const daemonSet = readManifest('daemonset.yaml');
   const volume = pod.volumes.find((v: any) => v.projected);
-  return { namespace: daemonSet.metadata.namespace, serviceAccount: pod.serviceAccountName, audience: volume.projected.sources[0].serviceAccountToken.audience };
+  return {
+    namespace: daemonSet.metadata.namespace,
+    serviceAccount: pod.serviceAccountName,
+    audience: volume.projected.sources[0].serviceAccountToken.audience,
+  };
 }

@@ -35,12 +35,17 @@ export async function projectedTokenVolume(dir: string): Promise<ProjectedTokenV
 }
 
 // A CredentialProviderRequest as the kubelet writes it to the plugin's stdin.
-export function providerRequest(image: string, extra: { serviceAccountToken?: string; serviceAccountAnnotations?: Record<string, string>; apiVersion?: string } = {}): string {
+export function providerRequest(
+  image: string,
+  extra: { serviceAccountToken?: string; serviceAccountAnnotations?: Record<string, string>; apiVersion?: string } = {},
+): string {
   return JSON.stringify({
     kind: 'CredentialProviderRequest',
     apiVersion: extra.apiVersion ?? 'credentialprovider.kubelet.k8s.io/v1',
     image,
     ...(extra.serviceAccountToken !== undefined ? { serviceAccountToken: extra.serviceAccountToken } : {}),
-    ...(extra.serviceAccountAnnotations !== undefined ? { serviceAccountAnnotations: extra.serviceAccountAnnotations } : {}),
+    ...(extra.serviceAccountAnnotations !== undefined
+      ? { serviceAccountAnnotations: extra.serviceAccountAnnotations }
+      : {}),
   });
 }

@@ -34,7 +34,11 @@ export async function startPostgres(): Promise<RunningPostgres> {
     const dataDir = join(base, 'data');
     const asUser = runAs ? { uid: runAs.uid, gid: runAs.gid } : {};
     const env = { LC_ALL: 'C', LANG: 'C', PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: base };
-    await execa(join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '--no-sync', '-E', 'UTF8'], { ...asUser, env, extendEnv: false, cwd: base });
+    await execa(
+      join(bin, 'initdb'),
+      ['-D', dataDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '--no-sync', '-E', 'UTF8'],
+      { ...asUser, env, extendEnv: false, cwd: base },
+    );
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = await freePort();
@@ -51,9 +55,35 @@ export async function startPostgres(): Promise<RunningPostgres> {
   }
 }
 
-async function launch(options: { bin: string; dataDir: string; port: number; password: string; env: Record<string, string>; asUser: { uid?: number; gid?: number }; base: string }): Promise<RunningPostgres> {
-  const args = ['-D', options.dataDir, '-p', String(options.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off', '-c', 'max_connections=50'];
-  const child = spawn(join(options.bin, 'postgres'), args, { ...options.asUser, env: options.env, cwd: options.base, stdio: ['ignore', 'ignore', 'pipe'] });
+async function launch(options: {
+  bin: string;
+  dataDir: string;
+  port: number;
+  password: string;
+  env: Record<string, string>;
+  asUser: { uid?: number; gid?: number };
+  base: string;
+}): Promise<RunningPostgres> {
+  const args = [
+    '-D',
+    options.dataDir,
+    '-p',
+    String(options.port),
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'unix_socket_directories=',
+    '-c',
+    'fsync=off',
+    '-c',
+    'max_connections=50',
+  ];
+  const child = spawn(join(options.bin, 'postgres'), args, {
+    ...options.asUser,
+    env: options.env,
+    cwd: options.base,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     log = (log + chunk.toString()).slice(-4000);
@@ -77,7 +107,9 @@ async function launch(options: { bin: string; dataDir: string; port: number; pas
     if (Date.now() > deadline) {
       await stopProcess(child, exited);
       process.off('exit', killOnExit);
-      throw new Error(`postgres did not accept connections within 30 s: ${log.trim().split('\n').slice(-3).join(' | ')}`);
+      throw new Error(
+        `postgres did not accept connections within 30 s: ${log.trim().split('\n').slice(-3).join(' | ')}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -108,8 +140,13 @@ async function canConnect(url: string): Promise<boolean> {
 
 async function findBinDir(): Promise<string> {
   const root = '/usr/lib/postgresql';
-  const versions = (await readdir(root).catch(() => [] as string[])).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
-  if (versions.length === 0) throw new Error(`no PostgreSQL under ${root}; install the Debian package postgresql (scripts/e2e/install-packages.sh)`);
+  const versions = (await readdir(root).catch(() => [] as string[]))
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(b) - Number(a));
+  if (versions.length === 0)
+    throw new Error(
+      `no PostgreSQL under ${root}; install the Debian package postgresql (scripts/e2e/install-packages.sh)`,
+    );
   return join(root, versions[0]!, 'bin');
 }
 

@@ -7,7 +7,11 @@ import { execa } from 'execa';
 export const PYTHON = '/usr/bin/python3';
 
 export async function pythonRequestsAvailable(env: Record<string, string | undefined> = process.env): Promise<boolean> {
-  const found = existsSync(PYTHON) && (await execa(PYTHON, ['-c', 'import requests'], { reject: false })).exitCode === 0;
-  if (!found && env.CI === 'true') throw new Error(`${PYTHON} with the requests module is not installed; CI must install python3-requests (scripts/e2e/install-packages.sh)`);
+  const found =
+    existsSync(PYTHON) && (await execa(PYTHON, ['-c', 'import requests'], { reject: false })).exitCode === 0;
+  if (!found && env.CI === 'true')
+    throw new Error(
+      `${PYTHON} with the requests module is not installed; CI must install python3-requests (scripts/e2e/install-packages.sh)`,
+    );
   return found;
 }

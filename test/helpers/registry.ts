@@ -20,6 +20,7 @@ export function dockerRegistryAvailable(env: Record<string, string | undefined> 
       return false;
     }
   });
-  if (!found && env.CI === 'true') throw new Error('docker-registry is not installed; CI must install it (scripts/e2e/install-packages.sh)');
+  if (!found && env.CI === 'true')
+    throw new Error('docker-registry is not installed; CI must install it (scripts/e2e/install-packages.sh)');
   return found;
 }

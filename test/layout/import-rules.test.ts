@@ -7,9 +7,10 @@ import { SRC, sourceFiles } from '../helpers/source-files.ts';
 // import neither half, and inside a half only commands/ (and src/bin) import commands/.
 
 // Every relative specifier of a static import, a re-export or a dynamic import().
-export function importsOf(text: string): string[] {
+function importsOf(text: string): string[] {
   const found: string[] = [];
-  for (const match of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])(\.{1,2}\/[^'"]+)\1/g)) found.push(match[2]!);
+  for (const match of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])(\.{1,2}\/[^'"]+)\1/g))
+    found.push(match[2]!);
   return found;
 }
 
@@ -22,7 +23,7 @@ function isCommand(file: string): boolean {
   return /^(host|service)\/commands\//.test(relative(SRC, file));
 }
 
-export function violations(): string[] {
+function violations(): string[] {
   const found: string[] = [];
   for (const file of sourceFiles(SRC)) {
     const from = roomOf(file);
@@ -30,9 +31,12 @@ export function violations(): string[] {
       const target = resolve(dirname(file), spec);
       const to = roomOf(target);
       const where = `${relative(SRC, file)} imports ${relative(SRC, target)}`;
-      if ((from === 'host' && to === 'service') || (from === 'service' && to === 'host')) found.push(`${where}: the halves never import each other`);
-      if (['common', 'registry', 'contract'].includes(from) && ['host', 'service', 'bin'].includes(to)) found.push(`${where}: shared rooms import neither half`);
-      if (from !== 'bin' && isCommand(target) && !isCommand(file)) found.push(`${where}: core code does not import its commands/`);
+      if ((from === 'host' && to === 'service') || (from === 'service' && to === 'host'))
+        found.push(`${where}: the halves never import each other`);
+      if (['common', 'registry', 'contract'].includes(from) && ['host', 'service', 'bin'].includes(to))
+        found.push(`${where}: shared rooms import neither half`);
+      if (from !== 'bin' && isCommand(target) && !isCommand(file))
+        found.push(`${where}: core code does not import its commands/`);
     }
   }
   return found;
@@ -40,12 +44,18 @@ export function violations(): string[] {
 
 describe('the floor plan', () => {
   it('finds the imports it checks (static, re-export, dynamic)', () => {
-    expect(importsOf(`import a from './a.ts';\nexport { b } from "../b.ts";\nconst c = await import('./c/d.ts');\nimport './side.ts';\nimport x from 'node:fs';`)).toEqual(['./a.ts', '../b.ts', './c/d.ts', './side.ts']);
+    expect(
+      importsOf(
+        `import a from './a.ts';\nexport { b } from "../b.ts";\nconst c = await import('./c/d.ts');\nimport './side.ts';\nimport x from 'node:fs';`,
+      ),
+    ).toEqual(['./a.ts', '../b.ts', './c/d.ts', './side.ts']);
   });
 
   it('every room of src/ is one the plan names', () => {
     const rooms = new Set(sourceFiles(SRC).map(roomOf));
-    expect([...rooms].sort()).toEqual(['bin', 'common', 'contract', 'host', 'registry', 'service'].filter((room) => rooms.has(room)));
+    expect([...rooms].sort()).toEqual(
+      ['bin', 'common', 'contract', 'host', 'registry', 'service'].filter((room) => rooms.has(room)),
+    );
     expect(rooms.has('host') && rooms.has('service')).toBe(true);
   });
 

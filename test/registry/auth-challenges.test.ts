@@ -6,11 +6,15 @@ describe('WWW-Authenticate challenges', () => {
     expect(parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io"')).toEqual([
       { scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io' } },
     ]);
-    expect(parseChallenges('bearer Realm=https://a.example/t, error="insufficient_scope"')).toEqual([{ scheme: 'bearer', params: { realm: 'https://a.example/t', error: 'insufficient_scope' } }]);
+    expect(parseChallenges('bearer Realm=https://a.example/t, error="insufficient_scope"')).toEqual([
+      { scheme: 'bearer', params: { realm: 'https://a.example/t', error: 'insufficient_scope' } },
+    ]);
   });
 
   it('separates several challenges, also as Node joins repeated headers', () => {
-    expect(parseChallenges('Basic realm="x", Bearer realm="https://a/t",service="s",scope="repository:a/b:pull,push"')).toEqual([
+    expect(
+      parseChallenges('Basic realm="x", Bearer realm="https://a/t",service="s",scope="repository:a/b:pull,push"'),
+    ).toEqual([
       { scheme: 'basic', params: { realm: 'x' } },
       { scheme: 'bearer', params: { realm: 'https://a/t', service: 's', scope: 'repository:a/b:pull,push' } },
     ]);

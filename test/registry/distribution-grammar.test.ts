@@ -1,16 +1,50 @@
 import { describe, expect, it } from 'vitest';
-import { isDigest, isReference, isRepositoryName, isTag, repositoryProblem } from '../../src/registry/distribution-grammar.ts';
+import {
+  isDigest,
+  isReference,
+  isRepositoryName,
+  isTag,
+  repositoryProblem,
+} from '../../src/registry/distribution-grammar.ts';
 import { registryKeyOfImage, repositoryOfImage } from '../../src/registry/image-reference.ts';
 import { DOCKER_HUB_KEY } from '../../src/registry/registry-key.ts';
 
 const HEX = 'a'.repeat(64);
 
 describe('distribution grammar', () => {
-  it.each(['python', 'library/python', 'a/b/c', 'my-app', 'my__app', 'my.app', 'my_app', 'a--b', 'dockerhub-proxy/library/python', '0'])('%s is a repository', (name) => {
+  it.each([
+    'python',
+    'library/python',
+    'a/b/c',
+    'my-app',
+    'my__app',
+    'my.app',
+    'my_app',
+    'a--b',
+    'dockerhub-proxy/library/python',
+    '0',
+  ])('%s is a repository', (name) => {
     expect(isRepositoryName(name)).toBe(true);
   });
 
-  it.each(['', 'Python', 'library//python', '/python', 'python/', '../x', 'a/../b', 'a/./b', '-a', 'a-', 'a___b', 'a..b', 'a%2Fb', 'a b', 'a:b', `${'a'.repeat(256)}`])('%j is not a repository', (name) => {
+  it.each([
+    '',
+    'Python',
+    'library//python',
+    '/python',
+    'python/',
+    '../x',
+    'a/../b',
+    'a/./b',
+    '-a',
+    'a-',
+    'a___b',
+    'a..b',
+    'a%2Fb',
+    'a b',
+    'a:b',
+    `${'a'.repeat(256)}`,
+  ])('%j is not a repository', (name) => {
     expect(isRepositoryName(name)).toBe(false);
     expect(repositoryProblem(name)).toBeTypeOf('string');
   });
@@ -48,7 +82,7 @@ describe('repositoryOfImage', () => {
     ['library/python:3.14', DOCKER_HUB_KEY, 'library/python'],
     ['docker.io/python:3.14', DOCKER_HUB_KEY, 'library/python'],
     ['docker.io/user/app', DOCKER_HUB_KEY, 'user/app'],
-    ['user/app@sha256:' + HEX, DOCKER_HUB_KEY, 'user/app'],
+    [`user/app@sha256:${HEX}`, DOCKER_HUB_KEY, 'user/app'],
     ['docker.mycompany.example/python:3.14', 'docker.mycompany.example', 'python'],
     ['127.0.0.1:5000/team/app:1', '127.0.0.1:5000', 'team/app'],
     ['localhost/app', 'localhost', 'app'],
@@ -58,6 +92,8 @@ describe('repositoryOfImage', () => {
   });
 
   it('refuses a name outside the grammar', () => {
-    expect(() => repositoryOfImage('Python:3.14')).toThrow(/invalid image reference "Python:3.14": a repository name is lower-case/);
+    expect(() => repositoryOfImage('Python:3.14')).toThrow(
+      /invalid image reference "Python:3.14": a repository name is lower-case/,
+    );
   });
 });

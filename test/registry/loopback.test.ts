@@ -3,11 +3,32 @@ import { hostOf, isLoopbackHost } from '../../src/registry/loopback.ts';
 
 // One rule for both halves: the helper's server URL and the service's listen address agree.
 describe('isLoopbackHost', () => {
-  it.each(['localhost', 'LOCALHOST', '127.0.0.1', '127.1.2.3', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', '[::ffff:7f00:1]'])('%s is loopback', (host) => {
+  it.each([
+    'localhost',
+    'LOCALHOST',
+    '127.0.0.1',
+    '127.1.2.3',
+    '::1',
+    '[::1]',
+    '0:0:0:0:0:0:0:1',
+    '::ffff:127.0.0.1',
+    '[::ffff:7f00:1]',
+  ])('%s is loopback', (host) => {
     expect(isLoopbackHost(host)).toBe(true);
   });
   // *.localhost resolves through the resolver, which /etc/hosts can point anywhere.
-  it.each(['a.localhost', '10.0.0.1', 'localhost.example', '128.0.0.1', 'dstack.example', '::2', '::ffff:10.0.0.1', '[::ffff:a00:1]', '0.0.0.0', '::'])('%s is not loopback', (host) => {
+  it.each([
+    'a.localhost',
+    '10.0.0.1',
+    'localhost.example',
+    '128.0.0.1',
+    'dstack.example',
+    '::2',
+    '::ffff:10.0.0.1',
+    '[::ffff:a00:1]',
+    '0.0.0.0',
+    '::',
+  ])('%s is not loopback', (host) => {
     expect(isLoopbackHost(host)).toBe(false);
   });
   it('agrees with the URL parser on every spelling of IPv4-mapped loopback', () => {

@@ -22,9 +22,12 @@ describe('normalizeRegistryKey', () => {
     expect(normalizeRegistryKey(input)).toBe(expected);
   });
 
-  it.each(['', '   ', 'ftp://host', 'user:pw@host', 'host:99999', 'bad host', '-host.example', 'host..example'])('rejects %j', (input) => {
-    expect(() => normalizeRegistryKey(input)).toThrow(/registry key/);
-  });
+  it.each(['', '   ', 'ftp://host', 'user:pw@host', 'host:99999', 'bad host', '-host.example', 'host..example'])(
+    'rejects %j',
+    (input) => {
+      expect(() => normalizeRegistryKey(input)).toThrow(/registry key/);
+    },
+  );
 
   it.each([
     ['https://u:s3cr3t-pw@host.example', 'https://***@host.example'],

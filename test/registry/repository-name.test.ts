@@ -5,14 +5,44 @@ import { isRepositoryName, repositoryProblem } from '../../src/registry/distribu
 // mirror endpoint before it forwards a pull.
 describe('repository names (distribution grammar)', () => {
   it('accepts the names registries use', () => {
-    for (const name of ['python', 'library/python', 'dockerhub-proxy/library/python', 'a/b/c/d', 'my_app', 'my__app', 'my.app', 'my---app', 'x0', '0']) {
+    for (const name of [
+      'python',
+      'library/python',
+      'dockerhub-proxy/library/python',
+      'a/b/c/d',
+      'my_app',
+      'my__app',
+      'my.app',
+      'my---app',
+      'x0',
+      '0',
+    ]) {
       expect(isRepositoryName(name), name).toBe(true);
     }
     expect(isRepositoryName('a'.repeat(255))).toBe(true);
   });
 
   it('refuses upper case, hosts, tags, digests, empty parts, bad separators and overlong names', () => {
-    for (const name of ['', 'Python', 'library/python:3.14', 'python@sha256:abc', '127.0.0.1:5000/python', '/python', 'python/', 'a//b', '-a', 'a-', 'a.', '.a', 'a___b', 'a..b', 'a_-b', '../etc', 'a b', 'a'.repeat(256)]) {
+    for (const name of [
+      '',
+      'Python',
+      'library/python:3.14',
+      'python@sha256:abc',
+      '127.0.0.1:5000/python',
+      '/python',
+      'python/',
+      'a//b',
+      '-a',
+      'a-',
+      'a.',
+      '.a',
+      'a___b',
+      'a..b',
+      'a_-b',
+      '../etc',
+      'a b',
+      'a'.repeat(256),
+    ]) {
       expect(isRepositoryName(name), JSON.stringify(name)).toBe(false);
     }
   });

@@ -13,10 +13,19 @@ describe('realmUrlProblem', () => {
 
 describe('readTokenAnswerFields', () => {
   it('takes token, else access_token, and hands expires_in and issued_at over as given', () => {
-    expect(readTokenAnswerFields('{"token":"t","access_token":"a","expires_in":300,"issued_at":"2026-11-29T00:00:00Z"}')).toEqual({ token: 't', expiresIn: 300, issuedAt: '2026-11-29T00:00:00Z' });
-    expect(readTokenAnswerFields('{"token":"","access_token":"a"}')).toEqual({ token: 'a', expiresIn: undefined, issuedAt: undefined });
+    expect(
+      readTokenAnswerFields('{"token":"t","access_token":"a","expires_in":300,"issued_at":"2026-11-29T00:00:00Z"}'),
+    ).toEqual({ token: 't', expiresIn: 300, issuedAt: '2026-11-29T00:00:00Z' });
+    expect(readTokenAnswerFields('{"token":"","access_token":"a"}')).toEqual({
+      token: 'a',
+      expiresIn: undefined,
+      issuedAt: undefined,
+    });
   });
-  it.each(['', 'null', '[]', '"t"', '{"token":""}', '{"access_token":""}', '{"token":5}'])('%s is no token answer', (body) => {
-    expect(readTokenAnswerFields(body)).toBeUndefined();
-  });
+  it.each(['', 'null', '[]', '"t"', '{"token":""}', '{"access_token":""}', '{"token":5}'])(
+    '%s is no token answer',
+    (body) => {
+      expect(readTokenAnswerFields(body)).toBeUndefined();
+    },
+  );
 });

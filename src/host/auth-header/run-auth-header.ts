@@ -7,7 +7,8 @@ import { createDiagnostics } from '../helper/diagnostics.ts';
 import { resolveCredential } from '../helper/resolve-credential.ts';
 import { encodeRegistryAuth } from './registry-auth-header.ts';
 
-const USAGE = 'Usage: docker-credential-dstack auth-header IMAGE\n  prints the base64url X-Registry-Auth value for the registry of IMAGE (Docker Hub for unqualified names)\n';
+const USAGE =
+  'Usage: docker-credential-dstack auth-header IMAGE\n  prints the base64url X-Registry-Auth value for the registry of IMAGE (Docker Hub for unqualified names)\n';
 
 // `auth-header IMAGE`: for Engine-API clients (the dstack shim) that must send credentials
 // themselves, since dockerd never calls a credential helper. Prints only the header value
@@ -24,9 +25,16 @@ export async function runAuthHeader(ctx: CommandContext): Promise<number> {
   const repository = repositoryOfImage(ctx.argv[0]!);
   const settings = await loadHelperSettings(ctx.env);
   // With the repository, a brokered registry answers with a registry token for it.
-  const credential = await resolveCredential({ registry: key, repository }, settings, createDiagnostics(settings, ctx.stderr));
+  const credential = await resolveCredential(
+    { registry: key, repository },
+    settings,
+    createDiagnostics(settings, ctx.stderr),
+  );
   if (!credential) {
-    await write(ctx.stderr, `docker-credential-dstack auth-header: no credential for ${key}; pull anonymously or ask the dstack server's operator to configure that registry\n`);
+    await write(
+      ctx.stderr,
+      `docker-credential-dstack auth-header: no credential for ${key}; pull anonymously or ask the dstack server's operator to configure that registry\n`,
+    );
     return 1;
   }
   await write(ctx.stdout, `${encodeRegistryAuth(credential, key)}\n`);

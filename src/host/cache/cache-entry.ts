@@ -48,9 +48,17 @@ export function freshnessOf(entry: CacheEntry, now: Date): Freshness {
 }
 
 export function serializeEntry(entry: CacheEntry): string {
-  const common = { version: CACHE_FORMAT_VERSION, kind: entry.kind, registry: entry.registry, issuedAt: entry.issuedAt.toISOString(), expiresAt: entry.expiresAt.toISOString() };
-  if (entry.kind === 'absent') return `${JSON.stringify({ ...common, ...(entry.repository !== undefined ? { repository: entry.repository } : {}), ...(entry.note !== undefined ? { note: entry.note } : {}) })}\n`;
-  if (entry.kind === 'bearer') return `${JSON.stringify({ ...common, repository: entry.repository, token: entry.token.reveal() })}\n`;
+  const common = {
+    version: CACHE_FORMAT_VERSION,
+    kind: entry.kind,
+    registry: entry.registry,
+    issuedAt: entry.issuedAt.toISOString(),
+    expiresAt: entry.expiresAt.toISOString(),
+  };
+  if (entry.kind === 'absent')
+    return `${JSON.stringify({ ...common, ...(entry.repository !== undefined ? { repository: entry.repository } : {}), ...(entry.note !== undefined ? { note: entry.note } : {}) })}\n`;
+  if (entry.kind === 'bearer')
+    return `${JSON.stringify({ ...common, repository: entry.repository, token: entry.token.reveal() })}\n`;
   return `${JSON.stringify({ ...common, username: entry.username, secret: entry.secret.reveal() })}\n`;
 }
 
@@ -71,14 +79,41 @@ export function parseEntry(text: string): CacheEntry | undefined {
   const repository = typeof record.repository === 'string' ? record.repository : undefined;
   if (record.kind === 'absent') {
     const note = typeof record.note === 'string' ? record.note : undefined;
-    return { kind: 'absent', registry: record.registry, ...(repository !== undefined ? { repository } : {}), ...(note !== undefined ? { note } : {}), issuedAt, expiresAt };
+    return {
+      kind: 'absent',
+      registry: record.registry,
+      ...(repository !== undefined ? { repository } : {}),
+      ...(note !== undefined ? { note } : {}),
+      issuedAt,
+      expiresAt,
+    };
   }
   if (record.kind === 'bearer') {
     if (repository === undefined || typeof record.token !== 'string' || record.token === '') return undefined;
-    return { kind: 'bearer', registry: record.registry, repository, token: new Secret(record.token), issuedAt, expiresAt };
+    return {
+      kind: 'bearer',
+      registry: record.registry,
+      repository,
+      token: new Secret(record.token),
+      issuedAt,
+      expiresAt,
+    };
   }
-  if (record.kind !== 'credential' || typeof record.username !== 'string' || typeof record.secret !== 'string' || record.secret === '') return undefined;
-  return { kind: 'credential', registry: record.registry, username: record.username, secret: new Secret(record.secret), issuedAt, expiresAt };
+  if (
+    record.kind !== 'credential' ||
+    typeof record.username !== 'string' ||
+    typeof record.secret !== 'string' ||
+    record.secret === ''
+  )
+    return undefined;
+  return {
+    kind: 'credential',
+    registry: record.registry,
+    username: record.username,
+    secret: new Secret(record.secret),
+    issuedAt,
+    expiresAt,
+  };
 }
 
 function dateOf(value: unknown): Date | undefined {

@@ -17,7 +17,11 @@ export interface LockOptions {
 
 // unavailable: the lock file cannot be created at all (a read-only or full cache directory);
 // the cache is best-effort, so the caller goes on without single flight.
-export type LockResult = { status: 'acquired'; release: () => void } | { status: 'satisfied' } | { status: 'timed_out' } | { status: 'unavailable'; reason: string };
+export type LockResult =
+  | { status: 'acquired'; release: () => void }
+  | { status: 'satisfied' }
+  | { status: 'timed_out' }
+  | { status: 'unavailable'; reason: string };
 
 // A cross-process single-flight lock: a file created with O_EXCL holding "<pid> <ms>".
 // A lock whose holder is dead, or that is older than staleMs, is broken, so a crashed
@@ -79,7 +83,10 @@ const MAX_LOCK_BYTES = 64;
 
 // What is at the lock path: a lock file's content, something that cannot be a lock (a
 // directory, a FIFO, a link, an oversized file: read without ever blocking), or nothing.
-type LockFile = { kind: 'file'; content: string; identity: string; mtimeMs: number } | { kind: 'foreign'; what: string; identity: string } | undefined;
+type LockFile =
+  | { kind: 'file'; content: string; identity: string; mtimeMs: number }
+  | { kind: 'foreign'; what: string; identity: string }
+  | undefined;
 
 function readLock(path: string): LockFile {
   let inode: number;
@@ -91,7 +98,12 @@ function readLock(path: string): LockFile {
   const read = readRegularFile(path, { maxBytes: MAX_LOCK_BYTES });
   switch (read.kind) {
     case 'file':
-      return { kind: 'file', content: read.text, identity: `${read.stats.ino} ${read.text}`, mtimeMs: read.stats.mtimeMs };
+      return {
+        kind: 'file',
+        content: read.text,
+        identity: `${read.stats.ino} ${read.text}`,
+        mtimeMs: read.stats.mtimeMs,
+      };
     case 'missing':
       return undefined;
     case 'not_regular':
@@ -106,7 +118,11 @@ function readLock(path: string): LockFile {
 // Exported for tests: why a lock file counts as abandoned, or undefined while it is live.
 // Whatever is not a regular lock file can never be released by a holder, and a time in the
 // future (a clock stepped back, a hand-made file) would never grow old: both are stale at once.
-export function staleReason(path: string, at: number, options: Pick<LockOptions, 'staleMs' | 'isAlive'>): StaleLock | undefined {
+export function staleReason(
+  path: string,
+  at: number,
+  options: Pick<LockOptions, 'staleMs' | 'isAlive'>,
+): StaleLock | undefined {
   const lock = readLock(path);
   if (lock === undefined) return undefined; // gone: the next attempt may take it
   if (lock.kind === 'foreign') return { reason: `lock ${path} ${lock.what}, not a lock file`, identity: lock.identity };
@@ -114,15 +130,25 @@ export function staleReason(path: string, at: number, options: Pick<LockOptions,
   if (!match) {
     // Written by O_EXCL open + write, so an empty file is a holder between the two steps:
     // judge it by age only.
-    if (at - lock.mtimeMs > options.staleMs) return { reason: `lock ${path} is unreadable and older than ${options.staleMs} ms`, identity: lock.identity };
+    if (at - lock.mtimeMs > options.staleMs)
+      return { reason: `lock ${path} is unreadable and older than ${options.staleMs} ms`, identity: lock.identity };
     return undefined;
   }
   const pid = Number(match[1]);
   const createdAt = Number(match[2]);
   const isAlive = options.isAlive ?? processIsAlive;
-  if (createdAt > at) return { reason: `lock ${path} names a time in the future (${new Date(createdAt).toISOString()}); the clock was set back or the file is not a lock`, identity: lock.identity };
-  if (!isAlive(pid)) return { reason: `lock ${path} was held by process ${pid}, which is gone`, identity: lock.identity };
-  if (at - createdAt > options.staleMs) return { reason: `lock ${path} held by process ${pid} is older than ${options.staleMs} ms`, identity: lock.identity };
+  if (createdAt > at)
+    return {
+      reason: `lock ${path} names a time in the future (${new Date(createdAt).toISOString()}); the clock was set back or the file is not a lock`,
+      identity: lock.identity,
+    };
+  if (!isAlive(pid))
+    return { reason: `lock ${path} was held by process ${pid}, which is gone`, identity: lock.identity };
+  if (at - createdAt > options.staleMs)
+    return {
+      reason: `lock ${path} held by process ${pid} is older than ${options.staleMs} ms`,
+      identity: lock.identity,
+    };
   return undefined;
 }
 

@@ -36,14 +36,21 @@ export function openFileCache(dir: string, options: FileCacheOptions = {}): Cred
     async write(entry) {
       ensurePrivateDir(dir, uid);
       const { atomicWrite } = await import('../../common/atomic-write.ts');
-      await atomicWrite(pathOf(entryKeyOf(entry)), serializeEntry(entry), { mode: 0o600, uid, gid: process.getgid?.() ?? 0 });
+      await atomicWrite(pathOf(entryKeyOf(entry)), serializeEntry(entry), {
+        mode: 0o600,
+        uid,
+        gid: process.getgid?.() ?? 0,
+      });
     },
     erase(registryKey) {
       const path = pathOf(registryKey);
       try {
         removeIfThere(path);
       } catch (error) {
-        throw new CodedError('cache_unwritable', `cannot remove cache entry ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): make ${dir} writable for this user or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR`);
+        throw new CodedError(
+          'cache_unwritable',
+          `cannot remove cache entry ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): make ${dir} writable for this user or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR`,
+        );
       }
     },
     list() {
@@ -87,8 +94,19 @@ export function openFileCache(dir: string, options: FileCacheOptions = {}): Cred
 function parseFailure(text: string): FetchFailure | undefined {
   try {
     const value = JSON.parse(text) as Partial<FetchFailure>;
-    if (typeof value.at === 'number' && typeof value.server === 'string' && typeof value.code === 'string' && typeof value.message === 'string') {
-      return { ...(typeof value.id === 'string' ? { id: value.id } : {}), at: value.at, server: value.server, code: value.code, message: value.message };
+    if (
+      typeof value.at === 'number' &&
+      typeof value.server === 'string' &&
+      typeof value.code === 'string' &&
+      typeof value.message === 'string'
+    ) {
+      return {
+        ...(typeof value.id === 'string' ? { id: value.id } : {}),
+        at: value.at,
+        server: value.server,
+        code: value.code,
+        message: value.message,
+      };
     }
   } catch {
     // torn or foreign: no failure
@@ -111,11 +129,22 @@ export function ensurePrivateDir(dir: string, uid: number): void {
     // Parents other than the cache directory itself get the usual 0755.
     makeDirectorySync(dir, 0o700, 0o755);
   } catch (error) {
-    throw new CodedError('cache_unsafe', `cannot create cache directory ${dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}): set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR to a directory this user may create`);
+    throw new CodedError(
+      'cache_unsafe',
+      `cannot create cache directory ${dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}): set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR to a directory this user may create`,
+    );
   }
   const stats = lstatSync(dir);
-  if (!stats.isDirectory()) throw new CodedError('cache_unsafe', `cache directory ${dir} is not a directory: remove it or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR`);
-  if (stats.uid !== uid) throw new CodedError('cache_unsafe', `cache directory ${dir} belongs to uid ${stats.uid}, not to this user (uid ${uid}): remove it or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR`);
+  if (!stats.isDirectory())
+    throw new CodedError(
+      'cache_unsafe',
+      `cache directory ${dir} is not a directory: remove it or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR`,
+    );
+  if (stats.uid !== uid)
+    throw new CodedError(
+      'cache_unsafe',
+      `cache directory ${dir} belongs to uid ${stats.uid}, not to this user (uid ${uid}): remove it or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR`,
+    );
   if ((stats.mode & 0o077) !== 0) chmodSync(dir, 0o700);
 }
 
@@ -133,8 +162,12 @@ export function readOwnFile(path: string, uid: number, ignored: (reason: string)
     case 'too_large':
       return reject(`cache file ${path} is too large; ignoring it`);
   }
-  if (read.stats.uid !== uid) return reject(`cache file ${path} belongs to uid ${read.stats.uid}, not to this user; ignoring it`);
-  if ((read.stats.mode & 0o077) !== 0) return reject(`cache file ${path} is readable by others (mode ${(read.stats.mode & 0o777).toString(8)}); ignoring it`);
+  if (read.stats.uid !== uid)
+    return reject(`cache file ${path} belongs to uid ${read.stats.uid}, not to this user; ignoring it`);
+  if ((read.stats.mode & 0o077) !== 0)
+    return reject(
+      `cache file ${path} is readable by others (mode ${(read.stats.mode & 0o777).toString(8)}); ignoring it`,
+    );
   return read.text;
 
   function reject(reason: string): undefined {

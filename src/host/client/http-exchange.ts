@@ -27,15 +27,29 @@ export interface Transport {
 // One HTTP exchange with the service over TCP (http on loopback, https with the system CAs
 // plus an optional bundle, through HTTPS_PROXY unless NO_PROXY says otherwise) or a unix
 // socket. Failures become CodedErrors: unreachable, timeout or tls.
-export function createTransport(target: ServerTarget, options: { caFile?: string; proxyEnv?: Record<string, string | undefined> }): Transport {
+export function createTransport(
+  target: ServerTarget,
+  options: { caFile?: string; proxyEnv?: Record<string, string | undefined> },
+): Transport {
   const agent = makeAgent(target, options);
   return {
     send(exchange, timeoutMs) {
       return new Promise((resolve, reject) => {
-        const common = { method: exchange.method, path: target.basePath + exchange.path, headers: exchange.headers, agent };
-        const request = target.kind === 'unix'
-          ? httpRequest({ ...common, socketPath: target.socketPath })
-          : (target.protocol === 'https:' ? httpsRequest : httpRequest)({ ...common, hostname: target.hostname, port: target.port, servername: target.protocol === 'https:' ? serverName(target.hostname) : undefined });
+        const common = {
+          method: exchange.method,
+          path: target.basePath + exchange.path,
+          headers: exchange.headers,
+          agent,
+        };
+        const request =
+          target.kind === 'unix'
+            ? httpRequest({ ...common, socketPath: target.socketPath })
+            : (target.protocol === 'https:' ? httpsRequest : httpRequest)({
+                ...common,
+                hostname: target.hostname,
+                port: target.port,
+                servername: target.protocol === 'https:' ? serverName(target.hostname) : undefined,
+              });
         const timer = setTimeout(() => request.destroy(serverTimeout(target.display, timeoutMs)), timeoutMs);
         request.on('error', (error) => {
           clearTimeout(timer);
@@ -46,12 +60,22 @@ export function createTransport(target: ServerTarget, options: { caFile?: string
           let size = 0;
           response.on('data', (chunk: Buffer) => {
             size += chunk.length;
-            if (size > MAX_RESPONSE_BYTES) request.destroy(new CodedError('bad_response', `dstack server ${target.display} sent an answer larger than ${MAX_RESPONSE_BYTES} bytes`));
+            if (size > MAX_RESPONSE_BYTES)
+              request.destroy(
+                new CodedError(
+                  'bad_response',
+                  `dstack server ${target.display} sent an answer larger than ${MAX_RESPONSE_BYTES} bytes`,
+                ),
+              );
             else chunks.push(chunk);
           });
           response.on('end', () => {
             clearTimeout(timer);
-            resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') });
+            resolve({
+              status: response.statusCode ?? 0,
+              headers: response.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+            });
           });
           response.on('error', () => {}); // reported through the request's error
         });
@@ -61,7 +85,10 @@ export function createTransport(target: ServerTarget, options: { caFile?: string
   };
 }
 
-function makeAgent(target: ServerTarget, options: { caFile?: string; proxyEnv?: Record<string, string | undefined> }): HttpAgent | undefined {
+function makeAgent(
+  target: ServerTarget,
+  options: { caFile?: string; proxyEnv?: Record<string, string | undefined> },
+): HttpAgent | undefined {
   if (target.kind === 'unix' || target.protocol === 'http:') return new HttpAgent({ keepAlive: false });
   const ca = trustedCas(options.caFile);
   // Node's own HTTPS_PROXY/NO_PROXY support (CONNECT tunnel), fed from the helper's env.
@@ -76,13 +103,23 @@ function serverName(hostname: string): string | undefined {
 function networkError(error: NodeJS.ErrnoException, target: ServerTarget): CodedError {
   const code = error.code ?? 'error';
   if (isTlsErrorCode(code)) {
-    return new CodedError('tls', tlsFailureText(`connection to dstack server ${target.display}`, code), { cause: error });
+    return new CodedError('tls', tlsFailureText(`connection to dstack server ${target.display}`, code), {
+      cause: error,
+    });
   }
   if (code === 'ERR_PROXY_TUNNEL' || /proxy/i.test(error.message)) {
-    return new CodedError('unreachable', `cannot reach dstack server ${target.display} through the proxy (${oneLineOf(error.message)}): check HTTPS_PROXY and NO_PROXY`, { cause: error });
+    return new CodedError(
+      'unreachable',
+      `cannot reach dstack server ${target.display} through the proxy (${oneLineOf(error.message)}): check HTTPS_PROXY and NO_PROXY`,
+      { cause: error },
+    );
   }
   const what = target.kind === 'unix' && code === 'ENOENT' ? 'no socket there' : code;
-  return new CodedError('unreachable', `cannot reach dstack server ${target.display} (${what}): check that it is running and DOCKER_CREDENTIAL_DSTACK_SERVER`, { cause: error });
+  return new CodedError(
+    'unreachable',
+    `cannot reach dstack server ${target.display} (${what}): check that it is running and DOCKER_CREDENTIAL_DSTACK_SERVER`,
+    { cause: error },
+  );
 }
 
 function oneLineOf(text: string): string {
@@ -95,5 +132,8 @@ function formatMs(ms: number): string {
 
 // The time budget ran out (one attempt's, or the whole call's).
 export function serverTimeout(server: string, budgetMs: number): CodedError {
-  return new CodedError('timeout', `dstack server ${server} did not answer within ${formatMs(budgetMs)} (DOCKER_CREDENTIAL_DSTACK_TIMEOUT)`);
+  return new CodedError(
+    'timeout',
+    `dstack server ${server} did not answer within ${formatMs(budgetMs)} (DOCKER_CREDENTIAL_DSTACK_TIMEOUT)`,
+  );
 }

@@ -14,7 +14,8 @@ export function parseServerUrl(text: string): ServerTarget {
   const raw = text.trim();
   if (raw.startsWith('unix:')) {
     const socketPath = raw.slice('unix:'.length).replace(/^\/\/(?=\/)/, '');
-    if (!socketPath.startsWith('/')) throw invalid(raw, 'a unix socket needs an absolute path, e.g. unix:/run/dstack-registry-auth.sock');
+    if (!socketPath.startsWith('/'))
+      throw invalid(raw, 'a unix socket needs an absolute path, e.g. unix:/run/dstack-registry-auth.sock');
     return { kind: 'unix', socketPath, basePath: '', display: `unix:${socketPath}` };
   }
   let url: URL;
@@ -23,16 +24,28 @@ export function parseServerUrl(text: string): ServerTarget {
   } catch {
     throw invalid(raw, 'it is not a URL; use https://host[:port], http://127.0.0.1:port or unix:/path/to.sock');
   }
-  if (url.username || url.password) throw invalid(raw, 'credentials in the server URL are not allowed; the instance token file authenticates the host');
+  if (url.username || url.password)
+    throw invalid(raw, 'credentials in the server URL are not allowed; the instance token file authenticates the host');
   if (url.search || url.hash) throw invalid(raw, 'a query or fragment is not allowed');
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid(raw, `scheme ${url.protocol} is not supported; use https://, http:// (loopback only) or unix:`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw invalid(raw, `scheme ${url.protocol} is not supported; use https://, http:// (loopback only) or unix:`);
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    throw invalid(raw, `plain http:// would send the instance token in clear text to ${url.hostname}; use https:// (http:// is allowed only for loopback hosts)`);
+    throw invalid(
+      raw,
+      `plain http:// would send the instance token in clear text to ${url.hostname}; use https:// (http:// is allowed only for loopback hosts)`,
+    );
   }
   const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
   const basePath = url.pathname.replace(/\/+$/, '');
   const display = `${url.protocol}//${url.host}${basePath}`;
-  return { kind: 'tcp', protocol: url.protocol, hostname: url.hostname.replace(/^\[|\]$/g, ''), port, basePath, display };
+  return {
+    kind: 'tcp',
+    protocol: url.protocol,
+    hostname: url.hostname.replace(/^\[|\]$/g, ''),
+    port,
+    basePath,
+    display,
+  };
 }
 
 function invalid(raw: string, why: string): CodedError {

@@ -6,7 +6,8 @@ import { Secret } from '../../common/secret.ts';
 // large claims and still fits an HTTP header.
 export const MAX_SERVICE_ACCOUNT_TOKEN_BYTES = 16 * 1024;
 
-const MOUNT = 'mount a projected service-account token there (a serviceAccountToken volume source with the audience the dstack server expects), or fix DOCKER_CREDENTIAL_DSTACK_SERVICE_ACCOUNT_TOKEN_FILE ("serviceAccountTokenFile")';
+const MOUNT =
+  'mount a projected service-account token there (a serviceAccountToken volume source with the audience the dstack server expects), or fix DOCKER_CREDENTIAL_DSTACK_SERVICE_ACCOUNT_TOKEN_FILE ("serviceAccountTokenFile")';
 
 // The kubelet writes a projected token through its atomic writer: the file is a symbolic link
 // into a `..data` directory that it swaps when it rotates the token (at 80% of its life). So,
@@ -20,12 +21,19 @@ export function readServiceAccountToken(path: string): Secret {
     case 'unreadable':
       throw new CodedError('token_missing', `cannot read service-account token file ${path} (${read.code}): ${MOUNT}`);
     case 'not_regular':
-      throw new CodedError('token_missing', `service-account token file ${path} is ${read.what}, not a regular file: ${MOUNT}`);
+      throw new CodedError(
+        'token_missing',
+        `service-account token file ${path} is ${read.what}, not a regular file: ${MOUNT}`,
+      );
     case 'too_large':
-      throw new CodedError('token_malformed', `service-account token file ${path} is larger than the ${formatBytes(MAX_SERVICE_ACCOUNT_TOKEN_BYTES)} a token can be (${formatBytes(read.size)}): ${MOUNT}`);
+      throw new CodedError(
+        'token_malformed',
+        `service-account token file ${path} is larger than the ${formatBytes(MAX_SERVICE_ACCOUNT_TOKEN_BYTES)} a token can be (${formatBytes(read.size)}): ${MOUNT}`,
+      );
   }
   const token = read.text.trim();
   if (token === '') throw new CodedError('token_missing', `service-account token file ${path} is empty: ${MOUNT}`);
-  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) throw new CodedError('token_malformed', `service-account token file ${path} does not hold one JWT: ${MOUNT}`);
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token))
+    throw new CodedError('token_malformed', `service-account token file ${path} does not hold one JWT: ${MOUNT}`);
   return new Secret(token);
 }

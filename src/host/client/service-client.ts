@@ -56,17 +56,31 @@ export interface ServiceClientOptions {
 
 // The helper's view of the service (docs/contract.md): bearer instance token, one bounded
 // time budget per call shared by all attempts, retries only where they can help.
-export function createServiceClient(settings: ServiceClientSettings, options: ServiceClientOptions = {}): ServiceClient {
+export function createServiceClient(
+  settings: ServiceClientSettings,
+  options: ServiceClientOptions = {},
+): ServiceClient {
   const target = parseServerUrl(settings.server);
-  const transport = options.transport ?? createTransport(target, { caFile: settings.caFile, proxyEnv: settings.proxyEnv });
+  const transport =
+    options.transport ?? createTransport(target, { caFile: settings.caFile, proxyEnv: settings.proxyEnv });
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const debug = options.debug ?? (() => {});
   const context = { server: target.display, ...tokenContext(settings) };
   const bearer = (): Secret =>
-    settings.serviceAccountToken ?? (settings.serviceAccountTokenFile !== undefined ? readServiceAccountToken(settings.serviceAccountTokenFile) : readInstanceToken(settings.tokenFile, options.warn));
+    settings.serviceAccountToken ??
+    (settings.serviceAccountTokenFile !== undefined
+      ? readServiceAccountToken(settings.serviceAccountTokenFile)
+      : readInstanceToken(settings.tokenFile, options.warn));
 
-  async function call(exchange: Omit<Exchange, 'headers'>, registryKey?: string, authenticate = true): Promise<ExchangeResult> {
-    const headers: Record<string, string> = { 'user-agent': `docker-credential-dstack/${VERSION}`, accept: 'application/json' };
+  async function call(
+    exchange: Omit<Exchange, 'headers'>,
+    registryKey?: string,
+    authenticate = true,
+  ): Promise<ExchangeResult> {
+    const headers: Record<string, string> = {
+      'user-agent': `docker-credential-dstack/${VERSION}`,
+      accept: 'application/json',
+    };
     if (authenticate) headers.authorization = `Bearer ${bearer().reveal()}`;
     if (exchange.body !== undefined) headers['content-type'] = 'application/json';
     const deadline = Date.now() + settings.timeoutMs;
@@ -95,8 +109,12 @@ export function createServiceClient(settings: ServiceClientSettings, options: Se
 
   return {
     async getCredential(registryKey, repository) {
-      const request: CredentialRequestBody = repository === undefined ? { registry: registryKey } : { registry: registryKey, repository };
-      const result = await call({ method: 'POST', path: '/v1/credentials', body: JSON.stringify(request) }, registryKey);
+      const request: CredentialRequestBody =
+        repository === undefined ? { registry: registryKey } : { registry: registryKey, repository };
+      const result = await call(
+        { method: 'POST', path: '/v1/credentials', body: JSON.stringify(request) },
+        registryKey,
+      );
       return parseCredential(result.body, target.display, registryKey, dateHeader(result));
     },
     async getHostConfig() {
@@ -107,20 +125,34 @@ export function createServiceClient(settings: ServiceClientSettings, options: Se
     },
     async health() {
       // One attempt, any status: doctor names what a URL that is not the service answers.
-      const result = await transport.send({ method: 'GET', path: '/healthz', headers: { 'user-agent': `docker-credential-dstack/${VERSION}`, accept: 'application/json' } }, settings.timeoutMs).catch((error: unknown) => {
-        throw isCodedError(error, 'timeout') ? serverTimeout(target.display, settings.timeoutMs) : error;
-      });
+      const result = await transport
+        .send(
+          {
+            method: 'GET',
+            path: '/healthz',
+            headers: { 'user-agent': `docker-credential-dstack/${VERSION}`, accept: 'application/json' },
+          },
+          settings.timeoutMs,
+        )
+        .catch((error: unknown) => {
+          throw isCodedError(error, 'timeout') ? serverTimeout(target.display, settings.timeoutMs) : error;
+        });
       const date = dateHeader(result);
-      return { ok: result.status === 200 && isHealthAnswer(result.body), status: result.status, ...(date ? { date } : {}) };
+      return {
+        ok: result.status === 200 && isHealthAnswer(result.body),
+        status: result.status,
+        ...(date ? { date } : {}),
+      };
     },
-
   };
 }
 
 // What the error messages name as the credential and its place (src/host/client/service-errors.ts).
 function tokenContext(settings: ServiceClientSettings): { tokenFile: string; serviceAccount?: true } {
-  if (settings.serviceAccountToken !== undefined) return { tokenFile: "the pod's service-account token (from the kubelet)", serviceAccount: true };
-  if (settings.serviceAccountTokenFile !== undefined) return { tokenFile: settings.serviceAccountTokenFile, serviceAccount: true };
+  if (settings.serviceAccountToken !== undefined)
+    return { tokenFile: "the pod's service-account token (from the kubelet)", serviceAccount: true };
+  if (settings.serviceAccountTokenFile !== undefined)
+    return { tokenFile: settings.serviceAccountTokenFile, serviceAccount: true };
   return { tokenFile: settings.tokenFile };
 }
 
@@ -140,17 +172,41 @@ function dateHeader(result: ExchangeResult): Date | undefined {
   return date && !Number.isNaN(date.getTime()) ? date : undefined;
 }
 
-function parseCredential(body: string, server: string, registryKey: string, serviceDate: Date | undefined): ServiceCredential {
+function parseCredential(
+  body: string,
+  server: string,
+  registryKey: string,
+  serviceDate: Date | undefined,
+): ServiceCredential {
   const parsed = parseCredentialAnswer(parseJson(body, server));
   if (!parsed.ok) throw badResponse(server, `the credential for ${registryKey}: ${parsed.why}`);
   const { answer } = parsed;
   // The contract: `registry` repeats the key asked for. Anything else is not our answer.
-  if (answer.registry !== registryKey) throw badResponse(server, `a credential for registry "${printable(answer.registry)}" when asked for ${registryKey}`);
+  if (answer.registry !== registryKey)
+    throw badResponse(
+      server,
+      `a credential for registry "${printable(answer.registry)}" when asked for ${registryKey}`,
+    );
   const registry = registryKey;
   const expiresAt = new Date(answer.expires_at);
   const dated = serviceDate === undefined ? {} : { serviceDate };
-  if (answer.kind === 'bearer') return { kind: 'bearer', registry, repository: answer.repository, token: new SecretValue(answer.token), expiresAt, ...dated };
-  return { kind: 'basic', registry, username: answer.username, secret: new SecretValue(answer.secret), expiresAt, ...dated };
+  if (answer.kind === 'bearer')
+    return {
+      kind: 'bearer',
+      registry,
+      repository: answer.repository,
+      token: new SecretValue(answer.token),
+      expiresAt,
+      ...dated,
+    };
+  return {
+    kind: 'basic',
+    registry,
+    username: answer.username,
+    secret: new SecretValue(answer.secret),
+    expiresAt,
+    ...dated,
+  };
 }
 
 function parseJson(body: string, server: string): object {
@@ -164,5 +220,8 @@ function parseJson(body: string, server: string): object {
 }
 
 function badResponse(server: string, why: string): CodedError {
-  return new CodedError('bad_response', `dstack server ${server} sent an invalid answer: ${why}; check DOCKER_CREDENTIAL_DSTACK_SERVER points at dstack-registry-auth`);
+  return new CodedError(
+    'bad_response',
+    `dstack server ${server} sent an invalid answer: ${why}; check DOCKER_CREDENTIAL_DSTACK_SERVER points at dstack-registry-auth`,
+  );
 }

@@ -2,7 +2,6 @@ import { CodedError } from '../../common/errors.ts';
 import { isServiceErrorCode } from '../../contract/error-codes.ts';
 import { printable } from '../../common/printable.ts';
 
-
 // `404 not_found`: the service has no credential for the request. `reason` is the service's
 // own message, e.g. why a brokered registry answers only repository-scoped requests.
 export class NoCredentialError extends CodedError {
@@ -28,7 +27,10 @@ export interface ErrorContext {
 export function errorFromResponse(status: number, body: string, context: ErrorContext): CodedError {
   const parsed = parseErrorBody(body);
   if (status === 404 && parsed.code === undefined) {
-    return new CodedError('bad_response', `${context.server} answered HTTP 404 without a dstack error: it does not look like a dstack-registry-auth server; check DOCKER_CREDENTIAL_DSTACK_SERVER`);
+    return new CodedError(
+      'bad_response',
+      `${context.server} answered HTTP 404 without a dstack error: it does not look like a dstack-registry-auth server; check DOCKER_CREDENTIAL_DSTACK_SERVER`,
+    );
   }
   const code = parsed.code ?? codeForStatus(status);
   const detail = parsed.message ? `: ${parsed.message}` : '';
@@ -39,13 +41,19 @@ export function errorFromResponse(status: number, body: string, context: ErrorCo
   // The service's message names the cause and the remedy (unmapped namespace, audience, issuer).
   if (context.serviceAccount && (code.startsWith('token_') || code === 'forbidden')) {
     const fix = detail ? '' : "; check the token's audience and the dstack server's kubernetes settings";
-    return new CodedError(code, `service-account token (${context.tokenFile}) refused by ${server} (${code})${detail}${fix}`);
+    return new CodedError(
+      code,
+      `service-account token (${context.tokenFile}) refused by ${server} (${code})${detail}${fix}`,
+    );
   }
   switch (code) {
     case 'not_found':
       return new NoCredentialError(`dstack server ${server} has no credential for ${registry}`, parsed.message);
     case 'token_missing':
-      return new CodedError(code, `instance token missing: dstack server ${server} received no instance token; write one to ${context.tokenFile}`);
+      return new CodedError(
+        code,
+        `instance token missing: dstack server ${server} received no instance token; write one to ${context.tokenFile}`,
+      );
     case 'token_invalid':
       return new CodedError(code, `instance token rejected by ${server} (invalid token)${detail}; ${newToken}`);
     case 'token_expired':
@@ -53,16 +61,28 @@ export function errorFromResponse(status: number, body: string, context: ErrorCo
     case 'token_revoked':
       return new CodedError(code, `instance token revoked by ${server}: ${newToken}`);
     case 'forbidden':
-      return new CodedError(code, `registry ${registry} is not allowed for this instance's project by ${server}${detail}`);
+      return new CodedError(
+        code,
+        `registry ${registry} is not allowed for this instance's project by ${server}${detail}`,
+      );
     case 'bad_request':
     case 'payload_too_large':
-      return new CodedError(code, `dstack server ${server} rejected the request for ${registry} (HTTP ${status})${detail}`);
+      return new CodedError(
+        code,
+        `dstack server ${server} rejected the request for ${registry} (HTTP ${status})${detail}`,
+      );
     case 'rate_limited':
-      return new CodedError(code, `dstack server ${server} is rate limiting credential requests (HTTP 429${tries}): try again shortly`);
+      return new CodedError(
+        code,
+        `dstack server ${server} is rate limiting credential requests (HTTP 429${tries}): try again shortly`,
+      );
     case 'unavailable':
       return new CodedError(code, `dstack server ${server} is unavailable (HTTP ${status}${tries})${detail}`);
     case 'internal':
-      return new CodedError(code, `dstack server ${server} failed with HTTP ${status} (internal error${tries})${detail}`);
+      return new CodedError(
+        code,
+        `dstack server ${server} failed with HTTP ${status} (internal error${tries})${detail}`,
+      );
     default:
       return new CodedError(code, `dstack server ${server} answered HTTP ${status} (${code}${tries})${detail}`);
   }

@@ -18,7 +18,14 @@ export function trustedCas(caFile: string | undefined): string[] | undefined {
 export function readCaBundle(path: string): string {
   const read = readRegularFile(path, { maxBytes: MAX_CA_BUNDLE_BYTES, followLinks: true });
   if (read.kind === 'file') return read.text;
-  const why = read.kind === 'missing' ? 'ENOENT' : read.kind === 'unreadable' ? read.code : read.kind === 'not_regular' ? `${read.what}, not a regular file` : `larger than ${formatBytes(MAX_CA_BUNDLE_BYTES)}`;
+  const why =
+    read.kind === 'missing'
+      ? 'ENOENT'
+      : read.kind === 'unreadable'
+        ? read.code
+        : read.kind === 'not_regular'
+          ? `${read.what}, not a regular file`
+          : `larger than ${formatBytes(MAX_CA_BUNDLE_BYTES)}`;
   throw new CodedError('tls', `cannot read CA bundle ${path} (${why}): fix DOCKER_CREDENTIAL_DSTACK_CA_FILE`);
 }
 

@@ -3,7 +3,8 @@ import { write } from '../../common/command-context.ts';
 import { VERSION } from '../../common/version.ts';
 import { isProtocolAction } from '../protocol/wire.ts';
 
-export const HELPER_USAGE = 'Usage: docker-credential-dstack <store|get|erase|list|version> | configure | unconfigure | doctor | auth-header IMAGE | mirror [--listen HOST:PORT] [--upstream URL]… [--tls-cert FILE --tls-key FILE] | mirror-cert --out DIR | kubelet-credential-provider | enroll --cloud aws|gcp|azure | --help | --version';
+export const HELPER_USAGE =
+  'Usage: docker-credential-dstack <store|get|erase|list|version> | configure | unconfigure | doctor | auth-header IMAGE | mirror [--listen HOST:PORT] [--upstream URL]… [--tls-cert FILE --tls-key FILE] | mirror-cert --out DIR | kubelet-credential-provider | enroll --cloud aws|gcp|azure | --help | --version';
 
 // Protocol actions take exactly one argument (docker-credential-helpers' rule); host
 // subcommands take options. Each is imported only when chosen, so a cache-hit `get`
@@ -15,7 +16,8 @@ const HOST_COMMANDS: Record<string, () => Promise<Command>> = {
   'auth-header': async () => (await import('./auth-header-command.ts')).authHeaderCommand,
   mirror: async () => (await import('./mirror-command.ts')).mirrorCommand,
   'mirror-cert': async () => (await import('./mirror-cert-command.ts')).mirrorCertCommand,
-  'kubelet-credential-provider': async () => (await import('./kubelet-credential-provider-command.ts')).kubeletCredentialProviderCommand,
+  'kubelet-credential-provider': async () =>
+    (await import('./kubelet-credential-provider-command.ts')).kubeletCredentialProviderCommand,
   enroll: async () => (await import('./enroll-command.ts')).enrollCommand,
 };
 

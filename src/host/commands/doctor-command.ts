@@ -31,4 +31,5 @@ function formatResult(result: CheckResult): string {
 }
 
 // `docker-credential-dstack doctor`: see docs/host-setup.md.
-export const doctorCommand: Command = (ctx) => runDoctor(ctx).catch((error: unknown) => reportSetupError(ctx, 'doctor', error));
+export const doctorCommand: Command = (ctx) =>
+  runDoctor(ctx).catch((error: unknown) => reportSetupError(ctx, 'doctor', error));

@@ -19,7 +19,10 @@ import { withSetupLock } from '../setup/with-setup-lock.ts';
 async function runUnconfigure(ctx: CommandContext): Promise<number> {
   const options = parseSetupOptions(ctx.argv, ctx.env);
   if (options.help) {
-    await write(ctx.stdout, `Usage: docker-credential-dstack unconfigure [--dry-run] [--no-reload] [--state-dir D] [--dockerd-pid N | --dockerd-pidfile PATH] [--lock-wait DURATION]\n${SETUP_USAGE}`);
+    await write(
+      ctx.stdout,
+      `Usage: docker-credential-dstack unconfigure [--dry-run] [--no-reload] [--state-dir D] [--dockerd-pid N | --dockerd-pidfile PATH] [--lock-wait DURATION]\n${SETUP_USAGE}`,
+    );
     return 0;
   }
   return withSetupLock(options, 'unconfigure', ctx, () => unconfigureUnderLock(ctx, options));
@@ -47,7 +50,11 @@ async function unconfigureUnderLock(ctx: CommandContext, options: SetupOptions):
   const dockerdKeeps = await dropMirrorFromDockerd(ctx, options, files, state);
   await applyUnconfigurePlan(files, options.stateDir, state, ctx.stdout);
   // containerd reads config.toml only when it starts.
-  if (files.some((f) => f.label === CONTAINERD_CONFIG_LABEL && isChange(f))) await write(ctx.stdout, 'containerd: restart it for CRI to stop reading our config_path: systemctl restart containerd\n');
+  if (files.some((f) => f.label === CONTAINERD_CONFIG_LABEL && isChange(f)))
+    await write(
+      ctx.stdout,
+      'containerd: restart it for CRI to stop reading our config_path: systemctl restart containerd\n',
+    );
   if (dockerdKeeps) {
     await write(ctx.stderr, `not fully unconfigured: the files are restored, but ${dockerdKeeps}\n`);
     return 1;
@@ -59,17 +66,29 @@ async function unconfigureUnderLock(ctx: CommandContext, options: SetupOptions):
 // Before daemon.json is restored: the running dockerd reloads without our mirrors (and its
 // plan in `files` is replaced by the one from there). Returns what to tell the person when
 // the daemon may still use one of them.
-async function dropMirrorFromDockerd(ctx: CommandContext, options: SetupOptions, files: PlannedFile[], state: SetupState): Promise<string | undefined> {
+async function dropMirrorFromDockerd(
+  ctx: CommandContext,
+  options: SetupOptions,
+  files: PlannedFile[],
+  state: SetupState,
+): Promise<string | undefined> {
   const index = files.findIndex((f) => f.record?.ownership.kind === 'daemon-json');
   const daemon = files[index];
   const ours = daemon?.record?.ownership.kind === 'daemon-json' ? daemon.record.ownership.mirrors.added : [];
   if (!daemon || ours.length === 0) return undefined;
   const restart = `restart dockerd (\`systemctl restart docker\`) to drop ${ours.join(', ')}`;
   if (options.noReload) {
-    await write(ctx.stdout, `dockerd: not reloaded (--no-reload); a running dockerd keeps ${ours.join(', ')} until it is restarted\n`);
+    await write(
+      ctx.stdout,
+      `dockerd: not reloaded (--no-reload); a running dockerd keeps ${ours.join(', ')} until it is restarted\n`,
+    );
     return undefined;
   }
-  const pid = await findDockerdPid({ pid: options.dockerdPid, pidfile: options.dockerdPidfile, daemonJson: daemon.path });
+  const pid = await findDockerdPid({
+    pid: options.dockerdPid,
+    pidfile: options.dockerdPidfile,
+    daemonJson: daemon.path,
+  });
   if (pid === undefined) {
     await write(ctx.stdout, 'dockerd: not running; nothing to reload\n');
     return undefined;
@@ -77,12 +96,17 @@ async function dropMirrorFromDockerd(ctx: CommandContext, options: SetupOptions,
   if (daemon.before === undefined) {
     // No file to reload from: only docker info can tell whether the daemon still has it.
     const info = await dockerInfo(ctx.env).catch(() => undefined);
-    return info && mirrorsAbsent(info, ours) ? undefined : `${daemon.path} is gone and dockerd (pid ${pid}) may still use our mirror: ${restart}`;
+    return info && mirrorsAbsent(info, ours)
+      ? undefined
+      : `${daemon.path} is gone and dockerd (pid ${pid}) may still use our mirror: ${restart}`;
   }
   const reload = await reloadWithoutMirror(ctx, daemon, pid, options.stateDir, state);
   files[index] = reload.file;
-  return reload.confirmed ? undefined : `dockerd (pid ${pid}) was reloaded and docker info does not show ${ours.join(', ')} gone: ${restart}`;
+  return reload.confirmed
+    ? undefined
+    : `dockerd (pid ${pid}) was reloaded and docker info does not show ${ours.join(', ')} gone: ${restart}`;
 }
 
 // `docker-credential-dstack unconfigure`: see docs/host-setup.md.
-export const unconfigureCommand: Command = (ctx) => runUnconfigure(ctx).catch((error: unknown) => reportSetupError(ctx, 'unconfigure', error));
+export const unconfigureCommand: Command = (ctx) =>
+  runUnconfigure(ctx).catch((error: unknown) => reportSetupError(ctx, 'unconfigure', error));

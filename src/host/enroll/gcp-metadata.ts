@@ -10,6 +10,10 @@ export interface GcpEvidence {
 // useless once the service has taken it, or minutes later.
 export async function readGcpEvidence(fetch: MetadataFetch, audience: string): Promise<GcpEvidence> {
   const query = `audience=${encodeURIComponent(audience)}&format=full`;
-  const token = await fetch({ method: 'GET', path: `/computeMetadata/v1/instance/service-accounts/default/identity?${query}`, headers: { 'metadata-flavor': 'Google' } });
+  const token = await fetch({
+    method: 'GET',
+    path: `/computeMetadata/v1/instance/service-accounts/default/identity?${query}`,
+    headers: { 'metadata-flavor': 'Google' },
+  });
   return { cloud: 'gcp', token: token.trim() };
 }

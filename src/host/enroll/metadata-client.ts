@@ -19,22 +19,47 @@ export type MetadataFetch = (req: MetadataRequest) => Promise<string>;
 // machine), a short timeout, a bounded answer; anything but 200 is an error naming the path.
 export function createMetadataFetch(baseUrl: string, timeoutMs: number): MetadataFetch {
   const base = new URL(baseUrl);
-  if (base.protocol !== 'http:') throw new CodedError('config_invalid', `${METADATA_URL_VARIABLE}: "${baseUrl.slice(0, 80)}" must be an http:// URL`);
+  if (base.protocol !== 'http:')
+    throw new CodedError(
+      'config_invalid',
+      `${METADATA_URL_VARIABLE}: "${baseUrl.slice(0, 80)}" must be an http:// URL`,
+    );
   return (req) =>
     new Promise((resolve, reject) => {
       const what = `the metadata service at ${base.host}${req.path.split('?', 1)[0]}`;
-      const outgoing = request({ hostname: base.hostname, port: base.port || 80, method: req.method, path: req.path, headers: req.headers, agent: false });
-      const timer = setTimeout(() => outgoing.destroy(new CodedError('timeout', `${what} did not answer within ${timeoutMs} ms; is this a cloud VM?`)), timeoutMs);
+      const outgoing = request({
+        hostname: base.hostname,
+        port: base.port || 80,
+        method: req.method,
+        path: req.path,
+        headers: req.headers,
+        agent: false,
+      });
+      const timer = setTimeout(
+        () =>
+          outgoing.destroy(
+            new CodedError('timeout', `${what} did not answer within ${timeoutMs} ms; is this a cloud VM?`),
+          ),
+        timeoutMs,
+      );
       outgoing.on('error', (error) => {
         clearTimeout(timer);
-        reject(error instanceof CodedError ? error : new CodedError('unreachable', `cannot reach ${what} (${(error as NodeJS.ErrnoException).code ?? error.message}); is this a cloud VM?`));
+        reject(
+          error instanceof CodedError
+            ? error
+            : new CodedError(
+                'unreachable',
+                `cannot reach ${what} (${(error as NodeJS.ErrnoException).code ?? error.message}); is this a cloud VM?`,
+              ),
+        );
       });
       outgoing.on('response', (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > MAX_ANSWER_BYTES) outgoing.destroy(new CodedError('bad_response', `${what} sent more than ${MAX_ANSWER_BYTES} bytes`));
+          if (size > MAX_ANSWER_BYTES)
+            outgoing.destroy(new CodedError('bad_response', `${what} sent more than ${MAX_ANSWER_BYTES} bytes`));
           else chunks.push(chunk);
         });
         res.on('end', () => {

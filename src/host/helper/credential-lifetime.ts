@@ -18,7 +18,10 @@ export function expiryOnHost(credential: Pick<ServiceCredential, 'expiresAt' | '
 const SKEW_WARN_MS = 60_000;
 
 // "this host's clock is about 1 d behind …", or undefined when the clocks agree (or no Date came).
-export function clockSkewNote(credential: Pick<ServiceCredential, 'serviceDate'>, receivedAt: Date): string | undefined {
+export function clockSkewNote(
+  credential: Pick<ServiceCredential, 'serviceDate'>,
+  receivedAt: Date,
+): string | undefined {
   if (credential.serviceDate === undefined) return undefined;
   const skewMs = receivedAt.getTime() - credential.serviceDate.getTime();
   if (Math.abs(skewMs) <= SKEW_WARN_MS) return undefined;

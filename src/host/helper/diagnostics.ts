@@ -17,7 +17,10 @@ export interface Diagnostics {
 
 // stderr may be given as a function so the stream is created only when something is said
 // (creating process.stderr costs a cache hit measurable start-up time).
-export function createDiagnostics(settings: Pick<HelperSettings, 'debug' | 'logFile'>, stderr: Writable | (() => Writable)): Diagnostics {
+export function createDiagnostics(
+  settings: Pick<HelperSettings, 'debug' | 'logFile'>,
+  stderr: Writable | (() => Writable),
+): Diagnostics {
   const err = (text: string): void => {
     (typeof stderr === 'function' ? stderr() : stderr).write(text);
   };
@@ -25,7 +28,11 @@ export function createDiagnostics(settings: Pick<HelperSettings, 'debug' | 'logF
     if (settings.logFile === undefined) return;
     try {
       // Non-blocking: a FIFO (or a full pipe) as the log file must not hang a pull.
-      const fd = openSync(settings.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK, 0o600);
+      const fd = openSync(
+        settings.logFile,
+        constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK,
+        0o600,
+      );
       try {
         writeSync(fd, `${new Date().toISOString()} docker-credential-dstack[${process.pid}] ${level}: ${msg}\n`);
       } finally {

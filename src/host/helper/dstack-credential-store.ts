@@ -23,12 +23,22 @@ export function createDstackCredentialStore(deps: StoreDeps): CredentialStore {
       const settings = deps.settings({ requireServer: true });
       const diagnostics = deps.diagnostics(settings);
       // docker CLI 28 drops a helper's stdout error on `pull` and goes on anonymously; stderr reaches the user.
-      const answer = await resolveCredential(normalizeRegistryKey(serverUrl), settings, diagnostics).catch((error: unknown) => { diagnostics.warn(oneLine(error)); throw error; });
+      const answer = await resolveCredential(normalizeRegistryKey(serverUrl), settings, diagnostics).catch(
+        (error: unknown) => {
+          diagnostics.warn(oneLine(error));
+          throw error;
+        },
+      );
       // Asked without a repository, the answer is never a registry token (resolveCredential refuses one).
-      return answer?.kind === 'basic' ? { ServerURL: serverUrl, Username: answer.username, Secret: answer.secret } : undefined;
+      return answer?.kind === 'basic'
+        ? { ServerURL: serverUrl, Username: answer.username, Secret: answer.secret }
+        : undefined;
     },
     async store(credentials) {
-      throw new CodedError('store_refused', `docker login is not needed for ${printable(redactUrl(credentials.ServerURL))}: docker-credential-dstack gets short-lived credentials from the dstack server and stores none`);
+      throw new CodedError(
+        'store_refused',
+        `docker login is not needed for ${printable(redactUrl(credentials.ServerURL))}: docker-credential-dstack gets short-lived credentials from the dstack server and stores none`,
+      );
     },
     async erase(serverUrl) {
       const settings = deps.settings({ requireServer: false });
@@ -42,7 +52,8 @@ export function createDstackCredentialStore(deps: StoreDeps): CredentialStore {
       const now = new Date();
       const listing: Record<string, string> = {};
       for (const entry of openHelperCache(settings, deps.diagnostics(settings)).list()) {
-        if (entry.kind === 'credential' && freshnessOf(entry, now) !== 'expired') listing[entry.registry] = entry.username;
+        if (entry.kind === 'credential' && freshnessOf(entry, now) !== 'expired')
+          listing[entry.registry] = entry.username;
       }
       return listing;
     },

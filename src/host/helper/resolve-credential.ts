@@ -40,7 +40,12 @@ export interface ResolveDeps {
 // protocol prints the not-found line, and the client pulls anonymously).
 // A basic answer is the registry's whichever repository was asked for, so it is cached under
 // the registry's key and shared with `get`; a bearer answer under the repository's key.
-export async function resolveCredential(request: string | CredentialRequest, settings: HelperSettings, diagnostics: Diagnostics, deps: ResolveDeps = {}): Promise<HostCredential | undefined> {
+export async function resolveCredential(
+  request: string | CredentialRequest,
+  settings: HelperSettings,
+  diagnostics: Diagnostics,
+  deps: ResolveDeps = {},
+): Promise<HostCredential | undefined> {
   const { registry, repository } = typeof request === 'string' ? { registry: request, repository: undefined } : request;
   const what = repository === undefined ? registry : `${registry} (${repository})`;
   const now = deps.now ?? (() => new Date());
@@ -55,9 +60,17 @@ export async function resolveCredential(request: string | CredentialRequest, set
   const why = previous && freshnessOf(previous, now()) === 'stale' ? ' (cached entry past its refresh point)' : '';
   diagnostics.debug(`cache miss for ${what}: requesting ${settings.server}${why}`);
 
-  const lockKey = repository !== undefined && deps.brokered?.has(registry) ? cacheKeyOf(registry, repository) : registry;
+  const lockKey =
+    repository !== undefined && deps.brokered?.has(registry) ? cacheKeyOf(registry, repository) : registry;
   const seenBefore = cache.readFailure(lockKey);
-  const release = await waitForOtherFetch(lockKey, what, settings, diagnostics, cache, () => view.usable(now()) !== undefined || recentFailure(cache, lockKey, settings.server, seenBefore) !== undefined);
+  const release = await waitForOtherFetch(
+    lockKey,
+    what,
+    settings,
+    diagnostics,
+    cache,
+    () => view.usable(now()) !== undefined || recentFailure(cache, lockKey, settings.server, seenBefore) !== undefined,
+  );
   try {
     // Whoever held the lock has just written the entry (or its failure): read it before asking.
     const after = view.usable(now());
@@ -67,13 +80,23 @@ export async function resolveCredential(request: string | CredentialRequest, set
     }
     const failure = recentFailure(cache, lockKey, settings.server, seenBefore);
     if (failure) {
-      diagnostics.debug(`another docker-credential-dstack has just failed to fetch ${what} (${failure.code}); not asking again`);
+      diagnostics.debug(
+        `another docker-credential-dstack has just failed to fetch ${what} (${failure.code}); not asking again`,
+      );
       const error = new CodedError(failure.code, failure.message);
       // A refusal (revoked token, forbidden…) is the server's answer for every waiter alike.
       if (!isServiceUnreachable(error)) throw error;
       return fallBack(what, error, settings, diagnostics, view.previous() ?? previous, now);
     }
-    return await fetchAndStore({ registry, repository, what, lockKey }, settings, diagnostics, cache, now, deps, view.previous() ?? previous);
+    return await fetchAndStore(
+      { registry, repository, what, lockKey },
+      settings,
+      diagnostics,
+      cache,
+      now,
+      deps,
+      view.previous() ?? previous,
+    );
   } finally {
     release();
   }
@@ -82,7 +105,11 @@ export async function resolveCredential(request: string | CredentialRequest, set
 // The entries a request may be answered from: for a repository, its own entry (a registry
 // token, or "none"), else the registry's basic credential. The registry's "none" does not
 // answer a repository request: a brokered registry says "none" to requests without one.
-function cacheView(cache: CredentialCache, registry: string, repository: string | undefined): { usable(at: Date): CacheEntry | undefined; previous(): CacheEntry | undefined } {
+function cacheView(
+  cache: CredentialCache,
+  registry: string,
+  repository: string | undefined,
+): { usable(at: Date): CacheEntry | undefined; previous(): CacheEntry | undefined } {
   const scoped = repository === undefined ? undefined : cacheKeyOf(registry, repository);
   const candidates = (): CacheEntry[] => {
     const own = scoped === undefined ? undefined : cache.read(scoped);
@@ -102,7 +129,14 @@ const LOCK_STALE_SLACK_MS = 3000;
 
 // Single flight: the lock for this key, or the moment the result (a fresh entry or a shared
 // failure) is there, or the time budget. Returns the release (a no-op without the lock).
-async function waitForOtherFetch(lockKey: string, what: string, settings: HelperSettings, diagnostics: Diagnostics, cache: CredentialCache, satisfied: () => boolean): Promise<() => void> {
+async function waitForOtherFetch(
+  lockKey: string,
+  what: string,
+  settings: HelperSettings,
+  diagnostics: Diagnostics,
+  cache: CredentialCache,
+  satisfied: () => boolean,
+): Promise<() => void> {
   const lockPath = cache.lockPath(lockKey);
   if (lockPath === undefined) return () => {};
   // A holder gives up after the time budget and then shares its failure: wait a little
@@ -115,8 +149,12 @@ async function waitForOtherFetch(lockKey: string, what: string, settings: Helper
     satisfied,
     onStale: (reason) => diagnostics.warn(`broke a stale cache lock: ${reason}`),
   });
-  if (lock.status === 'unavailable') diagnostics.warn(`${lock.reason}: asking the server without waiting for other docker-credential-dstack processes`);
-  if (lock.status === 'timed_out') diagnostics.warn(`waited ${settings.timeoutMs + LOCK_WAIT_SLACK_MS} ms for another docker-credential-dstack fetching ${what}; asking the server directly`);
+  if (lock.status === 'unavailable')
+    diagnostics.warn(`${lock.reason}: asking the server without waiting for other docker-credential-dstack processes`);
+  if (lock.status === 'timed_out')
+    diagnostics.warn(
+      `waited ${settings.timeoutMs + LOCK_WAIT_SLACK_MS} ms for another docker-credential-dstack fetching ${what}; asking the server directly`,
+    );
   return lock.status === 'acquired' ? lock.release : () => {};
 }
 
@@ -124,7 +162,12 @@ async function waitForOtherFetch(lockKey: string, what: string, settings: Helper
 // the one that was there before (clocks are not compared: a frozen or injected clock, or two
 // calls in one millisecond, would make an old record look new).
 // Only a failure of the same server counts: processes with another server share the directory.
-function recentFailure(cache: CredentialCache, lockKey: string, server: string, seenBefore: FetchFailure | undefined): FetchFailure | undefined {
+function recentFailure(
+  cache: CredentialCache,
+  lockKey: string,
+  server: string,
+  seenBefore: FetchFailure | undefined,
+): FetchFailure | undefined {
   const failure = cache.readFailure(lockKey);
   if (failure === undefined || failure.server !== server) return undefined;
   if (seenBefore !== undefined && sameRecord(failure, seenBefore)) return undefined;
@@ -137,7 +180,13 @@ function sameRecord(a: FetchFailure, b: FetchFailure): boolean {
 
 // Unique enough to tell two records apart; not a secret (Math.random keeps crypto off the hot path).
 function failureRecord(server: string, error: CodedError): FetchFailure {
-  return { id: `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`, at: Date.now(), server, code: error.code, message: error.message };
+  return {
+    id: `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`,
+    at: Date.now(),
+    server,
+    code: error.code,
+    message: error.message,
+  };
 }
 
 interface Asked {
@@ -147,29 +196,52 @@ interface Asked {
   lockKey: string;
 }
 
-async function fetchAndStore(asked: Asked, settings: HelperSettings, diagnostics: Diagnostics, cache: CredentialCache, now: () => Date, deps: ResolveDeps, previous: CacheEntry | undefined): Promise<HostCredential | undefined> {
+async function fetchAndStore(
+  asked: Asked,
+  settings: HelperSettings,
+  diagnostics: Diagnostics,
+  cache: CredentialCache,
+  now: () => Date,
+  deps: ResolveDeps,
+  previous: CacheEntry | undefined,
+): Promise<HostCredential | undefined> {
   const { registry, repository, what, lockKey } = asked;
   const client = await (deps.client ?? (() => defaultClient(settings, diagnostics)))();
   try {
     const credential = await client.getCredential(registry, repository);
     share(cache, lockKey, undefined);
     // Without a repository the service never answers bearer; a broken one that does gets nothing from us.
-    if (credential.kind === 'bearer' && credential.repository !== repository) throw new CodedError('bad_response', `dstack server ${settings.server} answered a token for repository "${credential.repository.slice(0, 100)}" when asked for ${what}`);
+    if (credential.kind === 'bearer' && credential.repository !== repository)
+      throw new CodedError(
+        'bad_response',
+        `dstack server ${settings.server} answered a token for repository "${credential.repository.slice(0, 100)}" when asked for ${what}`,
+      );
     if (credential.kind === 'bearer') deps.brokered?.add(registry);
     const receivedAt = now();
     const skew = clockSkewNote(credential, receivedAt);
-    if (skew !== undefined) diagnostics.warn(`${skew}: credential lifetimes are counted on the server's clock; set this host's time (NTP)`);
+    if (skew !== undefined)
+      diagnostics.warn(`${skew}: credential lifetimes are counted on the server's clock; set this host's time (NTP)`);
     const expiresOnHost = expiryOnHost(credential, receivedAt);
     const entry = entryOf(credential, registry, receivedAt, expiresOnHost);
     const answer = answerOf(entry, diagnostics);
     if (expiresOnHost.getTime() <= receivedAt.getTime()) {
-      const clock = credential.serviceDate === undefined ? "by this host's clock (the answer had no Date header)" : `by the server's own clock (Date ${credential.serviceDate.toISOString()})`;
-      diagnostics.warn(`the credential for ${what} from ${settings.server} is already expired ${clock} (expires_at ${credential.expiresAt.toISOString()}): check the server's clock; not caching it`);
+      const clock =
+        credential.serviceDate === undefined
+          ? "by this host's clock (the answer had no Date header)"
+          : `by the server's own clock (Date ${credential.serviceDate.toISOString()})`;
+      diagnostics.warn(
+        `the credential for ${what} from ${settings.server} is already expired ${clock} (expires_at ${credential.expiresAt.toISOString()}): check the server's clock; not caching it`,
+      );
       return answer;
     }
     await store(cache, entry, diagnostics);
-    const capped = entry.expiresAt < expiresOnHost ? ` (the server said ${credential.expiresAt.toISOString()}; capped at ${formatDuration(MAX_CACHE_LIFETIME_MS / 1000)}, the longest the service grants)` : '';
-    diagnostics.debug(`cached ${credential.kind === 'bearer' ? 'registry token' : 'credential'} for ${what} until ${entry.expiresAt.toISOString()}${capped}`);
+    const capped =
+      entry.expiresAt < expiresOnHost
+        ? ` (the server said ${credential.expiresAt.toISOString()}; capped at ${formatDuration(MAX_CACHE_LIFETIME_MS / 1000)}, the longest the service grants)`
+        : '';
+    diagnostics.debug(
+      `cached ${credential.kind === 'bearer' ? 'registry token' : 'credential'} for ${what} until ${entry.expiresAt.toISOString()}${capped}`,
+    );
     return answer;
   } catch (error) {
     if (!isCodedError(error)) throw error;
@@ -178,7 +250,18 @@ async function fetchAndStore(asked: Asked, settings: HelperSettings, diagnostics
       if (note !== undefined) diagnostics.warn(`${settings.server} has no credential for ${what}: ${note}`);
       else diagnostics.debug(`${settings.server} has no credential for ${what}`);
       const at = now();
-      await store(cache, { kind: 'absent', registry, ...(repository !== undefined ? { repository } : {}), ...(note !== undefined ? { note } : {}), issuedAt: at, expiresAt: new Date(at.getTime() + ABSENT_TTL_MS) }, diagnostics);
+      await store(
+        cache,
+        {
+          kind: 'absent',
+          registry,
+          ...(repository !== undefined ? { repository } : {}),
+          ...(note !== undefined ? { note } : {}),
+          issuedAt: at,
+          expiresAt: new Date(at.getTime() + ABSENT_TTL_MS),
+        },
+        diagnostics,
+      );
       return undefined;
     }
     if (!isServiceUnreachable(error)) {
@@ -202,8 +285,23 @@ async function fetchAndStore(asked: Asked, settings: HelperSettings, diagnostics
 // service grants (a year-2999 expires_at is a broken server).
 function entryOf(credential: ServiceCredential, registry: string, issuedAt: Date, expiresOnHost: Date): CacheEntry {
   const expiresAt = cappedExpiry(issuedAt, expiresOnHost);
-  if (credential.kind === 'bearer') return { kind: 'bearer', registry, repository: credential.repository, token: credential.token, issuedAt, expiresAt };
-  return { kind: 'credential', registry, username: credential.username, secret: credential.secret, issuedAt, expiresAt };
+  if (credential.kind === 'bearer')
+    return {
+      kind: 'bearer',
+      registry,
+      repository: credential.repository,
+      token: credential.token,
+      issuedAt,
+      expiresAt,
+    };
+  return {
+    kind: 'credential',
+    registry,
+    username: credential.username,
+    secret: credential.secret,
+    issuedAt,
+    expiresAt,
+  };
 }
 
 // The service's reason for "no credential", when it is more than "none configured" (which
@@ -223,10 +321,19 @@ function share(cache: CredentialCache, lockKey: string, failure: FetchFailure | 
   }
 }
 
-function fallBack(what: string, error: CodedError, settings: HelperSettings, diagnostics: Diagnostics, previous: CacheEntry | undefined, now: () => Date): HostCredential | undefined {
+function fallBack(
+  what: string,
+  error: CodedError,
+  settings: HelperSettings,
+  diagnostics: Diagnostics,
+  previous: CacheEntry | undefined,
+  now: () => Date,
+): HostCredential | undefined {
   if (previous && freshnessOf(previous, now()) !== 'expired') {
     if (previous.kind === 'absent') return undefined;
-    diagnostics.warn(`refreshing the credential for ${what} failed (${oneLine(error)}); serving the cached one, valid until ${previous.expiresAt.toISOString()}`);
+    diagnostics.warn(
+      `refreshing the credential for ${what} failed (${oneLine(error)}); serving the cached one, valid until ${previous.expiresAt.toISOString()}`,
+    );
     return answerOf(previous, diagnostics);
   }
   if (settings.onError === 'anonymous') {
@@ -240,13 +347,18 @@ async function store(cache: CredentialCache, entry: CacheEntry, diagnostics: Dia
   try {
     await cache.write(entry);
   } catch (error) {
-    diagnostics.warn(`cannot write the cache entry for ${entry.registry} (${oneLine(error)}); the next pull asks the server again`);
+    diagnostics.warn(
+      `cannot write the cache entry for ${entry.registry} (${oneLine(error)}); the next pull asks the server again`,
+    );
   }
 }
 
 async function defaultClient(settings: HelperSettings, diagnostics: Diagnostics): Promise<ServiceClient> {
   const { createServiceClient } = await import('../client/service-client.ts');
-  return createServiceClient(settings, { warn: (msg) => diagnostics.warn(msg), debug: (msg) => diagnostics.debug(msg) });
+  return createServiceClient(settings, {
+    warn: (msg) => diagnostics.warn(msg),
+    debug: (msg) => diagnostics.debug(msg),
+  });
 }
 
 function answerOf(entry: CacheEntry, diagnostics: Diagnostics): HostCredential | undefined {

@@ -29,7 +29,11 @@ export interface HelperSettings {
   proxyEnv?: Record<string, string | undefined>;
 }
 
-type ConfigFile = Partial<Record<'server' | 'tokenFile' | 'serviceAccountTokenFile' | 'cacheDir' | 'onError' | 'caFile' | 'logFile', string> & { timeoutMs: number | string }>;
+type ConfigFile = Partial<
+  Record<'server' | 'tokenFile' | 'serviceAccountTokenFile' | 'cacheDir' | 'onError' | 'caFile' | 'logFile', string> & {
+    timeoutMs: number | string;
+  }
+>;
 
 // Settings for the helper: each environment variable overrides the same key of the JSON
 // config file (DOCKER_CREDENTIAL_DSTACK_CONFIG, default /etc/docker-credential-dstack/config.json).
@@ -38,28 +42,48 @@ export async function loadHelperSettings(env: Record<string, string | undefined>
 }
 
 // `list` and `erase` only touch the cache, so they work before a server is configured.
-export function readHelperSettings(env: Record<string, string | undefined>, options: { requireServer: boolean }): HelperSettings {
+export function readHelperSettings(
+  env: Record<string, string | undefined>,
+  options: { requireServer: boolean },
+): HelperSettings {
   const configPath = value(env.DOCKER_CREDENTIAL_DSTACK_CONFIG) ?? DEFAULT_CONFIG_PATH;
-  const { config: file, found: configFound } = readConfigFile(configPath, value(env.DOCKER_CREDENTIAL_DSTACK_CONFIG) !== undefined);
+  const { config: file, found: configFound } = readConfigFile(
+    configPath,
+    value(env.DOCKER_CREDENTIAL_DSTACK_CONFIG) !== undefined,
+  );
   const serverFromEnv = value(env.DOCKER_CREDENTIAL_DSTACK_SERVER);
   const server = serverFromEnv ?? file.server;
   if (server === undefined && options.requireServer) {
-    throw new CodedError('not_configured', `no dstack server configured: set DOCKER_CREDENTIAL_DSTACK_SERVER or "server" in ${configPath} (docker-credential-dstack configure writes it)`);
+    throw new CodedError(
+      'not_configured',
+      `no dstack server configured: set DOCKER_CREDENTIAL_DSTACK_SERVER or "server" in ${configPath} (docker-credential-dstack configure writes it)`,
+    );
   }
   if (server !== undefined) parseServerUrl(server);
   const onError = value(env.DOCKER_CREDENTIAL_DSTACK_ON_ERROR) ?? file.onError ?? 'fail';
   if (onError !== 'fail' && onError !== 'anonymous') {
-    throw new CodedError('config_invalid', `DOCKER_CREDENTIAL_DSTACK_ON_ERROR: "${printable(onError, 40)}" is not a failure policy; use fail or anonymous`);
+    throw new CodedError(
+      'config_invalid',
+      `DOCKER_CREDENTIAL_DSTACK_ON_ERROR: "${printable(onError, 40)}" is not a failure policy; use fail or anonymous`,
+    );
   }
   const timeoutText = value(env.DOCKER_CREDENTIAL_DSTACK_TIMEOUT);
-  const timeoutMs = timeoutText !== undefined
-    ? parseTimeoutMs(timeoutText, 'DOCKER_CREDENTIAL_DSTACK_TIMEOUT')
-    : file.timeoutMs !== undefined ? parseTimeoutMs(String(file.timeoutMs), `timeoutMs in ${configPath}`) : DEFAULT_TIMEOUT_MS;
-  const path = (variable: string, key: keyof ConfigFile): string | undefined => absolutePath(value(env[variable]), variable) ?? absolutePath(file[key] as string | undefined, `"${key}" in ${configPath}`);
+  const timeoutMs =
+    timeoutText !== undefined
+      ? parseTimeoutMs(timeoutText, 'DOCKER_CREDENTIAL_DSTACK_TIMEOUT')
+      : file.timeoutMs !== undefined
+        ? parseTimeoutMs(String(file.timeoutMs), `timeoutMs in ${configPath}`)
+        : DEFAULT_TIMEOUT_MS;
+  const path = (variable: string, key: keyof ConfigFile): string | undefined =>
+    absolutePath(value(env[variable]), variable) ??
+    absolutePath(file[key] as string | undefined, `"${key}" in ${configPath}`);
   return {
     server: server ?? '',
     tokenFile: path('DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE', 'tokenFile') ?? DEFAULT_TOKEN_FILE,
-    ...optional('serviceAccountTokenFile', path('DOCKER_CREDENTIAL_DSTACK_SERVICE_ACCOUNT_TOKEN_FILE', 'serviceAccountTokenFile')),
+    ...optional(
+      'serviceAccountTokenFile',
+      path('DOCKER_CREDENTIAL_DSTACK_SERVICE_ACCOUNT_TOKEN_FILE', 'serviceAccountTokenFile'),
+    ),
     cacheDir: path('DOCKER_CREDENTIAL_DSTACK_CACHE_DIR', 'cacheDir') ?? defaultCacheDir(env),
     onError,
     caFile: path('DOCKER_CREDENTIAL_DSTACK_CA_FILE', 'caFile'),
@@ -78,7 +102,7 @@ export function defaultCacheDir(env: Record<string, string | undefined>): string
   const uid = process.getuid?.() ?? 0;
   if (uid === 0) return '/run/docker-credential-dstack';
   const runtime = value(env.XDG_RUNTIME_DIR);
-  if (runtime !== undefined && runtime.startsWith('/')) return join(runtime, 'docker-credential-dstack');
+  if (runtime?.startsWith('/')) return join(runtime, 'docker-credential-dstack');
   return `/tmp/docker-credential-dstack-${uid}`;
 }
 
@@ -90,10 +114,17 @@ function readConfigFile(path: string, explicit: boolean): { config: ConfigFile; 
   const read = readRegularFile(path, { maxBytes: MAX_CONFIG_BYTES, followLinks: true });
   const fix = 'fix DOCKER_CREDENTIAL_DSTACK_CONFIG or the file';
   if (read.kind === 'missing' && !explicit) return { config: {}, found: false };
-  if (read.kind === 'missing') throw new CodedError('config_unreadable', `cannot read config file ${path} (ENOENT): ${fix}`);
-  if (read.kind === 'unreadable') throw new CodedError('config_unreadable', `cannot read config file ${path} (${read.code}): ${fix}`);
-  if (read.kind === 'not_regular') throw new CodedError('config_unreadable', `config file ${path} is ${read.what}, not a regular file: ${fix}`);
-  if (read.kind === 'too_large') throw new CodedError('config_unreadable', `config file ${path} is larger than ${formatBytes(MAX_CONFIG_BYTES)} (${formatBytes(read.size)}): ${fix}`);
+  if (read.kind === 'missing')
+    throw new CodedError('config_unreadable', `cannot read config file ${path} (ENOENT): ${fix}`);
+  if (read.kind === 'unreadable')
+    throw new CodedError('config_unreadable', `cannot read config file ${path} (${read.code}): ${fix}`);
+  if (read.kind === 'not_regular')
+    throw new CodedError('config_unreadable', `config file ${path} is ${read.what}, not a regular file: ${fix}`);
+  if (read.kind === 'too_large')
+    throw new CodedError(
+      'config_unreadable',
+      `config file ${path} is larger than ${formatBytes(MAX_CONFIG_BYTES)} (${formatBytes(read.size)}): ${fix}`,
+    );
   const text = read.text;
   let parsed: unknown;
   try {
@@ -102,11 +133,22 @@ function readConfigFile(path: string, explicit: boolean): { config: ConfigFile; 
     throw new CodedError('config_invalid', `config file ${path} is not valid JSON: fix or remove it`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new CodedError('config_invalid', `config file ${path} must hold a JSON object such as {"server": "https://…"}`);
+    throw new CodedError(
+      'config_invalid',
+      `config file ${path} must hold a JSON object such as {"server": "https://…"}`,
+    );
   }
   const record = parsed as Record<string, unknown>;
   const config: ConfigFile = {};
-  for (const key of ['server', 'tokenFile', 'serviceAccountTokenFile', 'cacheDir', 'onError', 'caFile', 'logFile'] as const) {
+  for (const key of [
+    'server',
+    'tokenFile',
+    'serviceAccountTokenFile',
+    'cacheDir',
+    'onError',
+    'caFile',
+    'logFile',
+  ] as const) {
     const field = record[key];
     if (field === undefined || field === null || field === '') continue;
     if (typeof field !== 'string') throw new CodedError('config_invalid', `"${key}" in ${path} must be a string`);
@@ -114,7 +156,8 @@ function readConfigFile(path: string, explicit: boolean): { config: ConfigFile; 
   }
   const timeout = record.timeoutMs;
   if (typeof timeout === 'number' || (typeof timeout === 'string' && timeout !== '')) config.timeoutMs = timeout;
-  else if (timeout !== undefined && timeout !== null) throw new CodedError('config_invalid', `"timeoutMs" in ${path} must be a number of milliseconds`);
+  else if (timeout !== undefined && timeout !== null)
+    throw new CodedError('config_invalid', `"timeoutMs" in ${path} must be a number of milliseconds`);
   return { config, found: true };
 }
 
@@ -128,7 +171,10 @@ function proxyVariables(env: Record<string, string | undefined>): Record<string,
 // token, or plant a cache, somewhere different on every pull.
 function absolutePath(path: string | undefined, settingName: string): string | undefined {
   if (path === undefined || isAbsolute(path)) return path;
-  throw new CodedError('config_invalid', `${settingName}: "${printable(path)}" is a relative path; use an absolute one (the helper runs from any directory)`);
+  throw new CodedError(
+    'config_invalid',
+    `${settingName}: "${printable(path)}" is a relative path; use an absolute one (the helper runs from any directory)`,
+  );
 }
 
 function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {

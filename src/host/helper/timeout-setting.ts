@@ -9,7 +9,10 @@ export function parseTimeoutMs(text: string, settingName: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/i.exec(text);
   const ms = match ? Math.round(Number(match[1]) * UNIT_MS[(match[2] ?? 'ms').toLowerCase()]!) : NaN;
   if (!Number.isFinite(ms) || ms < 1 || ms > 600_000) {
-    throw new CodedError('config_invalid', `${settingName}: "${printable(text, 40)}" is not a timeout; use milliseconds (5000) or a duration such as 500ms, 5s or 1m (at most 10m)`);
+    throw new CodedError(
+      'config_invalid',
+      `${settingName}: "${printable(text, 40)}" is not a timeout; use milliseconds (5000) or a duration such as 500ms, 5s or 1m (at most 10m)`,
+    );
   }
   return ms;
 }

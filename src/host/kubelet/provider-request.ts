@@ -3,7 +3,11 @@ import { printable } from '../../common/printable.ts';
 import { Secret } from '../../common/secret.ts';
 
 // The kubelet's exec plugin API versions with this request shape; the answer echoes the one asked.
-export const PROVIDER_API_VERSIONS = ['credentialprovider.kubelet.k8s.io/v1', 'credentialprovider.kubelet.k8s.io/v1beta1', 'credentialprovider.kubelet.k8s.io/v1alpha1'] as const;
+export const PROVIDER_API_VERSIONS = [
+  'credentialprovider.kubelet.k8s.io/v1',
+  'credentialprovider.kubelet.k8s.io/v1beta1',
+  'credentialprovider.kubelet.k8s.io/v1alpha1',
+] as const;
 export type ProviderApiVersion = (typeof PROVIDER_API_VERSIONS)[number];
 
 // A CredentialProviderRequest. `serviceAccountToken` and `serviceAccountAnnotations` come only
@@ -16,7 +20,8 @@ export interface ProviderRequest {
 }
 
 const FIELDS = new Set(['kind', 'apiVersion', 'image', 'serviceAccountToken', 'serviceAccountAnnotations']);
-const FIX = 'the kubelet sends {"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":…}';
+const FIX =
+  'the kubelet sends {"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":…}';
 
 // Decoded strictly, as the kubelet decodes our answer: an unknown or duplicated field, a wrong
 // kind or version is an error, never ignored. The token is wrapped at once so that no message
@@ -28,16 +33,25 @@ export function parseProviderRequest(text: string): ProviderRequest {
   } catch {
     throw bad(`the request on stdin is not JSON; ${FIX}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(`the request on stdin is not a JSON object; ${FIX}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw bad(`the request on stdin is not a JSON object; ${FIX}`);
   const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) if (!FIELDS.has(key)) throw bad(`unknown field "${printable(key, 60)}" in the CredentialProviderRequest; this provider speaks ${PROVIDER_API_VERSIONS.join(', ')}`);
+  for (const key of Object.keys(record))
+    if (!FIELDS.has(key))
+      throw bad(
+        `unknown field "${printable(key, 60)}" in the CredentialProviderRequest; this provider speaks ${PROVIDER_API_VERSIONS.join(', ')}`,
+      );
   duplicateKeys(text);
-  if (record.kind !== 'CredentialProviderRequest') throw bad(`kind is ${quote(record.kind)}, not "CredentialProviderRequest"; ${FIX}`);
+  if (record.kind !== 'CredentialProviderRequest')
+    throw bad(`kind is ${quote(record.kind)}, not "CredentialProviderRequest"; ${FIX}`);
   const apiVersion = record.apiVersion;
   if (!PROVIDER_API_VERSIONS.includes(apiVersion as ProviderApiVersion)) {
-    throw bad(`apiVersion ${quote(apiVersion)} is not one this provider speaks (${PROVIDER_API_VERSIONS.join(', ')}); set apiVersion: credentialprovider.kubelet.k8s.io/v1 in the CredentialProviderConfig`);
+    throw bad(
+      `apiVersion ${quote(apiVersion)} is not one this provider speaks (${PROVIDER_API_VERSIONS.join(', ')}); set apiVersion: credentialprovider.kubelet.k8s.io/v1 in the CredentialProviderConfig`,
+    );
   }
-  if (typeof record.image !== 'string' || record.image.trim() === '') throw bad('"image" is missing or empty in the CredentialProviderRequest');
+  if (typeof record.image !== 'string' || record.image.trim() === '')
+    throw bad('"image" is missing or empty in the CredentialProviderRequest');
   const request: ProviderRequest = { apiVersion: apiVersion as ProviderApiVersion, image: record.image };
   const token = record.serviceAccountToken;
   if (token !== undefined && token !== '') {
@@ -46,7 +60,12 @@ export function parseProviderRequest(text: string): ProviderRequest {
   }
   const annotations = record.serviceAccountAnnotations;
   if (annotations !== undefined && annotations !== null) {
-    if (typeof annotations !== 'object' || Array.isArray(annotations) || !Object.values(annotations).every((v) => typeof v === 'string')) throw bad('"serviceAccountAnnotations" must be an object of strings');
+    if (
+      typeof annotations !== 'object' ||
+      Array.isArray(annotations) ||
+      !Object.values(annotations).every((v) => typeof v === 'string')
+    )
+      throw bad('"serviceAccountAnnotations" must be an object of strings');
     request.serviceAccountAnnotations = annotations as Record<string, string>;
   }
   return request;
@@ -70,7 +89,9 @@ function duplicateKeys(text: string): void {
 }
 
 function quote(value: unknown): string {
-  return typeof value === 'string' ? `"${printable(value, 80)}"` : String(value === undefined ? 'missing' : typeof value);
+  return typeof value === 'string'
+    ? `"${printable(value, 80)}"`
+    : String(value === undefined ? 'missing' : typeof value);
 }
 
 function bad(message: string): CodedError {

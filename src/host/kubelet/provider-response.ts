@@ -17,7 +17,12 @@ export interface ProviderResponse {
 // `cacheKeyType: Registry`: the credential is the registry's, whatever the image. `cacheDuration`
 // is half the life left, so the kubelet asks again while the last answer still works; under a
 // second it is "0s", which the kubelet takes as "do not cache".
-export function providerResponse(apiVersion: ProviderApiVersion, keys: string[], auth: ProviderAuth, remainingMs: number): ProviderResponse {
+export function providerResponse(
+  apiVersion: ProviderApiVersion,
+  keys: string[],
+  auth: ProviderAuth,
+  remainingMs: number,
+): ProviderResponse {
   return {
     kind: 'CredentialProviderResponse',
     apiVersion,

@@ -25,41 +25,53 @@ export async function makeLoopbackCertificates(name: string, now: Date = new Dat
   const subtle = webcrypto.subtle;
   const caKeys = (await subtle.generateKey(ALGORITHM, false, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const serverKeys = (await subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const validity = { notBefore: new Date(now.getTime() - BACKDATE_MS), notAfter: new Date(now.getTime() + VALIDITY_MS) };
+  const validity = {
+    notBefore: new Date(now.getTime() - BACKDATE_MS),
+    notAfter: new Date(now.getTime() + VALIDITY_MS),
+  };
   const caName = `CN=docker-credential-dstack mirror CA ${randomBytes(4).toString('hex')}, O=docker-credential-dstack`;
-  const ca = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
-    name: caName,
-    ...validity,
-    signingAlgorithm: ALGORITHM,
-    keys: caKeys,
-    extensions: [
-      // Path length 0: this CA signs server certificates only, never another CA.
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey, false, crypto),
-    ],
-  }, crypto);
-  const names: Array<{ type: 'ip' | 'dns'; value: string }> = [{ type: 'ip', value: '127.0.0.1' }, { type: 'dns', value: 'localhost' }];
+  const ca = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: serial(),
+      name: caName,
+      ...validity,
+      signingAlgorithm: ALGORITHM,
+      keys: caKeys,
+      extensions: [
+        // Path length 0: this CA signs server certificates only, never another CA.
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey, false, crypto),
+      ],
+    },
+    crypto,
+  );
+  const names: Array<{ type: 'ip' | 'dns'; value: string }> = [
+    { type: 'ip', value: '127.0.0.1' },
+    { type: 'dns', value: 'localhost' },
+  ];
   const extra = { type: isIP(name) ? 'ip' : 'dns', value: name } as const;
   if (!names.some((n) => n.type === extra.type && n.value === extra.value)) names.push(extra);
-  const server = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(),
-    subject: `CN=${name}`,
-    issuer: ca.subject,
-    ...validity,
-    signingAlgorithm: ALGORITHM,
-    publicKey: serverKeys.publicKey,
-    signingKey: caKeys.privateKey,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(names),
-      await x509.SubjectKeyIdentifierExtension.create(serverKeys.publicKey, false, crypto),
-      await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey, false, crypto),
-    ],
-  }, crypto);
+  const server = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: serial(),
+      subject: `CN=${name}`,
+      issuer: ca.subject,
+      ...validity,
+      signingAlgorithm: ALGORITHM,
+      publicKey: serverKeys.publicKey,
+      signingKey: caKeys.privateKey,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+        new x509.SubjectAlternativeNameExtension(names),
+        await x509.SubjectKeyIdentifierExtension.create(serverKeys.publicKey, false, crypto),
+        await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey, false, crypto),
+      ],
+    },
+    crypto,
+  );
   const pkcs8 = Buffer.from(await subtle.exportKey('pkcs8', serverKeys.privateKey)).toString('base64');
   const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
   return { caPem: pem(ca.toString('pem')), certPem: pem(server.toString('pem')), keyPem };

@@ -25,18 +25,43 @@ const SYSTEM_CA_FILES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/cer
 export async function runMirrorCert(ctx: CommandContext): Promise<number> {
   let values;
   try {
-    values = parseArgs({ args: ctx.argv, strict: true, allowPositionals: false, options: { help: { type: 'boolean', short: 'h' }, out: { type: 'string' }, name: { type: 'string' }, 'system-ca': { type: 'string' } } }).values;
+    values = parseArgs({
+      args: ctx.argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        out: { type: 'string' },
+        name: { type: 'string' },
+        'system-ca': { type: 'string' },
+      },
+    }).values;
   } catch (error) {
-    throw new CodedError('usage', `${(error as Error).message.split('\n')[0]}; see docker-credential-dstack mirror-cert --help`);
+    throw new CodedError(
+      'usage',
+      `${(error as Error).message.split('\n')[0]}; see docker-credential-dstack mirror-cert --help`,
+    );
   }
   if (values.help) {
     await write(ctx.stdout, MIRROR_CERT_USAGE);
     return 0;
   }
-  if (values.out === undefined) throw new CodedError('usage', '--out DIR is required: the directory to write ca.pem, cert.pem, key.pem and bundle.pem to');
+  if (values.out === undefined)
+    throw new CodedError(
+      'usage',
+      '--out DIR is required: the directory to write ca.pem, cert.pem, key.pem and bundle.pem to',
+    );
   const name = values.name ?? '127.0.0.1';
-  if (isIP(name) === 0 && !/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(name)) {
-    throw new CodedError('usage', `--name ${name.slice(0, 60)}: not an IP address or host name (no port: the certificate names the host only)`);
+  if (
+    isIP(name) === 0 &&
+    !/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(
+      name,
+    )
+  ) {
+    throw new CodedError(
+      'usage',
+      `--name ${name.slice(0, 60)}: not an IP address or host name (no port: the certificate names the host only)`,
+    );
   }
   const dir = resolve(values.out);
   const systemCa = values['system-ca'] ?? SYSTEM_CA_FILES.find((file) => existsSync(file));
@@ -45,9 +70,13 @@ export async function runMirrorCert(ctx: CommandContext): Promise<number> {
     try {
       systemPem = await readFile(systemCa, 'utf8');
     } catch (error) {
-      throw new CodedError('usage', `--system-ca ${systemCa}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'}); name a readable PEM bundle`);
+      throw new CodedError(
+        'usage',
+        `--system-ca ${systemCa}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'}); name a readable PEM bundle`,
+      );
     }
-    if (!systemPem.includes('-----BEGIN CERTIFICATE-----')) throw new CodedError('usage', `${systemCa} holds no PEM certificate; name the system CA bundle with --system-ca`);
+    if (!systemPem.includes('-----BEGIN CERTIFICATE-----'))
+      throw new CodedError('usage', `${systemCa} holds no PEM certificate; name the system CA bundle with --system-ca`);
   }
   const made = await makeLoopbackCertificates(name);
   await mkdir(dir, { recursive: true });
@@ -65,7 +94,10 @@ export async function runMirrorCert(ctx: CommandContext): Promise<number> {
     'dstack server process (requests uses only this file, so it holds the system CAs too):',
     `REQUESTS_CA_BUNDLE=${join(dir, 'bundle.pem')}`,
   ];
-  if (systemCa === undefined) lines.push('warning: bundle.pem lacks the public CAs; pass --system-ca FILE so the dstack server still reaches public https sites');
+  if (systemCa === undefined)
+    lines.push(
+      'warning: bundle.pem lacks the public CAs; pass --system-ca FILE so the dstack server still reaches public https sites',
+    );
   await write(ctx.stdout, `${lines.join('\n')}\n`);
   return 0;
 }

@@ -1,9 +1,7 @@
 import { parseChallenges } from '../../registry/auth-challenges.ts';
 
 // An upstream registry's WWW-Authenticate challenge, as far as a pull needs it.
-export type Challenge =
-  | { scheme: 'basic' }
-  | { scheme: 'bearer'; realm: string; service?: string; scope?: string };
+export type Challenge = { scheme: 'basic' } | { scheme: 'bearer'; realm: string; service?: string; scope?: string };
 
 // The first Basic or Bearer challenge of a WWW-Authenticate header (the shared parser in
 // src/registry/auth-challenges.ts reads them; repeated headers come as an array). Other
@@ -14,7 +12,12 @@ export function parseChallenge(header: string | string[] | undefined): Challenge
     for (const { scheme, params } of parseChallenges(text)) {
       if (scheme === 'basic') return { scheme: 'basic' };
       if (scheme === 'bearer' && params.realm) {
-        return { scheme: 'bearer', realm: params.realm, ...(params.service ? { service: params.service } : {}), ...(params.scope ? { scope: params.scope } : {}) };
+        return {
+          scheme: 'bearer',
+          realm: params.realm,
+          ...(params.service ? { service: params.service } : {}),
+          ...(params.scope ? { scope: params.scope } : {}),
+        };
       }
     }
   }

@@ -10,12 +10,44 @@ import type { Upstream } from './upstream.ts';
 export function credentialFailure(error: unknown, upstream: Upstream): MirrorError {
   const text = oneLine(error);
   if (error instanceof MirrorError) return error;
-  if (!isCodedError(error)) return new MirrorError(500, 'UNAVAILABLE', 'internal', `getting a credential for ${upstream.registry} failed: ${text}`);
-  if (isRefused(error)) return new MirrorError(403, 'DENIED', 'credential_refused', `the dstack server refused a credential for ${upstream.registry}: ${text}`);
-  if (isServiceUnreachable(error) || isHostNotConfigured(error)) return new MirrorError(503, 'UNAVAILABLE', 'service_unreachable', `no credential for ${upstream.registry}: ${text}`);
-  if (error.code === 'credential_refused') return new MirrorError(403, 'DENIED', 'upstream_401', `upstream ${upstream.url}: ${text}; check the password or token the dstack server holds for ${upstream.registry}`);
-  if (error.code === 'realm_unbound') return new MirrorError(502, 'UNAVAILABLE', 'realm_unbound', `upstream ${upstream.url}: ${text}`);
-  if (error.code === 'realm_failed') return new MirrorError(502, 'UNAVAILABLE', 'upstream_realm', `upstream ${upstream.url}: ${text}`);
-  if (error.code.startsWith('upstream_')) return new MirrorError(502, 'UNAVAILABLE', error.code === 'upstream_timeout' ? 'upstream_timeout' : 'upstream_unreachable', `upstream ${upstream.url}: ${text}`);
+  if (!isCodedError(error))
+    return new MirrorError(
+      500,
+      'UNAVAILABLE',
+      'internal',
+      `getting a credential for ${upstream.registry} failed: ${text}`,
+    );
+  if (isRefused(error))
+    return new MirrorError(
+      403,
+      'DENIED',
+      'credential_refused',
+      `the dstack server refused a credential for ${upstream.registry}: ${text}`,
+    );
+  if (isServiceUnreachable(error) || isHostNotConfigured(error))
+    return new MirrorError(
+      503,
+      'UNAVAILABLE',
+      'service_unreachable',
+      `no credential for ${upstream.registry}: ${text}`,
+    );
+  if (error.code === 'credential_refused')
+    return new MirrorError(
+      403,
+      'DENIED',
+      'upstream_401',
+      `upstream ${upstream.url}: ${text}; check the password or token the dstack server holds for ${upstream.registry}`,
+    );
+  if (error.code === 'realm_unbound')
+    return new MirrorError(502, 'UNAVAILABLE', 'realm_unbound', `upstream ${upstream.url}: ${text}`);
+  if (error.code === 'realm_failed')
+    return new MirrorError(502, 'UNAVAILABLE', 'upstream_realm', `upstream ${upstream.url}: ${text}`);
+  if (error.code.startsWith('upstream_'))
+    return new MirrorError(
+      502,
+      'UNAVAILABLE',
+      error.code === 'upstream_timeout' ? 'upstream_timeout' : 'upstream_unreachable',
+      `upstream ${upstream.url}: ${text}`,
+    );
   return new MirrorError(503, 'UNAVAILABLE', 'service_unreachable', `no credential for ${upstream.registry}: ${text}`);
 }

@@ -20,7 +20,7 @@ export function fdLineWriter(fd: number): LineWriter {
       writing = false;
       const done = waiters;
       waiters = [];
-      done.forEach((resolve) => resolve());
+      for (const resolve of done) resolve();
       return;
     }
     writing = true;

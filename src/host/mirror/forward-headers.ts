@@ -8,7 +8,17 @@ const REQUEST_HEADERS = ['accept', 'range', 'if-range', 'if-none-match', 'if-mod
 
 // Response headers an engine may see. No WWW-Authenticate (a realm is the upstream's
 // business), no Set-Cookie, nothing hop-by-hop.
-const RESPONSE_HEADERS = ['content-length', 'content-range', 'content-type', 'docker-content-digest', 'etag', 'accept-ranges', 'last-modified', 'cache-control', 'expires'] as const;
+const RESPONSE_HEADERS = [
+  'content-length',
+  'content-range',
+  'content-type',
+  'docker-content-digest',
+  'etag',
+  'accept-ranges',
+  'last-modified',
+  'cache-control',
+  'expires',
+] as const;
 
 // Accept-Encoding is always identity: an encoded answer is refused (upstream-answer-check.ts).
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders): Record<string, string> {
@@ -66,6 +76,7 @@ function tagsLink(link: string, context: ResponseContext): string | undefined {
   } catch {
     return undefined;
   }
-  if (target.origin !== context.url.origin || target.pathname !== `/v2/${context.upstreamRepository}/tags/list`) return undefined;
+  if (target.origin !== context.url.origin || target.pathname !== `/v2/${context.upstreamRepository}/tags/list`)
+    return undefined;
   return `</v2/${context.engineRepository}/tags/list${target.search}>${match[2]}`;
 }

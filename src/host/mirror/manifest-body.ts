@@ -8,7 +8,12 @@ import { MirrorError } from './registry-error.ts';
 // gets a registry error, never a truncated manifest, and memory stays bounded by the cap.
 export const MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
 
-export function readManifestBody(response: IncomingMessage, request: ClientRequest, upstreamUrl: string, max = MANIFEST_MAX_BYTES): Promise<Buffer> {
+export function readManifestBody(
+  response: IncomingMessage,
+  request: ClientRequest,
+  upstreamUrl: string,
+  max = MANIFEST_MAX_BYTES,
+): Promise<Buffer> {
   const declared = Number(response.headers['content-length']);
   if (response.headers['content-length'] !== undefined && Number.isFinite(declared) && declared > max) {
     request.destroy();
@@ -36,12 +41,34 @@ export function readManifestBody(response: IncomingMessage, request: ClientReque
       resolve(Buffer.concat(chunks));
     });
     response.once('close', () => {
-      if (!response.complete) fail(new MirrorError(502, 'UNAVAILABLE', 'upstream_unreachable', `upstream ${upstreamUrl} broke off the manifest after ${size} bytes`));
+      if (!response.complete)
+        fail(
+          new MirrorError(
+            502,
+            'UNAVAILABLE',
+            'upstream_unreachable',
+            `upstream ${upstreamUrl} broke off the manifest after ${size} bytes`,
+          ),
+        );
     });
-    response.on('error', () => fail(new MirrorError(502, 'UNAVAILABLE', 'upstream_unreachable', `upstream ${upstreamUrl} broke off the manifest after ${size} bytes`)));
+    response.on('error', () =>
+      fail(
+        new MirrorError(
+          502,
+          'UNAVAILABLE',
+          'upstream_unreachable',
+          `upstream ${upstreamUrl} broke off the manifest after ${size} bytes`,
+        ),
+      ),
+    );
   });
 }
 
 function tooLarge(upstreamUrl: string, what: string, max: number): MirrorError {
-  return new MirrorError(502, 'MANIFEST_INVALID', 'manifest_too_large', `upstream ${upstreamUrl} sent a manifest that ${what}, past the ${max / 1024 / 1024} MiB cap on manifests (as distribution's): refused; check the upstream`);
+  return new MirrorError(
+    502,
+    'MANIFEST_INVALID',
+    'manifest_too_large',
+    `upstream ${upstreamUrl} sent a manifest that ${what}, past the ${max / 1024 / 1024} MiB cap on manifests (as distribution's): refused; check the upstream`,
+  );
 }

@@ -33,7 +33,12 @@ export function createMetadataOnlyScope(now: () => number = Date.now): ReadScope
     checkBlob(repository, digest) {
       const until = configs.get(`${repository}@${digest}`);
       if (until !== undefined && now() < until) return;
-      throw new MirrorError(403, 'DENIED', 'metadata_only', `blob ${digest} of ${repository} refused: this endpoint serves manifests, tag lists and the config blobs of manifests it served (--metadata-only, the dstack server's reads), not layer blobs; read its manifest first, or pull through a runner host's endpoint`);
+      throw new MirrorError(
+        403,
+        'DENIED',
+        'metadata_only',
+        `blob ${digest} of ${repository} refused: this endpoint serves manifests, tag lists and the config blobs of manifests it served (--metadata-only, the dstack server's reads), not layer blobs; read its manifest first, or pull through a runner host's endpoint`,
+      );
     },
   };
 }

@@ -22,7 +22,13 @@ export interface MirrorCredentials {
 // cache files.
 const MEMORY_MS = 10_000;
 
-export function createMirrorCredentials(deps: { settings: HelperSettings; log: Diagnostics; cache: CredentialCache; client: () => Promise<ServiceClient>; now?: () => number }): MirrorCredentials {
+export function createMirrorCredentials(deps: {
+  settings: HelperSettings;
+  log: Diagnostics;
+  cache: CredentialCache;
+  client: () => Promise<ServiceClient>;
+  now?: () => number;
+}): MirrorCredentials {
   const now = deps.now ?? Date.now;
   // Registries seen answering with repository tokens: their fetches single-flight per repository.
   const brokered = new Set<string>();
@@ -32,9 +38,16 @@ export function createMirrorCredentials(deps: { settings: HelperSettings; log: D
       const key = cacheKeyOf(registry, repository);
       const kept = memory.get(key);
       if (kept && now() < kept.until) return kept.credential;
-      const credential = await resolveCredential({ registry, repository }, deps.settings, deps.log, { cache: deps.cache, client: deps.client, brokered });
+      const credential = await resolveCredential({ registry, repository }, deps.settings, deps.log, {
+        cache: deps.cache,
+        client: deps.client,
+        brokered,
+      });
       const at = now();
-      const until = Math.min(at + MEMORY_MS, credential === undefined ? Infinity : (credential.freshUntil?.getTime() ?? at));
+      const until = Math.min(
+        at + MEMORY_MS,
+        credential === undefined ? Infinity : (credential.freshUntil?.getTime() ?? at),
+      );
       if (until > at) {
         if (memory.size > 10_000) memory.clear();
         memory.set(key, { credential, until });

@@ -13,14 +13,22 @@ export interface MirrorLog extends Diagnostics {
 }
 
 // `stderr` is a stream, or (when it is the process's own) a LineWriter on fd 2.
-export function createMirrorLog(options: { stderr: Writable | LineWriter; logFile?: string; debug: boolean; pid: number }): MirrorLog {
-  const toStderr = (level: string, msg: string): void => void options.stderr.write(`docker-credential-dstack mirror: ${level === 'warn' ? 'warning: ' : ''}${msg}\n`);
+export function createMirrorLog(options: {
+  stderr: Writable | LineWriter;
+  logFile?: string;
+  debug: boolean;
+  pid: number;
+}): MirrorLog {
+  const toStderr = (level: string, msg: string): void =>
+    void options.stderr.write(`docker-credential-dstack mirror: ${level === 'warn' ? 'warning: ' : ''}${msg}\n`);
   const opened = options.logFile === undefined ? undefined : openLogFile(options.logFile);
   if (typeof opened === 'string') toStderr('warn', opened);
   const file = typeof opened === 'number' ? { fd: opened, writer: fdLineWriter(opened) } : undefined;
   const line = (level: string, msg: string, stderr: boolean): void => {
     if (stderr) toStderr(level, msg);
-    file?.writer.write(`${new Date().toISOString()} docker-credential-dstack[${options.pid}] ${level}: mirror: ${msg}\n`);
+    file?.writer.write(
+      `${new Date().toISOString()} docker-credential-dstack[${options.pid}] ${level}: mirror: ${msg}\n`,
+    );
   };
   return {
     info: (msg) => line('info', msg, true),
@@ -39,7 +47,8 @@ export function createMirrorLog(options: { stderr: Writable | LineWriter; logFil
 // from Node's thread pool would hang a worker thread (and with it file I/O) for good. Anything
 // else is refused with one line, and the endpoint logs to stderr only (the pulls go on).
 function openLogFile(path: string): number | string {
-  const refused = (why: string): string => `not writing the log file ${path}: ${why}; point DOCKER_CREDENTIAL_DSTACK_LOG_FILE at a regular file`;
+  const refused = (why: string): string =>
+    `not writing the log file ${path}: ${why}; point DOCKER_CREDENTIAL_DSTACK_LOG_FILE at a regular file`;
   let fd: number;
   try {
     fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK, 0o600);
@@ -50,5 +59,7 @@ function openLogFile(path: string): number | string {
   const stats = fstatSync(fd);
   if (stats.isFile()) return fd;
   closeSync(fd);
-  return refused(`it is ${stats.isFIFO() ? 'a FIFO' : stats.isDirectory() ? 'a directory' : 'a device or socket'}, not a regular file`);
+  return refused(
+    `it is ${stats.isFIFO() ? 'a FIFO' : stats.isDirectory() ? 'a directory' : 'a device or socket'}, not a regular file`,
+  );
 }

@@ -77,15 +77,23 @@ export function parseMirrorOptions(argv: string[]): MirrorOptions {
       },
     });
   } catch (error) {
-    throw new CodedError('usage', `${(error as Error).message.split('\n')[0]}; see docker-credential-dstack mirror --help`);
+    throw new CodedError(
+      'usage',
+      `${(error as Error).message.split('\n')[0]}; see docker-credential-dstack mirror --help`,
+    );
   }
   const v = parsed.values;
   const library = v.library ?? 'keep';
-  if (!isLibraryMode(library)) throw new CodedError('usage', `--library ${library.slice(0, 20)}: use keep, strip or both`);
+  if (!isLibraryMode(library))
+    throw new CodedError('usage', `--library ${library.slice(0, 20)}: use keep, strip or both`);
   const idle = v['idle-exit'];
   const tlsCert = v['tls-cert'];
   const tlsKey = v['tls-key'];
-  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new CodedError('usage', `${tlsCert === undefined ? '--tls-key' : '--tls-cert'} needs ${tlsCert === undefined ? '--tls-cert' : '--tls-key'} too: give both PEM files, or neither for plain http`);
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    throw new CodedError(
+      'usage',
+      `${tlsCert === undefined ? '--tls-key' : '--tls-cert'} needs ${tlsCert === undefined ? '--tls-cert' : '--tls-key'} too: give both PEM files, or neither for plain http`,
+    );
   return {
     help: v.help ?? false,
     listen: v.listen ?? DEFAULT_MIRROR_LISTEN,
@@ -96,7 +104,9 @@ export function parseMirrorOptions(argv: string[]): MirrorOptions {
     allowUids: (v['allow-uid'] ?? []).map((text) => id(text, '--allow-uid')),
     allowGids: (v['allow-gid'] ?? []).map((text) => id(text, '--allow-gid')),
     maxConnectionsPerUid: connectionCap(v['max-connections-per-uid']),
-    ...(idle === undefined ? {} : { idleExitMs: /^\s*(0|none|never|off)\s*$/i.test(idle) ? 0 : parseDuration(idle, '--idle-exit') * 1000 }),
+    ...(idle === undefined
+      ? {}
+      : { idleExitMs: /^\s*(0|none|never|off)\s*$/i.test(idle) ? 0 : parseDuration(idle, '--idle-exit') * 1000 }),
     allowNonLoopback: v['allow-non-loopback'] ?? false,
     metadataOnly: v['metadata-only'] ?? false,
     ...(tlsCert !== undefined && tlsKey !== undefined ? { tlsCert, tlsKey } : {}),
@@ -104,12 +114,17 @@ export function parseMirrorOptions(argv: string[]): MirrorOptions {
 }
 
 function id(text: string, flag: string): number {
-  if (!/^\d{1,10}$/.test(text.trim()) || Number(text) > 0xfffffffe) throw new CodedError('usage', `${flag} ${text.slice(0, 20)} is not a numeric id`);
+  if (!/^\d{1,10}$/.test(text.trim()) || Number(text) > 0xfffffffe)
+    throw new CodedError('usage', `${flag} ${text.slice(0, 20)} is not a numeric id`);
   return Number(text);
 }
 
 function connectionCap(text: string | undefined): number {
   if (text === undefined) return DEFAULT_MAX_CONNECTIONS_PER_UID;
-  if (!/^\s*\d{1,6}\s*$/.test(text) || Number(text) < 1) throw new CodedError('usage', `--max-connections-per-uid ${text.slice(0, 20)}: give a whole number from 1 to 999999 (default ${DEFAULT_MAX_CONNECTIONS_PER_UID})`);
+  if (!/^\s*\d{1,6}\s*$/.test(text) || Number(text) < 1)
+    throw new CodedError(
+      'usage',
+      `--max-connections-per-uid ${text.slice(0, 20)}: give a whole number from 1 to 999999 (default ${DEFAULT_MAX_CONNECTIONS_PER_UID})`,
+    );
   return Number(text);
 }

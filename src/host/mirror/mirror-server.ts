@@ -38,7 +38,14 @@ export interface MirrorServer {
 export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
   const listeners: Array<(open: number) => void> = [];
   let open = 0;
-  const admission = createPeerAdmission({ policy: deps.policy, peerUid: deps.peerUid, log: deps.log, metrics: deps.metrics, maxConnectionsPerUid: deps.maxConnectionsPerUid ?? DEFAULT_MAX_CONNECTIONS_PER_UID, openConnections: () => open });
+  const admission = createPeerAdmission({
+    policy: deps.policy,
+    peerUid: deps.peerUid,
+    log: deps.log,
+    metrics: deps.metrics,
+    maxConnectionsPerUid: deps.maxConnectionsPerUid ?? DEFAULT_MAX_CONNECTIONS_PER_UID,
+    openConnections: () => open,
+  });
   const admitted = (req: IncomingMessage, res: ServerResponse): Promise<boolean> => admission.admitted(req, res);
   const respond = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((error: unknown) => {
@@ -47,16 +54,21 @@ export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
     });
   };
   // https.Server has http.Server's methods (close*, keep-alive) over a tls.Server.
-  const server: Server = deps.tls ? (createHttpsServer({ keepAliveTimeout: 30_000, cert: deps.tls.cert, key: deps.tls.key }, respond) as unknown as Server) : createServer({ keepAliveTimeout: 30_000 }, respond);
+  const server: Server = deps.tls
+    ? (createHttpsServer(
+        { keepAliveTimeout: 30_000, cert: deps.tls.cert, key: deps.tls.key },
+        respond,
+      ) as unknown as Server)
+    : createServer({ keepAliveTimeout: 30_000 }, respond);
   trackSockets(server);
 
   server.on('connection', (socket: Socket) => {
     open++;
     deps.metrics.increment('dstack_mirror_connections_total');
-    listeners.forEach((listener) => listener(open));
+    for (const listener of listeners) listener(open);
     socket.once('close', () => {
       open--;
-      listeners.forEach((listener) => listener(open));
+      for (const listener of listeners) listener(open);
     });
     if (!deps.tls) admission.judge(socket);
   });
@@ -82,7 +94,9 @@ export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
     } catch (error) {
       if (!(error instanceof MirrorError)) throw error;
       if (!(await admitted(req, res))) return;
-      deps.log.info(`refused ${logfmt({ method: req.method, path: String(req.url).slice(0, 200), status: error.status, cause: error.reason, error: error.message })}`);
+      deps.log.info(
+        `refused ${logfmt({ method: req.method, path: String(req.url).slice(0, 200), status: error.status, cause: error.reason, error: error.message })}`,
+      );
       deps.metrics.increment('dstack_mirror_requests_total', { kind: 'other', status: String(error.status) });
       sendRegistryError(res, req.method, error.status, error.code, error.message);
       return;
@@ -94,7 +108,10 @@ export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
     }
     if (route.kind === 'metrics') {
       const body = deps.metrics.render();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      res.writeHead(200, {
+        'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
@@ -102,8 +119,13 @@ export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
     if (route.kind === 'probe') {
       const answer = await probeUpstream(deps.pull, route.query);
       const body = `${JSON.stringify(answer)}\n`;
-      deps.log.info(`probe ${logfmt({ upstream: answer.upstream ?? undefined, status: answer.status, ok: answer.ok, detail: answer.detail })}`);
-      res.writeHead(answer.ok ? 200 : 502, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      deps.log.info(
+        `probe ${logfmt({ upstream: answer.upstream ?? undefined, status: answer.status, ok: answer.ok, detail: answer.detail })}`,
+      );
+      res.writeHead(answer.ok ? 200 : 502, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
@@ -116,7 +138,10 @@ export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
     try {
       await forwardPull(req, res, route, deps.pull, record);
     } catch (error) {
-      const failure = error instanceof MirrorError ? error : new MirrorError(500, 'UNAVAILABLE', 'internal', `internal error: ${oneLine(error)}`);
+      const failure =
+        error instanceof MirrorError
+          ? error
+          : new MirrorError(500, 'UNAVAILABLE', 'internal', `internal error: ${oneLine(error)}`);
       record.status = failure.status;
       record.cause = failure.reason;
       sendRegistryError(res, req.method, failure.status, failure.code, failure.message);
@@ -127,26 +152,39 @@ export function createMirrorServer(deps: MirrorServerDeps): MirrorServer {
     logPull(req, res, route, record, startedAt);
   }
 
-  function logPull(req: IncomingMessage, response: ServerResponse, route: Exclude<MirrorRoute, { kind: 'healthz' | 'metrics' | 'probe' | 'ping' }>, record: PullRecord, startedAt: number, error?: string): void {
+  function logPull(
+    req: IncomingMessage,
+    response: ServerResponse,
+    route: Exclude<MirrorRoute, { kind: 'healthz' | 'metrics' | 'probe' | 'ping' }>,
+    record: PullRecord,
+    startedAt: number,
+    error?: string,
+  ): void {
     const done = (): void => {
       const status = record.status ?? 0;
       const complete = response.writableFinished;
       deps.metrics.increment('dstack_mirror_requests_total', { kind: route.kind, status: String(status) });
-      if (record.bytes > 0) deps.metrics.increment('dstack_mirror_response_bytes_total', { kind: route.kind }, record.bytes);
-      deps.log.info(`pull ${logfmt({
-        method: req.method,
-        kind: route.kind,
-        repository: route.repository,
-        ref: route.reference || undefined,
-        upstream: record.upstream,
-        upstream_repository: record.upstreamRepository !== undefined && record.upstreamRepository !== route.repository ? record.upstreamRepository : undefined,
-        status,
-        bytes: record.bytes,
-        ms: Math.round(performance.now() - startedAt),
-        ...(complete ? {} : { aborted: true }),
-        cause: record.cause,
-        error,
-      })}`);
+      if (record.bytes > 0)
+        deps.metrics.increment('dstack_mirror_response_bytes_total', { kind: route.kind }, record.bytes);
+      deps.log.info(
+        `pull ${logfmt({
+          method: req.method,
+          kind: route.kind,
+          repository: route.repository,
+          ref: route.reference || undefined,
+          upstream: record.upstream,
+          upstream_repository:
+            record.upstreamRepository !== undefined && record.upstreamRepository !== route.repository
+              ? record.upstreamRepository
+              : undefined,
+          status,
+          bytes: record.bytes,
+          ms: Math.round(performance.now() - startedAt),
+          ...(complete ? {} : { aborted: true }),
+          cause: record.cause,
+          error,
+        })}`,
+      );
     };
     if (response.closed) done();
     else response.once('close', done);

@@ -38,7 +38,9 @@ export interface PeerAdmission {
   admitted(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
 }
 
-type Verdict = { kind: 'known'; uid: number | undefined; allowed: boolean; told: boolean } | { kind: 'failed'; error: unknown; told: boolean };
+type Verdict =
+  | { kind: 'known'; uid: number | undefined; allowed: boolean; told: boolean }
+  | { kind: 'failed'; error: unknown; told: boolean };
 
 // Who is at the other end is decided once per connection from the kernel's socket table.
 // Three outcomes, never confused: allowed; refused (403, the uid named); unknown because the
@@ -52,7 +54,12 @@ export function createPeerAdmission(deps: PeerAdmissionDeps): PeerAdmission {
   const lingering = new WeakMap<Socket, NodeJS.Timeout>();
 
   function lookUp(socket: Socket): Promise<Verdict> {
-    const ends = { localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 };
+    const ends = {
+      localAddress: socket.localAddress ?? '',
+      localPort: socket.localPort ?? 0,
+      remoteAddress: socket.remoteAddress ?? '',
+      remotePort: socket.remotePort ?? 0,
+    };
     const verdict = deps.peerUid(ends).then(
       (uid): Verdict => hold(socket, { kind: 'known', uid, allowed: deps.policy.allows(uid), told: false }),
       (error: unknown): Verdict => {
@@ -104,7 +111,9 @@ export function createPeerAdmission(deps: PeerAdmissionDeps): PeerAdmission {
     const now = Date.now();
     if (now - (warnedAt.get(key) ?? -Infinity) < CAP_WARNING_EVERY_MS) return;
     warnedAt.set(key, now);
-    deps.log.warn(`closed a connection from ${key}: it already holds ${deps.maxConnectionsPerUid} connections, the cap per uid (--max-connections-per-uid); further ones are closed at once, with this warning at most once a minute`);
+    deps.log.warn(
+      `closed a connection from ${key}: it already holds ${deps.maxConnectionsPerUid} connections, the cap per uid (--max-connections-per-uid); further ones are closed at once, with this warning at most once a minute`,
+    );
   }
 
   async function admitted(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
@@ -120,16 +129,27 @@ export function createPeerAdmission(deps: PeerAdmissionDeps): PeerAdmission {
       if (!verdict.told) {
         verdict.told = true;
         deps.metrics.increment('dstack_mirror_peer_lookup_failures_total');
-        deps.log.warn(`cannot tell who is connecting from ${socket.remoteAddress}:${socket.remotePort}: reading the kernel's socket table (/proc/net/tcp) failed: ${oneLine(verdict.error)}${descriptorHint(verdict.error, deps.openConnections())}; answered 503`);
+        deps.log.warn(
+          `cannot tell who is connecting from ${socket.remoteAddress}:${socket.remotePort}: reading the kernel's socket table (/proc/net/tcp) failed: ${oneLine(verdict.error)}${descriptorHint(verdict.error, deps.openConnections())}; answered 503`,
+        );
       }
-      sendRegistryError(res, req.method, 503, 'UNAVAILABLE', 'the endpoint cannot check who is connecting right now (see its log); retry shortly', { 'retry-after': '5' });
+      sendRegistryError(
+        res,
+        req.method,
+        503,
+        'UNAVAILABLE',
+        'the endpoint cannot check who is connecting right now (see its log); retry shortly',
+        { 'retry-after': '5' },
+      );
       return false;
     }
     if (!verdict.told) {
       verdict.told = true;
       deps.metrics.increment('dstack_mirror_refused_peers_total');
       const who = verdict.uid === undefined ? 'a peer whose uid the kernel does not list' : `uid ${verdict.uid}`;
-      deps.log.warn(`refused connection from ${who} (${socket.remoteAddress}:${socket.remotePort}): this endpoint serves ${deps.policy.describe()} only; widen it with --allow-uid or --allow-gid`);
+      deps.log.warn(
+        `refused connection from ${who} (${socket.remoteAddress}:${socket.remotePort}): this endpoint serves ${deps.policy.describe()} only; widen it with --allow-uid or --allow-gid`,
+      );
     }
     const message = `uid ${verdict.uid ?? 'unknown'} may not pull through this endpoint (it serves ${deps.policy.describe()}; see --allow-uid, --allow-gid)`;
     sendRegistryError(res, req.method, 403, 'DENIED', message);

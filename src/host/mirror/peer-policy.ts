@@ -27,7 +27,9 @@ export function readAccountFiles(paths = { passwd: '/etc/passwd', group: '/etc/g
   return { passwd: read(paths.passwd), group: read(paths.group) };
 }
 
-export function createPeerPolicy(options: { uids?: number[]; gids?: number[]; unlisted?: boolean; accounts?: AccountFiles } = {}): PeerPolicy {
+export function createPeerPolicy(
+  options: { uids?: number[]; gids?: number[]; unlisted?: boolean; accounts?: AccountFiles } = {},
+): PeerPolicy {
   const uids = new Set<number>([0, ...(options.uids ?? [])]);
   const gids = options.gids ?? [];
   if (gids.length > 0) {

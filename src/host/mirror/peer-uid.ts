@@ -31,7 +31,9 @@ export const PROC_TABLES: ProcTables = {
 // offset 0 makes the kernel list the sockets afresh, so one descriptor serves every lookup. A
 // table that cannot be opened now (no IPv6) is read by name, as before. Plain descriptors,
 // not FileHandles: those may not be left to the garbage collector.
-export function openProcTables(paths = { tcp: '/proc/net/tcp', tcp6: '/proc/net/tcp6' }): ProcTables & { close(): void } {
+export function openProcTables(
+  paths = { tcp: '/proc/net/tcp', tcp6: '/proc/net/tcp6' },
+): ProcTables & { close(): void } {
   const fds: number[] = [];
   const held = (path: string): (() => Promise<string>) => {
     try {
@@ -42,7 +44,13 @@ export function openProcTables(paths = { tcp: '/proc/net/tcp', tcp6: '/proc/net/
       return () => readFile(path, 'latin1');
     }
   };
-  return { tcp: held(paths.tcp), tcp6: held(paths.tcp6), close: () => fds.splice(0).forEach((fd) => closeSync(fd)) };
+  return {
+    tcp: held(paths.tcp),
+    tcp6: held(paths.tcp6),
+    close: () => {
+      for (const fd of fds.splice(0)) closeSync(fd);
+    },
+  };
 }
 
 const readAt = promisify(read);
@@ -70,7 +78,11 @@ function rereader(fd: number): () => Promise<string> {
 
 // The uid of the process at the other end of a loopback connection, or undefined when the
 // kernel lists no such socket (it closed meanwhile, or it lives in another namespace).
-export async function peerUid(ends: ConnectionEnds, tables: ProcTables = PROC_TABLES, littleEndian = endianness() === 'LE'): Promise<number | undefined> {
+export async function peerUid(
+  ends: ConnectionEnds,
+  tables: ProcTables = PROC_TABLES,
+  littleEndian = endianness() === 'LE',
+): Promise<number | undefined> {
   const need = tablesFor(ends);
   const tcp6 = need.v6 ? await tables.tcp6() : '';
   const uid = uidIn(ends, need.v4 ? await tables.tcp() : '', tcp6, littleEndian);
@@ -81,8 +93,15 @@ export async function peerUid(ends: ConnectionEnds, tables: ProcTables = PROC_TA
 // 3 ms for 262 144 buckets on a 24 GB machine), whatever the number of sockets: lookups that
 // wait together share one read. A read starts only after every lookup it serves was queued,
 // and each is queued after its connection was accepted, so the snapshot holds its socket.
-export function createPeerUidLookup(tables: ProcTables = PROC_TABLES, littleEndian = endianness() === 'LE'): (ends: ConnectionEnds) => Promise<number | undefined> {
-  let queue: Array<{ ends: ConnectionEnds; resolve: (uid: number | undefined) => void; reject: (error: unknown) => void }> = [];
+export function createPeerUidLookup(
+  tables: ProcTables = PROC_TABLES,
+  littleEndian = endianness() === 'LE',
+): (ends: ConnectionEnds) => Promise<number | undefined> {
+  let queue: Array<{
+    ends: ConnectionEnds;
+    resolve: (uid: number | undefined) => void;
+    reject: (error: unknown) => void;
+  }> = [];
   let reading = false;
   async function drain(): Promise<void> {
     while (queue.length > 0) {
@@ -96,9 +115,13 @@ export function createPeerUidLookup(tables: ProcTables = PROC_TABLES, littleEndi
         // tcp6 is read late, only for v4 ends tcp did not list (an AF_INET6 client on a mapped address).
         if (!v6 && uids.some((uid) => uid === undefined)) {
           const late6 = await tables.tcp6();
-          batch.forEach((item, i) => (uids[i] ??= uidIn(item.ends, '', late6, littleEndian)));
+          batch.forEach((item, i) => {
+            uids[i] ??= uidIn(item.ends, '', late6, littleEndian);
+          });
         }
-        batch.forEach((item, i) => item.resolve(uids[i]));
+        batch.forEach((item, i) => {
+          item.resolve(uids[i]);
+        });
       } catch (error) {
         for (const item of batch) item.reject(error);
       }
@@ -116,14 +139,21 @@ export function createPeerUidLookup(tables: ProcTables = PROC_TABLES, littleEndi
 }
 
 function tablesFor(ends: ConnectionEnds): { v4: boolean; v6: boolean } {
-  return { v4: isIPv4(unmapped(ends.remoteAddress)) && isIPv4(unmapped(ends.localAddress)), v6: isIPv6(ends.remoteAddress) && isIPv6(ends.localAddress) };
+  return {
+    v4: isIPv4(unmapped(ends.remoteAddress)) && isIPv4(unmapped(ends.localAddress)),
+    v6: isIPv6(ends.remoteAddress) && isIPv6(ends.localAddress),
+  };
 }
 
 function uidIn(ends: ConnectionEnds, tcp: string, tcp6: string, littleEndian: boolean): number | undefined {
   const remote = unmapped(ends.remoteAddress);
   const local = unmapped(ends.localAddress);
   if (tcp !== '' && isIPv4(remote) && isIPv4(local)) {
-    const uid = findUid(tcp, procAddress(remote, ends.remotePort, littleEndian), procAddress(local, ends.localPort, littleEndian));
+    const uid = findUid(
+      tcp,
+      procAddress(remote, ends.remotePort, littleEndian),
+      procAddress(local, ends.localPort, littleEndian),
+    );
     if (uid !== undefined) return uid;
   }
   // An IPv6 client, or an AF_INET6 client socket connected to a v4-mapped address: the kernel
@@ -131,7 +161,11 @@ function uidIn(ends: ConnectionEnds, tcp: string, tcp6: string, littleEndian: bo
   if (tcp6 === '') return undefined;
   const v6 = (ip: string): string => (isIPv4(ip) ? `::ffff:${ip}` : ip);
   if (isIPv6(v6(ends.remoteAddress)) && isIPv6(v6(ends.localAddress))) {
-    return findUid(tcp6, procAddress(v6(ends.remoteAddress), ends.remotePort, littleEndian), procAddress(v6(ends.localAddress), ends.localPort, littleEndian));
+    return findUid(
+      tcp6,
+      procAddress(v6(ends.remoteAddress), ends.remotePort, littleEndian),
+      procAddress(v6(ends.localAddress), ends.localPort, littleEndian),
+    );
   }
   return undefined;
 }
@@ -142,7 +176,10 @@ export function findUid(table: string, localHex: string, remoteHex: string): num
   const at = table.indexOf(needle);
   if (at === -1) return undefined;
   const end = table.indexOf('\n', at);
-  const fields = table.slice(at + needle.length, end === -1 ? undefined : end).trim().split(/\s+/);
+  const fields = table
+    .slice(at + needle.length, end === -1 ? undefined : end)
+    .trim()
+    .split(/\s+/);
   // after `st`: tx_queue:rx_queue, tr:tm->when, retrnsmt, uid
   const uid = Number(fields[3]);
   return Number.isSafeInteger(uid) && uid >= 0 ? uid : undefined;
@@ -176,10 +213,13 @@ function ipv6Bytes(ip: string): number[] {
     const [a, b, c, d] = ipv4Bytes(v4[1]!);
     text = `${text.slice(0, -v4[1]!.length)}${((a! << 8) | b!).toString(16)}:${((c! << 8) | d!).toString(16)}`;
   }
-  const [head, tail] = text.includes('::') ? text.split('::') as [string, string] : [text, undefined];
+  const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, undefined];
   const headWords = head === '' ? [] : head.split(':');
   const tailWords = tail === undefined || tail === '' ? [] : tail.split(':');
-  const words = tail === undefined ? headWords : [...headWords, ...Array<string>(8 - headWords.length - tailWords.length).fill('0'), ...tailWords];
+  const words =
+    tail === undefined
+      ? headWords
+      : [...headWords, ...Array<string>(8 - headWords.length - tailWords.length).fill('0'), ...tailWords];
   return words.flatMap((word) => {
     const value = parseInt(word, 16);
     return [(value >> 8) & 0xff, value & 0xff];

@@ -30,7 +30,15 @@ export async function probeUpstream(deps: PullDeps, query: URLSearchParams): Pro
     return { upstream: null, registry: null, status: 0, ok: false, reason: 'no_upstream', detail: oneLine(error) };
   }
   const upstream = upstreams[0];
-  if (!upstream) return { upstream: null, registry: null, status: 0, ok: false, reason: 'no_upstream', detail: 'no upstream is configured (no --upstream, and the dstack server names none)' };
+  if (!upstream)
+    return {
+      upstream: null,
+      registry: null,
+      status: 0,
+      ok: false,
+      reason: 'no_upstream',
+      detail: 'no upstream is configured (no --upstream, and the dstack server names none)',
+    };
   const asked = query.get('repository') ?? 'library/hello-world';
   const repository = upstreamRepositories(upstream, isRepositoryName(asked) ? asked : 'library/hello-world')[0]!;
   const base = { upstream: upstream.url, registry: upstream.registry };
@@ -43,11 +51,22 @@ export async function probeUpstream(deps: PullDeps, query: URLSearchParams): Pro
       authorization = await deps.auth.authorization(upstream, repository, credential);
     } catch (error) {
       const failure = credentialFailure(error, upstream);
-      return { ...base, status: failure.reason === 'upstream_401' ? 401 : 0, ok: false, reason: failure.reason, detail: `${failure.reason}: ${failure.message}` };
+      return {
+        ...base,
+        status: failure.reason === 'upstream_401' ? 401 : 0,
+        ok: false,
+        reason: failure.reason,
+        detail: `${failure.reason}: ${failure.message}`,
+      };
     }
     let status: number;
     try {
-      const answer = await deps.http.exchange({ method: 'GET', url: new URL('/v2/', upstream.origin), headers: authorization ? { authorization } : {}, maxBody: 64 * 1024 });
+      const answer = await deps.http.exchange({
+        method: 'GET',
+        url: new URL('/v2/', upstream.origin),
+        headers: authorization ? { authorization } : {},
+        maxBody: 64 * 1024,
+      });
       status = answer.status;
       if (status === 401 && !refreshed) {
         deps.auth.refused(upstream, repository, answer.headers['www-authenticate']);
@@ -55,10 +74,40 @@ export async function probeUpstream(deps: PullDeps, query: URLSearchParams): Pro
         continue;
       }
     } catch (error) {
-      return { ...base, status: 0, ok: false, reason: 'upstream_unreachable', detail: `upstream_unreachable: ${oneLine(error)}` };
+      return {
+        ...base,
+        status: 0,
+        ok: false,
+        reason: 'upstream_unreachable',
+        detail: `upstream_unreachable: ${oneLine(error)}`,
+      };
     }
-    if (status === 200) return { ...base, status, ok: true, reason: 'ok', detail: anonymous ? 'the upstream answers /v2/ without a credential (the dstack server has none for it)' : 'the upstream accepts the credential from the dstack server' };
-    if (status === 401) return { ...base, status, ok: false, reason: anonymous ? 'upstream_needs_credential' : 'upstream_401', detail: anonymous ? 'the upstream needs a credential and the dstack server has none for it' : 'the upstream refused the credential from the dstack server (also a fresh one): check the password or token the server holds' };
-    return { ...base, status, ok: false, reason: 'upstream_status', detail: `the upstream answered /v2/ with HTTP ${status}` };
+    if (status === 200)
+      return {
+        ...base,
+        status,
+        ok: true,
+        reason: 'ok',
+        detail: anonymous
+          ? 'the upstream answers /v2/ without a credential (the dstack server has none for it)'
+          : 'the upstream accepts the credential from the dstack server',
+      };
+    if (status === 401)
+      return {
+        ...base,
+        status,
+        ok: false,
+        reason: anonymous ? 'upstream_needs_credential' : 'upstream_401',
+        detail: anonymous
+          ? 'the upstream needs a credential and the dstack server has none for it'
+          : 'the upstream refused the credential from the dstack server (also a fresh one): check the password or token the server holds',
+      };
+    return {
+      ...base,
+      status,
+      ok: false,
+      reason: 'upstream_status',
+      detail: `the upstream answered /v2/ with HTTP ${status}`,
+    };
   }
 }

@@ -9,7 +9,11 @@ export type PullRoute =
   | { kind: 'blob'; repository: string; reference: string }
   | { kind: 'tags'; repository: string; reference: ''; query: string };
 
-export type MirrorRoute = PullRoute | { kind: 'healthz' } | { kind: 'metrics' } | { kind: 'probe'; query: URLSearchParams };
+export type MirrorRoute =
+  | PullRoute
+  | { kind: 'healthz' }
+  | { kind: 'metrics' }
+  | { kind: 'probe'; query: URLSearchParams };
 
 const PULL_METHODS = new Set(['GET', 'HEAD']);
 
@@ -32,13 +36,30 @@ export function routeRequest(method: string | undefined, target: string | undefi
     if (!PULL_METHODS.has(verb)) throw unsupported(verb, path);
     return { kind: 'ping' };
   }
-  if (!path.startsWith('/v2/')) throw new MirrorError(404, 'UNSUPPORTED', 'bad_request', `${path.slice(0, 100)} is not a registry API path; this endpoint serves pulls under /v2/`);
+  if (!path.startsWith('/v2/'))
+    throw new MirrorError(
+      404,
+      'UNSUPPORTED',
+      'bad_request',
+      `${path.slice(0, 100)} is not a registry API path; this endpoint serves pulls under /v2/`,
+    );
   const rest = path.slice(4);
-  if (rest === '_catalog' || rest.startsWith('_catalog')) throw new MirrorError(404, 'UNSUPPORTED', 'bad_request', 'the catalog is not served: this endpoint only forwards pulls of named images');
+  if (rest === '_catalog' || rest.startsWith('_catalog'))
+    throw new MirrorError(
+      404,
+      'UNSUPPORTED',
+      'bad_request',
+      'the catalog is not served: this endpoint only forwards pulls of named images',
+    );
   const pull = matchPull(rest, search);
   if (!pull) {
     if (/\/blobs\/uploads\/?/.test(rest) || !PULL_METHODS.has(verb)) throw unsupported(verb, path);
-    throw new MirrorError(404, 'UNSUPPORTED', 'bad_request', `${path.slice(0, 100)} is not a pull: this endpoint serves /v2/<name>/manifests/<reference>, /v2/<name>/blobs/<digest> and /v2/<name>/tags/list`);
+    throw new MirrorError(
+      404,
+      'UNSUPPORTED',
+      'bad_request',
+      `${path.slice(0, 100)} is not a pull: this endpoint serves /v2/<name>/manifests/<reference>, /v2/<name>/blobs/<digest> and /v2/<name>/tags/list`,
+    );
   }
   if (!PULL_METHODS.has(verb)) throw unsupported(verb, path);
   return pull;
@@ -49,14 +70,26 @@ function matchPull(rest: string, search: string): PullRoute | undefined {
   if (match) {
     const repository = checkedRepository(match[1]!);
     const reference = match[2]!;
-    if (!isReference(reference)) throw new MirrorError(400, 'TAG_INVALID', 'bad_request', `"${reference.slice(0, 140)}" is neither a tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}) nor a digest`);
+    if (!isReference(reference))
+      throw new MirrorError(
+        400,
+        'TAG_INVALID',
+        'bad_request',
+        `"${reference.slice(0, 140)}" is neither a tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}) nor a digest`,
+      );
     return { kind: 'manifest', repository, reference };
   }
   match = /^(.+)\/blobs\/([^/]+)$/.exec(rest);
   if (match && match[2] !== 'uploads') {
     const repository = checkedRepository(match[1]!);
     const digest = match[2]!;
-    if (!isDigest(digest)) throw new MirrorError(400, 'DIGEST_INVALID', 'bad_request', `"${digest.slice(0, 140)}" is not a digest such as sha256:<64 hex>`);
+    if (!isDigest(digest))
+      throw new MirrorError(
+        400,
+        'DIGEST_INVALID',
+        'bad_request',
+        `"${digest.slice(0, 140)}" is not a digest such as sha256:<64 hex>`,
+      );
     return { kind: 'blob', repository, reference: digest };
   }
   match = /^(.+)\/tags\/list$/.exec(rest);
@@ -66,7 +99,13 @@ function matchPull(rest: string, search: string): PullRoute | undefined {
 
 function checkedRepository(name: string): string {
   const problem = repositoryProblem(name);
-  if (problem) throw new MirrorError(400, 'NAME_INVALID', 'bad_request', `invalid repository name "${name.slice(0, 140)}": ${problem}`);
+  if (problem)
+    throw new MirrorError(
+      400,
+      'NAME_INVALID',
+      'bad_request',
+      `invalid repository name "${name.slice(0, 140)}": ${problem}`,
+    );
   return name;
 }
 
@@ -82,5 +121,10 @@ function tagsQuery(search: string): string {
 }
 
 function unsupported(method: string, path: string): MirrorError {
-  return new MirrorError(405, 'UNSUPPORTED', 'bad_request', `${method.slice(0, 10)} ${path.slice(0, 100)} refused: this endpoint is a pull-only mirror (GET and HEAD); push, delete and catalog are not served`);
+  return new MirrorError(
+    405,
+    'UNSUPPORTED',
+    'bad_request',
+    `${method.slice(0, 10)} ${path.slice(0, 100)} refused: this endpoint is a pull-only mirror (GET and HEAD); push, delete and catalog are not served`,
+  );
 }

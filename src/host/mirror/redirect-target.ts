@@ -20,7 +20,8 @@ export function checkLocation(location: string, base: URL, upstreamOrigin: strin
     return { ok: false, problem: 'not_url', shown: location.slice(0, 100) };
   }
   const shown = `${url.protocol}//${url.host}`;
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return { ok: false, problem: 'not_http', shown: url.protocol };
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return { ok: false, problem: 'not_http', shown: url.protocol };
   if (url.username !== '' || url.password !== '') return { ok: false, problem: 'user_info', shown };
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
   if (isMetadataHost(host)) return { ok: false, problem: 'metadata', shown };
@@ -33,12 +34,18 @@ export function checkLocation(location: string, base: URL, upstreamOrigin: strin
 
 export function describeLocationProblem(problem: LocationProblem): string {
   switch (problem) {
-    case 'not_url': return 'is not a URL';
-    case 'not_http': return 'is not http(s)';
-    case 'user_info': return 'carries user info (a credential the engine would send)';
-    case 'loopback': return 'points at this host (loopback), where an upstream off this host has no business sending the engine';
-    case 'link_local': return 'points at a link-local address (169.254.0.0/16, fe80::/10)';
-    case 'metadata': return 'points at a cloud metadata address';
+    case 'not_url':
+      return 'is not a URL';
+    case 'not_http':
+      return 'is not http(s)';
+    case 'user_info':
+      return 'carries user info (a credential the engine would send)';
+    case 'loopback':
+      return 'points at this host (loopback), where an upstream off this host has no business sending the engine';
+    case 'link_local':
+      return 'points at a link-local address (169.254.0.0/16, fe80::/10)';
+    case 'metadata':
+      return 'points at a cloud metadata address';
   }
 }
 

@@ -25,7 +25,14 @@ export const API_VERSION = 'registry/2.0';
 
 // The registry error body (src/contract/registry-error-body.ts); small, so it is sent whole.
 // A HEAD request gets the headers only.
-export function sendRegistryError(res: ServerResponse, method: string | undefined, status: number, code: RegistryErrorCode, message: string, extraHeaders: Record<string, string> = {}): void {
+export function sendRegistryError(
+  res: ServerResponse,
+  method: string | undefined,
+  status: number,
+  code: RegistryErrorCode,
+  message: string,
+  extraHeaders: Record<string, string> = {},
+): void {
   const body = `${JSON.stringify(registryErrorBody(code, `docker-credential-dstack mirror: ${message}`))}\n`;
   if (res.headersSent) {
     res.destroy();

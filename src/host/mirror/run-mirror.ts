@@ -43,44 +43,105 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
     await write(ctx.stdout, MIRROR_USAGE);
     return 0;
   }
-  if (options.upstreamRealms.length > 0 && options.upstreams.length === 0) throw new CodedError('usage', '--upstream-realm applies to the --upstream URLs, and none is given; for upstreams from the host config the dstack server lists the realms (docs/mirror.md)');
-  const upstreamList = options.upstreams.map((url) => parseUpstream(url, { library: options.library, realms: options.upstreamRealms }));
+  if (options.upstreamRealms.length > 0 && options.upstreams.length === 0)
+    throw new CodedError(
+      'usage',
+      '--upstream-realm applies to the --upstream URLs, and none is given; for upstreams from the host config the dstack server lists the realms (docs/mirror.md)',
+    );
+  const upstreamList = options.upstreams.map((url) =>
+    parseUpstream(url, { library: options.library, realms: options.upstreamRealms }),
+  );
   const activatedFd = activatedSocketFd(ctx.env, process.pid);
   const listen = activatedFd === undefined ? parseListenAddress(options.listen) : undefined;
   if (listen && !listen.loopback && !options.allowNonLoopback) {
-    throw new CodedError('usage', `--listen ${options.listen}: not a loopback address; the endpoint serves the fleet's pull rights to whoever reaches it. Add --allow-non-loopback if that is really meant`);
+    throw new CodedError(
+      'usage',
+      `--listen ${options.listen}: not a loopback address; the endpoint serves the fleet's pull rights to whoever reaches it. Add --allow-non-loopback if that is really meant`,
+    );
   }
   const settings = await loadHelperSettings(ctx.env);
-  const log = createMirrorLog({ stderr: ctx.stdio === 'process' ? fdLineWriter(2) : ctx.stderr, logFile: settings.logFile, debug: settings.debug, pid: process.pid });
-  if (listen && !listen.loopback) log.warn(`listening on ${options.listen}, which is not loopback (--allow-non-loopback): every host that reaches it pulls with this fleet's credentials, subject only to the uid check of local peers`);
-  if (activatedFd !== undefined && options.listenGiven) log.warn('--listen is ignored: systemd passed the listening socket');
-  const idleExitMs = options.idleExitMs ?? (activatedFd !== undefined ? parseDuration(DEFAULT_ACTIVATED_IDLE_EXIT, 'idle exit') * 1000 : 0);
+  const log = createMirrorLog({
+    stderr: ctx.stdio === 'process' ? fdLineWriter(2) : ctx.stderr,
+    logFile: settings.logFile,
+    debug: settings.debug,
+    pid: process.pid,
+  });
+  if (listen && !listen.loopback)
+    log.warn(
+      `listening on ${options.listen}, which is not loopback (--allow-non-loopback): every host that reaches it pulls with this fleet's credentials, subject only to the uid check of local peers`,
+    );
+  if (activatedFd !== undefined && options.listenGiven)
+    log.warn('--listen is ignored: systemd passed the listening socket');
+  const idleExitMs =
+    options.idleExitMs ??
+    (activatedFd !== undefined ? parseDuration(DEFAULT_ACTIVATED_IDLE_EXIT, 'idle exit') * 1000 : 0);
 
   const metrics = createMirrorMetrics();
   const cache = openHelperCache(settings, log);
   let client: ServiceClient | undefined;
-  const serviceClient = async (): Promise<ServiceClient> => (client ??= countingClient(createServiceClient(settings, { warn: (msg) => log.warn(msg), debug: (msg) => log.debug(msg) }), metrics));
-  const http = createUpstreamHttp({ caFile: settings.caFile, proxyEnv: settings.proxyEnv, responseTimeoutMs: UPSTREAM_RESPONSE_TIMEOUT_MS, exchangeTimeoutMs: settings.timeoutMs });
+  const serviceClient = async (): Promise<ServiceClient> =>
+    (client ??= countingClient(
+      createServiceClient(settings, { warn: (msg) => log.warn(msg), debug: (msg) => log.debug(msg) }),
+      metrics,
+    ));
+  const http = createUpstreamHttp({
+    caFile: settings.caFile,
+    proxyEnv: settings.proxyEnv,
+    responseTimeoutMs: UPSTREAM_RESPONSE_TIMEOUT_MS,
+    exchangeTimeoutMs: settings.timeoutMs,
+  });
   const pull = {
     piped: createMemoryPacer(GC_EVERY_BYTES),
     http,
-    auth: createUpstreamAuth({ http, sharedDeadlineMs: 2 * settings.timeoutMs, serverRealmHosts: serverHost(settings.server), onTokenFetch: () => metrics.increment('dstack_mirror_registry_token_requests_total') }),
+    auth: createUpstreamAuth({
+      http,
+      sharedDeadlineMs: 2 * settings.timeoutMs,
+      serverRealmHosts: serverHost(settings.server),
+      onTokenFetch: () => metrics.increment('dstack_mirror_registry_token_requests_total'),
+    }),
     credentials: createMirrorCredentials({ settings, log, cache, client: serviceClient }),
-    upstreams: upstreamList.length > 0 ? fixedUpstreams(upstreamList) : serviceUpstreams({ client: serviceClient, cacheDir: settings.cacheDir, log, server: settings.server }),
+    upstreams:
+      upstreamList.length > 0
+        ? fixedUpstreams(upstreamList)
+        : serviceUpstreams({ client: serviceClient, cacheDir: settings.cacheDir, log, server: settings.server }),
     ...(options.metadataOnly ? { readScope: createMetadataOnlyScope() } : {}),
   };
-  const policy = createPeerPolicy({ uids: options.allowUids, gids: options.allowGids, unlisted: options.allowNonLoopback });
-  const tls = options.tlsCert !== undefined && options.tlsKey !== undefined ? await readTlsFiles(options.tlsCert, options.tlsKey) : undefined;
+  const policy = createPeerPolicy({
+    uids: options.allowUids,
+    gids: options.allowGids,
+    unlisted: options.allowNonLoopback,
+  });
+  const tls =
+    options.tlsCert !== undefined && options.tlsKey !== undefined
+      ? await readTlsFiles(options.tlsCert, options.tlsKey)
+      : undefined;
   const procTables = openProcTables();
-  const mirror = createMirrorServer({ pull, metrics, log, policy, peerUid: createPeerUidLookup(procTables), maxConnectionsPerUid: options.maxConnectionsPerUid, ...(tls ? { tls } : {}) });
+  const mirror = createMirrorServer({
+    pull,
+    metrics,
+    log,
+    policy,
+    peerUid: createPeerUidLookup(procTables),
+    maxConnectionsPerUid: options.maxConnectionsPerUid,
+    ...(tls ? { tls } : {}),
+  });
 
-  const address = await listenOn(mirror.server, activatedFd !== undefined ? { fd: activatedFd } : { host: listen!.host, port: listen!.port }, tls ? 'https' : 'http');
+  const address = await listenOn(
+    mirror.server,
+    activatedFd !== undefined ? { fd: activatedFd } : { host: listen!.host, port: listen!.port },
+    tls ? 'https' : 'http',
+  );
   if (activatedFd !== undefined && !isLoopbackUrl(address) && !options.allowNonLoopback) {
     await stopServing(mirror.server, 0);
     procTables.close();
-    throw new CodedError('usage', `systemd passed a socket on ${address}, which is not loopback; the endpoint serves the fleet's pull rights to whoever reaches it. Bind the socket unit to 127.0.0.1, or add --allow-non-loopback if that is really meant`);
+    throw new CodedError(
+      'usage',
+      `systemd passed a socket on ${address}, which is not loopback; the endpoint serves the fleet's pull rights to whoever reaches it. Bind the socket unit to 127.0.0.1, or add --allow-non-loopback if that is really meant`,
+    );
   }
-  log.info(`listening on ${address}${activatedFd !== undefined ? ' (systemd socket)' : ''}; upstreams: ${upstreamList.length > 0 ? upstreamList.map((u) => `${u.url} (${u.registry}, library ${u.library})`).join(', ') : `from ${settings.server} host config`}; serving ${policy.describe()}${options.metadataOnly ? '; manifests, tag lists and config blobs only (--metadata-only)' : ''}${idleExitMs > 0 ? `; exits after ${idleExitMs / 1000} s idle` : ''}`);
+  log.info(
+    `listening on ${address}${activatedFd !== undefined ? ' (systemd socket)' : ''}; upstreams: ${upstreamList.length > 0 ? upstreamList.map((u) => `${u.url} (${u.registry}, library ${u.library})`).join(', ') : `from ${settings.server} host config`}; serving ${policy.describe()}${options.metadataOnly ? '; manifests, tag lists and config blobs only (--metadata-only)' : ''}${idleExitMs > 0 ? `; exits after ${idleExitMs / 1000} s idle` : ''}`,
+  );
 
   const reason = await untilStopped(ctx, mirror, idleExitMs);
   log.info(`stopping (${reason})`);
@@ -109,13 +170,18 @@ function isLoopbackUrl(address: string): boolean {
 }
 
 // Resolves with why the endpoint stops: a signal, or idleness.
-function untilStopped(ctx: CommandContext, mirror: ReturnType<typeof createMirrorServer>, idleExitMs: number): Promise<string> {
+function untilStopped(
+  ctx: CommandContext,
+  mirror: ReturnType<typeof createMirrorServer>,
+  idleExitMs: number,
+): Promise<string> {
   return new Promise((resolve) => {
     let timer: NodeJS.Timeout | undefined;
     const arm = (open: number): void => {
       if (timer) clearTimeout(timer);
       timer = undefined;
-      if (idleExitMs > 0 && open === 0) timer = setTimeout(() => finish(`no connection for ${idleExitMs / 1000} s`), idleExitMs);
+      if (idleExitMs > 0 && open === 0)
+        timer = setTimeout(() => finish(`no connection for ${idleExitMs / 1000} s`), idleExitMs);
     };
     const unsubscribe = ctx.onSignal?.(['SIGTERM', 'SIGINT'], (signal) => finish(signal)) ?? (() => {});
     const finish = (why: string): void => {
@@ -139,7 +205,9 @@ function countingClient(client: ServiceClient, metrics: MirrorMetrics): ServiceC
         metrics.increment('dstack_mirror_credential_requests_total', { outcome: credential.kind });
         return credential;
       } catch (error) {
-        metrics.increment('dstack_mirror_credential_requests_total', { outcome: error instanceof CodedError ? error.code : 'error' });
+        metrics.increment('dstack_mirror_credential_requests_total', {
+          outcome: error instanceof CodedError ? error.code : 'error',
+        });
         throw error;
       }
     },

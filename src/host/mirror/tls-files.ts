@@ -8,7 +8,10 @@ export async function readTlsFiles(certFile: string, keyFile: string): Promise<{
     try {
       return await readFile(file);
     } catch (error) {
-      throw new CodedError('usage', `${flag} ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? oneLine(error)}); make it readable by this user, or make one with docker-credential-dstack mirror-cert`);
+      throw new CodedError(
+        'usage',
+        `${flag} ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? oneLine(error)}); make it readable by this user, or make one with docker-credential-dstack mirror-cert`,
+      );
     }
   };
   const cert = await read(certFile, '--tls-cert');
@@ -17,7 +20,10 @@ export async function readTlsFiles(certFile: string, keyFile: string): Promise<{
     createSecureContext({ cert, key });
   } catch (error) {
     // The message names the problem (no PEM, key mismatch), never the key's bytes.
-    throw new CodedError('usage', `--tls-cert ${certFile} / --tls-key ${keyFile}: not a usable PEM certificate and matching key (${oneLine(error).slice(0, 120)})`);
+    throw new CodedError(
+      'usage',
+      `--tls-cert ${certFile} / --tls-key ${keyFile}: not a usable PEM certificate and matching key (${oneLine(error).slice(0, 120)})`,
+    );
   }
   return { cert, key };
 }

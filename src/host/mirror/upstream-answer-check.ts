@@ -15,18 +15,34 @@ import type { Upstream } from './upstream.ts';
 // the registry's.
 //
 // Location (a redirect to object storage): see redirect-target.ts.
-export function answerRefusal(response: IncomingMessage, status: number, upstream: Upstream, url: URL): MirrorError | undefined {
+export function answerRefusal(
+  response: IncomingMessage,
+  status: number,
+  upstream: Upstream,
+  url: URL,
+): MirrorError | undefined {
   const encoding = headerText(response.headers['content-encoding']).trim().toLowerCase();
   if (encoding !== '' && encoding !== 'identity') {
-    return new MirrorError(502, 'UNAVAILABLE', 'upstream_encoding', `upstream ${upstream.url} answered with Content-Encoding: ${encoding.slice(0, 40)} although asked for identity: the endpoint passes registry bodies byte for byte and refuses encoded ones; turn compression off for the registry API in the upstream (or the proxy in front of it)`);
+    return new MirrorError(
+      502,
+      'UNAVAILABLE',
+      'upstream_encoding',
+      `upstream ${upstream.url} answered with Content-Encoding: ${encoding.slice(0, 40)} although asked for identity: the endpoint passes registry bodies byte for byte and refuses encoded ones; turn compression off for the registry API in the upstream (or the proxy in front of it)`,
+    );
   }
   if (status >= 300 && status < 400 && response.headers.location !== undefined) {
     const verdict = checkLocation(response.headers.location, url, upstream.origin);
-    if (!verdict.ok) return new MirrorError(502, 'UNAVAILABLE', 'upstream_location', `upstream ${upstream.url} redirected to ${verdict.shown}, which ${describeLocationProblem(verdict.problem)}: refused, the engine is not sent there; check the upstream's storage redirect settings`);
+    if (!verdict.ok)
+      return new MirrorError(
+        502,
+        'UNAVAILABLE',
+        'upstream_location',
+        `upstream ${upstream.url} redirected to ${verdict.shown}, which ${describeLocationProblem(verdict.problem)}: refused, the engine is not sent there; check the upstream's storage redirect settings`,
+      );
   }
   return undefined;
 }
 
 function headerText(value: string | string[] | undefined): string {
-  return Array.isArray(value) ? value.join(',') : value ?? '';
+  return Array.isArray(value) ? value.join(',') : (value ?? '');
 }

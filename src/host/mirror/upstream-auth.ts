@@ -11,7 +11,11 @@ import type { Upstream } from './upstream.ts';
 // shortly before they expire, fetched once however many pulls ask at the same moment.
 export interface UpstreamAuth {
   // The Authorization header for a pull of `repository` from `upstream`, or undefined.
-  authorization(upstream: Upstream, repository: string, credential: HostCredential | undefined): Promise<string | undefined>;
+  authorization(
+    upstream: Upstream,
+    repository: string,
+    credential: HostCredential | undefined,
+  ): Promise<string | undefined>;
   // After a 401: remember the challenge it carried and forget the tokens that failed.
   refused(upstream: Upstream, repository: string, challengeHeader: string | string[] | undefined): void;
   // The challenge of an upstream (pinging it when not known yet); 'none' for an open registry.
@@ -45,31 +49,50 @@ export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
     if (known) return known;
     let ping = pings.get(upstream.origin);
     if (!ping) {
-      ping = withDeadline((async () => {
-        const answer = await deps.http.exchange({ method: 'GET', url: new URL('/v2/', upstream.origin), headers: {}, maxBody: 64 * 1024 });
-        const challenge = answer.status === 401 ? parseChallenge(answer.headers['www-authenticate']) ?? 'none' : 'none';
-        challenges.set(upstream.origin, challenge);
-        return challenge;
-      })(), deadlineMs, `the challenge ping to ${upstream.origin}/v2/`).finally(() => pings.delete(upstream.origin));
+      ping = withDeadline(
+        (async () => {
+          const answer = await deps.http.exchange({
+            method: 'GET',
+            url: new URL('/v2/', upstream.origin),
+            headers: {},
+            maxBody: 64 * 1024,
+          });
+          const challenge =
+            answer.status === 401 ? (parseChallenge(answer.headers['www-authenticate']) ?? 'none') : 'none';
+          challenges.set(upstream.origin, challenge);
+          return challenge;
+        })(),
+        deadlineMs,
+        `the challenge ping to ${upstream.origin}/v2/`,
+      ).finally(() => pings.delete(upstream.origin));
       pings.set(upstream.origin, ping);
     }
     return ping;
   }
 
-  async function registryToken(challenge: Extract<Challenge, { scheme: 'bearer' }>, scope: string, credential: Extract<HostCredential, { kind: 'basic' }> | undefined): Promise<RegistryToken> {
+  async function registryToken(
+    challenge: Extract<Challenge, { scheme: 'bearer' }>,
+    scope: string,
+    credential: Extract<HostCredential, { kind: 'basic' }> | undefined,
+  ): Promise<RegistryToken> {
     const key = tokenKey(challenge, scope, credential?.username);
     const cached = tokens.get(key);
     if (cached && now() < cached.refreshAt) return cached.token;
     let pending = inflight.get(key);
     if (!pending) {
       let cancelled = false;
-      pending = withDeadline((async () => {
-        const fetchedAt = now();
-        deps.onTokenFetch?.(challenge.realm);
-        const token = await fetchRegistryToken(deps.http, challenge, scope, credential, now);
-        if (!cancelled) tokens.set(key, { token, refreshAt: refreshAt(token, fetchedAt) });
-        return token;
-      })(), deadlineMs, `the token fetch from ${realmOrigin(challenge.realm)}`, () => (cancelled = true)).finally(() => inflight.delete(key));
+      pending = withDeadline(
+        (async () => {
+          const fetchedAt = now();
+          deps.onTokenFetch?.(challenge.realm);
+          const token = await fetchRegistryToken(deps.http, challenge, scope, credential, now);
+          if (!cancelled) tokens.set(key, { token, refreshAt: refreshAt(token, fetchedAt) });
+          return token;
+        })(),
+        deadlineMs,
+        `the token fetch from ${realmOrigin(challenge.realm)}`,
+        () => (cancelled = true),
+      ).finally(() => inflight.delete(key));
       inflight.set(key, pending);
     }
     return pending;
@@ -81,7 +104,10 @@ export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
       if (credential?.kind === 'bearer') return `Bearer ${credential.token.reveal()}`;
       const challenge = await challengeOf(upstream);
       if (challenge === 'none') return undefined;
-      if (challenge.scheme === 'basic') return credential ? `Basic ${Buffer.from(`${credential.username}:${credential.secret.reveal()}`).toString('base64')}` : undefined;
+      if (challenge.scheme === 'basic')
+        return credential
+          ? `Basic ${Buffer.from(`${credential.username}:${credential.secret.reveal()}`).toString('base64')}`
+          : undefined;
       if (credential) checkRealmBound(upstream, challenge.realm, deps.serverRealmHosts ?? []);
       const token = await registryToken(challenge, pullScope(repository), credential);
       return `Bearer ${token.token.reveal()}`;
@@ -93,7 +119,8 @@ export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
       else challenges.delete(upstream.origin);
       for (const c of [before, challenge]) {
         if (c && c !== 'none' && c.scheme === 'bearer') {
-          for (const key of [...tokens.keys()]) if (key.startsWith(tokenKeyPrefix(c, pullScope(repository)))) tokens.delete(key);
+          for (const key of [...tokens.keys()])
+            if (key.startsWith(tokenKeyPrefix(c, pullScope(repository)))) tokens.delete(key);
         }
       }
     },
@@ -112,7 +139,10 @@ function checkRealmBound(upstream: Upstream, realmText: string, serverHosts: rea
   }
   const own = new URL(upstream.origin).host;
   if (realmBound(realm, own, [...(upstream.realms ?? []), ...serverHosts])) return;
-  throw new CodedError('realm_unbound', `the token realm ${realm.protocol}//${realm.host}${realm.pathname.slice(0, 100)} that the upstream's 401 names is not on the upstream's host ${own} nor listed for it: the credential is not sent there; if that realm is the registry's own, list ${realm.host} with --upstream-realm or in the dstack server's realms for ${upstream.registry}`);
+  throw new CodedError(
+    'realm_unbound',
+    `the token realm ${realm.protocol}//${realm.host}${realm.pathname.slice(0, 100)} that the upstream's 401 names is not on the upstream's host ${own} nor listed for it: the credential is not sent there; if that realm is the registry's own, list ${realm.host} with --upstream-realm or in the dstack server's realms for ${upstream.registry}`,
+  );
 }
 
 // A shared promise that many pulls await gets a deadline of its own, and a failed one is
@@ -145,6 +175,10 @@ function tokenKeyPrefix(challenge: Extract<Challenge, { scheme: 'bearer' }>, sco
   return `${challenge.realm}\n${challenge.service ?? ''}\n${scope}\n`;
 }
 
-function tokenKey(challenge: Extract<Challenge, { scheme: 'bearer' }>, scope: string, username: string | undefined): string {
+function tokenKey(
+  challenge: Extract<Challenge, { scheme: 'bearer' }>,
+  scope: string,
+  username: string | undefined,
+): string {
   return `${tokenKeyPrefix(challenge, scope)}${username ?? ''}`;
 }

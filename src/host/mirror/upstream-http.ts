@@ -1,4 +1,10 @@
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { CodedError } from '../../common/errors.ts';
 import { VERSION } from '../../common/version.ts';
@@ -25,7 +31,11 @@ export interface SmallAnswer {
 // pings); `open` starts a request whose answer the caller streams.
 export interface UpstreamHttp {
   exchange(request: SmallExchange): Promise<SmallAnswer>;
-  open(method: string, url: URL, headers: OutgoingHttpHeaders): { request: ClientRequest; response: Promise<IncomingMessage> };
+  open(
+    method: string,
+    url: URL,
+    headers: OutgoingHttpHeaders,
+  ): { request: ClientRequest; response: Promise<IncomingMessage> };
   close(): void;
 }
 
@@ -44,12 +54,22 @@ const IDLE_TIMEOUT_MS = 120_000;
 export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
   const ca = trustedCas(options.caFile);
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 64, scheduling: 'lifo' });
-  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 64, scheduling: 'lifo', ca, ...(options.proxyEnv ? { proxyEnv: options.proxyEnv } : {}) });
+  const httpsAgent = new HttpsAgent({
+    keepAlive: true,
+    maxSockets: 64,
+    scheduling: 'lifo',
+    ca,
+    ...(options.proxyEnv ? { proxyEnv: options.proxyEnv } : {}),
+  });
 
   function start(method: string, url: URL, headers: OutgoingHttpHeaders): ClientRequest {
     const secure = url.protocol === 'https:';
     const make = secure ? httpsRequest : httpRequest;
-    return make(url, { method, headers: { 'user-agent': MIRROR_USER_AGENT, ...headers }, agent: secure ? httpsAgent : httpAgent });
+    return make(url, {
+      method,
+      headers: { 'user-agent': MIRROR_USER_AGENT, ...headers },
+      agent: secure ? httpsAgent : httpAgent,
+    });
   }
 
   return {
@@ -58,8 +78,19 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
       const response = new Promise<IncomingMessage>((resolve, reject) => {
         // Every exchange ends within its budget whatever the peer sends: a 101 or a close
         // before any answer rejects (Node tells of an unasked 101 only by 'upgrade' or 'close').
-        const timer = setTimeout(() => request.destroy(new CodedError('upstream_timeout', `${url.origin} did not answer within ${options.responseTimeoutMs / 1000} s`)), options.responseTimeoutMs);
-        request.setTimeout(IDLE_TIMEOUT_MS, () => request.destroy(new CodedError('upstream_timeout', `${url.origin} stalled for ${IDLE_TIMEOUT_MS / 1000} s`)));
+        const timer = setTimeout(
+          () =>
+            request.destroy(
+              new CodedError(
+                'upstream_timeout',
+                `${url.origin} did not answer within ${options.responseTimeoutMs / 1000} s`,
+              ),
+            ),
+          options.responseTimeoutMs,
+        );
+        request.setTimeout(IDLE_TIMEOUT_MS, () =>
+          request.destroy(new CodedError('upstream_timeout', `${url.origin} stalled for ${IDLE_TIMEOUT_MS / 1000} s`)),
+        );
         request.once('response', (response) => {
           clearTimeout(timer);
           resolve(response);
@@ -85,10 +116,21 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
     },
     exchange(exchange) {
       return new Promise((resolve, reject) => {
-        const request = start(exchange.method, exchange.url, exchange.body === undefined ? exchange.headers : { ...exchange.headers, 'content-length': Buffer.byteLength(exchange.body) });
+        const request = start(
+          exchange.method,
+          exchange.url,
+          exchange.body === undefined
+            ? exchange.headers
+            : { ...exchange.headers, 'content-length': Buffer.byteLength(exchange.body) },
+        );
         // Settled once: whichever of answer, error, 101, early close or the deadline comes first.
         const timer = setTimeout(() => {
-          fail(new CodedError('upstream_timeout', `${exchange.url.origin} did not answer within ${options.exchangeTimeoutMs / 1000} s`));
+          fail(
+            new CodedError(
+              'upstream_timeout',
+              `${exchange.url.origin} did not answer within ${options.exchangeTimeoutMs / 1000} s`,
+            ),
+          );
           request.destroy();
         }, options.exchangeTimeoutMs);
         const fail = (error: CodedError): void => {
@@ -106,12 +148,22 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
           let size = 0;
           response.on('data', (chunk: Buffer) => {
             size += chunk.length;
-            if (size > exchange.maxBody) request.destroy(new CodedError('upstream_failed', `${exchange.url.origin} sent an answer larger than ${exchange.maxBody} bytes`));
+            if (size > exchange.maxBody)
+              request.destroy(
+                new CodedError(
+                  'upstream_failed',
+                  `${exchange.url.origin} sent an answer larger than ${exchange.maxBody} bytes`,
+                ),
+              );
             else chunks.push(chunk);
           });
           response.on('end', () => {
             clearTimeout(timer);
-            resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') });
+            resolve({
+              status: response.statusCode ?? 0,
+              headers: response.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+            });
           });
           response.on('error', () => {}); // reported through the request
         });
@@ -126,7 +178,10 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
 }
 
 function switchedProtocols(url: URL): CodedError {
-  return new CodedError('upstream_failed', `${url.origin} answered 101 Switching Protocols to a plain request: it is not a registry (check the upstream and its token realm)`);
+  return new CodedError(
+    'upstream_failed',
+    `${url.origin} answered 101 Switching Protocols to a plain request: it is not a registry (check the upstream and its token realm)`,
+  );
 }
 
 function closedEarly(url: URL): CodedError {

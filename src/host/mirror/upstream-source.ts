@@ -24,7 +24,13 @@ export function fixedUpstreams(upstreams: Upstream[]): UpstreamSource {
   return { current: async () => upstreams };
 }
 
-export function serviceUpstreams(deps: { client: () => Promise<ServiceClient>; cacheDir: string; log: Diagnostics; server: string; now?: () => number }): UpstreamSource {
+export function serviceUpstreams(deps: {
+  client: () => Promise<ServiceClient>;
+  cacheDir: string;
+  log: Diagnostics;
+  server: string;
+  now?: () => number;
+}): UpstreamSource {
   const now = deps.now ?? Date.now;
   let known: { upstreams: Upstream[]; at: number } | undefined;
   let pending: Promise<Upstream[]> | undefined;
@@ -34,18 +40,28 @@ export function serviceUpstreams(deps: { client: () => Promise<ServiceClient>; c
     try {
       const config = await (await deps.client()).getHostConfig();
       const upstreams = upstreamsFromHostConfig(config, deps.log);
-      if (upstreams.length === 0) deps.log.warn(`dstack server ${deps.server} names no upstream for the mirror endpoint (no endpoint upstreams, no mirror, no Docker Hub credentials): pulls through it fail and the engines fall back to Docker Hub`);
+      if (upstreams.length === 0)
+        deps.log.warn(
+          `dstack server ${deps.server} names no upstream for the mirror endpoint (no endpoint upstreams, no mirror, no Docker Hub credentials): pulls through it fail and the engines fall back to Docker Hub`,
+        );
       known = { upstreams, at: now() };
       await remember(path, upstreams, deps.log);
       return upstreams;
     } catch (error) {
       const fallback = known?.upstreams ?? recall(path, deps.log);
       if (fallback) {
-        deps.log.warn(`cannot refresh the upstreams from ${deps.server} (${oneLine(error)}); using the last known: ${fallback.map((u) => u.url).join(', ') || 'none'}`);
+        deps.log.warn(
+          `cannot refresh the upstreams from ${deps.server} (${oneLine(error)}); using the last known: ${fallback.map((u) => u.url).join(', ') || 'none'}`,
+        );
         known = { upstreams: fallback, at: now() - REFRESH_MS + 30_000 };
         return fallback;
       }
-      throw new MirrorError(503, 'UNAVAILABLE', 'service_unreachable', `no upstream known: asking the dstack server for its host config failed (${oneLine(error)})`);
+      throw new MirrorError(
+        503,
+        'UNAVAILABLE',
+        'service_unreachable',
+        `no upstream known: asking the dstack server for its host config failed (${oneLine(error)})`,
+      );
     }
   }
 
@@ -66,13 +82,20 @@ export function serviceUpstreams(deps: { client: () => Promise<ServiceClient>; c
 export function upstreamsFromHostConfig(config: HostConfig, log: Diagnostics): Upstream[] {
   const parsed = (url: string, registry: string, library: string, realms?: string[]): Upstream[] => {
     try {
-      return [parseUpstream(url, { registry: normalizeRegistryKey(registry), library: isLibraryMode(library) ? library : 'keep', ...(realms ? { realms } : {}) })];
+      return [
+        parseUpstream(url, {
+          registry: normalizeRegistryKey(registry),
+          library: isLibraryMode(library) ? library : 'keep',
+          ...(realms ? { realms } : {}),
+        }),
+      ];
     } catch (error) {
       log.warn(`ignoring upstream from the host config: ${oneLine(error)}`);
       return [];
     }
   };
-  if (config.endpoint.upstreams.length > 0) return config.endpoint.upstreams.flatMap((u) => parsed(u.url, u.registry, u.library, u.realms));
+  if (config.endpoint.upstreams.length > 0)
+    return config.endpoint.upstreams.flatMap((u) => parsed(u.url, u.registry, u.library, u.realms));
   if (config.mirrors.length > 0) return config.mirrors.flatMap((mirror) => parsed(mirror, safeHost(mirror), 'keep'));
   if (config.registries.some(isDockerHubKey)) return parsed(DOCKER_HUB_UPSTREAM, DOCKER_HUB_KEY, 'keep');
   return [];
@@ -101,7 +124,9 @@ function recall(path: string, log: Diagnostics): Upstream[] | undefined {
   const text = readOwnFile(path, process.getuid?.() ?? 0, (reason) => log.warn(reason));
   if (text === undefined) return undefined;
   try {
-    const value = JSON.parse(text) as { upstreams?: Array<{ url?: unknown; registry?: unknown; library?: unknown; realms?: unknown }> };
+    const value = JSON.parse(text) as {
+      upstreams?: Array<{ url?: unknown; registry?: unknown; library?: unknown; realms?: unknown }>;
+    };
     if (!Array.isArray(value.upstreams)) return undefined;
     return value.upstreams.flatMap((u) => {
       if (typeof u.url !== 'string' || typeof u.registry !== 'string' || !isLibraryMode(u.library)) return [];

@@ -27,7 +27,10 @@ export interface Upstream {
 
 // An upstream from a URL (`--upstream`, host-config). Plain http only for loopback hosts:
 // the credential would otherwise cross the network in clear text.
-export function parseUpstream(text: string, options: { registry?: string; library?: LibraryMode; realms?: readonly string[] } = {}): Upstream {
+export function parseUpstream(
+  text: string,
+  options: { registry?: string; library?: LibraryMode; realms?: readonly string[] } = {},
+): Upstream {
   const raw = text.trim();
   let url: URL;
   try {
@@ -35,10 +38,17 @@ export function parseUpstream(text: string, options: { registry?: string; librar
   } catch {
     throw invalid(raw, 'it is not a URL such as https://docker.mycompany.example');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid(raw, `scheme ${url.protocol} is not http or https`);
-  if (url.username !== '' || url.password !== '') throw invalid(raw, 'credentials in the URL are not allowed (the endpoint fetches them from the dstack server)');
-  if (url.search !== '' || url.hash !== '' || raw.includes('?') || raw.includes('#')) throw invalid(raw, 'a query or fragment is not allowed');
-  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) throw invalid(raw, `plain http:// would send the registry credential in clear text to ${url.hostname}; use https:// (http:// is allowed for loopback registries only)`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw invalid(raw, `scheme ${url.protocol} is not http or https`);
+  if (url.username !== '' || url.password !== '')
+    throw invalid(raw, 'credentials in the URL are not allowed (the endpoint fetches them from the dstack server)');
+  if (url.search !== '' || url.hash !== '' || raw.includes('?') || raw.includes('#'))
+    throw invalid(raw, 'a query or fragment is not allowed');
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname))
+    throw invalid(
+      raw,
+      `plain http:// would send the registry credential in clear text to ${url.hostname}; use https:// (http:// is allowed for loopback registries only)`,
+    );
   const prefix = url.pathname.replace(/^\/+|\/+$/g, '');
   if (prefix !== '') {
     const problem = repositoryProblem(prefix);
@@ -47,10 +57,18 @@ export function parseUpstream(text: string, options: { registry?: string; librar
   const registry = options.registry ?? normalizeRegistryKey(url.host);
   const realms = (options.realms ?? []).map((entry) => {
     const host = realmHost(entry);
-    if (host === undefined) throw invalid(raw, `realm "${entry.slice(0, 100)}" is not a host[:port] (no scheme, path or user info)`);
+    if (host === undefined)
+      throw invalid(raw, `realm "${entry.slice(0, 100)}" is not a host[:port] (no scheme, path or user info)`);
     return host;
   });
-  return { url: `${url.origin}${prefix === '' ? '' : `/${prefix}`}`, origin: url.origin, prefix, registry, library: options.library ?? 'keep', ...(realms.length > 0 ? { realms } : {}) };
+  return {
+    url: `${url.origin}${prefix === '' ? '' : `/${prefix}`}`,
+    origin: url.origin,
+    prefix,
+    registry,
+    library: options.library ?? 'keep',
+    ...(realms.length > 0 ? { realms } : {}),
+  };
 }
 
 // The repository names to ask `upstream` for, in order, for the name the engine asked.

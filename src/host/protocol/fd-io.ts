@@ -20,13 +20,21 @@ export function fdIo(fallbackStdin: () => Readable, inFd = 0, outFd = 1): Protoc
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code;
           // Non-blocking and not all written yet: the stream waits for the rest.
-          if (code === 'EAGAIN') return Buffer.concat([...chunks, Buffer.from(await readInput(fallbackStdin(), MAX_INPUT_BYTES - size))]).toString('utf8');
+          if (code === 'EAGAIN')
+            return Buffer.concat([
+              ...chunks,
+              Buffer.from(await readInput(fallbackStdin(), MAX_INPUT_BYTES - size)),
+            ]).toString('utf8');
           if (code === 'EOF') break;
           throw error;
         }
         if (read === 0) break;
         size += read;
-        if (size > MAX_INPUT_BYTES) throw new CodedError('input_too_large', `input on stdin is larger than ${MAX_INPUT_BYTES} bytes: send one server URL`);
+        if (size > MAX_INPUT_BYTES)
+          throw new CodedError(
+            'input_too_large',
+            `input on stdin is larger than ${MAX_INPUT_BYTES} bytes: send one server URL`,
+          );
         chunks.push(buffer.subarray(0, read));
       }
       return Buffer.concat(chunks).toString('utf8');

@@ -11,7 +11,8 @@ export async function readInput(stdin: Readable, limit = MAX_INPUT_BYTES): Promi
   for await (const chunk of stdin) {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
     size += buffer.length;
-    if (size > limit) throw new CodedError('input_too_large', `input on stdin is larger than ${limit} bytes: send one server URL`);
+    if (size > limit)
+      throw new CodedError('input_too_large', `input on stdin is larger than ${limit} bytes: send one server URL`);
     chunks.push(buffer);
   }
   return Buffer.concat(chunks).toString('utf8');

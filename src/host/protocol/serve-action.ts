@@ -8,7 +8,12 @@ import { printable } from '../../common/printable.ts';
 // Runs one protocol action against a store, exactly as docker-credential-helpers does:
 // answers on stdout; any failure is ONE line on stdout and exit status 1, because that is
 // where Docker reads it. Returns the exit status; never throws.
-export async function serveAction(action: string, store: CredentialStore, io: ProtocolIo, version: string): Promise<number> {
+export async function serveAction(
+  action: string,
+  store: CredentialStore,
+  io: ProtocolIo,
+  version: string,
+): Promise<number> {
   try {
     switch (action) {
       case 'get':
@@ -41,7 +46,11 @@ async function get(store: CredentialStore, io: ProtocolIo): Promise<number> {
     await io.write(`${CREDENTIALS_NOT_FOUND}\n`);
     return 1;
   }
-  const answer = { ServerURL: credentials.ServerURL, Username: credentials.Username, Secret: credentials.Secret.reveal() };
+  const answer = {
+    ServerURL: credentials.ServerURL,
+    Username: credentials.Username,
+    Secret: credentials.Secret.reveal(),
+  };
   await io.write(`${JSON.stringify(answer)}\n`);
   return 0;
 }

@@ -31,7 +31,14 @@ export async function missingDirs(dir: string): Promise<string[]> {
 // One write of the apply step: parent directories created as needed, the previous content
 // kept as `backup` (same mode and owner) unless that file exists, then an atomic replace that
 // keeps the file's mode and owner (src/common/atomic-write.ts).
-export async function writeChange(target: string, before: string | undefined, after: string, newMode: number, label: string, backup?: string): Promise<void> {
+export async function writeChange(
+  target: string,
+  before: string | undefined,
+  after: string,
+  newMode: number,
+  label: string,
+  backup?: string,
+): Promise<void> {
   await expectUnchanged(target, before, label);
   try {
     for (const dir of await missingDirs(dirname(target))) {
@@ -49,7 +56,12 @@ export async function writeChange(target: string, before: string | undefined, af
   }
 }
 
-export async function restoreBackup(target: string, backup: string, label: string, before: string | undefined): Promise<void> {
+export async function restoreBackup(
+  target: string,
+  backup: string,
+  label: string,
+  before: string | undefined,
+): Promise<void> {
   await expectUnchanged(target, before, label);
   try {
     const info = await stat(target);
@@ -71,18 +83,31 @@ export async function removeFile(target: string, before: string | undefined, lab
 // The plan was made from what the file held then; another program (or a second configure)
 // may have written it since, while dockerd validated or docker info answered. Never clobber that.
 async function expectUnchanged(target: string, before: string | undefined, label: string): Promise<void> {
-  const now = await readFile(target, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : before));
+  const now = await readFile(target, 'utf8').catch((error: NodeJS.ErrnoException) =>
+    error.code === 'ENOENT' ? undefined : before,
+  );
   if (now !== before) {
-    throw new CodedError('config_changed', `${label} ${target} was changed by something else while this command ran; it was left as it is, run the command again`);
+    throw new CodedError(
+      'config_changed',
+      `${label} ${target} was changed by something else while this command ran; it was left as it is, run the command again`,
+    );
   }
 }
 
 export async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function writeError(error: unknown, label: string, path: string, state: string): CodedError {
   const code = (error as NodeJS.ErrnoException).code ?? 'error';
-  const hint = code === 'EACCES' || code === 'EPERM' ? 'run as root, or point the option for this file elsewhere' : code === 'EROFS' ? 'the file system is read-only' : 'check the directory';
+  const hint =
+    code === 'EACCES' || code === 'EPERM'
+      ? 'run as root, or point the option for this file elsewhere'
+      : code === 'EROFS'
+        ? 'the file system is read-only'
+        : 'check the directory';
   return new CodedError('write_failed', `cannot write ${label} ${path} (${code}): ${hint}; ${state}`, { cause: error });
 }

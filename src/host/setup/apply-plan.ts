@@ -15,8 +15,12 @@ export async function printPlan(files: PlannedFile[], stdout: Writable): Promise
       await write(stdout, `${file.label} ${file.path}: unchanged (${file.summary})\n`);
       continue;
     }
-    const verb = file.after === undefined ? 'would remove' : file.before === undefined ? 'would create' : 'would change';
-    await write(stdout, `${file.label} ${file.path}: ${verb} (${file.summary})\n${unifiedDiff(file.path, file.before, file.after)}`);
+    const verb =
+      file.after === undefined ? 'would remove' : file.before === undefined ? 'would create' : 'would change';
+    await write(
+      stdout,
+      `${file.label} ${file.path}: ${verb} (${file.summary})\n${unifiedDiff(file.path, file.before, file.after)}`,
+    );
   }
 }
 
@@ -39,7 +43,10 @@ async function configureStep(file: PlannedFile & { after: string }, state: Setup
 }
 
 function writesOf(files: PlannedFile[]): Array<PlannedFile & { after: string }> {
-  return files.filter((file): file is PlannedFile & { after: string } => isChange(file) && file.after !== undefined && file.ownership !== undefined);
+  return files.filter(
+    (file): file is PlannedFile & { after: string } =>
+      isChange(file) && file.after !== undefined && file.ownership !== undefined,
+  );
 }
 
 // --dry-run: every other path configure would write, so nothing it touches goes unnamed.
@@ -66,7 +73,12 @@ export async function applyConfigurePlan(files: PlannedFile[], stateDir: string,
     const step = await configureStep(file as PlannedFile & { after: string }, state);
     const { previous, backup, createdDirs } = step;
     const record: FileRecord = previous
-      ? { ...previous, target: file.target, afterSha256: sha256(step.file.after), ownership: mergeOwnership(previous.ownership, file.ownership!) }
+      ? {
+          ...previous,
+          target: file.target,
+          afterSha256: sha256(step.file.after),
+          ownership: mergeOwnership(previous.ownership, file.ownership!),
+        }
       : {
           label: file.label,
           target: file.target,
@@ -96,7 +108,10 @@ export async function applyConfigurePlan(files: PlannedFile[], stateDir: string,
       },
       () => writeChange(file.target, file.before, step.file.after, file.newMode, file.label, backup),
     );
-    await write(stdout, `${file.label} ${file.path}: ${file.before === undefined ? 'created' : 'updated'} (${file.summary})\n`);
+    await write(
+      stdout,
+      `${file.label} ${file.path}: ${file.before === undefined ? 'created' : 'updated'} (${file.summary})\n`,
+    );
     await printSideFiles(step, stdout, 'created');
   }
   if (writes.length > 0) await printStateFiles(stateDir, stdout, false);
@@ -105,11 +120,18 @@ export async function applyConfigurePlan(files: PlannedFile[], stateDir: string,
 
 async function printSideFiles(step: ConfigureStep, stdout: Writable, verb: string): Promise<void> {
   for (const dir of step.createdDirs) await write(stdout, `  directory ${dir}: ${verb}\n`);
-  if (step.backupCreated) await write(stdout, `  backup ${step.backup}: ${verb} (the file before configure, for unconfigure)\n`);
+  if (step.backupCreated)
+    await write(stdout, `  backup ${step.backup}: ${verb} (the file before configure, for unconfigure)\n`);
 }
 
 async function printStateFiles(stateDir: string, stdout: Writable, dryRun: boolean): Promise<void> {
   const verb = dryRun ? 'would be written' : 'written';
-  await write(stdout, `setup state ${join(stateDir, STATE_FILE)}: ${verb} (what configure added, for unconfigure; directory ${stateDir}, mode 0700)\n`);
-  await write(stdout, `setup journal ${journalPath(stateDir)}: ${verb} before each file and removed after it (lets a killed run be finished or rolled back)\n`);
+  await write(
+    stdout,
+    `setup state ${join(stateDir, STATE_FILE)}: ${verb} (what configure added, for unconfigure; directory ${stateDir}, mode 0700)\n`,
+  );
+  await write(
+    stdout,
+    `setup journal ${journalPath(stateDir)}: ${verb} before each file and removed after it (lets a killed run be finished or rolled back)\n`,
+  );
 }

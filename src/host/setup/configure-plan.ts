@@ -50,9 +50,19 @@ export async function planConfigure(input: ConfigureInput): Promise<ConfigurePla
     warnings.push(...edit.warnings);
     skippedKeys = edit.skipped;
     files.push({
-      label: 'Docker client config', path: file.shownPath, target: file.target, before: file.text, after: unlessNothing(file.text, edit.text), newMode: 0o600,
+      label: 'Docker client config',
+      path: file.shownPath,
+      target: file.target,
+      before: file.text,
+      after: unlessNothing(file.text, edit.text),
+      newMode: 0o600,
       ownership: { kind: 'docker-config', credHelpers: edit.owned },
-      summary: summarize(edit.owned.added.length > 0 ? `credHelpers for ${edit.owned.added.join(', ')}` : `credHelpers already name the helper`, stale.removed),
+      summary: summarize(
+        edit.owned.added.length > 0
+          ? `credHelpers for ${edit.owned.added.join(', ')}`
+          : `credHelpers already name the helper`,
+        stale.removed,
+      ),
     });
   }
   const localName = input.localName;
@@ -60,7 +70,14 @@ export async function planConfigure(input: ConfigureInput): Promise<ConfigurePla
   // (dockerd: 127.0.0.0/8 is insecure by default; containerd: its default host config); podman
   // needs `insecure = true` for it (docs/with-dstack.md, "What each engine needs for the name").
   if (engines.includes('podman') && mirrors.length === 0 && localName) {
-    files.push(await planTomlFile('containers registries.conf drop-in', join(options.registriesConfDir, REGISTRIES_DROP_IN_NAME), (t, l) => addRegistriesMirrors(t, [], l, localName), `insecure = true for ${localName}`));
+    files.push(
+      await planTomlFile(
+        'containers registries.conf drop-in',
+        join(options.registriesConfDir, REGISTRIES_DROP_IN_NAME),
+        (t, l) => addRegistriesMirrors(t, [], l, localName),
+        `insecure = true for ${localName}`,
+      ),
+    );
   }
   if (mirrors.length === 0) return { files, warnings, skippedKeys };
 
@@ -69,9 +86,19 @@ export async function planConfigure(input: ConfigureInput): Promise<ConfigurePla
     const stale = withoutStaleMirrors(file.text, input.owned?.[file.shownPath], mirrors, file.shownPath);
     const edit = addRegistryMirrors(stale.text, mirrors, file.shownPath);
     files.push({
-      label: 'Docker daemon config', path: file.shownPath, target: file.target, before: file.text, after: unlessNothing(file.text, edit.text), newMode: 0o644,
+      label: 'Docker daemon config',
+      path: file.shownPath,
+      target: file.target,
+      before: file.text,
+      after: unlessNothing(file.text, edit.text),
+      newMode: 0o644,
       ownership: { kind: 'daemon-json', mirrors: edit.owned },
-      summary: summarize(edit.owned.added.length > 0 ? `registry-mirrors + ${edit.owned.added.join(', ')}` : 'registry-mirrors already listed', stale.removed),
+      summary: summarize(
+        edit.owned.added.length > 0
+          ? `registry-mirrors + ${edit.owned.added.join(', ')}`
+          : 'registry-mirrors already listed',
+        stale.removed,
+      ),
     });
     // dockerd's containerd image store reads certs.d/docker.io/hosts.toml, and a file there
     // naming another mirror replaces registry-mirrors entirely. With the endpoint it is written
@@ -79,17 +106,32 @@ export async function planConfigure(input: ConfigureInput): Promise<ConfigurePla
     // once written it is kept up to date (a switch back to the mirror replaces the endpoint in it).
     const dockerHosts = join(options.dockerCertsDir, 'docker.io', 'hosts.toml');
     if (input.dockerContainerdStore || input.endpoint || input.owned?.[dockerHosts]) {
-      files.push(await planTomlFile('Docker containerd-store hosts.toml', dockerHosts, (t, l) => addContainerdMirrors(t, mirrors, l)));
+      files.push(
+        await planTomlFile('Docker containerd-store hosts.toml', dockerHosts, (t, l) =>
+          addContainerdMirrors(t, mirrors, l),
+        ),
+      );
     }
   }
   if (engines.includes('containerd')) {
-    files.push(await planTomlFile('containerd hosts.toml', join(options.containerdCertsDir, 'docker.io', 'hosts.toml'), (t, l) => addContainerdMirrors(t, mirrors, l)));
+    files.push(
+      await planTomlFile('containerd hosts.toml', join(options.containerdCertsDir, 'docker.io', 'hosts.toml'), (t, l) =>
+        addContainerdMirrors(t, mirrors, l),
+      ),
+    );
     const cri = await planCriHostsDir(options, mirrors, input.containerd);
     files.push(...cri.filter((file) => !files.some((f) => f.target === file.target)));
   }
   if (engines.includes('podman')) {
     const what = localName ? `docker.io mirror; insecure = true for ${localName}` : 'docker.io mirror';
-    files.push(await planTomlFile('containers registries.conf drop-in', join(options.registriesConfDir, REGISTRIES_DROP_IN_NAME), (t, l) => addRegistriesMirrors(t, mirrors, l, localName), what));
+    files.push(
+      await planTomlFile(
+        'containers registries.conf drop-in',
+        join(options.registriesConfDir, REGISTRIES_DROP_IN_NAME),
+        (t, l) => addRegistriesMirrors(t, mirrors, l, localName),
+        what,
+      ),
+    );
   }
   return { files, warnings, skippedKeys };
 }

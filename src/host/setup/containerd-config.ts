@@ -44,13 +44,24 @@ export function readCriRegistry(before: string | undefined, label: string): CriR
   if (empty && version === undefined) return { version: undefined, configPath: undefined, legacyMirrors: false };
   const disabled = root.values.get('disabled_plugins');
   if (Array.isArray(disabled) && disabled.some((p) => p === 'cri' || p === 'io.containerd.grpc.v1.cri')) {
-    return { version: version === 2 || version === 3 ? version : undefined, configPath: undefined, legacyMirrors: false, criDisabled: true };
+    return {
+      version: version === 2 || version === 3 ? version : undefined,
+      configPath: undefined,
+      legacyMirrors: false,
+      criDisabled: true,
+    };
   }
   if (version === undefined) {
-    throw new CodedError('config_unsupported', `${label} has no \`version\` line, so containerd reads it as a version 1 config, whose keys this tool does not write; set config_path under its [plugins.cri.registry] by hand (or migrate it: containerd config migrate), nothing was changed`);
+    throw new CodedError(
+      'config_unsupported',
+      `${label} has no \`version\` line, so containerd reads it as a version 1 config, whose keys this tool does not write; set config_path under its [plugins.cri.registry] by hand (or migrate it: containerd config migrate), nothing was changed`,
+    );
   }
   if (version !== 2 && version !== 3) {
-    throw new CodedError('config_unsupported', `${label} says version = ${JSON.stringify(version)}, which this tool does not know (it writes versions 2 and 3); set CRI's registry config_path by hand, nothing was changed`);
+    throw new CodedError(
+      'config_unsupported',
+      `${label} says version = ${JSON.stringify(version)}, which this tool does not know (it writes versions 2 and 3); set CRI's registry config_path by hand, nothing was changed`,
+    );
   }
   const path = CRI_REGISTRY_TABLE[version];
   const key = path.join('.');
@@ -58,26 +69,48 @@ export function readCriRegistry(before: string | undefined, label: string): CriR
     for (const name of table.values.keys()) {
       const full = [...table.path, name].join('.');
       if (table.path.length < path.length && (full === key || full.startsWith(`${key}.`))) {
-        throw new CodedError('config_unsupported', `${label} sets [${key}] with dotted keys or an inline table, which this tool does not edit; set config_path there by hand, nothing was changed`);
+        throw new CodedError(
+          'config_unsupported',
+          `${label} sets [${key}] with dotted keys or an inline table, which this tool does not edit; set config_path there by hand, nothing was changed`,
+        );
       }
     }
   }
   const registry = ours.find((t) => samePath(t.path, path));
   const configPath = registry?.values.get('config_path');
   if (configPath !== undefined && typeof configPath !== 'string') {
-    throw new CodedError('config_invalid', `${label}: [${key}] config_path is not a string; fix it by hand, nothing was changed`);
+    throw new CodedError(
+      'config_invalid',
+      `${label}: [${key}] config_path is not a string; fix it by hand, nothing was changed`,
+    );
   }
-  const ignoredV2Key = version === 3 && ours.some((t) => samePath(t.path, CRI_REGISTRY_TABLE[2]) && t.values.has('config_path'));
-  return { version, configPath, legacyMirrors: hasLegacyMirrors(ours, path), ignoredV2Key, registryTable: tables.find((t) => samePath(t.path, path)) };
+  const ignoredV2Key =
+    version === 3 && ours.some((t) => samePath(t.path, CRI_REGISTRY_TABLE[2]) && t.values.has('config_path'));
+  return {
+    version,
+    configPath,
+    legacyMirrors: hasLegacyMirrors(ours, path),
+    ignoredV2Key,
+    registryTable: tables.find((t) => samePath(t.path, path)),
+  };
 }
 
 function hasLegacyMirrors(tables: TomlTable[], path: string[]): boolean {
   return tables.some((t) => {
     if (!startsWith(t.path, path)) return false;
     const rest = t.path.slice(path.length);
-    if (rest.length === 0) return [...t.values.keys()].some((k) => k.startsWith('mirrors.') || (k === 'mirrors' && Object.keys(t.values.get(k) as object).length > 0) || /^configs\..*\.tls(\.|$)/.test(k));
+    if (rest.length === 0)
+      return [...t.values.keys()].some(
+        (k) =>
+          k.startsWith('mirrors.') ||
+          (k === 'mirrors' && Object.keys(t.values.get(k) as object).length > 0) ||
+          /^configs\..*\.tls(\.|$)/.test(k),
+      );
     if (rest[0] === 'mirrors') return rest.length > 1 || t.values.size > 0;
-    return rest[0] === 'configs' && (rest[2] === 'tls' || [...t.values.keys()].some((k) => k === 'tls' || k.startsWith('tls.')));
+    return (
+      rest[0] === 'configs' &&
+      (rest[2] === 'tls' || [...t.values.keys()].some((k) => k === 'tls' || k.startsWith('tls.')))
+    );
   });
 }
 
@@ -85,7 +118,12 @@ function hasLegacyMirrors(tables: TomlTable[], path: string[]): boolean {
 // that: a new (or empty) file gets `version = N` and the table; a file without the table gets
 // it appended; a table without the key gets the key right under its header; a key set empty
 // is replaced in place and its line (with its line ending) is returned, for unconfigure to put back.
-export function setCriConfigPath(before: string | undefined, dir: string, newVersion: ConfigVersion, label: string): { text: string; replacedLine?: string } {
+export function setCriConfigPath(
+  before: string | undefined,
+  dir: string,
+  newVersion: ConfigVersion,
+  label: string,
+): { text: string; replacedLine?: string } {
   const text = before ?? '';
   const cri = readCriRegistry(text, label);
   const version = cri.version ?? newVersion;
@@ -99,22 +137,32 @@ export function setCriConfigPath(before: string | undefined, dir: string, newVer
     // A later configure with another directory: only the key's line in our block changes.
     const body = block.body.replace(/^([ \t]*)config_path[ \t]*=.*$/m, (_, indent: string) => line(indent));
     next = text.slice(0, block.start) + wrap(body) + text.slice(block.end);
-  }
-  else if (!cri.registryTable) next = setBlock(text, `${header}\n${line('  ')}\n`);
+  } else if (!cri.registryTable) next = setBlock(text, `${header}\n${line('  ')}\n`);
   else {
     const span = cri.registryTable.spans.get('config_path');
     if (span) {
       // With its own line ending (CRLF, or none at the end of the file), so it goes back exactly.
       replacedLine = text.slice(span.start, span.end);
-      next = text.slice(0, span.start) + wrap(`# replaces: ${replacedLine.trim()}\n${line(indentOf(replacedLine))}\n`) + text.slice(span.end);
+      next =
+        text.slice(0, span.start) +
+        wrap(`# replaces: ${replacedLine.trim()}\n${line(indentOf(replacedLine))}\n`) +
+        text.slice(span.end);
     } else {
       const at = cri.registryTable.header!.end;
       const headerLine = text.slice(cri.registryTable.header!.start, at);
-      next = text.slice(0, at) + (headerLine.endsWith('\n') ? '' : '\n') + wrap(`${line(`${indentOf(headerLine)}  `)}\n`) + text.slice(at);
+      next =
+        text.slice(0, at) +
+        (headerLine.endsWith('\n') ? '' : '\n') +
+        wrap(`${line(`${indentOf(headerLine)}  `)}\n`) +
+        text.slice(at);
     }
   }
   const check = readCriRegistry(next, label);
-  if (check.configPath !== dir) throw new CodedError('config_unsupported', `${label}: could not set CRI's config_path safely; set it by hand, nothing was changed`);
+  if (check.configPath !== dir)
+    throw new CodedError(
+      'config_unsupported',
+      `${label}: could not set CRI's config_path safely; set it by hand, nothing was changed`,
+    );
   return replacedLine === undefined ? { text: next } : { text: next, replacedLine };
 }
 
@@ -150,7 +198,8 @@ function quoteKey(part: string): string {
 }
 
 function quoteValue(value: string): string {
-  if (/["\\\n\r]/.test(value)) throw new CodedError('config_invalid', `directory ${JSON.stringify(value)} cannot be written to TOML`);
+  if (/["\\\n\r]/.test(value))
+    throw new CodedError('config_invalid', `directory ${JSON.stringify(value)} cannot be written to TOML`);
   return `"${value}"`;
 }
 
@@ -164,7 +213,8 @@ export const CRI_DEFAULT_HOSTS_DIRS = ['/etc/containerd/certs.d', '/etc/docker/c
 export function criHostsDirs(cri: CriRegistry, containerd: ContainerdVersion | undefined): string[] {
   if (cri.configPath) return cri.configPath.split(':').filter((d) => d !== '');
   if (cri.legacyMirrors || !containerd) return [];
-  const at = (major: number, minor: number) => containerd.major > major || (containerd.major === major && containerd.minor >= minor);
+  const at = (major: number, minor: number) =>
+    containerd.major > major || (containerd.major === major && containerd.minor >= minor);
   if (cri.configPath === undefined ? at(2, 2) : at(2, 3)) return [...CRI_DEFAULT_HOSTS_DIRS];
   return [];
 }

@@ -14,7 +14,9 @@ export function addContainerdMirrors(before: string | undefined, mirrors: string
   const text = before ?? '';
   readToml(text, label);
   const theirs = readToml(outsideBlock(text), label);
-  const listed = new Set(theirs.filter((t) => t.path.length === 2 && t.path[0] === 'host').map((t) => normalize(t.path[1]!)));
+  const listed = new Set(
+    theirs.filter((t) => t.path.length === 2 && t.path[0] === 'host').map((t) => normalize(t.path[1]!)),
+  );
   const wanted = mirrors.filter((m) => !listed.has(normalize(m)));
   const lines: string[] = [];
   const hasServer = theirs[0]?.values.has('server') ?? false;
@@ -34,6 +36,7 @@ function normalize(url: string): string {
 }
 
 function quote(value: string): string {
-  if (/["\\\n]/.test(value)) throw new CodedError('mirror_invalid', `mirror URL ${JSON.stringify(value)} cannot be written to TOML`);
+  if (/["\\\n]/.test(value))
+    throw new CodedError('mirror_invalid', `mirror URL ${JSON.stringify(value)} cannot be written to TOML`);
   return `"${value}"`;
 }

@@ -11,7 +11,9 @@ export interface ContainerdVersion {
 // github.com/containerd/containerd/v2 v2.1.4 …", Debian: "… 1.6.20~ds1 …"); undefined when it
 // is not installed or says something else. Which config version a new config.toml may use and
 // which hosts directories CRI reads by default depend on it.
-export async function containerdVersion(env: Record<string, string | undefined>): Promise<ContainerdVersion | undefined> {
+export async function containerdVersion(
+  env: Record<string, string | undefined>,
+): Promise<ContainerdVersion | undefined> {
   const program = await findOnPath('containerd', env);
   if (!program) return undefined;
   const result = await runProgram(program, ['--version'], env, 5000);

@@ -1,5 +1,22 @@
-import { readRootObject, readContainer, findMember, kindAt, decodeString, type Container, type Item } from './json-text.ts';
-import { documentStyle, newDocument, appendItems, removeItems, formatContainer, memberText, itemIndent, isMultiline } from './json-splice.ts';
+import {
+  readRootObject,
+  readContainer,
+  findMember,
+  kindAt,
+  decodeString,
+  type Container,
+  type Item,
+} from './json-text.ts';
+import {
+  documentStyle,
+  newDocument,
+  appendItems,
+  removeItems,
+  formatContainer,
+  memberText,
+  itemIndent,
+  isMultiline,
+} from './json-splice.ts';
 import type { JsonObject } from './json-document.ts';
 import { sameMirror } from '../../registry/mirror-url.ts';
 import { CodedError } from '../../common/errors.ts';
@@ -32,29 +49,50 @@ export function addRegistryMirrors(before: string | undefined, mirrors: string[]
   }
   if (owned.added.length === 0) return { text: before ?? '', owned };
   const quoted = owned.added.map((m) => JSON.stringify(m));
-  if (!root) return { text: newDocument(before, [memberText(KEY, formatContainer('[]', quoted, style.unit, true, style))], style), owned };
+  if (!root)
+    return {
+      text: newDocument(before, [memberText(KEY, formatContainer('[]', quoted, style.unit, true, style))], style),
+      owned,
+    };
   if (list) return { text: appendItems(before!, list.container, quoted, style), owned };
-  const value = formatContainer('[]', quoted, itemIndent(before!, root, style), isMultiline(before!, root, style), style);
+  const value = formatContainer(
+    '[]',
+    quoted,
+    itemIndent(before!, root, style),
+    isMultiline(before!, root, style),
+    style,
+  );
   return { text: appendItems(before!, root, [memberText(KEY, value)], style), owned };
 }
 
 // Removes the mirrors configure added, and the key itself when configure created it and it is
 // empty: unless `keepKey`, which leaves `"registry-mirrors": []` for a dockerd reload (a
 // reload leaves mirrors alone when the key is absent).
-export function removeRegistryMirrors(current: string, owned: MirrorsOwnership, label: string, keepKey = false): string {
+export function removeRegistryMirrors(
+  current: string,
+  owned: MirrorsOwnership,
+  label: string,
+  keepKey = false,
+): string {
   const root = readRootObject(current, label);
   const list = root ? mirrorList(current, root, label) : undefined;
   if (!root || !list) return current;
   const ours = list.values.flatMap((m, i) => (owned.added.some((mine) => sameMirror(mine, m)) ? [i] : []));
-  if (owned.createdKey && !keepKey && ours.length === list.values.length) return removeItems(current, root, [root.items.indexOf(list.member)]);
+  if (owned.createdKey && !keepKey && ours.length === list.values.length)
+    return removeItems(current, root, [root.items.indexOf(list.member)]);
   return ours.length === 0 ? current : removeItems(current, list.container, ours);
 }
 
 // The text dockerd must read on a reload so that it drops our mirrors: ours removed, the key
 // kept (added as an empty list when someone removed it). `createdKey` says whether it added it.
-export function mirrorsClearedForReload(current: string, owned: MirrorsOwnership, label: string): { text: string; createdKey: boolean } {
+export function mirrorsClearedForReload(
+  current: string,
+  owned: MirrorsOwnership,
+  label: string,
+): { text: string; createdKey: boolean } {
   const root = readRootObject(current, label);
-  if (root && mirrorList(current, root, label)) return { text: removeRegistryMirrors(current, owned, label, true), createdKey: false };
+  if (root && mirrorList(current, root, label))
+    return { text: removeRegistryMirrors(current, owned, label, true), createdKey: false };
   const style = documentStyle(current, root, '  ');
   if (!root) return { text: newDocument(current, [memberText(KEY, '[]')], style), createdKey: true };
   return { text: appendItems(current, root, [memberText(KEY, '[]')], style), createdKey: true };
@@ -68,7 +106,11 @@ export function readMirrors(doc: JsonObject, label: string): string[] | undefine
   return value as string[];
 }
 
-function mirrorList(text: string, root: Container, label: string): { member: Item; container: Container; values: string[] } | undefined {
+function mirrorList(
+  text: string,
+  root: Container,
+  label: string,
+): { member: Item; container: Container; values: string[] } | undefined {
   const member = findMember(root, KEY, label);
   if (!member) return undefined;
   if (kindAt(text, member.value) !== 'array') throw notAList(label);
@@ -78,5 +120,8 @@ function mirrorList(text: string, root: Container, label: string): { member: Ite
 }
 
 function notAList(label: string): CodedError {
-  return new CodedError('config_invalid', `${label}: "${KEY}" is not a list of URLs; fix it by hand, nothing was changed`);
+  return new CodedError(
+    'config_invalid',
+    `${label}: "${KEY}" is not a list of URLs; fix it by hand, nothing was changed`,
+  );
 }

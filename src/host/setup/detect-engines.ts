@@ -22,11 +22,28 @@ export async function detectEngines(env: Record<string, string | undefined>): Pr
   return found;
 }
 
-export async function findOnPath(program: string, env: Record<string, string | undefined>): Promise<string | undefined> {
-  const dirs = [...(env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].filter((d) => d !== '');
+export async function findOnPath(
+  program: string,
+  env: Record<string, string | undefined>,
+): Promise<string | undefined> {
+  const dirs = [
+    ...(env.PATH ?? '').split(delimiter),
+    '/usr/local/sbin',
+    '/usr/local/bin',
+    '/usr/sbin',
+    '/usr/bin',
+    '/sbin',
+    '/bin',
+  ].filter((d) => d !== '');
   for (const dir of [...new Set(dirs)]) {
     const path = join(dir, program);
-    if (await access(path, constants.X_OK).then(() => true, () => false)) return path;
+    if (
+      await access(path, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return path;
   }
   return undefined;
 }

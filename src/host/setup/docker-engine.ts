@@ -16,33 +16,53 @@ export interface DockerInfo {
   insecureNames: string[];
 }
 
+// The few fields of `docker info` read here; the rest of its JSON is not ours to type.
+export interface DockerInfoJson {
+  ServerVersion?: unknown;
+  Driver?: unknown;
+  DriverStatus?: unknown;
+  RegistryConfig?: { Mirrors?: unknown; InsecureRegistryCIDRs?: unknown; IndexConfigs?: unknown } | null;
+}
+
 // `docker info` as JSON, through the docker CLI and the caller's DOCKER_HOST.
 export async function dockerInfo(env: Record<string, string | undefined>): Promise<DockerInfo> {
   const result = await runProgram('docker', ['info', '--format', '{{json .}}'], env);
-  if (result.code === 127) throw new CodedError('docker_missing', 'the docker CLI is not on PATH; install it to check the daemon');
-  let info: any;
+  if (result.code === 127)
+    throw new CodedError('docker_missing', 'the docker CLI is not on PATH; install it to check the daemon');
+  let info: DockerInfoJson | null;
   try {
     info = JSON.parse(result.stdout);
   } catch {
     throw new CodedError('docker_info_failed', `docker info failed: ${firstLine(result.stderr || result.stdout)}`);
   }
   if (result.code !== 0 || !info || info.ServerVersion === undefined || info.ServerVersion === '') {
-    throw new CodedError('docker_info_failed', `docker info could not reach the daemon: ${firstLine(result.stderr) || 'no server answer'}`);
+    throw new CodedError(
+      'docker_info_failed',
+      `docker info could not reach the daemon: ${firstLine(result.stderr) || 'no server answer'}`,
+    );
   }
   return parseDockerInfo(info);
 }
 
 // The containerd image store shows as DriverStatus ["driver-type", "io.containerd.snapshotter.v1"]
 // (Driver "overlayfs" and friends); the classic store has graph drivers (overlay2, vfs, …).
-export function parseDockerInfo(info: any): DockerInfo {
+export function parseDockerInfo(info: DockerInfoJson | null | undefined): DockerInfo {
   const status: unknown[] = Array.isArray(info?.DriverStatus) ? info.DriverStatus : [];
-  const snapshotter = status.some((pair) => Array.isArray(pair) && String(pair[1] ?? '').includes('io.containerd.snapshotter'));
-  const mirrors: unknown[] = Array.isArray(info?.RegistryConfig?.Mirrors) ? info.RegistryConfig.Mirrors : [];
-  const cidrs: unknown[] = Array.isArray(info?.RegistryConfig?.InsecureRegistryCIDRs) ? info.RegistryConfig.InsecureRegistryCIDRs : [];
-  const indexes: Record<string, { Secure?: unknown }> = info?.RegistryConfig?.IndexConfigs && typeof info.RegistryConfig.IndexConfigs === 'object' ? info.RegistryConfig.IndexConfigs : {};
+  const snapshotter = status.some(
+    (pair) => Array.isArray(pair) && String(pair[1] ?? '').includes('io.containerd.snapshotter'),
+  );
+  const registry = info?.RegistryConfig;
+  const listed = registry?.Mirrors;
+  const mirrors: unknown[] = Array.isArray(listed) ? listed : [];
+  const insecure = registry?.InsecureRegistryCIDRs;
+  const cidrs: unknown[] = Array.isArray(insecure) ? insecure : [];
+  const configs = registry?.IndexConfigs;
+  const indexes = (configs && typeof configs === 'object' ? configs : {}) as Record<string, { Secure?: unknown }>;
   return {
     insecureCidrs: cidrs.map(String),
-    insecureNames: Object.entries(indexes).filter(([, v]) => v?.Secure === false).map(([k]) => k),
+    insecureNames: Object.entries(indexes)
+      .filter(([, v]) => v?.Secure === false)
+      .map(([k]) => k),
     mirrors: mirrors.map(String),
     driver: String(info?.Driver ?? ''),
     containerdStore: snapshotter,
@@ -72,7 +92,11 @@ export function mirrorsAbsent(info: DockerInfo, mirrors: string[]): boolean {
 
 // Polls docker info until the mirror list is as wanted (dockerd applies a SIGHUP reload
 // asynchronously), or gives up after the timeout.
-export async function waitForMirrors(env: Record<string, string | undefined>, check: (info: DockerInfo) => boolean, timeoutMs = 10_000): Promise<DockerInfo> {
+export async function waitForMirrors(
+  env: Record<string, string | undefined>,
+  check: (info: DockerInfo) => boolean,
+  timeoutMs = 10_000,
+): Promise<DockerInfo> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const info = await dockerInfo(env);
@@ -96,7 +120,10 @@ export async function validateDaemonJson(text: string, env: Record<string, strin
     await writeFile(file, text, { mode: 0o600 });
     const result = await runProgram('dockerd', ['--validate', '--config-file', file], env);
     if (result.code !== 0) {
-      throw new CodedError('daemon_json_invalid', `dockerd --validate rejects the new daemon.json: ${firstLine(result.stderr || result.stdout)}; nothing was changed`);
+      throw new CodedError(
+        'daemon_json_invalid',
+        `dockerd --validate rejects the new daemon.json: ${firstLine(result.stderr || result.stdout)}; nothing was changed`,
+      );
     }
     return file;
   } finally {

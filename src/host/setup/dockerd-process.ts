@@ -24,14 +24,19 @@ export async function findDockerdPid(locator: DockerdLocator): Promise<number | 
   for (const file of pidfiles) {
     const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
     if (!(Number.isInteger(pid) && pid > 0 && (await isDockerd(proc, pid)))) continue;
-    if (locator.pidfile || readsDaemonJson(await dockerdArgs(pid, proc), locator.daemonJson ?? DEFAULT_DAEMON_JSON)) return pid;
+    if (locator.pidfile || readsDaemonJson(await dockerdArgs(pid, proc), locator.daemonJson ?? DEFAULT_DAEMON_JSON))
+      return pid;
   }
   if (locator.pidfile) return undefined;
   const entries = await readdir(proc).catch(() => [] as string[]);
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
-    if ((await isDockerd(proc, pid)) && readsDaemonJson(await dockerdArgs(pid, proc), locator.daemonJson ?? DEFAULT_DAEMON_JSON)) return pid;
+    if (
+      (await isDockerd(proc, pid)) &&
+      readsDaemonJson(await dockerdArgs(pid, proc), locator.daemonJson ?? DEFAULT_DAEMON_JSON)
+    )
+      return pid;
   }
   return undefined;
 }
@@ -85,7 +90,10 @@ export async function systemdUnitsWithMirrorFlag(places: string[] = SYSTEMD_UNIT
   for (const file of files) {
     const text = await readFile(file, 'utf8').catch(() => undefined);
     if (text === undefined) continue;
-    const execStart = text.split('\n').filter((line) => /^\s*ExecStart\s*=/.test(line)).join('\n');
+    const execStart = text
+      .split('\n')
+      .filter((line) => /^\s*ExecStart\s*=/.test(line))
+      .join('\n');
     if (/--registry-mirror\b/.test(execStart)) found.push(file);
   }
   return found;
@@ -101,7 +109,10 @@ export async function environmentFilesWithMirrorFlag(places: string[] = ENVIRONM
   for (const file of places) {
     const text = await readFile(file, 'utf8').catch(() => undefined);
     if (text === undefined) continue;
-    const options = text.split('\n').filter((line) => /^\s*(?:export\s+)?(?:DOCKER_OPTS|OPTIONS)\s*=/.test(line)).join('\n');
+    const options = text
+      .split('\n')
+      .filter((line) => /^\s*(?:export\s+)?(?:DOCKER_OPTS|OPTIONS)\s*=/.test(line))
+      .join('\n');
     if (/--registry-mirror\b/.test(options)) found.push(file);
   }
   return found;
@@ -111,6 +122,9 @@ export function signalReload(pid: number): void {
   try {
     process.kill(pid, 'SIGHUP');
   } catch (error) {
-    throw new CodedError('reload_failed', `cannot signal dockerd (pid ${pid}): ${(error as NodeJS.ErrnoException).code ?? 'error'}; run as root or reload it with \`systemctl reload docker\``);
+    throw new CodedError(
+      'reload_failed',
+      `cannot signal dockerd (pid ${pid}): ${(error as NodeJS.ErrnoException).code ?? 'error'}; run as root or reload it with \`systemctl reload docker\``,
+    );
   }
 }

@@ -25,7 +25,10 @@ export interface HostSetup {
 // endpoint it is also named for Docker Hub (dockerd sends the Hub credential to the mirror);
 // with the endpoint it is not: the endpoint fetches its own credential and drops the engine's,
 // and whatever the client attached would go to Docker Hub itself when dockerd falls back.
-export async function resolveHostSetup(options: SetupOptions, env: Record<string, string | undefined>): Promise<HostSetup> {
+export async function resolveHostSetup(
+  options: SetupOptions,
+  env: Record<string, string | undefined>,
+): Promise<HostSetup> {
   let mirrors = options.mirrors;
   let registries = options.registries;
   let fleet: HostConfigEndpoint | undefined;
@@ -44,25 +47,55 @@ export async function resolveHostSetup(options: SetupOptions, env: Record<string
 }
 
 // The same decision from values already read (doctor checks the host against it).
-export function hostSetupFrom(input: { mirrors: string[]; registries: string[]; fleet?: HostConfigEndpoint; choice: EndpointChoice; source: string }): HostSetup {
+export function hostSetupFrom(input: {
+  mirrors: string[];
+  registries: string[];
+  fleet?: HostConfigEndpoint;
+  choice: EndpointChoice;
+  source: string;
+}): HostSetup {
   const { source } = input;
   const validMirrors = [...new Set(input.mirrors.map((mirror) => fromSource(source, () => validateMirrorUrl(mirror))))];
   const registryKeys = input.registries.map((key) => fromSource(source, () => normalizeRegistryKey(key)));
-  const { endpoint, note } = chooseEndpoint(input.choice, input.fleet, validMirrors.length > 0 || registryKeys.some(isDockerHubKey));
+  const { endpoint, note } = chooseEndpoint(
+    input.choice,
+    input.fleet,
+    validMirrors.length > 0 || registryKeys.some(isDockerHubKey),
+  );
   const keys = endpoint ? registryKeys.filter((key) => !isDockerHubKey(key)) : registryKeys;
   if (validMirrors.length > 0) keys.push(...(endpoint ? [] : [DOCKER_HUB_KEY]), ...validMirrors.map(mirrorRegistryKey));
   const engineMirrors = endpoint ? [endpoint] : validMirrors;
-  return { mirrors: validMirrors, engineMirrors, ...(endpoint ? { endpoint } : {}), ...(note ? { endpointNote: note } : {}), keys: [...new Set(keys)], source };
+  return {
+    mirrors: validMirrors,
+    engineMirrors,
+    ...(endpoint ? { endpoint } : {}),
+    ...(note ? { endpointNote: note } : {}),
+    keys: [...new Set(keys)],
+    source,
+  };
 }
 
 // The command line decides; else the server's fleet default, which only applies when the
 // endpoint has somewhere to forward to (its upstreams, a mirror, or Docker Hub credentials).
-function chooseEndpoint(choice: EndpointChoice, fleet: HostConfigEndpoint | undefined, hasMirrorOrHub: boolean): { endpoint?: string; note?: string } {
+function chooseEndpoint(
+  choice: EndpointChoice,
+  fleet: HostConfigEndpoint | undefined,
+  hasMirrorOrHub: boolean,
+): { endpoint?: string; note?: string } {
   if (choice.kind === 'on') return { endpoint: choice.url };
-  if (choice.kind === 'off') return fleet?.enabled ? { note: 'the server enables the mirror endpoint for the fleet; not used here (--no-mirror-endpoint)' } : {};
+  if (choice.kind === 'off')
+    return fleet?.enabled
+      ? { note: 'the server enables the mirror endpoint for the fleet; not used here (--no-mirror-endpoint)' }
+      : {};
   if (!fleet?.enabled) return {};
-  if (fleet.upstreams.length === 0 && !hasMirrorOrHub) return { note: 'the server enables the mirror endpoint but names nothing for it to forward to; engines left as they are' };
-  return { endpoint: DEFAULT_ENDPOINT_URL, note: `engines use the mirror endpoint ${DEFAULT_ENDPOINT_URL} (the server's fleet default)` };
+  if (fleet.upstreams.length === 0 && !hasMirrorOrHub)
+    return {
+      note: 'the server enables the mirror endpoint but names nothing for it to forward to; engines left as they are',
+    };
+  return {
+    endpoint: DEFAULT_ENDPOINT_URL,
+    note: `engines use the mirror endpoint ${DEFAULT_ENDPOINT_URL} (the server's fleet default)`,
+  };
 }
 
 // --registry alone takes the server's mirrors when there is a server, and works without one.
@@ -82,6 +115,10 @@ function fromSource<T>(source: string, parse: () => T): T {
     return parse();
   } catch (error) {
     if (source === 'command line' || !isCodedError(error)) throw error;
-    throw new CodedError(error.code, `the host config of ${source} is not usable: ${error.message}; ask the dstack operator to fix it, or pass --mirror/--registry`, { cause: error });
+    throw new CodedError(
+      error.code,
+      `the host config of ${source} is not usable: ${error.message}; ask the dstack operator to fix it, or pass --mirror/--registry`,
+      { cause: error },
+    );
   }
 }

@@ -15,11 +15,18 @@ export async function settleInterruptedRun(stateDir: string, stdout: Writable): 
   const step = await readJournal(stateDir);
   if (step) {
     if (await isRunning(step.writer)) {
-      throw new CodedError('setup_busy', `another ${step.command} (pid ${step.writer.pid}) is writing ${step.path} now; wait for it to end and run the command again`);
+      throw new CodedError(
+        'setup_busy',
+        `another ${step.command} (pid ${step.writer.pid}) is writing ${step.path} now; wait for it to end and run the command again`,
+      );
     }
     const outcome = await settleInterruptedStep(stateDir, await loadSetupState(stateDir), step);
-    const why = outcome === 'finished' ? 'it had written the file; recorded in the setup state' : 'the file was as before it';
-    await write(stdout, `${step.label} ${step.path}: ${outcome} what an interrupted ${step.command} (pid ${step.writer.pid}) had begun (${why})\n`);
+    const why =
+      outcome === 'finished' ? 'it had written the file; recorded in the setup state' : 'the file was as before it';
+    await write(
+      stdout,
+      `${step.label} ${step.path}: ${outcome} what an interrupted ${step.command} (pid ${step.writer.pid}) had begun (${why})\n`,
+    );
   }
   // A run killed while writing the state file or the journal itself leaves only a temp file.
   for (const file of [join(stateDir, STATE_FILE), journalPath(stateDir)]) {

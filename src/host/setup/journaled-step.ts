@@ -3,15 +3,31 @@ import { join } from 'node:path';
 import { tempFilesLeftBy } from '../../common/atomic-write.ts';
 import { CodedError } from '../../common/errors.ts';
 import { saveSetupState, sha256, STATE_FILE, type FileRecord, type SetupState } from './setup-state.ts';
-import { writeJournal, clearJournal, journalPath, processIdentity, type JournalStep, type StepCleanup } from './setup-journal.ts';
+import {
+  writeJournal,
+  clearJournal,
+  journalPath,
+  processIdentity,
+  type JournalStep,
+  type StepCleanup,
+} from './setup-journal.ts';
 
 export type StepPlan = Omit<JournalStep, 'version' | 'writer'>;
 
 // Runs one file step under the journal: the intent on disk first, then the change, then the
 // state file, then the journal goes. A change that fails is settled at once (rolled back, unless
 // the file already holds the new bytes) and its error passed on.
-export async function runJournaledStep(stateDir: string, state: SetupState, plan: StepPlan, change: () => Promise<void>): Promise<void> {
-  const step: JournalStep = { version: 1, writer: (await processIdentity()) ?? { pid: process.pid, started: '' }, ...plan };
+export async function runJournaledStep(
+  stateDir: string,
+  state: SetupState,
+  plan: StepPlan,
+  change: () => Promise<void>,
+): Promise<void> {
+  const step: JournalStep = {
+    version: 1,
+    writer: (await processIdentity()) ?? { pid: process.pid, started: '' },
+    ...plan,
+  };
   await writeJournal(stateDir, step);
   try {
     await change();
@@ -19,7 +35,13 @@ export async function runJournaledStep(stateDir: string, state: SetupState, plan
     const now = await currentSha256(step.target).catch(() => undefined);
     const done = now !== undefined && now === step.afterSha256 && now !== step.beforeSha256;
     // If even this fails, the journal stays for the next run to settle.
-    await settle(stateDir, state, step, done ? step.recordAfter : step.recordBefore, done ? step.onFinish : step.onRollback).catch(() => {});
+    await settle(
+      stateDir,
+      state,
+      step,
+      done ? step.recordAfter : step.recordBefore,
+      done ? step.onFinish : step.onRollback,
+    ).catch(() => {});
     throw error;
   }
   await settle(stateDir, state, step, step.recordAfter, step.onFinish);
@@ -28,8 +50,19 @@ export async function runJournaledStep(stateDir: string, state: SetupState, plan
 // A step left by a run that was killed: finished when the file holds the new bytes, rolled back
 // when it holds the old ones. A file that holds neither was changed by someone else since, and
 // only a person can tell what to keep.
-export async function settleInterruptedStep(stateDir: string, state: SetupState, step: JournalStep): Promise<'finished' | 'rolled back'> {
-  for (const path of [step.target, step.backup, ...step.onFinish.files, ...step.onRollback.files, join(stateDir, STATE_FILE), journalPath(stateDir)]) {
+export async function settleInterruptedStep(
+  stateDir: string,
+  state: SetupState,
+  step: JournalStep,
+): Promise<'finished' | 'rolled back'> {
+  for (const path of [
+    step.target,
+    step.backup,
+    ...step.onFinish.files,
+    ...step.onRollback.files,
+    join(stateDir, STATE_FILE),
+    journalPath(stateDir),
+  ]) {
     if (path === undefined) continue;
     for (const temp of await tempFilesLeftBy(path, step.writer.pid)) await rm(temp.path, { force: true });
   }
@@ -48,7 +81,13 @@ export async function settleInterruptedStep(stateDir: string, state: SetupState,
   );
 }
 
-async function settle(stateDir: string, state: SetupState, step: JournalStep, record: FileRecord | null, cleanup: StepCleanup): Promise<void> {
+async function settle(
+  stateDir: string,
+  state: SetupState,
+  step: JournalStep,
+  record: FileRecord | null,
+  cleanup: StepCleanup,
+): Promise<void> {
   for (const file of cleanup.files) await rm(file, { force: true });
   for (const dir of [...cleanup.dirs].sort((a, b) => b.length - a.length)) await rmdir(dir).catch(() => {});
   if (record) state.files[step.path] = record;

@@ -11,7 +11,10 @@ export function parseJsonObject(text: string | undefined, label: string): JsonOb
   try {
     value = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (error) {
-    throw new CodedError('config_invalid', `${label} is not valid JSON (${jsonErrorPlace(error)}); fix or move it, nothing was changed`);
+    throw new CodedError(
+      'config_invalid',
+      `${label} is not valid JSON (${jsonErrorPlace(error)}); fix or move it, nothing was changed`,
+    );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new CodedError('config_invalid', `${label} does not hold a JSON object; fix or move it, nothing was changed`);

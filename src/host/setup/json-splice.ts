@@ -51,7 +51,9 @@ export function removeItems(text: string, container: Container, indexes: number[
   for (let i = items.length - 1; i >= 0; i--) {
     if (!remove.has(i)) continue;
     const isLast = i === items.length - 1;
-    const span = isLast ? { start: items[i - 1]!.end, end: items[i]!.end } : { start: items[i]!.start, end: items[i + 1]!.start };
+    const span = isLast
+      ? { start: items[i - 1]!.end, end: items[i]!.end }
+      : { start: items[i]!.start, end: items[i + 1]!.start };
     text = splice(text, span, '');
     items.splice(i, 1);
   }
@@ -73,7 +75,13 @@ export function isMultiline(text: string, container: Container, style: JsonStyle
 
 // A new container of formatted items (`"key": value` or values), as a value that starts at an
 // item indented by `indent`.
-export function formatContainer(brackets: '{}' | '[]', items: string[], indent: string, multiline: boolean, style: JsonStyle): string {
+export function formatContainer(
+  brackets: '{}' | '[]',
+  items: string[],
+  indent: string,
+  multiline: boolean,
+  style: JsonStyle,
+): string {
   const [open, close] = brackets;
   if (items.length === 0) return brackets;
   if (!multiline) return `${open}${items.join(', ')}${close}`;

@@ -31,10 +31,14 @@ export function readRootObject(text: string | undefined, label: string): Contain
   try {
     JSON.parse(text.slice(start));
   } catch (error) {
-    throw new CodedError('config_invalid', `${label} is not valid JSON (${jsonErrorPlace(error)}); fix or move it, nothing was changed`);
+    throw new CodedError(
+      'config_invalid',
+      `${label} is not valid JSON (${jsonErrorPlace(error)}); fix or move it, nothing was changed`,
+    );
   }
   const at = skipSpace(text, start);
-  if (text[at] !== '{') throw new CodedError('config_invalid', `${label} does not hold a JSON object; fix or move it, nothing was changed`);
+  if (text[at] !== '{')
+    throw new CodedError('config_invalid', `${label} does not hold a JSON object; fix or move it, nothing was changed`);
   return readContainer(text, at);
 }
 
@@ -64,7 +68,11 @@ export function readContainer(text: string, start: number): Container {
 // reads differs between parsers and an edit of one would leave the other in force.
 export function findMember(object: Container, key: string, label: string): Item | undefined {
   const found = object.items.filter((item) => item.key === key);
-  if (found.length > 1) throw new CodedError('config_invalid', `${label} has "${printable(key)}" ${found.length} times; keep one by hand, nothing was changed`);
+  if (found.length > 1)
+    throw new CodedError(
+      'config_invalid',
+      `${label} has "${printable(key)}" ${found.length} times; keep one by hand, nothing was changed`,
+    );
   return found[0];
 }
 

@@ -1,6 +1,7 @@
 // Text formats with comments (TOML) carry our additions between two marker lines, so that
 // unconfigure can find and remove exactly them even after others edited the rest of the file.
-export const BLOCK_BEGIN = '# BEGIN docker-credential-dstack (added by `docker-credential-dstack configure`; removed by `unconfigure`)';
+export const BLOCK_BEGIN =
+  '# BEGIN docker-credential-dstack (added by `docker-credential-dstack configure`; removed by `unconfigure`)';
 export const BLOCK_END = '# END docker-credential-dstack';
 
 interface Located {

@@ -26,7 +26,8 @@ export function takeEndpointFlags(argv: string[]): { rest: string[]; choice: End
       break;
     }
     if (arg === '--mirror-endpoint') choice = { kind: 'on', url: DEFAULT_ENDPOINT_URL };
-    else if (arg.startsWith('--mirror-endpoint=')) choice = { kind: 'on', url: endpointUrl(arg.slice('--mirror-endpoint='.length)) };
+    else if (arg.startsWith('--mirror-endpoint='))
+      choice = { kind: 'on', url: endpointUrl(arg.slice('--mirror-endpoint='.length)) };
     else if (arg === '--no-mirror-endpoint') choice = { kind: 'off' };
     else rest.push(arg);
   }
@@ -46,9 +47,12 @@ export function endpointUrl(input: string): string {
     throw invalid(raw, `not a URL; e.g. ${DEFAULT_ENDPOINT_URL}`);
   }
   if (url.protocol !== 'http:') throw invalid(raw, 'the endpoint serves plain http on loopback; use http://');
-  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') throw invalid(raw, 'no credentials, query or fragment');
-  if (url.pathname !== '/' && url.pathname !== '') throw invalid(raw, 'no path: the engines ask the endpoint for /v2/…');
-  if (!isLoopbackHost(url.hostname)) throw invalid(raw, 'the engines reach the endpoint on this host: use a loopback address such as 127.0.0.1');
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '')
+    throw invalid(raw, 'no credentials, query or fragment');
+  if (url.pathname !== '/' && url.pathname !== '')
+    throw invalid(raw, 'no path: the engines ask the endpoint for /v2/…');
+  if (!isLoopbackHost(url.hostname))
+    throw invalid(raw, 'the engines reach the endpoint on this host: use a loopback address such as 127.0.0.1');
   if (url.port === '') throw invalid(raw, `name the port, e.g. ${DEFAULT_ENDPOINT_URL}`);
   return `http://${url.host}`;
 }

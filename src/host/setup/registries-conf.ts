@@ -14,15 +14,26 @@ export const REGISTRIES_DROP_IN_NAME = '90-docker-credential-dstack.conf';
 // to HTTPS client"). Only documented keys are written. A [[registry]] for docker.io (or for
 // the local name) already in this file outside our block is refused: two tables with one
 // prefix would make the engines reject the file.
-export function addRegistriesMirrors(before: string | undefined, mirrors: string[], label: string, localName?: string): string {
+export function addRegistriesMirrors(
+  before: string | undefined,
+  mirrors: string[],
+  label: string,
+  localName?: string,
+): string {
   const text = before ?? '';
   readToml(text, label);
   const theirs = readToml(outsideBlock(text), label);
   if (mirrors.length > 0 && theirs.some(isDockerHubRegistry)) {
-    throw new CodedError('config_conflict', `${label} already has a [[registry]] for docker.io; add the mirror there by hand or move that entry, nothing was changed`);
+    throw new CodedError(
+      'config_conflict',
+      `${label} already has a [[registry]] for docker.io; add the mirror there by hand or move that entry, nothing was changed`,
+    );
   }
   if (localName && theirs.some((t) => registryPrefix(t) === localName)) {
-    throw new CodedError('config_conflict', `${label} already has a [[registry]] for ${localName}; set insecure = true there by hand or move that entry, nothing was changed`);
+    throw new CodedError(
+      'config_conflict',
+      `${label} already has a [[registry]] for ${localName}; set insecure = true there by hand or move that entry, nothing was changed`,
+    );
   }
   const lines: string[] = [];
   if (mirrors.length > 0) lines.push('[[registry]]', 'prefix = "docker.io"', 'location = "docker.io"', '');
@@ -50,6 +61,7 @@ export function registryPrefix(table: TomlTable): string | undefined {
 }
 
 function tomlSafe(value: string): string {
-  if (/["\\\n]/.test(value)) throw new CodedError('mirror_invalid', `mirror location ${JSON.stringify(value)} cannot be written to TOML`);
+  if (/["\\\n]/.test(value))
+    throw new CodedError('mirror_invalid', `mirror location ${JSON.stringify(value)} cannot be written to TOML`);
   return value;
 }

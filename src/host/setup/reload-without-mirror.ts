@@ -19,9 +19,16 @@ export interface ReloadWithoutMirror {
 // until a restart. So before the file is restored, dockerd reloads a version of it that keeps
 // the key without our mirrors (a journaled step like any other, so a kill here is settled too),
 // and docker info must show the mirror gone before the original bytes go back.
-export async function reloadWithoutMirror(io: SetupIo, file: PlannedFile, pid: number, stateDir: string, state: SetupState): Promise<ReloadWithoutMirror> {
+export async function reloadWithoutMirror(
+  io: SetupIo,
+  file: PlannedFile,
+  pid: number,
+  stateDir: string,
+  state: SetupState,
+): Promise<ReloadWithoutMirror> {
   const record = file.record!;
-  if (record.ownership.kind !== 'daemon-json' || file.before === undefined) throw new Error('reloadWithoutMirror: not a daemon.json plan');
+  if (record.ownership.kind !== 'daemon-json' || file.before === undefined)
+    throw new Error('reloadWithoutMirror: not a daemon.json plan');
   const owned = record.ownership.mirrors;
   const cleared = mirrorsClearedForReload(file.before, owned, file.label);
   let planned = file;
@@ -35,7 +42,10 @@ export async function reloadWithoutMirror(io: SetupIo, file: PlannedFile, pid: n
     };
     await probeWritable(file.target, file.label);
     await applyUnconfigureStep({ ...file, after: cleared.text, restoreFrom: undefined }, stateDir, state, next);
-    await write(io.stdout, `${file.label} ${file.path}: "registry-mirrors" without ${owned.added.join(', ')}, for dockerd to reload (a reload keeps the mirrors when the key is absent)\n`);
+    await write(
+      io.stdout,
+      `${file.label} ${file.path}: "registry-mirrors" without ${owned.added.join(', ')}, for dockerd to reload (a reload keeps the mirrors when the key is absent)\n`,
+    );
     planned = await planUnconfigureFile(file.path, next);
   }
   const reload = await reloadAndConfirm(io, pid, owned.added, 'absent');

@@ -57,14 +57,21 @@ export async function readJournal(stateDir: string): Promise<JournalStep | undef
     text = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new CodedError('state_unreadable', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}; run as root`);
+    throw new CodedError(
+      'state_unreadable',
+      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}; run as root`,
+    );
   }
   try {
     const step = JSON.parse(text) as JournalStep;
-    if (step.version !== 1 || typeof step.target !== 'string' || typeof step.writer?.pid !== 'number') throw new Error('unknown layout');
+    if (step.version !== 1 || typeof step.target !== 'string' || typeof step.writer?.pid !== 'number')
+      throw new Error('unknown layout');
     return step;
   } catch {
-    throw new CodedError('state_invalid', `${path} is not a setup journal this version understands; move it away after checking the files it names`);
+    throw new CodedError(
+      'state_invalid',
+      `${path} is not a setup journal this version understands; move it away after checking the files it names`,
+    );
   }
 }
 
@@ -77,7 +84,10 @@ export async function clearJournal(stateDir: string): Promise<void> {
     await dir.sync().catch(() => {});
     await dir.close();
   }
-  const state = await readFile(join(stateDir, STATE_FILE)).then(() => true, () => false);
+  const state = await readFile(join(stateDir, STATE_FILE)).then(
+    () => true,
+    () => false,
+  );
   if (!state) await rmdir(stateDir).catch(() => {});
 }
 

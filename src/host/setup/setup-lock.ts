@@ -53,15 +53,24 @@ export async function takeSetupLock(stateDir: string, options: SetupLockOptions)
     if (holder === 'gone') continue; // released meanwhile: try again at once
     if (!(await writerRunning(holder.writer))) {
       if (await takeOver(stateDir, path, content, holder)) {
-        await write(options.stderr, `warning: took over the setup lock ${path} from ${holder.command} (pid ${holder.writer.pid}, since ${holder.since}), which is no longer running\n`);
+        await write(
+          options.stderr,
+          `warning: took over the setup lock ${path} from ${holder.command} (pid ${holder.writer.pid}, since ${holder.since}), which is no longer running\n`,
+        );
         return acquired(stateDir, path, content);
       }
     } else if (Date.now() >= deadline) {
       const waited = options.waitMs > 0 ? `; waited ${formatWait(options.waitMs)}` : '';
-      throw new CodedError('setup_busy', `another ${holder.command} (pid ${holder.writer.pid}) has held the setup lock ${path} since ${holder.since}${waited}: let it finish (or stop it), then run ${options.command} again; --lock-wait sets how long to wait`);
+      throw new CodedError(
+        'setup_busy',
+        `another ${holder.command} (pid ${holder.writer.pid}) has held the setup lock ${path} since ${holder.since}${waited}: let it finish (or stop it), then run ${options.command} again; --lock-wait sets how long to wait`,
+      );
     } else if (!announced) {
       announced = true;
-      await write(options.stderr, `waiting for ${holder.command} (pid ${holder.writer.pid}) to finish: it holds the setup lock ${path} (up to ${formatWait(options.waitMs)}, --lock-wait)\n`);
+      await write(
+        options.stderr,
+        `waiting for ${holder.command} (pid ${holder.writer.pid}) to finish: it holds the setup lock ${path} (up to ${formatWait(options.waitMs)}, --lock-wait)\n`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(POLL_MS, deadline - Date.now()))));
   }
@@ -81,7 +90,10 @@ async function tryLink(stateDir: string, path: string, content: string): Promise
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' && attempt < 5) continue;
-      throw new CodedError('state_unwritable', `cannot create the setup lock ${path} (${code ?? 'error'}); run as root, or point --state-dir at a writable directory`);
+      throw new CodedError(
+        'state_unwritable',
+        `cannot create the setup lock ${path} (${code ?? 'error'}); run as root, or point --state-dir at a writable directory`,
+      );
     }
   }
 }
@@ -91,7 +103,8 @@ async function tryLink(stateDir: string, path: string, content: string): Promise
 async function sweepLeftovers(stateDir: string): Promise<void> {
   for (const file of [LOCK_FILE, BREAK_FILE]) {
     for (const temp of await tempFilesLeftBy(join(stateDir, file))) {
-      if (temp.pid !== process.pid && !(await writerRunning({ pid: temp.pid, started: '' }))) await rm(temp.path, { force: true });
+      if (temp.pid !== process.pid && !(await writerRunning({ pid: temp.pid, started: '' })))
+        await rm(temp.path, { force: true });
     }
   }
   const breakPath = join(stateDir, BREAK_FILE);
@@ -111,11 +124,23 @@ function readHolderQuietly(path: string): LockHolder | undefined {
 function readHolder(path: string): LockHolder | 'gone' {
   const read = readRegularFile(path, { maxBytes: 4096 });
   if (read.kind === 'missing') return 'gone';
-  const notOurs = (why: string) => new CodedError('state_invalid', `${path} ${why}, not a setup lock this version wrote; remove it if no configure or unconfigure is running, then run the command again`);
-  if (read.kind !== 'file') throw notOurs(read.kind === 'not_regular' ? `is ${read.what}` : read.kind === 'too_large' ? 'is too large' : `cannot be read (${read.code})`);
+  const notOurs = (why: string) =>
+    new CodedError(
+      'state_invalid',
+      `${path} ${why}, not a setup lock this version wrote; remove it if no configure or unconfigure is running, then run the command again`,
+    );
+  if (read.kind !== 'file')
+    throw notOurs(
+      read.kind === 'not_regular'
+        ? `is ${read.what}`
+        : read.kind === 'too_large'
+          ? 'is too large'
+          : `cannot be read (${read.code})`,
+    );
   try {
     const holder = JSON.parse(read.text) as LockHolder;
-    if (holder.version === 1 && typeof holder.writer?.pid === 'number' && typeof holder.writer.started === 'string') return holder;
+    if (holder.version === 1 && typeof holder.writer?.pid === 'number' && typeof holder.writer.started === 'string')
+      return holder;
   } catch {
     // reported below
   }

@@ -103,7 +103,8 @@ export function parseSetupOptions(argv: string[], env: Record<string, string | u
   const v = parsed.values;
   const pidText = v['dockerd-pid'];
   const dockerdPid = pidText === undefined ? undefined : Number(pidText);
-  if (dockerdPid !== undefined && !(Number.isInteger(dockerdPid) && dockerdPid > 0)) throw new CodedError('usage', `--dockerd-pid ${pidText} is not a process id`);
+  if (dockerdPid !== undefined && !(Number.isInteger(dockerdPid) && dockerdPid > 0))
+    throw new CodedError('usage', `--dockerd-pid ${pidText} is not a process id`);
   return {
     dryRun: v['dry-run'] ?? false,
     noReload: v['no-reload'] ?? false,
@@ -138,9 +139,13 @@ function lockWaitOf(text: string | undefined): number {
 }
 
 export function parseEngines(text: string): Engine[] {
-  const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   for (const name of names) {
-    if (!ENGINES.includes(name as Engine)) throw new CodedError('usage', `--engines: unknown engine "${name.slice(0, 40)}"; use docker, containerd, podman`);
+    if (!ENGINES.includes(name as Engine))
+      throw new CodedError('usage', `--engines: unknown engine "${name.slice(0, 40)}"; use docker, containerd, podman`);
   }
   return [...new Set(names as Engine[])];
 }
@@ -148,7 +153,9 @@ export function parseEngines(text: string): Engine[] {
 // Root's home from /etc/passwd: configure runs as root, and the docker CLI root runs reads ~root/.docker.
 export function rootHome(): string {
   try {
-    const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('root:'));
+    const line = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('root:'));
     const home = line?.split(':')[5];
     if (home) return home;
   } catch {

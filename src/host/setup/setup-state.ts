@@ -49,14 +49,21 @@ export async function loadSetupState(stateDir: string): Promise<SetupState> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, files: {} };
-    throw new CodedError('state_unreadable', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}; run as root`);
+    throw new CodedError(
+      'state_unreadable',
+      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}; run as root`,
+    );
   }
   try {
     const state = JSON.parse(text) as SetupState;
-    if (state.version !== 1 || typeof state.files !== 'object' || state.files === null) throw new Error('unknown layout');
+    if (state.version !== 1 || typeof state.files !== 'object' || state.files === null)
+      throw new Error('unknown layout');
     return state;
   } catch {
-    throw new CodedError('state_invalid', `${path} is not a setup state this version understands; move it away to start afresh`);
+    throw new CodedError(
+      'state_invalid',
+      `${path} is not a setup state this version understands; move it away to start afresh`,
+    );
   }
 }
 
@@ -91,7 +98,10 @@ export function mergeOwnership(previous: Ownership | undefined, next: Ownership)
     };
   }
   if (previous.kind === 'daemon-json' && next.kind === 'daemon-json') {
-    return { kind: 'daemon-json', mirrors: { added: union(previous.mirrors.added, next.mirrors.added), createdKey: previous.mirrors.createdKey } };
+    return {
+      kind: 'daemon-json',
+      mirrors: { added: union(previous.mirrors.added, next.mirrors.added), createdKey: previous.mirrors.createdKey },
+    };
   }
   // A later run edits inside our own block: the line the first run replaced is still the original.
   if (previous.kind === 'containerd-config') return previous;

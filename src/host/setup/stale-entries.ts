@@ -10,7 +10,12 @@ export interface StaleEdit {
 
 // credHelpers entries an earlier configure added that this run no longer wants (the Docker Hub
 // key once the mirror endpoint is used): taken out, a name --force replaced put back.
-export function withoutStaleHelpers(text: string | undefined, record: FileRecord | undefined, keys: string[], label: string): StaleEdit {
+export function withoutStaleHelpers(
+  text: string | undefined,
+  record: FileRecord | undefined,
+  keys: string[],
+  label: string,
+): StaleEdit {
   if (text === undefined || record?.ownership.kind !== 'docker-config') return { text, removed: [] };
   const owned = record.ownership.credHelpers;
   const stale = owned.added.filter((key) => !keys.includes(key));
@@ -21,7 +26,12 @@ export function withoutStaleHelpers(text: string | undefined, record: FileRecord
 
 // Mirrors an earlier configure added to daemon.json that this run no longer wants (the mirror
 // itself once the engines use the endpoint, or the endpoint once they no longer do).
-export function withoutStaleMirrors(text: string | undefined, record: FileRecord | undefined, mirrors: string[], label: string): StaleEdit {
+export function withoutStaleMirrors(
+  text: string | undefined,
+  record: FileRecord | undefined,
+  mirrors: string[],
+  label: string,
+): StaleEdit {
   if (text === undefined || record?.ownership.kind !== 'daemon-json') return { text, removed: [] };
   const stale = record.ownership.mirrors.added.filter((ours) => !mirrors.some((m) => sameMirror(m, ours)));
   if (stale.length === 0) return { text, removed: [] };

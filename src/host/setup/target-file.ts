@@ -16,11 +16,15 @@ export async function readTarget(path: string, label: string): Promise<TargetFil
   let target = path;
   if (link.isSymbolicLink()) {
     target = await realpath(path).catch(() => {
-      throw new CodedError('config_symlink_dangling', `${label} ${path} is a symlink to a missing file; fix the link or remove it, nothing was changed`);
+      throw new CodedError(
+        'config_symlink_dangling',
+        `${label} ${path} is a symlink to a missing file; fix the link or remove it, nothing was changed`,
+      );
     });
   }
   const info = await stat(target);
-  if (!info.isFile()) throw new CodedError('config_not_file', `${label} ${path} is not a regular file; nothing was changed`);
+  if (!info.isFile())
+    throw new CodedError('config_not_file', `${label} ${path} is not a regular file; nothing was changed`);
   const bytes = await readFile(target).catch((error: NodeJS.ErrnoException) => {
     throw new CodedError('config_unreadable', `cannot read ${label} ${path}: ${error.code ?? 'error'}; run as root`);
   });

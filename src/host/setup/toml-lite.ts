@@ -29,7 +29,10 @@ class TomlReader {
   private readonly tables: TomlTable[] = [{ path: [], arrayItem: false, values: new Map(), spans: new Map() }];
   private readonly seenTables = new Set<string>();
 
-  constructor(private readonly text: string, private readonly label: string) {}
+  constructor(
+    private readonly text: string,
+    private readonly label: string,
+  ) {}
 
   read(): TomlTable[] {
     for (;;) {
@@ -39,7 +42,11 @@ class TomlReader {
       const header = this.peek() === '[';
       const key = header ? this.readHeader() : this.readKeyValue();
       this.endOfLine();
-      const end = this.text.startsWith('\r\n', this.pos) ? this.pos + 2 : this.text[this.pos] === '\n' ? this.pos + 1 : this.pos;
+      const end = this.text.startsWith('\r\n', this.pos)
+        ? this.pos + 2
+        : this.text[this.pos] === '\n'
+          ? this.pos + 1
+          : this.pos;
       const table = this.tables[this.tables.length - 1]!;
       if (key === undefined) table.header = { start, end };
       else table.spans.set(key, { start, end });
@@ -98,8 +105,14 @@ class TomlReader {
     if (ch === '"' || ch === "'") return this.readString();
     if (ch === '[') return this.readArray();
     if (ch === '{') return this.readInlineTable();
-    const match = /^(true|false|[+-]?(?:0|[1-9][0-9_]*)(?:\.[0-9_]+)?(?:[eE][+-]?[0-9]+)?|0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+)(?=[\s,\]}#]|$)/.exec(this.text.slice(this.pos));
-    if (!match) this.unsupported('a value this tool does not read (dates and the like; it reads strings, numbers, booleans, arrays, inline tables)');
+    const match =
+      /^(true|false|[+-]?(?:0|[1-9][0-9_]*)(?:\.[0-9_]+)?(?:[eE][+-]?[0-9]+)?|0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+)(?=[\s,\]}#]|$)/.exec(
+        this.text.slice(this.pos),
+      );
+    if (!match)
+      this.unsupported(
+        'a value this tool does not read (dates and the like; it reads strings, numbers, booleans, arrays, inline tables)',
+      );
     this.pos += match[0].length;
     if (match[0] === 'true') return true;
     if (match[0] === 'false') return false;
@@ -175,7 +188,8 @@ class TomlReader {
   private endOfLine(): void {
     this.skipSpaces();
     if (this.peek() === '#') this.skipComment();
-    if (this.pos < this.text.length && this.peek() !== '\n' && !this.text.startsWith('\r\n', this.pos)) this.fail('unexpected text after a value');
+    if (this.pos < this.text.length && this.peek() !== '\n' && !this.text.startsWith('\r\n', this.pos))
+      this.fail('unexpected text after a value');
   }
 
   private skipBlank(newlines: boolean): void {
@@ -201,12 +215,18 @@ class TomlReader {
   }
 
   private fail(why: string): never {
-    throw new CodedError('config_invalid', `${this.label} is not valid TOML (line ${this.line()}: ${why}); fix or move it, nothing was changed`);
+    throw new CodedError(
+      'config_invalid',
+      `${this.label} is not valid TOML (line ${this.line()}: ${why}); fix or move it, nothing was changed`,
+    );
   }
 
   // Valid TOML, maybe, but beyond this small reader: say so rather than call the file broken.
   private unsupported(what: string): never {
-    throw new CodedError('config_invalid', `${this.label} uses TOML this tool does not edit (line ${this.line()}: ${what}); add the mirror by hand or move the file aside, nothing was changed`);
+    throw new CodedError(
+      'config_invalid',
+      `${this.label} uses TOML this tool does not edit (line ${this.line()}: ${what}); add the mirror by hand or move the file aside, nothing was changed`,
+    );
   }
 
   private line(): number {

@@ -14,7 +14,8 @@ import type { PlannedFile } from './planned-file.ts';
 // only once a later file in it (config.toml) is gone.
 export async function planUnconfigure(state: SetupState): Promise<PlannedFile[]> {
   const files: PlannedFile[] = [];
-  for (const [path, record] of Object.entries(state.files).reverse()) files.push(await planUnconfigureFile(path, record));
+  for (const [path, record] of Object.entries(state.files).reverse())
+    files.push(await planUnconfigureFile(path, record));
   return files;
 }
 
@@ -31,8 +32,13 @@ export async function planUnconfigureFile(path: string, record: FileRecord): Pro
     }
   }
   const after = removeOurs(file.text, record, path);
-  if (record.created && isEmpty(after, record)) return { ...base, after: undefined, summary: 'configure created it; nothing else is in it' };
-  return { ...base, after, summary: after === file.text ? 'nothing of ours left in it' : 'only our entries removed, the rest kept as it is' };
+  if (record.created && isEmpty(after, record))
+    return { ...base, after: undefined, summary: 'configure created it; nothing else is in it' };
+  return {
+    ...base,
+    after,
+    summary: after === file.text ? 'nothing of ours left in it' : 'only our entries removed, the rest kept as it is',
+  };
 }
 
 function removeOurs(text: string, record: FileRecord, label: string): string {
@@ -44,7 +50,8 @@ function removeOurs(text: string, record: FileRecord, label: string): string {
 }
 
 function isEmpty(text: string, record: FileRecord): boolean {
-  if (record.ownership.kind === 'toml-block' || record.ownership.kind === 'containerd-config') return text.trim() === '';
+  if (record.ownership.kind === 'toml-block' || record.ownership.kind === 'containerd-config')
+    return text.trim() === '';
   try {
     return Object.keys(parseJsonObject(text, record.label)).length === 0;
   } catch {

@@ -37,7 +37,8 @@ function diffLines(a: string[], b: string[]): Op[] {
   let j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && a[i] === b[j]) ops.push({ kind: ' ', line: a[i++]!, aIndex: i, bIndex: ++j });
-    else if (i < n && (j >= m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) ops.push({ kind: '-', line: a[i++]!, aIndex: i, bIndex: j });
+    else if (i < n && (j >= m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!))
+      ops.push({ kind: '-', line: a[i++]!, aIndex: i, bIndex: j });
     else ops.push({ kind: '+', line: b[j++]!, aIndex: i, bIndex: j });
   }
   return ops;

@@ -6,11 +6,19 @@ import { setupLockPath, takeSetupLock } from './setup-lock.ts';
 // however the run ends (a killed run leaves it to be taken over). A dry run writes nothing,
 // so it runs without the lock and creates no state directory. Either way the output names
 // the lock file, as it names every file the run writes.
-export async function withSetupLock(options: SetupOptions, command: 'configure' | 'unconfigure', ctx: CommandContext, run: () => Promise<number>): Promise<number> {
+export async function withSetupLock(
+  options: SetupOptions,
+  command: 'configure' | 'unconfigure',
+  ctx: CommandContext,
+  run: () => Promise<number>,
+): Promise<number> {
   const path = setupLockPath(options.stateDir);
   if (options.dryRun) {
     const code = await run();
-    await write(ctx.stdout, `setup lock ${path}: would be held while ${command} runs (one configure or unconfigure at a time)\n`);
+    await write(
+      ctx.stdout,
+      `setup lock ${path}: would be held while ${command} runs (one configure or unconfigure at a time)\n`,
+    );
     return code;
   }
   const release = await takeSetupLock(options.stateDir, { command, waitMs: options.lockWaitMs, stderr: ctx.stderr });
@@ -20,6 +28,9 @@ export async function withSetupLock(options: SetupOptions, command: 'configure' 
   } finally {
     await release();
   }
-  await write(ctx.stdout, `setup lock ${path}: held while this ${command} ran, then removed (one configure or unconfigure at a time)\n`);
+  await write(
+    ctx.stdout,
+    `setup lock ${path}: held while this ${command} ran, then removed (one configure or unconfigure at a time)\n`,
+  );
   return code;
 }

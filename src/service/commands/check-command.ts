@@ -18,7 +18,12 @@ const USAGE = 'usage: dstack-registry-auth check [--registry HOST]';
 export const checkCommand: Command = async (ctx) => {
   let flags;
   try {
-    flags = parseArgs({ args: ctx.argv, options: { registry: { type: 'string' } }, strict: true, allowPositionals: false }).values;
+    flags = parseArgs({
+      args: ctx.argv,
+      options: { registry: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (error) {
     await write(ctx.stderr, `dstack-registry-auth check: ${oneLine(error)}\n${USAGE}\n`);
     return 2;
@@ -29,7 +34,10 @@ export const checkCommand: Command = async (ctx) => {
     if (flags.registry !== undefined) {
       const key = normalizeRegistryKey(flags.registry);
       registries = registries.filter((entry) => entry.key === key || entry.aliases.includes(key));
-      if (registries.length === 0) throw new Error(`registry ${key} is not configured for this service; check the name, or list it in DSTACK_REGISTRY_AUTH_CONFIG`);
+      if (registries.length === 0)
+        throw new Error(
+          `registry ${key} is not configured for this service; check the name, or list it in DSTACK_REGISTRY_AUTH_CONFIG`,
+        );
     }
   } catch (error) {
     if (!isCodedError(error) && !(error instanceof Error)) throw error;
@@ -40,7 +48,13 @@ export const checkCommand: Command = async (ctx) => {
     await write(ctx.stdout, 'no registries are configured: hosts pull anonymously\n');
     return 0;
   }
-  const cloud = createCloudSources({ registries, env: ctx.env, clock: () => new Date(), metrics: createMetrics(), log: () => {} });
+  const cloud = createCloudSources({
+    registries,
+    env: ctx.env,
+    clock: () => new Date(),
+    metrics: createMetrics(),
+    log: () => {},
+  });
   let failed = 0;
   for (const entry of registries) {
     const line = await checkEntry(entry, cloud[entry.source as keyof typeof cloud]);

@@ -21,7 +21,12 @@ export const issueTokenCommand: Command = async (ctx) => {
     try {
       values = parseArgs({
         args: ctx.argv,
-        options: { instance: { type: 'string' }, project: { type: 'string' }, ttl: { type: 'string' }, 'data-dir': { type: 'string' } },
+        options: {
+          instance: { type: 'string' },
+          project: { type: 'string' },
+          ttl: { type: 'string' },
+          'data-dir': { type: 'string' },
+        },
         strict: true,
         allowPositionals: false,
       }).values;
@@ -32,14 +37,30 @@ export const issueTokenCommand: Command = async (ctx) => {
       usage = true;
       throw error;
     }
-    const config = await loadServiceConfig(ctx.env, values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {});
-    const ttlSeconds = values.ttl === undefined ? config.instanceTokenTtlSeconds : checkInstanceTokenTtl(parseDuration(values.ttl, '--ttl'), '--ttl', 'config_invalid');
+    const config = await loadServiceConfig(
+      ctx.env,
+      values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {},
+    );
+    const ttlSeconds =
+      values.ttl === undefined
+        ? config.instanceTokenTtlSeconds
+        : checkInstanceTokenTtl(parseDuration(values.ttl, '--ttl'), '--ttl', 'config_invalid');
     await ensureDataDir(config.dataDir);
     const keys = await loadKeyRing({ dataDir: config.dataDir, name: 'instance', alg: 'EdDSA', env: ctx.env });
-    const claims = { instance: values.instance, project: values.project ?? DEFAULT_PROJECT, ttlSeconds, issuer: config.issuerName };
+    const claims = {
+      instance: values.instance,
+      project: values.project ?? DEFAULT_PROJECT,
+      ttlSeconds,
+      issuer: config.issuerName,
+    };
     const now = new Date();
     const { token } = await mintInstanceToken(keys, claims, now);
-    recordInAuditFile(config.auditLogPath, now, { event: 'token_issued', outcome: 'granted', instance: claims.instance, project: claims.project });
+    recordInAuditFile(config.auditLogPath, now, {
+      event: 'token_issued',
+      outcome: 'granted',
+      instance: claims.instance,
+      project: claims.project,
+    });
     await write(ctx.stdout, `${token}\n`);
     return 0;
   } catch (error) {

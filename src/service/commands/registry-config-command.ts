@@ -23,7 +23,12 @@ export const registryConfigCommand: Command = async (ctx) => {
   try {
     flags = parseArgs({
       args: ctx.argv,
-      options: { registry: { type: 'string' }, out: { type: 'string' }, 'data-dir': { type: 'string' }, realm: { type: 'string' } },
+      options: {
+        registry: { type: 'string' },
+        out: { type: 'string' },
+        'data-dir': { type: 'string' },
+        realm: { type: 'string' },
+      },
       strict: true,
       allowPositionals: false,
     }).values;
@@ -33,21 +38,50 @@ export const registryConfigCommand: Command = async (ctx) => {
     return 2;
   }
   try {
-    const config = await loadServiceConfig(ctx.env, flags['data-dir'] !== undefined ? { dataDir: flags['data-dir'] } : {});
+    const config = await loadServiceConfig(
+      ctx.env,
+      flags['data-dir'] !== undefined ? { dataDir: flags['data-dir'] } : {},
+    );
     const registry = issuerRegistry(config, flags.registry);
     await ensureDataDir(config.dataDir);
-    const keys = await loadRegistrySigningKeys({ dataDir: config.dataDir, env: ctx.env, issuerName: config.issuerName });
+    const keys = await loadRegistrySigningKeys({
+      dataDir: config.dataDir,
+      env: ctx.env,
+      issuerName: config.issuerName,
+    });
     const outDir = resolve(ctx.cwd, flags.out ?? '.');
     const bundlePath = join(outDir, BUNDLE_FILE);
     await makeDirectory(outDir, 0o755).catch((error: NodeJS.ErrnoException) => {
-      throw new CodedError('config_invalid', `--out: cannot create ${outDir} (${error.code ?? 'error'}); choose a directory this user can create and write`);
+      throw new CodedError(
+        'config_invalid',
+        `--out: cannot create ${outDir} (${error.code ?? 'error'}); choose a directory this user can create and write`,
+      );
     });
     await atomicWrite(bundlePath, certificateBundle(keys), { mode: 0o644 });
     const realm = flags.realm ?? `${config.publicUrl.replace(/\/+$/, '')}/v1/token`;
-    await write(ctx.stdout, authSnippet({ registry: registry.key, realm, service: registry.issuer!.service, issuer: config.issuerName, rootcertbundle: bundlePath }));
-    await write(ctx.stderr, `wrote ${bundlePath} (${keys.all.length} certificate${keys.all.length === 1 ? '' : 's'}); restart the registry after replacing it\n`);
-    if (flags.realm === undefined && config.publicUrl === listenUrl(config.listen, config.tls !== undefined) && !ctx.env.DSTACK_REGISTRY_AUTH_PUBLIC_URL) {
-      await write(ctx.stderr, `note: the realm is the listen address ${config.publicUrl}; set DSTACK_REGISTRY_AUTH_PUBLIC_URL (or --realm) to the URL registries and engines reach this service at\n`);
+    await write(
+      ctx.stdout,
+      authSnippet({
+        registry: registry.key,
+        realm,
+        service: registry.issuer!.service,
+        issuer: config.issuerName,
+        rootcertbundle: bundlePath,
+      }),
+    );
+    await write(
+      ctx.stderr,
+      `wrote ${bundlePath} (${keys.all.length} certificate${keys.all.length === 1 ? '' : 's'}); restart the registry after replacing it\n`,
+    );
+    if (
+      flags.realm === undefined &&
+      config.publicUrl === listenUrl(config.listen, config.tls !== undefined) &&
+      !ctx.env.DSTACK_REGISTRY_AUTH_PUBLIC_URL
+    ) {
+      await write(
+        ctx.stderr,
+        `note: the realm is the listen address ${config.publicUrl}; set DSTACK_REGISTRY_AUTH_PUBLIC_URL (or --realm) to the URL registries and engines reach this service at\n`,
+      );
     }
     return 0;
   } catch (error) {
@@ -62,12 +96,19 @@ function issuerRegistry(config: ServiceConfig, requested: string): RegistryEntry
   const entry = config.registries.find((r) => r.key === key) ?? config.registries.find((r) => r.aliases.includes(key));
   const how = `set DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY=${key} with DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE=issuer, or list it in DSTACK_REGISTRY_AUTH_CONFIG with "source": "issuer"`;
   if (!entry) throw new CodedError('registry_unknown', `registry ${key} is not configured for this service; ${how}`);
-  if (entry.source !== 'issuer' || !entry.issuer) throw new CodedError('registry_not_issuer', `registry ${key} uses the ${entry.source} source, not issuer; ${how}`);
+  if (entry.source !== 'issuer' || !entry.issuer)
+    throw new CodedError('registry_not_issuer', `registry ${key} uses the ${entry.source} source, not issuer; ${how}`);
   return entry;
 }
 
 // JSON strings are valid YAML double-quoted scalars, so any path or URL pastes safely.
-export function authSnippet(values: { registry: string; realm: string; service: string; issuer: string; rootcertbundle: string }): string {
+export function authSnippet(values: {
+  registry: string;
+  realm: string;
+  service: string;
+  issuer: string;
+  rootcertbundle: string;
+}): string {
   return [
     `# Token auth for ${values.registry} by dstack-registry-auth: paste into the registry's config.yml`,
     'auth:',

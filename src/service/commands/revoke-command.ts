@@ -17,19 +17,31 @@ export const revokeCommand: Command = async (ctx) => {
   try {
     let values;
     try {
-      values = parseArgs({ args: ctx.argv, options: { instance: { type: 'string' }, 'data-dir': { type: 'string' } }, strict: true, allowPositionals: false }).values;
+      values = parseArgs({
+        args: ctx.argv,
+        options: { instance: { type: 'string' }, 'data-dir': { type: 'string' } },
+        strict: true,
+        allowPositionals: false,
+      }).values;
       if (values.instance === undefined) throw new Error('--instance is required');
       checkName(values.instance, 'instance', 'usage');
     } catch (error) {
       usage = true;
       throw error;
     }
-    const config = await loadServiceConfig(ctx.env, values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {});
+    const config = await loadServiceConfig(
+      ctx.env,
+      values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {},
+    );
     if (!config.databaseUrl) await ensureDataDir(config.dataDir);
     // A store file moved or restored into place is refused: a running service may still read
     // the old one (sqlite-revocation-store.ts). Merged copies are said on stderr.
     const notices: string[] = [];
-    const store = await openRevocationStore({ dataDir: config.dataDir, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), embedded: { foreignFile: 'refuse', notice: (line) => notices.push(line) } });
+    const store = await openRevocationStore({
+      dataDir: config.dataDir,
+      ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+      embedded: { foreignFile: 'refuse', notice: (line) => notices.push(line) },
+    });
     for (const line of notices) await write(ctx.stderr, `dstack-registry-auth revoke: ${line}\n`);
     const at = new Date();
     try {

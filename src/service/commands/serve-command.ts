@@ -24,13 +24,24 @@ export const serveCommand: Command = async (ctx) => {
 export async function runServe(ctx: CommandContext, stop: AbortSignal): Promise<number> {
   let flags;
   try {
-    flags = parseArgs({ args: ctx.argv, options: { listen: { type: 'string' }, 'data-dir': { type: 'string' }, 'plain-http': { type: 'boolean' } }, strict: true, allowPositionals: false }).values;
+    flags = parseArgs({
+      args: ctx.argv,
+      options: { listen: { type: 'string' }, 'data-dir': { type: 'string' }, 'plain-http': { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (error) {
-    await write(ctx.stderr, `dstack-registry-auth serve: ${oneLine(error)}\nusage: dstack-registry-auth serve [--listen HOST:PORT] [--data-dir DIR] [--plain-http]\n`);
+    await write(
+      ctx.stderr,
+      `dstack-registry-auth serve: ${oneLine(error)}\nusage: dstack-registry-auth serve [--listen HOST:PORT] [--data-dir DIR] [--plain-http]\n`,
+    );
     return 2;
   }
   const log = (line: string) => void write(ctx.stderr, `dstack-registry-auth: ${line}\n`).catch(() => {});
-  for (const name of unknownSettings(ctx.env)) log(`warning: ${name} is not a setting of this service and is ignored; check its spelling (docs/service.md lists them)`);
+  for (const name of unknownSettings(ctx.env))
+    log(
+      `warning: ${name} is not a setting of this service and is ignored; check its spelling (docs/service.md lists them)`,
+    );
   let service;
   let running;
   try {
@@ -43,7 +54,8 @@ export async function runServe(ctx: CommandContext, stop: AbortSignal): Promise<
     service = await buildService(config, { env: ctx.env, auditStream: ctx.stderr, log });
     compactHeap();
     running = await startServer(service.handler, config);
-    const publicUrl = config.publicUrl === listenUrl(config.listen, config.tls !== undefined) ? running.url : config.publicUrl;
+    const publicUrl =
+      config.publicUrl === listenUrl(config.listen, config.tls !== undefined) ? running.url : config.publicUrl;
     if (publicUrl !== running.url) log(`public URL ${publicUrl} (token realm ${publicUrl}/v1/token)`);
   } catch (error) {
     await service?.close().catch(() => {});
@@ -52,7 +64,9 @@ export async function runServe(ctx: CommandContext, stop: AbortSignal): Promise<
     return 2;
   }
   await write(ctx.stderr, `dstack-registry-auth listening on ${running.url}\n`);
-  await new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true })));
+  await new Promise<void>((resolve) =>
+    stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true }),
+  );
   log('stopping');
   await running.close();
   await service.close();

@@ -39,10 +39,21 @@ export function ecrEntry(base: Base, raw: CloudSettings, where: string): Registr
   const account = raw.account ?? named?.account;
   const region = raw.region ?? named?.region;
   if (account === undefined || region === undefined) {
-    throw new CodedError('config_invalid', `${where}: ${base.key} is not an ECR name (<account>.dkr.ecr.<region>.amazonaws.com); set ${where}.account and ${where}.region`);
+    throw new CodedError(
+      'config_invalid',
+      `${where}: ${base.key} is not an ECR name (<account>.dkr.ecr.<region>.amazonaws.com); set ${where}.account and ${where}.region`,
+    );
   }
-  if (!/^\d{12}$/.test(account)) throw new CodedError('config_invalid', `${where}.account: "${printable(account, 20)}" is not a 12-digit AWS account id`);
-  if (!/^[a-z]{2}(?:-[a-z]+)+-\d+$/.test(region)) throw new CodedError('config_invalid', `${where}.region: "${printable(region, 30)}" is not an AWS region such as us-east-1`);
+  if (!/^\d{12}$/.test(account))
+    throw new CodedError(
+      'config_invalid',
+      `${where}.account: "${printable(account, 20)}" is not a 12-digit AWS account id`,
+    );
+  if (!/^[a-z]{2}(?:-[a-z]+)+-\d+$/.test(region))
+    throw new CodedError(
+      'config_invalid',
+      `${where}.region: "${printable(region, 30)}" is not an AWS region such as us-east-1`,
+    );
   return { ...base, source: 'ecr', ecr: { account, region } };
 }
 
@@ -52,8 +63,19 @@ export function garEntry(base: Base, raw: CloudSettings, where: string): Registr
   refuseDockerHub(base, where, 'gar');
   refuseOthers(raw, where, 'gar', ['account', 'region', 'tenant']);
   const tokenUrl = raw.tokenUrl === undefined ? undefined : checkHttpUrl(raw.tokenUrl, `${where}.tokenUrl`);
-  if (tokenUrl !== undefined && raw.keyFile === undefined) throw new CodedError('config_invalid', `${where}.tokenUrl applies to a service-account key file; set ${where}.keyFile too, or drop tokenUrl`);
-  return { ...base, source: 'gar', gar: { ...(raw.keyFile !== undefined ? { keyFile: raw.keyFile } : {}), ...(tokenUrl !== undefined ? { tokenUrl } : {}) } };
+  if (tokenUrl !== undefined && raw.keyFile === undefined)
+    throw new CodedError(
+      'config_invalid',
+      `${where}.tokenUrl applies to a service-account key file; set ${where}.keyFile too, or drop tokenUrl`,
+    );
+  return {
+    ...base,
+    source: 'gar',
+    gar: {
+      ...(raw.keyFile !== undefined ? { keyFile: raw.keyFile } : {}),
+      ...(tokenUrl !== undefined ? { tokenUrl } : {}),
+    },
+  };
 }
 
 // An `acr` registry: the server's Entra ID identity (a client secret or certificate in the
@@ -62,20 +84,31 @@ export function garEntry(base: Base, raw: CloudSettings, where: string): Registr
 export function acrEntry(base: Base, raw: CloudSettings, where: string): RegistryEntry {
   refuseDockerHub(base, where, 'acr');
   refuseOthers(raw, where, 'acr', ['account', 'region', 'keyFile', 'tokenUrl']);
-  if (raw.tenant !== undefined && !/^[A-Za-z0-9.-]{1,100}$/.test(raw.tenant)) throw new CodedError('config_invalid', `${where}.tenant: "${printable(raw.tenant, 40)}" is not a tenant id or domain`);
+  if (raw.tenant !== undefined && !/^[A-Za-z0-9.-]{1,100}$/.test(raw.tenant))
+    throw new CodedError(
+      'config_invalid',
+      `${where}.tenant: "${printable(raw.tenant, 40)}" is not a tenant id or domain`,
+    );
   return { ...base, source: 'acr', acr: { ...(raw.tenant !== undefined ? { tenant: raw.tenant } : {}) } };
 }
 
 // Docker Hub takes no cloud identity; its pull-through cache in the cloud is the registry to name.
 function refuseDockerHub(base: Base, where: string, source: string): void {
-  if (isDockerHubKey(base.key)) throw new CodedError('config_invalid', `${where}: source ${source} cannot serve Docker Hub; name the cloud registry (its pull-through cache) and set mirror`);
+  if (isDockerHubKey(base.key))
+    throw new CodedError(
+      'config_invalid',
+      `${where}: source ${source} cannot serve Docker Hub; name the cloud registry (its pull-through cache) and set mirror`,
+    );
 }
 
 // A password on a cloud source would be ignored, and the operator would think it is used.
 function refuseOthers(raw: CloudSettings, where: string, source: string, foreign: (keyof CloudSettings)[]): void {
   for (const key of ['username', 'password', 'passwordEnv', 'credentialTtl', ...foreign] as const) {
     if (raw[key] !== undefined) {
-      throw new CodedError('config_invalid', `${where}.${key} does not apply to source ${source}: the service mints the credential with its own cloud identity (docs/cloud-registries.md)`);
+      throw new CodedError(
+        'config_invalid',
+        `${where}.${key} does not apply to source ${source}: the service mints the credential with its own cloud identity (docs/cloud-registries.md)`,
+      );
     }
   }
 }
@@ -83,6 +116,10 @@ function refuseOthers(raw: CloudSettings, where: string, source: string, foreign
 // The cloud settings on a source that does not read them.
 export function refuseCloudSettings(raw: CloudSettings, where: string, source: string): void {
   for (const key of ['account', 'region', 'keyFile', 'tokenUrl', 'tenant'] as const) {
-    if (raw[key] !== undefined) throw new CodedError('config_invalid', `${where}.${key} applies to the cloud sources (ecr, gar, acr), not ${source}`);
+    if (raw[key] !== undefined)
+      throw new CodedError(
+        'config_invalid',
+        `${where}.${key} applies to the cloud sources (ecr, gar, acr), not ${source}`,
+      );
   }
 }

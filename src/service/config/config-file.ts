@@ -59,18 +59,52 @@ export interface ConfigFile {
 type Kind = 'string' | 'boolean' | 'string[]' | 'boolean|string' | 'repositories';
 
 const TOP_LEVEL: Record<string, Kind> = {
-  listen: 'string', dataDir: 'string', publicUrl: 'string', plainHttp: 'boolean', tlsCert: 'string', tlsKey: 'string',
-  adminToken: 'string', issuer: 'string', instanceTokenTtl: 'string', credentialTtl: 'string', ticketTtl: 'string',
-  registryTokenTtl: 'string', databaseUrl: 'string', auditLog: 'string', defaultSource: 'string', defaultService: 'string',
-  defaultMirrorUrl: 'string', defaultProjects: 'string[]', defaultUpstreamUrl: 'string', defaultLibrary: 'string',
-  defaultRealms: 'string[]', mirrorEndpoint: 'boolean',
+  listen: 'string',
+  dataDir: 'string',
+  publicUrl: 'string',
+  plainHttp: 'boolean',
+  tlsCert: 'string',
+  tlsKey: 'string',
+  adminToken: 'string',
+  issuer: 'string',
+  instanceTokenTtl: 'string',
+  credentialTtl: 'string',
+  ticketTtl: 'string',
+  registryTokenTtl: 'string',
+  databaseUrl: 'string',
+  auditLog: 'string',
+  defaultSource: 'string',
+  defaultService: 'string',
+  defaultMirrorUrl: 'string',
+  defaultProjects: 'string[]',
+  defaultUpstreamUrl: 'string',
+  defaultLibrary: 'string',
+  defaultRealms: 'string[]',
+  mirrorEndpoint: 'boolean',
 };
 
 const REGISTRY: Record<string, Kind> = {
-  registry: 'string', source: 'string', username: 'string', password: 'string', passwordEnv: 'string', projects: 'string[]',
-  service: 'string', anonymousPull: 'boolean', repositories: 'repositories', ticketTtl: 'string', tokenTtl: 'string',
-  credentialTtl: 'string', mirror: 'boolean|string', upstream: 'string', library: 'string', realms: 'string[]',
-  account: 'string', region: 'string', keyFile: 'string', tokenUrl: 'string', tenant: 'string',
+  registry: 'string',
+  source: 'string',
+  username: 'string',
+  password: 'string',
+  passwordEnv: 'string',
+  projects: 'string[]',
+  service: 'string',
+  anonymousPull: 'boolean',
+  repositories: 'repositories',
+  ticketTtl: 'string',
+  tokenTtl: 'string',
+  credentialTtl: 'string',
+  mirror: 'boolean|string',
+  upstream: 'string',
+  library: 'string',
+  realms: 'string[]',
+  account: 'string',
+  region: 'string',
+  keyFile: 'string',
+  tokenUrl: 'string',
+  tenant: 'string',
 };
 
 // Reads and shape-checks the file; unknown keys are errors, so a typo cannot silently drop a setting.
@@ -81,7 +115,10 @@ export async function readConfigFile(path: string): Promise<ConfigFile> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new CodedError('config_invalid', `${setting}: cannot read the file (${code}); point the variable at a readable JSON file`);
+    throw new CodedError(
+      'config_invalid',
+      `${setting}: cannot read the file (${code}); point the variable at a readable JSON file`,
+    );
   }
   let data: unknown;
   try {
@@ -93,7 +130,9 @@ export async function readConfigFile(path: string): Promise<ConfigFile> {
   for (const [key, value] of Object.entries(data)) {
     if (key === 'registries') {
       if (!Array.isArray(value)) throw bad(setting, key, 'must be a list of registries');
-      value.forEach((entry, index) => checkRegistry(setting, `registries[${index}]`, entry));
+      value.forEach((entry, index) => {
+        checkRegistry(setting, `registries[${index}]`, entry);
+      });
       continue;
     }
     if (key === 'kubernetes') continue;
@@ -112,18 +151,28 @@ function checkRegistry(setting: string, where: string, entry: unknown): void {
     checkKind(setting, `${where}.${key}`, value, kind);
   }
   if (typeof entry.registry !== 'string') throw bad(setting, `${where}.registry`, 'is required');
-  if (typeof entry.source !== 'string') throw bad(setting, `${where}.source`, 'is required (static, issuer, broker, ecr, gar or acr)');
+  if (typeof entry.source !== 'string')
+    throw bad(setting, `${where}.source`, 'is required (static, issuer, broker, ecr, gar or acr)');
 }
 
 function checkKind(setting: string, where: string, value: unknown, kind: Kind): void {
   const isStrings = (v: unknown) => Array.isArray(v) && v.every((item) => typeof item === 'string');
   const ok =
-    kind === 'string' ? typeof value === 'string'
-    : kind === 'boolean' ? typeof value === 'boolean'
-    : kind === 'string[]' ? isStrings(value)
-    : kind === 'boolean|string' ? typeof value === 'boolean' || typeof value === 'string'
-    : isStrings(value) || (isObject(value) && Object.values(value).every(isStrings));
-  if (!ok) throw bad(setting, where, `must be ${kind === 'repositories' ? 'a list of patterns or an object of project → patterns' : kind.replace('|', ' or ')}`);
+    kind === 'string'
+      ? typeof value === 'string'
+      : kind === 'boolean'
+        ? typeof value === 'boolean'
+        : kind === 'string[]'
+          ? isStrings(value)
+          : kind === 'boolean|string'
+            ? typeof value === 'boolean' || typeof value === 'string'
+            : isStrings(value) || (isObject(value) && Object.values(value).every(isStrings));
+  if (!ok)
+    throw bad(
+      setting,
+      where,
+      `must be ${kind === 'repositories' ? 'a list of patterns or an object of project → patterns' : kind.replace('|', ' or ')}`,
+    );
 }
 
 function bad(setting: string, where: string, why: string): CodedError {

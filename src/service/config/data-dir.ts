@@ -7,6 +7,9 @@ export async function ensureDataDir(dataDir: string): Promise<void> {
     await makeDirectory(dataDir, 0o700);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new CodedError('config_invalid', `--data-dir (or DSTACK_REGISTRY_AUTH_DATA_DIR): cannot create the data directory ${dataDir} (${code}); choose a directory this user can create and write`);
+    throw new CodedError(
+      'config_invalid',
+      `--data-dir (or DSTACK_REGISTRY_AUTH_DATA_DIR): cannot create the data directory ${dataDir} (${code}); choose a directory this user can create and write`,
+    );
   }
 }

@@ -9,10 +9,15 @@ export function checkHttpUrl(value: string, settingName: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new CodedError('config_invalid', `${settingName}: "${printable(redactUrl(value))}" is not a URL; use https://host[:port]`);
+    throw new CodedError(
+      'config_invalid',
+      `${settingName}: "${printable(redactUrl(value))}" is not a URL; use https://host[:port]`,
+    );
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new CodedError('config_invalid', `${settingName}: use an http:// or https:// URL`);
-  if (url.username || url.password) throw new CodedError('config_invalid', `${settingName}: credentials in the URL are not allowed`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new CodedError('config_invalid', `${settingName}: use an http:// or https:// URL`);
+  if (url.username || url.password)
+    throw new CodedError('config_invalid', `${settingName}: credentials in the URL are not allowed`);
   return value.replace(/\/+$/, '');
 }
 

@@ -24,10 +24,16 @@ export function checkUpstreamUrl(value: string, setting: string): string {
   const checked = checkHttpUrl(value, setting);
   const url = new URL(checked);
   if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '') {
-    throw new CodedError('config_invalid', `${setting}: give scheme://host[:port] only (the registry API's origin; "/v2/" is added), not "${url.pathname.slice(0, 60)}"`);
+    throw new CodedError(
+      'config_invalid',
+      `${setting}: give scheme://host[:port] only (the registry API's origin; "/v2/" is added), not "${url.pathname.slice(0, 60)}"`,
+    );
   }
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    throw new CodedError('config_invalid', `${setting}: use https:// (plain http only for a loopback registry): the token realm that receives the password is read from this URL's answer`);
+    throw new CodedError(
+      'config_invalid',
+      `${setting}: use https:// (plain http only for a loopback registry): the token realm that receives the password is read from this URL's answer`,
+    );
   }
   return url.origin;
 }
@@ -41,5 +47,8 @@ export function hasPathPrefix(mirrorUrl: string): boolean {
 
 export function libraryMode(value: string, setting: string): LibraryMode {
   if (isLibraryMode(value)) return value;
-  throw new CodedError('config_invalid', `${setting}: "${value.slice(0, 20)}" is not a library mode; use keep (library/python), strip (python) or both`);
+  throw new CodedError(
+    'config_invalid',
+    `${setting}: "${value.slice(0, 20)}" is not a library mode; use keep (library/python), strip (python) or both`,
+  );
 }

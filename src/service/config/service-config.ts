@@ -59,22 +59,37 @@ export async function loadServiceConfig(
     return parseDuration(found?.value ?? fallback, found?.setting ?? PREFIX + envName, maxSeconds);
   };
 
-  const listenSetting = overrides.listen !== undefined ? { value: overrides.listen, setting: '--listen' } : setting('LISTEN', 'listen');
+  const listenSetting =
+    overrides.listen !== undefined ? { value: overrides.listen, setting: '--listen' } : setting('LISTEN', 'listen');
   const listen = checkListen(listenSetting?.value ?? DEFAULT_LISTEN, listenSetting?.setting ?? `${PREFIX}LISTEN`);
   const dataDir = overrides.dataDir ?? setting('DATA_DIR', 'dataDir')?.value ?? DEFAULT_DATA_DIR;
-  const plainHttp = overrides.plainHttp === true || (flag(env[`${PREFIX}PLAIN_HTTP`], `${PREFIX}PLAIN_HTTP`) ?? file.plainHttp === true);
+  const plainHttp =
+    overrides.plainHttp === true ||
+    (flag(env[`${PREFIX}PLAIN_HTTP`], `${PREFIX}PLAIN_HTTP`) ?? file.plainHttp === true);
   const cert = setting('TLS_CERT', 'tlsCert');
   const key = setting('TLS_KEY', 'tlsKey');
-  if (cert && !key) throw new CodedError('config_invalid', `${cert.setting} is set but ${PREFIX}TLS_KEY is not; set both for HTTPS`);
-  if (key && !cert) throw new CodedError('config_invalid', `${key.setting} is set but ${PREFIX}TLS_CERT is not; set both for HTTPS`);
+  if (cert && !key)
+    throw new CodedError('config_invalid', `${cert.setting} is set but ${PREFIX}TLS_KEY is not; set both for HTTPS`);
+  if (key && !cert)
+    throw new CodedError('config_invalid', `${key.setting} is set but ${PREFIX}TLS_CERT is not; set both for HTTPS`);
   const tls = cert && key ? { certFile: cert.value, keyFile: key.value } : undefined;
   const publicUrlSetting = setting('PUBLIC_URL', 'publicUrl');
-  const publicUrl = publicUrlSetting ? checkHttpUrl(publicUrlSetting.value, publicUrlSetting.setting) : listenUrl(listen, tls !== undefined);
+  const publicUrl = publicUrlSetting
+    ? checkHttpUrl(publicUrlSetting.value, publicUrlSetting.setting)
+    : listenUrl(listen, tls !== undefined);
   const adminToken = setting('ADMIN_TOKEN', 'adminToken');
-  if (adminToken && adminToken.value.length < 16) throw new CodedError('config_invalid', `${adminToken.setting} is shorter than 16 characters; use a long random value (openssl rand -hex 32)`);
+  if (adminToken && adminToken.value.length < 16)
+    throw new CodedError(
+      'config_invalid',
+      `${adminToken.setting} is shorter than 16 characters; use a long random value (openssl rand -hex 32)`,
+    );
   const databaseUrl = setting('DATABASE_URL', 'databaseUrl');
   const auditLog = setting('AUDIT_LOG', 'auditLog');
-  if (databaseUrl && !isPostgresUrl(databaseUrl.value)) throw new CodedError('config_invalid', `${databaseUrl.setting} must be a postgres:// or postgresql:// connection URL`);
+  if (databaseUrl && !isPostgresUrl(databaseUrl.value))
+    throw new CodedError(
+      'config_invalid',
+      `${databaseUrl.setting} must be a postgres:// or postgresql:// connection URL`,
+    );
 
   const ttls: DefaultTtls = {
     credentialTtlSeconds: duration('CREDENTIAL_TTL', 'credentialTtl', '10m', MAX_SHORT_LIFETIME_SECONDS),
@@ -83,8 +98,12 @@ export async function loadServiceConfig(
   };
   const registries = resolveRegistries(env, file, configPath, ttls, setting);
   const issuerName = setting('ISSUER', 'issuer')?.value ?? DEFAULT_ISSUER;
-  const kubernetes = file.kubernetes === undefined ? undefined : parseKubernetesConfig(file.kubernetes, `DSTACK_REGISTRY_AUTH_CONFIG (${configPath})`, issuerName);
-  const mirrorEndpoint = flag(env[`${PREFIX}MIRROR_ENDPOINT`], `${PREFIX}MIRROR_ENDPOINT`) ?? file.mirrorEndpoint === true;
+  const kubernetes =
+    file.kubernetes === undefined
+      ? undefined
+      : parseKubernetesConfig(file.kubernetes, `DSTACK_REGISTRY_AUTH_CONFIG (${configPath})`, issuerName);
+  const mirrorEndpoint =
+    flag(env[`${PREFIX}MIRROR_ENDPOINT`], `${PREFIX}MIRROR_ENDPOINT`) ?? file.mirrorEndpoint === true;
 
   return {
     listen,
@@ -94,7 +113,11 @@ export async function loadServiceConfig(
     ...(tls ? { tls } : {}),
     ...(adminToken ? { adminToken: new Secret(adminToken.value) } : {}),
     issuerName,
-    instanceTokenTtlSeconds: checkInstanceTokenTtl(duration('INSTANCE_TOKEN_TTL', 'instanceTokenTtl', '30d'), setting('INSTANCE_TOKEN_TTL', 'instanceTokenTtl')?.setting ?? `${PREFIX}INSTANCE_TOKEN_TTL`, 'config_invalid'),
+    instanceTokenTtlSeconds: checkInstanceTokenTtl(
+      duration('INSTANCE_TOKEN_TTL', 'instanceTokenTtl', '30d'),
+      setting('INSTANCE_TOKEN_TTL', 'instanceTokenTtl')?.setting ?? `${PREFIX}INSTANCE_TOKEN_TTL`,
+      'config_invalid',
+    ),
     ...(databaseUrl ? { databaseUrl: databaseUrl.value } : {}),
     ...(auditLog ? { auditLogPath: auditLog.value } : {}),
     mirrorEndpoint,
@@ -111,14 +134,31 @@ function resolveRegistries(
   setting: (envName: string, key: keyof ConfigFile) => { value: string; setting: string } | undefined,
 ): RegistryEntry[] {
   const projectsVar = nonEmpty(env[`${PREFIX}DEFAULT_PROJECTS`]);
-  const projects = projectsVar !== undefined ? projectsVar.split(',').map((p) => p.trim()).filter(Boolean) : file.defaultProjects;
+  const projects =
+    projectsVar !== undefined
+      ? projectsVar
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean)
+      : file.defaultProjects;
   const service = setting('DEFAULT_SERVICE', 'defaultService')?.value;
   const source = setting('DEFAULT_SOURCE', 'defaultSource');
   const mirrorUrl = setting('DEFAULT_MIRROR_URL', 'defaultMirrorUrl');
   const upstreamUrl = setting('DEFAULT_UPSTREAM_URL', 'defaultUpstreamUrl');
   const library = setting('DEFAULT_LIBRARY', 'defaultLibrary');
   const realmsVar = nonEmpty(env[`${PREFIX}DEFAULT_REALMS`]);
-  const realms = realmsVar !== undefined ? { value: realmsVar.split(',').map((r) => r.trim()).filter(Boolean), setting: `${PREFIX}DEFAULT_REALMS` } : file.defaultRealms ? { value: file.defaultRealms, setting: 'defaultRealms' } : undefined;
+  const realms =
+    realmsVar !== undefined
+      ? {
+          value: realmsVar
+            .split(',')
+            .map((r) => r.trim())
+            .filter(Boolean),
+          setting: `${PREFIX}DEFAULT_REALMS`,
+        }
+      : file.defaultRealms
+        ? { value: file.defaultRealms, setting: 'defaultRealms' }
+        : undefined;
   const registry = nonEmpty(env.DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY);
   const username = nonEmpty(env.DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME);
   const password = nonEmpty(env.DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD);
@@ -139,14 +179,25 @@ function resolveRegistries(
     },
     ttls,
   );
-  const defaultServiceSetting = setting('DEFAULT_SERVICE', 'defaultService')?.setting ?? `${PREFIX}DEFAULT_SERVICE (default: the registry key)`;
-  if (defaultEntry) entries.push({ entry: defaultEntry, where: 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY', serviceSetting: defaultServiceSetting });
+  const defaultServiceSetting =
+    setting('DEFAULT_SERVICE', 'defaultService')?.setting ?? `${PREFIX}DEFAULT_SERVICE (default: the registry key)`;
+  if (defaultEntry)
+    entries.push({
+      entry: defaultEntry,
+      where: 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY',
+      serviceSetting: defaultServiceSetting,
+    });
   (file.registries ?? []).forEach((raw, index) => {
     const where = `registries[${index}]`;
     const prefix = `DSTACK_REGISTRY_AUTH_CONFIG (${configPath}): `;
     try {
-      const serviceSetting = raw.service === undefined ? `${where}.service (default: the registry key)` : `${where}.service`;
-      entries.push({ entry: fileRegistryEntry(raw, where, env, ttls), where: prefix + where, serviceSetting: prefix + serviceSetting });
+      const serviceSetting =
+        raw.service === undefined ? `${where}.service (default: the registry key)` : `${where}.service`;
+      entries.push({
+        entry: fileRegistryEntry(raw, where, env, ttls),
+        where: prefix + where,
+        serviceSetting: prefix + serviceSetting,
+      });
     } catch (error) {
       throw new CodedError('config_invalid', prefix + (error as Error).message);
     }
@@ -156,7 +207,11 @@ function resolveRegistries(
   for (const { entry, where } of entries) {
     for (const key of [entry.key, ...entry.aliases]) {
       const first = owner.get(key);
-      if (first !== undefined) throw new CodedError('config_invalid', `${where}: registry key ${key} is already served by ${first}; each registry (and the Docker Hub mirror) may be configured once`);
+      if (first !== undefined)
+        throw new CodedError(
+          'config_invalid',
+          `${where}: registry key ${key} is already served by ${first}; each registry (and the Docker Hub mirror) may be configured once`,
+        );
       owner.set(key, where);
     }
   }
@@ -198,7 +253,11 @@ export function assertTransportAllowed(config: ServiceConfig): void {
 
 function checkListen(value: string, settingName: string): string {
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value.trim());
-  if (!match || Number(match[2]) > 65535) throw new CodedError('config_invalid', `${settingName}: "${printable(value, 80)}" is not HOST:PORT (such as 127.0.0.1:8480 or 0.0.0.0:443)`);
+  if (!match || Number(match[2]) > 65535)
+    throw new CodedError(
+      'config_invalid',
+      `${settingName}: "${printable(value, 80)}" is not HOST:PORT (such as 127.0.0.1:8480 or 0.0.0.0:443)`,
+    );
   return value.trim();
 }
 
@@ -207,7 +266,10 @@ function flag(value: string | undefined, settingName: string): boolean | undefin
   if (text === undefined) return undefined;
   if (['1', 'true', 'yes', 'on'].includes(text)) return true;
   if (['0', 'false', 'no', 'off'].includes(text)) return false;
-  throw new CodedError('config_invalid', `${settingName}: "${printable(text, 20)}" is not a boolean; use true or false (on or off)`);
+  throw new CodedError(
+    'config_invalid',
+    `${settingName}: "${printable(text, 20)}" is not a boolean; use true or false (on or off)`,
+  );
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

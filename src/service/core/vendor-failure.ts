@@ -1,7 +1,14 @@
 import { CodedError } from '../../common/errors.ts';
 
 // How a vendor's answer is counted (dstack_registry_auth_cloud_token_requests_total).
-export type VendorOutcome = 'no_credentials' | 'bad_request' | 'denied' | 'throttled' | 'vendor_error' | 'unreachable' | 'bad_answer';
+export type VendorOutcome =
+  | 'no_credentials'
+  | 'bad_request'
+  | 'denied'
+  | 'throttled'
+  | 'vendor_error'
+  | 'unreachable'
+  | 'bad_answer';
 
 // A cloud vendor's API refused or failed to mint a registry credential. The message names the
 // registry, the vendor's answer (HTTP status and error name, never its body) and what the

@@ -24,37 +24,81 @@ const CLOCK_SKEW_MS = 60_000;
 // the account is allowed, the region too if the rule names regions, and the instance launched
 // within the window. Expiry dates of AWS's certificates are not checked: only their keys matter.
 export function verifyAwsEvidence(evidence: AwsEvidence, config: AwsEnrollment, now: Date): VerifiedIdentity {
-  if (typeof evidence.document !== 'string' || typeof evidence.signature !== 'string' || evidence.document.length > MAX_EVIDENCE_CHARS || evidence.signature.length > MAX_EVIDENCE_CHARS) {
-    throw new EnrollmentRefused('evidence_malformed', 'AWS evidence needs "document" and "signature" (the rsa2048 body), each a string under 8 KiB');
+  if (
+    typeof evidence.document !== 'string' ||
+    typeof evidence.signature !== 'string' ||
+    evidence.document.length > MAX_EVIDENCE_CHARS ||
+    evidence.signature.length > MAX_EVIDENCE_CHARS
+  ) {
+    throw new EnrollmentRefused(
+      'evidence_malformed',
+      'AWS evidence needs "document" and "signature" (the rsa2048 body), each a string under 8 KiB',
+    );
   }
   const der = Buffer.from(evidence.signature.replace(/-----[A-Z0-9 ]+-----/g, '').replace(/\s+/g, ''), 'base64');
   let signed;
   try {
     signed = parseSignedContent(der, 'AWS rsa2048 signature');
   } catch (error) {
-    if (isCodedError(error)) throw new EnrollmentRefused('signature_invalid', error.message.replace(/^[^:]*rejected: /, 'AWS rsa2048 signature: '));
+    if (isCodedError(error))
+      throw new EnrollmentRefused(
+        'signature_invalid',
+        error.message.replace(/^[^:]*rejected: /, 'AWS rsa2048 signature: '),
+      );
     throw error;
   }
   // Read from what was signed; compared with what was sent byte for byte once the signature holds.
   const doc = parseDocument(signed.content.toString('utf8'));
-  if (!doc) throw new EnrollmentRefused('evidence_malformed', 'the signed document lacks accountId, instanceId, region or pendingTime');
+  if (!doc)
+    throw new EnrollmentRefused(
+      'evidence_malformed',
+      'the signed document lacks accountId, instanceId, region or pendingTime',
+    );
   const keys = signingKeys(doc.region, config.additionalTrustAnchors);
   if (!keys.some((key) => signedBy(signed, key))) {
-    throw new EnrollmentRefused('signature_invalid', `the document is not signed by AWS's certificate for region ${doc.region}`, doc.instance);
+    throw new EnrollmentRefused(
+      'signature_invalid',
+      `the document is not signed by AWS's certificate for region ${doc.region}`,
+      doc.instance,
+    );
   }
   if (!signed.content.equals(Buffer.from(evidence.document, 'utf8'))) {
-    throw new EnrollmentRefused('document_mismatch', 'the document differs from the content AWS signed; send the document exactly as IMDS served it', doc.instance);
+    throw new EnrollmentRefused(
+      'document_mismatch',
+      'the document differs from the content AWS signed; send the document exactly as IMDS served it',
+      doc.instance,
+    );
   }
   const rule = config.accounts.find((a) => a.accountId === doc.accountId);
-  if (!rule) throw new EnrollmentRefused('account_not_allowed', `AWS account ${doc.accountId} is not allowed; add it to aws.accounts in the enrollment config`, doc.instance);
+  if (!rule)
+    throw new EnrollmentRefused(
+      'account_not_allowed',
+      `AWS account ${doc.accountId} is not allowed; add it to aws.accounts in the enrollment config`,
+      doc.instance,
+    );
   if (rule.regions.length > 0 && !rule.regions.includes(doc.region)) {
-    throw new EnrollmentRefused('region_not_allowed', `region ${doc.region} is not allowed for AWS account ${doc.accountId}`, doc.instance);
+    throw new EnrollmentRefused(
+      'region_not_allowed',
+      `region ${doc.region} is not allowed for AWS account ${doc.accountId}`,
+      doc.instance,
+    );
   }
   const age = now.getTime() - doc.pendingTime.getTime();
   if (age > config.pendingTimeWindowSeconds * 1000 || age < -CLOCK_SKEW_MS) {
-    throw new EnrollmentRefused('evidence_stale', `instance ${doc.instanceId} launched at ${doc.pendingTime.toISOString()}, outside the enrollment window of ${config.pendingTimeWindowSeconds}s; issue it a token with issue-token`, doc.instance);
+    throw new EnrollmentRefused(
+      'evidence_stale',
+      `instance ${doc.instanceId} launched at ${doc.pendingTime.toISOString()}, outside the enrollment window of ${config.pendingTimeWindowSeconds}s; issue it a token with issue-token`,
+      doc.instance,
+    );
   }
-  return { cloud: 'aws', account: doc.accountId, instanceId: doc.instanceId, project: rule.project, instance: doc.instance, reenroll: rule.reenroll.includes(doc.instanceId) };
+  return {
+    cloud: 'aws',
+    account: doc.accountId,
+    instanceId: doc.instanceId,
+    project: rule.project,
+    instance: doc.instance,
+    reenroll: rule.reenroll.includes(doc.instanceId),
+  };
 }
 
 interface IdentityDocument {

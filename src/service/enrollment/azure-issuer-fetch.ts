@@ -25,7 +25,9 @@ export async function fetchIssuerCertificate(cert: X509Certificate): Promise<X50
         if (size > MAX_BYTES) req.destroy(new Error('too large'));
         else chunks.push(chunk);
       });
-      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`HTTP ${res.statusCode}`))));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`HTTP ${res.statusCode}`)),
+      );
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);

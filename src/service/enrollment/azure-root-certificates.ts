@@ -3,7 +3,9 @@
 // their CA pages publish them. Pinned here: a signer that chains elsewhere is refused.
 export const AZURE_ROOT_CERTIFICATES: readonly { name: string; pem: string }[] = [
   // Valid until: 15/Jan/2038
-  { name: 'DigiCert Global Root G2', pem: `-----BEGIN CERTIFICATE-----
+  {
+    name: 'DigiCert Global Root G2',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDjjCCAnagAwIBAgIQAzrx5qcRqaC7KGSxHQn65TANBgkqhkiG9w0BAQsFADBh
 MQswCQYDVQQGEwJVUzEVMBMGA1UEChMMRGlnaUNlcnQgSW5jMRkwFwYDVQQLExB3
 d3cuZGlnaWNlcnQuY29tMSAwHgYDVQQDExdEaWdpQ2VydCBHbG9iYWwgUm9vdCBH
@@ -24,9 +26,12 @@ Fdtom/DzMNU+MeKNhJ7jitralj41E6Vf8PlwUHBHQRFXGU7Aj64GxJUTFy8bJZ91
 8rGOmaFvE7FBcf6IKshPECBV1/MUReXgRPTqh5Uykw7+U0b6LJ3/iyK5S9kJRaTe
 pLiaWN0bfVKfjllDiIGknibVb63dDcY3fe0Dkhvld1927jyNxF1WW6LZZm6zNTfl
 MrY=
------END CERTIFICATE-----` },
+-----END CERTIFICATE-----`,
+  },
   // Valid until: 10/Nov/2031
-  { name: 'DigiCert Global Root CA', pem: `-----BEGIN CERTIFICATE-----
+  {
+    name: 'DigiCert Global Root CA',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIDrzCCApegAwIBAgIQCDvgVpBCRrGhdWrJWZHHSjANBgkqhkiG9w0BAQUFADBh
 MQswCQYDVQQGEwJVUzEVMBMGA1UEChMMRGlnaUNlcnQgSW5jMRkwFwYDVQQLExB3
 d3cuZGlnaWNlcnQuY29tMSAwHgYDVQQDExdEaWdpQ2VydCBHbG9iYWwgUm9vdCBD
@@ -47,9 +52,12 @@ hMAtudXH/vTBH1jLuG2cenTnmCmrEbXjcKChzUyImZOMkXDiqw8cvpOp/2PV5Adg
 PnlUkiaY4IBIqDfv8NZ5YBberOgOzW6sRBc4L0na4UU+Krk2U886UAb3LujEV0ls
 YSEY1QSteDwsOoBrp+uvFRTp2InBuThs4pFsiv9kuXclVzDAGySj4dzp30d8tbQk
 CAUw7C29C79Fv1C5qfPrmAESrciIxpg0X40KPMbp1ZWVbd4=
------END CERTIFICATE-----` },
+-----END CERTIFICATE-----`,
+  },
   // Valid until: 10/Apr/2040
-  { name: 'Microsoft TLS RSA Root G2 (self-signed)', pem: `-----BEGIN CERTIFICATE-----
+  {
+    name: 'Microsoft TLS RSA Root G2 (self-signed)',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFgDCCA2igAwIBAgIQZIbjsmkYD79AQDkuLlNLmzANBgkqhkiG9w0BAQwFADBR
 MQswCQYDVQQGEwJVUzEeMBwGA1UEChMVTWljcm9zb2Z0IENvcnBvcmF0aW9uMSIw
 IAYDVQQDExlNaWNyb3NvZnQgVExTIFJTQSBSb290IEcyMB4XDTI1MDQxMDE4MzYz
@@ -80,9 +88,12 @@ xTOZnDVvfB+kS189DzljD/otUI6sGZT9v5fZjljMgGlAZzi2xhfrHKqvhFZSn2Al
 MnuQZvLjlzEiIsG1Oj2JFOG0kGq1MmKwljhVBvuKryqDTHrqGa3E9JQattAXUoet
 +QzlJ5xIPcay1LE+MA+TM6wC5aCgUmmg8sVILr9GwyZF5urX+Usp4ta44Em3upSv
 eM+HJyMso/L+NgtC+eHXJLur5sg=
------END CERTIFICATE-----` },
+-----END CERTIFICATE-----`,
+  },
   // Valid until: 19/Jun/2029
-  { name: 'Microsoft TLS RSA Root G2 (cross-signed by DigiCert Global Root G2)', pem: `-----BEGIN CERTIFICATE-----
+  {
+    name: 'Microsoft TLS RSA Root G2 (cross-signed by DigiCert Global Root G2)',
+    pem: `-----BEGIN CERTIFICATE-----
 MIIFiTCCBHGgAwIBAgIQCwxrLEZpF7BHc8ZH1K/AyDANBgkqhkiG9w0BAQwFADBh
 MQswCQYDVQQGEwJVUzEVMBMGA1UEChMMRGlnaUNlcnQgSW5jMRkwFwYDVQQLExB3
 d3cuZGlnaWNlcnQuY29tMSAwHgYDVQQDExdEaWdpQ2VydCBHbG9iYWwgUm9vdCBH
@@ -113,5 +124,6 @@ n+Jl1cQgUIIQj2o67RiOSImrpgn44YD8BnUWJyVaj7g6cGwYR/Bj9FMO2RU1IPOR
 PRMBoOL6JAhFVnfRZ6kxQtBX/xomvsVD2FepY/+v8zrY9ntLEKKXoc9mvmdnCfm1
 TOerGSu/Ij193sb372M4LN1WxPkJUtrf44hv1W1r9whBL44+hjGf8XxK9dZhpEZG
 KO9XurBvktjSdyXte6YpzjtyeRHU4KdUbTUrpHo=
------END CERTIFICATE-----` },
+-----END CERTIFICATE-----`,
+  },
 ];

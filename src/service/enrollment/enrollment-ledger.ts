@@ -28,14 +28,23 @@ export async function openEnrollmentLedger(dataDir: string): Promise<EnrollmentL
     closeSync(openSync(path, 'a', 0o600));
     db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
     db.exec('PRAGMA journal_mode = WAL');
-    db.exec('CREATE TABLE IF NOT EXISTS enrollments (cloud TEXT NOT NULL, account TEXT NOT NULL, instance_id TEXT NOT NULL, enrolled_at_ms INTEGER NOT NULL, times INTEGER NOT NULL, PRIMARY KEY (cloud, account, instance_id))');
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS enrollments (cloud TEXT NOT NULL, account TEXT NOT NULL, instance_id TEXT NOT NULL, enrolled_at_ms INTEGER NOT NULL, times INTEGER NOT NULL, PRIMARY KEY (cloud, account, instance_id))',
+    );
   } catch (error) {
-    throw new CodedError('store_unavailable', `cannot open the enrollment ledger ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); check that the data directory is writable`);
+    throw new CodedError(
+      'store_unavailable',
+      `cannot open the enrollment ledger ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); check that the data directory is writable`,
+    );
   }
   // One statement decides, so two hosts racing with the same evidence cannot both win.
-  const first = db.prepare('INSERT INTO enrollments (cloud, account, instance_id, enrolled_at_ms, times) VALUES (?, ?, ?, ?, 1) ON CONFLICT DO NOTHING');
+  const first = db.prepare(
+    'INSERT INTO enrollments (cloud, account, instance_id, enrolled_at_ms, times) VALUES (?, ?, ?, ?, 1) ON CONFLICT DO NOTHING',
+  );
   const nonces = createNonceStore(db, path);
-  const again = db.prepare('INSERT INTO enrollments (cloud, account, instance_id, enrolled_at_ms, times) VALUES (?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET enrolled_at_ms = excluded.enrolled_at_ms, times = times + 1');
+  const again = db.prepare(
+    'INSERT INTO enrollments (cloud, account, instance_id, enrolled_at_ms, times) VALUES (?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET enrolled_at_ms = excluded.enrolled_at_ms, times = times + 1',
+  );
   return {
     claim({ cloud, account, instanceId }, at, allowRepeat) {
       try {

@@ -18,18 +18,24 @@ export interface EnrollmentRoutes {
 
 type Verifier = (body: Record<string, unknown>, now: Date) => Promise<VerifiedIdentity>;
 
-const OFF = 'enrollment by cloud identity is off on this service; set DSTACK_REGISTRY_AUTH_ENROLLMENT_CONFIG (docs/enrollment.md)';
+const OFF =
+  'enrollment by cloud identity is off on this service; set DSTACK_REGISTRY_AUTH_ENROLLMENT_CONFIG (docs/enrollment.md)';
 
 // POST /v1/enroll {"cloud", …evidence}: a host with no token trades its cloud's signed identity
 // for an ordinary instance token (same revocation, audit and project rules as one from
 // issue-token). POST /v1/enroll/nonce {"cloud"}: a single-use nonce for the clouds whose
 // evidence can carry one. Every enrollment attempt is audited, granted or not.
-export function createEnrollmentRoutes(config: EnrollmentConfig | undefined, ledger: EnrollmentLedger | undefined, publicUrl: string): EnrollmentRoutes {
+export function createEnrollmentRoutes(
+  config: EnrollmentConfig | undefined,
+  ledger: EnrollmentLedger | undefined,
+  publicUrl: string,
+): EnrollmentRoutes {
   const audiencePrefix = `${publicUrl.replace(/\/+$/, '')}/v1/enroll?nonce=`;
   const verifiers: Record<string, Verifier> = {};
   if (config?.aws) {
     const aws = config.aws;
-    verifiers.aws = async (body, now) => verifyAwsEvidence({ document: body.document as string, signature: body.signature as string }, aws, now);
+    verifiers.aws = async (body, now) =>
+      verifyAwsEvidence({ document: body.document as string, signature: body.signature as string }, aws, now);
   }
   if (config?.gcp && ledger) {
     const gcp = createGcpVerifier({ config: config.gcp, nonces: ledger.nonces, audiencePrefix });
@@ -51,13 +57,38 @@ export function createEnrollmentRoutes(config: EnrollmentConfig | undefined, led
       cloud = typeof body.cloud === 'string' ? body.cloud.slice(0, 20) : undefined;
       identity = await verifierFor(verifiers, body.cloud)(body, deps.clock());
       const now = deps.clock();
-      if (!ledger.claim({ cloud: identity.cloud, account: identity.account, instanceId: identity.instanceId }, now, identity.reenroll)) {
-        throw new EnrollmentRefused('already_enrolled', `instance ${identity.instance} has enrolled before; its evidence is not taken twice (allow re-enrollment for it in the enrollment config, or issue-token)`, identity.instance);
+      if (
+        !ledger.claim(
+          { cloud: identity.cloud, account: identity.account, instanceId: identity.instanceId },
+          now,
+          identity.reenroll,
+        )
+      ) {
+        throw new EnrollmentRefused(
+          'already_enrolled',
+          `instance ${identity.instance} has enrolled before; its evidence is not taken twice (allow re-enrollment for it in the enrollment config, or issue-token)`,
+          identity.instance,
+        );
       }
       const ttlSeconds = config.tokenTtlSeconds ?? deps.config.instanceTokenTtlSeconds;
-      const { token, expiresAt } = await mintInstanceToken(deps.instanceKeys, { instance: identity.instance, project: identity.project, ttlSeconds, issuer: deps.config.issuerName }, now);
-      deps.audit.record({ event: 'enrolled', outcome: 'granted', instance: identity.instance, project: identity.project, source: identity.cloud });
-      sendJson(res, 201, { token, instance: identity.instance, project: identity.project, expires_at: expiresAt.toISOString() });
+      const { token, expiresAt } = await mintInstanceToken(
+        deps.instanceKeys,
+        { instance: identity.instance, project: identity.project, ttlSeconds, issuer: deps.config.issuerName },
+        now,
+      );
+      deps.audit.record({
+        event: 'enrolled',
+        outcome: 'granted',
+        instance: identity.instance,
+        project: identity.project,
+        source: identity.cloud,
+      });
+      sendJson(res, 201, {
+        token,
+        instance: identity.instance,
+        project: identity.project,
+        expires_at: expiresAt.toISOString(),
+      });
     } catch (error) {
       auditRefusal(deps, error, cloud, identity);
       throw error;
@@ -68,9 +99,17 @@ export function createEnrollmentRoutes(config: EnrollmentConfig | undefined, led
     if (!config || !ledger) throw new CodedError('not_found', OFF);
     const body = await readJsonObject(req);
     const cloud = body.cloud;
-    if (typeof cloud !== 'string' || !nonceClouds.includes(cloud)) throw new CodedError('bad_request', `"cloud" must be a cloud this service enrolls with a nonce: ${nonceClouds.join(', ') || 'none is configured'}`);
+    if (typeof cloud !== 'string' || !nonceClouds.includes(cloud))
+      throw new CodedError(
+        'bad_request',
+        `"cloud" must be a cloud this service enrolls with a nonce: ${nonceClouds.join(', ') || 'none is configured'}`,
+      );
     const issued = ledger.nonces.issue(cloud, deps.clock(), config.nonceTtlSeconds);
-    sendJson(res, 201, { nonce: issued.nonce, ...(cloud === 'gcp' ? { audience: gcpAudience(audiencePrefix, issued.nonce) } : {}), expires_at: issued.expiresAt.toISOString() });
+    sendJson(res, 201, {
+      nonce: issued.nonce,
+      ...(cloud === 'gcp' ? { audience: gcpAudience(audiencePrefix, issued.nonce) } : {}),
+      expires_at: issued.expiresAt.toISOString(),
+    });
   };
 
   return { enroll, nonce };
@@ -79,11 +118,23 @@ export function createEnrollmentRoutes(config: EnrollmentConfig | undefined, led
 function verifierFor(verifiers: Record<string, Verifier>, cloud: unknown): Verifier {
   const verifier = typeof cloud === 'string' && Object.hasOwn(verifiers, cloud) ? verifiers[cloud] : undefined;
   if (verifier) return verifier;
-  if (cloud === 'aws' || cloud === 'gcp' || cloud === 'azure') throw new EnrollmentRefused('cloud_not_enabled', `${cloud} enrollment is not configured on this service (${cloud} in the enrollment config)`);
-  throw new CodedError('bad_request', `"cloud" must be one of: ${Object.keys(verifiers).join(', ') || 'none is configured'}`);
+  if (cloud === 'aws' || cloud === 'gcp' || cloud === 'azure')
+    throw new EnrollmentRefused(
+      'cloud_not_enabled',
+      `${cloud} enrollment is not configured on this service (${cloud} in the enrollment config)`,
+    );
+  throw new CodedError(
+    'bad_request',
+    `"cloud" must be one of: ${Object.keys(verifiers).join(', ') || 'none is configured'}`,
+  );
 }
 
-function auditRefusal(deps: ServiceDeps, error: unknown, cloud: string | undefined, identity: VerifiedIdentity | undefined): void {
+function auditRefusal(
+  deps: ServiceDeps,
+  error: unknown,
+  cloud: string | undefined,
+  identity: VerifiedIdentity | undefined,
+): void {
   if (isCodedError(error, 'not_found')) return; // enrollment off: nothing was attempted
   const reason = error instanceof EnrollmentRefused ? error.reason : isCodedError(error) ? error.code : 'internal';
   const instance = error instanceof EnrollmentRefused ? error.instance : identity?.instance;

@@ -23,17 +23,21 @@ const FORMATS: Record<string, { make(): string; valid: RegExp }> = {
 };
 
 export function createNonceStore(db: DatabaseSync, path: string): NonceStore {
-  db.exec('CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, cloud TEXT NOT NULL, expires_at_ms INTEGER NOT NULL)');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, cloud TEXT NOT NULL, expires_at_ms INTEGER NOT NULL)',
+  );
   const purge = db.prepare('DELETE FROM nonces WHERE expires_at_ms <= ?');
   const count = db.prepare('SELECT count(*) AS n FROM nonces');
   const insert = db.prepare('INSERT INTO nonces (nonce, cloud, expires_at_ms) VALUES (?, ?, ?)');
   const take = db.prepare('DELETE FROM nonces WHERE nonce = ? AND cloud = ? AND expires_at_ms > ?');
-  const failed = (error: unknown) => new CodedError('unavailable', `enrollment ledger ${path} failed (${(error as Error).message})`);
+  const failed = (error: unknown) =>
+    new CodedError('unavailable', `enrollment ledger ${path} failed (${(error as Error).message})`);
   return {
     issue(cloud, now, ttlSeconds) {
       try {
         purge.run(now.getTime());
-        if (Number((count.get() as { n: number }).n) >= MAX_OUTSTANDING) throw new CodedError('rate_limited', 'too many enrollment nonces are outstanding; retry in a few minutes');
+        if (Number((count.get() as { n: number }).n) >= MAX_OUTSTANDING)
+          throw new CodedError('rate_limited', 'too many enrollment nonces are outstanding; retry in a few minutes');
         const format = FORMATS[cloud];
         if (!format) throw new Error(`no nonce format for ${cloud}`);
         const nonce = format.make();

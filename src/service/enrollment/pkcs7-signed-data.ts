@@ -29,7 +29,11 @@ export interface SignedContent {
 // exactly one signer, a digest we accept, and with signed attributes (`requireAttributes`, as
 // AWS always sends them) the message digest attribute equal to the content's hash. Which key
 // may have signed is the caller's question.
-export function parseSignedContent(der: Buffer, what: string, options: { requireAttributes: boolean } = { requireAttributes: true }): SignedContent {
+export function parseSignedContent(
+  der: Buffer,
+  what: string,
+  options: { requireAttributes: boolean } = { requireAttributes: true },
+): SignedContent {
   const bad = (why: string) => new CodedError('forbidden', `${what} rejected: ${why}`);
   let signed: SignedData;
   try {
@@ -48,7 +52,9 @@ export function parseSignedContent(der: Buffer, what: string, options: { require
   const digest = DIGESTS[signer.digestAlgorithm.algorithm];
   if (!digest) throw bad(`digest ${signer.digestAlgorithm.algorithm} is not SHA-2`);
   const signature = Buffer.from(signer.signature.buffer);
-  const certificates = (signed.certificates ?? []).flatMap((choice) => (choice.certificate ? [Buffer.from(AsnConvert.serialize(choice.certificate))] : []));
+  const certificates = (signed.certificates ?? []).flatMap((choice) =>
+    choice.certificate ? [Buffer.from(AsnConvert.serialize(choice.certificate))] : [],
+  );
   if (!signer.signedAttrs || signer.signedAttrs.length === 0) {
     if (options.requireAttributes) throw bad('no signed attributes');
     return { content, digest, signedBytes: content, signature, certificates };
@@ -57,12 +63,15 @@ export function parseSignedContent(der: Buffer, what: string, options: { require
   const digests = attribute(ID_MESSAGE_DIGEST);
   if (digests.length !== 1 || digests[0]!.attrValues.length !== 1) throw bad('no single message digest attribute');
   const messageDigest = Buffer.from(AsnConvert.parse(digests[0]!.attrValues[0]!, OctetString).buffer);
-  if (!messageDigest.equals(createHash(digest).update(content).digest())) throw bad('the message digest does not match the content');
+  if (!messageDigest.equals(createHash(digest).update(content).digest()))
+    throw bad('the message digest does not match the content');
   const types = attribute(ID_CONTENT_TYPE);
   if (types.length !== 1) throw bad('no content type attribute');
   // The signature covers the attributes as a SET OF, not as the [0] they are sent in; each
   // attribute re-encodes to its own bytes (values are kept raw), in the order received.
-  const signedBytes = Buffer.from(new AsnSet({ value: signer.signedAttrs.map((a) => AsnSerializer.toASN(a)) }).toBER(false));
+  const signedBytes = Buffer.from(
+    new AsnSet({ value: signer.signedAttrs.map((a) => AsnSerializer.toASN(a)) }).toBER(false),
+  );
   return { content, digest, signedBytes, signature, certificates };
 }
 

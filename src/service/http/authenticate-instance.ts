@@ -11,7 +11,8 @@ import { bearerToken } from './http-io.ts';
 // effect on the next request, in every replica.
 export async function authenticateInstance(req: IncomingMessage, deps: ServiceDeps): Promise<InstanceIdentity> {
   const token = bearerToken(req);
-  if (token === undefined) throw new CodedError('token_missing', 'no instance token: send Authorization: Bearer <instance token>');
+  if (token === undefined)
+    throw new CodedError('token_missing', 'no instance token: send Authorization: Bearer <instance token>');
   const now = deps.clock();
   // A Kubernetes service-account token, told apart by its issuer (docs/contract.md).
   if (deps.kubernetes?.claims(token)) return deps.kubernetes.authenticate(token, now, deps.revocations);
@@ -20,7 +21,11 @@ export async function authenticateInstance(req: IncomingMessage, deps: ServiceDe
     if (await isRevoked(deps.revocations, known.instance, known.issuedAt)) throw new InstanceTokenRevoked(known);
     return known;
   }
-  const identity = await verifyInstanceToken(token, deps.instanceKeys, { issuer: deps.config.issuerName, now, revocations: deps.revocations });
+  const identity = await verifyInstanceToken(token, deps.instanceKeys, {
+    issuer: deps.config.issuerName,
+    now,
+    revocations: deps.revocations,
+  });
   deps.verifiedTokens.set(token, identity);
   return identity;
 }

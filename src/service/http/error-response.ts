@@ -15,7 +15,12 @@ const GENERIC: Record<string, string> = {
 export function sendFailure(res: ServerResponse, error: unknown, log: (line: string) => void): string {
   const coded = error instanceof CodedError && isServiceErrorCode(error.code) ? error : undefined;
   if (!coded) {
-    log(`internal error: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`.replace(/\s*\n\s*/g, ' '));
+    log(
+      `internal error: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`.replace(
+        /\s*\n\s*/g,
+        ' ',
+      ),
+    );
     if (!res.headersSent) sendError(res, 500, 'internal', GENERIC.internal!);
     else res.destroy();
     return 'internal';
@@ -24,7 +29,7 @@ export function sendFailure(res: ServerResponse, error: unknown, log: (line: str
   // Server-side failures name internals (store URLs, paths): those go to the log only. A cloud
   // vendor's refusal is written for the host (src/service/core/vendor-failure.ts).
   const vendor = coded instanceof VendorFailure ? coded : undefined;
-  const message = status >= 500 && !vendor ? GENERIC[coded.code] ?? GENERIC.internal! : coded.message;
+  const message = status >= 500 && !vendor ? (GENERIC[coded.code] ?? GENERIC.internal!) : coded.message;
   // A vendor's refusal was logged once, with the vendor's own words, where it was minted.
   if (status >= 500 && !vendor) log(`${coded.code}: ${oneLine(coded)}`);
   const headers: Record<string, string> = {};

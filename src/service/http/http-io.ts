@@ -4,7 +4,12 @@ import { CodedError } from '../../common/errors.ts';
 // The few request/response primitives every route needs, without a framework.
 
 // Writes a JSON body with a length, no caching (credentials and errors must not be cached by proxies).
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -16,7 +21,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 // The contract's error body: {"error": code, "message": one line}.
-export function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   sendJson(res, status, { error: code, message: message.replace(/\s*\n\s*/g, ' ') }, headers);
 }
 
@@ -69,7 +80,9 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 // The user and password of `Authorization: Basic base64(user:password)`; undefined without an
 // Authorization header; 'malformed' for one that is not a Basic credential (another scheme, not
 // base64, no colon), which a realm must refuse rather than take for an anonymous request.
-export function basicCredentials(req: IncomingMessage): { username: string; password: string } | 'malformed' | undefined {
+export function basicCredentials(
+  req: IncomingMessage,
+): { username: string; password: string } | 'malformed' | undefined {
   const header = req.headers.authorization;
   if (header === undefined) return undefined;
   const match = /^Basic[ \t]+([A-Za-z0-9+/_-]+={0,2})[ \t]*$/i.exec(header);

@@ -18,6 +18,7 @@ export function parseJsonObject(body: Buffer): Record<string, unknown> {
   } catch {
     throw new CodedError('bad_request', 'request body is not valid JSON; send a JSON object');
   }
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new CodedError('bad_request', 'request body must be a JSON object');
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    throw new CodedError('bad_request', 'request body must be a JSON object');
   return data as Record<string, unknown>;
 }

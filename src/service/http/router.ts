@@ -24,7 +24,9 @@ export function createRouter(endpoints: Record<string, Endpoint>, deps: ServiceD
     const route = endpoint?.name ?? 'unknown';
     res.once('close', () => {
       deps.metrics.increment('dstack_registry_auth_requests_total', { route, status: String(res.statusCode) });
-      deps.metrics.observe('dstack_registry_auth_request_duration_seconds', (performance.now() - started) / 1000, { route });
+      deps.metrics.observe('dstack_registry_auth_request_duration_seconds', (performance.now() - started) / 1000, {
+        route,
+      });
     });
     const handle = async () => {
       if (!endpoint) throw new CodedError('not_found', 'no such endpoint; see docs/contract.md');
@@ -32,7 +34,10 @@ export function createRouter(endpoints: Record<string, Endpoint>, deps: ServiceD
       const run = endpoint.methods[method];
       if (!run) {
         res.setHeader('allow', Object.keys(endpoint.methods).join(', '));
-        throw new CodedError('method_not_allowed', `${method} is not allowed on ${path}; use ${Object.keys(endpoint.methods).join(' or ')}`);
+        throw new CodedError(
+          'method_not_allowed',
+          `${method} is not allowed on ${path}; use ${Object.keys(endpoint.methods).join(' or ')}`,
+        );
       }
       await run(req, res, deps);
     };

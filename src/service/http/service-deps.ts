@@ -19,4 +19,8 @@ export interface ServiceDeps {
 }
 
 // Routes take the request, response and dependencies; they throw CodedError for every refusal.
-export type Route = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, deps: ServiceDeps) => Promise<void>;
+export type Route = (
+  req: import('node:http').IncomingMessage,
+  res: import('node:http').ServerResponse,
+  deps: ServiceDeps,
+) => Promise<void>;

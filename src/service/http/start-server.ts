@@ -22,8 +22,13 @@ export interface RunningServer {
 
 // Listens on config.listen: HTTPS with the configured certificate, else plain HTTP (whether
 // that is allowed is assertTransportAllowed's decision, made before).
-export async function startServer(handler: RequestHandler, config: Pick<ServiceConfig, 'listen' | 'tls'>): Promise<RunningServer> {
-  const server: Server = config.tls ? createHttpsServer(await tlsOptions(config.tls), handler) : createHttpServer(handler);
+export async function startServer(
+  handler: RequestHandler,
+  config: Pick<ServiceConfig, 'listen' | 'tls'>,
+): Promise<RunningServer> {
+  const server: Server = config.tls
+    ? createHttpsServer(await tlsOptions(config.tls), handler)
+    : createHttpServer(handler);
   // Slow or stuck clients must not hold sockets forever.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -36,7 +41,12 @@ export async function startServer(handler: RequestHandler, config: Pick<ServiceC
   const { host, port } = splitListen(config.listen);
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
-      reject(new CodedError('listen_failed', `cannot listen on ${config.listen} (${error.code ?? error.message}); choose another address with --listen or DSTACK_REGISTRY_AUTH_LISTEN`));
+      reject(
+        new CodedError(
+          'listen_failed',
+          `cannot listen on ${config.listen} (${error.code ?? error.message}); choose another address with --listen or DSTACK_REGISTRY_AUTH_LISTEN`,
+        ),
+      );
     };
     server.once('error', onError);
     server.listen({ host, port }, () => {
@@ -68,22 +78,34 @@ async function tlsOptions(tls: { certFile: string; keyFile: string }): Promise<{
   try {
     certificate = new X509Certificate(cert);
   } catch {
-    throw new CodedError('config_invalid', `${CERT_SETTING}: ${tls.certFile} is not a PEM certificate; point it at the server certificate (-----BEGIN CERTIFICATE-----, chain after it)`);
+    throw new CodedError(
+      'config_invalid',
+      `${CERT_SETTING}: ${tls.certFile} is not a PEM certificate; point it at the server certificate (-----BEGIN CERTIFICATE-----, chain after it)`,
+    );
   }
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(key);
   } catch {
-    throw new CodedError('config_invalid', `${KEY_SETTING}: ${tls.keyFile} is not an unencrypted PEM private key; point it at the certificate's private key (-----BEGIN PRIVATE KEY-----)`);
+    throw new CodedError(
+      'config_invalid',
+      `${KEY_SETTING}: ${tls.keyFile} is not an unencrypted PEM private key; point it at the certificate's private key (-----BEGIN PRIVATE KEY-----)`,
+    );
   }
   if (!certificate.checkPrivateKey(privateKey)) {
-    throw new CodedError('config_invalid', `${KEY_SETTING} (${tls.keyFile}) is not the private key of ${CERT_SETTING} (${tls.certFile}); set the key that belongs to that certificate`);
+    throw new CodedError(
+      'config_invalid',
+      `${KEY_SETTING} (${tls.keyFile}) is not the private key of ${CERT_SETTING} (${tls.certFile}); set the key that belongs to that certificate`,
+    );
   }
   try {
     createSecureContext({ cert, key });
   } catch (error) {
     const reason = printable(oneLine(error), 160);
-    throw new CodedError('config_invalid', `${CERT_SETTING} (${tls.certFile}) and ${KEY_SETTING} (${tls.keyFile}) are not usable for TLS (${reason}); check both PEM files`);
+    throw new CodedError(
+      'config_invalid',
+      `${CERT_SETTING} (${tls.certFile}) and ${KEY_SETTING} (${tls.keyFile}) are not usable for TLS (${reason}); check both PEM files`,
+    );
   }
   return { cert, key };
 }
@@ -95,6 +117,9 @@ async function readTls(path: string, setting: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    throw new CodedError('config_invalid', `${setting}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); point it at a readable PEM file`);
+    throw new CodedError(
+      'config_invalid',
+      `${setting}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); point it at a readable PEM file`,
+    );
   }
 }

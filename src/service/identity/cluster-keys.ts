@@ -70,32 +70,58 @@ function keyLoader(cluster: KubernetesCluster, fetchImpl: typeof fetch): () => P
       try {
         text = await readFile(keys.path, 'utf8');
       } catch (error) {
-        throw unavailable(`cannot read the JWKS file ${keys.path} of cluster ${cluster.issuer} (${(error as NodeJS.ErrnoException).code ?? 'error'}); save the cluster's keys there (kubectl get --raw /openid/v1/jwks)`);
+        throw unavailable(
+          `cannot read the JWKS file ${keys.path} of cluster ${cluster.issuer} (${(error as NodeJS.ErrnoException).code ?? 'error'}); save the cluster's keys there (kubectl get --raw /openid/v1/jwks)`,
+        );
       }
       return jwks(text, `JWKS file ${keys.path}`, cluster.issuer);
     };
   }
-  if (keys.kind === 'jwks_url') return async () => jwks(await fetchText(fetchImpl, keys.url, cluster.issuer), `JWKS ${redactUrl(keys.url)}`, cluster.issuer);
+  if (keys.kind === 'jwks_url')
+    return async () =>
+      jwks(await fetchText(fetchImpl, keys.url, cluster.issuer), `JWKS ${redactUrl(keys.url)}`, cluster.issuer);
   return async () => {
     const what = `OIDC discovery document ${redactUrl(keys.url)}`;
-    const discovery = parseJson(await fetchText(fetchImpl, keys.url, cluster.issuer), what, cluster.issuer) as Record<string, unknown>;
+    const discovery = parseJson(await fetchText(fetchImpl, keys.url, cluster.issuer), what, cluster.issuer) as Record<
+      string,
+      unknown
+    >;
     // The document speaks for the issuer only if it names it (OpenID Connect Discovery §4.3).
-    if (discovery.issuer !== cluster.issuer) throw unavailable(`${what} names issuer ${String(discovery.issuer).slice(0, 100)}, not ${cluster.issuer}; check the cluster's issuer in the service config`);
+    if (discovery.issuer !== cluster.issuer)
+      throw unavailable(
+        `${what} names issuer ${String(discovery.issuer).slice(0, 100)}, not ${cluster.issuer}; check the cluster's issuer in the service config`,
+      );
     if (typeof discovery.jwks_uri !== 'string') throw unavailable(`${what} has no jwks_uri`);
-    return jwks(await fetchText(fetchImpl, discovery.jwks_uri, cluster.issuer), `JWKS ${redactUrl(discovery.jwks_uri)}`, cluster.issuer);
+    return jwks(
+      await fetchText(fetchImpl, discovery.jwks_uri, cluster.issuer),
+      `JWKS ${redactUrl(discovery.jwks_uri)}`,
+      cluster.issuer,
+    );
   };
 }
 
 async function fetchText(fetchImpl: typeof fetch, url: string, issuer: string): Promise<string> {
   let response: Response;
   try {
-    response = await fetchImpl(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: 'application/json' }, redirect: 'error' });
+    response = await fetchImpl(url, {
+      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+      headers: { accept: 'application/json' },
+      redirect: 'error',
+    });
   } catch {
-    throw unavailable(`cannot reach ${redactUrl(url)} for the signing keys of cluster ${issuer}; check the URL, or give the keys as a jwksFile`);
+    throw unavailable(
+      `cannot reach ${redactUrl(url)} for the signing keys of cluster ${issuer}; check the URL, or give the keys as a jwksFile`,
+    );
   }
-  if (!response.ok) throw unavailable(`${redactUrl(url)} answered HTTP ${response.status} for the signing keys of cluster ${issuer}; the API server serves them to anonymous callers only with the system:service-account-issuer-discovery binding, else give a jwksFile`);
+  if (!response.ok)
+    throw unavailable(
+      `${redactUrl(url)} answered HTTP ${response.status} for the signing keys of cluster ${issuer}; the API server serves them to anonymous callers only with the system:service-account-issuer-discovery binding, else give a jwksFile`,
+    );
   const text = await response.text();
-  if (text.length > MAX_DOCUMENT_BYTES) throw unavailable(`${redactUrl(url)} answered a document larger than ${MAX_DOCUMENT_BYTES} bytes; it is not a key set`);
+  if (text.length > MAX_DOCUMENT_BYTES)
+    throw unavailable(
+      `${redactUrl(url)} answered a document larger than ${MAX_DOCUMENT_BYTES} bytes; it is not a key set`,
+    );
   return text;
 }
 

@@ -43,16 +43,28 @@ const SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0
 export function parseKubernetesConfig(raw: unknown, where: string, instanceIssuer: string): KubernetesConfig {
   const top = object(raw, `${where}: kubernetes`);
   unknownKeys(top, TOP, `${where}: kubernetes`);
-  const audience = top.audience === undefined ? DEFAULT_KUBERNETES_AUDIENCE : nonEmptyString(top.audience, `${where}: kubernetes.audience`);
-  if (!Array.isArray(top.clusters) || top.clusters.length === 0) throw bad(`${where}: kubernetes.clusters`, 'must be a non-empty list of clusters ({"issuer": …, "jwksFile" or "jwksUrl" or "discoveryUrl": …, "projects": […]})');
+  const audience =
+    top.audience === undefined
+      ? DEFAULT_KUBERNETES_AUDIENCE
+      : nonEmptyString(top.audience, `${where}: kubernetes.audience`);
+  if (!Array.isArray(top.clusters) || top.clusters.length === 0)
+    throw bad(
+      `${where}: kubernetes.clusters`,
+      'must be a non-empty list of clusters ({"issuer": …, "jwksFile" or "jwksUrl" or "discoveryUrl": …, "projects": […]})',
+    );
   const issuers = new Set<string>();
   const clusters = top.clusters.map((entry, index) => {
     const at = `${where}: kubernetes.clusters[${index}]`;
     const cluster = object(entry, at);
     unknownKeys(cluster, CLUSTER, at);
     const issuer = nonEmptyString(cluster.issuer, `${at}.issuer`);
-    if (issuer === instanceIssuer) throw bad(`${at}.issuer`, `"${printable(issuer, 80)}" is the service's own instance-token issuer; use the cluster's --service-account-issuer`);
-    if (issuers.has(issuer)) throw bad(`${at}.issuer`, `"${printable(issuer, 80)}" is configured twice; list each cluster once`);
+    if (issuer === instanceIssuer)
+      throw bad(
+        `${at}.issuer`,
+        `"${printable(issuer, 80)}" is the service's own instance-token issuer; use the cluster's --service-account-issuer`,
+      );
+    if (issuers.has(issuer))
+      throw bad(`${at}.issuer`, `"${printable(issuer, 80)}" is configured twice; list each cluster once`);
     issuers.add(issuer);
     return { issuer, keys: keySource(cluster, at), projects: bindings(cluster.projects, `${at}.projects`) };
   });
@@ -61,7 +73,11 @@ export function parseKubernetesConfig(raw: unknown, where: string, instanceIssue
 
 function keySource(cluster: Record<string, unknown>, at: string): KubernetesCluster['keys'] {
   const given = (['jwksUrl', 'discoveryUrl', 'jwksFile'] as const).filter((key) => cluster[key] !== undefined);
-  if (given.length !== 1) throw bad(at, 'needs exactly one of "jwksFile", "jwksUrl" or "discoveryUrl" (where the cluster\'s signing keys come from)');
+  if (given.length !== 1)
+    throw bad(
+      at,
+      'needs exactly one of "jwksFile", "jwksUrl" or "discoveryUrl" (where the cluster\'s signing keys come from)',
+    );
   const key = given[0]!;
   const text = nonEmptyString(cluster[key], `${at}.${key}`);
   if (key === 'jwksFile') {
@@ -73,7 +89,8 @@ function keySource(cluster: Record<string, unknown>, at: string): KubernetesClus
 }
 
 function bindings(raw: unknown, at: string): KubernetesBinding[] {
-  if (!Array.isArray(raw) || raw.length === 0) throw bad(at, 'must be a non-empty list of {"namespace", "serviceAccount", "project"}');
+  if (!Array.isArray(raw) || raw.length === 0)
+    throw bad(at, 'must be a non-empty list of {"namespace", "serviceAccount", "project"}');
   return raw.map((entry, index) => {
     const where = `${at}[${index}]`;
     const binding = object(entry, where);
@@ -81,7 +98,8 @@ function bindings(raw: unknown, at: string): KubernetesBinding[] {
     const namespace = nonEmptyString(binding.namespace, `${where}.namespace`);
     if (!LABEL.test(namespace)) throw bad(`${where}.namespace`, 'is not a Kubernetes namespace name');
     const serviceAccount = nonEmptyString(binding.serviceAccount, `${where}.serviceAccount`);
-    if (serviceAccount !== '*' && !SUBDOMAIN.test(serviceAccount)) throw bad(`${where}.serviceAccount`, 'is not a service account name (or "*" for every account of the namespace)');
+    if (serviceAccount !== '*' && !SUBDOMAIN.test(serviceAccount))
+      throw bad(`${where}.serviceAccount`, 'is not a service account name (or "*" for every account of the namespace)');
     const project = checkName(binding.project, 'project', 'config_invalid');
     return { namespace, serviceAccount, project };
   });

@@ -24,8 +24,13 @@ export interface KubernetesIdentity {
   authenticate(token: string, now: Date, revocations: RevocationStore): Promise<InstanceIdentity>;
 }
 
-export function createKubernetesIdentity(config: KubernetesConfig, options: ClusterKeysOptions = {}): KubernetesIdentity {
-  const clusters = new Map<string, { cluster: KubernetesCluster; keys: ClusterKeys }>(config.clusters.map((cluster) => [cluster.issuer, { cluster, keys: createClusterKeys(cluster, options) }]));
+export function createKubernetesIdentity(
+  config: KubernetesConfig,
+  options: ClusterKeysOptions = {},
+): KubernetesIdentity {
+  const clusters = new Map<string, { cluster: KubernetesCluster; keys: ClusterKeys }>(
+    config.clusters.map((cluster) => [cluster.issuer, { cluster, keys: createClusterKeys(cluster, options) }]),
+  );
   const unverified = (token: string): { iss?: unknown; 'kubernetes.io'?: unknown } => {
     try {
       return decodeJwt(token);
@@ -36,12 +41,18 @@ export function createKubernetesIdentity(config: KubernetesConfig, options: Clus
   return {
     claims: (token) => {
       const payload = unverified(token);
-      return (typeof payload.iss === 'string' && clusters.has(payload.iss)) || typeof payload['kubernetes.io'] === 'object';
+      return (
+        (typeof payload.iss === 'string' && clusters.has(payload.iss)) || typeof payload['kubernetes.io'] === 'object'
+      );
     },
     async authenticate(token, now, revocations) {
       const { iss } = unverified(token);
       const found = typeof iss === 'string' ? clusters.get(iss) : undefined;
-      if (!found) throw new CodedError('token_invalid', `service-account token rejected: its issuer ${typeof iss === 'string' ? `"${printable(iss, 100)}" ` : ''}is no configured cluster; add the cluster to kubernetes.clusters in the service config`);
+      if (!found)
+        throw new CodedError(
+          'token_invalid',
+          `service-account token rejected: its issuer ${typeof iss === 'string' ? `"${printable(iss, 100)}" ` : ''}is no configured cluster; add the cluster to kubernetes.clusters in the service config`,
+        );
       const { cluster, keys } = found;
       let payload;
       try {
@@ -57,12 +68,18 @@ export function createKubernetesIdentity(config: KubernetesConfig, options: Clus
         throw verificationError(error, config.audience);
       }
       if (typeof payload.iat === 'number' && payload.iat > now.getTime() / 1000 + CLOCK_TOLERANCE_SECONDS) {
-        throw new CodedError('token_invalid', 'service-account token rejected: issued in the future; check the clocks of the cluster and the service');
+        throw new CodedError(
+          'token_invalid',
+          'service-account token rejected: issued in the future; check the clocks of the cluster and the service',
+        );
       }
       const account = serviceAccountClaims(payload);
       const binding = bindingFor(cluster.projects, account);
       if (!binding) {
-        throw new CodedError('forbidden', `service account ${account.namespace}/${account.name} of cluster ${cluster.issuer} is mapped to no dstack project; add it to kubernetes.clusters[].projects in the service config`);
+        throw new CodedError(
+          'forbidden',
+          `service account ${account.namespace}/${account.name} of cluster ${cluster.issuer} is mapped to no dstack project; add it to kubernetes.clusters[].projects in the service config`,
+        );
       }
       const identity: InstanceIdentity = {
         instance: kubernetesInstance(account),
@@ -91,16 +108,24 @@ export function kubernetesNodeInstance(node: { uid: string }): string {
 // The first binding naming the account itself, else the namespace's '*' binding.
 function bindingFor(bindings: KubernetesBinding[], account: ServiceAccountClaims): KubernetesBinding | undefined {
   const ofNamespace = bindings.filter((b) => b.namespace === account.namespace);
-  return ofNamespace.find((b) => b.serviceAccount === account.name) ?? ofNamespace.find((b) => b.serviceAccount === '*');
+  return (
+    ofNamespace.find((b) => b.serviceAccount === account.name) ?? ofNamespace.find((b) => b.serviceAccount === '*')
+  );
 }
 
 // The kubelet mints a fresh token every hour or so, so an instance token's rule ("tokens issued
 // up to the revocation") would re-admit the account within the hour. A revoked service account
 // (or node) stays revoked whatever the token's iat; deleting and recreating the account gives
 // it a new uid, which is how it comes back.
-async function checkRevocation(revocations: RevocationStore, identity: InstanceIdentity, account: ServiceAccountClaims): Promise<void> {
-  if ((await revocations.revokedAt(identity.instance)) !== undefined) throw new KubernetesIdentityRevoked(identity, 'service account');
-  if (account.node && (await revocations.revokedAt(kubernetesNodeInstance(account.node))) !== undefined) throw new KubernetesIdentityRevoked(identity, `node ${account.node.name}`);
+async function checkRevocation(
+  revocations: RevocationStore,
+  identity: InstanceIdentity,
+  account: ServiceAccountClaims,
+): Promise<void> {
+  if ((await revocations.revokedAt(identity.instance)) !== undefined)
+    throw new KubernetesIdentityRevoked(identity, 'service account');
+  if (account.node && (await revocations.revokedAt(kubernetesNodeInstance(account.node))) !== undefined)
+    throw new KubernetesIdentityRevoked(identity, `node ${account.node.name}`);
 }
 
 class KubernetesIdentityRevoked extends InstanceTokenRevoked {
@@ -112,14 +137,35 @@ class KubernetesIdentityRevoked extends InstanceTokenRevoked {
 
 function verificationError(error: unknown, audience: string): CodedError {
   if (error instanceof CodedError) return error;
-  if (error instanceof errors.JWTExpired) return new CodedError('token_expired', 'service-account token expired; the kubelet refreshes a projected token, check the volume\'s expirationSeconds and that the token file is read fresh');
+  if (error instanceof errors.JWTExpired)
+    return new CodedError(
+      'token_expired',
+      "service-account token expired; the kubelet refreshes a projected token, check the volume's expirationSeconds and that the token file is read fresh",
+    );
   if (error instanceof errors.JWTClaimValidationFailed) {
-    if (error.claim === 'aud') return new CodedError('token_invalid', `service-account token rejected: its audience is not "${audience}"; set the projected token's audience (or the provider's serviceAccountTokenAudience) to it`);
-    if (error.claim === 'nbf') return new CodedError('token_invalid', 'service-account token rejected: not valid yet; check the clocks of the cluster and the service');
-    return new CodedError('token_invalid', `service-account token rejected: ${error.reason === 'missing' ? 'missing' : 'unexpected'} "${error.claim}" claim`);
+    if (error.claim === 'aud')
+      return new CodedError(
+        'token_invalid',
+        `service-account token rejected: its audience is not "${audience}"; set the projected token's audience (or the provider's serviceAccountTokenAudience) to it`,
+      );
+    if (error.claim === 'nbf')
+      return new CodedError(
+        'token_invalid',
+        'service-account token rejected: not valid yet; check the clocks of the cluster and the service',
+      );
+    return new CodedError(
+      'token_invalid',
+      `service-account token rejected: ${error.reason === 'missing' ? 'missing' : 'unexpected'} "${error.claim}" claim`,
+    );
   }
-  if (error instanceof errors.JWKSNoMatchingKey) return new CodedError('token_invalid', 'service-account token rejected: signed by a key the cluster does not publish');
-  if (error instanceof errors.JWSSignatureVerificationFailed) return new CodedError('token_invalid', 'service-account token rejected: bad signature');
-  if (error instanceof errors.JOSEAlgNotAllowed) return new CodedError('token_invalid', 'service-account token rejected: signing algorithm not allowed');
+  if (error instanceof errors.JWKSNoMatchingKey)
+    return new CodedError(
+      'token_invalid',
+      'service-account token rejected: signed by a key the cluster does not publish',
+    );
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return new CodedError('token_invalid', 'service-account token rejected: bad signature');
+  if (error instanceof errors.JOSEAlgNotAllowed)
+    return new CodedError('token_invalid', 'service-account token rejected: signing algorithm not allowed');
   return new CodedError('token_invalid', 'service-account token rejected: malformed token');
 }

@@ -16,11 +16,16 @@ export interface ServiceAccountClaims {
 // never gets here: verification requires `exp`, and this refuses the rest.
 export function serviceAccountClaims(payload: JWTPayload): ServiceAccountClaims {
   const k8s = payload['kubernetes.io'] as Record<string, unknown> | undefined;
-  if (typeof k8s !== 'object' || k8s === null) throw invalid('no "kubernetes.io" claim (a legacy or non-Kubernetes token); mount a projected service-account token');
+  if (typeof k8s !== 'object' || k8s === null)
+    throw invalid(
+      'no "kubernetes.io" claim (a legacy or non-Kubernetes token); mount a projected service-account token',
+    );
   const namespace = k8s.namespace;
   const account = ref(k8s.serviceaccount);
-  if (typeof namespace !== 'string' || !namespace || !account) throw invalid('"kubernetes.io" claim lacks the namespace or the service account');
-  if (payload.sub !== `system:serviceaccount:${namespace}:${account.name}`) throw invalid('"sub" does not name the service account of the "kubernetes.io" claim');
+  if (typeof namespace !== 'string' || !namespace || !account)
+    throw invalid('"kubernetes.io" claim lacks the namespace or the service account');
+  if (payload.sub !== `system:serviceaccount:${namespace}:${account.name}`)
+    throw invalid('"sub" does not name the service account of the "kubernetes.io" claim');
   const pod = ref(k8s.pod);
   const node = ref(k8s.node);
   return { namespace, name: account.name, uid: account.uid, ...(pod ? { pod } : {}), ...(node ? { node } : {}) };

@@ -7,7 +7,18 @@ import type { AuditEvent, AuditLog, Clock } from '../core/ports.ts';
 
 // Field order of every line; nothing else is ever written, so a secret cannot ride along
 // in an unexpected property.
-const FIELDS = ['event', 'outcome', 'instance', 'project', 'registry', 'repository', 'source', 'reason', 'scope', 'service'] as const;
+const FIELDS = [
+  'event',
+  'outcome',
+  'instance',
+  'project',
+  'registry',
+  'repository',
+  'source',
+  'reason',
+  'scope',
+  'service',
+] as const;
 const MAX_FIELD_LENGTH = 512;
 
 export interface AuditLogOptions {
@@ -28,7 +39,10 @@ export function createAuditLog(options: AuditLogOptions): AuditLog & { close(): 
       makeDirectorySync(dirname(options.path), 0o700, 0o755);
       fd = openSync(options.path, 'a', 0o600);
     } catch (error) {
-      throw new CodedError('audit_log_unavailable', `cannot open the audit log ${options.path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); check the audit log path and its directory's permissions`);
+      throw new CodedError(
+        'audit_log_unavailable',
+        `cannot open the audit log ${options.path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); check the audit log path and its directory's permissions`,
+      );
     }
   }
   const path = options.path;
@@ -41,7 +55,10 @@ export function createAuditLog(options: AuditLogOptions): AuditLog & { close(): 
           writeSync(fd, line);
         } catch (error) {
           // Fail closed: an issuance that cannot be audited is answered with an error.
-          throw new CodedError('audit_log_unavailable', `cannot write to the audit log ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); check free space`);
+          throw new CodedError(
+            'audit_log_unavailable',
+            `cannot write to the audit log ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); check free space`,
+          );
         }
       } else {
         stream?.write(line);

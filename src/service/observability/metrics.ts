@@ -5,7 +5,9 @@ export { escapeLabelValue } from '../../common/prometheus-text.ts';
 
 // Latency buckets in seconds: the credential endpoint should answer in well under 10 ms;
 // the upper buckets catch a slow revocation store.
-export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+export const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+] as const;
 
 // Label values can come from requests (a registry name); past this many series a metric
 // folds new label sets into one `_overflow` series instead of growing without bound.
@@ -18,12 +20,18 @@ const HELP: Record<string, string> = {
   dstack_registry_auth_issuances_total: 'Credentials issued to instances, by source and registry.',
   dstack_registry_auth_realm_requests_total: 'Token realm requests, by outcome and reason.',
   dstack_registry_auth_realm_request_duration_seconds: 'Time to answer a token realm request, by outcome.',
-  dstack_registry_auth_broker_token_requests_total: "Broker source: token requests to a registry's own realm, by registry and outcome (granted, no_pull, refused, failed).",
-  dstack_registry_auth_broker_token_request_duration_seconds: "Broker source: time for a registry's realm to answer a token request (retries included), by registry.",
-  dstack_registry_auth_cloud_token_requests_total: 'Cloud sources (ecr, gar, acr): credentials asked of the vendor, by source, registry and outcome (minted, no_credentials, bad_request, denied, throttled, vendor_error, unreachable, bad_answer).',
-  dstack_registry_auth_cloud_token_request_duration_seconds: "Cloud sources: time for the vendor's API to mint a credential (the SDK's retries included), by source and registry.",
-  dstack_registry_auth_cloud_token_cache_total: 'Cloud sources: credential lookups by source, registry and result (hit: cached; joined: waited for a mint in flight; miss: minted).',
-  dstack_registry_auth_broker_token_cache_total: 'Broker source: token lookups by registry and result (hit: cached; joined: waited for a request in flight; miss: asked the realm).',
+  dstack_registry_auth_broker_token_requests_total:
+    "Broker source: token requests to a registry's own realm, by registry and outcome (granted, no_pull, refused, failed).",
+  dstack_registry_auth_broker_token_request_duration_seconds:
+    "Broker source: time for a registry's realm to answer a token request (retries included), by registry.",
+  dstack_registry_auth_cloud_token_requests_total:
+    'Cloud sources (ecr, gar, acr): credentials asked of the vendor, by source, registry and outcome (minted, no_credentials, bad_request, denied, throttled, vendor_error, unreachable, bad_answer).',
+  dstack_registry_auth_cloud_token_request_duration_seconds:
+    "Cloud sources: time for the vendor's API to mint a credential (the SDK's retries included), by source and registry.",
+  dstack_registry_auth_cloud_token_cache_total:
+    'Cloud sources: credential lookups by source, registry and result (hit: cached; joined: waited for a mint in flight; miss: minted).',
+  dstack_registry_auth_broker_token_cache_total:
+    'Broker source: token lookups by registry and result (hit: cached; joined: waited for a request in flight; miss: asked the realm).',
 };
 
 interface Series {

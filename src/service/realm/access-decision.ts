@@ -4,7 +4,12 @@ import { formatScope } from '../token/scope.ts';
 import { projectMayUse } from '../core/project-access.ts';
 
 // Why a requested scope (or part of it) was not granted; stable strings for audit and metrics.
-export type DenialReason = 'anonymous' | 'project_not_allowed' | 'not_a_repository' | 'pull_only' | 'repository_not_allowed';
+export type DenialReason =
+  | 'anonymous'
+  | 'project_not_allowed'
+  | 'not_a_repository'
+  | 'pull_only'
+  | 'repository_not_allowed';
 
 export interface AccessDecision {
   access: GrantedAccess[];
@@ -18,9 +23,14 @@ export type Requester = { project: string } | undefined;
 // project's patterns (RegistryEntry.issuer.repositories[project], else the '*' entry, else
 // nothing; an empty table grants all).
 // Anything else is left out of the token rather than refused, as the token spec expects.
-export function decideAccess(registry: RegistryEntry, requester: Requester, scopes: readonly RequestedScope[]): AccessDecision {
+export function decideAccess(
+  registry: RegistryEntry,
+  requester: Requester,
+  scopes: readonly RequestedScope[],
+): AccessDecision {
   const decision: AccessDecision = { access: [], denials: [] };
-  const deny = (scope: RequestedScope, reason: DenialReason) => decision.denials.push({ scope: formatScope(scope), reason });
+  const deny = (scope: RequestedScope, reason: DenialReason) =>
+    decision.denials.push({ scope: formatScope(scope), reason });
   const reasonForAll = requesterDenial(registry, requester);
   const patterns = repositoryPatterns(registry, requester);
   for (const scope of scopes) {
@@ -41,7 +51,8 @@ export function decideAccess(registry: RegistryEntry, requester: Requester, scop
       continue;
     }
     if (scope.actions.some((action) => action !== 'pull')) deny(scope, 'pull_only');
-    if (!decision.access.some((entry) => entry.name === scope.name)) decision.access.push({ type: 'repository', name: scope.name, actions: ['pull'] });
+    if (!decision.access.some((entry) => entry.name === scope.name))
+      decision.access.push({ type: 'repository', name: scope.name, actions: ['pull'] });
   }
   return decision;
 }
@@ -66,6 +77,9 @@ function repositoryPatterns(registry: RegistryEntry, requester: Requester): RegE
 // `*` matches any run of characters, '/' included: `library/*` covers `library/python`
 // and `team/*` covers `team/a/b`. Every other character is literal.
 export function globToRegExp(pattern: string): RegExp {
-  const body = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+  const body = pattern
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
   return new RegExp(`^${body}$`);
 }

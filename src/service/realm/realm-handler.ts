@@ -39,9 +39,14 @@ type Outcome = { status: number; outcome: 'granted' | 'denied' | 'error'; reason
 export function createRealmHandler(deps: RealmDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const byService = new Map<string, RegistryEntry>();
   for (const registry of deps.registries) {
-    if (registry.source === 'issuer' && registry.issuer && !byService.has(registry.issuer.service)) byService.set(registry.issuer.service, registry);
+    if (registry.source === 'issuer' && registry.issuer && !byService.has(registry.issuer.service))
+      byService.set(registry.issuer.service, registry);
   }
-  const verifyTicket = createTicketVerifier({ keys: deps.ticketKeys, issuer: deps.issuerName, revocations: deps.revocations });
+  const verifyTicket = createTicketVerifier({
+    keys: deps.ticketKeys,
+    issuer: deps.issuerName,
+    revocations: deps.revocations,
+  });
   return async (req, res) => {
     const started = process.hrtime.bigint();
     const result = await handle(deps, byService, verifyTicket, req, res);
@@ -53,12 +58,25 @@ export function createRealmHandler(deps: RealmDeps): (req: IncomingMessage, res:
 
 type TicketVerifier = ReturnType<typeof createTicketVerifier>;
 
-async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, verifyTicket: TicketVerifier, req: IncomingMessage, res: ServerResponse): Promise<Outcome> {
+async function handle(
+  deps: RealmDeps,
+  byService: Map<string, RegistryEntry>,
+  verifyTicket: TicketVerifier,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<Outcome> {
   let request: RealmRequest;
   const basic = basicCredentials(req);
   if (basic === 'malformed') {
     req.resume();
-    return reject(deps, res, { event: 'realm' }, 'credential_malformed', 'token_invalid', 'the Authorization header is not a Basic credential (base64 of user:password); send the user name and pull ticket from the credential helper');
+    return reject(
+      deps,
+      res,
+      { event: 'realm' },
+      'credential_malformed',
+      'token_invalid',
+      'the Authorization header is not a Basic credential (base64 of user:password); send the user name and pull ticket from the credential helper',
+    );
   }
   try {
     const parsed = await readRealmRequest(req, basic);
@@ -81,14 +99,26 @@ async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, ve
   if (!registry) {
     const message = `unknown service "${printable(request.service)}": no registry with source issuer has it; check the registry's auth.token.service`;
     try {
-      deps.audit.record({ event: 'realm', outcome: 'denied', reason: 'unknown_service', service: request.service.slice(0, 200), scope: scopeText });
+      deps.audit.record({
+        event: 'realm',
+        outcome: 'denied',
+        reason: 'unknown_service',
+        service: request.service.slice(0, 200),
+        scope: scopeText,
+      });
     } catch (error) {
       return internalError(deps, res, error);
     }
     sendError(res, 400, 'bad_request', message);
     return { status: 400, outcome: 'denied', reason: 'unknown_service' };
   }
-  const audit: Omit<AuditEvent, 'outcome'> = { event: 'realm', registry: registry.key, service: request.service, source: 'issuer', scope: scopeText };
+  const audit: Omit<AuditEvent, 'outcome'> = {
+    event: 'realm',
+    registry: registry.key,
+    service: request.service,
+    source: 'issuer',
+    scope: scopeText,
+  };
   try {
     const now = deps.clock();
     let ticket: PullTicket | undefined;
@@ -96,13 +126,21 @@ async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, ve
       try {
         ticket = await verifyTicket(request.credential.password, request.service, now);
         if (request.credential.username !== ticketUsername(ticket.instance)) {
-          return reject(deps, res, { ...audit, instance: ticket.instance, project: ticket.project }, 'username_mismatch', 'token_invalid', `user name does not match the pull ticket's instance; send the user name that came with the ticket`);
+          return reject(
+            deps,
+            res,
+            { ...audit, instance: ticket.instance, project: ticket.project },
+            'username_mismatch',
+            'token_invalid',
+            `user name does not match the pull ticket's instance; send the user name that came with the ticket`,
+          );
         }
       } catch (error) {
         if (!isCodedError(error) || !error.code.startsWith('token_')) throw error;
         const reason = `ticket_${error.code.slice('token_'.length)}`;
         const code = error.code === 'token_wrong_service' ? 'token_invalid' : error.code;
-        const who = error instanceof TicketRejected ? { instance: error.ticket.instance, project: error.ticket.project } : {};
+        const who =
+          error instanceof TicketRejected ? { instance: error.ticket.instance, project: error.ticket.project } : {};
         return reject(deps, res, { ...audit, ...who }, reason, code, error.message);
       }
     }
@@ -110,13 +148,29 @@ async function handle(deps: RealmDeps, byService: Map<string, RegistryEntry>, ve
     const decision = decideAccess(registry, ticket ? { project: ticket.project } : undefined, scopes);
     const issued = await mintRegistryToken(
       deps.registryKeys,
-      { issuer: deps.issuerName, subject: ticket?.instance ?? '', audience: request.service, access: decision.access, ttlSeconds: registry.issuer!.tokenTtlSeconds },
+      {
+        issuer: deps.issuerName,
+        subject: ticket?.instance ?? '',
+        audience: request.service,
+        access: decision.access,
+        ttlSeconds: registry.issuer!.tokenTtlSeconds,
+      },
       now,
     );
-    const { outcome, reason, detail } = summarize(decision.access.length, [...new Set(decision.denials.map((d) => d.reason))], ticket !== undefined, scopes.length);
+    const { outcome, reason, detail } = summarize(
+      decision.access.length,
+      [...new Set(decision.denials.map((d) => d.reason))],
+      ticket !== undefined,
+      scopes.length,
+    );
     // Audit first: a token that cannot be audited is not handed out (fail closed, as /v1/credentials).
     deps.audit.record({ ...audit, ...identity, outcome, reason: detail });
-    sendJson(res, 200, { token: issued.token, access_token: issued.token, expires_in: issued.expiresIn, issued_at: issued.issuedAt.toISOString() });
+    sendJson(res, 200, {
+      token: issued.token,
+      access_token: issued.token,
+      expires_in: issued.expiresIn,
+      issued_at: issued.issuedAt.toISOString(),
+    });
     return { status: 200, outcome, reason };
   } catch (error) {
     return internalError(deps, res, error, audit);
@@ -134,8 +188,16 @@ function ticketCredential(credential: { username: string; password: string }): {
 }
 
 // Outcome and a bounded metrics reason for a token that was issued; the audit gets the detail.
-function summarize(granted: number, denials: string[], authenticated: boolean, requested: number): { outcome: 'granted' | 'denied'; reason: string; detail: string } {
-  if (requested === 0) return authenticated ? { outcome: 'granted', reason: 'login', detail: 'login' } : { outcome: 'denied', reason: 'anonymous', detail: 'anonymous' };
+function summarize(
+  granted: number,
+  denials: string[],
+  authenticated: boolean,
+  requested: number,
+): { outcome: 'granted' | 'denied'; reason: string; detail: string } {
+  if (requested === 0)
+    return authenticated
+      ? { outcome: 'granted', reason: 'login', detail: 'login' }
+      : { outcome: 'denied', reason: 'anonymous', detail: 'anonymous' };
   if (granted === 0) return { outcome: 'denied', reason: denials.join(','), detail: denials.join(',') };
   if (denials.length === 0) return { outcome: 'granted', reason: 'pull', detail: 'pull' };
   return { outcome: 'granted', reason: 'partial', detail: `partial:${denials.join(',')}` };
@@ -147,17 +209,33 @@ const REMEDIES: Record<string, string> = {
   ticket_expired: 'run the pull again (the credential helper fetches a new ticket)',
   ticket_wrong_service: "check that the registry's auth.token.service is the service dstack-registry-auth has for it",
   username_mismatch: 'send the user name and ticket exactly as the credential helper gave them',
-  ticket_invalid: 'check that this registry trusts the dstack-registry-auth that issued the ticket (docker-credential-dstack doctor)',
+  ticket_invalid:
+    'check that this registry trusts the dstack-registry-auth that issued the ticket (docker-credential-dstack doctor)',
 };
 
 // A refused credential: the contract's body for our own clients, plus the registry error format
 // (`errors`), which dockerd, containerd and containers/image print as `unauthorized: <message>`
 // instead of a bare `authentication required`.
-function reject(deps: RealmDeps, res: ServerResponse, audit: Omit<AuditEvent, 'outcome'>, reason: string, code: string, message: string): Outcome {
+function reject(
+  deps: RealmDeps,
+  res: ServerResponse,
+  audit: Omit<AuditEvent, 'outcome'>,
+  reason: string,
+  code: string,
+  message: string,
+): Outcome {
   deps.audit.record({ ...audit, outcome: 'denied', reason });
   const remedy = REMEDIES[reason];
-  const forPerson = remedy === undefined ? `dstack-registry-auth: ${message}` : `dstack-registry-auth refused the pull ticket: ${message}; ${remedy}`;
-  sendJson(res, 401, { error: code, message, ...registryErrorBody('UNAUTHORIZED', forPerson) }, { 'www-authenticate': REALM_CHALLENGE });
+  const forPerson =
+    remedy === undefined
+      ? `dstack-registry-auth: ${message}`
+      : `dstack-registry-auth refused the pull ticket: ${message}; ${remedy}`;
+  sendJson(
+    res,
+    401,
+    { error: code, message, ...registryErrorBody('UNAUTHORIZED', forPerson) },
+    { 'www-authenticate': REALM_CHALLENGE },
+  );
   return { status: 401, outcome: 'denied', reason };
 }
 
@@ -167,7 +245,10 @@ function internalError(deps: RealmDeps, res: ServerResponse, error: unknown, aud
   const unavailable = isCodedError(error, 'unavailable');
   if (unavailable) deps.log?.(`unavailable: ${oneLine(error)}`);
   if (!res.headersSent) {
-    if (unavailable) sendError(res, 503, 'unavailable', 'the token realm cannot check revocations right now; retry shortly', { 'retry-after': '5' });
+    if (unavailable)
+      sendError(res, 503, 'unavailable', 'the token realm cannot check revocations right now; retry shortly', {
+        'retry-after': '5',
+      });
     else sendError(res, 500, 'internal', 'the token realm failed unexpectedly; retry, and report it if it persists');
   }
   const reason = unavailable ? 'unavailable' : 'internal';

@@ -5,7 +5,12 @@ import { createVerifiedTokens, DEFAULT_VERIFIED_TOKENS } from '../token/verified
 // A host presents the same ticket for every pull during its few minutes of life, so the
 // realm remembers tickets whose signature it has verified (src/service/token/verified-tokens.ts) and
 // repeats only the cheap checks: expiry, service and the revocation store, asked every time.
-export function createTicketVerifier(options: { keys: KeyRing; issuer: string; revocations: RevocationStore; maxEntries?: number }) {
+export function createTicketVerifier(options: {
+  keys: KeyRing;
+  issuer: string;
+  revocations: RevocationStore;
+  maxEntries?: number;
+}) {
   const verified = createVerifiedTokens<PullTicket>(options.maxEntries ?? DEFAULT_VERIFIED_TOKENS);
   return async (token: string, service: string, now: Date): Promise<PullTicket> => {
     let ticket = verified.get(token);

@@ -12,10 +12,21 @@ export function createIssuerSource(deps: { ticketKeys: KeyRing; issuerName: stri
       if (!issuer) throw new Error(`registry ${request.registry.key} has source issuer but no issuer settings`);
       const { token, expiresAt } = await mintTicket(
         deps.ticketKeys,
-        { instance: request.identity.instance, project: request.identity.project, service: issuer.service, ttlSeconds: issuer.ticketTtlSeconds, issuer: deps.issuerName },
+        {
+          instance: request.identity.instance,
+          project: request.identity.project,
+          service: issuer.service,
+          ttlSeconds: issuer.ticketTtlSeconds,
+          issuer: deps.issuerName,
+        },
         request.now,
       );
-      return { kind: 'basic', username: ticketUsername(request.identity.instance), secret: new Secret(token), expiresAt };
+      return {
+        kind: 'basic',
+        username: ticketUsername(request.identity.instance),
+        secret: new Secret(token),
+        expiresAt,
+      };
     },
   };
 }

@@ -8,8 +8,14 @@ export function createStaticSource(): CredentialSource {
     kind: 'static',
     async issue({ registry, now }) {
       const configured = registry.static;
-      if (!configured) throw new CodedError('not_found', `no credential is configured for ${registry.key}; pull anonymously`);
-      return { kind: 'basic', username: configured.username, secret: configured.password, expiresAt: new Date(now.getTime() + configured.ttlSeconds * 1000) };
+      if (!configured)
+        throw new CodedError('not_found', `no credential is configured for ${registry.key}; pull anonymously`);
+      return {
+        kind: 'basic',
+        username: configured.username,
+        secret: configured.password,
+        expiresAt: new Date(now.getTime() + configured.ttlSeconds * 1000),
+      };
     },
   };
 }

@@ -14,7 +14,11 @@ export type CacheResult = 'hit' | 'joined' | 'miss';
 
 export interface TokenCache<T> {
   // `load` runs only on a miss; a failed load is not cached and reaches every waiter.
-  get(scope: string, now: Date, load: () => Promise<CachedToken<T>>): Promise<{ value: CachedToken<T>; result: CacheResult }>;
+  get(
+    scope: string,
+    now: Date,
+    load: () => Promise<CachedToken<T>>,
+  ): Promise<{ value: CachedToken<T>; result: CacheResult }>;
   size(): number;
 }
 
@@ -23,7 +27,8 @@ export const MAX_CACHED_TOKENS = 10_000;
 export function createTokenCache<T>(maxEntries = MAX_CACHED_TOKENS, keepWhileLeft = 1 / 4): TokenCache<T> {
   const entries = new Map<string, CachedToken<T>>();
   const inFlight = new Map<string, Promise<CachedToken<T>>>();
-  const fresh = (entry: CachedToken<T>, now: Date) => entry.expiresAt.getTime() - now.getTime() > entry.lifetimeSeconds * 1000 * keepWhileLeft;
+  const fresh = (entry: CachedToken<T>, now: Date) =>
+    entry.expiresAt.getTime() - now.getTime() > entry.lifetimeSeconds * 1000 * keepWhileLeft;
 
   return {
     async get(scope, now, load) {

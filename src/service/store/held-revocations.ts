@@ -16,11 +16,16 @@ export function saveHeldRevocations(db: DatabaseSync, storePath: string, inode: 
 }
 
 // Merges the held copies beside `storePath` into `db`; returns what it merged, for one line each.
-export function mergeHeldRevocations(db: DatabaseSync, storePath: string): Array<{ file: string; revocations: number }> {
+export function mergeHeldRevocations(
+  db: DatabaseSync,
+  storePath: string,
+): Array<{ file: string; revocations: number }> {
   const dir = dirname(storePath);
   const prefix = `${basename(storePath)}${HELD}`;
   const merged: Array<{ file: string; revocations: number }> = [];
-  for (const name of readdirSync(dir).filter((entry) => entry.startsWith(prefix) && /^\d+-\d+$/.test(entry.slice(prefix.length))).sort()) {
+  for (const name of readdirSync(dir)
+    .filter((entry) => entry.startsWith(prefix) && /^\d+-\d+$/.test(entry.slice(prefix.length)))
+    .sort()) {
     const file = join(dir, name);
     db.prepare('ATTACH DATABASE ? AS held').run(file);
     try {

@@ -11,7 +11,13 @@ export async function openPostgresRevocationStore(url: string): Promise<Revocati
   const where = `PostgreSQL at ${redactUrl(url)}`;
   const pg = await import('pg');
   const PoolClass = pg.default?.Pool ?? pg.Pool;
-  const pool = new PoolClass({ connectionString: url, connectionTimeoutMillis: 5000, query_timeout: 5000, max: 10, idleTimeoutMillis: 30_000 });
+  const pool = new PoolClass({
+    connectionString: url,
+    connectionTimeoutMillis: 5000,
+    query_timeout: 5000,
+    max: 10,
+    idleTimeoutMillis: 30_000,
+  });
   // Both timeouts bound how long a request waits on a stuck database before answering 503.
   // An idle connection dropped by the server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
@@ -19,13 +25,19 @@ export async function openPostgresRevocationStore(url: string): Promise<Revocati
     await createTable(pool);
   } catch (error) {
     await pool.end().catch(() => {});
-    throw new CodedError('store_unavailable', `cannot use the revocation store in ${where} (${reasonOf(error)}); check DSTACK_REGISTRY_AUTH_DATABASE_URL (databaseUrl in the config file) and that the server is reachable`);
+    throw new CodedError(
+      'store_unavailable',
+      `cannot use the revocation store in ${where} (${reasonOf(error)}); check DSTACK_REGISTRY_AUTH_DATABASE_URL (databaseUrl in the config file) and that the server is reachable`,
+    );
   }
   const query = async (text: string, values: unknown[]) => {
     try {
       return await pool.query(text, values);
     } catch (error) {
-      throw new CodedError('unavailable', `revocation store in ${where} is unavailable (${reasonOf(error)}); retry later`);
+      throw new CodedError(
+        'unavailable',
+        `revocation store in ${where} is unavailable (${reasonOf(error)}); retry later`,
+      );
     }
   };
   return {
@@ -54,7 +66,9 @@ async function createTable(pool: Pool): Promise<void> {
   try {
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('${TABLE}'))`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (instance text PRIMARY KEY, revoked_at timestamptz NOT NULL)`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${TABLE} (instance text PRIMARY KEY, revoked_at timestamptz NOT NULL)`,
+    );
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});

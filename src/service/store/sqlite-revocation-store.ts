@@ -24,7 +24,11 @@ export interface SqliteStoreOptions {
 // lookup reads the file, so a revocation takes effect on the next request. Before each lookup
 // and write the path must still name the file opened (device and inode): once it does not,
 // the store fails closed (503) until a restart, see markReplaced.
-export async function openSqliteRevocationStore(path: string, dataDir: string, options: SqliteStoreOptions = {}): Promise<RevocationStore> {
+export async function openSqliteRevocationStore(
+  path: string,
+  dataDir: string,
+  options: SqliteStoreOptions = {},
+): Promise<RevocationStore> {
   const { DatabaseSync: Database } = await import('node:sqlite');
   const notice = options.notice ?? (() => {});
   const foreignFile = options.foreignFile ?? 'adopt';
@@ -45,15 +49,24 @@ export async function openSqliteRevocationStore(path: string, dataDir: string, o
     journal = JOURNAL_SUFFIXES.map((suffix) => identityOf(`${path}${suffix}`));
   } catch (error) {
     if (error instanceof CodedError) throw error;
-    throw new CodedError('store_unavailable', `cannot open the revocation store ${path} (${reasonOf(error)}); check that the data directory is writable`);
+    throw new CodedError(
+      'store_unavailable',
+      `cannot open the revocation store ${path} (${reasonOf(error)}); check that the data directory is writable`,
+    );
   }
   try {
     checkRecordedFile(db, path, opened, foreignFile, notice);
-    for (const { file, revocations } of mergeHeldRevocations(db, path)) notice(`revocation store ${path}: merged ${revocations} revocations from ${file}, kept by a service whose store file was replaced, and removed it`);
+    for (const { file, revocations } of mergeHeldRevocations(db, path))
+      notice(
+        `revocation store ${path}: merged ${revocations} revocations from ${file}, kept by a service whose store file was replaced, and removed it`,
+      );
   } catch (error) {
     db.close();
     if (error instanceof CodedError) throw error;
-    throw new CodedError('store_unavailable', `cannot open the revocation store ${path} (${reasonOf(error)}); check that the data directory is writable`);
+    throw new CodedError(
+      'store_unavailable',
+      `cannot open the revocation store ${path} (${reasonOf(error)}); check that the data directory is writable`,
+    );
   }
   const upsert = db.prepare(
     'INSERT INTO revocations (instance, revoked_at_ms) VALUES (?, ?) ' +
@@ -69,7 +82,10 @@ export async function openSqliteRevocationStore(path: string, dataDir: string, o
   // closed and this file's -wal and -shm set aside (SQLite leaves them when its file is gone),
   // so that they are never paired with the new file.
   function markReplaced(now: FileIdentity | undefined): string {
-    const what = now === undefined ? 'was deleted' : `was replaced by another file (it opened inode ${opened.ino}; the path now names inode ${now.ino})`;
+    const what =
+      now === undefined
+        ? 'was deleted'
+        : `was replaced by another file (it opened inode ${opened.ino}; the path now names inode ${now.ino})`;
     let kept: string;
     try {
       kept = `; the revocations it held are kept in ${saveHeldRevocations(db, path, opened.ino)} and merged in at the next start`;
@@ -112,16 +128,30 @@ export async function openSqliteRevocationStore(path: string, dataDir: string, o
 // The store's own record of the file it was created as (device, inode and path): a copy put
 // in place (rsync, cp of a backup) has another inode, a file moved in from elsewhere another
 // path. Written at creation and checkpointed into the main file, so a plain copy carries it too.
-function checkRecordedFile(db: DatabaseSync, path: string, opened: FileIdentity, foreignFile: 'adopt' | 'refuse', notice: (line: string) => void): void {
+function checkRecordedFile(
+  db: DatabaseSync,
+  path: string,
+  opened: FileIdentity,
+  foreignFile: 'adopt' | 'refuse',
+  notice: (line: string) => void,
+): void {
   const row = db.prepare("SELECT value FROM store_meta WHERE key = 'file'").get() as { value: string } | undefined;
   const actual = recordOf(path, opened);
   if (row?.value === actual) return;
   const was = row === undefined ? undefined : describeRecord(row.value);
   if (was !== undefined && foreignFile === 'refuse') {
-    throw new CodedError('store_replaced', `revocation store ${path} is not the file that was created there (it was created as ${was}; this is inode ${opened.ino} at ${resolve(path)}): it was copied, moved or restored into place, and a running service may still read the old file, so a revocation written here might never reach it; restart the service (it adopts this file and keeps what it held), then run revoke again`);
+    throw new CodedError(
+      'store_replaced',
+      `revocation store ${path} is not the file that was created there (it was created as ${was}; this is inode ${opened.ino} at ${resolve(path)}): it was copied, moved or restored into place, and a running service may still read the old file, so a revocation written here might never reach it; restart the service (it adopts this file and keeps what it held), then run revoke again`,
+    );
   }
-  if (was !== undefined) notice(`revocation store ${path} was copied, moved or restored into place (created as ${was}; this is inode ${opened.ino} at ${resolve(path)}): adopting it`);
-  db.prepare("INSERT INTO store_meta (key, value) VALUES ('file', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(actual);
+  if (was !== undefined)
+    notice(
+      `revocation store ${path} was copied, moved or restored into place (created as ${was}; this is inode ${opened.ino} at ${resolve(path)}): adopting it`,
+    );
+  db.prepare(
+    "INSERT INTO store_meta (key, value) VALUES ('file', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+  ).run(actual);
   db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
 }
 
@@ -145,13 +175,18 @@ function setAsideLeftoverJournal(path: string, foreignFile: 'adopt' | 'refuse', 
   const leftover = leftoverJournal(path);
   if (leftover === undefined) return;
   if (foreignFile === 'refuse') {
-    throw new CodedError('store_replaced', `revocation store ${path} is missing but ${leftover} is still there: it was deleted while a service had it open (or after a crash), and a revocation written to a new file might never reach that service; restart the service (it keeps the revocations it held), then run revoke again`);
+    throw new CodedError(
+      'store_replaced',
+      `revocation store ${path} is missing but ${leftover} is still there: it was deleted while a service had it open (or after a crash), and a revocation written to a new file might never reach that service; restart the service (it keeps the revocations it held), then run revoke again`,
+    );
   }
   const stamp = Date.now();
   for (const file of JOURNAL_SUFFIXES.map((suffix) => `${path}${suffix}`)) {
     if (identityOf(file) !== undefined) renameSync(file, `${file}.orphaned-${stamp}`);
   }
-  notice(`revocation store ${path} was missing but its -wal/-shm were left (deleted while open, or after a crash): set them aside as *.orphaned-${stamp}, starting a new store`);
+  notice(
+    `revocation store ${path} was missing but its -wal/-shm were left (deleted while open, or after a crash): set them aside as *.orphaned-${stamp}, starting a new store`,
+  );
 }
 
 const JOURNAL_SUFFIXES = ['-wal', '-shm'];

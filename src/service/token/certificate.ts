@@ -14,12 +14,25 @@ const BACKDATE_MS = 3600 * 1000;
 export async function createSelfSignedCertificate(key: SigningKey, issuerName: string, now: Date): Promise<string> {
   await import('reflect-metadata');
   const x509 = await import('@peculiar/x509');
-  const algorithm = key.alg === 'ES256'
-    ? { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
-    : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  const algorithm =
+    key.alg === 'ES256'
+      ? { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
+      : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   if (key.alg === 'EdDSA') throw new Error('registry tokens are signed with ES256 or RS256 keys, not EdDSA');
-  const privateKey = await webcrypto.subtle.importKey('pkcs8', key.privateKey.export({ format: 'der', type: 'pkcs8' }), algorithm, false, ['sign']);
-  const publicKey = await webcrypto.subtle.importKey('spki', key.publicKey.export({ format: 'der', type: 'spki' }), algorithm, true, ['verify']);
+  const privateKey = await webcrypto.subtle.importKey(
+    'pkcs8',
+    key.privateKey.export({ format: 'der', type: 'pkcs8' }),
+    algorithm,
+    false,
+    ['sign'],
+  );
+  const publicKey = await webcrypto.subtle.importKey(
+    'spki',
+    key.publicKey.export({ format: 'der', type: 'spki' }),
+    algorithm,
+    true,
+    ['verify'],
+  );
   const certificate = await x509.X509CertificateGenerator.createSelfSigned(
     {
       // A positive 128-bit serial: the first byte's high bit cleared.

@@ -19,7 +19,9 @@ export interface SignJwtOptions {
 // One compact JWS signed with the given key: `alg` and `kid` from the key, a random `jti`
 // unless the claims carry one. Returns the token and the exact expiry written into it.
 export async function signJwt(key: SigningKey, options: SignJwtOptions): Promise<{ token: string; expiresAt: Date }> {
-  const iat = options.preciseIssuedAt ? options.issuedAt.getTime() / 1000 : Math.floor(options.issuedAt.getTime() / 1000);
+  const iat = options.preciseIssuedAt
+    ? options.issuedAt.getTime() / 1000
+    : Math.floor(options.issuedAt.getTime() / 1000);
   const exp = Math.floor(options.expiresAt.getTime() / 1000);
   const token = await new SignJWT({ jti: randomUUID(), ...options.claims })
     .setProtectedHeader({ ...options.header, alg: key.alg, kid: key.kid, typ: options.typ })

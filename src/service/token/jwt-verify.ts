@@ -23,7 +23,11 @@ export interface VerifyJwtOptions {
 // audience, required claims, `exp` and a not-in-the-future `iat` against an injected clock.
 // Failures are CodedError token_expired or token_invalid with a one-line reason; the token
 // text never appears in a message.
-export async function verifySignedJwt(token: string, ring: KeyRing, options: VerifyJwtOptions): Promise<{ payload: JWTPayload; header: JWTHeaderParameters }> {
+export async function verifySignedJwt(
+  token: string,
+  ring: KeyRing,
+  options: VerifyJwtOptions,
+): Promise<{ payload: JWTPayload; header: JWTHeaderParameters }> {
   const tolerance = options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS;
   try {
     const { payload, protectedHeader } = await jwtVerify(token, keyResolver(ring), {
@@ -36,12 +40,16 @@ export async function verifySignedJwt(token: string, ring: KeyRing, options: Ver
       ...(options.audience !== undefined ? { audience: options.audience } : {}),
     });
     if (typeof payload.iat === 'number' && payload.iat > options.now.getTime() / 1000 + tolerance) {
-      throw new CodedError('token_invalid', `${options.what} rejected: issued in the future; check the clocks of the service replicas`);
+      throw new CodedError(
+        'token_invalid',
+        `${options.what} rejected: issued in the future; check the clocks of the service replicas`,
+      );
     }
     return { payload, header: protectedHeader };
   } catch (error) {
     if (error instanceof CodedError) throw error;
-    if (error instanceof errors.JWTExpired) throw new CodedError('token_expired', `${options.what} expired; get a new one`);
+    if (error instanceof errors.JWTExpired)
+      throw new CodedError('token_expired', `${options.what} expired; get a new one`);
     throw new CodedError('token_invalid', `${options.what} rejected: ${reasonOf(error)}`);
   }
 }

@@ -41,27 +41,36 @@ export async function loadKeyRing(options: LoadKeyRingOptions): Promise<KeyRing>
   const current = await toSigningKey(currentPem, currentPath, options.alg);
 
   const previousPaths = previousFromEnv
-    ? previousFromEnv.split(',').map((p) => p.trim()).filter(Boolean)
+    ? previousFromEnv
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)
     : await listPreviousKeyFiles(keysDir, options.name);
   const all: SigningKey[] = [current];
   for (const path of previousPaths) {
-    const key = await toSigningKey(await readKeyFile(path, previousFromEnv ? `${prefix}_PREVIOUS_KEY_FILES` : undefined), path, options.alg);
+    const key = await toSigningKey(
+      await readKeyFile(path, previousFromEnv ? `${prefix}_PREVIOUS_KEY_FILES` : undefined),
+      path,
+      options.alg,
+    );
     if (!all.some((k) => k.kid === key.kid)) all.push(key);
   }
   return { current, all };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
-  return value && value.trim() ? value.trim() : undefined;
+  return value?.trim() ? value.trim() : undefined;
 }
 
 async function listPreviousKeyFiles(keysDir: string, name: string): Promise<string[]> {
   const entries = await readdir(keysDir).catch(() => [] as string[]);
-  return entries
-    // Certificates kept next to keys (`*.crt.pem`) are not keys.
-    .filter((entry) => entry.startsWith(`${name}.previous`) && entry.endsWith('.pem') && !entry.endsWith('.crt.pem'))
-    .sort()
-    .map((entry) => join(keysDir, entry));
+  return (
+    entries
+      // Certificates kept next to keys (`*.crt.pem`) are not keys.
+      .filter((entry) => entry.startsWith(`${name}.previous`) && entry.endsWith('.pem') && !entry.endsWith('.crt.pem'))
+      .sort()
+      .map((entry) => join(keysDir, entry))
+  );
 }
 
 // A private key readable by others is refused, as ssh does: a leaked signing key mints
@@ -69,21 +78,41 @@ async function listPreviousKeyFiles(keysDir: string, name: string): Promise<stri
 async function readKeyFile(path: string, setting?: string): Promise<string> {
   const where = setting ? ` (from ${setting})` : '';
   const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') throw new CodedError('key_file_missing', `key file ${path}${where} does not exist; create it or unset the setting to use a generated key`);
-    throw new CodedError('key_file_unreadable', `cannot read key file ${path}${where} (${error.code ?? 'error'}); check its path and permissions`);
+    if (error.code === 'ENOENT')
+      throw new CodedError(
+        'key_file_missing',
+        `key file ${path}${where} does not exist; create it or unset the setting to use a generated key`,
+      );
+    throw new CodedError(
+      'key_file_unreadable',
+      `cannot read key file ${path}${where} (${error.code ?? 'error'}); check its path and permissions`,
+    );
   });
-  if (!info.isFile()) throw new CodedError('key_file_invalid', `key file ${path}${where} is not a regular file; point the setting at a PEM file`);
+  if (!info.isFile())
+    throw new CodedError(
+      'key_file_invalid',
+      `key file ${path}${where} is not a regular file; point the setting at a PEM file`,
+    );
   if ((info.mode & 0o077) !== 0) {
     const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
-    throw new CodedError('key_file_permissions', `key file ${path} is readable by group or others (mode ${mode}); run chmod 600 ${path}`);
+    throw new CodedError(
+      'key_file_permissions',
+      `key file ${path} is readable by group or others (mode ${mode}); run chmod 600 ${path}`,
+    );
   }
   return readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    throw new CodedError('key_file_unreadable', `cannot read key file ${path}${where} (${error.code ?? 'error'}); check its permissions`);
+    throw new CodedError(
+      'key_file_unreadable',
+      `cannot read key file ${path}${where} (${error.code ?? 'error'}); check its permissions`,
+    );
   });
 }
 
 async function readOrGenerate(path: string, keysDir: string, alg: KeyAlgorithm): Promise<string> {
-  const exists = await stat(path).then(() => true, () => false);
+  const exists = await stat(path).then(
+    () => true,
+    () => false,
+  );
   if (exists) return readKeyFile(path);
   await ensurePrivateDir(keysDir);
   const pem = await generatePem(alg);
@@ -93,7 +122,10 @@ async function readOrGenerate(path: string, keysDir: string, alg: KeyAlgorithm):
 }
 
 async function ensurePrivateDir(dir: string): Promise<void> {
-  const existed = await stat(dir).then(() => true, () => false);
+  const existed = await stat(dir).then(
+    () => true,
+    () => false,
+  );
   await makeDirectory(dir, 0o700);
   if (!existed) await chmod(dir, 0o700);
 }
@@ -105,9 +137,13 @@ async function createExclusive(path: string, content: string): Promise<void> {
 }
 
 function generatePem(alg: KeyAlgorithm): Promise<string> {
-  const encoding = { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } } as const;
+  const encoding = {
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  } as const;
   return new Promise((resolve, reject) => {
-    const done = (error: Error | null, _publicKey: string, privateKey: string) => (error ? reject(error) : resolve(privateKey));
+    const done = (error: Error | null, _publicKey: string, privateKey: string) =>
+      error ? reject(error) : resolve(privateKey);
     if (alg === 'EdDSA') generateKeyPair('ed25519', encoding, done);
     else if (alg === 'ES256') generateKeyPair('ec', { namedCurve: 'P-256', ...encoding }, done);
     else generateKeyPair('rsa', { modulusLength: 2048, ...encoding }, done);
@@ -119,10 +155,16 @@ async function toSigningKey(pem: string, path: string, alg: KeyAlgorithm): Promi
   try {
     privateKey = createPrivateKey({ key: pem, format: 'pem' });
   } catch {
-    throw new CodedError('key_file_invalid', `key file ${path} is not a PEM private key; replace it with a PKCS#8 ${describe(alg)} key, or delete it to have one generated`);
+    throw new CodedError(
+      'key_file_invalid',
+      `key file ${path} is not a PEM private key; replace it with a PKCS#8 ${describe(alg)} key, or delete it to have one generated`,
+    );
   }
   if (!matches(privateKey, alg)) {
-    throw new CodedError('key_file_invalid', `key file ${path} holds a ${privateKey.asymmetricKeyType ?? 'unknown'} key, not ${describe(alg)}; replace it with a ${describe(alg)} key, or delete it to have one generated`);
+    throw new CodedError(
+      'key_file_invalid',
+      `key file ${path} holds a ${privateKey.asymmetricKeyType ?? 'unknown'} key, not ${describe(alg)}; replace it with a ${describe(alg)} key, or delete it to have one generated`,
+    );
   }
   const publicKey = createPublicKey(privateKey);
   const kid = await calculateJwkThumbprint(await exportJWK(publicKey), 'sha256');

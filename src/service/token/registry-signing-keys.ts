@@ -32,7 +32,8 @@ export async function loadRegistrySigningKeys(options: LoadRegistrySigningKeysOp
   const certDir = env.DSTACK_REGISTRY_AUTH_REGISTRY_CERT_DIR?.trim() || join(options.dataDir, 'keys');
   const now = options.now ?? new Date();
   const certificates = new Map<string, string>();
-  for (const key of ring.all) certificates.set(key.kid, await loadOrCreateCertificate(key, certDir, options.issuerName, now));
+  for (const key of ring.all)
+    certificates.set(key.kid, await loadOrCreateCertificate(key, certDir, options.issuerName, now));
   return { current: ring.current, all: ring.all, certificates };
 }
 
@@ -43,7 +44,12 @@ export function certificatePath(certDir: string, kid: string): string {
 // Reuses the stored certificate while it fits the key; otherwise makes and stores a new one.
 // Two processes starting at once (serve and registry-config) must end up with one file, so
 // a missing certificate is created with link() (fails if another won) and then re-read.
-async function loadOrCreateCertificate(key: SigningKey, certDir: string, issuerName: string, now: Date): Promise<string> {
+async function loadOrCreateCertificate(
+  key: SigningKey,
+  certDir: string,
+  issuerName: string,
+  now: Date,
+): Promise<string> {
   const path = certificatePath(certDir, key.kid);
   const stored = await readFile(path, 'utf8').catch(() => undefined);
   if (stored !== undefined && certificateFits(stored, key, now)) return stored;
@@ -54,15 +60,22 @@ async function loadOrCreateCertificate(key: SigningKey, certDir: string, issuerN
     await atomicWrite(path, pem, { mode: 0o644, exclusive: stored === undefined });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new CodedError('certificate_unwritable', `cannot store the registry signing certificate ${path} (${code}); make its directory writable or set DSTACK_REGISTRY_AUTH_REGISTRY_CERT_DIR`);
+    throw new CodedError(
+      'certificate_unwritable',
+      `cannot store the registry signing certificate ${path} (${code}); make its directory writable or set DSTACK_REGISTRY_AUTH_REGISTRY_CERT_DIR`,
+    );
   }
   const winner = await readFile(path, 'utf8');
-  if (!certificateFits(winner, key, now)) throw new CodedError('certificate_invalid', `registry signing certificate ${path} does not match its key; delete it to have it made again`);
+  if (!certificateFits(winner, key, now))
+    throw new CodedError(
+      'certificate_invalid',
+      `registry signing certificate ${path} does not match its key; delete it to have it made again`,
+    );
   return winner;
 }
 
 // Every certificate of the ring, current first: the `rootcertbundle` a registry needs to
 // accept tokens signed by any of these keys (so rotation needs no registry downtime).
 export function certificateBundle(keys: RegistryKeyRing): string {
-  return keys.all.map((key) => keys.certificates.get(key.kid)!.trim()).join('\n') + '\n';
+  return `${keys.all.map((key) => keys.certificates.get(key.kid)!.trim()).join('\n')}\n`;
 }

@@ -27,7 +27,11 @@ export interface RegistryToken {
 // The bearer token a registry verifies: a JWT signed by the current registry key (ES256/RS256)
 // with that key's certificate in `x5c`, so a registry trusting the bundle accepts it.
 // Timestamps are whole seconds (Go's decoder wants integers).
-export async function mintRegistryToken(keys: RegistryKeyRing, claims: RegistryTokenClaims, now: Date): Promise<RegistryToken> {
+export async function mintRegistryToken(
+  keys: RegistryKeyRing,
+  claims: RegistryTokenClaims,
+  now: Date,
+): Promise<RegistryToken> {
   const key = keys.current;
   const certificate = keys.certificates.get(key.kid);
   if (!certificate) throw new Error(`no certificate for registry signing key ${key.kid}`);

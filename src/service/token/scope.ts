@@ -22,7 +22,8 @@ export interface GrantedAccess {
 const RESOURCE_TYPE = /^([a-z0-9]+)(?:\(([a-z0-9]+)\))?$/;
 // The reference grammar's repository name, optionally behind a registry host[:port].
 const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-const HOST = '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?';
+const HOST =
+  '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?';
 const RESOURCE_NAME = new RegExp(`^${HOST}${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
 const ACTION = /^(?:[a-z]+|\*)$/;
 const MAX_SCOPES = 64;
@@ -50,7 +51,14 @@ export function parseScope(text: string): RequestedScope | undefined {
   const typeMatch = RESOURCE_TYPE.exec(text.slice(0, first));
   const name = text.slice(first + 1, last);
   if (!typeMatch || !isResourceName(typeMatch[1]!, name)) return undefined;
-  const actions = [...new Set(text.slice(last + 1).split(',').filter((action) => action !== ''))].sort();
+  const actions = [
+    ...new Set(
+      text
+        .slice(last + 1)
+        .split(',')
+        .filter((action) => action !== ''),
+    ),
+  ].sort();
   if (actions.length === 0 || !actions.every((action) => ACTION.test(action))) return undefined;
   const scope: RequestedScope = { type: typeMatch[1]!, name, actions };
   if (typeMatch[2] !== undefined) scope.resourceClass = typeMatch[2];

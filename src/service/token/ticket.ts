@@ -33,9 +33,14 @@ export interface TicketClaims {
 
 // A minutes-long compact JWS signed by the ticket key (EdDSA), handed to a runner host as
 // the password of its registry credential. Useless anywhere but at our realm.
-export async function mintTicket(keys: KeyRing, claims: TicketClaims, now: Date): Promise<{ token: string; expiresAt: Date }> {
+export async function mintTicket(
+  keys: KeyRing,
+  claims: TicketClaims,
+  now: Date,
+): Promise<{ token: string; expiresAt: Date }> {
   if (keys.current.alg !== 'EdDSA') throw new Error('pull tickets are signed with an EdDSA key ring');
-  if (!claims.instance || !claims.project || !claims.service) throw new Error('a pull ticket needs an instance, a project and a service');
+  if (!claims.instance || !claims.project || !claims.service)
+    throw new Error('a pull ticket needs an instance, a project and a service');
   if (!(claims.ttlSeconds > 0)) throw new Error('a pull ticket needs a positive lifetime');
   return signJwt(keys.current, {
     typ: TICKET_TYPE,
@@ -67,7 +72,11 @@ export interface VerifyTicketOptions {
 // The expensive, cacheable half: signature (EdDSA keys of the ring only), type, issuer,
 // claims, expiry at `now`. Throws CodedError token_invalid or token_expired; messages never
 // contain the ticket. The realm pairs it with checkTicket (src/service/realm/ticket-verifier.ts).
-export async function verifyTicketSignature(token: string, keys: KeyRing, options: { issuer: string; now: Date }): Promise<PullTicket> {
+export async function verifyTicketSignature(
+  token: string,
+  keys: KeyRing,
+  options: { issuer: string; now: Date },
+): Promise<PullTicket> {
   const ring = { current: keys.current, all: keys.all.filter((k) => k.alg === 'EdDSA') };
   const { payload } = await verifySignedJwt(token, ring, {
     typ: TICKET_TYPE,
@@ -78,20 +87,43 @@ export async function verifyTicketSignature(token: string, keys: KeyRing, option
     clockToleranceSeconds: TICKET_CLOCK_TOLERANCE_SECONDS,
   });
   const { sub, prj, aud, iat, exp, jti } = payload;
-  if (typeof sub !== 'string' || !sub || typeof prj !== 'string' || !prj || typeof aud !== 'string' || typeof jti !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
+  if (
+    typeof sub !== 'string' ||
+    !sub ||
+    typeof prj !== 'string' ||
+    !prj ||
+    typeof aud !== 'string' ||
+    typeof jti !== 'string' ||
+    typeof iat !== 'number' ||
+    typeof exp !== 'number'
+  ) {
     throw new CodedError('token_invalid', 'pull ticket rejected: malformed claims');
   }
-  return { instance: sub, project: prj, service: aud, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000), jti };
+  return {
+    instance: sub,
+    project: prj,
+    service: aud,
+    issuedAt: new Date(iat * 1000),
+    expiresAt: new Date(exp * 1000),
+    jti,
+  };
 }
 
 // The per-request half, also for a ticket whose signature was verified earlier: still
 // unexpired at `now` (same tolerance as the signature check), for this service, not revoked.
-export async function checkTicket(ticket: PullTicket, options: Omit<VerifyTicketOptions, 'issuer'>): Promise<PullTicket> {
+export async function checkTicket(
+  ticket: PullTicket,
+  options: Omit<VerifyTicketOptions, 'issuer'>,
+): Promise<PullTicket> {
   if (options.now.getTime() > ticket.expiresAt.getTime() + TICKET_CLOCK_TOLERANCE_SECONDS * 1000) {
     throw new TicketRejected('token_expired', 'pull ticket expired; get a new one', ticket);
   }
   if (ticket.service !== options.service) {
-    throw new TicketRejected('token_wrong_service', `pull ticket rejected: it was issued for another registry service than "${options.service}"`, ticket);
+    throw new TicketRejected(
+      'token_wrong_service',
+      `pull ticket rejected: it was issued for another registry service than "${options.service}"`,
+      ticket,
+    );
   }
   if (await isRevoked(options.revocations, ticket.instance, ticket.issuedAt)) {
     throw new TicketRejected('token_revoked', `pull ticket rejected: instance ${ticket.instance} was revoked`, ticket);

@@ -22,7 +22,10 @@ export async function readTree(dir: string): Promise<string> {
 // A vendor refusal as a host sees it: `get` for `registry`, as docker runs it (no debug), prints
 // exactly one line on stdout (and the same warning on stderr) matching `line`, naming the
 // registry and source, with nothing of the vendor's own text; the service counts `outcome`.
-export async function expectVendorRefusal(stack: CloudStack, options: { registry: string; source: string; line: RegExp; outcome: string; outputs: string[] }): Promise<void> {
+export async function expectVendorRefusal(
+  stack: CloudStack,
+  options: { registry: string; source: string; line: RegExp; outcome: string; outputs: string[] },
+): Promise<void> {
   const got = await stack.host.run(['get'], { input: options.registry, env: QUIET });
   expect(got.exitCode).not.toBe(0);
   const printed = String(got.stdout).trim();
@@ -41,7 +44,11 @@ export async function expectVendorRefusal(stack: CloudStack, options: { registry
 // Asserts that no `secrets` appear anywhere on the host side: its files (settings, token,
 // cache, helper log), the endpoint's log, dockerd's log and state, and what the clients printed;
 // and that the host does hold the minted registry password (its cache), so the grep can see.
-export async function expectNoCloudSecretOnHost(stack: CloudStack, secrets: string[], outputs: string[]): Promise<void> {
+export async function expectNoCloudSecretOnHost(
+  stack: CloudStack,
+  secrets: string[],
+  outputs: string[],
+): Promise<void> {
   const places: Record<string, string> = {
     'host files (settings, token, cache, helper log)': await readTree(join(stack.dir, 'host')),
     'mirror endpoint log': await stack.endpoint.log(),
@@ -63,7 +70,12 @@ export async function expectNoCloudSecretOnHost(stack: CloudStack, secrets: stri
 // `docker pull` of each reference (the registry's own name) through the helper: the image is
 // the seeded one, the registry authenticated the minted credential's user for each manifest
 // and refused no login, and every credential the service granted came from `source`.
-export async function expectHelperPulls(stack: CloudStack, repositories: string[], source: string, outputs: string[]): Promise<void> {
+export async function expectHelperPulls(
+  stack: CloudStack,
+  repositories: string[],
+  source: string,
+  outputs: string[],
+): Promise<void> {
   const user = stack.account.username;
   for (const repositoryTag of repositories) {
     const ref = `${stack.registry.host}/${repositoryTag}`;
@@ -71,14 +83,28 @@ export async function expectHelperPulls(stack: CloudStack, repositories: string[
     outputs.push(String(pull.stdout), String(pull.stderr));
     expect(pull.exitCode, describeResult(pull)).toBe(0);
     const seeded = stack.images.get(repositoryTag)!;
-    expect(await inspectImage(stack.dockerd, stack.host, ref)).toEqual({ id: seeded.configDigest, seed: repositoryTag });
+    expect(await inspectImage(stack.dockerd, stack.host, ref)).toEqual({
+      id: seeded.configDigest,
+      seed: repositoryTag,
+    });
     const [repository, tag] = repositoryTag.split(':') as [string, string];
-    expect(lineMatching(await stack.registry.log(), new RegExp(`msg=GetImageManifest auth\\.user\\.name="?${user}"? .*uri=/v2/${repository}/manifests/${tag.replace(/\./g, '\\.')}`)), `${ref} as ${user}`).toBeDefined();
+    expect(
+      lineMatching(
+        await stack.registry.log(),
+        new RegExp(
+          `msg=GetImageManifest auth\\.user\\.name="?${user}"? .*uri=/v2/${repository}/manifests/${tag.replace(/\./g, '\\.')}`,
+        ),
+      ),
+      `${ref} as ${user}`,
+    ).toBeDefined();
   }
   expect(lineMatching(await stack.registry.log(), /authentication failure/), 'no failed login').toBeUndefined();
   const grants = credentialGrants(await stack.service.audit());
   expect(grants.length).toBeGreaterThanOrEqual(1);
-  expect(grants.every((g) => g.source === source && g.instance === stack.instance), JSON.stringify(grants)).toBe(true);
+  expect(
+    grants.every((g) => g.source === source && g.instance === stack.instance),
+    JSON.stringify(grants),
+  ).toBe(true);
 }
 
 // dstack-shim's own call (Engine API ImagePull, no X-Registry-Auth) for python:3.14: dockerd
@@ -89,9 +115,24 @@ export async function expectEnginePullThroughPrefix(stack: CloudStack, prefix: s
   const pull = await engineImagePull(stack.dockerd, 'python', '3.14');
   expect(pull.status, describePull(pull)).toBe(200);
   expect(pull.error, describePull(pull)).toBeUndefined();
-  expect((await engineImageInspect(stack.dockerd, 'python:3.14')).image?.Config?.Labels?.['e2e.seed']).toBe(`${prefix}/library/python:3.14`);
+  expect((await engineImageInspect(stack.dockerd, 'python:3.14')).image?.Config?.Labels?.['e2e.seed']).toBe(
+    `${prefix}/library/python:3.14`,
+  );
   const registryLog = await stack.registry.log();
-  expect(lineMatching(registryLog, new RegExp(`msg=GetImageManifest auth\\.user\\.name="?${stack.account.username}"? .*uri=/v2/${prefix}/library/python/manifests/3\\.14`)), registryLog).toBeDefined();
-  expect(lineMatching(await stack.endpoint.log(), new RegExp(`pull .*repository=library/python .*upstream_repository=${prefix}/library/python .*status=200`))).toBeDefined();
+  expect(
+    lineMatching(
+      registryLog,
+      new RegExp(
+        `msg=GetImageManifest auth\\.user\\.name="?${stack.account.username}"? .*uri=/v2/${prefix}/library/python/manifests/3\\.14`,
+      ),
+    ),
+    registryLog,
+  ).toBeDefined();
+  expect(
+    lineMatching(
+      await stack.endpoint.log(),
+      new RegExp(`pull .*repository=library/python .*upstream_repository=${prefix}/library/python .*status=200`),
+    ),
+  ).toBeDefined();
   expect(lineMatching(await sinceDockerd(), DOCKERD_FALLBACK), 'no fallback to Docker Hub').toBeUndefined();
 }

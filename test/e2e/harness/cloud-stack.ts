@@ -54,16 +54,35 @@ export function startCloudStack(options: CloudStackOptions): Promise<CloudStack>
     const proposed = `pw-${randomBytes(12).toString('hex')}`;
     const vendor = await options.vendor(proposed);
     scaffold.track({ stop: () => vendor.close() });
-    const account = await writeHtpasswd(join(regDir, 'htpasswd'), options.username, { password: vendor.password ?? proposed });
-    const registry = scaffold.track(await startRegistry({ dir: regDir, auth: { htpasswd: { realm: 'cloud-realm', path: join(regDir, 'htpasswd') } } }));
+    const account = await writeHtpasswd(join(regDir, 'htpasswd'), options.username, {
+      password: vendor.password ?? proposed,
+    });
+    const registry = scaffold.track(
+      await startRegistry({
+        dir: regDir,
+        auth: { htpasswd: { realm: 'cloud-realm', path: join(regDir, 'htpasswd') } },
+      }),
+    );
     const images = new Map<string, SeededImage>();
     for (const ref of options.images) {
       const [repository, tag] = ref.split(':') as [string, string];
       images.set(ref, await seedImage({ registryUrl: registry.url, repository, tag, authorization: account.basic }));
     }
-    const service = scaffold.track(await startService({ dir: join(scaffold.dir, 'svc'), env: vendor.serviceEnv, configFile: { registries: vendor.entries(registry) } }));
+    const service = scaffold.track(
+      await startService({
+        dir: join(scaffold.dir, 'svc'),
+        env: vendor.serviceEnv,
+        configFile: { registries: vendor.entries(registry) },
+      }),
+    );
     const runner = await startRunnerHost(scaffold, service, {});
-    const endpoint = scaffold.track(await startMirrorEndpoint({ dir: join(scaffold.dir, 'mirror'), helper: runner.host, args: options.endpointArgs(registry) }));
+    const endpoint = scaffold.track(
+      await startMirrorEndpoint({
+        dir: join(scaffold.dir, 'mirror'),
+        helper: runner.host,
+        args: options.endpointArgs(registry),
+      }),
+    );
     await pointEnginesAtMirror(runner.dockerd, join(scaffold.dir, 'd'), endpoint.url);
     return { ...runner, registry, account, images, vendor, service, endpoint };
   });

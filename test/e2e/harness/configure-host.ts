@@ -16,20 +16,31 @@ export async function configureHost(host: HelperHost, dockerd: Dockerd, dir: str
   const registriesConfDir = join(dir, 'registries.conf.d');
   const args = [
     'configure',
-    '--docker-config', host.dockerConfigDir,
-    '--daemon-json', dockerd.daemonJsonPath,
-    '--dockerd-pidfile', join(dir, 'dockerd.pid'),
-    '--registries-conf-dir', registriesConfDir,
+    '--docker-config',
+    host.dockerConfigDir,
+    '--daemon-json',
+    dockerd.daemonJsonPath,
+    '--dockerd-pidfile',
+    join(dir, 'dockerd.pid'),
+    '--registries-conf-dir',
+    registriesConfDir,
     // Everything else configure may touch stays under `dir` too, never /etc or /var/lib.
-    '--docker-certs-dir', dockerd.certsDir,
-    '--containerd-certs-dir', join(dir, 'containerd-certs.d'),
-    '--containerd-config', join(dir, 'containerd-config.toml'),
-    '--state-dir', join(dir, 'setup-state'),
-    '--engines', 'docker,podman',
+    '--docker-certs-dir',
+    dockerd.certsDir,
+    '--containerd-certs-dir',
+    join(dir, 'containerd-certs.d'),
+    '--containerd-config',
+    join(dir, 'containerd-config.toml'),
+    '--state-dir',
+    join(dir, 'setup-state'),
+    '--engines',
+    'docker,podman',
   ];
   const result = await host.run(args, { env: { DOCKER_HOST: dockerd.host } });
   if (result.exitCode !== 0) {
-    throw new Error(`docker-credential-dstack ${args.join(' ')} failed (exit ${result.exitCode}):\n${String(result.stdout)}\n${String(result.stderr)}`);
+    throw new Error(
+      `docker-credential-dstack ${args.join(' ')} failed (exit ${result.exitCode}):\n${String(result.stdout)}\n${String(result.stderr)}`,
+    );
   }
   return {
     dockerConfigJson: join(host.dockerConfigDir, 'config.json'),

@@ -30,7 +30,7 @@ export function packagedConfig(root: EngineRoot): string {
 export async function defaultConfig(root: EngineRoot): Promise<string> {
   const [file, args] = inRoot(root, ['containerd', 'config', 'default']);
   const { stdout } = await execa(file, args, { timeout: 30_000 });
-  return stdout + '\n';
+  return `${stdout}\n`;
 }
 
 // Moves the paths of a config under `dir`, keeping everything else byte for byte.
@@ -46,12 +46,20 @@ export function relocate(config: string, dir: string): string {
   } else {
     text += `\n[grpc]\n  address = ${q(join(dir, 'containerd.sock'))}\n`;
   }
-  text = text.replace(/^(\s*\[plugins\.["']io\.containerd\.internal\.v1\.opt["']\]\n\s*path = ).*$/m, `$1${q(join(dir, 'opt'))}`);
+  text = text.replace(
+    /^(\s*\[plugins\.["']io\.containerd\.internal\.v1\.opt["']\]\n\s*path = ).*$/m,
+    `$1${q(join(dir, 'opt'))}`,
+  );
   return text;
 }
 
 // `binds`: further host directories it must see (a hosts directory the config names).
-export async function startContainerd(options: { dir: string; root: EngineRoot; config: string; binds?: string[] }): Promise<Containerd> {
+export async function startContainerd(options: {
+  dir: string;
+  root: EngineRoot;
+  config: string;
+  binds?: string[];
+}): Promise<Containerd> {
   const { dir, root } = options;
   await mkdir(dir, { recursive: true });
   const configPath = join(dir, 'config.toml');
@@ -59,8 +67,15 @@ export async function startContainerd(options: { dir: string; root: EngineRoot; 
   const socket = join(dir, 'containerd.sock');
   const logPath = join(dir, 'containerd.log');
   const logFd = openSync(logPath, 'a');
-  const [file, args] = inRoot(root, ['containerd', '--config', configPath], [dir, ...(options.binds ?? [])].map((source) => ({ source })));
-  const child = spawn(file, args, { stdio: ['ignore', logFd, logFd], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TMPDIR: dir } });
+  const [file, args] = inRoot(
+    root,
+    ['containerd', '--config', configPath],
+    [dir, ...(options.binds ?? [])].map((source) => ({ source })),
+  );
+  const child = spawn(file, args, {
+    stdio: ['ignore', logFd, logFd],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TMPDIR: dir },
+  });
   closeSync(logFd);
   const pid = child.pid;
   if (pid === undefined) throw new Error('startContainerd: could not start containerd');
@@ -70,7 +85,9 @@ export async function startContainerd(options: { dir: string; root: EngineRoot; 
   while (!(await answers(socket))) {
     if (!isRunning(pid) || child.exitCode !== null || Date.now() > deadline) {
       await stop();
-      throw new Error(`startContainerd: containerd did not come up on ${socket}; log ${logPath}:\n${readFileSync(logPath, 'utf8').split('\n').slice(-20).join('\n')}`);
+      throw new Error(
+        `startContainerd: containerd did not come up on ${socket}; log ${logPath}:\n${readFileSync(logPath, 'utf8').split('\n').slice(-20).join('\n')}`,
+      );
     }
     await sleep(100);
   }

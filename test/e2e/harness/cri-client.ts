@@ -27,15 +27,28 @@ export interface CriAuth {
 export function criPullImage(socket: string, image: string, timeoutMs = 90_000, auth?: CriAuth): Promise<CriPull> {
   const spec = field(1, Buffer.from(image, 'utf8'));
   const request = auth ? Buffer.concat([field(1, spec), field(2, authConfig(auth))]) : field(1, spec);
-  return grpcCall(socket, '/runtime.v1.ImageService/PullImage', request, timeoutMs).then(({ status, message, body }) => {
-    const imageRef = body.length > 0 ? readString(body, 1) : undefined;
-    return { status, message, ...(imageRef !== undefined ? { imageRef } : {}) };
-  });
+  return grpcCall(socket, '/runtime.v1.ImageService/PullImage', request, timeoutMs).then(
+    ({ status, message, body }) => {
+      const imageRef = body.length > 0 ? readString(body, 1) : undefined;
+      return { status, message, ...(imageRef !== undefined ? { imageRef } : {}) };
+    },
+  );
 }
 
 function authConfig(auth: CriAuth): Buffer {
-  const order: [number, string | undefined][] = [[1, auth.username], [2, auth.password], [3, auth.auth], [4, auth.serverAddress], [5, auth.identityToken], [6, auth.registryToken]];
-  return Buffer.concat(order.filter(([, value]) => value !== undefined && value !== '').map(([number, value]) => field(number, Buffer.from(value!, 'utf8'))));
+  const order: [number, string | undefined][] = [
+    [1, auth.username],
+    [2, auth.password],
+    [3, auth.auth],
+    [4, auth.serverAddress],
+    [5, auth.identityToken],
+    [6, auth.registryToken],
+  ];
+  return Buffer.concat(
+    order
+      .filter(([, value]) => value !== undefined && value !== '')
+      .map(([number, value]) => field(number, Buffer.from(value!, 'utf8'))),
+  );
 }
 
 function field(number: number, value: Buffer): Buffer {
@@ -79,13 +92,23 @@ function readString(message: Buffer, number: number): string | undefined {
   return undefined;
 }
 
-function grpcCall(socket: string, path: string, message: Buffer, timeoutMs: number): Promise<{ status: number; message: string; body: Buffer }> {
+function grpcCall(
+  socket: string,
+  path: string,
+  message: Buffer,
+  timeoutMs: number,
+): Promise<{ status: number; message: string; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const session = connectHttp2('http://localhost', { createConnection: () => connect(socket) });
     session.on('error', reject);
     const frame = Buffer.alloc(5);
     frame.writeUInt32BE(message.length, 1);
-    const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': path,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
     const timer = setTimeout(() => stream.close(), timeoutMs);
     const chunks: Buffer[] = [];
     let headers: Record<string, unknown> = {};
@@ -98,8 +121,14 @@ function grpcCall(socket: string, path: string, message: Buffer, timeoutMs: numb
       session.close();
       const data = Buffer.concat(chunks);
       const status = headers['grpc-status'] === undefined ? -1 : Number(headers['grpc-status']);
-      const text = decodeURIComponent(String(headers['grpc-message'] ?? (status === -1 ? `no gRPC status (timeout after ${timeoutMs} ms?)` : '')));
-      resolve({ status, message: text, body: data.length >= 5 ? data.subarray(5, 5 + data.readUInt32BE(1)) : Buffer.alloc(0) });
+      const text = decodeURIComponent(
+        String(headers['grpc-message'] ?? (status === -1 ? `no gRPC status (timeout after ${timeoutMs} ms?)` : '')),
+      );
+      resolve({
+        status,
+        message: text,
+        body: data.length >= 5 ? data.subarray(5, 5 + data.readUInt32BE(1)) : Buffer.alloc(0),
+      });
     });
     stream.end(Buffer.concat([frame, message]));
   });

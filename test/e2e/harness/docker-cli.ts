@@ -6,7 +6,12 @@ import type { HelperHost } from './helper-env.ts';
 // client config and helper settings of `host` (the CLI passes its environment to the helper).
 // `docker` on PATH is deliberate: machines of this kind ship a current CLI (28.x) in
 // /usr/local/bin, ahead of Debian's 20.10 client, and current CLIs are what hosts run.
-export function docker(dockerd: Dockerd, host: HelperHost, args: string[], env: Record<string, string> = {}): Promise<Result> {
+export function docker(
+  dockerd: Dockerd,
+  host: HelperHost,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Result> {
   return execa('docker', args, {
     env: { ...host.env, DOCKER_HOST: dockerd.host, ...env },
     extendEnv: false,
@@ -16,8 +21,18 @@ export function docker(dockerd: Dockerd, host: HelperHost, args: string[], env: 
 }
 
 // The engine's own view of an image: its ID and the label the seeder put in, or undefined.
-export async function inspectImage(dockerd: Dockerd, host: HelperHost, image: string): Promise<{ id: string; seed: string } | undefined> {
-  const result = await docker(dockerd, host, ['image', 'inspect', image, '--format', '{{.Id}} {{index .Config.Labels "e2e.seed"}}']);
+export async function inspectImage(
+  dockerd: Dockerd,
+  host: HelperHost,
+  image: string,
+): Promise<{ id: string; seed: string } | undefined> {
+  const result = await docker(dockerd, host, [
+    'image',
+    'inspect',
+    image,
+    '--format',
+    '{{.Id}} {{index .Config.Labels "e2e.seed"}}',
+  ]);
   if (result.exitCode !== 0) return undefined;
   const [id, seed] = String(result.stdout).trim().split(' ');
   return { id: id ?? '', seed: seed ?? '' };

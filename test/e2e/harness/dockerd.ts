@@ -40,25 +40,35 @@ export async function startDockerd(options: DockerdOptions): Promise<Dockerd> {
   const socket = join(dir, 'docker.sock');
   if (Buffer.byteLength(socket) > SOCKET_PATH_LIMIT - 40) {
     // containerd's sockets live deeper under the exec root, so leave room for them too.
-    throw new Error(`startDockerd: directory ${dir} is too long for unix sockets; use a short mkdtemp prefix under /tmp`);
+    throw new Error(
+      `startDockerd: directory ${dir} is too long for unix sockets; use a short mkdtemp prefix under /tmp`,
+    );
   }
   await mkdir(dir, { recursive: true });
   const daemonJsonPath = join(dir, 'daemon.json');
   if (options.daemonJson !== undefined || !existsSync(daemonJsonPath)) {
-    await writeFile(daemonJsonPath, JSON.stringify(options.daemonJson ?? {}, null, 2) + '\n');
+    await writeFile(daemonJsonPath, `${JSON.stringify(options.daemonJson ?? {}, null, 2)}\n`);
   }
   const logPath = join(dir, 'dockerd.log');
   const pidfile = join(dir, 'dockerd.pid');
   const execRoot = join(dir, 'exec');
   const args = [
-    '--data-root', join(dir, 'data'),
-    '--exec-root', execRoot,
-    '--pidfile', pidfile,
-    '--host', `unix://${socket}`,
+    '--data-root',
+    join(dir, 'data'),
+    '--exec-root',
+    execRoot,
+    '--pidfile',
+    pidfile,
+    '--host',
+    `unix://${socket}`,
     // The containerd store's snapshotter is named by --storage-driver; native, like vfs, works on any filesystem.
-    '--storage-driver', options.engine?.containerdStore ? 'native' : 'vfs',
-    '--iptables=false', '--ip6tables=false', '--bridge=none',
-    '--config-file', daemonJsonPath,
+    '--storage-driver',
+    options.engine?.containerdStore ? 'native' : 'vfs',
+    '--iptables=false',
+    '--ip6tables=false',
+    '--bridge=none',
+    '--config-file',
+    daemonJsonPath,
     ...(options.engine?.containerdStore ? ['--feature', 'containerd-snapshotter=true'] : []),
     ...(options.extraArgs ?? []),
   ];
@@ -98,7 +108,9 @@ export async function startDockerd(options: DockerdOptions): Promise<Dockerd> {
     } catch {
       if (Date.now() > deadline) {
         await stop();
-        throw new Error(`startDockerd: dockerd did not answer on ${socket} within ${START_TIMEOUT_MS} ms; log ${logPath}:\n${tail(logPath)}`);
+        throw new Error(
+          `startDockerd: dockerd did not answer on ${socket} within ${START_TIMEOUT_MS} ms; log ${logPath}:\n${tail(logPath)}`,
+        );
       }
       await sleep(100);
     }

@@ -20,6 +20,7 @@ export function fromImageAndTag(reference: string): { fromImage: string; tag: st
   const at = reference.indexOf('@');
   if (at !== -1) return { fromImage: reference.slice(0, at), tag: reference.slice(at + 1) };
   const colon = reference.lastIndexOf(':');
-  if (colon > reference.lastIndexOf('/')) return { fromImage: reference.slice(0, colon), tag: reference.slice(colon + 1) };
+  if (colon > reference.lastIndexOf('/'))
+    return { fromImage: reference.slice(0, colon), tag: reference.slice(colon + 1) };
   return { fromImage: reference, tag: 'latest' };
 }

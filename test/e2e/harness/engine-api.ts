@@ -22,10 +22,19 @@ export interface RegistryAuth {
   serveraddress?: string;
 }
 
-export async function engineImagePull(dockerd: Dockerd, fromImage: string, tag: string, options: { registryAuth?: RegistryAuth } = {}): Promise<EnginePull> {
+export async function engineImagePull(
+  dockerd: Dockerd,
+  fromImage: string,
+  tag: string,
+  options: { registryAuth?: RegistryAuth } = {},
+): Promise<EnginePull> {
   const headers: Record<string, string> = {};
   // URL-safe base64 with its padding: dockerd 20.10 decodes it with Go's base64.URLEncoding.
-  if (options.registryAuth) headers['x-registry-auth'] = Buffer.from(JSON.stringify(options.registryAuth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+  if (options.registryAuth)
+    headers['x-registry-auth'] = Buffer.from(JSON.stringify(options.registryAuth))
+      .toString('base64')
+      .replace(/\+/g, '-')
+      .replace(/\//g, '_');
   const path = `${ENGINE_API}/images/create?fromImage=${encodeURIComponent(fromImage)}&tag=${encodeURIComponent(tag)}`;
   const started = performance.now();
   const { status, body } = await engineRequest(dockerd, 'POST', path, headers);
@@ -45,7 +54,13 @@ export async function engineImagePull(dockerd: Dockerd, fromImage: string, tag: 
 }
 
 // `GET /images/NAME/json`: the engine's record of an image (200), or its 404.
-export async function engineImageInspect(dockerd: Dockerd, name: string): Promise<{ status: number; image?: { Id: string; RepoDigests?: string[]; Config?: { Labels?: Record<string, string> } } }> {
+export async function engineImageInspect(
+  dockerd: Dockerd,
+  name: string,
+): Promise<{
+  status: number;
+  image?: { Id: string; RepoDigests?: string[]; Config?: { Labels?: Record<string, string> } };
+}> {
   const { status, body } = await engineRequest(dockerd, 'GET', `${ENGINE_API}/images/${name}/json`);
   return status === 200 ? { status, image: JSON.parse(body) } : { status };
 }
@@ -60,11 +75,19 @@ export async function seedLabel(dockerd: Dockerd, name: string): Promise<string 
 }
 
 export function describePull(pull: EnginePull): string {
-  return `HTTP ${pull.status}${pull.error ? `, error: ${pull.error}` : ''}\n${pull.messages.slice(-5).map((m) => JSON.stringify(m)).join('\n')}`;
+  return `HTTP ${pull.status}${pull.error ? `, error: ${pull.error}` : ''}\n${pull.messages
+    .slice(-5)
+    .map((m) => JSON.stringify(m))
+    .join('\n')}`;
 }
 
 // Any other Engine API call on the private socket: its status and the body as written.
-export function engineRequest(dockerd: Dockerd, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+export function engineRequest(
+  dockerd: Dockerd,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath: dockerd.socket, method, path, headers }, (res) => {
       const chunks: Buffer[] = [];

@@ -25,7 +25,12 @@ export function dockerdMatrix(): DockerdEngine[] {
   const sid = engineRoot('sid');
   const on = (root: EngineRoot, containerdStore: boolean): DockerdEngine => {
     const version = upstreamVersion(root.packages, 'docker.io');
-    return { label: `dockerd ${version} (${root.suite}, ${containerdStore ? 'containerd' : 'classic'} store)`, version, root, containerdStore };
+    return {
+      label: `dockerd ${version} (${root.suite}, ${containerdStore ? 'containerd' : 'classic'} store)`,
+      version,
+      root,
+      containerdStore,
+    };
   };
   return [HOST_DOCKERD, on(trixie, false), on(sid, false), on(sid, true)];
 }
@@ -54,7 +59,10 @@ export function packageVersion(engine: DockerdEngine, name: string): string {
 
 // The ID the Engine API reports for a pulled image: the config digest on the classic store,
 // the manifest digest (what it was pulled by) on the containerd store.
-export function expectedImageId(engine: DockerdEngine | undefined, image: { manifestDigest: string; configDigest: string }): string {
+export function expectedImageId(
+  engine: DockerdEngine | undefined,
+  image: { manifestDigest: string; configDigest: string },
+): string {
   return engine?.containerdStore ? image.manifestDigest : image.configDigest;
 }
 

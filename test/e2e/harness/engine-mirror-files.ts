@@ -19,7 +19,11 @@ export interface EngineMirrorFiles {
   registriesDropIn: string;
 }
 
-export async function pointEnginesAtMirror(dockerd: Dockerd, dir: string, mirrorUrl: string): Promise<EngineMirrorFiles> {
+export async function pointEnginesAtMirror(
+  dockerd: Dockerd,
+  dir: string,
+  mirrorUrl: string,
+): Promise<EngineMirrorFiles> {
   const containerdHostsDir = join(dir, 'containerd-certs.d');
   const containerdHostsToml = join(containerdHostsDir, 'docker.io', 'hosts.toml');
   const registriesDropIn = join(dir, 'registries.conf.d', REGISTRIES_DROP_IN_NAME);
@@ -34,7 +38,7 @@ export async function setDockerdMirror(dockerd: Dockerd, mirrorUrl: string): Pro
   const before = await readFile(dockerd.daemonJsonPath, 'utf8').catch(() => undefined);
   const doc = JSON.parse(before?.trim() ? before : '{}') as Record<string, unknown>;
   delete doc['registry-mirrors'];
-  const { text } = addRegistryMirrors(JSON.stringify(doc, null, 2) + '\n', [mirrorUrl], dockerd.daemonJsonPath);
+  const { text } = addRegistryMirrors(`${JSON.stringify(doc, null, 2)}\n`, [mirrorUrl], dockerd.daemonJsonPath);
   await writeFile(dockerd.daemonJsonPath, text);
   await dockerd.reload();
 }
@@ -51,6 +55,6 @@ async function edit(path: string, change: (text: string | undefined) => string):
 export async function clearDockerdMirrors(dockerd: Dockerd): Promise<void> {
   const doc = JSON.parse((await readFile(dockerd.daemonJsonPath, 'utf8')).trim() || '{}') as Record<string, unknown>;
   doc['registry-mirrors'] = [];
-  await writeFile(dockerd.daemonJsonPath, JSON.stringify(doc, null, 2) + '\n');
+  await writeFile(dockerd.daemonJsonPath, `${JSON.stringify(doc, null, 2)}\n`);
   await dockerd.reload();
 }

@@ -23,7 +23,9 @@ const READY_STAMP = '.dstack-e2e-ready';
 export function engineRoot(suite: Suite): EngineRoot {
   const dir = join(ROOTS_DIR, suite);
   if (!existsSync(join(dir, READY_STAMP))) {
-    throw new Error(`e2e: the ${suite} engine root is not built at ${dir}; run "sudo bash scripts/e2e/engine-roots.sh ${suite}" (npm test does)`);
+    throw new Error(
+      `e2e: the ${suite} engine root is not built at ${dir}; run "sudo bash scripts/e2e/engine-roots.sh ${suite}" (npm test does)`,
+    );
   }
   return { suite, dir, packages: installedPackages(join(dir, 'var/lib/dpkg/status')) };
 }
@@ -87,10 +89,17 @@ export function inRoot(root: EngineRoot, argv: string[], binds: Bind[] = []): [s
       throw new Error(`inRoot: bind target ${target} must be under /tmp or /run, or exist in ${root.dir}`);
     }
   }
-  return ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', ENTER_ROOT, 'enter-root', root.dir, ...pairs, '--', ...argv]];
+  return [
+    'unshare',
+    ['--mount', '--propagation', 'private', 'sh', '-c', ENTER_ROOT, 'enter-root', root.dir, ...pairs, '--', ...argv],
+  ];
 }
 
 // The same argv on the host (no root) or from a root of the matrix.
-export function engineCommand(root: EngineRoot | undefined, argv: [string, ...string[]], binds: Bind[] = []): [string, string[]] {
+export function engineCommand(
+  root: EngineRoot | undefined,
+  argv: [string, ...string[]],
+  binds: Bind[] = [],
+): [string, string[]] {
   return root ? inRoot(root, argv, binds) : [argv[0], argv.slice(1)];
 }

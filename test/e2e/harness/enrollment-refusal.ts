@@ -9,6 +9,8 @@ export function expectRefusal(result: { exitCode?: number; stdout: unknown; stde
   expect(result.stdout).toBe('');
   const lines = String(result.stderr).trim().split('\n');
   expect(lines, String(result.stderr)).toHaveLength(1);
-  expect(lines[0]).toContain(`docker-credential-dstack enroll: dstack server https://${METADATA_ADDRESS}:${SERVICE_PORT} refused the enrollment (HTTP 403): enrollment refused: `);
+  expect(lines[0]).toContain(
+    `docker-credential-dstack enroll: dstack server https://${METADATA_ADDRESS}:${SERVICE_PORT} refused the enrollment (HTTP 403): enrollment refused: `,
+  );
   expect(lines[0]).toMatch(message);
 }

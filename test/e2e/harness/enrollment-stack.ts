@@ -34,8 +34,16 @@ export interface EnrollmentStack {
   serveGcp(evidence: { instanceId: string; projectId?: string; audience?: string }): Promise<void>;
   // What the Azure attested-document endpoint signs, by which leaf (a SAN under
   // metadata.azure.com, or an attacker's), and a nonce to use instead of the one asked for.
-  serveAzure(evidence: { vmId: string; subscriptionId?: string; signer?: 'genuine' | 'attacker'; nonce?: string }): Promise<void>;
-  evidenceFor(instanceId: string, options?: { accountId?: string; pendingTime?: Date; signer?: TestCa }): Promise<{ document: string; rsa2048: string }>;
+  serveAzure(evidence: {
+    vmId: string;
+    subscriptionId?: string;
+    signer?: 'genuine' | 'attacker';
+    nonce?: string;
+  }): Promise<void>;
+  evidenceFor(
+    instanceId: string,
+    options?: { accountId?: string; pendingTime?: Date; signer?: TestCa },
+  ): Promise<{ document: string; rsa2048: string }>;
   enrollments(): Promise<AuditRecord[]>;
   // The built helper in a VM namespace, with the service, its CA and this token file.
   helper(vm: string, tokenFile: string, args: string[], input?: string): Promise<HelperResult>;
@@ -50,7 +58,8 @@ export interface HelperResult {
 }
 
 export async function startEnrollmentStack(vmCount: number): Promise<EnrollmentStack> {
-  if (process.getuid?.() !== 0) throw new Error('e2e enrollment: network namespaces need root; run the e2e stage as root (CI does)');
+  if (process.getuid?.() !== 0)
+    throw new Error('e2e enrollment: network namespaces need root; run the e2e stage as root (CI does)');
   const dir = await mkdtemp(join(tmpdir(), 'dcd-enroll-'));
   let net: CloudNetwork | undefined;
   let fixturePid: number | undefined;
@@ -69,13 +78,36 @@ export async function startEnrollmentStack(vmCount: number): Promise<EnrollmentS
     fixturePid = await startFixture(net, evidenceFile);
     // The service answers the VMs over TLS (the helper sends tokens in clear only to loopback).
     const tlsCert = join(dir, 'service-cert.pem');
-    await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', `/CN=${METADATA_ADDRESS}`, '-addext', `subjectAltName=IP:${METADATA_ADDRESS}`, '-keyout', join(dir, 'service-key.pem'), '-out', tlsCert]);
+    await execa('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${METADATA_ADDRESS}`,
+      '-addext',
+      `subjectAltName=IP:${METADATA_ADDRESS}`,
+      '-keyout',
+      join(dir, 'service-key.pem'),
+      '-out',
+      tlsCert,
+    ]);
     // GCP: a key of the test's signs identity tokens; the service trusts it only as an additional
     // anchor, and "Google's" JWKS it is pointed at (the fixture's) is empty: nothing leaves the machine.
     const gcpKeys = await generateKeyPair('RS256', { extractable: true });
     const gcpPrivateJwk: JWK = { ...(await exportJWK(gcpKeys.privateKey)), kid: 'dstack-test-gcp', alg: 'RS256' };
     const gcpAnchors = join(dir, 'gcp-anchors.json');
-    await writeFile(gcpAnchors, JSON.stringify({ keys: [{ ...(await exportJWK(gcpKeys.publicKey)), kid: 'dstack-test-gcp', alg: 'RS256', use: 'sig' }] }));
+    await writeFile(
+      gcpAnchors,
+      JSON.stringify({
+        keys: [{ ...(await exportJWK(gcpKeys.publicKey)), kid: 'dstack-test-gcp', alg: 'RS256', use: 'sig' }],
+      }),
+    );
     // Azure: a root the service trusts only as azure.additionalTrustAnchors, an intermediate,
     // and two leaves under it: one for eastus.metadata.azure.com, one for an attacker's name.
     const azurePki = await makeAzurePki(dir);
@@ -84,11 +116,25 @@ export async function startEnrollmentStack(vmCount: number): Promise<EnrollmentS
       attacker: await azurePki.leaf('azure-imds-attacker', 'metadata.azure.com.attacker.example'),
     };
     const enrollmentConfig = join(dir, 'enrollment.json');
-    await writeFile(enrollmentConfig, JSON.stringify({
-      aws: { accounts: [{ accountId: ACCOUNT, project: 'gpu' }], pendingTimeWindow: '15m', additionalTrustAnchors: ca.certFile },
-      gcp: { projects: [{ projectId: GCP_PROJECT, project: 'gpu' }], certificatesUrl: `http://${METADATA_ADDRESS}/oauth2/v3/certs`, additionalTrustAnchors: gcpAnchors },
-      azure: { subscriptions: [{ subscriptionId: AZURE_SUBSCRIPTION, project: 'gpu' }], additionalTrustAnchors: azurePki.root.certFile },
-    }));
+    await writeFile(
+      enrollmentConfig,
+      JSON.stringify({
+        aws: {
+          accounts: [{ accountId: ACCOUNT, project: 'gpu' }],
+          pendingTimeWindow: '15m',
+          additionalTrustAnchors: ca.certFile,
+        },
+        gcp: {
+          projects: [{ projectId: GCP_PROJECT, project: 'gpu' }],
+          certificatesUrl: `http://${METADATA_ADDRESS}/oauth2/v3/certs`,
+          additionalTrustAnchors: gcpAnchors,
+        },
+        azure: {
+          subscriptions: [{ subscriptionId: AZURE_SUBSCRIPTION, project: 'gpu' }],
+          additionalTrustAnchors: azurePki.root.certFile,
+        },
+      }),
+    );
     const served: Record<string, unknown> = {};
     const write = () => writeFile(evidenceFile, JSON.stringify(served));
     service = await startService({
@@ -121,7 +167,13 @@ export async function startEnrollmentStack(vmCount: number): Promise<EnrollmentS
         reject: false,
         cwd: dir,
         ...(input !== undefined ? { input } : {}),
-      }).then((r): HelperResult => ({ ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}), stdout: String(r.stdout), stderr: String(r.stderr) }));
+      }).then(
+        (r): HelperResult => ({
+          ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
+          stdout: String(r.stdout),
+          stderr: String(r.stderr),
+        }),
+      );
     return {
       dir,
       net,
@@ -135,18 +187,37 @@ export async function startEnrollmentStack(vmCount: number): Promise<EnrollmentS
       serveGcp: async ({ instanceId, projectId, audience }) => {
         served.gcp = {
           privateJwk: gcpPrivateJwk,
-          computeEngine: { project_id: projectId ?? GCP_PROJECT, project_number: 4242, zone: 'europe-west4-a', instance_id: instanceId, instance_name: 'runner', instance_creation_timestamp: Math.floor(Date.now() / 1000) },
+          computeEngine: {
+            project_id: projectId ?? GCP_PROJECT,
+            project_number: 4242,
+            zone: 'europe-west4-a',
+            instance_id: instanceId,
+            instance_name: 'runner',
+            instance_creation_timestamp: Math.floor(Date.now() / 1000),
+          },
           ...(audience !== undefined ? { audience } : {}),
         };
         await write();
       },
       evidenceFor: async (instanceId, options = {}) => {
-        const document = awsDocument({ accountId: options.accountId ?? ACCOUNT, instanceId, region: 'eu-west-1', pendingTime: options.pendingTime ?? new Date(Date.now() - 30_000) });
+        const document = awsDocument({
+          accountId: options.accountId ?? ACCOUNT,
+          instanceId,
+          region: 'eu-west-1',
+          pendingTime: options.pendingTime ?? new Date(Date.now() - 30_000),
+        });
         return { document, rsa2048: await signDocument(options.signer ?? ca, document, dir) };
       },
       serveAzure: async ({ vmId, subscriptionId, signer, nonce }) => {
         const leaf = azureLeaves[signer ?? 'genuine'];
-        served.azure = { signerCert: leaf.certFile, signerKey: leaf.keyFile, chain: azurePki.intermediate.certFile, subscriptionId: subscriptionId ?? AZURE_SUBSCRIPTION, vmId, ...(nonce !== undefined ? { nonce } : {}) };
+        served.azure = {
+          signerCert: leaf.certFile,
+          signerKey: leaf.keyFile,
+          chain: azurePki.intermediate.certFile,
+          subscriptionId: subscriptionId ?? AZURE_SUBSCRIPTION,
+          vmId,
+          ...(nonce !== undefined ? { nonce } : {}),
+        };
         await write();
       },
       helper,

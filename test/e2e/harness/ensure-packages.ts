@@ -5,7 +5,22 @@ import { delimiter, join, resolve } from 'node:path';
 // The end-to-end stage needs real programs; when they are missing it installs them (as root,
 // through scripts/e2e/install-packages.sh) or fails with what to do. It never skips: a
 // scenario that cannot run must fail CI, not pass it silently.
-export const REQUIRED_TOOLS = ['dockerd', 'containerd', 'ctr', 'runc', 'docker', 'docker-registry', 'skopeo', 'podman', 'docker-compose', 'htpasswd', 'openssl', 'curl', 'runuser', 'faketime'];
+export const REQUIRED_TOOLS = [
+  'dockerd',
+  'containerd',
+  'ctr',
+  'runc',
+  'docker',
+  'docker-registry',
+  'skopeo',
+  'podman',
+  'docker-compose',
+  'htpasswd',
+  'openssl',
+  'curl',
+  'runuser',
+  'faketime',
+];
 
 const REPO = resolve(import.meta.dirname, '../../..');
 export const HELPER_BINARY = join(REPO, 'dist/docker-credential-dstack-linux-x64');
@@ -35,11 +50,15 @@ export function ensureE2ePrerequisites(): void {
     missing = missingTools();
   }
   if (missing.length > 0) {
-    throw new Error(`e2e: missing ${missing.join(', ')}; run "sudo bash scripts/e2e/install-packages.sh" (Debian) and retry`);
+    throw new Error(
+      `e2e: missing ${missing.join(', ')}; run "sudo bash scripts/e2e/install-packages.sh" (Debian) and retry`,
+    );
   }
   const binaries = FROM_SOURCE ? [] : [HELPER_BINARY, SERVICE_BINARY].filter((path) => !isExecutable(path));
   if (binaries.length > 0) {
-    throw new Error(`e2e: ${binaries.join(', ')} not built; run "npm run build:binary -- --host-only" first (npm test does)`);
+    throw new Error(
+      `e2e: ${binaries.join(', ')} not built; run "npm run build:binary -- --host-only" first (npm test does)`,
+    );
   }
   if (process.getuid?.() !== 0) {
     throw new Error('e2e: a private dockerd and podman need root; run the e2e stage as root (CI does)');

@@ -22,7 +22,13 @@ export interface HelperHost {
 
 // `debugLog: false`: no log file and no debug output, as a host runs by default (a benchmark
 // measures that).
-export async function createHelperHost(options: { dir: string; server: string; token?: string; onError?: 'fail' | 'anonymous'; debugLog?: boolean }): Promise<HelperHost> {
+export async function createHelperHost(options: {
+  dir: string;
+  server: string;
+  token?: string;
+  onError?: 'fail' | 'anonymous';
+  debugLog?: boolean;
+}): Promise<HelperHost> {
   const binDir = join(options.dir, 'bin');
   // HOME/.docker is where root's client config lives on a host; podman and skopeo look there too.
   const dockerConfigDir = join(options.dir, '.docker');
@@ -35,7 +41,13 @@ export async function createHelperHost(options: { dir: string; server: string; t
   if (FROM_SOURCE) await writeFile(join(binDir, 'docker-credential-dstack'), helperShim(), { mode: 0o755 });
   else await symlink(HELPER_BINARY, join(binDir, 'docker-credential-dstack'));
   const debug = options.debugLog ?? true;
-  const settings = { server: options.server, tokenFile, cacheDir, ...(debug ? { logFile } : {}), onError: options.onError ?? 'fail' };
+  const settings = {
+    server: options.server,
+    tokenFile,
+    cacheDir,
+    ...(debug ? { logFile } : {}),
+    onError: options.onError ?? 'fail',
+  };
   await writeFile(configPath, JSON.stringify(settings, null, 2));
   const setToken = (token: string) => writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
   if (options.token !== undefined) await setToken(options.token);

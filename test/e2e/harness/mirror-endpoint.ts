@@ -62,14 +62,18 @@ export async function startMirrorEndpoint(options: MirrorEndpointOptions): Promi
   for (;;) {
     if (!isRunning(pid) || child.exitCode !== null) {
       await stopProcess(pid, 1_000);
-      throw new Error(`startMirrorEndpoint: docker-credential-dstack ${args.join(' ')} exited during start; log:\n${await log()}`);
+      throw new Error(
+        `startMirrorEndpoint: docker-credential-dstack ${args.join(' ')} exited during start; log:\n${await log()}`,
+      );
     }
     url ??= LISTENING.exec(await log())?.[1];
     const status = url ? await healthStatus(url) : 0;
     if (url && status === 200) break;
     if (Date.now() > deadline) {
       await stopProcess(pid, 2_000);
-      throw new Error(`startMirrorEndpoint: ${url ?? 'the endpoint'} did not answer /healthz with 200 within ${START_TIMEOUT_MS} ms (last ${status || 'no answer'}); log:\n${await log()}`);
+      throw new Error(
+        `startMirrorEndpoint: ${url ?? 'the endpoint'} did not answer /healthz with 200 within ${START_TIMEOUT_MS} ms (last ${status || 'no answer'}); log:\n${await log()}`,
+      );
     }
     await sleep(50);
   }
@@ -96,10 +100,14 @@ export async function startMirrorEndpoint(options: MirrorEndpointOptions): Promi
 // /healthz's status; over TLS without verifying the certificate (a liveness probe on loopback).
 function healthStatus(url: string): Promise<number> {
   return new Promise((resolve) => {
-    const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(`${url}/healthz`, { rejectUnauthorized: false, timeout: 2_000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(
+      `${url}/healthz`,
+      { rejectUnauthorized: false, timeout: 2_000 },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on('error', () => resolve(0));
     req.on('timeout', () => req.destroy());
     req.end();

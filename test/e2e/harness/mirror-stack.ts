@@ -38,7 +38,10 @@ export interface MirrorStack {
   stop(): Promise<void>;
 }
 
-export type MirrorStackOptions = (({ source: 'static' } & StaticBackendOptions) | ({ source: 'issuer' } & TokenBackendOptions)) & {
+export type MirrorStackOptions = (
+  | ({ source: 'static' } & StaticBackendOptions)
+  | ({ source: 'issuer' } & TokenBackendOptions)
+) & {
   // Arguments after `mirror --listen …`; default `--upstream <the registry's URL>`.
   endpointArgs?: (registry: RegistryProcess) => string[];
   instance?: string;
@@ -50,13 +53,27 @@ export type MirrorStackOptions = (({ source: 'static' } & StaticBackendOptions) 
 export async function startMirrorStack(options: MirrorStackOptions): Promise<MirrorStack> {
   return buildStack(async (scaffold) => {
     const backend = await startBackend(scaffold, options);
-    const dockerd = scaffold.track(await startDockerd({ dir: join(scaffold.dir, 'd'), daemonJson: {}, ...(options.engine ? { engine: options.engine } : {}) }));
+    const dockerd = scaffold.track(
+      await startDockerd({
+        dir: join(scaffold.dir, 'd'),
+        daemonJson: {},
+        ...(options.engine ? { engine: options.engine } : {}),
+      }),
+    );
     const instance = options.instance ?? 'i-e2e-1';
     const host = await createHelperHost({ dir: join(scaffold.dir, 'host'), server: backend.service.url });
     await host.setToken(await backend.service.issueToken({ instance, project: options.project ?? 'main' }));
     const endpointArgs = options.endpointArgs?.(backend.registry) ?? ['--upstream', backend.registry.url];
     const startEndpoint = async (args: string[], name: string, port?: number) =>
-      scaffold.track(await startMirrorEndpoint({ dir: join(scaffold.dir, 'mirror'), helper: host, args, name, ...(port ? { port } : {}) }));
+      scaffold.track(
+        await startMirrorEndpoint({
+          dir: join(scaffold.dir, 'mirror'),
+          helper: host,
+          args,
+          name,
+          ...(port ? { port } : {}),
+        }),
+      );
     const endpoint = await startEndpoint(endpointArgs, 'mirror');
     const engineFiles = await pointEnginesAtMirror(dockerd, join(scaffold.dir, 'd'), endpoint.url);
     const stack = {
@@ -85,5 +102,10 @@ async function startBackend(scaffold: Scaffold, options: MirrorStackOptions) {
     return { registry, images, extra: backend.extra, service: backend.service, ...(account ? { account } : {}) };
   }
   const backend = await startTokenBackend(scaffold, options);
-  return { registry: backend.registry, images: backend.images, extra: new Map<string, StackRegistry>(), service: backend.service };
+  return {
+    registry: backend.registry,
+    images: backend.images,
+    extra: new Map<string, StackRegistry>(),
+    service: backend.service,
+  };
 }

@@ -39,7 +39,21 @@ export async function createCloudNetwork(vmCount: number): Promise<CloudNetwork>
     await ip('-n', cloud, 'addr', 'add', `${METADATA_ADDRESS}/16`, 'dev', 'br0');
     await ip('-n', cloud, 'link', 'set', 'br0', 'up');
     for (const [index, vm] of vms.entries()) {
-      await ip('link', 'add', 'name', 'eth0', 'netns', vm, 'type', 'veth', 'peer', 'name', `vm${index + 1}`, 'netns', cloud);
+      await ip(
+        'link',
+        'add',
+        'name',
+        'eth0',
+        'netns',
+        vm,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        `vm${index + 1}`,
+        'netns',
+        cloud,
+      );
       await ip('-n', cloud, 'link', 'set', `vm${index + 1}`, 'master', 'br0', 'up');
       await ip('-n', vm, 'addr', 'add', `169.254.10.${index + 1}/16`, 'dev', 'eth0');
       await ip('-n', vm, 'link', 'set', 'eth0', 'up');

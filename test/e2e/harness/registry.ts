@@ -23,7 +23,12 @@ export type RegistryAuth =
   // An `auth:` section as text, e.g. what `dstack-registry-auth registry-config` prints.
   | { yaml: string };
 
-export async function startRegistry(options: { dir: string; auth?: RegistryAuth; port?: number; name?: string }): Promise<RegistryProcess> {
+export async function startRegistry(options: {
+  dir: string;
+  auth?: RegistryAuth;
+  port?: number;
+  name?: string;
+}): Promise<RegistryProcess> {
   const name = options.name ?? 'registry';
   await mkdir(options.dir, { recursive: true });
   const storageDir = join(options.dir, 'storage');
@@ -35,7 +40,8 @@ export async function startRegistry(options: { dir: string; auth?: RegistryAuth;
   const child = spawn('docker-registry', ['serve', configPath], { stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
   const pid = child.pid;
-  if (pid === undefined) throw new Error('startRegistry: could not start docker-registry (is the docker-registry package installed?)');
+  if (pid === undefined)
+    throw new Error('startRegistry: could not start docker-registry (is the docker-registry package installed?)');
   trackProcess(pid, name);
   const deadline = Date.now() + 15_000;
   let port: number | undefined;
@@ -45,7 +51,9 @@ export async function startRegistry(options: { dir: string; auth?: RegistryAuth;
     if (match) port = Number(match[1]);
     else if (!isRunning(pid) || child.exitCode !== null || Date.now() > deadline) {
       await stopProcess(pid);
-      throw new Error(`startRegistry: docker-registry did not start; log ${logPath}:\n${log.split('\n').slice(-15).join('\n')}`);
+      throw new Error(
+        `startRegistry: docker-registry did not start; log ${logPath}:\n${log.split('\n').slice(-15).join('\n')}`,
+      );
     } else await sleep(30);
   }
   const host = `127.0.0.1:${port}`;
@@ -82,9 +90,16 @@ function registryYaml(storageDir: string, port: number, auth?: RegistryAuth): st
     lines.push(...authSection(auth.yaml));
   } else if (auth && 'token' in auth) {
     const t = auth.token;
-    lines.push('auth:', '  token:', `    realm: ${t.realm}`, `    service: ${t.service}`, `    issuer: ${t.issuer}`, `    rootcertbundle: ${t.rootcertbundle}`);
+    lines.push(
+      'auth:',
+      '  token:',
+      `    realm: ${t.realm}`,
+      `    service: ${t.service}`,
+      `    issuer: ${t.issuer}`,
+      `    rootcertbundle: ${t.rootcertbundle}`,
+    );
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 // The snippet may come with or without its `auth:` line and with any indentation.
@@ -92,7 +107,7 @@ function authSection(yaml: string): string[] {
   const body = yaml.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
   if (body[0]?.trim() === 'auth:') body.shift();
   const indent = Math.min(...body.map((l) => l.length - l.trimStart().length));
-  return ['auth:', ...body.map((l) => '  ' + l.slice(indent))];
+  return ['auth:', ...body.map((l) => `  ${l.slice(indent)}`)];
 }
 
 // Everything the registry logged, for assertions (e.g. which requests carried what).

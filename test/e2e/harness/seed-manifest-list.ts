@@ -15,7 +15,13 @@ export interface SeededManifestList {
 const LIST_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
 const MANIFEST_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
 
-export async function seedManifestList(options: { registryUrl: string; repository: string; tag: string; authorization?: string; platforms: Array<{ architecture: string; user: string }> }): Promise<SeededManifestList> {
+export async function seedManifestList(options: {
+  registryUrl: string;
+  repository: string;
+  tag: string;
+  authorization?: string;
+  platforms: Array<{ architecture: string; user: string }>;
+}): Promise<SeededManifestList> {
   const { registryUrl, repository, tag } = options;
   const headers: Record<string, string> = options.authorization ? { authorization: options.authorization } : {};
   const platforms: SeededManifestList['platforms'] = [];
@@ -24,14 +30,36 @@ export async function seedManifestList(options: { registryUrl: string; repositor
     const tar = tarOneFile('hello.txt', Buffer.from(`seeded ${repository}:${tag} for ${architecture}\n`));
     const layer = gzipSync(tar, { level: 9 });
     await uploadBlob(registryUrl, repository, layer, headers);
-    const image = await pushImage({ registryUrl, repository, tag, headers, layer: { size: layer.length, digest: sha256(layer) }, diffId: sha256(tar), architecture, user, byDigest: true });
-    const manifest = await fetch(`${registryUrl}/v2/${repository}/manifests/${image.manifestDigest}`, { headers: { ...headers, accept: MANIFEST_TYPE } });
+    const image = await pushImage({
+      registryUrl,
+      repository,
+      tag,
+      headers,
+      layer: { size: layer.length, digest: sha256(layer) },
+      diffId: sha256(tar),
+      architecture,
+      user,
+      byDigest: true,
+    });
+    const manifest = await fetch(`${registryUrl}/v2/${repository}/manifests/${image.manifestDigest}`, {
+      headers: { ...headers, accept: MANIFEST_TYPE },
+    });
     const size = (await manifest.arrayBuffer()).byteLength;
-    entries.push({ mediaType: MANIFEST_TYPE, size, digest: image.manifestDigest, platform: { architecture, os: 'linux' } });
+    entries.push({
+      mediaType: MANIFEST_TYPE,
+      size,
+      digest: image.manifestDigest,
+      platform: { architecture, os: 'linux' },
+    });
     platforms.push({ ...image, architecture, user });
   }
   const list = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: LIST_TYPE, manifests: entries }));
-  const put = await fetch(`${registryUrl}/v2/${repository}/manifests/${tag}`, { method: 'PUT', headers: { ...headers, 'content-type': LIST_TYPE }, body: list });
-  if (put.status !== 201) throw new Error(`seedManifestList: PUT ${repository}:${tag} → HTTP ${put.status} ${await put.text()}`);
+  const put = await fetch(`${registryUrl}/v2/${repository}/manifests/${tag}`, {
+    method: 'PUT',
+    headers: { ...headers, 'content-type': LIST_TYPE },
+    body: list,
+  });
+  if (put.status !== 201)
+    throw new Error(`seedManifestList: PUT ${repository}:${tag} → HTTP ${put.status} ${await put.text()}`);
   return { repository, tag, listDigest: sha256(list), platforms };
 }

@@ -83,7 +83,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const cliEnv = { ...env, DSTACK_REGISTRY_AUTH_PUBLIC_URL: env.DSTACK_REGISTRY_AUTH_PUBLIC_URL ?? serviceUrl };
   const cli = async (args: string[]) => {
     const result = await execa(file, [...prefix, ...args], { env: cliEnv, extendEnv: false, reject: false });
-    if (result.exitCode !== 0) throw new Error(`dstack-registry-auth ${args.join(' ')} failed (exit ${result.exitCode}): ${result.stderr || result.stdout}`);
+    if (result.exitCode !== 0)
+      throw new Error(
+        `dstack-registry-auth ${args.join(' ')} failed (exit ${result.exitCode}): ${result.stderr || result.stdout}`,
+      );
     return result.stdout;
   };
 
@@ -103,7 +106,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     revoke: async (instance) => {
       await cli(['revoke', '--instance', instance, '--data-dir', dataDir]);
     },
-    registryConfig: (registry, outDir) => cli(['registry-config', '--registry', registry, '--out', outDir, '--data-dir', dataDir]),
+    registryConfig: (registry, outDir) =>
+      cli(['registry-config', '--registry', registry, '--out', outDir, '--data-dir', dataDir]),
     audit: async () => parseAudit(await readFile(auditLogPath, 'utf8').catch(() => '')),
     stderr: async () => (await readFile(stderrPath, 'utf8')).slice(before.length),
     stop: () => stopProcess(pid, 5_000),

@@ -18,7 +18,11 @@ export interface DockerdWithDaemonJson {
   common(): string[];
 }
 
-export function useDockerdWithDaemonJson(options: { prefix: string; daemonJson: string; engine?: DockerdEngine }): DockerdWithDaemonJson {
+export function useDockerdWithDaemonJson(options: {
+  prefix: string;
+  daemonJson: string;
+  engine?: DockerdEngine;
+}): DockerdWithDaemonJson {
   let dir: string | undefined;
   let dockerd: Dockerd | undefined;
   beforeAll(async () => {
@@ -33,7 +37,8 @@ export function useDockerdWithDaemonJson(options: { prefix: string; daemonJson: 
     if (dir) await rm(dir, { recursive: true, force: true });
   });
   const started = <T>(value: T | undefined): T => {
-    if (value === undefined) throw new Error('useDockerdWithDaemonJson: the dockerd is not started yet (use it inside a test)');
+    if (value === undefined)
+      throw new Error('useDockerdWithDaemonJson: the dockerd is not started yet (use it inside a test)');
     return value;
   };
   return {
@@ -49,5 +54,10 @@ export function useDockerdWithDaemonJson(options: { prefix: string; daemonJson: 
 }
 
 function runHelper(dockerHost: string, args: string[]) {
-  return execa(HELPER_BINARY, args, { reject: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: dockerHost }, extendEnv: false, timeout: 60_000 });
+  return execa(HELPER_BINARY, args, {
+    reject: false,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: dockerHost },
+    extendEnv: false,
+    timeout: 60_000,
+  });
 }

@@ -37,7 +37,9 @@ export async function createScaffold(): Promise<Scaffold> {
 }
 
 // Runs `start` inside a fresh scaffold; on failure everything it started is stopped.
-export async function buildStack<T>(start: (scaffold: Scaffold) => Promise<T>): Promise<T & { dir: string; stop(): Promise<void> }> {
+export async function buildStack<T>(
+  start: (scaffold: Scaffold) => Promise<T>,
+): Promise<T & { dir: string; stop(): Promise<void> }> {
   const scaffold = await createScaffold();
   try {
     return { ...(await start(scaffold)), dir: scaffold.dir, stop: () => scaffold.stop() };
@@ -56,10 +58,24 @@ export interface RunnerHost {
 
 // The runner host as an operator sets it up: a private engine, the helper holding an
 // instance token the service minted, then the real `configure`.
-export async function startRunnerHost(scaffold: Scaffold, service: Service, options: { instance?: string; project?: string; onError?: 'fail' | 'anonymous'; engine?: DockerdEngine }): Promise<RunnerHost> {
-  const dockerd = scaffold.track(await startDockerd({ dir: join(scaffold.dir, 'd'), daemonJson: {}, ...(options.engine ? { engine: options.engine } : {}) }));
+export async function startRunnerHost(
+  scaffold: Scaffold,
+  service: Service,
+  options: { instance?: string; project?: string; onError?: 'fail' | 'anonymous'; engine?: DockerdEngine },
+): Promise<RunnerHost> {
+  const dockerd = scaffold.track(
+    await startDockerd({
+      dir: join(scaffold.dir, 'd'),
+      daemonJson: {},
+      ...(options.engine ? { engine: options.engine } : {}),
+    }),
+  );
   const instance = options.instance ?? 'i-e2e-1';
-  const host = await createHelperHost({ dir: join(scaffold.dir, 'host'), server: service.url, onError: options.onError ?? 'fail' });
+  const host = await createHelperHost({
+    dir: join(scaffold.dir, 'host'),
+    server: service.url,
+    onError: options.onError ?? 'fail',
+  });
   await host.setToken(await service.issueToken({ instance, project: options.project ?? 'main' }));
   const paths = await configureHost(host, dockerd, join(scaffold.dir, 'd'));
   return { dockerd, host, paths, instance };

@@ -70,9 +70,16 @@ export async function startStaticStack(options: StaticStackOptions = {}): Promis
 }
 
 // The registries and the service of the static path, without a runner host.
-export async function startStaticBackend(scaffold: Scaffold, options: StaticBackendOptions = {}): Promise<StaticBackend> {
+export async function startStaticBackend(
+  scaffold: Scaffold,
+  options: StaticBackendOptions = {},
+): Promise<StaticBackend> {
   const { dir } = scaffold;
-  const registry = await startSeededRegistry(join(dir, 'reg'), 'registry', 'htpasswd', ['library/python:3.14', 'app:1', ...(options.images ?? [])]);
+  const registry = await startSeededRegistry(join(dir, 'reg'), 'registry', 'htpasswd', [
+    'library/python:3.14',
+    'app:1',
+    ...(options.images ?? []),
+  ]);
   scaffold.track(registry.process);
   const extra = new Map<string, StackRegistry>();
   for (const spec of options.extraRegistries ?? []) {
@@ -108,7 +115,12 @@ export async function startStaticBackend(scaffold: Scaffold, options: StaticBack
   return { registry, extra, service };
 }
 
-async function startSeededRegistry(dir: string, name: string, auth: 'open' | 'htpasswd', refs: string[]): Promise<StackRegistry> {
+async function startSeededRegistry(
+  dir: string,
+  name: string,
+  auth: 'open' | 'htpasswd',
+  refs: string[],
+): Promise<StackRegistry> {
   const { mkdir } = await import('node:fs/promises');
   await mkdir(dir, { recursive: true });
   const account = auth === 'htpasswd' ? await writeHtpasswd(join(dir, 'htpasswd'), `${name}-user`) : undefined;
@@ -120,7 +132,15 @@ async function startSeededRegistry(dir: string, name: string, auth: 'open' | 'ht
   const images = new Map<string, SeededImage>();
   for (const ref of refs) {
     const [repository, tag] = ref.split(':') as [string, string];
-    images.set(ref, await seedImage({ registryUrl: process.url, repository, tag, ...(account ? { authorization: account.basic } : {}) }));
+    images.set(
+      ref,
+      await seedImage({
+        registryUrl: process.url,
+        repository,
+        tag,
+        ...(account ? { authorization: account.basic } : {}),
+      }),
+    );
   }
   return { process, images, ...(account ? { account } : {}) };
 }

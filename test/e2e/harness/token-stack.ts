@@ -81,6 +81,13 @@ export async function startTokenBackend(scaffold: Scaffold, options: TokenBacken
 
   // 3. The registry, same port and storage, now with the auth section registry-config prints.
   const registryAuthYaml = await service.registryConfig(registryKey, join(dir, 'reg-auth'));
-  const registry = scaffold.track(await startRegistry({ dir: join(dir, 'reg'), port: seeding.port, auth: { yaml: registryAuthYaml }, name: 'registry' }));
+  const registry = scaffold.track(
+    await startRegistry({
+      dir: join(dir, 'reg'),
+      port: seeding.port,
+      auth: { yaml: registryAuthYaml },
+      name: 'registry',
+    }),
+  );
   return { registry, service, images, registryAuthYaml };
 }

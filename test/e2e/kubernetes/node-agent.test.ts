@@ -13,7 +13,11 @@ import { lineMatching, markLog } from '../harness/log-match.ts';
 import { credentialGrants } from '../harness/service.ts';
 import { freeLoopbackPort } from '../../helpers/free-port.ts';
 import { nodeAgent, nodeAgentIdentity } from '../../helpers/kubernetes-manifests.ts';
-import { fixtureUid, startFixtureIssuer, type FixtureIssuer } from '../../fixtures/kubernetes-issuer/kubernetes-issuer.ts';
+import {
+  fixtureUid,
+  startFixtureIssuer,
+  type FixtureIssuer,
+} from '../../fixtures/kubernetes-issuer/kubernetes-issuer.ts';
 
 // The node agent's path (issue 19, proof 2): the DaemonSet's own command line and settings
 // (deploy/kubernetes/, only the port and the paths moved into the test's directory) run the
@@ -36,7 +40,12 @@ describe('e2e: the Kubernetes node agent (docker-credential-dstack mirror with a
     const dir = join(scaffold.dir, name);
     const volume = await projectedTokenVolume(join(dir, 'secrets'));
     await volume.write(token);
-    const settings = { ...agent.settings, server: backend.service.url, serviceAccountTokenFile: volume.path, cacheDir: join(dir, 'cache') };
+    const settings = {
+      ...agent.settings,
+      server: backend.service.url,
+      serviceAccountTokenFile: volume.path,
+      cacheDir: join(dir, 'cache'),
+    };
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'config.json'), JSON.stringify(settings));
     const port = await freeLoopbackPort();
@@ -46,15 +55,22 @@ describe('e2e: the Kubernetes node agent (docker-credential-dstack mirror with a
     // startMirrorEndpoint runs `mirror --listen 127.0.0.1:PORT` + args: drop the manifest's own --listen pair.
     const listenAt = args.indexOf('--listen');
     args.splice(listenAt, 2);
-    return scaffold.track(await startMirrorEndpoint({
-      dir,
-      helper: host,
-      name,
-      port,
-      args,
-      // Only the config file: the helper host's token file and cache settings are unset.
-      env: { DOCKER_CREDENTIAL_DSTACK_CONFIG: join(dir, 'config.json'), DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: '', DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: '', DOCKER_CREDENTIAL_DSTACK_SERVER: '' },
-    }));
+    return scaffold.track(
+      await startMirrorEndpoint({
+        dir,
+        helper: host,
+        name,
+        port,
+        args,
+        // Only the config file: the helper host's token file and cache settings are unset.
+        env: {
+          DOCKER_CREDENTIAL_DSTACK_CONFIG: join(dir, 'config.json'),
+          DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: '',
+          DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: '',
+          DOCKER_CREDENTIAL_DSTACK_SERVER: '',
+        },
+      }),
+    );
   }
 
   beforeAll(async () => {
@@ -64,7 +80,17 @@ describe('e2e: the Kubernetes node agent (docker-credential-dstack mirror with a
     scaffold.track({ stop: () => issuer.close() });
     scaffold.track({ stop: () => stranger.close() });
     backend = await startStaticBackend(scaffold, {
-      serviceConfig: { kubernetes: { clusters: [{ issuer: issuer.issuer, discoveryUrl: issuer.discoveryUrl, projects: [{ namespace: identity.namespace, serviceAccount: identity.serviceAccount, project: 'main' }] }] } },
+      serviceConfig: {
+        kubernetes: {
+          clusters: [
+            {
+              issuer: issuer.issuer,
+              discoveryUrl: issuer.discoveryUrl,
+              projects: [{ namespace: identity.namespace, serviceAccount: identity.serviceAccount, project: 'main' }],
+            },
+          ],
+        },
+      },
     });
     host = await createHelperHost({ dir: join(scaffold.dir, 'host'), server: backend.service.url });
   }, 120_000);
@@ -80,17 +106,37 @@ describe('e2e: the Kubernetes node agent (docker-credential-dstack mirror with a
   for (const root of roots) {
     const containerd = `containerd ${upstreamVersion(root.packages, 'containerd')} (${root.suite})`;
     it(`${containerd}, stock config: CRI PullImage of the local name goes through the agent, which authenticated with the service-account token`, async () => {
-      const endpoint = await startAgent(`agent-${root.suite}`, await issuer.mint({ namespace: identity.namespace, serviceAccount: identity.serviceAccount, audience: identity.audience, node: { name: `node-${root.suite}`, uid: `00000000-0000-0000-0000-00000000000${roots.indexOf(root)}` } }));
+      const endpoint = await startAgent(
+        `agent-${root.suite}`,
+        await issuer.mint({
+          namespace: identity.namespace,
+          serviceAccount: identity.serviceAccount,
+          audience: identity.audience,
+          node: { name: `node-${root.suite}`, uid: `00000000-0000-0000-0000-00000000000${roots.indexOf(root)}` },
+        }),
+      );
       const dir = join(scaffold.dir, `ctd-${root.suite}`);
       const runtime = await startContainerd({ dir, root, config: relocate(await defaultConfig(root), dir) });
       try {
         const since = await markLog(() => endpoint.log());
         const pull = await criPullImage(runtime.socket, `${endpoint.host}/python:3.14`);
-        expect(pull, JSON.stringify(pull)).toMatchObject({ status: 0, imageRef: backend.registry.images.get('library/python:3.14')!.configDigest });
+        expect(pull, JSON.stringify(pull)).toMatchObject({
+          status: 0,
+          imageRef: backend.registry.images.get('library/python:3.14')!.configDigest,
+        });
         const log = await since();
-        expect(lineMatching(log, /kind=manifest repository=python ref=3\.14 .*upstream_repository=library\/python status=200/), log).toBeDefined();
+        expect(
+          lineMatching(
+            log,
+            /kind=manifest repository=python ref=3\.14 .*upstream_repository=library\/python status=200/,
+          ),
+          log,
+        ).toBeDefined();
         const grants = credentialGrants(await backend.service.audit());
-        expect(grants.at(-1)).toMatchObject({ instance: `k8s:${identity.namespace}/${identity.serviceAccount}@${fixtureUid(identity.namespace, identity.serviceAccount)}`, project: 'main' });
+        expect(grants.at(-1)).toMatchObject({
+          instance: `k8s:${identity.namespace}/${identity.serviceAccount}@${fixtureUid(identity.namespace, identity.serviceAccount)}`,
+          project: 'main',
+        });
         expect(log).not.toContain(backend.registry.account!.password);
       } finally {
         await runtime.stop();
@@ -102,15 +148,41 @@ describe('e2e: the Kubernetes node agent (docker-credential-dstack mirror with a
     const name = `k8s:${identity.namespace}/${identity.serviceAccount}@${fixtureUid(identity.namespace, identity.serviceAccount)}`;
     await backend.service.revoke(name);
     // A token minted after the revocation: an instance token's would pass, an account's does not.
-    const endpoint = await startAgent('agent-revoked', await issuer.mint({ namespace: identity.namespace, serviceAccount: identity.serviceAccount, audience: identity.audience, issuedAt: Math.floor(Date.now() / 1000) + 2 }));
+    const endpoint = await startAgent(
+      'agent-revoked',
+      await issuer.mint({
+        namespace: identity.namespace,
+        serviceAccount: identity.serviceAccount,
+        audience: identity.audience,
+        issuedAt: Math.floor(Date.now() / 1000) + 2,
+      }),
+    );
     const response = await fetch(`${endpoint.url}/v2/python/manifests/3.14`);
     expect(response.status).not.toBe(200);
-    expect(await endpoint.log()).toMatch(/\(token_revoked\): service-account token refused: the service account is revoked/);
+    expect(await endpoint.log()).toMatch(
+      /\(token_revoked\): service-account token refused: the service account is revoked/,
+    );
   });
 
   const refused = [
-    { name: 'a token from another issuer', token: () => stranger.mint({ namespace: identity.namespace, serviceAccount: identity.serviceAccount, audience: identity.audience }), reason: 'token_invalid', line: /service-account token \(.*\) refused by .*its issuer \\?"http:\/\/127\.0\.0\.1:\d+\/stranger\\?" is no configured cluster/ },
-    { name: 'a token of another namespace', token: () => issuer.mint({ namespace: 'default', serviceAccount: identity.serviceAccount, audience: identity.audience }), reason: 'forbidden', line: /service-account token \(.*\) refused by .*\(forbidden\): service account default\/docker-credential-dstack of cluster .* is mapped to no dstack project/ },
+    {
+      name: 'a token from another issuer',
+      token: () =>
+        stranger.mint({
+          namespace: identity.namespace,
+          serviceAccount: identity.serviceAccount,
+          audience: identity.audience,
+        }),
+      reason: 'token_invalid',
+      line: /service-account token \(.*\) refused by .*its issuer \\?"http:\/\/127\.0\.0\.1:\d+\/stranger\\?" is no configured cluster/,
+    },
+    {
+      name: 'a token of another namespace',
+      token: () =>
+        issuer.mint({ namespace: 'default', serviceAccount: identity.serviceAccount, audience: identity.audience }),
+      reason: 'forbidden',
+      line: /service-account token \(.*\) refused by .*\(forbidden\): service account default\/docker-credential-dstack of cluster .* is mapped to no dstack project/,
+    },
   ];
   for (const refusal of refused) {
     it(`an agent holding ${refusal.name} is refused, and so is the pull`, async () => {

@@ -26,7 +26,14 @@ describe('acquireLock', () => {
   it('a directory where no lock file can be made: unavailable with the cause, without waiting, not thrown', async () => {
     const nowhere = join(dir, 'missing', 'k.lock');
     let waited = 0;
-    const result = await acquireLock(nowhere, { waitMs: 5000, staleMs: 1000, satisfied: () => (waited++, false) });
+    const result = await acquireLock(nowhere, {
+      waitMs: 5000,
+      staleMs: 1000,
+      satisfied: () => {
+        waited++;
+        return false;
+      },
+    });
     expect(result).toEqual({ status: 'unavailable', reason: `cannot create lock ${nowhere} (ENOENT)` });
     expect(waited).toBe(0);
   });
@@ -53,7 +60,17 @@ describe('acquireLock', () => {
     await writeFile(lock, `${process.pid} 1000\n`);
     let clock = 1000;
     let polls = 0;
-    const result = await acquireLock(lock, { waitMs: 120, staleMs: 60_000, pollMs: 1, now: () => clock, satisfied: () => ((clock += 50), polls++, false) });
+    const result = await acquireLock(lock, {
+      waitMs: 120,
+      staleMs: 60_000,
+      pollMs: 1,
+      now: () => clock,
+      satisfied: () => {
+        clock += 50;
+        polls++;
+        return false;
+      },
+    });
     expect(result.status).toBe('timed_out');
     expect(polls).toBe(3);
   });
@@ -68,7 +85,11 @@ describe('acquireLock', () => {
   it('breaks a lock whose holder process is gone', async () => {
     await writeFile(lock, `999999999 ${Date.now()}\n`);
     const reasons: string[] = [];
-    const result = await acquireLock(lock, { waitMs: 1000, staleMs: 60_000, onStale: (reason) => reasons.push(reason) });
+    const result = await acquireLock(lock, {
+      waitMs: 1000,
+      staleMs: 60_000,
+      onStale: (reason) => reasons.push(reason),
+    });
     expect(result.status).toBe('acquired');
     expect(reasons).toEqual([`lock ${lock} was held by process 999999999, which is gone`]);
     expect(await readFile(lock, 'utf8')).toMatch(new RegExp(`^${process.pid} `));
@@ -77,7 +98,12 @@ describe('acquireLock', () => {
   it('breaks a lock older than staleMs even if its holder lives', async () => {
     await writeFile(lock, `${process.pid} 1000\n`);
     const reasons: string[] = [];
-    const result = await acquireLock(lock, { waitMs: 1000, staleMs: 5000, now: () => 7000, onStale: (reason) => reasons.push(reason) });
+    const result = await acquireLock(lock, {
+      waitMs: 1000,
+      staleMs: 5000,
+      now: () => 7000,
+      onStale: (reason) => reasons.push(reason),
+    });
     expect(result.status).toBe('acquired');
     expect(reasons[0]).toMatch(/older than 5000 ms/);
   });
@@ -85,7 +111,11 @@ describe('acquireLock', () => {
   it('breaks a directory planted as the lock, contents and all, and takes the lock', async () => {
     await mkdir(join(lock, 'inside'), { recursive: true });
     const reasons: string[] = [];
-    const result = await acquireLock(lock, { waitMs: 60_000, staleMs: 60_000, onStale: (reason) => reasons.push(reason) });
+    const result = await acquireLock(lock, {
+      waitMs: 60_000,
+      staleMs: 60_000,
+      onStale: (reason) => reasons.push(reason),
+    });
     expect(result.status).toBe('acquired');
     expect(reasons).toEqual([`lock ${lock} is a directory, not a lock file`]);
     expect(await readFile(lock, 'utf8')).toMatch(new RegExp(`^${process.pid} `));
@@ -118,12 +148,24 @@ describe('staleReason', () => {
   it.each([
     ['a directory', (path: string) => mkdir(path), 'is a directory, not a lock file'],
     ['a FIFO', (path: string) => execFileSync('mkfifo', [path]), 'is a FIFO, not a lock file'],
-    ['a dangling symbolic link', (path: string) => symlink('/nonexistent/lock', path), 'is a symbolic link, not a lock file'],
-    ['a symbolic link to a live lock', async (path: string) => {
-      await writeFile(`${path}.real`, `${process.pid} ${Date.now()}\n`);
-      await symlink(`${path}.real`, path);
-    }, 'is a symbolic link, not a lock file'],
-    ['an oversized file', (path: string) => writeFile(path, `${process.pid} ${Date.now()}\n${'x'.repeat(100)}`), 'is larger than 64 bytes, not a lock file'],
+    [
+      'a dangling symbolic link',
+      (path: string) => symlink('/nonexistent/lock', path),
+      'is a symbolic link, not a lock file',
+    ],
+    [
+      'a symbolic link to a live lock',
+      async (path: string) => {
+        await writeFile(`${path}.real`, `${process.pid} ${Date.now()}\n`);
+        await symlink(`${path}.real`, path);
+      },
+      'is a symbolic link, not a lock file',
+    ],
+    [
+      'an oversized file',
+      (path: string) => writeFile(path, `${process.pid} ${Date.now()}\n${'x'.repeat(100)}`),
+      'is larger than 64 bytes, not a lock file',
+    ],
   ])('%s is stale at once, whoever is alive', async (_, plant, why) => {
     await plant(lock);
     expect(staleReason(lock, Date.now(), { staleMs: 60_000, isAlive: () => true })?.reason).toBe(`lock ${lock} ${why}`);
@@ -131,7 +173,9 @@ describe('staleReason', () => {
 
   it('a live holder with a time in the future is stale', async () => {
     await writeFile(lock, `${process.pid} 5000\n`);
-    expect(staleReason(lock, 4999, { staleMs: 60_000 })?.reason).toBe(`lock ${lock} names a time in the future (1970-01-01T00:00:05.000Z); the clock was set back or the file is not a lock`);
+    expect(staleReason(lock, 4999, { staleMs: 60_000 })?.reason).toBe(
+      `lock ${lock} names a time in the future (1970-01-01T00:00:05.000Z); the clock was set back or the file is not a lock`,
+    );
     expect(staleReason(lock, 5000, { staleMs: 60_000 })).toBeUndefined();
   });
 

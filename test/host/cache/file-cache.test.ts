@@ -25,13 +25,22 @@ beforeEach(async () => {
 });
 afterEach(() => rm(root, { recursive: true, force: true }));
 
-const entry = (registry: string, username = 'u'): CacheEntry => ({ kind: 'credential', registry, username, secret: new Secret('the-secret'), issuedAt: new Date(), expiresAt: new Date(Date.now() + 60_000) });
+const entry = (registry: string, username = 'u'): CacheEntry => ({
+  kind: 'credential',
+  registry,
+  username,
+  secret: new Secret('the-secret'),
+  issuedAt: new Date(),
+  expiresAt: new Date(Date.now() + 60_000),
+});
 
 describe('ensurePrivateDir', () => {
   it('a directory that cannot be created is named with the cause and what to do', async () => {
     await writeFile(join(root, 'a-file'), '');
     const dir = join(root, 'a-file', 'cache');
-    expect(() => ensurePrivateDir(dir, process.getuid?.() ?? 0)).toThrow(`cannot create cache directory ${dir} (ENOTDIR): set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR to a directory this user may create`);
+    expect(() => ensurePrivateDir(dir, process.getuid?.() ?? 0)).toThrow(
+      `cannot create cache directory ${dir} (ENOTDIR): set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR to a directory this user may create`,
+    );
   });
 });
 
@@ -45,7 +54,12 @@ describe('openFileCache', () => {
     expect(names).toEqual([entryFileName('127.0.0.1:5000'), entryFileName('https://index.docker.io/v1/')].sort());
     for (const name of names) expect((await stat(join(dir, name))).mode & 0o777).toBe(0o600);
     expect(cache.read('127.0.0.1:5000')).toMatchObject({ username: 'other' });
-    expect(cache.list().map((e) => e.registry).sort()).toEqual(['127.0.0.1:5000', 'https://index.docker.io/v1/']);
+    expect(
+      cache
+        .list()
+        .map((e) => e.registry)
+        .sort(),
+    ).toEqual(['127.0.0.1:5000', 'https://index.docker.io/v1/']);
     cache.erase('127.0.0.1:5000');
     expect(cache.read('127.0.0.1:5000')).toBeUndefined();
     cache.erase('127.0.0.1:5000');
@@ -93,9 +107,24 @@ describe('openFileCache', () => {
     const cache = openFileCache(dir);
     cache.lockPath('a.example'); // creates the directory
     expect(cache.readFailure('a.example')).toBeUndefined();
-    cache.recordFailure('a.example', { at: 1234, server: 'https://a.dstack.example', code: 'timeout', message: 'did not answer' });
-    cache.recordFailure('a.example', { at: 5678, server: 'https://a.dstack.example', code: 'internal', message: 'HTTP 500' });
-    expect(cache.readFailure('a.example')).toEqual({ at: 5678, server: 'https://a.dstack.example', code: 'internal', message: 'HTTP 500' });
+    cache.recordFailure('a.example', {
+      at: 1234,
+      server: 'https://a.dstack.example',
+      code: 'timeout',
+      message: 'did not answer',
+    });
+    cache.recordFailure('a.example', {
+      at: 5678,
+      server: 'https://a.dstack.example',
+      code: 'internal',
+      message: 'HTTP 500',
+    });
+    expect(cache.readFailure('a.example')).toEqual({
+      at: 5678,
+      server: 'https://a.dstack.example',
+      code: 'internal',
+      message: 'HTTP 500',
+    });
     expect(cache.readFailure('b.example')).toBeUndefined();
     const failureFile = (await readdir(dir)).find((name) => name.endsWith('.fail'))!;
     expect((await stat(join(dir, failureFile))).mode & 0o777).toBe(0o600);
@@ -125,6 +154,8 @@ describe('openFileCache', () => {
       await chown(dir, 65534, 65534);
     }
     const owner = isRoot ? 65534 : 0;
-    expect(() => ensurePrivateDir(foreign, uid)).toThrow(`cache directory ${foreign} belongs to uid ${owner}, not to this user (uid ${uid}): remove it or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR`);
+    expect(() => ensurePrivateDir(foreign, uid)).toThrow(
+      `cache directory ${foreign} belongs to uid ${owner}, not to this user (uid ${uid}): remove it or set DOCKER_CREDENTIAL_DSTACK_CACHE_DIR`,
+    );
   });
 });

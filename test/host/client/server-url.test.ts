@@ -5,31 +5,66 @@ import { backoffMs, parseRetryAfter } from '../../../src/host/client/retry-polic
 
 describe('parseServerUrl', () => {
   it('parses https, loopback http and unix sockets', () => {
-    expect(parseServerUrl('https://dstack.example/')).toMatchObject({ kind: 'tcp', protocol: 'https:', hostname: 'dstack.example', port: 443, basePath: '', display: 'https://dstack.example' });
-    expect(parseServerUrl('http://[::1]:8080/base')).toMatchObject({ kind: 'tcp', hostname: '::1', port: 8080, basePath: '/base' });
-    expect(parseServerUrl('unix:/run/d.sock')).toEqual({ kind: 'unix', socketPath: '/run/d.sock', basePath: '', display: 'unix:/run/d.sock' });
+    expect(parseServerUrl('https://dstack.example/')).toMatchObject({
+      kind: 'tcp',
+      protocol: 'https:',
+      hostname: 'dstack.example',
+      port: 443,
+      basePath: '',
+      display: 'https://dstack.example',
+    });
+    expect(parseServerUrl('http://[::1]:8080/base')).toMatchObject({
+      kind: 'tcp',
+      hostname: '::1',
+      port: 8080,
+      basePath: '/base',
+    });
+    expect(parseServerUrl('unix:/run/d.sock')).toEqual({
+      kind: 'unix',
+      socketPath: '/run/d.sock',
+      basePath: '',
+      display: 'unix:/run/d.sock',
+    });
     expect(parseServerUrl('unix:///run/d.sock')).toMatchObject({ socketPath: '/run/d.sock' });
   });
 
   it('takes plain http on IPv4-mapped loopback and refuses it on a name that only looks local', () => {
-    expect(parseServerUrl('http://[::ffff:127.0.0.1]:8480')).toMatchObject({ kind: 'tcp', protocol: 'http:', port: 8480 });
+    expect(parseServerUrl('http://[::ffff:127.0.0.1]:8480')).toMatchObject({
+      kind: 'tcp',
+      protocol: 'http:',
+      port: 8480,
+    });
     expect(() => parseServerUrl('http://a.localhost:8480')).toThrow(/clear text to a\.localhost/);
   });
 });
 
 describe('errorFromResponse', () => {
-  const context = { server: 'https://d.example', tokenFile: '/etc/docker-credential-dstack/token', registryKey: 'r.example' };
+  const context = {
+    server: 'https://d.example',
+    tokenFile: '/etc/docker-credential-dstack/token',
+    registryKey: 'r.example',
+  };
   it('names the cause, the server and what to do', () => {
-    expect(errorFromResponse(401, '{"error":"token_revoked","message":"instance i-1 revoked"}', context).message).toBe('instance token revoked by https://d.example: ask the dstack server for a new instance token and write it to /etc/docker-credential-dstack/token');
+    expect(errorFromResponse(401, '{"error":"token_revoked","message":"instance i-1 revoked"}', context).message).toBe(
+      'instance token revoked by https://d.example: ask the dstack server for a new instance token and write it to /etc/docker-credential-dstack/token',
+    );
     expect(errorFromResponse(401, '{"error":"token_expired"}', context).code).toBe('token_expired');
-    expect(errorFromResponse(403, '{"error":"forbidden","message":"no"}', context).message).toBe("registry r.example is not allowed for this instance's project by https://d.example: no");
+    expect(errorFromResponse(403, '{"error":"forbidden","message":"no"}', context).message).toBe(
+      "registry r.example is not allowed for this instance's project by https://d.example: no",
+    );
     expect(errorFromResponse(404, '{"error":"not_found"}', context).code).toBe('not_found');
     expect(errorFromResponse(404, '<html>', context).code).toBe('bad_response');
-    expect(errorFromResponse(502, 'Bad Gateway', { ...context, attempts: 3 }).message).toBe('dstack server https://d.example failed with HTTP 502 (internal error after 3 attempts)');
+    expect(errorFromResponse(502, 'Bad Gateway', { ...context, attempts: 3 }).message).toBe(
+      'dstack server https://d.example failed with HTTP 502 (internal error after 3 attempts)',
+    );
   });
 
   it('keeps the server message to one short line and ignores unknown codes', () => {
-    const error = errorFromResponse(400, JSON.stringify({ error: 'weird', message: `a\nb${'x'.repeat(500)}` }), context);
+    const error = errorFromResponse(
+      400,
+      JSON.stringify({ error: 'weird', message: `a\nb${'x'.repeat(500)}` }),
+      context,
+    );
     expect(error.code).toBe('bad_request');
     expect(error.message).not.toContain('\n');
     expect(error.message.length).toBeLessThan(320);

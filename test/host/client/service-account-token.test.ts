@@ -15,7 +15,7 @@ const JWT_A = 'eyJhbGciOiJSUzI1NiJ9.eyJhIjoxfQ.c2lnLWE';
 const JWT_B = 'eyJhbGciOiJSUzI1NiJ9.eyJiIjoyfQ.c2lnLWI';
 
 describe('the projected service-account token file', () => {
-  it('is read through the kubelet\'s links, and a rotation is seen on the next read', async () => {
+  it("is read through the kubelet's links, and a rotation is seen on the next read", async () => {
     const volume = await projectedTokenVolume(join(dir, 'volume'));
     await volume.write(JWT_A);
     expect(readServiceAccountToken(volume.path).reveal()).toBe(JWT_A);
@@ -24,7 +24,9 @@ describe('the projected service-account token file', () => {
   });
 
   it('names the file and the fix, never the content, when it is missing or not a JWT', async () => {
-    expect(() => readServiceAccountToken(join(dir, 'absent'))).toThrow(/service-account token file .*absent does not exist: mount a projected service-account token there/);
+    expect(() => readServiceAccountToken(join(dir, 'absent'))).toThrow(
+      /service-account token file .*absent does not exist: mount a projected service-account token there/,
+    );
     await writeFile(join(dir, 'instance-token'), 'not-a-jwt-secret-value');
     const error = (() => {
       try {

@@ -26,13 +26,25 @@ afterEach(async () => {
 });
 
 async function server(options: Parameters<typeof startContractServer>[0] = {}): Promise<ContractServer> {
-  const started = await startContractServer({ credentials: { [KEY]: { username: 'u', secret: 'the-secret', ttlMs: 60_000 } }, ...options });
+  const started = await startContractServer({
+    credentials: { [KEY]: { username: 'u', secret: 'the-secret', ttlMs: 60_000 } },
+    ...options,
+  });
   servers.push(started);
   return started;
 }
 
 function settings(server: string, extra: Partial<HelperSettings> = {}): HelperSettings {
-  return { server, tokenFile, cacheDir: join(dir, 'cache'), onError: 'fail', timeoutMs: 3000, debug: false, configPath: '/none', ...extra };
+  return {
+    server,
+    tokenFile,
+    cacheDir: join(dir, 'cache'),
+    onError: 'fail',
+    timeoutMs: 3000,
+    debug: false,
+    configPath: '/none',
+    ...extra,
+  };
 }
 
 const fast = { sleep: async () => {}, random: () => 0.5 };
@@ -46,24 +58,40 @@ describe('createServiceClient', () => {
     expect(credential.username).toBe('u');
     expect(credential.secret.reveal()).toBe('the-secret');
     expect(credential.expiresAt.getTime()).toBeGreaterThanOrEqual(before + 59_000);
-    expect(s.requests[0]).toMatchObject({ method: 'POST', path: '/v1/credentials', authorization: `Bearer ${TEST_INSTANCE_TOKEN}` });
+    expect(s.requests[0]).toMatchObject({
+      method: 'POST',
+      path: '/v1/credentials',
+      authorization: `Bearer ${TEST_INSTANCE_TOKEN}`,
+    });
   });
 
   it('keeps a base path of the server URL', async () => {
     const s = await server();
-    await expect(createServiceClient(settings(`${s.url}/prefix/`)).getCredential(KEY)).rejects.toThrow(/no credential for|HTTP 404/);
+    await expect(createServiceClient(settings(`${s.url}/prefix/`)).getCredential(KEY)).rejects.toThrow(
+      /no credential for|HTTP 404/,
+    );
     expect(s.requests[0]?.path).toBe('/prefix/v1/credentials');
   });
 
   it('retries 5xx and network-level failures, never 4xx', async () => {
     const s = await server();
     s.queue({ kind: 'error', status: 500, error: 'internal' }, { kind: 'error', status: 503, error: 'unavailable' });
-    expect(await createServiceClient(settings(s.url), fast).getCredential(KEY)).toMatchObject({ kind: 'basic', username: 'u' });
+    expect(await createServiceClient(settings(s.url), fast).getCredential(KEY)).toMatchObject({
+      kind: 'basic',
+      username: 'u',
+    });
     expect(s.credentialRequests()).toBe(3);
-    for (const [status, error] of [[400, 'bad_request'], [401, 'token_expired'], [403, 'forbidden'], [404, 'not_found']] as const) {
+    for (const [status, error] of [
+      [400, 'bad_request'],
+      [401, 'token_expired'],
+      [403, 'forbidden'],
+      [404, 'not_found'],
+    ] as const) {
       const t = await server();
       t.fallback = { kind: 'error', status, error };
-      const failure = await createServiceClient(settings(t.url), fast).getCredential(KEY).catch((e: unknown) => e);
+      const failure = await createServiceClient(settings(t.url), fast)
+        .getCredential(KEY)
+        .catch((e: unknown) => e);
       expect(isCodedError(failure, error)).toBe(true);
       expect(t.credentialRequests()).toBe(1);
     }
@@ -72,7 +100,12 @@ describe('createServiceClient', () => {
   it('honours Retry-After as an HTTP date', async () => {
     const s = await server();
     const waits: number[] = [];
-    s.queue({ kind: 'bare', status: 429, body: 'Too Many Requests', retryAfter: new Date(Date.now() + 2000).toUTCString() });
+    s.queue({
+      kind: 'bare',
+      status: 429,
+      body: 'Too Many Requests',
+      retryAfter: new Date(Date.now() + 2000).toUTCString(),
+    });
     await createServiceClient(settings(s.url), { sleep: async (ms) => void waits.push(ms) }).getCredential(KEY);
     expect(waits).toHaveLength(1);
     expect(waits[0]).toBeGreaterThan(500);
@@ -83,7 +116,9 @@ describe('createServiceClient', () => {
     const s = await server();
     s.fallback = { kind: 'error', status: 500, error: 'internal' };
     const started = Date.now();
-    const failure = await createServiceClient(settings(s.url, { timeoutMs: 400 })).getCredential(KEY).catch((e: unknown) => e);
+    const failure = await createServiceClient(settings(s.url, { timeoutMs: 400 }))
+      .getCredential(KEY)
+      .catch((e: unknown) => e);
     expect(isCodedError(failure, 'internal')).toBe(true);
     expect(Date.now() - started).toBeLessThan(1000);
   });
@@ -92,15 +127,23 @@ describe('createServiceClient', () => {
     for (const body of ['[]', '{"username":"u"}', '{"username":"u","secret":"s","expires_at":"soon"}']) {
       const s = await server();
       s.fallback = { kind: 'garbage', body };
-      const failure = await createServiceClient(settings(s.url)).getCredential(KEY).catch((e: unknown) => e);
+      const failure = await createServiceClient(settings(s.url))
+        .getCredential(KEY)
+        .catch((e: unknown) => e);
       expect(isCodedError(failure, 'bad_response')).toBe(true);
     }
   });
 
   it('reads host-config and health (with the Date header)', async () => {
-    const s = await server({ hostConfig: { mirrors: ['https://mirror.example'], registries: ['https://index.docker.io/v1/'] } });
+    const s = await server({
+      hostConfig: { mirrors: ['https://mirror.example'], registries: ['https://index.docker.io/v1/'] },
+    });
     const client = createServiceClient(settings(s.url));
-    expect(await client.getHostConfig()).toEqual({ mirrors: ['https://mirror.example'], registries: ['https://index.docker.io/v1/'], endpoint: { enabled: false, upstreams: [] } });
+    expect(await client.getHostConfig()).toEqual({
+      mirrors: ['https://mirror.example'],
+      registries: ['https://index.docker.io/v1/'],
+      endpoint: { enabled: false, upstreams: [] },
+    });
     const health = await client.health();
     expect(health.ok).toBe(true);
     expect(Math.abs(health.date!.getTime() - Date.now())).toBeLessThan(5000);
@@ -108,7 +151,9 @@ describe('createServiceClient', () => {
 
   it('https: refuses an unknown CA (tls), trusts the CA bundle file', async () => {
     const s = await server({ tls });
-    const failure = await createServiceClient(settings(s.url)).getCredential(KEY).catch((e: unknown) => e);
+    const failure = await createServiceClient(settings(s.url))
+      .getCredential(KEY)
+      .catch((e: unknown) => e);
     expect(isCodedError(failure, 'tls')).toBe(true);
     expect((failure as Error).message).toMatch(/DOCKER_CREDENTIAL_DSTACK_CA_FILE/);
     const credential = await createServiceClient(settings(s.url, { caFile: join(dir, 'cert.pem') })).getCredential(KEY);
@@ -123,7 +168,9 @@ describe('createServiceClient', () => {
       const via = createServiceClient(settings(s.url, { caFile, proxyEnv: { HTTPS_PROXY: proxy.url } }));
       expect(await via.getCredential(KEY)).toMatchObject({ kind: 'basic', username: 'u' });
       expect(proxy.tunnels).toEqual([`127.0.0.1:${new URL(s.url).port}`]);
-      const direct = createServiceClient(settings(s.url, { caFile, proxyEnv: { HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1' } }));
+      const direct = createServiceClient(
+        settings(s.url, { caFile, proxyEnv: { HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1' } }),
+      );
       expect(await direct.getCredential(KEY)).toMatchObject({ kind: 'basic', username: 'u' });
       expect(proxy.tunnels).toHaveLength(1);
     } finally {
@@ -133,16 +180,36 @@ describe('createServiceClient', () => {
 
   it('a proxy that is down is reported as unreachable', async () => {
     const s = await server({ tls });
-    const failure = await createServiceClient(settings(s.url, { caFile: join(dir, 'cert.pem'), timeoutMs: 1000, proxyEnv: { HTTPS_PROXY: 'http://127.0.0.1:1' } })).getCredential(KEY).catch((e: unknown) => e);
+    const failure = await createServiceClient(
+      settings(s.url, {
+        caFile: join(dir, 'cert.pem'),
+        timeoutMs: 1000,
+        proxyEnv: { HTTPS_PROXY: 'http://127.0.0.1:1' },
+      }),
+    )
+      .getCredential(KEY)
+      .catch((e: unknown) => e);
     expect(isCodedError(failure, 'unreachable')).toBe(true);
   });
 });
 
 describe('getHostConfig: the endpoint block', () => {
   it('reads upstreams with their registry key and library setting; absent means disabled with none', async () => {
-    const endpoint = { enabled: true, upstreams: [{ url: 'https://h.example/proxy', registry: 'h.example', library: 'strip' }, { url: 'https://m.example', registry: 'm.example' }] };
+    const endpoint = {
+      enabled: true,
+      upstreams: [
+        { url: 'https://h.example/proxy', registry: 'h.example', library: 'strip' },
+        { url: 'https://m.example', registry: 'm.example' },
+      ],
+    };
     const s = await server({ hostConfig: { mirrors: [], registries: [], endpoint } });
-    expect((await createServiceClient(settings(s.url)).getHostConfig()).endpoint).toEqual({ enabled: true, upstreams: [{ url: 'https://h.example/proxy', registry: 'h.example', library: 'strip' }, { url: 'https://m.example', registry: 'm.example', library: 'keep' }] });
+    expect((await createServiceClient(settings(s.url)).getHostConfig()).endpoint).toEqual({
+      enabled: true,
+      upstreams: [
+        { url: 'https://h.example/proxy', registry: 'h.example', library: 'strip' },
+        { url: 'https://m.example', registry: 'm.example', library: 'keep' },
+      ],
+    });
   });
 
   it.each([

@@ -8,7 +8,29 @@ import { join } from 'node:path';
 // what DOCKER_CREDENTIAL_DSTACK_CA_FILE points at.
 export async function makeLoopbackCertificate(dir: string): Promise<{ key: string; cert: string; certFile: string }> {
   const certFile = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', certFile], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      certFile,
+    ],
+    { stdio: 'ignore' },
+  );
   return { key: await readFile(join(dir, 'key.pem'), 'utf8'), cert: await readFile(certFile, 'utf8'), certFile };
 }
 

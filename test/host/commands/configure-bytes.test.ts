@@ -32,8 +32,12 @@ describe('configure keeps every byte it does not own', () => {
 
     const done = await configure();
     expect(done.exitCode, done.stderr).toBe(0);
-    expect(await readFile(host.daemonJson, 'utf8')).toBe(`{"x": 1e400, "y": 12345678901234567890, "registry-mirrors": ["${MIRROR}"]}`);
-    expect(await readFile(configJson(), 'utf8')).toBe(`{"x": 1e400, "y": 12345678901234567890, "credHelpers": {"${HUB}": "dstack", "127.0.0.1:5999": "dstack"}}`);
+    expect(await readFile(host.daemonJson, 'utf8')).toBe(
+      `{"x": 1e400, "y": 12345678901234567890, "registry-mirrors": ["${MIRROR}"]}`,
+    );
+    expect(await readFile(configJson(), 'utf8')).toBe(
+      `{"x": 1e400, "y": 12345678901234567890, "credHelpers": {"${HUB}": "dstack", "127.0.0.1:5999": "dstack"}}`,
+    );
 
     const undone = await unconfigure();
     expect(undone.exitCode, undone.stderr).toBe(0);
@@ -42,13 +46,16 @@ describe('configure keeps every byte it does not own', () => {
 
   it('a BOM, CRLF line endings and a duplicate key, and an edit made since configure', async () => {
     const daemon = '\uFEFF{\r\n  "log-level": "info",\r\n  "x": 1e400,\r\n  "x": 2\r\n}\r\n';
-    const config = '\uFEFF{\r\n\t"auths": {"r.example": {"auth": "dTpw"}},\r\n\t"y": 12345678901234567890,\r\n\t"y": 3\r\n}\r\n';
+    const config =
+      '\uFEFF{\r\n\t"auths": {"r.example": {"auth": "dTpw"}},\r\n\t"y": 12345678901234567890,\r\n\t"y": 3\r\n}\r\n';
     await put(host.daemonJson, daemon);
     await put(configJson(), config);
     const start = await host.snapshot();
 
     expect((await configure()).exitCode).toBe(0);
-    expect(await readFile(host.daemonJson, 'utf8')).toBe(`\uFEFF{\r\n  "log-level": "info",\r\n  "x": 1e400,\r\n  "x": 2,\r\n  "registry-mirrors": [\r\n    "${MIRROR}"\r\n  ]\r\n}\r\n`);
+    expect(await readFile(host.daemonJson, 'utf8')).toBe(
+      `\uFEFF{\r\n  "log-level": "info",\r\n  "x": 1e400,\r\n  "x": 2,\r\n  "registry-mirrors": [\r\n    "${MIRROR}"\r\n  ]\r\n}\r\n`,
+    );
     expect(await readFile(configJson(), 'utf8')).toBe(
       `\uFEFF{\r\n\t"auths": {"r.example": {"auth": "dTpw"}},\r\n\t"y": 12345678901234567890,\r\n\t"y": 3,\r\n\t"credHelpers": {\r\n\t\t"${HUB}": "dstack",\r\n\t\t"127.0.0.1:5999": "dstack"\r\n\t}\r\n}\r\n`,
     );
@@ -69,7 +76,9 @@ describe('configure keeps every byte it does not own', () => {
     const start = await host.snapshot();
     const refused = await configure();
     expect(refused.exitCode).toBe(1);
-    expect(refused.stderr).toBe(`docker-credential-dstack configure: ${host.daemonJson} has "registry-mirrors" 2 times; keep one by hand, nothing was changed`);
+    expect(refused.stderr).toBe(
+      `docker-credential-dstack configure: ${host.daemonJson} has "registry-mirrors" 2 times; keep one by hand, nothing was changed`,
+    );
     expect(await host.snapshot()).toEqual(start);
   });
 
@@ -78,7 +87,11 @@ describe('configure keeps every byte it does not own', () => {
     await writeFile(host.daemonJson, Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]));
     const refused = await configure();
     expect(refused.exitCode).toBe(1);
-    expect(refused.stderr).toBe(`docker-credential-dstack configure: Docker daemon config ${host.daemonJson} is not UTF-8 text; fix or move it, nothing was changed`);
-    expect(await readFile(host.daemonJson)).toEqual(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]));
+    expect(refused.stderr).toBe(
+      `docker-credential-dstack configure: Docker daemon config ${host.daemonJson} is not UTF-8 text; fix or move it, nothing was changed`,
+    );
+    expect(await readFile(host.daemonJson)).toEqual(
+      Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]),
+    );
   });
 });

@@ -16,8 +16,10 @@ afterEach(async () => {
   await host.cleanup();
 });
 
-const configure = (...extra: string[]) => host.run(['configure', ...host.pathArgs, ...ENGINES, '--mirror', MIRROR, ...extra]);
-const unconfigure = (...extra: string[]) => host.run(['unconfigure', '--state-dir', host.stateDir, '--no-reload', ...extra]);
+const configure = (...extra: string[]) =>
+  host.run(['configure', ...host.pathArgs, ...ENGINES, '--mirror', MIRROR, ...extra]);
+const unconfigure = (...extra: string[]) =>
+  host.run(['unconfigure', '--state-dir', host.stateDir, '--no-reload', ...extra]);
 
 async function put(path: string, text: string, mode = 0o644): Promise<void> {
   await mkdir(join(path, '..'), { recursive: true });
@@ -32,7 +34,9 @@ describe('configure through the binary', () => {
     const result = await configure('--dry-run');
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain(`--- a${host.daemonJson}\n+++ b${host.daemonJson}\n`);
-    expect(result.stdout).toContain('-  "log-driver": "json-file"\n+  "log-driver": "json-file",\n+  "registry-mirrors": [\n+    "https://mirror.example"\n+  ]\n');
+    expect(result.stdout).toContain(
+      '-  "log-driver": "json-file"\n+  "log-driver": "json-file",\n+  "registry-mirrors": [\n+    "https://mirror.example"\n+  ]\n',
+    );
     expect(result.stdout).toContain(`+++ b${join(host.dockerConfig, 'config.json')}`);
     expect(result.stdout).toContain(`+++ b${join(host.containerdCerts, 'docker.io', 'hosts.toml')}`);
     expect(result.stdout).toContain(`+++ b${join(host.registriesConf, '90-docker-credential-dstack.conf')}`);
@@ -50,8 +54,12 @@ describe('configure through the binary', () => {
     expect(config).toEqual({ credHelpers: { [HUB]: 'dstack', 'mirror.example': 'dstack' } });
     expect((await lstat(join(host.dockerConfig, 'config.json'))).mode & 0o777).toBe(0o600);
     expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))).toEqual({ 'registry-mirrors': [MIRROR] });
-    expect(await readFile(join(host.containerdCerts, 'docker.io', 'hosts.toml'), 'utf8')).toContain('[host."https://mirror.example"]\n  capabilities = ["pull", "resolve"]');
-    expect(await readFile(join(host.registriesConf, '90-docker-credential-dstack.conf'), 'utf8')).toContain('[[registry.mirror]]\nlocation = "mirror.example"');
+    expect(await readFile(join(host.containerdCerts, 'docker.io', 'hosts.toml'), 'utf8')).toContain(
+      '[host."https://mirror.example"]\n  capabilities = ["pull", "resolve"]',
+    );
+    expect(await readFile(join(host.registriesConf, '90-docker-credential-dstack.conf'), 'utf8')).toContain(
+      '[[registry.mirror]]\nlocation = "mirror.example"',
+    );
 
     const configured = await host.snapshot();
     const second = await configure();
@@ -69,9 +77,12 @@ describe('configure through the binary', () => {
     {
       name: 'files with unrelated keys',
       files: {
-        config: '{\n\t"auths": {\n\t\t"ghcr.io": {\n\t\t\t"auth": "dTpw"\n\t\t}\n\t},\n\t"credHelpers": {\n\t\t"gcr.io": "gcloud"\n\t}\n}',
-        daemon: '{\n    "default-runtime": "nvidia",\n    "runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}},\n    "exec-opts": ["native.cgroupdriver=systemd"],\n    "log-opts": {"max-size": "10m"}\n}\n',
-        hosts: '# site file\nserver = "https://registry-1.docker.io"\n\n[host."https://other-mirror.example"]\n  capabilities = ["pull", "resolve"]\n',
+        config:
+          '{\n\t"auths": {\n\t\t"ghcr.io": {\n\t\t\t"auth": "dTpw"\n\t\t}\n\t},\n\t"credHelpers": {\n\t\t"gcr.io": "gcloud"\n\t}\n}',
+        daemon:
+          '{\n    "default-runtime": "nvidia",\n    "runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}},\n    "exec-opts": ["native.cgroupdriver=systemd"],\n    "log-opts": {"max-size": "10m"}\n}\n',
+        hosts:
+          '# site file\nserver = "https://registry-1.docker.io"\n\n[host."https://other-mirror.example"]\n  capabilities = ["pull", "resolve"]\n',
         dropIn: '[[registry]]\nlocation = "quay.io"\n',
       },
     },
@@ -80,7 +91,8 @@ describe('configure through the binary', () => {
       files: {
         config: `{\n\t"credHelpers": {\n\t\t"${HUB}": "dstack",\n\t\t"mirror.example": "dstack"\n\t}\n}\n`,
         daemon: '{"registry-mirrors": ["https://mirror.example/"]}\n',
-        hosts: 'server = "https://registry-1.docker.io"\n[host."https://mirror.example"]\ncapabilities = ["pull", "resolve"]\n',
+        hosts:
+          'server = "https://registry-1.docker.io"\n[host."https://mirror.example"]\ncapabilities = ["pull", "resolve"]\n',
         dropIn: '',
       },
     },
@@ -99,9 +111,15 @@ describe('configure through the binary', () => {
       const daemon = JSON.parse(await readFile(host.daemonJson, 'utf8'));
       expect(daemon['registry-mirrors'].map((m: string) => m.replace(/\/$/, ''))).toEqual([MIRROR]);
       if (c.files.daemon!.includes('nvidia')) {
-        expect(daemon).toMatchObject({ 'default-runtime': 'nvidia', runtimes: { nvidia: { path: 'nvidia-container-runtime', args: [] } }, 'log-opts': { 'max-size': '10m' } });
+        expect(daemon).toMatchObject({
+          'default-runtime': 'nvidia',
+          runtimes: { nvidia: { path: 'nvidia-container-runtime', args: [] } },
+          'log-opts': { 'max-size': '10m' },
+        });
         expect(config.auths).toEqual({ 'ghcr.io': { auth: 'dTpw' } });
-        expect(await readFile(join(host.containerdCerts, 'docker.io', 'hosts.toml'), 'utf8')).toMatch(/^# site file\n[\s\S]*other-mirror[\s\S]*\[host\."https:\/\/mirror\.example"\]/);
+        expect(await readFile(join(host.containerdCerts, 'docker.io', 'hosts.toml'), 'utf8')).toMatch(
+          /^# site file\n[\s\S]*other-mirror[\s\S]*\[host\."https:\/\/mirror\.example"\]/,
+        );
       }
       expect((await lstat(host.daemonJson)).mode & 0o777).toBe(0o640);
       const configured = await host.snapshot();
@@ -113,10 +131,30 @@ describe('configure through the binary', () => {
   }
 
   const invalid: Array<{ name: string; path: () => string; text: string; message: RegExp }> = [
-    { name: 'client config.json', path: () => join(host.dockerConfig, 'config.json'), text: '{"credHelpers": {', message: /config\.json is not valid JSON/ },
-    { name: 'daemon.json', path: () => host.daemonJson, text: '{"log-driver": "json-file",}', message: /daemon\.json is not valid JSON/ },
-    { name: 'hosts.toml', path: () => join(host.containerdCerts, 'docker.io', 'hosts.toml'), text: 'server = "https://x\n', message: /hosts\.toml is not valid TOML \(line 1/ },
-    { name: 'registries.conf drop-in', path: () => join(host.registriesConf, '90-docker-credential-dstack.conf'), text: '[[registry]\n', message: /is not valid TOML/ },
+    {
+      name: 'client config.json',
+      path: () => join(host.dockerConfig, 'config.json'),
+      text: '{"credHelpers": {',
+      message: /config\.json is not valid JSON/,
+    },
+    {
+      name: 'daemon.json',
+      path: () => host.daemonJson,
+      text: '{"log-driver": "json-file",}',
+      message: /daemon\.json is not valid JSON/,
+    },
+    {
+      name: 'hosts.toml',
+      path: () => join(host.containerdCerts, 'docker.io', 'hosts.toml'),
+      text: 'server = "https://x\n',
+      message: /hosts\.toml is not valid TOML \(line 1/,
+    },
+    {
+      name: 'registries.conf drop-in',
+      path: () => join(host.registriesConf, '90-docker-credential-dstack.conf'),
+      text: '[[registry]\n',
+      message: /is not valid TOML/,
+    },
   ];
   for (const c of invalid) {
     it(`refuses an invalid ${c.name} and writes nothing anywhere`, async () => {
@@ -134,18 +172,28 @@ describe('configure through the binary', () => {
   it('a reader that goes away (configure --dry-run | head): one line on stderr, no stack trace', async () => {
     const { execa } = await import('execa');
     const { HELPER_BINARY } = await import('./setup-fixture.ts');
-    const quoted = [HELPER_BINARY, 'configure', ...host.pathArgs, ...ENGINES, '--mirror', MIRROR, '--dry-run'].map((a) => `'${a}'`).join(' ');
-    const result = await execa('sh', ['-c', `${quoted} | head -c 10 >/dev/null`], { reject: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: `unix://${host.root}/no.sock` }, extendEnv: false });
+    const quoted = [HELPER_BINARY, 'configure', ...host.pathArgs, ...ENGINES, '--mirror', MIRROR, '--dry-run']
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const result = await execa('sh', ['-c', `${quoted} | head -c 10 >/dev/null`], {
+      reject: false,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: `unix://${host.root}/no.sock` },
+      extendEnv: false,
+    });
     expect(result.stderr).not.toMatch(/\n\s+at |node:events|Unhandled/);
     expect(result.stderr).toMatch(/^(docker-credential-dstack configure: write EPIPE\n?)?$/);
   });
 
   it('--registry alone works without a server: only credHelpers, no engine file', async () => {
     await put(join(host.root, 'empty-config.json'), '{}\n');
-    const result = await host.run(['configure', ...host.pathArgs, ...ENGINES, '--registry', 'Reg.Example:5000'], { DOCKER_CREDENTIAL_DSTACK_CONFIG: join(host.root, 'empty-config.json') });
+    const result = await host.run(['configure', ...host.pathArgs, ...ENGINES, '--registry', 'Reg.Example:5000'], {
+      DOCKER_CREDENTIAL_DSTACK_CONFIG: join(host.root, 'empty-config.json'),
+    });
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toContain('configuring from command line: mirrors (none); helper for reg.example:5000');
-    expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8'))).toEqual({ credHelpers: { 'reg.example:5000': 'dstack' } });
+    expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8'))).toEqual({
+      credHelpers: { 'reg.example:5000': 'dstack' },
+    });
     await expect(lstat(host.daemonJson)).rejects.toThrow(/ENOENT/);
   });
 
@@ -157,7 +205,9 @@ describe('configure through the binary', () => {
     try {
       const result = await configure();
       expect(result.exitCode).toBe(1);
-      expect(result.stderr).toMatch(/cannot write Docker daemon config .*daemon\.json \((EACCES|EPERM)\).*nothing was changed/);
+      expect(result.stderr).toMatch(
+        /cannot write Docker daemon config .*daemon\.json \((EACCES|EPERM)\).*nothing was changed/,
+      );
     } finally {
       await unlock();
     }
@@ -165,10 +215,25 @@ describe('configure through the binary', () => {
   });
 
   const everyFile: Array<{ label: string; path: () => string; text: string; mode: number }> = [
-    { label: 'Docker client config', path: () => join(host.dockerConfig, 'config.json'), text: '{\n\t"psFormat": "table"\n}\n', mode: 0o600 },
+    {
+      label: 'Docker client config',
+      path: () => join(host.dockerConfig, 'config.json'),
+      text: '{\n\t"psFormat": "table"\n}\n',
+      mode: 0o600,
+    },
     { label: 'Docker daemon config', path: () => host.daemonJson, text: '{\n  "debug": true\n}\n', mode: 0o644 },
-    { label: 'containerd hosts.toml', path: () => join(host.containerdCerts, 'docker.io', 'hosts.toml'), text: '# site file\n', mode: 0o644 },
-    { label: 'containers registries.conf drop-in', path: () => join(host.registriesConf, '90-docker-credential-dstack.conf'), text: '# site file\n', mode: 0o644 },
+    {
+      label: 'containerd hosts.toml',
+      path: () => join(host.containerdCerts, 'docker.io', 'hosts.toml'),
+      text: '# site file\n',
+      mode: 0o644,
+    },
+    {
+      label: 'containers registries.conf drop-in',
+      path: () => join(host.registriesConf, '90-docker-credential-dstack.conf'),
+      text: '# site file\n',
+      mode: 0o644,
+    },
   ];
   for (const f of everyFile) {
     it(`${f.label} in a read-only directory: refused before any file on the host is written`, async () => {
@@ -217,7 +282,16 @@ describe('configure through the binary', () => {
 
     const dangling = join(host.root, 'etc-docker', 'dangling.json');
     await symlink(join(host.root, 'missing.json'), dangling);
-    const refused = await host.run(['configure', ...host.pathArgs, '--daemon-json', dangling, '--engines', 'docker', '--mirror', MIRROR]);
+    const refused = await host.run([
+      'configure',
+      ...host.pathArgs,
+      '--daemon-json',
+      dangling,
+      '--engines',
+      'docker',
+      '--mirror',
+      MIRROR,
+    ]);
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toMatch(/symlink to a missing file/);
   });
@@ -228,11 +302,18 @@ describe('configure through the binary', () => {
     const daemon = JSON.parse(await readFile(host.daemonJson, 'utf8'));
     daemon['registry-mirrors'].unshift('https://theirs.example');
     daemon['log-level'] = 'warn';
-    await writeFile(host.daemonJson, JSON.stringify(daemon, null, 2) + '\n');
+    await writeFile(host.daemonJson, `${JSON.stringify(daemon, null, 2)}\n`);
     const hosts = join(host.containerdCerts, 'docker.io', 'hosts.toml');
-    await writeFile(hosts, `${await readFile(hosts, 'utf8')}\n[host."https://theirs.example"]\n  capabilities = ["pull"]\n`);
+    await writeFile(
+      hosts,
+      `${await readFile(hosts, 'utf8')}\n[host."https://theirs.example"]\n  capabilities = ["pull"]\n`,
+    );
     expect((await unconfigure()).exitCode).toBe(0);
-    expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))).toEqual({ debug: true, 'registry-mirrors': ['https://theirs.example'], 'log-level': 'warn' });
+    expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))).toEqual({
+      debug: true,
+      'registry-mirrors': ['https://theirs.example'],
+      'log-level': 'warn',
+    });
     const left = await readFile(hosts, 'utf8');
     expect(left).not.toContain('mirror.example');
     expect(left).toContain('[host."https://theirs.example"]');
@@ -244,9 +325,13 @@ describe('configure through the binary', () => {
     await put(join(host.dockerConfig, 'config.json'), original, 0o600);
     const soft = await configure();
     expect(soft.exitCode).toBe(1);
-    expect(soft.stderr).toMatch(/credHelpers\["https:\/\/index\.docker\.io\/v1\/"\] is "ecr-login"; left as it is \(rerun with --force/);
+    expect(soft.stderr).toMatch(
+      /credHelpers\["https:\/\/index\.docker\.io\/v1\/"\] is "ecr-login"; left as it is \(rerun with --force/,
+    );
     expect(soft.stderr).toMatch(/credsStore "pass"/);
-    expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).credHelpers[HUB]).toBe('ecr-login');
+    expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).credHelpers[HUB]).toBe(
+      'ecr-login',
+    );
     const forced = await configure('--force');
     expect(forced.exitCode).toBe(0);
     expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).credHelpers[HUB]).toBe('dstack');
@@ -262,9 +347,21 @@ describe('configure through the binary', () => {
     const backup = `${host.daemonJson}.dstack-backup`;
     expect(await readFile(backup, 'utf8')).toBe(original);
     expect((await lstat(backup)).mode & 0o777).toBe(0o640);
-    const more = await host.run(['configure', ...host.pathArgs, '--engines', 'docker', '--mirror', MIRROR, '--mirror', 'https://second.example']);
+    const more = await host.run([
+      'configure',
+      ...host.pathArgs,
+      '--engines',
+      'docker',
+      '--mirror',
+      MIRROR,
+      '--mirror',
+      'https://second.example',
+    ]);
     expect(more.exitCode, more.stderr).toBe(0);
-    expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))['registry-mirrors']).toEqual([MIRROR, 'https://second.example']);
+    expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))['registry-mirrors']).toEqual([
+      MIRROR,
+      'https://second.example',
+    ]);
     expect(await readFile(backup, 'utf8')).toBe(original);
     const configured = await host.snapshot();
     const dry = await unconfigure('--dry-run');

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startContractServer, type ContractServer } from '../../helpers/contract-server.ts';
 import { helperEnv } from './doctor-fixture.ts';
 import { fakeHost, type FakeHost } from './setup-fixture.ts';
+import { escapeRegExp } from '../../helpers/escape-regexp.ts';
 
 // Issue 18, item 9: configure and unconfigure take the setup lock of their state directory
 // (src/host/setup/setup-lock.ts). Two runs started at the same moment: one waits for the other
@@ -40,9 +41,13 @@ describe('configure and unconfigure: one run at a time', () => {
   async function expectConsistent(original: Record<string, string>): Promise<void> {
     const daemon = JSON.parse(await readFile(host.daemonJson, 'utf8')) as { 'registry-mirrors': string[] };
     expect(daemon['registry-mirrors']).toEqual([MIRROR]);
-    const client = JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')) as { credHelpers: Record<string, string> };
+    const client = JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')) as {
+      credHelpers: Record<string, string>;
+    };
     expect(client.credHelpers).toEqual({ [HUB]: 'dstack', '127.0.0.1:5999': 'dstack' });
-    const state = JSON.parse(await readFile(join(host.stateDir, 'setup-state.json'), 'utf8')) as { files: Record<string, unknown> };
+    const state = JSON.parse(await readFile(join(host.stateDir, 'setup-state.json'), 'utf8')) as {
+      files: Record<string, unknown>;
+    };
     expect(Object.keys(state.files).sort()).toEqual([join(host.dockerConfig, 'config.json'), host.daemonJson].sort());
     expect(await readdir(host.stateDir)).toEqual(['setup-state.json']);
     const undone = await host.run(['unconfigure', '--state-dir', host.stateDir, '--no-reload'], env);
@@ -58,7 +63,8 @@ describe('configure and unconfigure: one run at a time', () => {
     const [ra, rb] = await Promise.all([a.done, b.done]);
     expect(ra.exitCode, ra.stderr).toBe(0);
     expect(rb.exitCode, rb.stderr).toBe(0);
-    const waitLine = (holder: number) => `waiting for configure (pid ${holder}) to finish: it holds the setup lock ${lockPath} (up to 30 s, --lock-wait)`;
+    const waitLine = (holder: number) =>
+      `waiting for configure (pid ${holder}) to finish: it holds the setup lock ${lockPath} (up to 30 s, --lock-wait)`;
     const waited = [ra.stderr.split('\n').includes(waitLine(b.pid)), rb.stderr.split('\n').includes(waitLine(a.pid))];
     // Exactly one of them waited, for the other one.
     expect(waited.filter(Boolean), `a: ${ra.stderr}\nb: ${rb.stderr}`).toHaveLength(1);
@@ -72,14 +78,25 @@ describe('configure and unconfigure: one run at a time', () => {
     const original = await host.snapshot();
     server.queue({ kind: 'delay', ms: 3 * SLOW_MS });
     const a = host.start(configure(), env);
-    await until(() => access(lockPath).then(() => true, () => false));
+    await until(() =>
+      access(lockPath).then(
+        () => true,
+        () => false,
+      ),
+    );
     const [second, undo] = await Promise.all([
       host.run(configure('--lock-wait', '1s'), env),
       host.run(['unconfigure', '--state-dir', host.stateDir, '--no-reload', '--lock-wait', '0'], env),
     ]);
-    const busy = (command: string, waited: string) => new RegExp(`^docker-credential-dstack ${command}: another configure \\(pid ${a.pid}\\) has held the setup lock ${escape(lockPath)} since \\S+${waited}: let it finish \\(or stop it\\), then run ${command} again; --lock-wait sets how long to wait$`);
+    const busy = (command: string, waited: string) =>
+      new RegExp(
+        `^docker-credential-dstack ${command}: another configure \\(pid ${a.pid}\\) has held the setup lock ${escapeRegExp(lockPath)} since \\S+${waited}: let it finish \\(or stop it\\), then run ${command} again; --lock-wait sets how long to wait$`,
+      );
     expect(second.exitCode).toBe(1);
-    expect(second.stderr.split('\n')).toEqual([`waiting for configure (pid ${a.pid}) to finish: it holds the setup lock ${lockPath} (up to 1 s, --lock-wait)`, expect.stringMatching(busy('configure', '; waited 1 s'))]);
+    expect(second.stderr.split('\n')).toEqual([
+      `waiting for configure (pid ${a.pid}) to finish: it holds the setup lock ${lockPath} (up to 1 s, --lock-wait)`,
+      expect.stringMatching(busy('configure', '; waited 1 s')),
+    ]);
     expect(second.stdout).toBe('');
     expect(undo.exitCode).toBe(1);
     expect(undo.stderr).toMatch(busy('unconfigure', ''));
@@ -95,10 +112,16 @@ describe('configure and unconfigure: one run at a time', () => {
     const dead = spawn('/bin/true');
     await once(dead, 'exit');
     await mkdir(host.stateDir, { mode: 0o700 });
-    await writeFile(lockPath, `${JSON.stringify({ version: 1, command: 'configure', writer: { pid: dead.pid, started: '1' }, since: '2026-12-01T10:00:00.000Z' })}\n`, { mode: 0o600 });
+    await writeFile(
+      lockPath,
+      `${JSON.stringify({ version: 1, command: 'configure', writer: { pid: dead.pid, started: '1' }, since: '2026-12-01T10:00:00.000Z' })}\n`,
+      { mode: 0o600 },
+    );
     const result = await host.run(configure(), env);
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(result.stderr.split('\n')).toContain(`warning: took over the setup lock ${lockPath} from configure (pid ${dead.pid}, since 2026-12-01T10:00:00.000Z), which is no longer running`);
+    expect(result.stderr.split('\n')).toContain(
+      `warning: took over the setup lock ${lockPath} from configure (pid ${dead.pid}, since 2026-12-01T10:00:00.000Z), which is no longer running`,
+    );
     expect(result.stdout).toMatch(/^configured$/m);
     await expectConsistent(original);
   });
@@ -106,7 +129,9 @@ describe('configure and unconfigure: one run at a time', () => {
   it('a --lock-wait that is not a duration: one line naming it, nothing written', async () => {
     const result = await host.run(configure('--lock-wait', 'soon'), env);
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toBe('docker-credential-dstack configure: --lock-wait: "soon" is not a duration; use a positive number with s, m, h or d, such as 90s, 10m, 12h or 30d');
+    expect(result.stderr).toBe(
+      'docker-credential-dstack configure: --lock-wait: "soon" is not a duration; use a positive number with s, m, h or d, such as 90s, 10m, 12h or 30d',
+    );
     await expect(access(host.stateDir)).rejects.toThrow();
   });
 
@@ -124,8 +149,4 @@ async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise
     if (Date.now() > deadline) throw new Error('timed out waiting');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -23,32 +23,49 @@ describe('configure --mirror-endpoint', () => {
     await host.cleanup();
   });
 
-  const configure = (...extra: string[]) => host.run(['configure', ...host.pathArgs, ...ENGINES, '--mirror', MIRROR, ...extra]);
+  const configure = (...extra: string[]) =>
+    host.run(['configure', ...host.pathArgs, ...ENGINES, '--mirror', MIRROR, ...extra]);
   const unconfigure = () => host.run(['unconfigure', '--state-dir', host.stateDir, '--no-reload']);
   const hostsToml = () => join(host.containerdCerts, 'docker.io', 'hosts.toml');
   const dropIn = () => join(host.registriesConf, '90-docker-credential-dstack.conf');
 
   it('names the endpoint, not the mirror, in every engine file; no Docker Hub credHelper; unconfigure restores byte for byte', async () => {
-    await put(host.daemonJson, '{\n    "default-runtime": "nvidia",\n    "registry-mirrors": ["https://theirs.example"]\n}\n', 0o640);
+    await put(
+      host.daemonJson,
+      '{\n    "default-runtime": "nvidia",\n    "registry-mirrors": ["https://theirs.example"]\n}\n',
+      0o640,
+    );
     await put(join(host.dockerConfig, 'config.json'), '{\n\t"auths": {}\n}\n', 0o600);
     const start = await host.snapshot();
 
     const dry = await configure(`--mirror-endpoint=${endpoint}`, '--dry-run');
     expect(dry.exitCode, dry.stderr).toBe(0);
-    expect(dry.stdout).toContain(`configuring from command line: mirrors ${MIRROR} through the mirror endpoint ${endpoint}; helper for mirror.example; engines docker, containerd, podman`);
+    expect(dry.stdout).toContain(
+      `configuring from command line: mirrors ${MIRROR} through the mirror endpoint ${endpoint}; helper for mirror.example; engines docker, containerd, podman`,
+    );
     // Only the list changes, in the layout it already had (the rest of the file stays byte for byte).
     expect(dry.stdout).toContain(`+    "registry-mirrors": ["https://theirs.example", "${endpoint}"]\n`);
     expect(await host.snapshot()).toEqual(start);
 
     const result = await configure(`--mirror-endpoint=${endpoint}`);
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))).toEqual({ 'default-runtime': 'nvidia', 'registry-mirrors': ['https://theirs.example', endpoint] });
+    expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))).toEqual({
+      'default-runtime': 'nvidia',
+      'registry-mirrors': ['https://theirs.example', endpoint],
+    });
     expect(await readFile(hostsToml(), 'utf8')).toContain(`[host."${endpoint}"]\n  capabilities = ["pull", "resolve"]`);
-    expect(await readFile(dropIn(), 'utf8')).toContain(`[[registry.mirror]]\nlocation = "${endpoint.slice('http://'.length)}"\ninsecure = true\n`);
-    for (const path of [host.daemonJson, hostsToml(), dropIn()]) expect(await readFile(path, 'utf8')).not.toContain('mirror.example');
-    expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).credHelpers).toEqual({ 'mirror.example': 'dstack' });
+    expect(await readFile(dropIn(), 'utf8')).toContain(
+      `[[registry.mirror]]\nlocation = "${endpoint.slice('http://'.length)}"\ninsecure = true\n`,
+    );
+    for (const path of [host.daemonJson, hostsToml(), dropIn()])
+      expect(await readFile(path, 'utf8')).not.toContain('mirror.example');
+    expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).credHelpers).toEqual({
+      'mirror.example': 'dstack',
+    });
     // nothing listens there: said plainly, not failed (the socket unit may not be enabled yet)
-    expect(result.stderr).toContain(`warning: nothing answers at ${endpoint}/healthz yet: until the endpoint runs, every pull falls back to Docker Hub`);
+    expect(result.stderr).toContain(
+      `warning: nothing answers at ${endpoint}/healthz yet: until the endpoint runs, every pull falls back to Docker Hub`,
+    );
     expect(result.stdout).toMatch(/^configured$/m);
 
     expect((await unconfigure()).exitCode).toBe(0);
@@ -59,13 +76,21 @@ describe('configure --mirror-endpoint', () => {
     await put(host.daemonJson, '{\n  "debug": true\n}\n');
     const start = await host.snapshot();
     expect((await configure()).exitCode).toBe(0);
-    expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).credHelpers).toEqual({ [HUB]: 'dstack', 'mirror.example': 'dstack' });
+    expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).credHelpers).toEqual({
+      [HUB]: 'dstack',
+      'mirror.example': 'dstack',
+    });
 
     const toEndpoint = await configure(`--mirror-endpoint=${endpoint}`);
     expect(toEndpoint.exitCode, toEndpoint.stderr).toBe(0);
     expect(toEndpoint.stdout).toContain(`no longer ${MIRROR}`);
-    expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))).toEqual({ debug: true, 'registry-mirrors': [endpoint] });
-    expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).credHelpers).toEqual({ 'mirror.example': 'dstack' });
+    expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))).toEqual({
+      debug: true,
+      'registry-mirrors': [endpoint],
+    });
+    expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).credHelpers).toEqual({
+      'mirror.example': 'dstack',
+    });
     expect(await readFile(hostsToml(), 'utf8')).not.toContain(MIRROR);
     expect(await readFile(dropIn(), 'utf8')).not.toContain('location = "mirror.example"');
     // dockerd's containerd-store file too, though this host has no containerd store (issue 16)
@@ -75,7 +100,10 @@ describe('configure --mirror-endpoint', () => {
     const back = await configure('--no-mirror-endpoint');
     expect(back.exitCode, back.stderr).toBe(0);
     expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))).toEqual({ debug: true, 'registry-mirrors': [MIRROR] });
-    expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).credHelpers).toEqual({ [HUB]: 'dstack', 'mirror.example': 'dstack' });
+    expect(JSON.parse(await readFile(join(host.dockerConfig, 'config.json'), 'utf8')).credHelpers).toEqual({
+      [HUB]: 'dstack',
+      'mirror.example': 'dstack',
+    });
     expect(await readFile(hostsToml(), 'utf8')).not.toContain(endpoint);
     // ...and once written it follows the switch back, so a later store switch uses the mirror
     expect(await readFile(dockerHosts, 'utf8')).toContain(`[host."${MIRROR}"]`);

@@ -40,20 +40,36 @@ describe('configure and unconfigure killed at a random moment', () => {
     await mkdir(join(root, 'etc-docker'), { recursive: true });
     await copyFile(template, join(root, 'etc-docker', 'daemon.json'));
     const args = [
-      '--engines', 'docker,containerd,podman', '--mirror', MIRROR, '--no-reload',
-      '--daemon-json', join(root, 'etc-docker', 'daemon.json'),
-      '--docker-config', join(root, 'root-docker'),
-      '--containerd-certs-dir', join(root, 'etc-containerd', 'certs.d'),
-      '--containerd-config', join(root, 'etc-containerd', 'config.toml'),
-      '--docker-certs-dir', join(root, 'etc-docker', 'certs.d'),
-      '--registries-conf-dir', join(root, 'etc-containers', 'registries.conf.d'),
-      '--state-dir', join(root, 'state'),
-      '--dockerd-pidfile', join(root, 'no-dockerd.pid'),
+      '--engines',
+      'docker,containerd,podman',
+      '--mirror',
+      MIRROR,
+      '--no-reload',
+      '--daemon-json',
+      join(root, 'etc-docker', 'daemon.json'),
+      '--docker-config',
+      join(root, 'root-docker'),
+      '--containerd-certs-dir',
+      join(root, 'etc-containerd', 'certs.d'),
+      '--containerd-config',
+      join(root, 'etc-containerd', 'config.toml'),
+      '--docker-certs-dir',
+      join(root, 'etc-docker', 'certs.d'),
+      '--registries-conf-dir',
+      join(root, 'etc-containers', 'registries.conf.d'),
+      '--state-dir',
+      join(root, 'state'),
+      '--dockerd-pidfile',
+      join(root, 'no-dockerd.pid'),
     ];
     return { root, args };
   }
   // No docker or dockerd on PATH: only configure's own writes take time.
-  const env = { PATH: '/nonexistent-bin', DOCKER_HOST: 'unix:///nonexistent.sock', DOCKER_CREDENTIAL_DSTACK_CONFIG: '/nonexistent/config.json' };
+  const env = {
+    PATH: '/nonexistent-bin',
+    DOCKER_HOST: 'unix:///nonexistent.sock',
+    DOCKER_CREDENTIAL_DSTACK_CONFIG: '/nonexistent/config.json',
+  };
   // Runs the binary; with `watchDir`, measures from the first write it sees there (a name that
   // `firstWrite` accepts) and, with `killAfterMs`, sends SIGKILL that long after that write.
   interface Watch {
@@ -61,14 +77,19 @@ describe('configure and unconfigure killed at a random moment', () => {
     firstWrite: (name: string) => boolean;
     killAfterMs?: number;
   }
-  async function run(args: string[], watching?: Watch): Promise<{ code: number | null; signal: string | null; out: string; writingMs: number }> {
+  async function run(
+    args: string[],
+    watching?: Watch,
+  ): Promise<{ code: number | null; signal: string | null; out: string; writingMs: number }> {
     let firstWrite: number | undefined;
     let timer: NodeJS.Timeout | undefined;
-    const watcher = watching && watch(watching.dir, (_event, name) => {
-      if (firstWrite !== undefined || !name || !watching.firstWrite(name)) return;
-      firstWrite = Date.now();
-      if (watching.killAfterMs !== undefined) timer = setTimeout(() => child.kill('SIGKILL'), watching.killAfterMs);
-    });
+    const watcher =
+      watching &&
+      watch(watching.dir, (_event, name) => {
+        if (firstWrite !== undefined || !name || !watching.firstWrite(name)) return;
+        firstWrite = Date.now();
+        if (watching.killAfterMs !== undefined) timer = setTimeout(() => child.kill('SIGKILL'), watching.killAfterMs);
+      });
     const child = spawn(HELPER_BINARY, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
@@ -80,8 +101,16 @@ describe('configure and unconfigure killed at a random moment', () => {
   }
   const stateArgs = (args: string[]) => ['--state-dir', args[args.indexOf('--state-dir') + 1]!, '--no-reload'];
   // configure's first write creates the state directory; unconfigure's is the journal in it.
-  const stateDirAppears = (root: string, killAfterMs?: number): Watch => ({ dir: root, firstWrite: (name) => name === 'state', killAfterMs });
-  const journalAppears = (root: string, killAfterMs?: number): Watch => ({ dir: join(root, 'state'), firstWrite: (name) => name.includes('setup-journal'), killAfterMs });
+  const stateDirAppears = (root: string, killAfterMs?: number): Watch => ({
+    dir: root,
+    firstWrite: (name) => name === 'state',
+    killAfterMs,
+  });
+  const journalAppears = (root: string, killAfterMs?: number): Watch => ({
+    dir: join(root, 'state'),
+    firstWrite: (name) => name.includes('setup-journal'),
+    killAfterMs,
+  });
 
   it(`configure killed at any of ${CONFIGURE_KILLS} moments: unconfigure (or the next configure) restores every byte`, async () => {
     // The same root as the runs below: containerd's config.toml names the certs dir by its path.
@@ -95,11 +124,14 @@ describe('configure and unconfigure killed at a random moment', () => {
 
     let midRun = 0;
     for (let i = 0; (i < CONFIGURE_KILLS || midRun < MID_RUN_KILLS) && i < MAX_KILLS; i++) {
-      const delay = Math.round(i < CONFIGURE_KILLS ? (full.writingMs * i) / (CONFIGURE_KILLS - 1) : Math.random() * full.writingMs);
+      const delay = Math.round(
+        i < CONFIGURE_KILLS ? (full.writingMs * i) / (CONFIGURE_KILLS - 1) : Math.random() * full.writingMs,
+      );
       const { root, args } = await freshRoot('run');
       const killed = await run(['configure', ...args], stateDirAppears(root, delay));
       const left = await snapshot(root);
-      if (killed.signal === 'SIGKILL' && !sameTree(left, original) && !sameTree(withoutState(left), configured)) midRun++;
+      if (killed.signal === 'SIGKILL' && !sameTree(left, original) && !sameTree(withoutState(left), configured))
+        midRun++;
 
       if (i % 4 === 3) {
         // The next configure finishes or rolls back the interrupted one, then does its own work.
@@ -108,11 +140,19 @@ describe('configure and unconfigure killed at a random moment', () => {
         expect(withoutState(await snapshot(root)), `configure after a kill at ${delay} ms`).toEqual(configured);
       }
       const undone = await run(['unconfigure', ...stateArgs(args)]);
-      expect(undone.code, `unconfigure after a kill at ${delay} ms (${killed.signal ?? `exit ${killed.code}`}): ${undone.out}`).toBe(0);
-      expect(await snapshot(root), `files after a kill at ${delay} ms then unconfigure; it said: ${undone.out}`).toEqual(original);
+      expect(
+        undone.code,
+        `unconfigure after a kill at ${delay} ms (${killed.signal ?? `exit ${killed.code}`}): ${undone.out}`,
+      ).toBe(0);
+      expect(
+        await snapshot(root),
+        `files after a kill at ${delay} ms then unconfigure; it said: ${undone.out}`,
+      ).toEqual(original);
     }
     // Proof the kills landed inside configure's writes, not only before or after them.
-    expect(midRun, `kills that left a half-done configure (writing took ${full.writingMs} ms)`).toBeGreaterThanOrEqual(MID_RUN_KILLS);
+    expect(midRun, `kills that left a half-done configure (writing took ${full.writingMs} ms)`).toBeGreaterThanOrEqual(
+      MID_RUN_KILLS,
+    );
   }, 240_000);
 
   it(`unconfigure killed at any of ${UNCONFIGURE_KILLS} moments: the next unconfigure restores every byte`, async () => {
@@ -127,7 +167,9 @@ describe('configure and unconfigure killed at a random moment', () => {
 
     let midRun = 0;
     for (let i = 0; (i < UNCONFIGURE_KILLS || midRun < MID_RUN_KILLS) && i < MAX_KILLS; i++) {
-      const delay = Math.round(i < UNCONFIGURE_KILLS ? (full.writingMs * i) / (UNCONFIGURE_KILLS - 1) : Math.random() * full.writingMs);
+      const delay = Math.round(
+        i < UNCONFIGURE_KILLS ? (full.writingMs * i) / (UNCONFIGURE_KILLS - 1) : Math.random() * full.writingMs,
+      );
       await rm(root, { recursive: true, force: true });
       await cp(`${root}-configured`, root, { recursive: true });
       const killed = await run(['unconfigure', ...stateArgs(args)], journalAppears(root, delay));
@@ -135,9 +177,15 @@ describe('configure and unconfigure killed at a random moment', () => {
       if (killed.signal === 'SIGKILL' && !sameTree(left, original) && !sameTree(left, configured)) midRun++;
       const undone = await run(['unconfigure', ...stateArgs(args)]);
       expect(undone.code, `unconfigure after a kill at ${delay} ms: ${undone.out}`).toBe(0);
-      expect(await snapshot(root), `files after unconfigure was killed at ${delay} ms, then run again; it said: ${undone.out}`).toEqual(original);
+      expect(
+        await snapshot(root),
+        `files after unconfigure was killed at ${delay} ms, then run again; it said: ${undone.out}`,
+      ).toEqual(original);
     }
-    expect(midRun, `kills that left a half-done unconfigure (writing took ${full.writingMs} ms)`).toBeGreaterThanOrEqual(MID_RUN_KILLS);
+    expect(
+      midRun,
+      `kills that left a half-done unconfigure (writing took ${full.writingMs} ms)`,
+    ).toBeGreaterThanOrEqual(MID_RUN_KILLS);
   }, 240_000);
 });
 
@@ -152,7 +200,10 @@ async function snapshot(root: string): Promise<Record<string, string>> {
       if (entry.isDirectory()) {
         out[`${key}/`] = (info.mode & 0o7777).toString(8);
         await walk(path);
-      } else out[key] = `${(info.mode & 0o7777).toString(8)} ${createHash('sha256').update(await readFile(path)).digest('hex')}`;
+      } else
+        out[key] = `${(info.mode & 0o7777).toString(8)} ${createHash('sha256')
+          .update(await readFile(path))
+          .digest('hex')}`;
     }
   };
   await walk(root);

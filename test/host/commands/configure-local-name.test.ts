@@ -30,7 +30,9 @@ describe('configure --local-name', () => {
   // A host with no server configured: --local-name alone needs none.
   const configure = async (...args: string[]) => {
     await put(join(host.root, 'empty-config.json'), '{}\n');
-    return host.run(['configure', ...host.pathArgs, ...ENGINES, ...args], { DOCKER_CREDENTIAL_DSTACK_CONFIG: join(host.root, 'empty-config.json') });
+    return host.run(['configure', ...host.pathArgs, ...ENGINES, ...args], {
+      DOCKER_CREDENTIAL_DSTACK_CONFIG: join(host.root, 'empty-config.json'),
+    });
   };
   const dropIn = () => join(host.registriesConf, '90-docker-credential-dstack.conf');
   const doctor = () => host.run(['doctor', ...doctorArgs(host, 'containerd,podman'), '--local-name', name]);
@@ -44,20 +46,30 @@ describe('configure --local-name', () => {
 
     const dry = await configure('--local-name', name, '--dry-run');
     expect(dry.exitCode, dry.stderr).toBe(0);
-    expect(dry.stdout).toContain(`configuring from command line: mirrors (none); helper for (none); local name ${name}; engines docker, containerd, podman`);
+    expect(dry.stdout).toContain(
+      `configuring from command line: mirrors (none); helper for (none); local name ${name}; engines docker, containerd, podman`,
+    );
     expect(dry.stdout).toContain(`+location = "${name}"\n+insecure = true\n`);
     expect(await host.snapshot()).toEqual(start);
 
     const result = await configure('--local-name', name);
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(await readFile(dropIn(), 'utf8')).toMatch(new RegExp(`^# BEGIN docker-credential-dstack.*\\n\\[\\[registry\\]\\]\\nlocation = "${name}"\\ninsecure = true\\n# END docker-credential-dstack\\n$`));
-    expect(result.stdout).toContain(`local name ${name}, dockerd: nothing to write (it takes 127.0.0.0/8 as an insecure registry`);
+    expect(await readFile(dropIn(), 'utf8')).toMatch(
+      new RegExp(
+        `^# BEGIN docker-credential-dstack.*\\n\\[\\[registry\\]\\]\\nlocation = "${name}"\\ninsecure = true\\n# END docker-credential-dstack\\n$`,
+      ),
+    );
+    expect(result.stdout).toContain(
+      `local name ${name}, dockerd: nothing to write (it takes 127.0.0.0/8 as an insecure registry`,
+    );
     expect(result.stdout).toContain(`local name ${name}, containerd: nothing to write`);
     expect(result.stdout).toMatch(/^configured$/m);
     // Only the drop-in (and the setup state) changed.
     const after = await host.snapshot();
     const changed = Object.keys(after).filter((k) => after[k] !== start[k]);
-    expect(changed.filter((k) => !k.startsWith('state')).sort()).toEqual(['etc-containers/registries.conf.d/90-docker-credential-dstack.conf']);
+    expect(changed.filter((k) => !k.startsWith('state')).sort()).toEqual([
+      'etc-containers/registries.conf.d/90-docker-credential-dstack.conf',
+    ]);
 
     const ok = await doctor();
     expect(localNameLines(ok.stdout), ok.stdout).toEqual([
@@ -75,15 +87,27 @@ describe('configure --local-name', () => {
     // doctor now says what is missing, and which command fixes it.
     const missing = await doctor();
     expect(missing.exitCode).toBe(1);
-    expect(missing.stdout).toContain(`fail local name, podman: no drop-in in ${host.registriesConf} names ${name}: podman refuses the plain-http endpoint ("server gave HTTP response to HTTPS client") (fix: run docker-credential-dstack configure --local-name ${name})`);
+    expect(missing.stdout).toContain(
+      `fail local name, podman: no drop-in in ${host.registriesConf} names ${name}: podman refuses the plain-http endpoint ("server gave HTTP response to HTTPS client") (fix: run docker-credential-dstack configure --local-name ${name})`,
+    );
   });
 
   it('beside the mirror endpoint: one drop-in block with the docker.io mirror and the name', async () => {
-    const result = await configure('--mirror', 'https://mirror.example', `--mirror-endpoint=http://${name}`, '--local-name', name);
+    const result = await configure(
+      '--mirror',
+      'https://mirror.example',
+      `--mirror-endpoint=http://${name}`,
+      '--local-name',
+      name,
+    );
     expect(result.exitCode, result.stderr).toBe(0);
     const text = await readFile(dropIn(), 'utf8');
-    expect(text).toContain(`[[registry.mirror]]\nlocation = "${name}"\ninsecure = true\n\n[[registry]]\nlocation = "${name}"\ninsecure = true\n`);
-    expect(await readFile(join(host.containerdCerts, 'docker.io', 'hosts.toml'), 'utf8')).toContain(`[host."http://${name}"]`);
+    expect(text).toContain(
+      `[[registry.mirror]]\nlocation = "${name}"\ninsecure = true\n\n[[registry]]\nlocation = "${name}"\ninsecure = true\n`,
+    );
+    expect(await readFile(join(host.containerdCerts, 'docker.io', 'hosts.toml'), 'utf8')).toContain(
+      `[host."http://${name}"]`,
+    );
   });
 
   it('doctor fails a containerd hosts.toml that sends the name elsewhere, and a later drop-in without insecure', async () => {
@@ -92,8 +116,12 @@ describe('configure --local-name', () => {
     await put(join(host.registriesConf, '99-later.conf'), `[[registry]]\nlocation = "${name}"\n`);
     const result = await doctor();
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toContain(`fail local name, containerd: ${join(host.containerdCerts, name, 'hosts.toml')} sends ${name} to https://registry.example (fix: remove`);
-    expect(result.stdout).toContain(`fail local name, podman: ${join(host.registriesConf, '99-later.conf')} decides for ${name} without insecure = true`);
+    expect(result.stdout).toContain(
+      `fail local name, containerd: ${join(host.containerdCerts, name, 'hosts.toml')} sends ${name} to https://registry.example (fix: remove`,
+    );
+    expect(result.stdout).toContain(
+      `fail local name, podman: ${join(host.registriesConf, '99-later.conf')} decides for ${name} without insecure = true`,
+    );
   });
 
   it.each([
@@ -102,7 +130,10 @@ describe('configure --local-name', () => {
     ['127.0.0.1:443', 'not port 443'],
   ])('refuses --local-name %j in one line, before anything is read', async (bad, why) => {
     const start = await host.snapshot();
-    for (const command of [['configure', ...host.pathArgs, ...ENGINES], ['doctor', ...doctorArgs(host, 'podman')]]) {
+    for (const command of [
+      ['configure', ...host.pathArgs, ...ENGINES],
+      ['doctor', ...doctorArgs(host, 'podman')],
+    ]) {
       const result = await host.run([...command, '--local-name', bad]);
       expect(result.exitCode).toBe(1);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);

@@ -21,12 +21,16 @@ describe('configure when the reloaded dockerd does not take the mirror', () => {
     engine = await startStubbornDockerd(host, []);
     const args = engine.args;
 
-    const result = await host.run(['configure', ...args, '--engines', 'docker', '--mirror', MIRROR], { PATH: `${engine.path}:${process.env.PATH}` });
+    const result = await host.run(['configure', ...args, '--engines', 'docker', '--mirror', MIRROR], {
+      PATH: `${engine.path}:${process.env.PATH}`,
+    });
 
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain(`not in effect: the running dockerd does not use the mirror ${MIRROR}`);
     // The lines dockerd 20.10 really logs when it refuses a reload.
-    expect(result.stderr).toContain('as "Error reconfiguring the daemon: …" or "unable to configure the Docker daemon with file …"; fix that and rerun');
+    expect(result.stderr).toContain(
+      'as "Error reconfiguring the daemon: …" or "unable to configure the Docker daemon with file …"; fix that and rerun',
+    );
     expect(result.stdout).not.toMatch(/^configured$/m);
     expect(JSON.parse(await readFile(host.daemonJson, 'utf8'))['registry-mirrors']).toEqual([MIRROR]);
   }, 30_000);

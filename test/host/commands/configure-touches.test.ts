@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fakeHost, HELPER_BINARY, type FakeHost } from './setup-fixture.ts';
 
 const MIRROR = 'http://127.0.0.1:5999';
-const WRITES = /^(openat|open|creat|mkdir|mkdirat|rename|renameat|renameat2|unlink|unlinkat|rmdir|link|linkat|symlink|symlinkat|chmod|fchmodat|chown|fchownat|lchown|truncate|utimensat)\(/;
+const WRITES =
+  /^(openat|open|creat|mkdir|mkdirat|rename|renameat|renameat2|unlink|unlinkat|rmdir|link|linkat|symlink|symlinkat|chmod|fchmodat|chown|fchownat|lchown|truncate|utimensat)\(/;
 
 // configure names every path it writes, in --dry-run and in its normal output, and writes
 // nowhere else. strace sees every write the binary (and any program it runs) makes.
@@ -27,7 +28,13 @@ describe('configure lists every file it touches', () => {
     const result = await execa('strace', ['-f', '-qq', '-o', log, '-e', 'trace=%file', HELPER_BINARY, ...args], {
       reject: false,
       extendEnv: false,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(host.root, 'home'), TMPDIR: join(host.root, 'tmp'), DOCKER_HOST: `unix://${join(host.root, 'no-docker.sock')}`, DOCKER_CREDENTIAL_DSTACK_CONFIG: join(host.root, 'no-config.json') },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: join(host.root, 'home'),
+        TMPDIR: join(host.root, 'tmp'),
+        DOCKER_HOST: `unix://${join(host.root, 'no-docker.sock')}`,
+        DOCKER_CREDENTIAL_DSTACK_CONFIG: join(host.root, 'no-config.json'),
+      },
     });
     const written = new Set<string>();
     for (const line of (await readFile(log, 'utf8')).split('\n')) {
@@ -36,11 +43,16 @@ describe('configure lists every file it touches', () => {
       if (/^open(at)?\(/.test(call) && !/O_WRONLY|O_RDWR|O_CREAT|O_TRUNC/.test(call)) continue;
       for (const [, path] of call.matchAll(/"([^"]*)"/g)) if (path!.startsWith('/')) written.add(path!);
     }
-    return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), written: [...written].filter((p) => p !== log) };
+    return {
+      exitCode: result.exitCode ?? -1,
+      stdout: String(result.stdout),
+      written: [...written].filter((p) => p !== log),
+    };
   }
   // A temp file of an atomic write stands for the file it becomes.
   const named = (path: string) => path.replace(/\/\.([^/]+)\.\d+\.[0-9a-f]{8}\.tmp$/, '/$1');
-  const listed = (output: string, path: string) => new RegExp(`(^|\\s)${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=[:,)\\s]|$)`, 'm').test(output);
+  const listed = (output: string, path: string) =>
+    new RegExp(`(^|\\s)${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=[:,)\\s]|$)`, 'm').test(output);
 
   it('with --engines docker,containerd,podman and every path in a temp dir', async () => {
     execFileSync('strace', ['-V']);
@@ -54,7 +66,14 @@ describe('configure lists every file it touches', () => {
     expect(real.exitCode, real.stdout).toBe(0);
     const touched = [...new Set(real.written.map(named))];
     // What it writes: the files, their backup, new directories, the state and its journal.
-    for (const path of [host.daemonJson, `${host.daemonJson}.dstack-backup`, join(host.dockerConfig, 'config.json'), join(host.stateDir, 'setup-state.json'), join(host.stateDir, 'setup-journal.json'), host.stateDir]) {
+    for (const path of [
+      host.daemonJson,
+      `${host.daemonJson}.dstack-backup`,
+      join(host.dockerConfig, 'config.json'),
+      join(host.stateDir, 'setup-state.json'),
+      join(host.stateDir, 'setup-journal.json'),
+      host.stateDir,
+    ]) {
       expect(touched).toContain(path);
     }
     for (const path of touched) {
@@ -73,7 +92,9 @@ describe('configure lists every file it touches', () => {
     for (const path of new Set(undo.written.map(named))) {
       expect(path.startsWith(`${host.root}/`), `${path} is outside the test's directory`).toBe(true);
       expect(listed(undo.stdout, path), `unconfigure wrote ${path} without naming it:\n${undo.stdout}`).toBe(true);
-      expect(listed(undoDry.stdout, path), `unconfigure --dry-run does not name ${path}:\n${undoDry.stdout}`).toBe(true);
+      expect(listed(undoDry.stdout, path), `unconfigure --dry-run does not name ${path}:\n${undoDry.stdout}`).toBe(
+        true,
+      );
     }
   });
 });

@@ -6,7 +6,22 @@ import type { FakeHost } from './setup-fixture.ts';
 
 // doctor's paths inside the fake host, so that it never reads the machine's own engine files.
 export function doctorArgs(host: FakeHost, engines: string): string[] {
-  return ['--docker-config', host.dockerConfig, '--daemon-json', host.daemonJson, '--containerd-certs-dir', host.containerdCerts, '--containerd-config', host.containerdConfig, '--docker-certs-dir', host.dockerCerts, '--registries-conf-dir', host.registriesConf, '--engines', engines];
+  return [
+    '--docker-config',
+    host.dockerConfig,
+    '--daemon-json',
+    host.daemonJson,
+    '--containerd-certs-dir',
+    host.containerdCerts,
+    '--containerd-config',
+    host.containerdConfig,
+    '--docker-certs-dir',
+    host.dockerCerts,
+    '--registries-conf-dir',
+    host.registriesConf,
+    '--engines',
+    engines,
+  ];
 }
 
 // The helper's config and token for `server` inside the fake host, and an environment whose
@@ -19,5 +34,10 @@ export async function helperEnv(host: FakeHost, server: ContractServer): Promise
   const bin = join(host.root, 'bin');
   await mkdir(bin);
   // Docker Hub stands for a closed loopback port: doctor's fallback check never leaves the host.
-  return { DOCKER_CREDENTIAL_DSTACK_CONFIG: configPath, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, DOCKER_CONFIG: host.dockerConfig, DOCKER_CREDENTIAL_DSTACK_HUB_PROBE: `127.0.0.1:${await freeLoopbackPort()}` };
+  return {
+    DOCKER_CREDENTIAL_DSTACK_CONFIG: configPath,
+    PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    DOCKER_CONFIG: host.dockerConfig,
+    DOCKER_CREDENTIAL_DSTACK_HUB_PROBE: `127.0.0.1:${await freeLoopbackPort()}`,
+  };
 }

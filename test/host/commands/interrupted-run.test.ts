@@ -29,9 +29,19 @@ describe('a step an interrupted run left in the journal', () => {
     const state = JSON.parse(await readFile(join(host.stateDir, 'setup-state.json'), 'utf8'));
     const configured = await readFile(host.daemonJson, 'utf8');
     const step: JournalStep = {
-      version: 1, command: 'configure', writer, label: 'Docker daemon config', path: host.daemonJson, target: host.daemonJson,
-      beforeSha256: sha(ORIGINAL), afterSha256: sha(configured), backup: `${host.daemonJson}.dstack-backup`,
-      recordBefore: null, recordAfter: state.files[host.daemonJson], onFinish: { files: [], dirs: [] }, onRollback: { files: [`${host.daemonJson}.dstack-backup`], dirs: [] },
+      version: 1,
+      command: 'configure',
+      writer,
+      label: 'Docker daemon config',
+      path: host.daemonJson,
+      target: host.daemonJson,
+      beforeSha256: sha(ORIGINAL),
+      afterSha256: sha(configured),
+      backup: `${host.daemonJson}.dstack-backup`,
+      recordBefore: null,
+      recordAfter: state.files[host.daemonJson],
+      onFinish: { files: [], dirs: [] },
+      onRollback: { files: [`${host.daemonJson}.dstack-backup`], dirs: [] },
     };
     await writeFile(journal(), JSON.stringify(step));
     return configured;
@@ -54,7 +64,9 @@ describe('a step an interrupted run left in the journal', () => {
     await writeFile(host.daemonJson, configured);
     const undone = await run(['unconfigure', '--state-dir', host.stateDir, '--no-reload']);
     expect(undone.exitCode, undone.stderr).toBe(0);
-    expect(undone.stdout).toContain(`Docker daemon config ${host.daemonJson}: finished what an interrupted configure (pid 999999999) had begun`);
+    expect(undone.stdout).toContain(
+      `Docker daemon config ${host.daemonJson}: finished what an interrupted configure (pid 999999999) had begun`,
+    );
     expect(await readFile(host.daemonJson, 'utf8')).toBe(ORIGINAL);
   });
 
@@ -64,7 +76,9 @@ describe('a step an interrupted run left in the journal', () => {
     const before = await host.snapshot();
     const busy = await run(['configure', ...host.pathArgs, '--engines', 'docker', '--mirror', 'http://127.0.0.1:5998']);
     expect(busy.exitCode).toBe(1);
-    expect(busy.stderr).toBe(`docker-credential-dstack configure: another configure (pid ${process.pid}) is writing ${host.daemonJson} now; wait for it to end and run the command again`);
+    expect(busy.stderr).toBe(
+      `docker-credential-dstack configure: another configure (pid ${process.pid}) is writing ${host.daemonJson} now; wait for it to end and run the command again`,
+    );
     expect(await host.snapshot()).toEqual(before);
   });
 });

@@ -4,7 +4,12 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
-export const HELPER_BINARY = fileURLToPath(new URL(`../../../dist/docker-credential-dstack-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`, import.meta.url));
+export const HELPER_BINARY = fileURLToPath(
+  new URL(
+    `../../../dist/docker-credential-dstack-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`,
+    import.meta.url,
+  ),
+);
 
 export interface RunResult {
   exitCode: number;
@@ -43,24 +48,42 @@ export async function fakeHost(): Promise<FakeHost> {
     stateDir: join(root, 'state'),
   };
   const pathArgs = [
-    '--docker-config', host.dockerConfig,
-    '--daemon-json', host.daemonJson,
-    '--containerd-certs-dir', host.containerdCerts,
-    '--containerd-config', host.containerdConfig,
-    '--docker-certs-dir', host.dockerCerts,
-    '--registries-conf-dir', host.registriesConf,
-    '--state-dir', host.stateDir,
-    '--no-reload', '--dockerd-pidfile', join(root, 'no-dockerd.pid'),
+    '--docker-config',
+    host.dockerConfig,
+    '--daemon-json',
+    host.daemonJson,
+    '--containerd-certs-dir',
+    host.containerdCerts,
+    '--containerd-config',
+    host.containerdConfig,
+    '--docker-certs-dir',
+    host.dockerCerts,
+    '--registries-conf-dir',
+    host.registriesConf,
+    '--state-dir',
+    host.stateDir,
+    '--no-reload',
+    '--dockerd-pidfile',
+    join(root, 'no-dockerd.pid'),
   ];
   const start = (args: string[], env: Record<string, string> = {}, input?: string) => {
     const subprocess = execa(HELPER_BINARY, args, {
       reject: false,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: `unix://${join(root, 'no-docker.sock')}`, DOCKER_CREDENTIAL_DSTACK_CONFIG: join(root, 'no-config.json'), ...env },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        DOCKER_HOST: `unix://${join(root, 'no-docker.sock')}`,
+        DOCKER_CREDENTIAL_DSTACK_CONFIG: join(root, 'no-config.json'),
+        ...env,
+      },
       extendEnv: false,
       timeout: 30_000,
       ...(input !== undefined ? { input } : {}),
     });
-    const done = subprocess.then((result) => ({ exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) }));
+    const done = subprocess.then((result) => ({
+      exitCode: result.exitCode ?? -1,
+      stdout: String(result.stdout),
+      stderr: String(result.stderr),
+    }));
     return { pid: subprocess.pid ?? -1, done };
   };
   return {

@@ -19,7 +19,12 @@ export interface StubbornDockerd {
 export async function startStubbornDockerd(host: FakeHost, mirrors: string[]): Promise<StubbornDockerd> {
   const bin = join(host.root, 'bin');
   await mkdir(bin, { recursive: true });
-  const info = { ServerVersion: '20.10.24', Driver: 'overlay2', DriverStatus: [], RegistryConfig: { Mirrors: mirrors } };
+  const info = {
+    ServerVersion: '20.10.24',
+    Driver: 'overlay2',
+    DriverStatus: [],
+    RegistryConfig: { Mirrors: mirrors },
+  };
   await writeFile(join(bin, 'docker'), `#!/bin/sh\necho '${JSON.stringify(info)}'\n`, { mode: 0o755 });
   await mkdir(join(host.root, 'engine'), { recursive: true });
   const script = join(host.root, 'engine', 'dockerd');

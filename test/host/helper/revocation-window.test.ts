@@ -23,28 +23,51 @@ describe('revocation window of a cached static credential', () => {
     ['10m', 300_000],
     ['2m', 60_000],
     ['30s', 15_000],
-  ])('DSTACK_REGISTRY_AUTH_CREDENTIAL_TTL=%s: served from the cache for %d ms after receipt, then the revocation shows', async (ttl, windowMs) => {
-    const svc: TestService = await startTestService({ env: { ...DEFAULT_REGISTRY_ENV, DSTACK_REGISTRY_AUTH_CREDENTIAL_TTL: ttl } });
-    const dir = await mkdtemp(join(tmpdir(), 'dcd-window-'));
-    cleanups.push(() => svc.close(), () => rm(dir, { recursive: true, force: true }));
-    const tokenFile = join(dir, 'token');
-    await writeFile(tokenFile, await svc.mint('i-window', 'main'), { mode: 0o600 });
-    const settings: HelperSettings = { server: svc.url, tokenFile, cacheDir: join(dir, 'cache'), onError: 'fail', timeoutMs: 5000, debug: false, configPath: join(dir, 'none.json') };
-    const deps = { now: () => svc.now() };
+  ])(
+    'DSTACK_REGISTRY_AUTH_CREDENTIAL_TTL=%s: served from the cache for %d ms after receipt, then the revocation shows',
+    async (ttl, windowMs) => {
+      const svc: TestService = await startTestService({
+        env: { ...DEFAULT_REGISTRY_ENV, DSTACK_REGISTRY_AUTH_CREDENTIAL_TTL: ttl },
+      });
+      const dir = await mkdtemp(join(tmpdir(), 'dcd-window-'));
+      cleanups.push(
+        () => svc.close(),
+        () => rm(dir, { recursive: true, force: true }),
+      );
+      const tokenFile = join(dir, 'token');
+      await writeFile(tokenFile, await svc.mint('i-window', 'main'), { mode: 0o600 });
+      const settings: HelperSettings = {
+        server: svc.url,
+        tokenFile,
+        cacheDir: join(dir, 'cache'),
+        onError: 'fail',
+        timeoutMs: 5000,
+        debug: false,
+        configPath: join(dir, 'none.json'),
+      };
+      const deps = { now: () => svc.now() };
 
-    expect(await resolveCredential(KEY, settings, quiet, deps)).toMatchObject({ kind: 'basic', username: 'docker-user' });
-    await svc.service.revocations.revoke('i-window', svc.now());
+      expect(await resolveCredential(KEY, settings, quiet, deps)).toMatchObject({
+        kind: 'basic',
+        username: 'docker-user',
+      });
+      await svc.service.revocations.revoke('i-window', svc.now());
 
-    svc.advance((windowMs - 1) / 1000);
-    // Still inside the window: the cache answers, the service is not asked.
-    expect(revealed(await resolveCredential(KEY, settings, quiet, deps))).toBe(DEFAULT_REGISTRY_ENV.DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD);
-    svc.advance(1 / 1000);
-    // At the refresh point the helper asks, the service refuses, the entry is gone.
-    await expect(resolveCredential(KEY, settings, quiet, deps)).rejects.toMatchObject({ code: 'token_revoked' });
-    await expect(resolveCredential(KEY, settings, quiet, deps)).rejects.toMatchObject({ code: 'token_revoked' });
-    const grants = svc.auditLines.map((line) => JSON.parse(line)).filter((event) => event.event === 'credential' && event.instance === 'i-window');
-    expect(grants.map((event) => event.outcome)).toEqual(['granted', 'denied', 'denied']);
-  });
+      svc.advance((windowMs - 1) / 1000);
+      // Still inside the window: the cache answers, the service is not asked.
+      expect(revealed(await resolveCredential(KEY, settings, quiet, deps))).toBe(
+        DEFAULT_REGISTRY_ENV.DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD,
+      );
+      svc.advance(1 / 1000);
+      // At the refresh point the helper asks, the service refuses, the entry is gone.
+      await expect(resolveCredential(KEY, settings, quiet, deps)).rejects.toMatchObject({ code: 'token_revoked' });
+      await expect(resolveCredential(KEY, settings, quiet, deps)).rejects.toMatchObject({ code: 'token_revoked' });
+      const grants = svc.auditLines
+        .map((line) => JSON.parse(line))
+        .filter((event) => event.event === 'credential' && event.instance === 'i-window');
+      expect(grants.map((event) => event.outcome)).toEqual(['granted', 'denied', 'denied']);
+    },
+  );
 });
 
 function revealed(credential: Awaited<ReturnType<typeof resolveCredential>>): string | undefined {

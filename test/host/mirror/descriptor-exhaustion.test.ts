@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRunning, sleep, stopProcess, trackProcess } from '../../e2e/harness/reaper.ts';
-import { expectLog, logMatching, mirrorHome, startMirror, type MirrorHome, type MirrorProcess } from './mirror-process.ts';
+import {
+  expectLog,
+  logMatching,
+  mirrorHome,
+  startMirror,
+  type MirrorHome,
+  type MirrorProcess,
+} from './mirror-process.ts';
 import { MANIFEST_V2, mirrorTestsRunnable, startStaticUpstream, uidOf, type StaticUpstream } from './mirror-stack.ts';
 
 // Issue 18, item 2: a local user holding hundreds of idle connections must not make the
@@ -38,7 +45,11 @@ interface Holder {
 // `count` idle connections to `url`, held by a process running as nobody.
 async function holdAsNobody(url: string, count: number): Promise<Holder> {
   const { hostname, port } = new URL(url);
-  const child = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, HOLDER, hostname, port, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    'setpriv',
+    ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, HOLDER, hostname, port, String(count)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   trackProcess(child.pid!, 'hold-connections');
   let last = { open: 0, closed: 0, failed: 0 };
   let buffered = '';
@@ -72,46 +83,60 @@ function expectNoDenialOfRoot(log: string): void {
   expect(log).not.toMatch(/pull .*status=403/);
 }
 
-describe.skipIf(!runnable)(`mirror (built binary) with ${DESCRIPTORS} descriptors, nobody holding ${HELD} idle connections`, () => {
-  it('nobody may not pull: its connections are closed (cap at once, the rest after the linger), root pulls', async () => {
-    const mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url], { name: 'refused', launcher: ['prlimit', `--nofile=${DESCRIPTORS}:${DESCRIPTORS}`] });
-    const holder = await holdAsNobody(mirror.url, HELD);
-    try {
-      // At once, while nobody's connections are held (the linger is 2 s).
-      await rootPulls(mirror);
-      // Refused and idle: none of them is left open for long.
-      const deadline = Date.now() + 6_000;
-      while (holder.state().open > 0 && Date.now() < deadline) await sleep(100);
-      expect(holder.state().open).toBe(0);
-      await rootPulls(mirror);
-      const log = await logMatching(mirror, /kind=blob .*status=200/);
-      expect(log).toMatch(/pull method=GET kind=manifest repository=library\/python ref=3\.14 \S+ status=200/);
-      expect(log).toContain(`closed a connection from uid ${await uidOf('nobody')}: it already holds ${CAP} connections, the cap per uid (--max-connections-per-uid)`);
-      expectNoDenialOfRoot(log);
-    } finally {
-      await holder.stop();
-      await mirror.stop();
-    }
-  }, 60_000);
+describe.skipIf(!runnable)(
+  `mirror (built binary) with ${DESCRIPTORS} descriptors, nobody holding ${HELD} idle connections`,
+  () => {
+    it('nobody may not pull: its connections are closed (cap at once, the rest after the linger), root pulls', async () => {
+      const mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url], {
+        name: 'refused',
+        launcher: ['prlimit', `--nofile=${DESCRIPTORS}:${DESCRIPTORS}`],
+      });
+      const holder = await holdAsNobody(mirror.url, HELD);
+      try {
+        // At once, while nobody's connections are held (the linger is 2 s).
+        await rootPulls(mirror);
+        // Refused and idle: none of them is left open for long.
+        const deadline = Date.now() + 6_000;
+        while (holder.state().open > 0 && Date.now() < deadline) await sleep(100);
+        expect(holder.state().open).toBe(0);
+        await rootPulls(mirror);
+        const log = await logMatching(mirror, /kind=blob .*status=200/);
+        expect(log).toMatch(/pull method=GET kind=manifest repository=library\/python ref=3\.14 \S+ status=200/);
+        expect(log).toContain(
+          `closed a connection from uid ${await uidOf('nobody')}: it already holds ${CAP} connections, the cap per uid (--max-connections-per-uid)`,
+        );
+        expectNoDenialOfRoot(log);
+      } finally {
+        await holder.stop();
+        await mirror.stop();
+      }
+    }, 60_000);
 
-  it('nobody allowed (--allow-uid): it keeps at most the cap, the rest closed at once, root pulls', async () => {
-    const nobody = await uidOf('nobody');
-    const mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--allow-uid', String(nobody)], { name: 'allowed', launcher: ['prlimit', `--nofile=${DESCRIPTORS}:${DESCRIPTORS}`] });
-    const holder = await holdAsNobody(mirror.url, HELD);
-    try {
-      await sleep(1_000); // past the table lookups of the burst
-      expect(holder.state().open).toBeLessThanOrEqual(CAP);
-      expect(holder.state().open).toBeGreaterThan(0);
-      await rootPulls(mirror);
-      await expectLog(mirror, /kind=blob .*status=200/);
-      const log = await mirror.log();
-      expect(log).toContain(`closed a connection from uid ${nobody}: it already holds ${CAP} connections, the cap per uid (--max-connections-per-uid)`);
-      expectNoDenialOfRoot(log);
-      const metrics = await (await fetch(`${mirror.url}/metrics`)).text();
-      expect(Number(/^dstack_mirror_capped_connections_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
-    } finally {
-      await holder.stop();
-      await mirror.stop();
-    }
-  }, 60_000);
-});
+    it('nobody allowed (--allow-uid): it keeps at most the cap, the rest closed at once, root pulls', async () => {
+      const nobody = await uidOf('nobody');
+      const mirror = await startMirror(
+        home,
+        ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--allow-uid', String(nobody)],
+        { name: 'allowed', launcher: ['prlimit', `--nofile=${DESCRIPTORS}:${DESCRIPTORS}`] },
+      );
+      const holder = await holdAsNobody(mirror.url, HELD);
+      try {
+        await sleep(1_000); // past the table lookups of the burst
+        expect(holder.state().open).toBeLessThanOrEqual(CAP);
+        expect(holder.state().open).toBeGreaterThan(0);
+        await rootPulls(mirror);
+        await expectLog(mirror, /kind=blob .*status=200/);
+        const log = await mirror.log();
+        expect(log).toContain(
+          `closed a connection from uid ${nobody}: it already holds ${CAP} connections, the cap per uid (--max-connections-per-uid)`,
+        );
+        expectNoDenialOfRoot(log);
+        const metrics = await (await fetch(`${mirror.url}/metrics`)).text();
+        expect(Number(/^dstack_mirror_capped_connections_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+      } finally {
+        await holder.stop();
+        await mirror.stop();
+      }
+    }, 60_000);
+  },
+);

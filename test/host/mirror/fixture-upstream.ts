@@ -18,13 +18,21 @@ export interface FixtureUpstream {
   close(): Promise<void>;
 }
 
-export async function startFixtureUpstream(handle: (req: IncomingMessage, res: ServerResponse, record: FixtureRequest) => void | Promise<void>): Promise<FixtureUpstream> {
+export async function startFixtureUpstream(
+  handle: (req: IncomingMessage, res: ServerResponse, record: FixtureRequest) => void | Promise<void>,
+): Promise<FixtureUpstream> {
   const requests: FixtureRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const record: FixtureRequest = { method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, body: Buffer.concat(chunks).toString('utf8'), closedEarly: false };
+      const record: FixtureRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        authorization: req.headers.authorization,
+        body: Buffer.concat(chunks).toString('utf8'),
+        closedEarly: false,
+      };
       requests.push(record);
       res.on('close', () => {
         if (!res.writableFinished) record.closedEarly = true;

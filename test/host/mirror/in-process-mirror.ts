@@ -19,7 +19,10 @@ export interface InProcessMirror {
   close(): Promise<void>;
 }
 
-export async function startInProcessMirror(upstreams: Upstream[], credential?: { username: string; secret: string }): Promise<InProcessMirror> {
+export async function startInProcessMirror(
+  upstreams: Upstream[],
+  credential?: { username: string; secret: string },
+): Promise<InProcessMirror> {
   const lines: string[] = [];
   const http = createUpstreamHttp({ responseTimeoutMs: 10_000, exchangeTimeoutMs: 10_000 });
   const state = { credentialAsks: 0 };
@@ -36,7 +39,9 @@ export async function startInProcessMirror(upstreams: Upstream[], credential?: {
       credentials: {
         get: async (): Promise<HostCredential | undefined> => {
           state.credentialAsks++;
-          return credential ? { kind: 'basic', username: credential.username, secret: new Secret(credential.secret) } : undefined;
+          return credential
+            ? { kind: 'basic', username: credential.username, secret: new Secret(credential.secret) }
+            : undefined;
         },
         drop: () => {},
       },

@@ -3,7 +3,9 @@ import { createMetadataOnlyScope } from '../../../src/host/mirror/metadata-only.
 
 const CONFIG = `sha256:${'c'.repeat(64)}`;
 const LAYER = `sha256:${'1'.repeat(64)}`;
-const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, config: { digest: CONFIG }, layers: [{ digest: LAYER }] }));
+const manifest = Buffer.from(
+  JSON.stringify({ schemaVersion: 2, config: { digest: CONFIG }, layers: [{ digest: LAYER }] }),
+);
 
 describe('the --metadata-only read scope', () => {
   it('serves a config blob after a manifest named it, for that repository, for 15 minutes; never a layer', () => {
@@ -28,7 +30,8 @@ describe('the --metadata-only read scope', () => {
   it('keeps at most 10 000 configs, dropping the oldest', () => {
     const scope = createMetadataOnlyScope();
     const digest = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`;
-    for (let i = 0; i <= 10_000; i++) scope.remember('r', Buffer.from(JSON.stringify({ config: { digest: digest(i) } })));
+    for (let i = 0; i <= 10_000; i++)
+      scope.remember('r', Buffer.from(JSON.stringify({ config: { digest: digest(i) } })));
     expect(() => scope.checkBlob('r', digest(0))).toThrow();
     expect(() => scope.checkBlob('r', digest(10_000))).not.toThrow();
     expect(() => scope.checkBlob('r', digest(1))).not.toThrow();

@@ -33,7 +33,10 @@ async function boundSocket(): Promise<{ server: Server; port: number; fd: number
 
 function activate(fd: number, args: string[], stderrPath: string) {
   const out = openSync(stderrPath, 'a');
-  const child = spawn('sh', ['-c', 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" mirror "$@"', HELPER_BINARY, ...args], { env: home.env, stdio: ['ignore', out, out, fd] });
+  const child = spawn('sh', ['-c', 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" mirror "$@"', HELPER_BINARY, ...args], {
+    env: home.env,
+    stdio: ['ignore', out, out, fd],
+  });
   closeSync(out);
   trackProcess(child.pid!, 'mirror (activated)');
   return child;
@@ -43,11 +46,17 @@ describe.skipIf(!runnable)('mirror (built binary) under systemd socket activatio
   it('serves the inherited socket, ignoring --listen, and exits 0 once idle for --idle-exit', async () => {
     const socket = await boundSocket();
     const stderrPath = join(home.dir, 'activated.stderr');
-    const child = activate(socket.fd, ['--listen', '127.0.0.1:1', '--upstream', up.registry.url, '--idle-exit', '1s'], stderrPath);
+    const child = activate(
+      socket.fd,
+      ['--listen', '127.0.0.1:1', '--upstream', up.registry.url, '--idle-exit', '1s'],
+      stderrPath,
+    );
     // The parent's copy goes; the child keeps listening on its own.
     socket.server.close();
     try {
-      const response = await fetch(`http://127.0.0.1:${socket.port}/v2/library/python/manifests/3.14`, { headers: { accept: MANIFEST_V2, connection: 'close' } });
+      const response = await fetch(`http://127.0.0.1:${socket.port}/v2/library/python/manifests/3.14`, {
+        headers: { accept: MANIFEST_V2, connection: 'close' },
+      });
       expect(response.status).toBe(200);
       expect(response.headers.get('docker-content-digest')).toBe(up.images.get('library/python:3.14')!.manifestDigest);
       expect(await exitOf(child)).toBe(0);
@@ -84,7 +93,10 @@ describe.skipIf(!runnable)('mirror (built binary) under systemd socket activatio
   it('LISTEN_FDS naming another process is not an activation: it listens on --listen', async () => {
     const out = join(home.dir, 'not-activated.stderr');
     const fd = openSync(out, 'a');
-    const child = spawn(HELPER_BINARY, ['mirror', '--listen', '127.0.0.1:0', '--upstream', up.registry.url], { env: { ...home.env, LISTEN_FDS: '1', LISTEN_PID: '1' }, stdio: ['ignore', fd, fd] });
+    const child = spawn(HELPER_BINARY, ['mirror', '--listen', '127.0.0.1:0', '--upstream', up.registry.url], {
+      env: { ...home.env, LISTEN_FDS: '1', LISTEN_PID: '1' },
+      stdio: ['ignore', fd, fd],
+    });
     closeSync(fd);
     trackProcess(child.pid!, 'mirror');
     try {

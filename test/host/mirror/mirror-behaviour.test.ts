@@ -26,7 +26,8 @@ beforeAll(async () => {
   assertBinaryBuilt();
   dir = await mkdtemp(join(tmpdir(), 'mirror-behaviour-'));
   upstream = await startFixtureUpstream(async (req, res) => {
-    if (req.headers.authorization !== BASIC) return json(res, 401, { errors: [{ code: 'UNAUTHORIZED' }] }, { 'www-authenticate': 'Basic realm="fixture"' });
+    if (req.headers.authorization !== BASIC)
+      return json(res, 401, { errors: [{ code: 'UNAUTHORIZED' }] }, { 'www-authenticate': 'Basic realm="fixture"' });
     if (req.url === '/v2/') return json(res, 200, {});
     if (req.url === `/v2/team/app/blobs/${DIGEST}`) {
       res.writeHead(307, { location: 'https://objects.example/bucket/blob?X-Amz-Signature=sig', 'content-length': 0 });
@@ -42,14 +43,21 @@ beforeAll(async () => {
       res.write(Buffer.alloc(64 * 1024));
       return;
     }
-    if (req.url === '/v2/team/both/manifests/1') return json(res, 200, { from: 'second' }, { 'docker-content-digest': DIGEST });
+    if (req.url === '/v2/team/both/manifests/1')
+      return json(res, 200, { from: 'second' }, { 'docker-content-digest': DIGEST });
     return json(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN' }] });
   });
-  broken = await startFixtureUpstream((_req, res) => json(res, 503, { errors: [{ code: 'UNAVAILABLE', message: 'internal detail' }] }));
+  broken = await startFixtureUpstream((_req, res) =>
+    json(res, 503, { errors: [{ code: 'UNAVAILABLE', message: 'internal detail' }] }),
+  );
   // A registry the service has no credential for.
-  locked = await startFixtureUpstream((_req, res) => json(res, 401, { errors: [{ code: 'UNAUTHORIZED' }] }, { 'www-authenticate': 'Basic realm="locked"' }));
+  locked = await startFixtureUpstream((_req, res) =>
+    json(res, 401, { errors: [{ code: 'UNAUTHORIZED' }] }, { 'www-authenticate': 'Basic realm="locked"' }),
+  );
   const credential = { username: 'u', secret: 'pw-secret-123', ttlMs: 600_000 };
-  service = await startContractServer({ credentials: { [new URL(upstream.url).host]: credential, [new URL(broken.url).host]: credential } });
+  service = await startContractServer({
+    credentials: { [new URL(upstream.url).host]: credential, [new URL(broken.url).host]: credential },
+  });
   home = await mirrorHome(join(dir, 'host'), service.url, TEST_INSTANCE_TOKEN);
 }, 30_000);
 afterAll(async () => {
@@ -62,7 +70,9 @@ afterAll(async () => {
 
 describe('mirror (built binary) with stand-in upstreams', () => {
   it('passes a redirect to the engine as is (absolute), never following it', async () => {
-    const mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', upstream.url], { name: 'redirect' });
+    const mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', upstream.url], {
+      name: 'redirect',
+    });
     try {
       const redirected = await fetch(`${mirror.url}/v2/team/app/blobs/${DIGEST}`, { redirect: 'manual' });
       expect(redirected.status).toBe(307);
@@ -77,7 +87,9 @@ describe('mirror (built binary) with stand-in upstreams', () => {
   });
 
   it('a client that disconnects mid-body aborts the upstream request', async () => {
-    const mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', upstream.url], { name: 'disconnect' });
+    const mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', upstream.url], {
+      name: 'disconnect',
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         const req = request(`${mirror.url}/v2/team/slow/blobs/${DIGEST}`, (res) => {
@@ -101,17 +113,26 @@ describe('mirror (built binary) with stand-in upstreams', () => {
   });
 
   it('an upstream failing with 5xx is passed over for the next; its body never reaches the engine', async () => {
-    const mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', broken.url, '--upstream', upstream.url], { name: 'failover' });
+    const mirror = await startMirror(
+      home,
+      ['--listen', '127.0.0.1:0', '--upstream', broken.url, '--upstream', upstream.url],
+      { name: 'failover' },
+    );
     try {
       const ok = await fetch(`${mirror.url}/v2/team/both/manifests/1`);
       expect(ok.status).toBe(200);
       expect(await ok.json()).toEqual({ from: 'second' });
-      const alone = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', broken.url], { name: 'failover-alone' });
+      const alone = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', broken.url], {
+        name: 'failover-alone',
+      });
       try {
         const failed = await fetch(`${alone.url}/v2/team/both/manifests/1`);
         expect(failed.status).toBe(502);
         const text = await failed.text();
-        expect(JSON.parse(text).errors[0]).toMatchObject({ code: 'UNAVAILABLE', message: `docker-credential-dstack mirror: upstream ${broken.url} failed with HTTP 503` });
+        expect(JSON.parse(text).errors[0]).toMatchObject({
+          code: 'UNAVAILABLE',
+          message: `docker-credential-dstack mirror: upstream ${broken.url} failed with HTTP 503`,
+        });
         expect(text).not.toContain('internal detail');
         await expectLog(alone, /status=502 .*cause=upstream_5xx/);
       } finally {
@@ -130,11 +151,17 @@ describe('mirror (built binary) with stand-in upstreams', () => {
       service.fallback = { kind: 'error', status: 503, error: 'unavailable', retryAfter: '0' };
       expect((await fetch(`${mirror.url}/v2/team/both/manifests/1`)).status).toBe(200);
       const empty = await mirrorHome(join(dir, 'host-empty'), service.url, TEST_INSTANCE_TOKEN);
-      const cold = await startMirror(empty, ['--listen', '127.0.0.1:0', '--upstream', upstream.url, '--library', 'keep'], { name: 'cold', env: { DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '1s' } });
+      const cold = await startMirror(
+        empty,
+        ['--listen', '127.0.0.1:0', '--upstream', upstream.url, '--library', 'keep'],
+        { name: 'cold', env: { DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '1s' } },
+      );
       try {
         const failed = await fetch(`${cold.url}/v2/team/both/manifests/1`);
         expect(failed.status).toBe(503);
-        expect(((await failed.json()) as RegistryErrors).errors[0]!.message).toMatch(/no credential for 127\.0\.0\.1:\d+: dstack server http:\/\/127\.0\.0\.1:\d+ is unavailable \(HTTP 503/);
+        expect(((await failed.json()) as RegistryErrors).errors[0]!.message).toMatch(
+          /no credential for 127\.0\.0\.1:\d+: dstack server http:\/\/127\.0\.0\.1:\d+ is unavailable \(HTTP 503/,
+        );
         await expectLog(cold, /status=503 .*cause=service_unreachable/);
       } finally {
         await cold.stop();
@@ -150,7 +177,9 @@ describe('mirror (built binary) with stand-in upstreams', () => {
     try {
       const refused = await fetch(`${mirror.url}/v2/team/app/manifests/1`);
       expect(refused.status).toBe(403);
-      expect(((await refused.json()) as RegistryErrors).errors[0]!.message).toMatch(/needs a credential for team\/app \(HTTP 401\) and the dstack server has none for 127\.0\.0\.1:\d+/);
+      expect(((await refused.json()) as RegistryErrors).errors[0]!.message).toMatch(
+        /needs a credential for team\/app \(HTTP 401\) and the dstack server has none for 127\.0\.0\.1:\d+/,
+      );
       expect(locked.requests.every((r) => r.authorization === undefined)).toBe(true);
     } finally {
       await mirror.stop();
@@ -160,10 +189,21 @@ describe('mirror (built binary) with stand-in upstreams', () => {
   it('a non-loopback --listen needs --allow-non-loopback, and then warns', async () => {
     const { execa } = await import('execa');
     const { HELPER_BINARY } = await import('../../helpers/helper-binary.ts');
-    const refused = await execa(HELPER_BINARY, ['mirror', '--listen', '0.0.0.0:0', '--upstream', upstream.url], { env: home.env, extendEnv: false, reject: false, timeout: 10_000 });
+    const refused = await execa(HELPER_BINARY, ['mirror', '--listen', '0.0.0.0:0', '--upstream', upstream.url], {
+      env: home.env,
+      extendEnv: false,
+      reject: false,
+      timeout: 10_000,
+    });
     expect(refused.exitCode).toBe(1);
-    expect(refused.stderr).toBe('docker-credential-dstack mirror: --listen 0.0.0.0:0: not a loopback address; the endpoint serves the fleet\'s pull rights to whoever reaches it. Add --allow-non-loopback if that is really meant');
-    const mirror = await startMirror(home, ['--listen', '0.0.0.0:0', '--upstream', upstream.url, '--allow-non-loopback'], { name: 'wide' });
+    expect(refused.stderr).toBe(
+      "docker-credential-dstack mirror: --listen 0.0.0.0:0: not a loopback address; the endpoint serves the fleet's pull rights to whoever reaches it. Add --allow-non-loopback if that is really meant",
+    );
+    const mirror = await startMirror(
+      home,
+      ['--listen', '0.0.0.0:0', '--upstream', upstream.url, '--allow-non-loopback'],
+      { name: 'wide' },
+    );
     try {
       await expectLog(mirror, /warning: listening on 0\.0\.0\.0:0, which is not loopback/);
       const port = new URL(mirror.url).port;
@@ -179,13 +219,28 @@ describe('mirror (built binary) with stand-in upstreams', () => {
     const { openFileCache } = await import('../../../src/host/cache/file-cache.ts');
     const { Secret } = await import('../../../src/common/secret.ts');
     const key = new URL(upstream.url).host;
-    await openFileCache(revoked.cacheDir).write({ kind: 'credential', registry: key, username: 'u', secret: new Secret('pw-secret-123'), issuedAt: new Date(Date.now() - 400_000), expiresAt: new Date(Date.now() + 200_000) });
+    await openFileCache(revoked.cacheDir).write({
+      kind: 'credential',
+      registry: key,
+      username: 'u',
+      secret: new Secret('pw-secret-123'),
+      issuedAt: new Date(Date.now() - 400_000),
+      expiresAt: new Date(Date.now() + 200_000),
+    });
     service.fallback = { kind: 'error', status: 401, error: 'token_revoked', message: 'instance i-1 revoked' };
-    const mirror = await startMirror(revoked, ['--listen', '127.0.0.1:0', '--upstream', upstream.url], { name: 'revoked', env: { DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '1s' } });
+    const mirror = await startMirror(revoked, ['--listen', '127.0.0.1:0', '--upstream', upstream.url], {
+      name: 'revoked',
+      env: { DOCKER_CREDENTIAL_DSTACK_TIMEOUT: '1s' },
+    });
     try {
       const refused = await fetch(`${mirror.url}/v2/team/both/manifests/1`);
       expect(refused.status).toBe(403);
-      expect(((await refused.json()) as RegistryErrors).errors[0]).toMatchObject({ code: 'DENIED', message: expect.stringMatching(/the dstack server refused a credential for 127\.0\.0\.1:\d+: instance token revoked by/) });
+      expect(((await refused.json()) as RegistryErrors).errors[0]).toMatchObject({
+        code: 'DENIED',
+        message: expect.stringMatching(
+          /the dstack server refused a credential for 127\.0\.0\.1:\d+: instance token revoked by/,
+        ),
+      });
       expect(openFileCache(revoked.cacheDir).read(key)).toBeUndefined();
       await expectLog(mirror, /status=403 .*cause=credential_refused/);
     } finally {

@@ -21,21 +21,44 @@ function setUp(lifetimeMs: number) {
   let calls = 0;
   let reads = 0;
   const files = openFileCache(join(dir, 'cache'));
-  const cache: CredentialCache = { ...files, read: (key) => (reads++, files.read(key)) };
+  const cache: CredentialCache = {
+    ...files,
+    read: (key) => {
+      reads++;
+      return files.read(key);
+    },
+  };
   const client: ServiceClient = {
-    getCredential: async (registry) => ({ kind: 'basic', registry, username: `u${++calls}`, secret: new Secret('s'), expiresAt: new Date(Date.now() + lifetimeMs) }),
+    getCredential: async (registry) => ({
+      kind: 'basic',
+      registry,
+      username: `u${++calls}`,
+      secret: new Secret('s'),
+      expiresAt: new Date(Date.now() + lifetimeMs),
+    }),
     getHostConfig: async () => ({ mirrors: [], registries: [], endpoint: { enabled: false, upstreams: [] } }),
     health: async () => ({ ok: true }),
   };
   let now = Date.now();
   const credentials = createMirrorCredentials({
-    settings: { server: 'http://127.0.0.1:1', tokenFile: '/t', cacheDir: join(dir, 'cache'), onError: 'fail', timeoutMs: 1000, debug: false, configPath: '/c' },
-    log: silentDiagnostics, cache, client: async () => client, now: () => now,
+    settings: {
+      server: 'http://127.0.0.1:1',
+      tokenFile: '/t',
+      cacheDir: join(dir, 'cache'),
+      onError: 'fail',
+      timeoutMs: 1000,
+      debug: false,
+      configPath: '/c',
+    },
+    log: silentDiagnostics,
+    cache,
+    client: async () => client,
+    now: () => now,
   });
   return { credentials, calls: () => calls, reads: () => reads, advance: (ms: number) => (now += ms) };
 }
 
-describe('the mirror\'s credentials', () => {
+describe("the mirror's credentials", () => {
   it('keep an answer in memory for up to 10 s: the requests of one pull read no cache file', async () => {
     const s = setUp(600_000);
     expect(await s.credentials.get('r.example', 'a/b')).toMatchObject({ kind: 'basic', username: 'u1' });
@@ -57,7 +80,7 @@ describe('the mirror\'s credentials', () => {
     expect(s.reads()).toBeGreaterThan(reads);
   });
 
-  it('drop forgets the registry\'s answers in memory and in the cache', async () => {
+  it("drop forgets the registry's answers in memory and in the cache", async () => {
     const s = setUp(600_000);
     await s.credentials.get('r.example', 'a/b');
     await s.credentials.get('r.example', 'c/d');

@@ -30,27 +30,34 @@ describe('the mirror log file', () => {
     log.info('pull status=200');
     log.debug('quiet on stderr');
     await log.close();
-    expect(readFileSync(path, 'utf8')).toMatch(/^\S+Z docker-credential-dstack\[42\] info: mirror: pull status=200\n\S+Z docker-credential-dstack\[42\] debug: mirror: quiet on stderr\n$/);
+    expect(readFileSync(path, 'utf8')).toMatch(
+      /^\S+Z docker-credential-dstack\[42\] info: mirror: pull status=200\n\S+Z docker-credential-dstack\[42\] debug: mirror: quiet on stderr\n$/,
+    );
     expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 
-  it.each([false, true])('a FIFO (reader open: %s) is refused at once with one line; stderr logging goes on', async (withReader) => {
-    const { dir, stderr, lines } = setup();
-    const path = join(dir, 'mirror.log');
-    execFileSync('mkfifo', ['-m', '600', path]);
-    const reader = withReader ? openSync(path, constants.O_RDONLY | constants.O_NONBLOCK) : undefined;
-    try {
-      const startedAt = performance.now();
-      const log = createMirrorLog({ stderr, logFile: path, debug: false, pid: 42 });
-      log.info('pull status=200');
-      await log.close();
-      expect(performance.now() - startedAt).toBeLessThan(1000);
-      expect(lines).toEqual([
-        expect.stringMatching(/^docker-credential-dstack mirror: warning: not writing the log file \S+mirror\.log: it is a FIFO.*, not a regular file; point DOCKER_CREDENTIAL_DSTACK_LOG_FILE at a regular file$/),
-        'docker-credential-dstack mirror: pull status=200',
-      ]);
-    } finally {
-      if (reader !== undefined) closeSync(reader);
-    }
-  });
+  it.each([false, true])(
+    'a FIFO (reader open: %s) is refused at once with one line; stderr logging goes on',
+    async (withReader) => {
+      const { dir, stderr, lines } = setup();
+      const path = join(dir, 'mirror.log');
+      execFileSync('mkfifo', ['-m', '600', path]);
+      const reader = withReader ? openSync(path, constants.O_RDONLY | constants.O_NONBLOCK) : undefined;
+      try {
+        const startedAt = performance.now();
+        const log = createMirrorLog({ stderr, logFile: path, debug: false, pid: 42 });
+        log.info('pull status=200');
+        await log.close();
+        expect(performance.now() - startedAt).toBeLessThan(1000);
+        expect(lines).toEqual([
+          expect.stringMatching(
+            /^docker-credential-dstack mirror: warning: not writing the log file \S+mirror\.log: it is a FIFO.*, not a regular file; point DOCKER_CREDENTIAL_DSTACK_LOG_FILE at a regular file$/,
+          ),
+          'docker-credential-dstack mirror: pull status=200',
+        ]);
+      } finally {
+        if (reader !== undefined) closeSync(reader);
+      }
+    },
+  );
 });

@@ -9,12 +9,57 @@ import { logfmt } from '../../../src/host/mirror/mirror-server.ts';
 describe('mirror options', () => {
   it('defaults: the documented port on loopback, library keep, no idle exit chosen', () => {
     expect(DEFAULT_MIRROR_LISTEN).toBe('127.0.0.1:8484');
-    expect(parseMirrorOptions([])).toEqual({ help: false, listen: '127.0.0.1:8484', listenGiven: false, upstreams: [], library: 'keep', upstreamRealms: [], allowUids: [], allowGids: [], maxConnectionsPerUid: 64, allowNonLoopback: false });
+    expect(parseMirrorOptions([])).toEqual({
+      help: false,
+      listen: '127.0.0.1:8484',
+      listenGiven: false,
+      upstreams: [],
+      library: 'keep',
+      upstreamRealms: [],
+      allowUids: [],
+      allowGids: [],
+      maxConnectionsPerUid: 64,
+      metadataOnly: false,
+      allowNonLoopback: false,
+    });
   });
 
   it('every flag, repeatable ones repeated, --flag=value too', () => {
-    expect(parseMirrorOptions(['--listen=[::1]:9000', '--upstream', 'https://a.example', '--upstream=https://b.example/p', '--library', 'both', '--upstream-realm', 'auth.a.example', '--allow-uid', '1000', '--allow-uid', '1001', '--allow-gid', '2000', '--max-connections-per-uid', '8', '--idle-exit', '90s', '--allow-non-loopback'])).toEqual({
-      help: false, listen: '[::1]:9000', listenGiven: true, upstreams: ['https://a.example', 'https://b.example/p'], library: 'both', upstreamRealms: ['auth.a.example'], allowUids: [1000, 1001], allowGids: [2000], maxConnectionsPerUid: 8, idleExitMs: 90_000, allowNonLoopback: true,
+    expect(
+      parseMirrorOptions([
+        '--listen=[::1]:9000',
+        '--upstream',
+        'https://a.example',
+        '--upstream=https://b.example/p',
+        '--library',
+        'both',
+        '--upstream-realm',
+        'auth.a.example',
+        '--allow-uid',
+        '1000',
+        '--allow-uid',
+        '1001',
+        '--allow-gid',
+        '2000',
+        '--max-connections-per-uid',
+        '8',
+        '--idle-exit',
+        '90s',
+        '--allow-non-loopback',
+      ]),
+    ).toEqual({
+      help: false,
+      listen: '[::1]:9000',
+      listenGiven: true,
+      upstreams: ['https://a.example', 'https://b.example/p'],
+      library: 'both',
+      upstreamRealms: ['auth.a.example'],
+      allowUids: [1000, 1001],
+      allowGids: [2000],
+      maxConnectionsPerUid: 8,
+      metadataOnly: false,
+      idleExitMs: 90_000,
+      allowNonLoopback: true,
     });
     expect(parseMirrorOptions(['--idle-exit', '0']).idleExitMs).toBe(0);
     expect(parseMirrorOptions(['--idle-exit', 'never']).idleExitMs).toBe(0);
@@ -43,9 +88,12 @@ describe('listen address', () => {
     expect(parseListenAddress('10.0.0.5:8484').loopback).toBe(false);
   });
 
-  it.each(['8484', '127.0.0.1', 'mirror.example:8484', '127.0.0.1:70000', '::1:8484', '[::1]'])('refuses %s', (text) => {
-    expect(() => parseListenAddress(text)).toThrow(/^--listen /);
-  });
+  it.each(['8484', '127.0.0.1', 'mirror.example:8484', '127.0.0.1:70000', '::1:8484', '[::1]'])(
+    'refuses %s',
+    (text) => {
+      expect(() => parseListenAddress(text)).toThrow(/^--listen /);
+    },
+  );
 });
 
 describe('socket activation', () => {
@@ -66,13 +114,17 @@ describe('metrics text and log lines', () => {
     metrics.increment('dstack_mirror_requests_total', { status: '200', kind: 'blob' });
     metrics.increment('dstack_mirror_response_bytes_total', { kind: 'blob' }, 1024);
     const text = metrics.render();
-    expect(text).toContain('# TYPE dstack_mirror_requests_total counter\ndstack_mirror_requests_total{kind="blob",status="200"} 2\n');
+    expect(text).toContain(
+      '# TYPE dstack_mirror_requests_total counter\ndstack_mirror_requests_total{kind="blob",status="200"} 2\n',
+    );
     expect(text).toContain('dstack_mirror_response_bytes_total{kind="blob"} 1024\n');
     expect(text).toContain('dstack_mirror_refused_peers_total 0\n');
     expect(text).not.toMatch(/^dstack_mirror_upstream_errors_total /m);
   });
 
   it('logfmt quotes what needs it and leaves out what is unset', () => {
-    expect(logfmt({ method: 'GET', ref: undefined, error: 'not "found" here', status: 404, aborted: true, empty: '' })).toBe('method=GET error="not \\"found\\" here" status=404 aborted=true');
+    expect(
+      logfmt({ method: 'GET', ref: undefined, error: 'not "found" here', status: 404, aborted: true, empty: '' }),
+    ).toBe('method=GET error="not \\"found\\" here" status=404 aborted=true');
   });
 });

@@ -47,12 +47,19 @@ const READY = /listening on (https?:\/\/\S+?);/;
 
 // `launcher`: a command that execs the binary in its own place (same PID), e.g.
 // ['prlimit', '--nofile=256:256'] to run the endpoint with few descriptors.
-export async function startMirror(home: MirrorHome, args: string[], options: { env?: Record<string, string>; stdio?: StdioOptions; name?: string; launcher?: string[] } = {}): Promise<MirrorProcess> {
+export async function startMirror(
+  home: MirrorHome,
+  args: string[],
+  options: { env?: Record<string, string>; stdio?: StdioOptions; name?: string; launcher?: string[] } = {},
+): Promise<MirrorProcess> {
   const stderrPath = join(home.dir, `${options.name ?? 'mirror'}.stderr`);
   const fd = openSync(stderrPath, 'a');
   const before = (await readFile(stderrPath, 'utf8').catch(() => '')).length;
   const [file, ...command] = [...(options.launcher ?? []), HELPER_BINARY, 'mirror', ...args];
-  const child = spawn(file!, command, { env: { ...home.env, ...options.env }, stdio: options.stdio ?? ['ignore', fd, fd] });
+  const child = spawn(file!, command, {
+    env: { ...home.env, ...options.env },
+    stdio: options.stdio ?? ['ignore', fd, fd],
+  });
   closeSync(fd);
   const pid = child.pid;
   if (pid === undefined) throw new Error('startMirror: could not run the helper binary');
@@ -78,14 +85,16 @@ export async function logMatching(mirror: Pick<MirrorProcess, 'log'>, pattern: R
   const deadline = Date.now() + 10_000;
   for (;;) {
     const text = await mirror.log();
-    if ((typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text)) || Date.now() > deadline) return text;
+    if ((typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text)) || Date.now() > deadline)
+      return text;
     await sleep(20);
   }
 }
 
 export async function expectLog(mirror: Pick<MirrorProcess, 'log'>, pattern: RegExp | string): Promise<void> {
   const text = await logMatching(mirror, pattern);
-  if (typeof pattern === 'string' ? !text.includes(pattern) : !pattern.test(text)) throw new Error(`the mirror's log lacks ${String(pattern)}:\n${text}`);
+  if (typeof pattern === 'string' ? !text.includes(pattern) : !pattern.test(text))
+    throw new Error(`the mirror's log lacks ${String(pattern)}:\n${text}`);
 }
 
 // The exit status of a child, once it has exited.

@@ -2,7 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { startRegistry, seedImage, dockerRegistryAvailable, type RegistryProcess, type SeededImage } from '../../helpers/registry.ts';
+import {
+  startRegistry,
+  seedImage,
+  dockerRegistryAvailable,
+  type RegistryProcess,
+  type SeededImage,
+} from '../../helpers/registry.ts';
 import { writeHtpasswd, type Account } from '../../e2e/harness/htpasswd.ts';
 import { startService, type Service } from '../../e2e/harness/service.ts';
 import { assertBinaryBuilt } from '../../helpers/helper-binary.ts';
@@ -27,7 +33,8 @@ export function mirrorTestsRunnable(): boolean {
   if (!dockerRegistryAvailable()) return false;
   if (process.env.CI === 'true') {
     assertBinaryBuilt();
-    if (!existsSync(SERVICE_BINARY)) throw new Error(`${SERVICE_BINARY} is missing: run npm run build:binary -- --host-only`);
+    if (!existsSync(SERVICE_BINARY))
+      throw new Error(`${SERVICE_BINARY} is missing: run npm run build:binary -- --host-only`);
   }
   return existsSync(SERVICE_BINARY);
 }
@@ -35,12 +42,18 @@ export function mirrorTestsRunnable(): boolean {
 // An htpasswd registry seeded with `refs` (repository:tag), and the service handing out its
 // password (static source) as the default registry, or `password` instead when given (a
 // service that holds a wrong one).
-export async function startStaticUpstream(refs: string[], options: { password?: string; serviceEnv?: Record<string, string> } = {}): Promise<StaticUpstream> {
+export async function startStaticUpstream(
+  refs: string[],
+  options: { password?: string; serviceEnv?: Record<string, string> } = {},
+): Promise<StaticUpstream> {
   const dir = await mkdtemp(join(tmpdir(), 'mirror-'));
   const stops: Array<() => Promise<void>> = [];
   try {
     const account = await writeHtpasswd(join(dir, 'htpasswd'), 'mirror-user');
-    const registry = await startRegistry({ dir: join(dir, 'reg'), auth: { htpasswd: { realm: 'mirror-test', path: join(dir, 'htpasswd') } } });
+    const registry = await startRegistry({
+      dir: join(dir, 'reg'),
+      auth: { htpasswd: { realm: 'mirror-test', path: join(dir, 'htpasswd') } },
+    });
     stops.push(() => registry.stop());
     const images = new Map<string, SeededImage>();
     for (const ref of refs) {
@@ -59,7 +72,12 @@ export async function startStaticUpstream(refs: string[], options: { password?: 
     stops.push(() => service.stop());
     const token = await service.issueToken({ instance: 'i-mirror', project: 'main' });
     return {
-      dir, registry, account, images, service, token,
+      dir,
+      registry,
+      account,
+      images,
+      service,
+      token,
       stop: async () => {
         for (const stop of stops.reverse()) await stop().catch(() => undefined);
         await rm(dir, { recursive: true, force: true });
@@ -74,7 +92,9 @@ export async function startStaticUpstream(refs: string[], options: { password?: 
 
 // A request from another local user: curl as `nobody`, status code and body.
 export async function curlAs(user: string, url: string): Promise<{ status: number; body: string }> {
-  const result = await execa('runuser', ['-u', user, '--', 'curl', '-s', '-w', '\n%{http_code}', url], { reject: false });
+  const result = await execa('runuser', ['-u', user, '--', 'curl', '-s', '-w', '\n%{http_code}', url], {
+    reject: false,
+  });
   const lines = String(result.stdout).split('\n');
   return { status: Number(lines.pop()), body: lines.join('\n') };
 }

@@ -5,8 +5,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openFileCache } from '../../../src/host/cache/file-cache.ts';
 import { Secret } from '../../../src/common/secret.ts';
 import { credentialGrants } from '../../e2e/harness/service.ts';
-import { exitOf, expectLog, logMatching, mirrorHome, startMirror, type MirrorHome, type MirrorProcess } from './mirror-process.ts';
-import { curlAs, MANIFEST_V2, mirrorTestsRunnable, startStaticUpstream, uidOf, type StaticUpstream } from './mirror-stack.ts';
+import {
+  exitOf,
+  expectLog,
+  logMatching,
+  mirrorHome,
+  startMirror,
+  type MirrorHome,
+  type MirrorProcess,
+} from './mirror-process.ts';
+import {
+  curlAs,
+  MANIFEST_V2,
+  mirrorTestsRunnable,
+  startStaticUpstream,
+  uidOf,
+  type StaticUpstream,
+} from './mirror-stack.ts';
 
 // The built binary's `mirror` against a real htpasswd registry and the real service (static
 // source): what an engine sees, what the registry saw, what the logs say.
@@ -17,7 +32,14 @@ let home: MirrorHome;
 let mirror: MirrorProcess;
 
 beforeAll(async () => {
-  up = await startStaticUpstream(['library/python:3.14', 'proxy/library/python:3.14', 'python:3.14', 'ruby:1', 'library/ubuntu:latest', 'myteam/app:1']);
+  up = await startStaticUpstream([
+    'library/python:3.14',
+    'proxy/library/python:3.14',
+    'python:3.14',
+    'ruby:1',
+    'library/ubuntu:latest',
+    'myteam/app:1',
+  ]);
   home = await mirrorHome(join(up.dir, 'host'), up.service.url, up.token);
   mirror = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url]);
 }, 60_000);
@@ -35,7 +57,9 @@ describe.skipIf(!runnable)('mirror (built binary) against an htpasswd registry, 
     expect(ping.headers.get('docker-distribution-api-version')).toBe('registry/2.0');
     const seeded = up.images.get('library/python:3.14')!;
 
-    const manifest = await fetch(`${mirror.url}/v2/library/python/manifests/3.14`, { headers: { accept: MANIFEST_V2, authorization: 'Basic ZW5naW5lOnNlbnQtdGhpcw==' } });
+    const manifest = await fetch(`${mirror.url}/v2/library/python/manifests/3.14`, {
+      headers: { accept: MANIFEST_V2, authorization: 'Basic ZW5naW5lOnNlbnQtdGhpcw==' },
+    });
     expect(manifest.status).toBe(200);
     expect(manifest.headers.get('docker-content-digest')).toBe(seeded.manifestDigest);
     expect(manifest.headers.get('content-type')).toBe(MANIFEST_V2);
@@ -43,7 +67,10 @@ describe.skipIf(!runnable)('mirror (built binary) against an htpasswd registry, 
     const body = Buffer.from(await manifest.arrayBuffer());
     expect(sha256(body)).toBe(seeded.manifestDigest);
 
-    const head = await fetch(`${mirror.url}/v2/library/python/manifests/3.14`, { method: 'HEAD', headers: { accept: MANIFEST_V2 } });
+    const head = await fetch(`${mirror.url}/v2/library/python/manifests/3.14`, {
+      method: 'HEAD',
+      headers: { accept: MANIFEST_V2 },
+    });
     expect(head.status).toBe(200);
     expect(head.headers.get('content-length')).toBe(String(body.length));
 
@@ -52,21 +79,38 @@ describe.skipIf(!runnable)('mirror (built binary) against an htpasswd registry, 
     expect(sha256(Buffer.from(await blob.arrayBuffer()))).toBe(seeded.layerDigest);
 
     const registryLog = await up.registry.log();
-    const forwarded = registryLog.split('\n').filter((line) => line.includes('http.request.uri=/v2/library/python/manifests/3.14') && line.includes('docker-credential-dstack/') && line.includes('(mirror)'));
+    const forwarded = registryLog
+      .split('\n')
+      .filter(
+        (line) =>
+          line.includes('http.request.uri=/v2/library/python/manifests/3.14') &&
+          line.includes('docker-credential-dstack/') &&
+          line.includes('(mirror)'),
+      );
     expect(forwarded.some((line) => line.includes(`auth.user.name=${up.account.username}`))).toBe(true);
     // the engine's own Authorization never reached the registry
     expect(registryLog).not.toContain('engine');
 
     const log = await logMatching(mirror, /kind=blob/);
-    expect(log).toMatch(/pull method=GET kind=manifest repository=library\/python ref=3\.14 upstream=http:\/\/127\.0\.0\.1:\d+ status=200 bytes=\d+ ms=\d+/);
-    expect(log).toMatch(new RegExp(`pull method=GET kind=blob repository=library/python ref=${seeded.layerDigest} upstream=\\S+ status=200 bytes=${(await blobSize(seeded.layerDigest))}`));
+    expect(log).toMatch(
+      /pull method=GET kind=manifest repository=library\/python ref=3\.14 upstream=http:\/\/127\.0\.0\.1:\d+ status=200 bytes=\d+ ms=\d+/,
+    );
+    expect(log).toMatch(
+      new RegExp(
+        `pull method=GET kind=blob repository=library/python ref=${seeded.layerDigest} upstream=\\S+ status=200 bytes=${await blobSize(seeded.layerDigest)}`,
+      ),
+    );
     expect(credentialGrants(await up.service.audit()).length).toBeGreaterThanOrEqual(1);
   });
 
   it('passes a Range request through: 206, Content-Range, exactly those bytes', async () => {
     const seeded = up.images.get('library/python:3.14')!;
-    const whole = Buffer.from(await (await fetch(`${mirror.url}/v2/library/python/blobs/${seeded.layerDigest}`)).arrayBuffer());
-    const part = await fetch(`${mirror.url}/v2/library/python/blobs/${seeded.layerDigest}`, { headers: { range: 'bytes=10-29' } });
+    const whole = Buffer.from(
+      await (await fetch(`${mirror.url}/v2/library/python/blobs/${seeded.layerDigest}`)).arrayBuffer(),
+    );
+    const part = await fetch(`${mirror.url}/v2/library/python/blobs/${seeded.layerDigest}`, {
+      headers: { range: 'bytes=10-29' },
+    });
     expect(part.status).toBe(206);
     expect(part.headers.get('content-range')).toBe(`bytes 10-29/${whole.length}`);
     expect(Buffer.from(await part.arrayBuffer()).equals(whole.subarray(10, 30))).toBe(true);
@@ -77,7 +121,7 @@ describe.skipIf(!runnable)('mirror (built binary) against an htpasswd registry, 
     const cases: Array<[string, string, number, string]> = [
       ['PUT', '/v2/library/python/manifests/3.14', 405, 'UNSUPPORTED'],
       ['POST', '/v2/library/python/blobs/uploads/', 405, 'UNSUPPORTED'],
-      ['DELETE', '/v2/library/python/manifests/sha256:' + 'a'.repeat(64), 405, 'UNSUPPORTED'],
+      ['DELETE', `/v2/library/python/manifests/sha256:${'a'.repeat(64)}`, 405, 'UNSUPPORTED'],
       ['PATCH', '/v2/library/python/blobs/uploads/x', 405, 'UNSUPPORTED'],
       ['GET', '/v2/_catalog', 404, 'UNSUPPORTED'],
       ['GET', '/v2/Library/Python/manifests/3.14', 400, 'NAME_INVALID'],
@@ -92,8 +136,13 @@ describe.skipIf(!runnable)('mirror (built binary) against an htpasswd registry, 
       expect(json.errors[0]!.code).toBe(code);
       expect(json.errors[0]!.message).toMatch(/^docker-credential-dstack mirror: /);
     }
-    expect((await up.registry.log()).slice(before)).not.toMatch(/http\.request\.uri=\S*(_catalog|Library|%2F|uploads|-bad|sha256:abc)/);
-    await expectLog(mirror, /refused method=PUT path=\/v2\/library\/python\/manifests\/3\.14 status=405 cause=bad_request/);
+    expect((await up.registry.log()).slice(before)).not.toMatch(
+      /http\.request\.uri=\S*(_catalog|Library|%2F|uploads|-bad|sha256:abc)/,
+    );
+    await expectLog(
+      mirror,
+      /refused method=PUT path=\/v2\/library\/python\/manifests\/3\.14 status=405 cause=bad_request/,
+    );
   });
 
   it('a repository the upstream lacks: 404 MANIFEST_UNKNOWN naming where it looked, one log line with the cause', async () => {
@@ -102,7 +151,10 @@ describe.skipIf(!runnable)('mirror (built binary) against an htpasswd registry, 
     const json = (await response.json()) as { errors: Array<{ code: string; message: string }> };
     expect(json.errors[0]!.code).toBe('MANIFEST_UNKNOWN');
     expect(json.errors[0]!.message).toContain(`${up.registry.url}/v2/library/absent`);
-    await expectLog(mirror, /pull method=GET kind=manifest repository=library\/absent ref=1 status=404 .*cause=upstream_404/);
+    await expectLog(
+      mirror,
+      /pull method=GET kind=manifest repository=library\/absent ref=1 status=404 .*cause=upstream_404/,
+    );
   });
 
   it('refuses a connection from another uid with 403 DENIED and one log line naming it', async () => {
@@ -117,9 +169,22 @@ describe.skipIf(!runnable)('mirror (built binary) against an htpasswd registry, 
 
   it('--allow-uid and --allow-gid let that user pull', async () => {
     const nobody = await uidOf('nobody');
-    const byUid = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--allow-uid', String(nobody)], { name: 'allow-uid' });
-    const gid = Number((await readFile('/etc/passwd', 'utf8')).split('\n').find((l) => l.startsWith('nobody:'))!.split(':')[3]);
-    const byGid = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--allow-gid', String(gid)], { name: 'allow-gid' });
+    const byUid = await startMirror(
+      home,
+      ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--allow-uid', String(nobody)],
+      { name: 'allow-uid' },
+    );
+    const gid = Number(
+      (await readFile('/etc/passwd', 'utf8'))
+        .split('\n')
+        .find((l) => l.startsWith('nobody:'))!
+        .split(':')[3],
+    );
+    const byGid = await startMirror(
+      home,
+      ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--allow-gid', String(gid)],
+      { name: 'allow-gid' },
+    );
     try {
       expect((await curlAs('nobody', `${byUid.url}/v2/library/python/manifests/3.14`)).status).toBe(200);
       expect((await curlAs('nobody', `${byGid.url}/v2/library/python/manifests/3.14`)).status).toBe(200);
@@ -130,12 +195,29 @@ describe.skipIf(!runnable)('mirror (built binary) against an htpasswd registry, 
   });
 
   it('a path-prefixed upstream asks for <prefix>/<name>; strip asks without library/; both falls back on 404', async () => {
-    const prefixed = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', `${up.registry.url}/proxy`], { name: 'prefix' });
-    const strip = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--library', 'strip'], { name: 'strip' });
-    const both = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--library', 'both'], { name: 'both' });
+    const prefixed = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', `${up.registry.url}/proxy`], {
+      name: 'prefix',
+    });
+    const strip = await startMirror(
+      home,
+      ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--library', 'strip'],
+      { name: 'strip' },
+    );
+    const both = await startMirror(
+      home,
+      ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--library', 'both'],
+      { name: 'both' },
+    );
     try {
-      const digest = async (base: string, name: string) => (await fetch(`${base}/v2/${name}/manifests/${name.endsWith('ruby') ? '1' : '3.14'}`, { headers: { accept: MANIFEST_V2 } })).headers.get('docker-content-digest');
-      expect(await digest(prefixed.url, 'library/python')).toBe(up.images.get('proxy/library/python:3.14')!.manifestDigest);
+      const digest = async (base: string, name: string) =>
+        (
+          await fetch(`${base}/v2/${name}/manifests/${name.endsWith('ruby') ? '1' : '3.14'}`, {
+            headers: { accept: MANIFEST_V2 },
+          })
+        ).headers.get('docker-content-digest');
+      expect(await digest(prefixed.url, 'library/python')).toBe(
+        up.images.get('proxy/library/python:3.14')!.manifestDigest,
+      );
       await expectLog(prefixed, 'upstream_repository=proxy/library/python');
       expect(await digest(strip.url, 'library/python')).toBe(up.images.get('python:3.14')!.manifestDigest);
       expect(await digest(both.url, 'library/python')).toBe(up.images.get('library/python:3.14')!.manifestDigest);
@@ -147,18 +229,32 @@ describe.skipIf(!runnable)('mirror (built binary) against an htpasswd registry, 
   });
 
   it('local-name mode: a single-component name is library/<name> (keep), <name> (strip), both in turn; a namespaced one keeps its path', async () => {
-    const strip = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--library', 'strip'], { name: 'local-strip' });
-    const both = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--library', 'both'], { name: 'local-both' });
+    const strip = await startMirror(
+      home,
+      ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--library', 'strip'],
+      { name: 'local-strip' },
+    );
+    const both = await startMirror(
+      home,
+      ['--listen', '127.0.0.1:0', '--upstream', up.registry.url, '--library', 'both'],
+      { name: 'local-both' },
+    );
     try {
       const get = (base: string, path: string) => fetch(`${base}/v2/${path}`, { headers: { accept: MANIFEST_V2 } });
-      const digestOf = async (base: string, path: string) => (await get(base, path)).headers.get('docker-content-digest');
+      const digestOf = async (base: string, path: string) =>
+        (await get(base, path)).headers.get('docker-content-digest');
       const python = up.images.get('library/python:3.14')!;
       expect(await digestOf(mirror.url, 'python/manifests/3.14')).toBe(python.manifestDigest);
       expect(await digestOf(mirror.url, `python/manifests/${python.manifestDigest}`)).toBe(python.manifestDigest);
       expect((await get(mirror.url, `python/blobs/${python.layerDigest}`)).status).toBe(200);
-      expect(await digestOf(mirror.url, 'ubuntu/manifests/latest')).toBe(up.images.get('library/ubuntu:latest')!.manifestDigest);
+      expect(await digestOf(mirror.url, 'ubuntu/manifests/latest')).toBe(
+        up.images.get('library/ubuntu:latest')!.manifestDigest,
+      );
       expect(await digestOf(mirror.url, 'myteam/app/manifests/1')).toBe(up.images.get('myteam/app:1')!.manifestDigest);
-      await expectLog(mirror, /kind=manifest repository=python ref=3\.14 upstream=\S+ upstream_repository=library\/python status=200/);
+      await expectLog(
+        mirror,
+        /kind=manifest repository=python ref=3\.14 upstream=\S+ upstream_repository=library\/python status=200/,
+      );
       await expectLog(mirror, /kind=manifest repository=myteam\/app ref=1 upstream=\S+ status=200/);
       expect(await digestOf(strip.url, 'python/manifests/3.14')).toBe(up.images.get('python:3.14')!.manifestDigest);
       expect(await digestOf(both.url, 'python/manifests/3.14')).toBe(python.manifestDigest);
@@ -179,11 +275,22 @@ describe.skipIf(!runnable)('mirror (built binary) against an htpasswd registry, 
   it('a cached credential the upstream refuses is dropped and fetched afresh, once', async () => {
     const fresh = await mirrorHome(join(up.dir, 'host-refresh'), up.service.url, up.token);
     // A credential the registry no longer accepts, still fresh by its dates.
-    await openFileCache(fresh.cacheDir).write({ kind: 'credential', registry: up.registry.host, username: up.account.username, secret: new Secret('an-old-password'), issuedAt: new Date(), expiresAt: new Date(Date.now() + 600_000) });
+    await openFileCache(fresh.cacheDir).write({
+      kind: 'credential',
+      registry: up.registry.host,
+      username: up.account.username,
+      secret: new Secret('an-old-password'),
+      issuedAt: new Date(),
+      expiresAt: new Date(Date.now() + 600_000),
+    });
     const grantsBefore = credentialGrants(await up.service.audit()).length;
-    const refreshing = await startMirror(fresh, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url], { name: 'refresh' });
+    const refreshing = await startMirror(fresh, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url], {
+      name: 'refresh',
+    });
     try {
-      const response = await fetch(`${refreshing.url}/v2/library/python/manifests/3.14`, { headers: { accept: MANIFEST_V2 } });
+      const response = await fetch(`${refreshing.url}/v2/library/python/manifests/3.14`, {
+        headers: { accept: MANIFEST_V2 },
+      });
       expect(response.status).toBe(200);
       expect(credentialGrants(await up.service.audit()).length).toBe(grantsBefore + 1);
     } finally {
@@ -194,7 +301,14 @@ describe.skipIf(!runnable)('mirror (built binary) against an htpasswd registry, 
   it('metrics count requests, bytes, refusals and credential requests; the probe reaches the upstream with the credential', async () => {
     const probe = await fetch(`${mirror.url}/_dstack/probe`);
     expect(probe.status).toBe(200);
-    expect(await probe.json()).toEqual({ upstream: up.registry.url, registry: up.registry.host, status: 200, ok: true, reason: 'ok', detail: 'the upstream accepts the credential from the dstack server' });
+    expect(await probe.json()).toEqual({
+      upstream: up.registry.url,
+      registry: up.registry.host,
+      status: 200,
+      ok: true,
+      reason: 'ok',
+      detail: 'the upstream accepts the credential from the dstack server',
+    });
     const metrics = await (await fetch(`${mirror.url}/metrics`)).text();
     expect(metrics).toMatch(/^dstack_mirror_requests_total\{kind="manifest",status="200"\} [1-9]/m);
     expect(metrics).toMatch(/^dstack_mirror_requests_total\{kind="blob",status="206"\} 1$/m);
@@ -205,7 +319,9 @@ describe.skipIf(!runnable)('mirror (built binary) against an htpasswd registry, 
   });
 
   it('never logs the password; stops on SIGTERM with exit 0', async () => {
-    const own = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url], { name: 'sigterm' });
+    const own = await startMirror(home, ['--listen', '127.0.0.1:0', '--upstream', up.registry.url], {
+      name: 'sigterm',
+    });
     expect((await fetch(`${own.url}/v2/library/python/manifests/3.14`)).status).toBe(200);
     own.child.kill('SIGTERM');
     expect(await exitOf(own.child)).toBe(0);
@@ -222,7 +338,12 @@ describe.skipIf(!runnable)('mirror (built binary) when the service holds a wrong
   let wrongMirror: MirrorProcess;
   beforeAll(async () => {
     wrong = await startStaticUpstream(['library/python:3.14'], { password: 'not-the-registry-password' });
-    wrongMirror = await startMirror(await mirrorHome(join(wrong.dir, 'host'), wrong.service.url, wrong.token), ['--listen', '127.0.0.1:0', '--upstream', wrong.registry.url]);
+    wrongMirror = await startMirror(await mirrorHome(join(wrong.dir, 'host'), wrong.service.url, wrong.token), [
+      '--listen',
+      '127.0.0.1:0',
+      '--upstream',
+      wrong.registry.url,
+    ]);
   }, 60_000);
   afterAll(async () => {
     await wrongMirror?.stop();
@@ -234,14 +355,21 @@ describe.skipIf(!runnable)('mirror (built binary) when the service holds a wrong
     expect(response.status).toBe(403);
     const json = (await response.json()) as { errors: Array<{ code: string; message: string }> };
     expect(json.errors[0]!.code).toBe('DENIED');
-    expect(json.errors[0]!.message).toMatch(/refused the credential from the dstack server .*HTTP 401, also after fetching a fresh one/);
+    expect(json.errors[0]!.message).toMatch(
+      /refused the credential from the dstack server .*HTTP 401, also after fetching a fresh one/,
+    );
     expect(response.headers.get('www-authenticate')).toBeNull();
     expect(credentialGrants(await wrong.service.audit())).toHaveLength(2);
     await expectLog(wrongMirror, /status=403 .*cause=upstream_401/);
 
     const probe = await fetch(`${wrongMirror.url}/_dstack/probe`);
     expect(probe.status).toBe(502);
-    expect(await probe.json()).toMatchObject({ ok: false, status: 401, reason: 'upstream_401', registry: wrong.registry.host });
+    expect(await probe.json()).toMatchObject({
+      ok: false,
+      status: 401,
+      reason: 'upstream_401',
+      registry: wrong.registry.host,
+    });
     expect(await wrongMirror.log()).not.toContain('not-the-registry-password');
   });
 });

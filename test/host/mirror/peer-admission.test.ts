@@ -27,16 +27,27 @@ afterEach(async () => {
 
 async function endpoint(peerUid: (ends: ConnectionEnds) => Promise<number | undefined>) {
   const lines: string[] = [];
-  const log: MirrorLog = { info: (m) => lines.push(m), warn: (m) => lines.push(m), debug: () => {}, close: async () => {} };
+  const log: MirrorLog = {
+    info: (m) => lines.push(m),
+    warn: (m) => lines.push(m),
+    debug: () => {},
+    close: async () => {},
+  };
   const http = createUpstreamHttp({ responseTimeoutMs: 1000, exchangeTimeoutMs: 1000 });
-  const pull = { http, auth: createUpstreamAuth({ http, sharedDeadlineMs: 2000 }), credentials: { get: async () => undefined, drop() {} }, upstreams: fixedUpstreams([parseUpstream('http://127.0.0.1:9')]) };
+  const pull = {
+    http,
+    auth: createUpstreamAuth({ http, sharedDeadlineMs: 2000 }),
+    credentials: { get: async () => undefined, drop() {} },
+    upstreams: fixedUpstreams([parseUpstream('http://127.0.0.1:9')]),
+  };
   const mirror = createMirrorServer({ pull, metrics: createMirrorMetrics(), log, policy: createPeerPolicy(), peerUid });
   running.push(mirror);
   await new Promise<void>((resolve) => mirror.server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(mirror.server.address() as AddressInfo).port}`, lines, mirror };
 }
 
-const emfile = (): Error => Object.assign(new Error("EMFILE: too many open files, read"), { code: 'EMFILE', errno: -24 });
+const emfile = (): Error =>
+  Object.assign(new Error('EMFILE: too many open files, read'), { code: 'EMFILE', errno: -24 });
 
 describe('peer admission', () => {
   it('a socket table that cannot be read: 503 with Retry-After, one line naming descriptor exhaustion, never 403', async () => {
@@ -52,7 +63,9 @@ describe('peer admission', () => {
     expect(body.errors[0]!.message).toContain('cannot check who is connecting');
     const warning = lines.filter((line) => line.startsWith('cannot tell who is connecting'));
     expect(warning).toHaveLength(1);
-    expect(warning[0]).toMatch(/^cannot tell who is connecting from 127\.0\.0\.1:\d+: reading the kernel's socket table \(\/proc\/net\/tcp\) failed: EMFILE: too many open files, read; the endpoint has run out of file descriptors \(\d+ connections open\): raise its limit \(LimitNOFILE\), or lower --max-connections-per-uid; answered 503$/);
+    expect(warning[0]).toMatch(
+      /^cannot tell who is connecting from 127\.0\.0\.1:\d+: reading the kernel's socket table \(\/proc\/net\/tcp\) failed: EMFILE: too many open files, read; the endpoint has run out of file descriptors \(\d+ connections open\): raise its limit \(LimitNOFILE\), or lower --max-connections-per-uid; answered 503$/,
+    );
     expect(lines.join('\n')).not.toMatch(/does not list|refused connection/);
   });
 
@@ -103,16 +116,22 @@ describe('peer admission', () => {
         });
       });
     // 70 connections of uid 1000 (allowed by no policy here: refused, lingering) and 70 of root.
-    const sockets = [...(await Promise.all(Array.from({ length: 70 }, () => open(1000)))), ...(await Promise.all(Array.from({ length: 70 }, () => open(0))))];
+    const sockets = [
+      ...(await Promise.all(Array.from({ length: 70 }, () => open(1000)))),
+      ...(await Promise.all(Array.from({ length: 70 }, () => open(0)))),
+    ];
     try {
       const deadline = Date.now() + 2000;
-      while (mirror.openConnections() !== 64 + 70 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      while (mirror.openConnections() !== 64 + 70 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
       expect(mirror.openConnections()).toBe(64 + 70);
       await new Promise((resolve) => setTimeout(resolve, 300)); // and it stays there
       expect(mirror.openConnections()).toBe(64 + 70);
-      expect(lines.filter((line) => line.startsWith('closed a connection from uid 1000: it already holds 64 connections'))).toHaveLength(1);
+      expect(
+        lines.filter((line) => line.startsWith('closed a connection from uid 1000: it already holds 64 connections')),
+      ).toHaveLength(1);
     } finally {
-      sockets.forEach((socket) => socket.destroy());
+      for (const socket of sockets) socket.destroy();
     }
   });
 });

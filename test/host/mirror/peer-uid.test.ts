@@ -1,6 +1,13 @@
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { createPeerUidLookup, findUid, openProcTables, peerUid, procAddress, PROC_TABLES } from '../../../src/host/mirror/peer-uid.ts';
+import {
+  createPeerUidLookup,
+  findUid,
+  openProcTables,
+  peerUid,
+  procAddress,
+  PROC_TABLES,
+} from '../../../src/host/mirror/peer-uid.ts';
 import { createPeerPolicy, membersOf } from '../../../src/host/mirror/peer-policy.ts';
 
 // Real /proc/net/tcp and tcp6 text (x86-64, little-endian): a listener on 127.0.0.1:8484, a
@@ -35,7 +42,12 @@ describe('procAddress', () => {
 });
 
 describe('peerUid from the socket tables', () => {
-  const ends = (remotePort: number, remoteAddress = '127.0.0.1', localAddress = '127.0.0.1') => ({ localAddress, localPort: 8484, remoteAddress, remotePort });
+  const ends = (remotePort: number, remoteAddress = '127.0.0.1', localAddress = '127.0.0.1') => ({
+    localAddress,
+    localPort: 8484,
+    remoteAddress,
+    remotePort,
+  });
 
   it('finds the client socket (local = our remote, remote = our local, ESTABLISHED) and reads its uid column', async () => {
     expect(await peerUid(ends(50000), tables, true)).toBe(1000);
@@ -67,12 +79,19 @@ describe('peerUid from the socket tables', () => {
     const clients: Socket[] = [];
     try {
       for (let i = 0; i < 50; i++) {
-        clients.push(await new Promise<Socket>((resolve) => {
-          const c = connect(port, '127.0.0.1', () => resolve(c));
-        }));
+        clients.push(
+          await new Promise<Socket>((resolve) => {
+            const c = connect(port, '127.0.0.1', () => resolve(c));
+          }),
+        );
       }
       while (accepted.length < clients.length) await new Promise((resolve) => setTimeout(resolve, 5));
-      const endsOf = (socket: Socket) => ({ localAddress: socket.localAddress!, localPort: socket.localPort!, remoteAddress: socket.remoteAddress!, remotePort: socket.remotePort! });
+      const endsOf = (socket: Socket) => ({
+        localAddress: socket.localAddress!,
+        localPort: socket.localPort!,
+        remoteAddress: socket.remoteAddress!,
+        remotePort: socket.remotePort!,
+      });
       const cpu = process.cpuUsage();
       let started = process.hrtime.bigint();
       const uids = [];
@@ -82,7 +101,16 @@ describe('peerUid from the socket tables', () => {
       expect(uids).toEqual(accepted.map(() => process.getuid!()));
       // Connections that arrive together share one read of the table.
       let reads = 0;
-      const counted = { tcp: () => (reads++, PROC_TABLES.tcp()), tcp6: () => (reads++, PROC_TABLES.tcp6()) };
+      const counted = {
+        tcp: () => {
+          reads++;
+          return PROC_TABLES.tcp();
+        },
+        tcp6: () => {
+          reads++;
+          return PROC_TABLES.tcp6();
+        },
+      };
       const lookup = createPeerUidLookup(counted);
       started = process.hrtime.bigint();
       const together = await Promise.all(accepted.map((socket) => lookup(endsOf(socket))));
@@ -90,31 +118,41 @@ describe('peerUid from the socket tables', () => {
       expect(together).toEqual(uids);
       expect(reads).toBeLessThanOrEqual(2);
       const lines = (await PROC_TABLES.tcp()).split('\n').length;
-      console.log(`peer uid lookup, one connection at a time: ${perLookupUs.toFixed(0)} µs wall, ${((used.user + used.system) / accepted.length).toFixed(0)} µs CPU (${(used.system / accepted.length).toFixed(0)} µs of it kernel) per connection (/proc/net/tcp with ${lines} lines); ${accepted.length} connections at once: ${togetherUs.toFixed(0)} µs in ${reads} read(s)`);
+      console.log(
+        `peer uid lookup, one connection at a time: ${perLookupUs.toFixed(0)} µs wall, ${((used.user + used.system) / accepted.length).toFixed(0)} µs CPU (${(used.system / accepted.length).toFixed(0)} µs of it kernel) per connection (/proc/net/tcp with ${lines} lines); ${accepted.length} connections at once: ${togetherUs.toFixed(0)} µs in ${reads} read(s)`,
+      );
     } finally {
-      clients.forEach((c) => c.destroy());
+      for (const c of clients) c.destroy();
       server.close();
     }
   });
 
-  it.each(['127.0.0.1', '::'])('on this machine: an AF_INET6 client on ::ffff:127.0.0.1 against a listener on %s is found (it is listed in tcp6 only)', async (host) => {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, host, resolve));
-    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
-    const client = connect({ host: '::ffff:127.0.0.1', port: (server.address() as AddressInfo).port, family: 6 });
-    try {
-      await new Promise<void>((resolve, reject) => client.once('connect', resolve).once('error', reject));
-      expect(client.localAddress).toBe('::ffff:127.0.0.1');
-      const socket = await accepted;
-      const ends = { localAddress: socket.localAddress!, localPort: socket.localPort!, remoteAddress: socket.remoteAddress!, remotePort: socket.remotePort! };
-      expect(await peerUid(ends, PROC_TABLES)).toBe(process.getuid!());
-      expect(await createPeerUidLookup()(ends)).toBe(process.getuid!());
-      socket.destroy();
-    } finally {
-      client.destroy();
-      server.close();
-    }
-  });
+  it.each(['127.0.0.1', '::'])(
+    'on this machine: an AF_INET6 client on ::ffff:127.0.0.1 against a listener on %s is found (it is listed in tcp6 only)',
+    async (host) => {
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(0, host, resolve));
+      const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+      const client = connect({ host: '::ffff:127.0.0.1', port: (server.address() as AddressInfo).port, family: 6 });
+      try {
+        await new Promise<void>((resolve, reject) => client.once('connect', resolve).once('error', reject));
+        expect(client.localAddress).toBe('::ffff:127.0.0.1');
+        const socket = await accepted;
+        const ends = {
+          localAddress: socket.localAddress!,
+          localPort: socket.localPort!,
+          remoteAddress: socket.remoteAddress!,
+          remotePort: socket.remotePort!,
+        };
+        expect(await peerUid(ends, PROC_TABLES)).toBe(process.getuid!());
+        expect(await createPeerUidLookup()(ends)).toBe(process.getuid!());
+        socket.destroy();
+      } finally {
+        client.destroy();
+        server.close();
+      }
+    },
+  );
 
   it('on this machine: tables opened once list connections made after they were opened, read after read', async () => {
     const tables = openProcTables();
@@ -128,12 +166,17 @@ describe('peerUid from the socket tables', () => {
         const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
         clients.push(client);
         const socket = await accepted;
-        const ends = { localAddress: socket.localAddress!, localPort: socket.localPort!, remoteAddress: socket.remoteAddress!, remotePort: socket.remotePort! };
+        const ends = {
+          localAddress: socket.localAddress!,
+          localPort: socket.localPort!,
+          remoteAddress: socket.remoteAddress!,
+          remotePort: socket.remotePort!,
+        };
         expect(await lookup(ends)).toBe(process.getuid!());
       }
     } finally {
       tables.close();
-      clients.forEach((c) => c.destroy());
+      for (const c of clients) c.destroy();
       server.close();
     }
   });
@@ -144,29 +187,71 @@ describe('peerUid from the socket tables', () => {
   });
 
   it('prints the cost with a busy table (10 000 sockets)', async () => {
-    const rows = Array.from({ length: 10_000 }, (_, i) => `${String(i + 4).padStart(4)}: 0100007F:${(10_000 + i).toString(16).toUpperCase().padStart(4, '0')} 0100007F:1F90 01 00000000:00000000 00:00000000 00000000   100        0 ${90_000 + i} 1 0000000000000000 20 4 30 10 -1`);
-    const big = TCP + rows.join('\n') + '\n';
+    const rows = Array.from(
+      { length: 10_000 },
+      (_, i) =>
+        `${String(i + 4).padStart(4)}: 0100007F:${(10_000 + i).toString(16).toUpperCase().padStart(4, '0')} 0100007F:1F90 01 00000000:00000000 00:00000000 00000000   100        0 ${90_000 + i} 1 0000000000000000 20 4 30 10 -1`,
+    );
+    const big = `${TCP + rows.join('\n')}\n`;
     const started = process.hrtime.bigint();
-    for (let i = 0; i < 100; i++) expect(findUid(big, procAddress('127.0.0.1', 10_000 + 9_999, true), procAddress('127.0.0.1', 8080, true))).toBe(100);
-    console.log(`peer uid search of a 10 000-socket table: ${(Number(process.hrtime.bigint() - started) / 1000 / 100).toFixed(1)} µs (without reading it)`);
+    for (let i = 0; i < 100; i++)
+      expect(findUid(big, procAddress('127.0.0.1', 10_000 + 9_999, true), procAddress('127.0.0.1', 8080, true))).toBe(
+        100,
+      );
+    console.log(
+      `peer uid search of a 10 000-socket table: ${(Number(process.hrtime.bigint() - started) / 1000 / 100).toFixed(1)} µs (without reading it)`,
+    );
   });
 });
 
 describe('createPeerUidLookup', () => {
   it('serves lookups queued together from one read, and reads again for later ones', async () => {
     let reads = 0;
-    const lookup = createPeerUidLookup({ tcp: async () => (reads++, TCP), tcp6: async () => (reads++, TCP6) }, true);
-    const ends = (remotePort: number) => ({ localAddress: '127.0.0.1', localPort: 8484, remoteAddress: '127.0.0.1', remotePort });
+    const lookup = createPeerUidLookup(
+      {
+        tcp: async () => {
+          reads++;
+          return TCP;
+        },
+        tcp6: async () => {
+          reads++;
+          return TCP6;
+        },
+      },
+      true,
+    );
+    const ends = (remotePort: number) => ({
+      localAddress: '127.0.0.1',
+      localPort: 8484,
+      remoteAddress: '127.0.0.1',
+      remotePort,
+    });
     expect(await Promise.all([lookup(ends(50000)), lookup(ends(50000))])).toEqual([1000, 1000]);
     expect(reads).toBe(1);
     // a v4 socket tcp does not list is looked for in tcp6 too (an AF_INET6 client), once per batch
-    expect(await Promise.all([lookup(ends(50000)), lookup(ends(50001)), lookup(ends(50002))])).toEqual([1000, undefined, undefined]);
+    expect(await Promise.all([lookup(ends(50000)), lookup(ends(50001)), lookup(ends(50002))])).toEqual([
+      1000,
+      undefined,
+      undefined,
+    ]);
     expect(reads).toBe(3);
   });
 
   it('a failed read fails its batch only', async () => {
     let fail = true;
-    const lookup = createPeerUidLookup({ tcp: async () => { if (fail) { fail = false; throw new Error('EACCES'); } return TCP; }, tcp6: async () => TCP6 }, true);
+    const lookup = createPeerUidLookup(
+      {
+        tcp: async () => {
+          if (fail) {
+            fail = false;
+            throw new Error('EACCES');
+          }
+          return TCP;
+        },
+        tcp6: async () => TCP6,
+      },
+      true,
+    );
     const ends = { localAddress: '127.0.0.1', localPort: 8484, remoteAddress: '127.0.0.1', remotePort: 50000 };
     await expect(lookup(ends)).rejects.toThrow('EACCES');
     expect(await lookup(ends)).toBe(1000);
@@ -174,7 +259,8 @@ describe('createPeerUidLookup', () => {
 });
 
 describe('peer policy', () => {
-  const passwd = 'root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:100::/home/bob:/bin/sh\ncarol:x:1002:1002::/home/carol:/bin/sh\n';
+  const passwd =
+    'root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:100::/home/bob:/bin/sh\ncarol:x:1002:1002::/home/carol:/bin/sh\n';
   const group = 'root:x:0:\nusers:x:100:\npodman:x:2000:alice,carol\nalice:x:1000:\n';
 
   it('uid 0 always; --allow-uid adds uids', () => {

@@ -57,7 +57,11 @@ beforeAll(async () => {
     }
     if (req.url === `/v2/t/gzip/blobs/${DIGEST}`) {
       const body = gzipSync(Buffer.alloc(4096));
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-encoding': 'gzip', 'content-length': body.length });
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-encoding': 'gzip',
+        'content-length': body.length,
+      });
       return void res.end(body);
     }
     const redirects: Record<string, string> = {
@@ -89,11 +93,15 @@ describe('manifest size cap (4 MiB)', () => {
     const started = Date.now();
     const response = await fetch(`${mirror.url}/v2/t/big/manifests/declared`);
     expect(response.status).toBe(502);
-    expect(await registryError(response)).toMatchObject({ code: 'MANIFEST_INVALID', message: expect.stringContaining(`declares ${BIG} bytes, past the 4 MiB cap`) });
+    expect(await registryError(response)).toMatchObject({
+      code: 'MANIFEST_INVALID',
+      message: expect.stringContaining(`declares ${BIG} bytes, past the 4 MiB cap`),
+    });
     expect(Date.now() - started).toBeLessThan(3_000);
     const line = await lineMatching(mirror, /kind=manifest repository=t\/big ref=declared .*cause=manifest_too_large/);
     expect(line).toContain('status=502');
-    for (let i = 0; i < 100 && !upstream.requests.find((r) => r.url.endsWith('/declared'))?.closedEarly; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && !upstream.requests.find((r) => r.url.endsWith('/declared'))?.closedEarly; i++)
+      await new Promise((r) => setTimeout(r, 20));
     expect(upstream.requests.find((r) => r.url.endsWith('/declared'))?.closedEarly).toBe(true);
     expect(written.get('declared')!).toBeLessThan(16 * 1024 * 1024);
   });
@@ -103,10 +111,18 @@ describe('manifest size cap (4 MiB)', () => {
     const started = Date.now();
     const response = await fetch(`${mirror.url}/v2/t/big/manifests/chunked`);
     expect(response.status).toBe(502);
-    expect(await registryError(response)).toMatchObject({ code: 'MANIFEST_INVALID', message: expect.stringContaining('runs past 4194304 bytes') });
+    expect(await registryError(response)).toMatchObject({
+      code: 'MANIFEST_INVALID',
+      message: expect.stringContaining('runs past 4194304 bytes'),
+    });
     expect(Date.now() - started).toBeLessThan(5_000);
     await lineMatching(mirror, /kind=manifest repository=t\/big ref=chunked .*cause=manifest_too_large/);
-    for (let i = 0; i < 100 && !upstream.requests.find((r) => r.url.endsWith('/big/manifests/chunked'))?.closedEarly; i++) await new Promise((r) => setTimeout(r, 20));
+    for (
+      let i = 0;
+      i < 100 && !upstream.requests.find((r) => r.url.endsWith('/big/manifests/chunked'))?.closedEarly;
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 20));
     expect(upstream.requests.find((r) => r.url.endsWith('/big/manifests/chunked'))?.closedEarly).toBe(true);
     expect(written.get('chunked')!).toBeLessThan(16 * 1024 * 1024);
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(48 * 1024 * 1024);
@@ -127,9 +143,15 @@ describe('Content-Encoding', () => {
       const response = await fetch(`${mirror.url}${path}`, { headers: { 'accept-encoding': 'gzip' } });
       expect(response.status).toBe(502);
       expect(response.headers.get('content-encoding')).toBeNull();
-      expect(await registryError(response)).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('Content-Encoding: gzip although asked for identity') });
+      expect(await registryError(response)).toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringContaining('Content-Encoding: gzip although asked for identity'),
+      });
     }
-    await lineMatching(mirror, /kind=manifest repository=t\/gzip .*cause=upstream_encoding error=".*Content-Encoding: gzip/);
+    await lineMatching(
+      mirror,
+      /kind=manifest repository=t\/gzip .*cause=upstream_encoding error=".*Content-Encoding: gzip/,
+    );
     await lineMatching(mirror, /kind=blob repository=t\/gzip .*cause=upstream_encoding/);
     expect(acceptEncoding.length).toBeGreaterThan(0);
     expect(new Set(acceptEncoding)).toEqual(new Set(['identity']));
@@ -153,8 +175,13 @@ describe('redirect Location', () => {
     const metadata = await fetch(`${mirror.url}/v2/t/metadata/blobs/${DIGEST}`, { redirect: 'manual' });
     expect(metadata.status).toBe(502);
     expect(metadata.headers.get('location')).toBeNull();
-    expect((await registryError(metadata)).message).toContain('redirected to http://169.254.169.254, which points at a cloud metadata address');
-    await lineMatching(mirror, /repository=t\/metadata .*cause=upstream_location error=".*169\.254\.169\.254, which points at a cloud metadata address/);
+    expect((await registryError(metadata)).message).toContain(
+      'redirected to http://169.254.169.254, which points at a cloud metadata address',
+    );
+    await lineMatching(
+      mirror,
+      /repository=t\/metadata .*cause=upstream_location error=".*169\.254\.169\.254, which points at a cloud metadata address/,
+    );
     const linkLocal = await fetch(`${mirror.url}/v2/t/linklocal/blobs/${DIGEST}`, { redirect: 'manual' });
     expect(linkLocal.status).toBe(502);
     await lineMatching(mirror, /repository=t\/linklocal .*cause=upstream_location error=".*link-local address/);
@@ -187,8 +214,12 @@ describe('checkLocation', () => {
   });
 
   it('takes a loopback target from a loopback upstream, and ordinary storage from anyone', () => {
-    expect(checkLocation('/storage/blob', new URL('http://127.0.0.1:5000/v2/a/blobs/x'), 'http://127.0.0.1:5000')).toEqual({ ok: true, href: 'http://127.0.0.1:5000/storage/blob' });
-    expect(checkLocation('https://s3.eu-west-1.amazonaws.com/b/k', base, 'https://up.example')).toMatchObject({ ok: true });
+    expect(
+      checkLocation('/storage/blob', new URL('http://127.0.0.1:5000/v2/a/blobs/x'), 'http://127.0.0.1:5000'),
+    ).toEqual({ ok: true, href: 'http://127.0.0.1:5000/storage/blob' });
+    expect(checkLocation('https://s3.eu-west-1.amazonaws.com/b/k', base, 'https://up.example')).toMatchObject({
+      ok: true,
+    });
     expect(checkLocation('http://[fe8::1]/', base, 'https://up.example')).toMatchObject({ ok: true }); // 0fe8::, not link-local
   });
 });

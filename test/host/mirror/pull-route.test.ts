@@ -18,15 +18,39 @@ describe('routeRequest', () => {
   it('routes the pull subset', () => {
     expect(routeRequest('GET', '/v2/')).toEqual({ kind: 'ping' });
     expect(routeRequest('HEAD', '/v2')).toEqual({ kind: 'ping' });
-    expect(routeRequest('GET', '/v2/library/python/manifests/3.14')).toEqual({ kind: 'manifest', repository: 'library/python', reference: '3.14' });
-    expect(routeRequest('HEAD', `/v2/library/python/manifests/${DIGEST}`)).toEqual({ kind: 'manifest', repository: 'library/python', reference: DIGEST });
-    expect(routeRequest('GET', `/v2/a/b/c/blobs/${DIGEST}`)).toEqual({ kind: 'blob', repository: 'a/b/c', reference: DIGEST });
-    expect(routeRequest('GET', '/v2/library/python/tags/list')).toEqual({ kind: 'tags', repository: 'library/python', reference: '', query: '' });
+    expect(routeRequest('GET', '/v2/library/python/manifests/3.14')).toEqual({
+      kind: 'manifest',
+      repository: 'library/python',
+      reference: '3.14',
+    });
+    expect(routeRequest('HEAD', `/v2/library/python/manifests/${DIGEST}`)).toEqual({
+      kind: 'manifest',
+      repository: 'library/python',
+      reference: DIGEST,
+    });
+    expect(routeRequest('GET', `/v2/a/b/c/blobs/${DIGEST}`)).toEqual({
+      kind: 'blob',
+      repository: 'a/b/c',
+      reference: DIGEST,
+    });
+    expect(routeRequest('GET', '/v2/library/python/tags/list')).toEqual({
+      kind: 'tags',
+      repository: 'library/python',
+      reference: '',
+      query: '',
+    });
   });
 
   it('a name may contain the words manifests, blobs and tags', () => {
-    expect(routeRequest('GET', '/v2/manifests/manifests/manifests/1')).toEqual({ kind: 'manifest', repository: 'manifests/manifests', reference: '1' });
-    expect(routeRequest('GET', `/v2/blobs/tags/blobs/${DIGEST}`)).toMatchObject({ kind: 'blob', repository: 'blobs/tags' });
+    expect(routeRequest('GET', '/v2/manifests/manifests/manifests/1')).toEqual({
+      kind: 'manifest',
+      repository: 'manifests/manifests',
+      reference: '1',
+    });
+    expect(routeRequest('GET', `/v2/blobs/tags/blobs/${DIGEST}`)).toMatchObject({
+      kind: 'blob',
+      repository: 'blobs/tags',
+    });
   });
 
   it('keeps only n and last of a tags/list query', () => {

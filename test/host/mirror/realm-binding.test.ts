@@ -20,7 +20,12 @@ beforeAll(async () => {
   });
   upstream = await startFixtureUpstream((req, res) => {
     if (req.headers.authorization !== 'Bearer registry-token-1') {
-      return json(res, 401, { errors: [{ code: 'UNAUTHORIZED' }] }, { 'www-authenticate': `Bearer realm="${realm.url}/token",service="fixture"` });
+      return json(
+        res,
+        401,
+        { errors: [{ code: 'UNAUTHORIZED' }] },
+        { 'www-authenticate': `Bearer realm="${realm.url}/token",service="fixture"` },
+      );
     }
     return json(res, 200, { schemaVersion: 2 }, { 'docker-content-digest': DIGEST });
   });
@@ -32,12 +37,17 @@ afterAll(async () => {
 
 describe('realm binding on the mirror endpoint', () => {
   it('sends no credential to a realm on another host:port that a 401 names; the pull fails with the realm in the log', async () => {
-    const mirror = await startInProcessMirror([parseUpstream(upstream.url)], { username: 'u', secret: 'pw-secret-123' });
+    const mirror = await startInProcessMirror([parseUpstream(upstream.url)], {
+      username: 'u',
+      secret: 'pw-secret-123',
+    });
     try {
       const response = await fetch(`${mirror.url}/v2/app/manifests/1`);
       expect(response.status).toBe(502);
       const text = await response.text();
-      expect(text).toContain(`the token realm ${realm.url}/token that the upstream's 401 names is not on the upstream's host ${new URL(upstream.url).host}`);
+      expect(text).toContain(
+        `the token realm ${realm.url}/token that the upstream's 401 names is not on the upstream's host ${new URL(upstream.url).host}`,
+      );
       expect(text).not.toContain('pw-secret-123');
       expect(realm.requests).toHaveLength(0);
       const line = await lineMatching(mirror, /repository=app .*cause=realm_unbound/);
@@ -49,7 +59,10 @@ describe('realm binding on the mirror endpoint', () => {
   });
 
   it('sends it to a realm listed for the upstream', async () => {
-    const mirror = await startInProcessMirror([parseUpstream(upstream.url, { realms: [new URL(realm.url).host] })], { username: 'u', secret: 'pw-secret-123' });
+    const mirror = await startInProcessMirror([parseUpstream(upstream.url, { realms: [new URL(realm.url).host] })], {
+      username: 'u',
+      secret: 'pw-secret-123',
+    });
     try {
       const response = await fetch(`${mirror.url}/v2/app/manifests/1`);
       expect(response.status).toBe(200);
@@ -73,13 +86,15 @@ describe('realm binding on the mirror endpoint', () => {
 });
 
 describe('realmBound', () => {
-  it('compares host and port, takes listed hosts and Docker Hub\'s built-in realm', () => {
+  it("compares host and port, takes listed hosts and Docker Hub's built-in realm", () => {
     expect(realmBound(new URL('https://harbor.example/service/token'), 'harbor.example')).toBe(true);
     expect(realmBound(new URL('https://harbor.example:443/service/token'), 'harbor.example')).toBe(true);
     expect(realmBound(new URL('https://harbor.example:8443/token'), 'harbor.example')).toBe(false);
     expect(realmBound(new URL('http://127.0.0.1:9000/token'), '127.0.0.1:5000')).toBe(false);
     expect(realmBound(new URL('https://evil.example/token'), 'harbor.example')).toBe(false);
-    expect(realmBound(new URL('https://gitlab.example/jwt/auth'), 'registry.gitlab.example', ['gitlab.example'])).toBe(true);
+    expect(realmBound(new URL('https://gitlab.example/jwt/auth'), 'registry.gitlab.example', ['gitlab.example'])).toBe(
+      true,
+    );
     expect(realmBound(new URL('https://auth.docker.io/token'), 'registry-1.docker.io')).toBe(true);
     expect(realmBound(new URL('https://auth.docker.io/token'), 'harbor.example')).toBe(false);
   });
@@ -90,18 +105,35 @@ describe('realmBound', () => {
     expect(realmHost('https://auth.example')).toBeUndefined();
     expect(realmHost('u@auth.example')).toBeUndefined();
     expect(realmHost('auth.example/token')).toBeUndefined();
-    expect(() => parseUpstream('https://harbor.example', { realms: ['https://x'] })).toThrow(/realm "https:\/\/x" is not a host\[:port\]/);
+    expect(() => parseUpstream('https://harbor.example', { realms: ['https://x'] })).toThrow(
+      /realm "https:\/\/x" is not a host\[:port\]/,
+    );
   });
 });
 
 describe('realms from the host config', () => {
-  it('an endpoint upstream\'s realms become its allow-list; a bad one drops that upstream with a warning', () => {
+  it("an endpoint upstream's realms become its allow-list; a bad one drops that upstream with a warning", () => {
     const warnings: string[] = [];
     const log = { warn: (m: string) => warnings.push(m), debug: () => {} };
-    const upstreams = upstreamsFromHostConfig({ mirrors: [], registries: [], endpoint: { enabled: true, upstreams: [
-      { url: 'https://registry.gitlab.example', registry: 'registry.gitlab.example', library: 'keep', realms: ['gitlab.example'] },
-      { url: 'https://other.example', registry: 'other.example', library: 'keep', realms: ['https://x/token'] },
-    ] } }, log);
+    const upstreams = upstreamsFromHostConfig(
+      {
+        mirrors: [],
+        registries: [],
+        endpoint: {
+          enabled: true,
+          upstreams: [
+            {
+              url: 'https://registry.gitlab.example',
+              registry: 'registry.gitlab.example',
+              library: 'keep',
+              realms: ['gitlab.example'],
+            },
+            { url: 'https://other.example', registry: 'other.example', library: 'keep', realms: ['https://x/token'] },
+          ],
+        },
+      },
+      log,
+    );
     expect(upstreams.map((u) => [u.url, u.realms])).toEqual([['https://registry.gitlab.example', ['gitlab.example']]]);
     expect(warnings.join('\n')).toMatch(/realm "https:\/\/x\/token" is not a host\[:port\]/);
   });

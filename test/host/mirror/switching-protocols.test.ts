@@ -20,12 +20,18 @@ const SWITCH = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnec
 const servers: Server[] = [];
 const sockets = new Set<Socket>();
 afterEach(async () => {
-  sockets.forEach((socket) => socket.destroy());
+  for (const socket of sockets) socket.destroy();
   while (servers.length) await new Promise((resolve) => servers.pop()!.close(resolve));
 });
 
 function answer(status: string, body: string, headers: Record<string, string> = {}): string {
-  const head = Object.entries({ 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers }).map(([k, v]) => `${k}: ${v}`).join('\r\n');
+  const head = Object.entries({
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+    ...headers,
+  })
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\r\n');
   return `HTTP/1.1 ${status}\r\n${head}\r\n\r\n${body}`;
 }
 
@@ -54,11 +60,27 @@ async function rawPeer(reply: (path: string) => string): Promise<string> {
 // another host to the realm binding, issue 18 item 7).
 async function startEndpoint(upstreamUrl: string, realms: string[] = []) {
   const lines: string[] = [];
-  const log: MirrorLog = { info: (m) => lines.push(m), warn: (m) => lines.push(m), debug: () => {}, close: async () => {} };
+  const log: MirrorLog = {
+    info: (m) => lines.push(m),
+    warn: (m) => lines.push(m),
+    debug: () => {},
+    close: async () => {},
+  };
   const http = createUpstreamHttp({ responseTimeoutMs: BUDGET_MS, exchangeTimeoutMs: BUDGET_MS });
   const credential = { kind: 'basic' as const, username: 'u', secret: new Secret('pw-secret-123') };
-  const pull = { http, auth: createUpstreamAuth({ http, sharedDeadlineMs: 2 * BUDGET_MS }), credentials: { get: async () => credential, drop() {} }, upstreams: fixedUpstreams([parseUpstream(upstreamUrl, { realms })]) };
-  const mirror = createMirrorServer({ pull, metrics: createMirrorMetrics(), log, policy: createPeerPolicy(), peerUid: async () => 0 });
+  const pull = {
+    http,
+    auth: createUpstreamAuth({ http, sharedDeadlineMs: 2 * BUDGET_MS }),
+    credentials: { get: async () => credential, drop() {} },
+    upstreams: fixedUpstreams([parseUpstream(upstreamUrl, { realms })]),
+  };
+  const mirror = createMirrorServer({
+    pull,
+    metrics: createMirrorMetrics(),
+    log,
+    policy: createPeerPolicy(),
+    peerUid: async () => 0,
+  });
   await new Promise<void>((resolve) => mirror.server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(mirror.server.address() as AddressInfo).port}`;
   stops.push(() => {
@@ -79,7 +101,13 @@ function pullManifest(endpoint: string): Promise<{ status: number; body: string;
     const req = request(`${endpoint}/v2/app/manifests/1`, { agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - startedAt }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString('utf8'),
+          ms: performance.now() - startedAt,
+        }),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -101,7 +129,8 @@ describe('an upstream that answers 101 Switching Protocols', () => {
   it('on the /v2/ ping: the pull fails within budget naming the cause; the next pull pings again and succeeds', async () => {
     let switching = true;
     const upstream = await rawPeer((path) => {
-      if (path === '/v2/') return switching ? SWITCH : answer('401 Unauthorized', '{}', { 'www-authenticate': 'Basic realm="x"' });
+      if (path === '/v2/')
+        return switching ? SWITCH : answer('401 Unauthorized', '{}', { 'www-authenticate': 'Basic realm="x"' });
       return answer('200 OK', '{"schemaVersion":2}');
     });
     const endpoint = await startEndpoint(upstream);
@@ -109,7 +138,9 @@ describe('an upstream that answers 101 Switching Protocols', () => {
     expect(failed.status).toBe(502);
     expect(failed.ms).toBeLessThan(BUDGET_MS);
     expect(failed.body).toContain('101 Switching Protocols');
-    expect(await lineWith(endpoint.lines, 'status=502')).toMatch(/cause=upstream_unreachable .*answered 101 Switching Protocols/);
+    expect(await lineWith(endpoint.lines, 'status=502')).toMatch(
+      /cause=upstream_unreachable .*answered 101 Switching Protocols/,
+    );
     switching = false;
     const next = await pullManifest(endpoint.url);
     expect(next).toMatchObject({ status: 200, body: '{"schemaVersion":2}' });
@@ -117,9 +148,12 @@ describe('an upstream that answers 101 Switching Protocols', () => {
 
   it('at the token realm: the pull fails within budget naming the realm; the next pull fetches a token and succeeds', async () => {
     let switching = true;
-    const realm = await rawPeer(() => (switching ? SWITCH : answer('200 OK', '{"token":"registry-token-1","expires_in":300}')));
+    const realm = await rawPeer(() =>
+      switching ? SWITCH : answer('200 OK', '{"token":"registry-token-1","expires_in":300}'),
+    );
     const upstream = await rawPeer((path) => {
-      if (path === '/v2/') return answer('401 Unauthorized', '{}', { 'www-authenticate': `Bearer realm="${realm}/token",service="s"` });
+      if (path === '/v2/')
+        return answer('401 Unauthorized', '{}', { 'www-authenticate': `Bearer realm="${realm}/token",service="s"` });
       return MANIFEST;
     });
     const endpoint = await startEndpoint(upstream, [new URL(realm).host]);

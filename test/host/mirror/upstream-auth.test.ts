@@ -15,12 +15,24 @@ afterEach(async () => {
 
 // A registry whose /v2/ challenges with `challenge`, and a realm at /token answering with
 // `token(request)`; `getAllowed: false` makes the realm refuse GET with 405 (POST only).
-async function registryWithRealm(options: { challenge?: (realm: string) => string; getAllowed?: boolean; expiresIn?: number; refuse?: boolean } = {}) {
+async function registryWithRealm(
+  options: { challenge?: (realm: string) => string; getAllowed?: boolean; expiresIn?: number; refuse?: boolean } = {},
+) {
   let realmUrl = '';
   let issued = 0;
   const fixture = await startFixtureUpstream((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname === '/v2/') return json(res, 401, { errors: [] }, { 'www-authenticate': options.challenge ? options.challenge(realmUrl) : `Bearer realm="${realmUrl}",service="fixture-registry"` });
+    if (url.pathname === '/v2/')
+      return json(
+        res,
+        401,
+        { errors: [] },
+        {
+          'www-authenticate': options.challenge
+            ? options.challenge(realmUrl)
+            : `Bearer realm="${realmUrl}",service="fixture-registry"`,
+        },
+      );
     if (url.pathname === '/token') {
       if (req.method === 'GET' && options.getAllowed === false) return json(res, 405, {});
       if (options.refuse) return json(res, 401, { details: 'bad password' });
@@ -31,7 +43,11 @@ async function registryWithRealm(options: { challenge?: (realm: string) => strin
   });
   realmUrl = `${fixture.url}/token`;
   fixtures.push(fixture);
-  return { fixture, upstream: parseUpstream(fixture.url), realmRequests: () => fixture.requests.filter((r) => r.url.startsWith('/token')) };
+  return {
+    fixture,
+    upstream: parseUpstream(fixture.url),
+    realmRequests: () => fixture.requests.filter((r) => r.url.startsWith('/token')),
+  };
 }
 
 describe('upstream auth', () => {
@@ -66,15 +82,29 @@ describe('upstream auth', () => {
     const auth = createUpstreamAuth({ http });
     expect(await auth.authorization(upstream, 'library/python', basic)).toBe('Bearer registry-token-1');
     const post = realmRequests().find((r) => r.method === 'POST')!;
-    expect(Object.fromEntries(new URLSearchParams(post.body))).toEqual({ grant_type: 'password', username: 'instance:i-1', password: 'ticket-xyz', client_id: 'docker-credential-dstack', service: 'fixture-registry', scope: 'repository:library/python:pull' });
+    expect(Object.fromEntries(new URLSearchParams(post.body))).toEqual({
+      grant_type: 'password',
+      username: 'instance:i-1',
+      password: 'ticket-xyz',
+      client_id: 'docker-credential-dstack',
+      service: 'fixture-registry',
+      scope: 'repository:library/python:pull',
+    });
     expect(post.authorization).toBeUndefined();
   });
 
   it('a realm that refuses the credential is credential_refused, naming the realm, never the secret', async () => {
     const { upstream } = await registryWithRealm({ refuse: true });
-    const failure = (await createUpstreamAuth({ http }).authorization(upstream, 'a/b', basic).then(() => undefined, (e: unknown) => e)) as Error & { code: string };
+    const failure = (await createUpstreamAuth({ http })
+      .authorization(upstream, 'a/b', basic)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as Error & { code: string };
     expect(failure.code).toBe('credential_refused');
-    expect(failure.message).toMatch(/^the token realm http:\/\/127\.0\.0\.1:\d+\/token refused the credential \(HTTP 401\)$/);
+    expect(failure.message).toMatch(
+      /^the token realm http:\/\/127\.0\.0\.1:\d+\/token refused the credential \(HTTP 401\)$/,
+    );
   });
 
   it('Basic: the credential as Basic auth; no credential: nothing; an open registry: nothing', async () => {
@@ -89,13 +119,21 @@ describe('upstream auth', () => {
 
   it('no credential against a Bearer realm: an anonymous token (GET without Authorization)', async () => {
     const { upstream, realmRequests } = await registryWithRealm();
-    expect(await createUpstreamAuth({ http }).authorization(upstream, 'library/python', undefined)).toBe('Bearer registry-token-1');
+    expect(await createUpstreamAuth({ http }).authorization(upstream, 'library/python', undefined)).toBe(
+      'Bearer registry-token-1',
+    );
     expect(realmRequests()[0]!.authorization).toBeUndefined();
   });
 
   it('a registry token from the service goes upstream as is, without asking anyone', async () => {
     const { fixture, upstream } = await registryWithRealm();
-    expect(await createUpstreamAuth({ http }).authorization(upstream, 'a/b', { kind: 'bearer', token: new Secret('brokered'), repository: 'a/b' })).toBe('Bearer brokered');
+    expect(
+      await createUpstreamAuth({ http }).authorization(upstream, 'a/b', {
+        kind: 'bearer',
+        token: new Secret('brokered'),
+        repository: 'a/b',
+      }),
+    ).toBe('Bearer brokered');
     expect(fixture.requests).toHaveLength(0);
   });
 
@@ -114,11 +152,23 @@ describe('upstream auth', () => {
 describe('shared ping and token fetch', () => {
   it('a ping that never ends fails every waiting pull by its deadline and is not kept: the next pull pings again', async () => {
     let pings = 0;
-    const hung = { exchange: () => (pings++, new Promise<never>(() => {})), open: () => { throw new Error('unused'); }, close() {} };
+    const hung = {
+      exchange: () => {
+        pings++;
+        return new Promise<never>(() => {});
+      },
+      open: () => {
+        throw new Error('unused');
+      },
+      close() {},
+    };
     const auth = createUpstreamAuth({ http: hung, sharedDeadlineMs: 50 });
     const upstream = parseUpstream('http://127.0.0.1:1');
     const both = await Promise.allSettled([auth.challengeOf(upstream), auth.challengeOf(upstream)]);
-    expect(both.map((r) => r.status === 'rejected' && (r.reason as Error).message)).toEqual(['the challenge ping to http://127.0.0.1:1/v2/ did not finish within 0.05 s', 'the challenge ping to http://127.0.0.1:1/v2/ did not finish within 0.05 s']);
+    expect(both.map((r) => r.status === 'rejected' && (r.reason as Error).message)).toEqual([
+      'the challenge ping to http://127.0.0.1:1/v2/ did not finish within 0.05 s',
+      'the challenge ping to http://127.0.0.1:1/v2/ did not finish within 0.05 s',
+    ]);
     await expect(auth.challengeOf(upstream)).rejects.toThrow(/did not finish/);
     expect(pings).toBe(2);
   });

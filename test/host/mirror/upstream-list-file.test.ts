@@ -21,7 +21,12 @@ function sourceOver(write: (path: string) => void) {
   const down = async (): Promise<ServiceClient> => {
     throw new Error('connect ECONNREFUSED');
   };
-  const source = serviceUpstreams({ client: down, cacheDir: dir, server: 'https://dstack.example', log: { debug() {}, warn: (m) => warnings.push(m) } });
+  const source = serviceUpstreams({
+    client: down,
+    cacheDir: dir,
+    server: 'https://dstack.example',
+    log: { debug() {}, warn: (m) => warnings.push(m) },
+  });
   return { source, warnings };
 }
 
@@ -33,7 +38,9 @@ describe('the cached upstream list', () => {
     const startedAt = performance.now();
     await expect(source.current()).rejects.toThrow(/no upstream known/);
     expect(performance.now() - startedAt).toBeLessThan(1000);
-    expect(warnings).toEqual([expect.stringMatching(/^cache file .*mirror-upstreams\.json is not a regular file \(a FIFO\); ignoring it$/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(/^cache file .*mirror-upstreams\.json is not a regular file \(a FIFO\); ignoring it$/),
+    ]);
   });
 
   it('a file others may read is ignored; a private one of this user is used', async () => {

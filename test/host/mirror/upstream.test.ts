@@ -8,8 +8,20 @@ const silentDiagnostics: Diagnostics = { debug() {}, warn() {} };
 
 describe('parseUpstream', () => {
   it('keeps scheme, host and port; a path is a repository namespace; the key is the host', () => {
-    expect(parseUpstream('https://harbor.example/dockerhub-proxy/')).toEqual({ url: 'https://harbor.example/dockerhub-proxy', origin: 'https://harbor.example', prefix: 'dockerhub-proxy', registry: 'harbor.example', library: 'keep' });
-    expect(parseUpstream('http://127.0.0.1:5000', { library: 'strip' })).toEqual({ url: 'http://127.0.0.1:5000', origin: 'http://127.0.0.1:5000', prefix: '', registry: '127.0.0.1:5000', library: 'strip' });
+    expect(parseUpstream('https://harbor.example/dockerhub-proxy/')).toEqual({
+      url: 'https://harbor.example/dockerhub-proxy',
+      origin: 'https://harbor.example',
+      prefix: 'dockerhub-proxy',
+      registry: 'harbor.example',
+      library: 'keep',
+    });
+    expect(parseUpstream('http://127.0.0.1:5000', { library: 'strip' })).toEqual({
+      url: 'http://127.0.0.1:5000',
+      origin: 'http://127.0.0.1:5000',
+      prefix: '',
+      registry: '127.0.0.1:5000',
+      library: 'strip',
+    });
     expect(parseUpstream('https://registry-1.docker.io').registry).toBe(DOCKER_HUB_KEY);
     expect(parseUpstream('https://mirror.example', { registry: 'other.example' }).registry).toBe('other.example');
   });
@@ -28,9 +40,18 @@ describe('parseUpstream', () => {
   // Through the one rule (src/common/redact-url.ts): user info runs to the LAST '@', so a
   // password holding '/' or '@' is hidden whole (the hand-written regex it replaced stopped at '/').
   it('never echoes credentials of a refused URL, a password with "/" or "@" included', () => {
-    expect(() => parseUpstream('https://user:s3cret@mirror.example')).toThrow('invalid upstream "https://***@mirror.example": credentials in the URL are not allowed');
+    expect(() => parseUpstream('https://user:s3cret@mirror.example')).toThrow(
+      'invalid upstream "https://***@mirror.example": credentials in the URL are not allowed',
+    );
     for (const url of ['https://user:Qx/Zy@mirror.example', 'https://user:Qx@Wv/Zy@mirror.example/ns']) {
-      const message = (() => { try { parseUpstream(url); } catch (error) { return (error as Error).message; } return ''; })();
+      const message = (() => {
+        try {
+          parseUpstream(url);
+        } catch (error) {
+          return (error as Error).message;
+        }
+        return '';
+      })();
       expect(message).toMatch(/^invalid upstream "https:\/\/\*\*\*@mirror\.example(\/ns)?": /);
       expect(message).not.toMatch(/Qx|Wv|Zy|user/);
     }
@@ -54,31 +75,85 @@ describe('library/ handling', () => {
     expect(libraryCandidates('myteam/app', 'keep')).toEqual(['myteam/app']);
     expect(libraryCandidates('dstackai/base', 'both')).toEqual(['dstackai/base']);
     expect(libraryCandidates('myteam/sub/app', 'strip')).toEqual(['myteam/sub/app']);
-    expect(upstreamRepositories(parseUpstream('https://h.example/proxy', { library: 'keep' }), 'ubuntu')).toEqual(['proxy/library/ubuntu']);
+    expect(upstreamRepositories(parseUpstream('https://h.example/proxy', { library: 'keep' }), 'ubuntu')).toEqual([
+      'proxy/library/ubuntu',
+    ]);
   });
 
   it('a path prefix goes before every candidate', () => {
-    expect(upstreamRepositories(parseUpstream('https://h.example/proxy', { library: 'both' }), 'library/python')).toEqual(['proxy/library/python', 'proxy/python']);
+    expect(
+      upstreamRepositories(parseUpstream('https://h.example/proxy', { library: 'both' }), 'library/python'),
+    ).toEqual(['proxy/library/python', 'proxy/python']);
   });
 });
 
 describe('upstreamsFromHostConfig', () => {
   const hub = ['https://index.docker.io/v1/'];
   it('the endpoint block first, with its registry keys and library settings', () => {
-    const upstreams = upstreamsFromHostConfig({ mirrors: ['https://m.example'], registries: hub, endpoint: { enabled: true, upstreams: [{ url: 'https://h.example/proxy', registry: 'H.example', library: 'strip' }] } }, silentDiagnostics);
-    expect(upstreams).toEqual([{ url: 'https://h.example/proxy', origin: 'https://h.example', prefix: 'proxy', registry: 'h.example', library: 'strip' }]);
+    const upstreams = upstreamsFromHostConfig(
+      {
+        mirrors: ['https://m.example'],
+        registries: hub,
+        endpoint: {
+          enabled: true,
+          upstreams: [{ url: 'https://h.example/proxy', registry: 'H.example', library: 'strip' }],
+        },
+      },
+      silentDiagnostics,
+    );
+    expect(upstreams).toEqual([
+      {
+        url: 'https://h.example/proxy',
+        origin: 'https://h.example',
+        prefix: 'proxy',
+        registry: 'h.example',
+        library: 'strip',
+      },
+    ]);
   });
 
   it('else the engine mirrors, else Docker Hub when the service has its credentials, else none', () => {
-    expect(upstreamsFromHostConfig({ mirrors: ['https://m.example'], registries: hub, endpoint: { enabled: false, upstreams: [] } }, silentDiagnostics).map((u) => [u.url, u.registry])).toEqual([['https://m.example', 'm.example']]);
-    expect(upstreamsFromHostConfig({ mirrors: [], registries: hub, endpoint: { enabled: false, upstreams: [] } }, silentDiagnostics).map((u) => [u.url, u.registry])).toEqual([['https://registry-1.docker.io', DOCKER_HUB_KEY]]);
-    expect(upstreamsFromHostConfig({ mirrors: [], registries: ['ghcr.io'], endpoint: { enabled: false, upstreams: [] } }, silentDiagnostics)).toEqual([]);
+    expect(
+      upstreamsFromHostConfig(
+        { mirrors: ['https://m.example'], registries: hub, endpoint: { enabled: false, upstreams: [] } },
+        silentDiagnostics,
+      ).map((u) => [u.url, u.registry]),
+    ).toEqual([['https://m.example', 'm.example']]);
+    expect(
+      upstreamsFromHostConfig(
+        { mirrors: [], registries: hub, endpoint: { enabled: false, upstreams: [] } },
+        silentDiagnostics,
+      ).map((u) => [u.url, u.registry]),
+    ).toEqual([['https://registry-1.docker.io', DOCKER_HUB_KEY]]);
+    expect(
+      upstreamsFromHostConfig(
+        { mirrors: [], registries: ['ghcr.io'], endpoint: { enabled: false, upstreams: [] } },
+        silentDiagnostics,
+      ),
+    ).toEqual([]);
   });
 
   it('skips an upstream it cannot use, with a warning', () => {
     const warnings: string[] = [];
-    const upstreams = upstreamsFromHostConfig({ mirrors: [], registries: [], endpoint: { enabled: true, upstreams: [{ url: 'http://far.example', registry: 'far.example', library: 'keep' }, { url: 'https://ok.example', registry: 'ok.example', library: 'keep' }] } }, { debug() {}, warn: (m) => warnings.push(m) });
+    const upstreams = upstreamsFromHostConfig(
+      {
+        mirrors: [],
+        registries: [],
+        endpoint: {
+          enabled: true,
+          upstreams: [
+            { url: 'http://far.example', registry: 'far.example', library: 'keep' },
+            { url: 'https://ok.example', registry: 'ok.example', library: 'keep' },
+          ],
+        },
+      },
+      { debug() {}, warn: (m) => warnings.push(m) },
+    );
     expect(upstreams.map((u) => u.url)).toEqual(['https://ok.example']);
-    expect(warnings).toEqual([expect.stringMatching(/^ignoring upstream from the host config: invalid upstream "http:\/\/far\.example": plain http/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /^ignoring upstream from the host config: invalid upstream "http:\/\/far\.example": plain http/,
+      ),
+    ]);
   });
 });

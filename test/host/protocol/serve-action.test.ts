@@ -15,7 +15,11 @@ function memoryStore(): CredentialStore & { items: Map<string, Credentials>; era
     items,
     erased,
     async get(serverUrl) {
-      if (serverUrl === 'boom.example') throw new CodedError('unreachable', 'cannot reach dstack server https://dstack.example (ECONNREFUSED)\nsecond line');
+      if (serverUrl === 'boom.example')
+        throw new CodedError(
+          'unreachable',
+          'cannot reach dstack server https://dstack.example (ECONNREFUSED)\nsecond line',
+        );
       return items.get(serverUrl);
     },
     async store(credentials) {
@@ -42,7 +46,10 @@ describe('serveAction', () => {
   it('get answers {"ServerURL","Username","Secret"} and a newline', async () => {
     const store = memoryStore();
     store.items.set('registry.example', { ServerURL: 'registry.example', Username: 'u', Secret: new Secret('s3') });
-    expect(await run('get', 'registry.example\r\n', store)).toEqual({ code: 0, out: '{"ServerURL":"registry.example","Username":"u","Secret":"s3"}\n' });
+    expect(await run('get', 'registry.example\r\n', store)).toEqual({
+      code: 0,
+      out: '{"ServerURL":"registry.example","Username":"u","Secret":"s3"}\n',
+    });
   });
 
   it('get of an unknown server prints the not-found line, exit 1', async () => {
@@ -64,7 +71,10 @@ describe('serveAction', () => {
     const store = memoryStore();
     expect((await run('store', '{"ServerURL":" r.example ","Username":"u","Secret":"p"}', store)).code).toBe(0);
     expect(store.items.get('r.example')?.Secret.reveal()).toBe('p');
-    expect(await run('store', 'not json', store)).toMatchObject({ code: 1, out: expect.stringMatching(/^invalid credentials JSON/) });
+    expect(await run('store', 'not json', store)).toMatchObject({
+      code: 1,
+      out: expect.stringMatching(/^invalid credentials JSON/),
+    });
     expect(await run('store', '{"Username":"u"}', store)).toEqual({ code: 1, out: `${MISSING_SERVER_URL}\n` });
   });
 

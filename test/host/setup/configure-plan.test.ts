@@ -14,8 +14,25 @@ afterEach(async () => {
 });
 
 it("with dockerd's containerd image store, also plans /etc/docker/certs.d/docker.io/hosts.toml; never writes", async () => {
-  const options = parseSetupOptions(['--docker-config', join(dir, 'c'), '--daemon-json', join(dir, 'daemon.json'), '--docker-certs-dir', join(dir, 'certs.d'), '--state-dir', join(dir, 's')], {});
-  const input = { options, keys: ['https://index.docker.io/v1/'], mirrors: ['https://mirror.example'], engines: ['docker' as const] };
+  const options = parseSetupOptions(
+    [
+      '--docker-config',
+      join(dir, 'c'),
+      '--daemon-json',
+      join(dir, 'daemon.json'),
+      '--docker-certs-dir',
+      join(dir, 'certs.d'),
+      '--state-dir',
+      join(dir, 's'),
+    ],
+    {},
+  );
+  const input = {
+    options,
+    keys: ['https://index.docker.io/v1/'],
+    mirrors: ['https://mirror.example'],
+    engines: ['docker' as const],
+  };
   const classic = await planConfigure({ ...input, dockerContainerdStore: false });
   expect(classic.files.map((f) => f.label)).toEqual(['Docker client config', 'Docker daemon config']);
   const store = await planConfigure({ ...input, dockerContainerdStore: true });

@@ -12,9 +12,16 @@ describe('addRegistryMirrors', () => {
     { name: 'empty file', before: '', expected: { 'registry-mirrors': [MIRROR] }, restored: '{}\n' },
     {
       name: 'runtimes, exec-opts and log options kept',
-      before: '{\n  "exec-opts": [\n    "native.cgroupdriver=systemd"\n  ],\n  "log-driver": "json-file",\n  "runtimes": {\n    "nvidia": {\n      "path": "nvidia-container-runtime"\n    }\n  }\n}\n',
-      expected: { 'exec-opts': ['native.cgroupdriver=systemd'], 'log-driver': 'json-file', runtimes: { nvidia: { path: 'nvidia-container-runtime' } }, 'registry-mirrors': [MIRROR] },
-      restored: '{\n  "exec-opts": [\n    "native.cgroupdriver=systemd"\n  ],\n  "log-driver": "json-file",\n  "runtimes": {\n    "nvidia": {\n      "path": "nvidia-container-runtime"\n    }\n  }\n}\n',
+      before:
+        '{\n  "exec-opts": [\n    "native.cgroupdriver=systemd"\n  ],\n  "log-driver": "json-file",\n  "runtimes": {\n    "nvidia": {\n      "path": "nvidia-container-runtime"\n    }\n  }\n}\n',
+      expected: {
+        'exec-opts': ['native.cgroupdriver=systemd'],
+        'log-driver': 'json-file',
+        runtimes: { nvidia: { path: 'nvidia-container-runtime' } },
+        'registry-mirrors': [MIRROR],
+      },
+      restored:
+        '{\n  "exec-opts": [\n    "native.cgroupdriver=systemd"\n  ],\n  "log-driver": "json-file",\n  "runtimes": {\n    "nvidia": {\n      "path": "nvidia-container-runtime"\n    }\n  }\n}\n',
     },
     {
       name: 'existing mirrors kept first',
@@ -53,7 +60,14 @@ describe('validateMirrorUrl', () => {
   ])('accepts %s', (input, expected) => {
     expect(validateMirrorUrl(input)).toBe(expected);
   });
-  it.each(['mirror.example', 'ftp://mirror.example', 'https://user:pw@mirror.example', 'https://mirror.example/?a=1', 'https://mirror.example/#x', 'https://'])('refuses %s', (input) => {
+  it.each([
+    'mirror.example',
+    'ftp://mirror.example',
+    'https://user:pw@mirror.example',
+    'https://mirror.example/?a=1',
+    'https://mirror.example/#x',
+    'https://',
+  ])('refuses %s', (input) => {
     let caught: unknown;
     try {
       validateMirrorUrl(input);

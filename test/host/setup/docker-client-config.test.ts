@@ -7,12 +7,21 @@ const label = 'config.json';
 
 describe('addCredHelpers', () => {
   const cases: Array<{ name: string; before: string | undefined; expected: unknown }> = [
-    { name: 'missing file', before: undefined, expected: { credHelpers: { [HUB]: 'dstack', 'mirror.example': 'dstack' } } },
+    {
+      name: 'missing file',
+      before: undefined,
+      expected: { credHelpers: { [HUB]: 'dstack', 'mirror.example': 'dstack' } },
+    },
     { name: 'empty file', before: '', expected: { credHelpers: { [HUB]: 'dstack', 'mirror.example': 'dstack' } } },
     {
       name: 'unrelated keys kept',
-      before: '{\n\t"auths": {"ghcr.io": {"auth": "eDp5"}},\n\t"credHelpers": {"gcr.io": "gcloud"},\n\t"psFormat": "table"\n}\n',
-      expected: { auths: { 'ghcr.io': { auth: 'eDp5' } }, credHelpers: { 'gcr.io': 'gcloud', [HUB]: 'dstack', 'mirror.example': 'dstack' }, psFormat: 'table' },
+      before:
+        '{\n\t"auths": {"ghcr.io": {"auth": "eDp5"}},\n\t"credHelpers": {"gcr.io": "gcloud"},\n\t"psFormat": "table"\n}\n',
+      expected: {
+        auths: { 'ghcr.io': { auth: 'eDp5' } },
+        credHelpers: { 'gcr.io': 'gcloud', [HUB]: 'dstack', 'mirror.example': 'dstack' },
+        psFormat: 'table',
+      },
     },
   ];
   for (const c of cases) {
@@ -26,13 +35,15 @@ describe('addCredHelpers', () => {
     });
   }
 
-  it('keeps the file\'s indentation (spaces) and adds nothing when the entries are present', () => {
+  it("keeps the file's indentation (spaces) and adds nothing when the entries are present", () => {
     const before = '{\n    "credHelpers": {\n        "https://index.docker.io/v1/": "dstack"\n    }\n}\n';
     const edit = addCredHelpers(before, [HUB], { force: false, label });
     expect(edit.text).toBe(before);
     expect(edit.owned.added).toEqual([]);
     const more = addCredHelpers(before, [HUB, 'reg.example:5000'], { force: false, label });
-    expect(more.text).toBe('{\n    "credHelpers": {\n        "https://index.docker.io/v1/": "dstack",\n        "reg.example:5000": "dstack"\n    }\n}\n');
+    expect(more.text).toBe(
+      '{\n    "credHelpers": {\n        "https://index.docker.io/v1/": "dstack",\n        "reg.example:5000": "dstack"\n    }\n}\n',
+    );
   });
 
   it('refuses invalid JSON and non-object documents', () => {
@@ -59,7 +70,8 @@ describe('addCredHelpers', () => {
   });
 
   it('warns and skips a conflicting entry without --force; replaces and restores it with --force', () => {
-    const before = '{\n\t"credHelpers": {\n\t\t"https://index.docker.io/v1/": "ecr-login"\n\t},\n\t"credsStore": "pass"\n}\n';
+    const before =
+      '{\n\t"credHelpers": {\n\t\t"https://index.docker.io/v1/": "ecr-login"\n\t},\n\t"credsStore": "pass"\n}\n';
     const soft = addCredHelpers(before, [HUB], { force: false, label });
     expect(soft.text).toBe(before);
     expect(soft.skipped).toEqual([HUB]);
@@ -73,7 +85,10 @@ describe('addCredHelpers', () => {
 
   it('removes only our entries when the file changed since', () => {
     const edit = addCredHelpers('{}\n', [HUB], { force: false, label });
-    const changed = JSON.stringify({ ...JSON.parse(edit.text), credHelpers: { ...JSON.parse(edit.text).credHelpers, 'quay.io': 'other' }, extra: 1 }, null, '\t') + '\n';
-    expect(JSON.parse(removeCredHelpers(changed, edit.owned, label))).toEqual({ credHelpers: { 'quay.io': 'other' }, extra: 1 });
+    const changed = `${JSON.stringify({ ...JSON.parse(edit.text), credHelpers: { ...JSON.parse(edit.text).credHelpers, 'quay.io': 'other' }, extra: 1 }, null, '\t')}\n`;
+    expect(JSON.parse(removeCredHelpers(changed, edit.owned, label))).toEqual({
+      credHelpers: { 'quay.io': 'other' },
+      extra: 1,
+    });
   });
 });

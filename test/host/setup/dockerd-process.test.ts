@@ -2,7 +2,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { environmentFilesWithMirrorFlag, findDockerdPid, hasRegistryMirrorFlag, systemdUnitsWithMirrorFlag } from '../../../src/host/setup/dockerd-process.ts';
+import {
+  environmentFilesWithMirrorFlag,
+  findDockerdPid,
+  hasRegistryMirrorFlag,
+  systemdUnitsWithMirrorFlag,
+} from '../../../src/host/setup/dockerd-process.ts';
 import { parseDockerInfo, describeImageStore } from '../../../src/host/setup/docker-engine.ts';
 
 let dir: string;
@@ -43,7 +48,10 @@ describe('finding the dockerd to reload', () => {
     await writeFile(unit, '[Service]\nExecStart=/usr/bin/dockerd -H fd://\n# --registry-mirror in a comment\n');
     expect(await systemdUnitsWithMirrorFlag([unit])).toEqual([]);
     await mkdir(`${unit}.d`);
-    await writeFile(join(`${unit}.d`, 'mirror.conf'), '[Service]\nExecStart=\nExecStart=/usr/bin/dockerd --registry-mirror=https://m\n');
+    await writeFile(
+      join(`${unit}.d`, 'mirror.conf'),
+      '[Service]\nExecStart=\nExecStart=/usr/bin/dockerd --registry-mirror=https://m\n',
+    );
     expect(await systemdUnitsWithMirrorFlag([unit])).toEqual([join(`${unit}.d`, 'mirror.conf')]);
   });
 
@@ -61,12 +69,30 @@ describe('finding the dockerd to reload', () => {
 describe('docker info', () => {
   it('tells the containerd image store from the classic one', () => {
     const classic = parseDockerInfo({
-      ServerVersion: '20.10.24', Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']],
-      RegistryConfig: { Mirrors: ['https://m.example/'], InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: { 'docker.io': { Secure: true }, 'r.example:5000': { Secure: false } } },
+      ServerVersion: '20.10.24',
+      Driver: 'overlay2',
+      DriverStatus: [['Backing Filesystem', 'extfs']],
+      RegistryConfig: {
+        Mirrors: ['https://m.example/'],
+        InsecureRegistryCIDRs: ['127.0.0.0/8'],
+        IndexConfigs: { 'docker.io': { Secure: true }, 'r.example:5000': { Secure: false } },
+      },
     });
-    expect(classic).toEqual({ mirrors: ['https://m.example/'], driver: 'overlay2', containerdStore: false, serverVersion: '20.10.24', insecureCidrs: ['127.0.0.0/8'], insecureNames: ['r.example:5000'] });
+    expect(classic).toEqual({
+      mirrors: ['https://m.example/'],
+      driver: 'overlay2',
+      containerdStore: false,
+      serverVersion: '20.10.24',
+      insecureCidrs: ['127.0.0.0/8'],
+      insecureNames: ['r.example:5000'],
+    });
     expect(describeImageStore(classic)).toMatch(/classic image store/);
-    const snapshotter = parseDockerInfo({ ServerVersion: '28.0.0', Driver: 'overlayfs', DriverStatus: [['driver-type', 'io.containerd.snapshotter.v1']], RegistryConfig: {} });
+    const snapshotter = parseDockerInfo({
+      ServerVersion: '28.0.0',
+      Driver: 'overlayfs',
+      DriverStatus: [['driver-type', 'io.containerd.snapshotter.v1']],
+      RegistryConfig: {},
+    });
     expect(snapshotter.containerdStore).toBe(true);
     expect(describeImageStore(snapshotter)).toMatch(/sends NO credentials to registry mirrors/);
   });

@@ -15,8 +15,17 @@ describe('scripts/install.sh', () => {
   beforeEach(async () => {
     root = await mkdtemp(join(tmpdir(), 'dstack-install-'));
     hostArgs = [
-      '--docker-config', join(root, 'docker'), '--daemon-json', join(root, 'daemon.json'), '--state-dir', join(root, 'state'),
-      '--engines', 'docker', '--no-reload', '--dockerd-pidfile', join(root, 'none.pid'),
+      '--docker-config',
+      join(root, 'docker'),
+      '--daemon-json',
+      join(root, 'daemon.json'),
+      '--state-dir',
+      join(root, 'state'),
+      '--engines',
+      'docker',
+      '--no-reload',
+      '--dockerd-pidfile',
+      join(root, 'none.pid'),
     ];
   });
   afterEach(async () => {
@@ -25,24 +34,66 @@ describe('scripts/install.sh', () => {
 
   // The endpoint's units always go to a temp dir, and systemctl never runs (--no-systemctl).
   const install = (args: string[], input?: string) =>
-    execa('sh', [SCRIPT, '--binary', HELPER_BINARY, '--prefix', join(root, 'usr'), '--config-dir', join(root, 'etc'), '--systemd-dir', join(root, 'units'), '--no-systemctl', ...args], {
-      reject: false, input, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: `unix://${join(root, 'no.sock')}` }, extendEnv: false,
-    });
+    execa(
+      'sh',
+      [
+        SCRIPT,
+        '--binary',
+        HELPER_BINARY,
+        '--prefix',
+        join(root, 'usr'),
+        '--config-dir',
+        join(root, 'etc'),
+        '--systemd-dir',
+        join(root, 'units'),
+        '--no-systemctl',
+        ...args,
+      ],
+      {
+        reject: false,
+        input,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: `unix://${join(root, 'no.sock')}` },
+        extendEnv: false,
+      },
+    );
 
   it('installs binary, config and a 0600 token, runs configure; a second run changes nothing; --uninstall reverses it', async () => {
     await writeFile(join(root, 'token-in'), 'instance-token-abc\n');
-    const first = await install(['--server', 'https://dstack.example', '--token-file', join(root, 'token-in'), '--', ...hostArgs, '--mirror', 'https://mirror.example']);
+    const first = await install([
+      '--server',
+      'https://dstack.example',
+      '--token-file',
+      join(root, 'token-in'),
+      '--',
+      ...hostArgs,
+      '--mirror',
+      'https://mirror.example',
+    ]);
     expect(first.exitCode, `${first.stdout}\n${first.stderr}`).toBe(0);
     const bin = join(root, 'usr', 'bin', 'docker-credential-dstack');
     expect((await stat(bin)).mode & 0o777).toBe(0o755);
     expect((await stat(bin)).size).toBe((await stat(HELPER_BINARY)).size);
-    expect(JSON.parse(await readFile(join(root, 'etc', 'config.json'), 'utf8'))).toEqual({ server: 'https://dstack.example', tokenFile: join(root, 'etc', 'token') });
+    expect(JSON.parse(await readFile(join(root, 'etc', 'config.json'), 'utf8'))).toEqual({
+      server: 'https://dstack.example',
+      tokenFile: join(root, 'etc', 'token'),
+    });
     expect(await readFile(join(root, 'etc', 'token'), 'utf8')).toBe('instance-token-abc');
     expect((await stat(join(root, 'etc', 'token'))).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(await readFile(join(root, 'daemon.json'), 'utf8'))).toEqual({ 'registry-mirrors': ['https://mirror.example'] });
+    expect(JSON.parse(await readFile(join(root, 'daemon.json'), 'utf8'))).toEqual({
+      'registry-mirrors': ['https://mirror.example'],
+    });
     expect(first.stdout).toMatch(/^configured$/m);
 
-    const second = await install(['--server', 'https://dstack.example', '--token-file', join(root, 'token-in'), '--', ...hostArgs, '--mirror', 'https://mirror.example']);
+    const second = await install([
+      '--server',
+      'https://dstack.example',
+      '--token-file',
+      join(root, 'token-in'),
+      '--',
+      ...hostArgs,
+      '--mirror',
+      'https://mirror.example',
+    ]);
     expect(second.exitCode).toBe(0);
     expect(second.stdout.match(/^unchanged: /gm)).toHaveLength(5);
     expect(second.stdout).toContain('already configured: nothing changed');
@@ -50,17 +101,48 @@ describe('scripts/install.sh', () => {
     const removed = await install(['--uninstall', '--', '--state-dir', join(root, 'state'), '--no-reload']);
     expect(removed.exitCode, removed.stderr).toBe(0);
     expect(removed.stdout).toContain('unconfigured');
-    for (const path of [bin, join(root, 'etc'), join(root, 'daemon.json'), join(root, 'docker', 'config.json'), join(root, 'state'), join(root, 'units', 'docker-credential-dstack-mirror.socket'), join(root, 'units', 'docker-credential-dstack-mirror.service')]) {
+    for (const path of [
+      bin,
+      join(root, 'etc'),
+      join(root, 'daemon.json'),
+      join(root, 'docker', 'config.json'),
+      join(root, 'state'),
+      join(root, 'units', 'docker-credential-dstack-mirror.socket'),
+      join(root, 'units', 'docker-credential-dstack-mirror.service'),
+    ]) {
       await expect(stat(path)).rejects.toThrow(/ENOENT/);
     }
   });
 
   it('a relative --config-dir or --prefix is taken from the current directory and written absolute', async () => {
-    const result = await execa('sh', [SCRIPT, '--binary', HELPER_BINARY, '--prefix', 'usr', '--config-dir', 'etc', '--no-mirror-units', '--server', 'https://dstack.example', '--token-stdin', '--no-configure'], {
-      reject: false, input: 'tok', cwd: root, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false,
-    });
+    const result = await execa(
+      'sh',
+      [
+        SCRIPT,
+        '--binary',
+        HELPER_BINARY,
+        '--prefix',
+        'usr',
+        '--config-dir',
+        'etc',
+        '--no-mirror-units',
+        '--server',
+        'https://dstack.example',
+        '--token-stdin',
+        '--no-configure',
+      ],
+      {
+        reject: false,
+        input: 'tok',
+        cwd: root,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+        extendEnv: false,
+      },
+    );
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(JSON.parse(await readFile(join(root, 'etc', 'config.json'), 'utf8')).tokenFile).toBe(join(root, 'etc', 'token'));
+    expect(JSON.parse(await readFile(join(root, 'etc', 'config.json'), 'utf8')).tokenFile).toBe(
+      join(root, 'etc', 'token'),
+    );
     expect((await stat(join(root, 'usr', 'bin', 'docker-credential-dstack'))).isFile()).toBe(true);
   });
 
@@ -84,7 +166,13 @@ describe('scripts/install.sh', () => {
     expect(empty.exitCode).toBe(1);
     expect(empty.stderr).toContain('no instance token on standard input; nothing was installed');
     await writeFile(join(root, 'empty-token'), '');
-    const emptyFile = await install(['--server', 'https://dstack.example', '--token-file', join(root, 'empty-token'), '--no-configure']);
+    const emptyFile = await install([
+      '--server',
+      'https://dstack.example',
+      '--token-file',
+      join(root, 'empty-token'),
+      '--no-configure',
+    ]);
     expect(emptyFile.exitCode).toBe(1);
     expect(emptyFile.stderr).toMatch(/--token-file .*empty-token is empty/);
     expect(await readFile(join(root, 'etc', 'token'), 'utf8')).toBe('from-stdin');

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { parseLocalName } from '../../../src/host/setup/local-name.ts';
 
 describe('parseLocalName: the loopback name of local-name mode', () => {
-  it.each([['127.0.0.1:8484', '127.0.0.1:8484'], [' LOCALHOST:8484 ', 'localhost:8484'], ['127.1.2.3:5000', '127.1.2.3:5000']])('takes %j as %j', (input, name) => {
+  it.each([
+    ['127.0.0.1:8484', '127.0.0.1:8484'],
+    [' LOCALHOST:8484 ', 'localhost:8484'],
+    ['127.1.2.3:5000', '127.1.2.3:5000'],
+  ])('takes %j as %j', (input, name) => {
     expect(parseLocalName(input)).toBe(name);
   });
 

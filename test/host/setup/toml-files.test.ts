@@ -13,14 +13,21 @@ describe('containerd hosts.toml', () => {
     const tables = readToml(text, 'x');
     expect(tables[0]!.values.get('server')).toBe('https://registry-1.docker.io');
     expect(tables.slice(1).map((t) => [t.path, t.values.get('capabilities')])).toEqual([
-      [['host', MIRROR], ['pull', 'resolve']],
-      [['host', 'http://127.0.0.1:5000'], ['pull', 'resolve']],
+      [
+        ['host', MIRROR],
+        ['pull', 'resolve'],
+      ],
+      [
+        ['host', 'http://127.0.0.1:5000'],
+        ['pull', 'resolve'],
+      ],
     ]);
     expect(removeBlock(text)).toBe('');
   });
 
   it('keeps an existing file and its server, appends our host, and removes exactly it', () => {
-    const before = '# ours\nserver = "https://docker.io"\n\n[host."https://other.example"]\n  capabilities = ["pull"]\n';
+    const before =
+      '# ours\nserver = "https://docker.io"\n\n[host."https://other.example"]\n  capabilities = ["pull"]\n';
     const text = addContainerdMirrors(before, [MIRROR], 'hosts.toml');
     expect(text.startsWith(before)).toBe(true);
     expect(text).toContain(`[host."${MIRROR}"]`);
@@ -34,9 +41,12 @@ describe('containerd hosts.toml', () => {
     expect(addContainerdMirrors(before, [MIRROR], 'hosts.toml')).toBe(before);
   });
 
-  it.each(['server = ', '[host."x"\n', 'a = """multi\nline"""', '[a]\n[a]\n', 'k = 1\nk = 2\n', 'x = "unterminated\n'])('refuses %j', (bad) => {
-    expect(codeOf(() => addContainerdMirrors(bad, [MIRROR], 'hosts.toml'))).toBe('config_invalid');
-  });
+  it.each(['server = ', '[host."x"\n', 'a = """multi\nline"""', '[a]\n[a]\n', 'k = 1\nk = 2\n', 'x = "unterminated\n'])(
+    'refuses %j',
+    (bad) => {
+      expect(codeOf(() => addContainerdMirrors(bad, [MIRROR], 'hosts.toml'))).toBe('config_invalid');
+    },
+  );
 });
 
 describe('containers registries.conf.d drop-in', () => {
@@ -57,22 +67,38 @@ describe('containers registries.conf.d drop-in', () => {
     const before = '[[registry]]\nlocation = "quay.io"\n';
     const text = addRegistriesMirrors(before, [MIRROR], 'drop-in');
     expect(removeBlock(text)).toBe(before);
-    expect(codeOf(() => addRegistriesMirrors('[[registry]]\nprefix = "docker.io"\nlocation = "docker.io"\n', [MIRROR], 'drop-in'))).toBe('config_conflict');
+    expect(
+      codeOf(() =>
+        addRegistriesMirrors('[[registry]]\nprefix = "docker.io"\nlocation = "docker.io"\n', [MIRROR], 'drop-in'),
+      ),
+    ).toBe('config_conflict');
     expect(codeOf(() => addRegistriesMirrors('[[registry]\n', [MIRROR], 'drop-in'))).toBe('config_invalid');
   });
 
   it('local-name mode: a [[registry]] for the loopback name with insecure = true, alone or after the docker.io one', () => {
     const alone = addRegistriesMirrors(undefined, [], 'drop-in', '127.0.0.1:8484');
-    expect(readToml(alone, 'x').slice(1).map((t) => [t.path.join('.'), Object.fromEntries(t.values)])).toEqual([['registry', { location: '127.0.0.1:8484', insecure: true }]]);
+    expect(
+      readToml(alone, 'x')
+        .slice(1)
+        .map((t) => [t.path.join('.'), Object.fromEntries(t.values)]),
+    ).toEqual([['registry', { location: '127.0.0.1:8484', insecure: true }]]);
     const both = addRegistriesMirrors(alone, ['http://127.0.0.1:8484'], 'drop-in', '127.0.0.1:8484');
-    expect(readToml(both, 'x').slice(1).map((t) => [t.path.join('.'), Object.fromEntries(t.values)])).toEqual([
+    expect(
+      readToml(both, 'x')
+        .slice(1)
+        .map((t) => [t.path.join('.'), Object.fromEntries(t.values)]),
+    ).toEqual([
       ['registry', { prefix: 'docker.io', location: 'docker.io' }],
       ['registry.mirror', { location: '127.0.0.1:8484', insecure: true }],
       ['registry', { location: '127.0.0.1:8484', insecure: true }],
     ]);
     // Neither asked for: our block goes; an entry for the name that is not ours is refused.
     expect(addRegistriesMirrors(alone, [], 'drop-in')).toBe('');
-    expect(codeOf(() => addRegistriesMirrors('[[registry]]\nlocation = "127.0.0.1:8484"\n', [], 'drop-in', '127.0.0.1:8484'))).toBe('config_conflict');
+    expect(
+      codeOf(() =>
+        addRegistriesMirrors('[[registry]]\nlocation = "127.0.0.1:8484"\n', [], 'drop-in', '127.0.0.1:8484'),
+      ),
+    ).toBe('config_conflict');
     // A docker.io entry of theirs does not stop the local name alone.
     const theirs = '[[registry]]\nprefix = "docker.io"\nlocation = "docker.io"\n';
     expect(removeBlock(addRegistriesMirrors(theirs, [], 'drop-in', '127.0.0.1:8484'))).toBe(theirs);
@@ -81,8 +107,12 @@ describe('containers registries.conf.d drop-in', () => {
 
 describe('TOML this tool does not edit', () => {
   it('is refused as beyond this reader, not called invalid; a broken file is called invalid', () => {
-    expect(() => readToml('server = """\nhttps://x\n"""\n', 'hosts.toml')).toThrow(/^hosts\.toml uses TOML this tool does not edit \(line 1: a multi-line string\)/);
-    expect(() => readToml('created = 1979-05-27T07:32:00Z\n', 'hosts.toml')).toThrow(/^hosts\.toml uses TOML this tool does not edit \(line 1: a value this tool does not read/);
+    expect(() => readToml('server = """\nhttps://x\n"""\n', 'hosts.toml')).toThrow(
+      /^hosts\.toml uses TOML this tool does not edit \(line 1: a multi-line string\)/,
+    );
+    expect(() => readToml('created = 1979-05-27T07:32:00Z\n', 'hosts.toml')).toThrow(
+      /^hosts\.toml uses TOML this tool does not edit \(line 1: a value this tool does not read/,
+    );
     expect(() => readToml('server = "https://x\n', 'hosts.toml')).toThrow(/^hosts\.toml is not valid TOML \(line 1/);
   });
 });

@@ -18,7 +18,12 @@ let ecr: EcrStandIn;
 let config: string;
 
 const run = (args: string[], env: Record<string, string>) =>
-  execa(SERVICE_BINARY, ['check', ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DSTACK_REGISTRY_AUTH_CONFIG: config, ...env }, extendEnv: false, reject: false, stdin: 'ignore' });
+  execa(SERVICE_BINARY, ['check', ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DSTACK_REGISTRY_AUTH_CONFIG: config, ...env },
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+  });
 
 describe('dstack-registry-auth check', () => {
   beforeAll(async () => {
@@ -27,13 +32,16 @@ describe('dstack-registry-auth check', () => {
     ecr = await startEcrStandIn({ region: REGION, account: ACCOUNT });
     ecr.failures[DENIED] = { status: 403, type: 'AccessDeniedException' };
     config = join(dir, 'config.json');
-    await writeFile(config, JSON.stringify({
-      registries: [
-        { registry: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`, source: 'ecr' },
-        { registry: `${DENIED}.dkr.ecr.${REGION}.amazonaws.com`, source: 'ecr' },
-        { registry: 'registry.example', source: 'static', username: 'u', password: 'static-password-1234' },
-      ],
-    }));
+    await writeFile(
+      config,
+      JSON.stringify({
+        registries: [
+          { registry: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`, source: 'ecr' },
+          { registry: `${DENIED}.dkr.ecr.${REGION}.amazonaws.com`, source: 'ecr' },
+          { registry: 'registry.example', source: 'static', username: 'u', password: 'static-password-1234' },
+        ],
+      }),
+    );
   });
   afterAll(async () => {
     await ecr?.close();
@@ -44,8 +52,16 @@ describe('dstack-registry-auth check', () => {
     const result = await run([], ecrServiceEnv(ecr));
     const lines = String(result.stdout).trim().split('\n');
     expect(lines, String(result.stderr)).toHaveLength(3);
-    expect(lines[0]).toMatch(new RegExp(`^ok +${ACCOUNT}\\.dkr\\.ecr\\.${REGION}\\.amazonaws\\.com \\(ecr\\): minted a credential for AWS, valid until \\S+ \\(12\\.0 h\\)$`));
-    expect(lines[1]).toMatch(new RegExp(`^FAIL +${DENIED}\\.dkr\\.ecr\\.${REGION}\\.amazonaws\\.com \\(ecr\\): AWS answered HTTP 403 AccessDeniedException; grant the server's identity ecr:GetAuthorizationToken$`));
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^ok +${ACCOUNT}\\.dkr\\.ecr\\.${REGION}\\.amazonaws\\.com \\(ecr\\): minted a credential for AWS, valid until \\S+ \\(12\\.0 h\\)$`,
+      ),
+    );
+    expect(lines[1]).toMatch(
+      new RegExp(
+        `^FAIL +${DENIED}\\.dkr\\.ecr\\.${REGION}\\.amazonaws\\.com \\(ecr\\): AWS answered HTTP 403 AccessDeniedException; grant the server's identity ecr:GetAuthorizationToken$`,
+      ),
+    );
     expect(lines[2]).toMatch(/^ok +registry\.example \(static\): hands out the configured password$/);
     expect(result.exitCode).toBe(1);
     expect(`${result.stdout}${result.stderr}`).not.toContain(ecr.key.secretAccessKey);
@@ -59,18 +75,39 @@ describe('dstack-registry-auth check', () => {
     const { AWS_ACCESS_KEY_ID: _id, AWS_SECRET_ACCESS_KEY: _secret, ...noKeys } = ecrServiceEnv(ecr);
     const none = await run(['--registry', `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`], { ...noKeys, HOME: dir });
     expect(none.exitCode).toBe(1);
-    expect(String(none.stdout).trim()).toMatch(/^FAIL +\S+ \(ecr\): no AWS credentials on the server; give it an identity allowed ecr:GetAuthorizationToken$/);
+    expect(String(none.stdout).trim()).toMatch(
+      /^FAIL +\S+ \(ecr\): no AWS credentials on the server; give it an identity allowed ecr:GetAuthorizationToken$/,
+    );
     // gar without a key file and acr without an identity: Application Default Credentials and
     // the managed identity are looked for (on loopback only) and not found.
     const cloud = join(dir, 'cloud.json');
-    await writeFile(cloud, JSON.stringify({ registries: [{ registry: 'us-docker.pkg.dev', source: 'gar' }, { registry: 'fleet.azurecr.io', source: 'acr' }] }));
-    const bare = await run([], { ...NO_IMDS, GCE_METADATA_HOST: '127.0.0.1:1', HOME: dir, DSTACK_REGISTRY_AUTH_CONFIG: cloud });
+    await writeFile(
+      cloud,
+      JSON.stringify({
+        registries: [
+          { registry: 'us-docker.pkg.dev', source: 'gar' },
+          { registry: 'fleet.azurecr.io', source: 'acr' },
+        ],
+      }),
+    );
+    const bare = await run([], {
+      ...NO_IMDS,
+      GCE_METADATA_HOST: '127.0.0.1:1',
+      HOME: dir,
+      DSTACK_REGISTRY_AUTH_CONFIG: cloud,
+    });
     expect(bare.exitCode).toBe(1);
     const [gar, acr] = String(bare.stdout).trim().split('\n');
-    expect(gar).toMatch(/^FAIL +us-docker\.pkg\.dev \(gar\): no Google credentials on the server: give it a service-account key file \(keyFile\) or run it with a service account$/);
-    expect(acr).toMatch(/^FAIL +fleet\.azurecr\.io \(acr\): no Entra ID identity on the server; set AZURE_CLIENT_ID with a secret or certificate, or use a managed identity$/);
+    expect(gar).toMatch(
+      /^FAIL +us-docker\.pkg\.dev \(gar\): no Google credentials on the server: give it a service-account key file \(keyFile\) or run it with a service account$/,
+    );
+    expect(acr).toMatch(
+      /^FAIL +fleet\.azurecr\.io \(acr\): no Entra ID identity on the server; set AZURE_CLIENT_ID with a secret or certificate, or use a managed identity$/,
+    );
     const unknown = await run(['--registry', 'elsewhere.example'], ecrServiceEnv(ecr));
     expect(unknown.exitCode).toBe(2);
-    expect(String(unknown.stderr)).toMatch(/^dstack-registry-auth check: registry elsewhere\.example is not configured for this service; check the name, or list it in DSTACK_REGISTRY_AUTH_CONFIG$/);
+    expect(String(unknown.stderr)).toMatch(
+      /^dstack-registry-auth check: registry elsewhere\.example is not configured for this service; check the name, or list it in DSTACK_REGISTRY_AUTH_CONFIG$/,
+    );
   });
 });

@@ -26,7 +26,12 @@ async function run(argv: string[], env: Record<string, string>, cwd: string) {
 async function setup() {
   const dir = await mkdtemp(join(tmpdir(), 'registry-config-'));
   dirs.push(dir);
-  const env = { DSTACK_REGISTRY_AUTH_DATA_DIR: join(dir, 'data'), DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'docker.mycompany.example', DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'issuer', DSTACK_REGISTRY_AUTH_PUBLIC_URL: 'https://auth.mycompany.example' };
+  const env = {
+    DSTACK_REGISTRY_AUTH_DATA_DIR: join(dir, 'data'),
+    DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'docker.mycompany.example',
+    DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'issuer',
+    DSTACK_REGISTRY_AUTH_PUBLIC_URL: 'https://auth.mycompany.example',
+  };
   return { dir, env };
 }
 
@@ -39,12 +44,18 @@ describe('registry-config', () => {
     expect(out).toContain('service: "docker.mycompany.example"');
     expect(out).toContain(`rootcertbundle: ${JSON.stringify(join(dir, BUNDLE_FILE))}`);
     const keys = await loadRegistrySigningKeys({ dataDir: join(dir, 'data'), issuerName: 'dstack-registry-auth' });
-    expect(new X509Certificate(await readFile(join(dir, BUNDLE_FILE), 'utf8')).verify(keys.current.publicKey)).toBe(true);
+    expect(new X509Certificate(await readFile(join(dir, BUNDLE_FILE), 'utf8')).verify(keys.current.publicKey)).toBe(
+      true,
+    );
   });
 
   it('uses --realm as given and the service named in the configuration', async () => {
     const { dir, env } = await setup();
-    const { code, out } = await run(['--registry', 'docker.mycompany.example', '--realm', 'https://elsewhere.example/v1/token', '--out', 'sub'], { ...env, DSTACK_REGISTRY_AUTH_DEFAULT_SERVICE: 'Registry Service' }, dir);
+    const { code, out } = await run(
+      ['--registry', 'docker.mycompany.example', '--realm', 'https://elsewhere.example/v1/token', '--out', 'sub'],
+      { ...env, DSTACK_REGISTRY_AUTH_DEFAULT_SERVICE: 'Registry Service' },
+      dir,
+    );
     expect(code).toBe(0);
     expect(out).toContain('realm: "https://elsewhere.example/v1/token"');
     expect(out).toContain('service: "Registry Service"');
@@ -66,7 +77,10 @@ describe('registry-config', () => {
     expect(unknown).toMatchObject({ code: 2, out: '' });
     expect(unknown.err).toContain('registry other.example is not configured');
     const file = join(dir, 'config.json');
-    await writeFile(file, JSON.stringify({ registries: [{ registry: 'static.example', source: 'static', username: 'u', password: 'p' }] }));
+    await writeFile(
+      file,
+      JSON.stringify({ registries: [{ registry: 'static.example', source: 'static', username: 'u', password: 'p' }] }),
+    );
     const stat = await run(['--registry', 'static.example'], { ...env, DSTACK_REGISTRY_AUTH_CONFIG: file }, dir);
     expect(stat.code).toBe(2);
     expect(stat.err).toContain('uses the static source');

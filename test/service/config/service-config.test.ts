@@ -20,7 +20,10 @@ async function configFile(content: unknown): Promise<string> {
 }
 
 async function failure(promise: Promise<unknown>): Promise<Error> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(isCodedError(error, 'config_invalid'), String(error)).toBe(true);
   return error as Error;
 }
@@ -37,7 +40,13 @@ describe('loadServiceConfig: dstack default registry variables', () => {
     );
     expect(config.registries).toHaveLength(1);
     const [entry] = config.registries;
-    expect(entry).toMatchObject({ key: 'docker.mycompany.example', source: 'static', projects: ['*'], aliases: [DOCKER_HUB_KEY], mirrorUrl: 'https://docker.mycompany.example' });
+    expect(entry).toMatchObject({
+      key: 'docker.mycompany.example',
+      source: 'static',
+      projects: ['*'],
+      aliases: [DOCKER_HUB_KEY],
+      mirrorUrl: 'https://docker.mycompany.example',
+    });
     expect(entry!.static!.username).toBe('docker-user');
     expect(entry!.static!.password.reveal()).toBe('docker-password');
     expect(entry!.static!.ttlSeconds).toBe(600);
@@ -45,26 +54,60 @@ describe('loadServiceConfig: dstack default registry variables', () => {
   });
 
   it('treats credentials without a registry as Docker Hub credentials', async () => {
-    const config = await loadServiceConfig({ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: '', DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: 'u', DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: 'p' }, {});
+    const config = await loadServiceConfig(
+      {
+        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: '',
+        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: 'u',
+        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: 'p',
+      },
+      {},
+    );
     expect(config.registries).toHaveLength(1);
     expect(config.registries[0]).toMatchObject({ key: DOCKER_HUB_KEY, source: 'static', aliases: [] });
     expect(config.registries[0]!.mirrorUrl).toBeUndefined();
   });
 
   it('treats empty values as unset: no registry at all', async () => {
-    const config = await loadServiceConfig({ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: '', DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: '', DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: '' }, {});
+    const config = await loadServiceConfig(
+      {
+        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: '',
+        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: '',
+        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: '',
+      },
+      {},
+    );
     expect(config.registries).toEqual([]);
   });
 
   it('keeps a default registry without credentials as a mirror with nothing to issue', async () => {
     const config = await loadServiceConfig({ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: '127.0.0.1:5000' }, {});
-    expect(config.registries[0]).toMatchObject({ key: '127.0.0.1:5000', mirrorUrl: 'http://127.0.0.1:5000', aliases: [DOCKER_HUB_KEY] });
+    expect(config.registries[0]).toMatchObject({
+      key: '127.0.0.1:5000',
+      mirrorUrl: 'http://127.0.0.1:5000',
+      aliases: [DOCKER_HUB_KEY],
+    });
     expect(config.registries[0]!.static).toBeUndefined();
   });
 
   it('uses the issuer source when chosen, with the registry key as default service', async () => {
-    const config = await loadServiceConfig({ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'docker.mycompany.example', DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'issuer', DSTACK_REGISTRY_AUTH_TICKET_TTL: '2m' }, {});
-    expect(config.registries[0]).toMatchObject({ source: 'issuer', issuer: { service: 'docker.mycompany.example', ticketTtlSeconds: 120, tokenTtlSeconds: 300, anonymousPull: false, repositories: { '*': ['*'] } } });
+    const config = await loadServiceConfig(
+      {
+        DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'docker.mycompany.example',
+        DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'issuer',
+        DSTACK_REGISTRY_AUTH_TICKET_TTL: '2m',
+      },
+      {},
+    );
+    expect(config.registries[0]).toMatchObject({
+      source: 'issuer',
+      issuer: {
+        service: 'docker.mycompany.example',
+        ticketTtlSeconds: 120,
+        tokenTtlSeconds: 300,
+        anonymousPull: false,
+        repositories: { '*': ['*'] },
+      },
+    });
   });
 
   it('takes the mirror URL, token service, projects and plain-HTTP choice from DSTACK_REGISTRY_AUTH_DEFAULT_* settings', async () => {
@@ -80,24 +123,50 @@ describe('loadServiceConfig: dstack default registry variables', () => {
       {},
     );
     expect(config.plainHttp).toBe(true);
-    expect(config.registries[0]).toMatchObject({ projects: ['main', 'ml'], mirrorUrl: 'https://mirror.mycompany.example:8443', issuer: { service: 'cache-service' } });
-    const bad = await failure(loadServiceConfig({ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'r.example', DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL: 'ftp://r.example' }, {}));
+    expect(config.registries[0]).toMatchObject({
+      projects: ['main', 'ml'],
+      mirrorUrl: 'https://mirror.mycompany.example:8443',
+      issuer: { service: 'cache-service' },
+    });
+    const bad = await failure(
+      loadServiceConfig(
+        {
+          DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'r.example',
+          DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL: 'ftp://r.example',
+        },
+        {},
+      ),
+    );
     expect(bad.message).toContain('DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL');
   });
 
   // configure on every host refuses these (dockerd would not start): refuse them here, once.
-  it.each(['https://m.example/?x=1', 'https://m.example/#f', 'm.example'])('refuses the mirror URL %s that no host could use, in one line naming the setting', async (mirror) => {
-    const bad = await failure(loadServiceConfig({ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'r.example', DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL: mirror }, {}));
-    expect(bad.message).toMatch(/^DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL: invalid mirror URL/);
-    expect(bad.message).not.toContain('\n');
-  });
+  it.each(['https://m.example/?x=1', 'https://m.example/#f', 'm.example'])(
+    'refuses the mirror URL %s that no host could use, in one line naming the setting',
+    async (mirror) => {
+      const bad = await failure(
+        loadServiceConfig(
+          { DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'r.example', DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL: mirror },
+          {},
+        ),
+      );
+      expect(bad.message).toMatch(/^DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL: invalid mirror URL/);
+      expect(bad.message).not.toContain('\n');
+    },
+  );
 
   it.each([
     [{ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: 'u' }, 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD'],
     [{ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: 'p' }, 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME'],
     [{ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'ftp://x' }, 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY'],
-    [{ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'r.example', DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'quay' }, 'DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE'],
-    [{ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'r.example', DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'ecr' }, 'DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE'],
+    [
+      { DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'r.example', DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'quay' },
+      'DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE',
+    ],
+    [
+      { DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'r.example', DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'ecr' },
+      'DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE',
+    ],
     [{ DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'issuer' }, 'DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE'],
     [{ DSTACK_REGISTRY_AUTH_CREDENTIAL_TTL: '10 minutes' }, 'DSTACK_REGISTRY_AUTH_CREDENTIAL_TTL'],
     [{ DSTACK_REGISTRY_AUTH_CREDENTIAL_TTL: '999999999d' }, 'DSTACK_REGISTRY_AUTH_CREDENTIAL_TTL'],
@@ -117,29 +186,72 @@ describe('loadServiceConfig: dstack default registry variables', () => {
   });
 
   it('never puts the password into an error message', async () => {
-    const error = await failure(loadServiceConfig({ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: 'hunter2-secret-value' }, {}));
+    const error = await failure(
+      loadServiceConfig({ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: 'hunter2-secret-value' }, {}),
+    );
     expect(error.message).not.toContain('hunter2-secret-value');
   });
 });
 
 describe('loadServiceConfig: service settings', () => {
   it('applies defaults, then the file, then variables, then flags', async () => {
-    const path = await configFile({ listen: '127.0.0.1:9000', dataDir: '/from/file', instanceTokenTtl: '7d', issuer: 'file-issuer' });
+    const path = await configFile({
+      listen: '127.0.0.1:9000',
+      dataDir: '/from/file',
+      instanceTokenTtl: '7d',
+      issuer: 'file-issuer',
+    });
     const defaults = await loadServiceConfig({}, {});
-    expect(defaults).toMatchObject({ listen: '127.0.0.1:8480', dataDir: '/var/lib/dstack-registry-auth', publicUrl: 'http://127.0.0.1:8480', plainHttp: false, issuerName: 'dstack-registry-auth', instanceTokenTtlSeconds: 2_592_000 });
+    expect(defaults).toMatchObject({
+      listen: '127.0.0.1:8480',
+      dataDir: '/var/lib/dstack-registry-auth',
+      publicUrl: 'http://127.0.0.1:8480',
+      plainHttp: false,
+      issuerName: 'dstack-registry-auth',
+      instanceTokenTtlSeconds: 2_592_000,
+    });
     const fromFile = await loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path }, {});
-    expect(fromFile).toMatchObject({ listen: '127.0.0.1:9000', dataDir: '/from/file', instanceTokenTtlSeconds: 604_800, issuerName: 'file-issuer' });
-    const fromEnv = await loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path, DSTACK_REGISTRY_AUTH_LISTEN: '127.0.0.1:9001', DSTACK_REGISTRY_AUTH_DATA_DIR: '/from/env' }, {});
+    expect(fromFile).toMatchObject({
+      listen: '127.0.0.1:9000',
+      dataDir: '/from/file',
+      instanceTokenTtlSeconds: 604_800,
+      issuerName: 'file-issuer',
+    });
+    const fromEnv = await loadServiceConfig(
+      {
+        DSTACK_REGISTRY_AUTH_CONFIG: path,
+        DSTACK_REGISTRY_AUTH_LISTEN: '127.0.0.1:9001',
+        DSTACK_REGISTRY_AUTH_DATA_DIR: '/from/env',
+      },
+      {},
+    );
     expect(fromEnv).toMatchObject({ listen: '127.0.0.1:9001', dataDir: '/from/env' });
-    const fromFlags = await loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path, DSTACK_REGISTRY_AUTH_LISTEN: '127.0.0.1:9001' }, { listen: '127.0.0.1:0', dataDir: '/from/flag', plainHttp: true });
+    const fromFlags = await loadServiceConfig(
+      { DSTACK_REGISTRY_AUTH_CONFIG: path, DSTACK_REGISTRY_AUTH_LISTEN: '127.0.0.1:9001' },
+      { listen: '127.0.0.1:0', dataDir: '/from/flag', plainHttp: true },
+    );
     expect(fromFlags).toMatchObject({ listen: '127.0.0.1:0', dataDir: '/from/flag', plainHttp: true });
     const plainFile = await configFile({ plainHttp: true });
     expect((await loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: plainFile }, {})).plainHttp).toBe(true);
-    expect((await loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: plainFile, DSTACK_REGISTRY_AUTH_PLAIN_HTTP: 'false' }, {})).plainHttp).toBe(false);
+    expect(
+      (
+        await loadServiceConfig(
+          { DSTACK_REGISTRY_AUTH_CONFIG: plainFile, DSTACK_REGISTRY_AUTH_PLAIN_HTTP: 'false' },
+          {},
+        )
+      ).plainHttp,
+    ).toBe(false);
   });
 
   it('carries the admin token as a Secret and TLS files as given', async () => {
-    const config = await loadServiceConfig({ DSTACK_REGISTRY_AUTH_ADMIN_TOKEN: 'admin-token-0123456789abcdef', DSTACK_REGISTRY_AUTH_TLS_CERT: '/c.pem', DSTACK_REGISTRY_AUTH_TLS_KEY: '/k.pem' }, {});
+    const config = await loadServiceConfig(
+      {
+        DSTACK_REGISTRY_AUTH_ADMIN_TOKEN: 'admin-token-0123456789abcdef',
+        DSTACK_REGISTRY_AUTH_TLS_CERT: '/c.pem',
+        DSTACK_REGISTRY_AUTH_TLS_KEY: '/k.pem',
+      },
+      {},
+    );
     expect(config.adminToken?.reveal()).toBe('admin-token-0123456789abcdef');
     expect(String(config.adminToken)).toBe('[redacted]');
     expect(config.tls).toEqual({ certFile: '/c.pem', keyFile: '/k.pem' });
@@ -149,26 +261,64 @@ describe('loadServiceConfig: service settings', () => {
   it('reads further registries from the file, with passwordEnv, projects and mirror', async () => {
     const path = await configFile({
       registries: [
-        { registry: 'ghcr.io', source: 'static', username: 'bot', passwordEnv: 'GHCR_TOKEN', projects: ['ml'], credentialTtl: '2m' },
-        { registry: 'cache.example:5000', source: 'issuer', mirror: true, service: 'cache', repositories: ['library/*'], anonymousPull: true },
+        {
+          registry: 'ghcr.io',
+          source: 'static',
+          username: 'bot',
+          passwordEnv: 'GHCR_TOKEN',
+          projects: ['ml'],
+          credentialTtl: '2m',
+        },
+        {
+          registry: 'cache.example:5000',
+          source: 'issuer',
+          mirror: true,
+          service: 'cache',
+          repositories: ['library/*'],
+          anonymousPull: true,
+        },
       ],
     });
     const config = await loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path, GHCR_TOKEN: 'ghcr-secret' }, {});
     expect(config.registries).toHaveLength(2);
-    expect(config.registries[0]).toMatchObject({ key: 'ghcr.io', projects: ['ml'], aliases: [], static: { username: 'bot', ttlSeconds: 120 } });
+    expect(config.registries[0]).toMatchObject({
+      key: 'ghcr.io',
+      projects: ['ml'],
+      aliases: [],
+      static: { username: 'bot', ttlSeconds: 120 },
+    });
     expect(config.registries[0]!.static!.password.reveal()).toBe('ghcr-secret');
-    expect(config.registries[1]).toMatchObject({ key: 'cache.example:5000', aliases: [DOCKER_HUB_KEY], mirrorUrl: 'https://cache.example:5000', issuer: { service: 'cache', anonymousPull: true, repositories: { '*': ['library/*'] } } });
+    expect(config.registries[1]).toMatchObject({
+      key: 'cache.example:5000',
+      aliases: [DOCKER_HUB_KEY],
+      mirrorUrl: 'https://cache.example:5000',
+      issuer: { service: 'cache', anonymousPull: true, repositories: { '*': ['library/*'] } },
+    });
   });
 
   it.each([
     ['not json', 'not valid JSON'],
     [{ lisen: '1.2.3.4:5' }, 'lisen'],
     [{ registries: [{ registry: 'r.example' }] }, 'registries[0].source'],
-    [{ registries: [{ registry: 'r.example', source: 'static', username: 'u', pasword: 'p' }] }, 'registries[0].pasword'],
+    [
+      { registries: [{ registry: 'r.example', source: 'static', username: 'u', pasword: 'p' }] },
+      'registries[0].pasword',
+    ],
     [{ registries: [{ registry: 'r.example', source: 'static', username: 'u' }] }, 'registries[0]'],
-    [{ registries: [{ registry: 'r.example', source: 'static', username: 'u', passwordEnv: 'UNSET_VAR_X' }] }, 'UNSET_VAR_X'],
+    [
+      { registries: [{ registry: 'r.example', source: 'static', username: 'u', passwordEnv: 'UNSET_VAR_X' }] },
+      'UNSET_VAR_X',
+    ],
     [{ registries: [{ registry: 'docker.io', source: 'issuer' }] }, 'registries[0].source'],
-    [{ registries: [{ registry: 'a.example', source: 'issuer', mirror: true }, { registry: 'b.example', source: 'issuer', mirror: true }] }, 'registries[1]'],
+    [
+      {
+        registries: [
+          { registry: 'a.example', source: 'issuer', mirror: true },
+          { registry: 'b.example', source: 'issuer', mirror: true },
+        ],
+      },
+      'registries[1]',
+    ],
     [{ registries: [{ registry: 'a.example', source: 'issuer', ticketTtl: 'soon' }] }, 'ticketTtl'],
     [{ plainHttp: 'yes' }, 'plainHttp'],
   ])('rejects a bad file (%j) naming %s', async (content, name) => {
@@ -180,7 +330,12 @@ describe('loadServiceConfig: service settings', () => {
 
   it('rejects a file registry that claims the default registry key', async () => {
     const path = await configFile({ registries: [{ registry: 'https://docker.mycompany.example', source: 'issuer' }] });
-    const error = await failure(loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path, DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'docker.mycompany.example' }, {}));
+    const error = await failure(
+      loadServiceConfig(
+        { DSTACK_REGISTRY_AUTH_CONFIG: path, DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'docker.mycompany.example' },
+        {},
+      ),
+    );
     expect(error.message).toContain('docker.mycompany.example');
   });
 
@@ -199,12 +354,23 @@ describe('loadServiceConfig: service settings', () => {
     expect(error.message).not.toContain('\n');
   });
 
-  it('refuses a file issuer registry whose service is the default registry\'s (implicit) service', async () => {
-    const path = await configFile({ registries: [{ registry: 'b.example', source: 'issuer', service: 'docker.mycompany.example' }] });
+  it("refuses a file issuer registry whose service is the default registry's (implicit) service", async () => {
+    const path = await configFile({
+      registries: [{ registry: 'b.example', source: 'issuer', service: 'docker.mycompany.example' }],
+    });
     const error = await failure(
-      loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path, DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'docker.mycompany.example', DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'issuer' }, {}),
+      loadServiceConfig(
+        {
+          DSTACK_REGISTRY_AUTH_CONFIG: path,
+          DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'docker.mycompany.example',
+          DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'issuer',
+        },
+        {},
+      ),
     );
-    expect(error.message).toMatch(/registries\[0\]\.service: .*b\.example.*docker\.mycompany\.example.*DSTACK_REGISTRY_AUTH_DEFAULT_SERVICE/);
+    expect(error.message).toMatch(
+      /registries\[0\]\.service: .*b\.example.*docker\.mycompany\.example.*DSTACK_REGISTRY_AUTH_DEFAULT_SERVICE/,
+    );
   });
 
   it('accepts distinct services, and a static registry next to an issuer one', async () => {
@@ -215,13 +381,17 @@ describe('loadServiceConfig: service settings', () => {
         { registry: 'c.example', source: 'static', username: 'u', password: 'p' },
       ],
     });
-    expect((await loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path }, {})).registries.map((r) => r.issuer?.service)).toEqual(['svc-a', 'svc-b', undefined]);
+    expect(
+      (await loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path }, {})).registries.map((r) => r.issuer?.service),
+    ).toEqual(['svc-a', 'svc-b', undefined]);
   });
 
   it('caps the instance token lifetime setting at 365d, naming the setting', async () => {
     const error = await failure(loadServiceConfig({ DSTACK_REGISTRY_AUTH_INSTANCE_TOKEN_TTL: '999999999d' }, {}));
     expect(error.message).toMatch(/^DSTACK_REGISTRY_AUTH_INSTANCE_TOKEN_TTL: .*365d/);
-    expect((await loadServiceConfig({ DSTACK_REGISTRY_AUTH_INSTANCE_TOKEN_TTL: '365d' }, {})).instanceTokenTtlSeconds).toBe(365 * 86_400);
+    expect(
+      (await loadServiceConfig({ DSTACK_REGISTRY_AUTH_INSTANCE_TOKEN_TTL: '365d' }, {})).instanceTokenTtlSeconds,
+    ).toBe(365 * 86_400);
   });
 
   it('names a missing config file', async () => {

@@ -14,6 +14,10 @@ describe('unknownSettings', () => {
       DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: 'u',
       PATH: '/usr/bin',
     };
-    expect(unknownSettings(env)).toEqual(['DSTACK_REGISTRY_AUTH_ADMINTOKEN', 'DSTACK_REGISTRY_AUTH_DEFAULT_SOURCES', 'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWD']);
+    expect(unknownSettings(env)).toEqual([
+      'DSTACK_REGISTRY_AUTH_ADMINTOKEN',
+      'DSTACK_REGISTRY_AUTH_DEFAULT_SOURCES',
+      'DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWD',
+    ]);
   });
 });

@@ -21,7 +21,12 @@ async function realEvidence(region: string) {
 }
 
 function rules(accountId: string, extra: Partial<AwsEnrollment> = {}): AwsEnrollment {
-  return { accounts: [{ accountId, project: 'gpu', regions: [], reenroll: [] }], pendingTimeWindowSeconds: 900, additionalTrustAnchors: [], ...extra };
+  return {
+    accounts: [{ accountId, project: 'gpu', regions: [], reenroll: [] }],
+    pendingTimeWindowSeconds: 900,
+    additionalTrustAnchors: [],
+    ...extra,
+  };
 }
 
 function refusal(run: () => unknown): EnrollmentRefused {
@@ -38,15 +43,26 @@ describe('AWS evidence against the embedded AWS certificates', () => {
   it('verifies real rsa2048 documents of us-west-2 and us-west-1', async () => {
     const west2 = await realEvidence('us-west-2');
     const identity = verifyAwsEvidence(west2, rules('278576220453'), new Date('2021-09-03T21:30:00Z'));
-    expect(identity).toMatchObject({ cloud: 'aws', account: '278576220453', instanceId: 'i-078517ca8a70a1dde', project: 'gpu', instance: 'aws:278576220453:i-078517ca8a70a1dde', reenroll: false });
+    expect(identity).toMatchObject({
+      cloud: 'aws',
+      account: '278576220453',
+      instanceId: 'i-078517ca8a70a1dde',
+      project: 'gpu',
+      instance: 'aws:278576220453:i-078517ca8a70a1dde',
+      reenroll: false,
+    });
     const west1 = await realEvidence('us-west-1');
-    expect(verifyAwsEvidence(west1, rules('883474662888'), new Date('2021-09-11T00:20:00Z')).instanceId).toBe('i-01b940c45fd11fe74');
+    expect(verifyAwsEvidence(west1, rules('883474662888'), new Date('2021-09-11T00:20:00Z')).instanceId).toBe(
+      'i-01b940c45fd11fe74',
+    );
   });
 
   it('refuses a forged document beside a genuine signature', async () => {
     const real = await realEvidence('us-west-2');
     const forged = real.document.replace('i-078517ca8a70a1dde', 'i-0aaaaaaaaaaaaaaaa');
-    const error = refusal(() => verifyAwsEvidence({ ...real, document: forged }, rules('278576220453'), new Date('2021-09-03T21:30:00Z')));
+    const error = refusal(() =>
+      verifyAwsEvidence({ ...real, document: forged }, rules('278576220453'), new Date('2021-09-03T21:30:00Z')),
+    );
     expect(error.reason).toBe('document_mismatch');
     expect(error.message).toMatch(/^enrollment refused: the document differs from the content AWS signed/);
   });
@@ -67,7 +83,13 @@ describe('AWS evidence against the embedded AWS certificates', () => {
     const real = await realEvidence('us-west-1');
     const der = Buffer.from(real.signature, 'base64');
     der[der.length - 40]! ^= 0x01; // inside the RSA signature value
-    const error = refusal(() => verifyAwsEvidence({ ...real, signature: der.toString('base64') }, rules('883474662888'), new Date('2021-09-11T00:20:00Z')));
+    const error = refusal(() =>
+      verifyAwsEvidence(
+        { ...real, signature: der.toString('base64') },
+        rules('883474662888'),
+        new Date('2021-09-11T00:20:00Z'),
+      ),
+    );
     expect(error.reason).toBe('signature_invalid');
   });
 });
@@ -85,18 +107,38 @@ describe('AWS evidence signed by an additional trust anchor', () => {
   });
 
   it('is taken only when the anchor is configured, never by region alone', async () => {
-    const document = awsDocument({ accountId: '123456789012', instanceId: 'i-0123456789abcdef0', region: 'eu-west-1', pendingTime: new Date(now.getTime() - 60_000) });
+    const document = awsDocument({
+      accountId: '123456789012',
+      instanceId: 'i-0123456789abcdef0',
+      region: 'eu-west-1',
+      pendingTime: new Date(now.getTime() - 60_000),
+    });
     const signature = await signDocument(ca, document, dir);
     const refused = refusal(() => verifyAwsEvidence({ document, signature }, rules('123456789012'), now));
     expect(refused.reason).toBe('signature_invalid');
     expect(refused.message).toContain("not signed by AWS's certificate for region eu-west-1");
-    const identity = verifyAwsEvidence({ document, signature }, rules('123456789012', { additionalTrustAnchors: [ca.pem] }), now);
+    const identity = verifyAwsEvidence(
+      { document, signature },
+      rules('123456789012', { additionalTrustAnchors: [ca.pem] }),
+      now,
+    );
     expect(identity.instance).toBe('aws:123456789012:i-0123456789abcdef0');
   });
 
   it('refuses junk and detached signatures with one line', async () => {
-    const document = awsDocument({ accountId: '123456789012', instanceId: 'i-0123456789abcdef0', region: 'eu-west-1', pendingTime: now });
-    const junk = refusal(() => verifyAwsEvidence({ document, signature: 'bm90IGEgc2lnbmF0dXJl' }, rules('123456789012', { additionalTrustAnchors: [ca.pem] }), now));
+    const document = awsDocument({
+      accountId: '123456789012',
+      instanceId: 'i-0123456789abcdef0',
+      region: 'eu-west-1',
+      pendingTime: now,
+    });
+    const junk = refusal(() =>
+      verifyAwsEvidence(
+        { document, signature: 'bm90IGEgc2lnbmF0dXJl' },
+        rules('123456789012', { additionalTrustAnchors: [ca.pem] }),
+        now,
+      ),
+    );
     expect(junk.reason).toBe('signature_invalid');
     expect(junk.message).not.toContain('\n');
     const missing = refusal(() => verifyAwsEvidence({ document } as never, rules('123456789012'), now));

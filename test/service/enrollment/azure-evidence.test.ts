@@ -28,33 +28,75 @@ describe('Azure attested documents', () => {
     leaf = await pki.leaf('imds-leaf', 'westeurope.metadata.azure.com');
     now = new Date(Date.now() + 2000);
     nonces = createNonceStore(new DatabaseSync(':memory:'), ':memory:');
-    config = { subscriptions: [{ subscriptionId: SUBSCRIPTION, project: 'gpu', reenroll: [] }], metadataDomains: ['metadata.azure.com'], additionalTrustAnchors: [pki.root.pem] };
+    config = {
+      subscriptions: [{ subscriptionId: SUBSCRIPTION, project: 'gpu', reenroll: [] }],
+      metadataDomains: ['metadata.azure.com'],
+      additionalTrustAnchors: [pki.root.pem],
+    };
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function attested(options: { nonce?: string; chain?: boolean; noattr?: boolean; content?: Record<string, unknown> } = {}) {
+  async function attested(
+    options: { nonce?: string; chain?: boolean; noattr?: boolean; content?: Record<string, unknown> } = {},
+  ) {
     const nonce = options.nonce ?? nonces.issue('azure', now, 300).nonce;
     const input = join(dir, `content-${Math.random().toString(36).slice(2)}.json`);
-    await writeFile(input, JSON.stringify({ nonce, subscriptionId: SUBSCRIPTION, vmId: VM, timeStamp: { createdOn: '01/01/26 00:00:00 -0000', expiresOn: '12/31/99 00:00:00 -0000' }, ...options.content }));
-    const args = ['cms', '-sign', '-nodetach', '-binary', '-md', 'sha256', '-signer', leaf.certFile, '-inkey', leaf.keyFile, '-in', input, '-outform', 'DER'];
+    await writeFile(
+      input,
+      JSON.stringify({
+        nonce,
+        subscriptionId: SUBSCRIPTION,
+        vmId: VM,
+        timeStamp: { createdOn: '01/01/26 00:00:00 -0000', expiresOn: '12/31/99 00:00:00 -0000' },
+        ...options.content,
+      }),
+    );
+    const args = [
+      'cms',
+      '-sign',
+      '-nodetach',
+      '-binary',
+      '-md',
+      'sha256',
+      '-signer',
+      leaf.certFile,
+      '-inkey',
+      leaf.keyFile,
+      '-in',
+      input,
+      '-outform',
+      'DER',
+    ];
     if (options.chain !== false) args.push('-certfile', pki.intermediate.certFile);
     if (options.noattr) args.push('-noattr');
     const { stdout } = await execa('openssl', args, { encoding: 'buffer' });
     return Buffer.from(stdout).toString('base64');
   }
   async function refusal(run: Promise<unknown>): Promise<EnrollmentRefused> {
-    const error = await run.then(() => undefined, (e: unknown) => e);
+    const error = await run.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     if (error instanceof EnrollmentRefused) return error;
     throw new Error(`expected a refusal, got ${String(error)}`);
   }
-  const verifier = (overrides: Partial<AzureEnrollment> = {}, fetchIssuer: (c: X509Certificate) => Promise<X509Certificate | undefined> = async () => undefined) =>
-    createAzureVerifier({ config: { ...config, ...overrides }, nonces, fetchIssuer });
+  const verifier = (
+    overrides: Partial<AzureEnrollment> = {},
+    fetchIssuer: (c: X509Certificate) => Promise<X509Certificate | undefined> = async () => undefined,
+  ) => createAzureVerifier({ config: { ...config, ...overrides }, nonces, fetchIssuer });
 
   it('takes a document whose signer chains to an anchor, for an issued nonce, once', async () => {
     const signature = await attested();
-    expect(await verifier()(signature, now)).toEqual({ cloud: 'azure', account: SUBSCRIPTION, instanceId: VM, project: 'gpu', instance: `azure:${SUBSCRIPTION}:${VM}`, reenroll: false });
+    expect(await verifier()(signature, now)).toEqual({
+      cloud: 'azure',
+      account: SUBSCRIPTION,
+      instanceId: VM,
+      project: 'gpu',
+      instance: `azure:${SUBSCRIPTION}:${VM}`,
+      reenroll: false,
+    });
     expect((await refusal(verifier()(signature, now))).reason).toBe('nonce_invalid');
   });
 
@@ -62,7 +104,7 @@ describe('Azure attested documents', () => {
     expect((await verifier()(await attested({ noattr: true }), now)).instanceId).toBe(VM);
   });
 
-  it("refuses a signer that chains only to roots not trusted (the embedded Microsoft roots alone)", async () => {
+  it('refuses a signer that chains only to roots not trusted (the embedded Microsoft roots alone)', async () => {
     const error = await refusal(verifier({ additionalTrustAnchors: [] })(await attested(), now));
     expect(error.reason).toBe('signer_invalid');
     expect(error.message).toMatch(/does not chain to Microsoft's roots/);
@@ -71,14 +113,31 @@ describe('Azure attested documents', () => {
   it('fetches a missing intermediate (as from the CA Issuers URL), and refuses when none comes', async () => {
     const missing = await refusal(verifier()(await attested({ chain: false }), now));
     expect(missing.message).toMatch(/no issuer found for imds-leaf/);
-    const fetched = await verifier({}, async () => new X509Certificate(pki.intermediate.pem))(await attested({ chain: false }), now);
+    const fetched = await verifier({}, async () => new X509Certificate(pki.intermediate.pem))(
+      await attested({ chain: false }),
+      now,
+    );
     expect(fetched.instanceId).toBe(VM);
   });
 
   it('refuses an expired document, an unlisted subscription, a document without vmId, a tampered one', async () => {
-    expect((await refusal(verifier()(await attested({ content: { timeStamp: { expiresOn: '01/01/20 00:00:00 -0000' } } }), now))).reason).toBe('evidence_stale');
-    expect((await refusal(verifier()(await attested({ content: { subscriptionId: '99999999-9999-4999-8999-999999999999' } }), now))).reason).toBe('account_not_allowed');
-    expect((await refusal(verifier()(await attested({ content: { vmId: undefined } }), now))).reason).toBe('evidence_malformed');
+    expect(
+      (
+        await refusal(
+          verifier()(await attested({ content: { timeStamp: { expiresOn: '01/01/20 00:00:00 -0000' } } }), now),
+        )
+      ).reason,
+    ).toBe('evidence_stale');
+    expect(
+      (
+        await refusal(
+          verifier()(await attested({ content: { subscriptionId: '99999999-9999-4999-8999-999999999999' } }), now),
+        )
+      ).reason,
+    ).toBe('account_not_allowed');
+    expect((await refusal(verifier()(await attested({ content: { vmId: undefined } }), now))).reason).toBe(
+      'evidence_malformed',
+    );
     const der = Buffer.from(await attested(), 'base64');
     const at = der.indexOf(Buffer.from(VM));
     der[at] = der[at] === 0x31 ? 0x32 : 0x31;

@@ -11,8 +11,25 @@ beforeAll(async () => {
   const { tmpdir } = await import('node:os');
   const dir = await mkdtemp(join(tmpdir(), 'credentials-route-'));
   const configPath = join(dir, 'config.json');
-  await writeFile(configPath, JSON.stringify({ registries: [{ registry: 'ghcr.io', source: 'static', username: 'ml-bot', passwordEnv: 'GHCR_PASSWORD', projects: ['ml'], credentialTtl: '2m' }] }));
-  svc = await startTestService({ dataDir: dir, env: { ...DEFAULT_REGISTRY_ENV, DSTACK_REGISTRY_AUTH_CONFIG: configPath, GHCR_PASSWORD: 'ghcr-password-for-ml' } });
+  await writeFile(
+    configPath,
+    JSON.stringify({
+      registries: [
+        {
+          registry: 'ghcr.io',
+          source: 'static',
+          username: 'ml-bot',
+          passwordEnv: 'GHCR_PASSWORD',
+          projects: ['ml'],
+          credentialTtl: '2m',
+        },
+      ],
+    }),
+  );
+  svc = await startTestService({
+    dataDir: dir,
+    env: { ...DEFAULT_REGISTRY_ENV, DSTACK_REGISTRY_AUTH_CONFIG: configPath, GHCR_PASSWORD: 'ghcr-password-for-ml' },
+  });
 });
 afterAll(async () => {
   const { rm } = await import('node:fs/promises');
@@ -49,15 +66,26 @@ describe('POST /v1/credentials (static source)', () => {
     const ml = await svc.mint('i-ml', 'ml');
     const ok = await svc.request('/v1/credentials', { token: ml, body: { registry: 'https://ghcr.io/' } });
     expect(ok.status).toBe(200);
-    expect(ok.json).toMatchObject({ registry: 'ghcr.io', username: 'ml-bot', secret: 'ghcr-password-for-ml', expires_at: new Date(START.getTime() + 120_000).toISOString() });
-    const other = await svc.request('/v1/credentials', { token: await svc.mint('i-2', 'main'), body: { registry: 'ghcr.io' } });
+    expect(ok.json).toMatchObject({
+      registry: 'ghcr.io',
+      username: 'ml-bot',
+      secret: 'ghcr-password-for-ml',
+      expires_at: new Date(START.getTime() + 120_000).toISOString(),
+    });
+    const other = await svc.request('/v1/credentials', {
+      token: await svc.mint('i-2', 'main'),
+      body: { registry: 'ghcr.io' },
+    });
     expect(other.status).toBe(403);
     expect(other.json).toEqual({ error: 'forbidden', message: expect.stringContaining('main') });
     expect(other.text).not.toContain('ghcr-password-for-ml');
   });
 
   it('answers 404 not_found for a registry it has no credential for', async () => {
-    const res = await svc.request('/v1/credentials', { token: await svc.mint('i-1', 'main'), body: { registry: 'quay.io' } });
+    const res = await svc.request('/v1/credentials', {
+      token: await svc.mint('i-1', 'main'),
+      body: { registry: 'quay.io' },
+    });
     expect(res.status).toBe(404);
     expect(res.json.error).toBe('not_found');
   });
@@ -103,11 +131,27 @@ describe('POST /v1/credentials (static source)', () => {
     await svc.request('/v1/credentials', { token, body: { registry: 'docker.mycompany.example' } });
     await svc.request('/v1/credentials', { token, body: { registry: 'ghcr.io' } });
     await svc.request('/v1/credentials', { body: { registry: 'ghcr.io' } });
-    const events = svc.auditLines.map((line) => JSON.parse(line)).filter((e) => e.instance === 'i-audit' || e.reason === 'token_missing');
+    const events = svc.auditLines
+      .map((line) => JSON.parse(line))
+      .filter((e) => e.instance === 'i-audit' || e.reason === 'token_missing');
     expect(events).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ event: 'credential', outcome: 'granted', instance: 'i-audit', project: 'main', registry: 'docker.mycompany.example', source: 'static' }),
-        expect.objectContaining({ event: 'credential', outcome: 'denied', instance: 'i-audit', project: 'main', registry: 'ghcr.io', reason: 'forbidden' }),
+        expect.objectContaining({
+          event: 'credential',
+          outcome: 'granted',
+          instance: 'i-audit',
+          project: 'main',
+          registry: 'docker.mycompany.example',
+          source: 'static',
+        }),
+        expect.objectContaining({
+          event: 'credential',
+          outcome: 'denied',
+          instance: 'i-audit',
+          project: 'main',
+          registry: 'ghcr.io',
+          reason: 'forbidden',
+        }),
         expect.objectContaining({ event: 'credential', outcome: 'denied', reason: 'token_missing' }),
       ]),
     );

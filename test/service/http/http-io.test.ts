@@ -6,7 +6,12 @@ import { isCodedError } from '../../../src/common/errors.ts';
 
 let server: Server;
 let url: string;
-let seen: { bearer?: string; basic?: { username: string; password: string } | 'malformed'; body?: string; error?: string };
+let seen: {
+  bearer?: string;
+  basic?: { username: string; password: string } | 'malformed';
+  body?: string;
+  error?: string;
+};
 beforeAll(async () => {
   server = createServer((req: IncomingMessage, res) => {
     seen = { bearer: bearerToken(req), basic: basicCredentials(req) };
@@ -30,7 +35,9 @@ describe('http-io', () => {
   it('parses bearer and basic authorization, and nothing else', async () => {
     await fetch(url, { headers: { authorization: 'Bearer abc.def.ghi' } });
     expect(seen.bearer).toBe('abc.def.ghi');
-    await fetch(url, { headers: { authorization: `Basic ${Buffer.from('instance:i-1:pass:word').toString('base64')}` } });
+    await fetch(url, {
+      headers: { authorization: `Basic ${Buffer.from('instance:i-1:pass:word').toString('base64')}` },
+    });
     expect(seen).toMatchObject({ bearer: undefined, basic: { username: 'instance', password: 'i-1:pass:word' } });
     await fetch(url, { headers: { authorization: 'Bearer two tokens' } });
     expect(seen.bearer).toBeUndefined();

@@ -5,7 +5,12 @@ import { DOCKER_HUB_KEY } from '../../../src/registry/registry-key.ts';
 
 let svc: TestService;
 beforeAll(async () => {
-  svc = await startTestService({ env: { DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'docker.mycompany.example', DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'issuer' } });
+  svc = await startTestService({
+    env: {
+      DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'docker.mycompany.example',
+      DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE: 'issuer',
+    },
+  });
 });
 afterAll(async () => {
   await svc.close();
@@ -21,11 +26,22 @@ describe('issuer source and token realm, wired by build-service', () => {
     const ticket = credential.json.secret as string;
     expect(decodeProtectedHeader(ticket).typ).toBe('dstack-ticket+jwt');
     const basic = Buffer.from(`${credential.json.username}:${ticket}`).toString('base64');
-    const realm = await svc.request('/v1/token?service=docker.mycompany.example&scope=repository:library/python:pull,push', { headers: { authorization: `Basic ${basic}` } });
+    const realm = await svc.request(
+      '/v1/token?service=docker.mycompany.example&scope=repository:library/python:pull,push',
+      { headers: { authorization: `Basic ${basic}` } },
+    );
     expect(realm.status).toBe(200);
     const claims = decodeJwt(realm.json.token);
-    expect(claims).toMatchObject({ aud: 'docker.mycompany.example', access: [{ type: 'repository', name: 'library/python', actions: ['pull'] }] });
+    expect(claims).toMatchObject({
+      aud: 'docker.mycompany.example',
+      access: [{ type: 'repository', name: 'library/python', actions: ['pull'] }],
+    });
     const audit = svc.auditLines.map((line) => JSON.parse(line));
-    expect(audit).toEqual(expect.arrayContaining([expect.objectContaining({ event: 'credential', outcome: 'granted', source: 'issuer', instance: 'i-7' }), expect.objectContaining({ event: 'realm', outcome: 'granted' })]));
+    expect(audit).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ event: 'credential', outcome: 'granted', source: 'issuer', instance: 'i-7' }),
+        expect.objectContaining({ event: 'realm', outcome: 'granted' }),
+      ]),
+    );
   });
 });

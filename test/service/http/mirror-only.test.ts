@@ -5,7 +5,13 @@ import { DOCKER_HUB_KEY } from '../../../src/registry/registry-key.ts';
 let svc: TestService;
 beforeAll(async () => {
   // dstack with only DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: a pull-through cache that needs no login.
-  svc = await startTestService({ env: { DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: '127.0.0.1:5000', DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: '', DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: '' } });
+  svc = await startTestService({
+    env: {
+      DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: '127.0.0.1:5000',
+      DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: '',
+      DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: '',
+    },
+  });
 });
 afterAll(async () => {
   await svc.close();
@@ -18,7 +24,10 @@ describe('a default registry without credentials', () => {
     expect(hostConfig.json).toEqual({
       mirrors: ['http://127.0.0.1:5000'],
       registries: [DOCKER_HUB_KEY, '127.0.0.1:5000'],
-      endpoint: { enabled: false, upstreams: [{ url: 'http://127.0.0.1:5000', registry: '127.0.0.1:5000', library: 'keep' }] },
+      endpoint: {
+        enabled: false,
+        upstreams: [{ url: 'http://127.0.0.1:5000', registry: '127.0.0.1:5000', library: 'keep' }],
+      },
     });
     for (const registry of [DOCKER_HUB_KEY, '127.0.0.1:5000']) {
       const res = await svc.request('/v1/credentials', { token, body: { registry } });

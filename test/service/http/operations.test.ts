@@ -45,9 +45,13 @@ describe('operations endpoints and routing', () => {
     expect(metrics).not.toContain('/v2/');
   });
 
-  it('mounts the token realm at /v1/token for GET and POST (not the router\'s 404/405)', async () => {
+  it("mounts the token realm at /v1/token for GET and POST (not the router's 404/405)", async () => {
     const get = await svc.request('/v1/token?service=docker.mycompany.example&scope=repository:library/python:pull');
-    const post = await svc.request('/v1/token', { method: 'POST', body: 'grant_type=password&username=x&password=y&service=s', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const post = await svc.request('/v1/token', {
+      method: 'POST',
+      body: 'grant_type=password&username=x&password=y&service=s',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     for (const res of [get, post]) {
       expect([400, 401]).toContain(res.status);
       expect(res.json.error).toEqual(expect.any(String));

@@ -24,9 +24,16 @@ beforeAll(async () => {
     return;
   }
   dir = await mkdtemp(join(tmpdir(), 'replicas-'));
-  const shared = { ...DEFAULT_REGISTRY_ENV, DSTACK_REGISTRY_AUTH_DATABASE_URL: postgres.url, DSTACK_REGISTRY_AUTH_ADMIN_TOKEN: ADMIN_TOKEN };
+  const shared = {
+    ...DEFAULT_REGISTRY_ENV,
+    DSTACK_REGISTRY_AUTH_DATABASE_URL: postgres.url,
+    DSTACK_REGISTRY_AUTH_ADMIN_TOKEN: ADMIN_TOKEN,
+  };
   a = await startTestService({ dataDir: join(dir, 'a'), env: shared });
-  b = await startTestService({ dataDir: join(dir, 'b'), env: { ...shared, DSTACK_REGISTRY_AUTH_INSTANCE_KEY_FILE: join(dir, 'a', 'keys', 'instance.pem') } });
+  b = await startTestService({
+    dataDir: join(dir, 'b'),
+    env: { ...shared, DSTACK_REGISTRY_AUTH_INSTANCE_KEY_FILE: join(dir, 'a', 'keys', 'instance.pem') },
+  });
 }, 90_000);
 afterAll(async () => {
   await a?.close();
@@ -35,7 +42,8 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const ask = (svc: TestService, token: string) => svc.request('/v1/credentials', { token, body: { registry: 'docker.mycompany.example' } });
+const ask = (svc: TestService, token: string) =>
+  svc.request('/v1/credentials', { token, body: { registry: 'docker.mycompany.example' } });
 
 describe('revocation across replicas sharing PostgreSQL', () => {
   it('a revocation through one replica is enforced by the other on its next request', async (ctx) => {
@@ -55,7 +63,14 @@ describe('revocation across replicas sharing PostgreSQL', () => {
     expect((await ask(a, token)).status).toBe(200);
     // The command uses the real clock, later than the frozen one the token was minted at.
     const stdout = new PassThrough();
-    const code = await revokeCommand({ argv: ['--instance', 'i-cli', '--data-dir', join(dir, 'cli')], env: { DSTACK_REGISTRY_AUTH_DATABASE_URL: postgres!.url }, stdin: new PassThrough(), stdout, stderr: new PassThrough(), cwd: dir });
+    const code = await revokeCommand({
+      argv: ['--instance', 'i-cli', '--data-dir', join(dir, 'cli')],
+      env: { DSTACK_REGISTRY_AUTH_DATABASE_URL: postgres!.url },
+      stdin: new PassThrough(),
+      stdout,
+      stderr: new PassThrough(),
+      cwd: dir,
+    });
     expect(code).toBe(0);
     for (const svc of [a, b]) expect((await ask(svc, token)).json.error).toBe('token_revoked');
   });
@@ -70,8 +85,12 @@ describe('revocation across replicas sharing PostgreSQL', () => {
     expect(res.json.error).toBe('unavailable');
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(res.text).not.toContain('postgres://');
-    expect(a.logLines.join('\n')).toMatch(/unavailable: revocation store in PostgreSQL at postgres:\/\/\*\*\*@127\.0\.0\.1/);
-    const audit = a.auditLines.map((line) => JSON.parse(line)).filter((e) => e.instance === undefined && e.reason === 'unavailable');
+    expect(a.logLines.join('\n')).toMatch(
+      /unavailable: revocation store in PostgreSQL at postgres:\/\/\*\*\*@127\.0\.0\.1/,
+    );
+    const audit = a.auditLines
+      .map((line) => JSON.parse(line))
+      .filter((e) => e.instance === undefined && e.reason === 'unavailable');
     expect(audit.length).toBeGreaterThan(0);
   }, 30_000);
 });

@@ -14,9 +14,30 @@ beforeAll(async () => {
   const deps = { metrics, log: (line: string) => logLines.push(line) } as unknown as ServiceDeps;
   const handler = createRouter(
     {
-      '/boom': { name: 'boom', methods: { GET: async () => { throw new TypeError('cannot read x of undefined\n    at secretPath (/srv/app/internal.ts:12:3)'); } } },
-      '/store': { name: 'store', methods: { GET: async () => { throw new CodedError('unavailable', 'store at postgres://u:***@db.internal:5432 is down'); } } },
-      '/limited': { name: 'limited', methods: { GET: async () => { throw new CodedError('rate_limited', 'too many requests from this instance; retry in a few seconds'); } } },
+      '/boom': {
+        name: 'boom',
+        methods: {
+          GET: async () => {
+            throw new TypeError('cannot read x of undefined\n    at secretPath (/srv/app/internal.ts:12:3)');
+          },
+        },
+      },
+      '/store': {
+        name: 'store',
+        methods: {
+          GET: async () => {
+            throw new CodedError('unavailable', 'store at postgres://u:***@db.internal:5432 is down');
+          },
+        },
+      },
+      '/limited': {
+        name: 'limited',
+        methods: {
+          GET: async () => {
+            throw new CodedError('rate_limited', 'too many requests from this instance; retry in a few seconds');
+          },
+        },
+      },
     },
     deps,
   );

@@ -34,10 +34,19 @@ describe('the configured password appears only in the credential response', () =
     await keep('/v1/admin/tokens', { token: ADMIN_TOKEN, body: { instance: 'i-other', project: 'main' } });
     await keep('/v1/admin/tokens', { token: PASSWORD, body: { instance: 'i-other' } });
     await keep('/v1/admin/revocations', { token: ADMIN_TOKEN, body: { instance: 'i-other' } });
-    await keep(`/v1/token?service=docker.mycompany.example&scope=repository:library/python:pull`, { headers: { authorization: `Basic ${Buffer.from(`docker-user:${PASSWORD}`).toString('base64')}` } });
+    await keep(`/v1/token?service=docker.mycompany.example&scope=repository:library/python:pull`, {
+      headers: { authorization: `Basic ${Buffer.from(`docker-user:${PASSWORD}`).toString('base64')}` },
+    });
     await keep('/nope');
     await keep('/metrics');
-    const everything = [...others, ...svc.auditLines, ...svc.logLines, JSON.stringify(svc.config), inspect(svc.config, { depth: 10 }), String(svc.config.registries[0]!.static!.password)];
+    const everything = [
+      ...others,
+      ...svc.auditLines,
+      ...svc.logLines,
+      JSON.stringify(svc.config),
+      inspect(svc.config, { depth: 10 }),
+      String(svc.config.registries[0]!.static!.password),
+    ];
     for (const text of everything) expect(text).not.toContain(PASSWORD);
     expect(svc.auditLines.length).toBeGreaterThan(5);
   });

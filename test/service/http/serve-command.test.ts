@@ -48,9 +48,30 @@ describe('serve command', () => {
   it('serves HTTPS with DSTACK_REGISTRY_AUTH_TLS_CERT/_KEY, also on a non-loopback address', async () => {
     const cert = join(dir, 'cert.pem');
     const key = join(dir, 'key.pem');
-    await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    await execa('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ]);
     const stop = new AbortController();
-    const { ctx, stderr } = context(['--listen', '127.0.0.1:0', '--data-dir', join(dir, 'tls')], { DSTACK_REGISTRY_AUTH_TLS_CERT: cert, DSTACK_REGISTRY_AUTH_TLS_KEY: key });
+    const { ctx, stderr } = context(['--listen', '127.0.0.1:0', '--data-dir', join(dir, 'tls')], {
+      DSTACK_REGISTRY_AUTH_TLS_CERT: cert,
+      DSTACK_REGISTRY_AUTH_TLS_KEY: key,
+    });
     const done = runServe(ctx, stop.signal);
     const [, url] = await waitFor(stderr, /listening on (https:\/\/127\.0\.0\.1:\d+)$/m);
     const ca = await readFile(cert, 'utf8');
@@ -71,7 +92,9 @@ describe('serve command', () => {
   it('refuses plain HTTP off loopback unless --plain-http, with one line and exit 2', async () => {
     const refused = context(['--listen', '0.0.0.0:0', '--data-dir', join(dir, 'open')], {});
     expect(await runServe(refused.ctx, new AbortController().signal)).toBe(2);
-    expect(refused.stderr()).toMatch(/^dstack-registry-auth: listen address 0\.0\.0\.0:0 is not loopback.*--plain-http.*\n$/);
+    expect(refused.stderr()).toMatch(
+      /^dstack-registry-auth: listen address 0\.0\.0\.0:0 is not loopback.*--plain-http.*\n$/,
+    );
     const stop = new AbortController();
     const allowed = context(['--listen', '0.0.0.0:0', '--plain-http', '--data-dir', join(dir, 'open')], {});
     const done = runServe(allowed.ctx, stop.signal);
@@ -95,21 +118,33 @@ describe('serve command', () => {
   it('writes the audit log to DSTACK_REGISTRY_AUTH_AUDIT_LOG (0600) instead of stderr', async () => {
     const auditPath = join(dir, 'audit', 'audit.log');
     const stop = new AbortController();
-    const { ctx, stderr } = context(['--listen', '127.0.0.1:0', '--data-dir', join(dir, 'audited')], { DSTACK_REGISTRY_AUTH_AUDIT_LOG: auditPath, DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: 'u', DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: 'audit-test-password' });
+    const { ctx, stderr } = context(['--listen', '127.0.0.1:0', '--data-dir', join(dir, 'audited')], {
+      DSTACK_REGISTRY_AUTH_AUDIT_LOG: auditPath,
+      DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: 'u',
+      DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: 'audit-test-password',
+    });
     const done = runServe(ctx, stop.signal);
     const [, url] = await waitFor(stderr, /listening on (http:\/\/127\.0\.0\.1:\d+)$/m);
     const res = await fetch(`${url}/v1/credentials`, { method: 'POST', body: '{"registry":"docker.io"}' });
     expect(res.status).toBe(401);
     stop.abort();
     expect(await done).toBe(0);
-    const lines = (await readFile(auditPath, 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
-    expect(lines).toEqual([expect.objectContaining({ event: 'credential', outcome: 'denied', reason: 'token_missing' })]);
+    const lines = (await readFile(auditPath, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(lines).toEqual([
+      expect.objectContaining({ event: 'credential', outcome: 'denied', reason: 'token_missing' }),
+    ]);
     expect(((await stat(auditPath)).mode & 0o777).toString(8)).toBe('600');
     expect(stderr()).not.toContain('"event"');
   });
 
   it('names a bad TLS file', async () => {
-    const { ctx, stderr } = context(['--listen', '127.0.0.1:0', '--data-dir', join(dir, 'badtls')], { DSTACK_REGISTRY_AUTH_TLS_CERT: '/nonexistent/c.pem', DSTACK_REGISTRY_AUTH_TLS_KEY: '/nonexistent/k.pem' });
+    const { ctx, stderr } = context(['--listen', '127.0.0.1:0', '--data-dir', join(dir, 'badtls')], {
+      DSTACK_REGISTRY_AUTH_TLS_CERT: '/nonexistent/c.pem',
+      DSTACK_REGISTRY_AUTH_TLS_KEY: '/nonexistent/k.pem',
+    });
     expect(await runServe(ctx, new AbortController().signal)).toBe(2);
     expect(stderr()).toContain('DSTACK_REGISTRY_AUTH_TLS_CERT');
   });

@@ -23,11 +23,16 @@ export interface TestService {
   now(): Date;
   advance(seconds: number): void;
   mint(instance: string, project: string, ttlSeconds?: number): Promise<string>;
-  request(path: string, init?: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; headers: Headers; text: string; json: any }>;
+  request(
+    path: string,
+    init?: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; headers: Headers; text: string; json: any }>;
   close(): Promise<void>;
 }
 
-export async function startTestService(options: { env?: Record<string, string>; dataDir?: string } = {}): Promise<TestService> {
+export async function startTestService(
+  options: { env?: Record<string, string>; dataDir?: string } = {},
+): Promise<TestService> {
   const ownDir = options.dataDir === undefined ? await mkdtemp(join(tmpdir(), 'registry-auth-test-')) : undefined;
   const dataDir = options.dataDir ?? ownDir!;
   let now = START;
@@ -41,7 +46,12 @@ export async function startTestService(options: { env?: Record<string, string>; 
     },
   });
   const config = await loadServiceConfig(options.env ?? {}, { listen: '127.0.0.1:0', dataDir });
-  const service = await buildService(config, { env: options.env ?? {}, clock, auditStream, log: (line) => logLines.push(line) });
+  const service = await buildService(config, {
+    env: options.env ?? {},
+    clock,
+    auditStream,
+    log: (line) => logLines.push(line),
+  });
   const server = await startServer(service.handler, config);
   return {
     url: server.url,
@@ -56,7 +66,9 @@ export async function startTestService(options: { env?: Record<string, string>; 
       now = new Date(now.getTime() + seconds * 1000);
     },
     async mint(instance, project, ttlSeconds = 3600) {
-      return (await mintInstanceToken(service.instanceKeys, { instance, project, ttlSeconds, issuer: config.issuerName }, now)).token;
+      return (
+        await mintInstanceToken(service.instanceKeys, { instance, project, ttlSeconds, issuer: config.issuerName }, now)
+      ).token;
     },
     async request(path, init = {}) {
       const headers: Record<string, string> = { ...init.headers };
@@ -66,7 +78,11 @@ export async function startTestService(options: { env?: Record<string, string>; 
         body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
         headers['content-type'] ??= 'application/json';
       }
-      const response = await fetch(`${server.url}${path}`, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, ...(body !== undefined ? { body } : {}) });
+      const response = await fetch(`${server.url}${path}`, {
+        method: init.method ?? (body === undefined ? 'GET' : 'POST'),
+        headers,
+        ...(body !== undefined ? { body } : {}),
+      });
       const text = await response.text();
       let json: unknown;
       try {

@@ -3,10 +3,20 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 
 // The built service binary, as operators run it.
-export const SERVICE_BINARY = join(import.meta.dirname, '..', '..', '..', 'dist', `dstack-registry-auth-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`);
+export const SERVICE_BINARY = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  '..',
+  'dist',
+  `dstack-registry-auth-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`,
+);
 
 export function assertServiceBinaryBuilt(): void {
-  if (!existsSync(SERVICE_BINARY)) throw new Error(`${SERVICE_BINARY} is missing: run \`npm run -s build:binary -- --host-only\` (npm test does it first)`);
+  if (!existsSync(SERVICE_BINARY))
+    throw new Error(
+      `${SERVICE_BINARY} is missing: run \`npm run -s build:binary -- --host-only\` (npm test does it first)`,
+    );
 }
 
 export interface ServiceProcess {
@@ -22,7 +32,12 @@ export interface ServiceProcess {
 // printed its listening line; rejects with its stderr if it exits first.
 export async function startServiceBinary(args: string[], env: Record<string, string>): Promise<ServiceProcess> {
   assertServiceBinaryBuilt();
-  const child = execa(SERVICE_BINARY, ['serve', ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, extendEnv: false, reject: false, stdin: 'ignore' });
+  const child = execa(SERVICE_BINARY, ['serve', ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+  });
   let err = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`service did not start within 15 s:\n${err}`)), 15_000);

@@ -14,7 +14,23 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'start-server-'));
   for (const name of ['a', 'b']) {
     const { certFile, keyFile } = pair(name);
-    await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-subj', '/CN=127.0.0.1', '-days', '1']);
+    await execa('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-subj',
+      '/CN=127.0.0.1',
+      '-days',
+      '1',
+    ]);
   }
   await writeFile(join(dir, 'garbage.pem'), 'this is not a PEM file\n');
 });

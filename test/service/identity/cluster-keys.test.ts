@@ -19,12 +19,16 @@ afterAll(async () => {
 });
 
 const mint = () => issuer.mint({ namespace: 'ns', serviceAccount: 'sa', audience: 'a' });
-const verify = async (getKey: ReturnType<typeof createClusterKeys>['getKey'], token: string) => jwtVerify(token, getKey, { audience: 'a' });
+const verify = async (getKey: ReturnType<typeof createClusterKeys>['getKey'], token: string) =>
+  jwtVerify(token, getKey, { audience: 'a' });
 
-describe('a cluster\'s signing keys', () => {
+describe("a cluster's signing keys", () => {
   it('are loaded once through discovery, refetched on an unknown kid at most once per cooldown, and after the maximum age', async () => {
     let clock = 1_000_000;
-    const keys = createClusterKeys({ issuer: issuer.issuer, keys: { kind: 'discovery', url: issuer.discoveryUrl }, projects: [] }, { now: () => clock });
+    const keys = createClusterKeys(
+      { issuer: issuer.issuer, keys: { kind: 'discovery', url: issuer.discoveryUrl }, projects: [] },
+      { now: () => clock },
+    );
     const jwks = () => issuer.fetches['/openid/v1/jwks'] ?? 0;
     const start = jwks();
     await verify(keys.getKey, await mint());
@@ -53,7 +57,10 @@ describe('a cluster\'s signing keys', () => {
     const path = join(dir, 'jwks.json');
     await writeFile(path, JSON.stringify(issuer.jwks));
     let clock = 5_000_000;
-    const keys = createClusterKeys({ issuer: issuer.issuer, keys: { kind: 'jwks_file', path }, projects: [] }, { now: () => clock });
+    const keys = createClusterKeys(
+      { issuer: issuer.issuer, keys: { kind: 'jwks_file', path }, projects: [] },
+      { now: () => clock },
+    );
     await verify(keys.getKey, await mint());
     await issuer.rotate();
     await writeFile(path, JSON.stringify(issuer.jwks));
@@ -64,11 +71,23 @@ describe('a cluster\'s signing keys', () => {
   });
 
   it('that cannot be had are a 503-class failure naming the source and the remedy', async () => {
-    const keys = createClusterKeys({ issuer: 'https://k8s.example', keys: { kind: 'jwks_file', path: join(dir, 'absent.json') }, projects: [] });
+    const keys = createClusterKeys({
+      issuer: 'https://k8s.example',
+      keys: { kind: 'jwks_file', path: join(dir, 'absent.json') },
+      projects: [],
+    });
     const error = await verify(keys.getKey, await mint()).catch((e: unknown) => e);
     expect(isCodedError(error, 'unavailable')).toBe(true);
-    expect((error as Error).message).toMatch(/cannot read the JWKS file .*absent\.json .*\(ENOENT\).*kubectl get --raw \/openid\/v1\/jwks/);
-    const wrongIssuer = createClusterKeys({ issuer: 'https://k8s.example', keys: { kind: 'discovery', url: issuer.discoveryUrl }, projects: [] });
-    await expect(verify(wrongIssuer.getKey, await mint())).rejects.toThrow(/names issuer .* not https:\/\/k8s\.example/);
+    expect((error as Error).message).toMatch(
+      /cannot read the JWKS file .*absent\.json .*\(ENOENT\).*kubectl get --raw \/openid\/v1\/jwks/,
+    );
+    const wrongIssuer = createClusterKeys({
+      issuer: 'https://k8s.example',
+      keys: { kind: 'discovery', url: issuer.discoveryUrl },
+      projects: [],
+    });
+    await expect(verify(wrongIssuer.getKey, await mint())).rejects.toThrow(
+      /names issuer .* not https:\/\/k8s\.example/,
+    );
   });
 });

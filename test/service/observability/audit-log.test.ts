@@ -23,15 +23,37 @@ describe('audit log', () => {
     const dir = await tempDir();
     const path = join(dir, 'logs', 'audit.jsonl');
     const audit = createAuditLog({ path, clock });
-    audit.record({ event: 'credential', outcome: 'granted', instance: 'i-1', project: 'main', registry: 'docker.example', source: 'static' });
-    audit.record({ event: 'realm', outcome: 'denied', reason: 'forbidden', scope: 'repository:library/python:pull', service: 'reg' });
+    audit.record({
+      event: 'credential',
+      outcome: 'granted',
+      instance: 'i-1',
+      project: 'main',
+      registry: 'docker.example',
+      source: 'static',
+    });
+    audit.record({
+      event: 'realm',
+      outcome: 'denied',
+      reason: 'forbidden',
+      scope: 'repository:library/python:pull',
+      service: 'reg',
+    });
     audit.close();
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     const lines = (await readFile(path, 'utf8')).split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[2]).toBe('');
-    expect(lines[0]).toBe('{"time":"2026-11-26T21:00:00.000Z","event":"credential","outcome":"granted","instance":"i-1","project":"main","registry":"docker.example","source":"static"}');
-    expect(JSON.parse(lines[1]!)).toEqual({ time: '2026-11-26T21:00:00.000Z', event: 'realm', outcome: 'denied', reason: 'forbidden', scope: 'repository:library/python:pull', service: 'reg' });
+    expect(lines[0]).toBe(
+      '{"time":"2026-11-26T21:00:00.000Z","event":"credential","outcome":"granted","instance":"i-1","project":"main","registry":"docker.example","source":"static"}',
+    );
+    expect(JSON.parse(lines[1]!)).toEqual({
+      time: '2026-11-26T21:00:00.000Z',
+      event: 'realm',
+      outcome: 'denied',
+      reason: 'forbidden',
+      scope: 'repository:library/python:pull',
+      service: 'reg',
+    });
   });
 
   it('appends to an existing log rather than replacing it', async () => {
@@ -42,7 +64,10 @@ describe('audit log', () => {
     audit.record({ event: 'revoked', outcome: 'granted', instance: 'i-9' });
     audit.close();
     const lines = (await readFile(path, 'utf8')).trim().split('\n');
-    expect(lines).toEqual(['{"old":true}', '{"time":"2026-11-26T21:00:00.000Z","event":"revoked","outcome":"granted","instance":"i-9"}']);
+    expect(lines).toEqual([
+      '{"old":true}',
+      '{"time":"2026-11-26T21:00:00.000Z","event":"revoked","outcome":"granted","instance":"i-9"}',
+    ]);
   });
 
   it('never writes a Secret or a field outside the schema, and keeps every event on one line', async () => {
@@ -51,12 +76,23 @@ describe('audit log', () => {
     stream.on('data', (chunk) => (out += chunk));
     const audit = createAuditLog({ stream, clock });
     const secret = new Secret('hunter2-very-secret');
-    audit.record({ event: 'credential', outcome: 'error', reason: secret as unknown as string, password: 'hunter2-very-secret', secret } as unknown as AuditEvent);
+    audit.record({
+      event: 'credential',
+      outcome: 'error',
+      reason: secret as unknown as string,
+      password: 'hunter2-very-secret',
+      secret,
+    } as unknown as AuditEvent);
     audit.record({ event: 'realm', outcome: 'denied', scope: 'a\nb"c' });
     expect(out).not.toContain('hunter2');
     const lines = out.trim().split('\n');
     expect(lines).toHaveLength(2);
-    expect(JSON.parse(lines[0]!)).toEqual({ time: '2026-11-26T21:00:00.000Z', event: 'credential', outcome: 'error', reason: '[redacted]' });
+    expect(JSON.parse(lines[0]!)).toEqual({
+      time: '2026-11-26T21:00:00.000Z',
+      event: 'credential',
+      outcome: 'error',
+      reason: '[redacted]',
+    });
     expect(JSON.parse(lines[1]!).scope).toBe('a\nb"c');
   });
 
@@ -72,12 +108,16 @@ describe('audit log', () => {
     // A path below a regular file fails even for root (who ignores directory permissions).
     const blocker = join(await tempDir(), 'file');
     await writeFile(blocker, '');
-    expect(() => createAuditLog({ path: join(blocker, 'audit.jsonl'), clock })).toThrow(expect.objectContaining({ code: 'audit_log_unavailable', message: expect.stringContaining(blocker) }));
+    expect(() => createAuditLog({ path: join(blocker, 'audit.jsonl'), clock })).toThrow(
+      expect.objectContaining({ code: 'audit_log_unavailable', message: expect.stringContaining(blocker) }),
+    );
   });
 
   it('a path under /proc fails at once instead of spinning in recursive mkdir', () => {
     const started = Date.now();
-    expect(() => createAuditLog({ path: '/proc/nope/deeper/audit.jsonl', clock })).toThrow(expect.objectContaining({ code: 'audit_log_unavailable' }));
+    expect(() => createAuditLog({ path: '/proc/nope/deeper/audit.jsonl', clock })).toThrow(
+      expect.objectContaining({ code: 'audit_log_unavailable' }),
+    );
     expect(Date.now() - started).toBeLessThan(2000);
   });
 

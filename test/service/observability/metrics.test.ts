@@ -3,8 +3,12 @@ import { LATENCY_BUCKETS, MAX_SERIES_PER_METRIC, createMetrics } from '../../../
 
 // The Prometheus text format, line by line: HELP/TYPE comments, then samples
 // `name{label="value",…} number` with escaped label values.
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*"(?:,(?=[a-zA-Z_]))?)*\})? (-?[0-9.e+-]+|\+Inf|-Inf|NaN)$/;
-function validate(text: string): { types: Map<string, string>; samples: Array<{ name: string; labels: string; value: number }> } {
+const SAMPLE =
+  /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*"(?:,(?=[a-zA-Z_]))?)*\})? (-?[0-9.e+-]+|\+Inf|-Inf|NaN)$/;
+function validate(text: string): {
+  types: Map<string, string>;
+  samples: Array<{ name: string; labels: string; value: number }>;
+} {
   expect(text.endsWith('\n')).toBe(true);
   const types = new Map<string, string>();
   const helped = new Set<string>();
@@ -25,7 +29,9 @@ function validate(text: string): { types: Map<string, string>; samples: Array<{ 
     const sample = SAMPLE.exec(line);
     expect(sample, `not a valid sample line: ${JSON.stringify(line)}`).not.toBeNull();
     const name = sample![1]!;
-    const family = [...types.keys()].find((f) => name === f || (types.get(f) === 'histogram' && /^(.*)_(bucket|sum|count)$/.exec(name)?.[1] === f));
+    const family = [...types.keys()].find(
+      (f) => name === f || (types.get(f) === 'histogram' && /^(.*)_(bucket|sum|count)$/.exec(name)?.[1] === f),
+    );
     expect(family, `sample ${name} follows its TYPE line`).toBeDefined();
     samples.push({ name, labels: sample![2] ?? '', value: Number(sample![3]) });
   }
@@ -47,8 +53,16 @@ describe('metrics', () => {
     const { types, samples } = validate(text);
     expect(types.get('dstack_registry_auth_requests_total')).toBe('counter');
     expect(text).toContain('# HELP dstack_registry_auth_requests_total HTTP requests answered, by route and status.\n');
-    expect(samples).toContainEqual({ name: 'dstack_registry_auth_requests_total', labels: '{route="credentials",status="200"}', value: 2 });
-    expect(samples).toContainEqual({ name: 'dstack_registry_auth_requests_total', labels: '{route="credentials",status="401"}', value: 3 });
+    expect(samples).toContainEqual({
+      name: 'dstack_registry_auth_requests_total',
+      labels: '{route="credentials",status="200"}',
+      value: 2,
+    });
+    expect(samples).toContainEqual({
+      name: 'dstack_registry_auth_requests_total',
+      labels: '{route="credentials",status="401"}',
+      value: 3,
+    });
     expect(samples).toContainEqual({ name: 'plain_total', labels: '', value: 1 });
   });
 
@@ -77,7 +91,11 @@ describe('metrics', () => {
     expect(byLe['10']).toBe(4);
     expect(byLe['+Inf']).toBe(5);
     for (let i = 1; i < buckets.length; i++) expect(buckets[i]!.value).toBeGreaterThanOrEqual(buckets[i - 1]!.value);
-    expect(samples.find((s) => s.name === `${name}_count`)).toEqual({ name: `${name}_count`, labels: '{route="credentials"}', value: 5 });
+    expect(samples.find((s) => s.name === `${name}_count`)).toEqual({
+      name: `${name}_count`,
+      labels: '{route="credentials"}',
+      value: 5,
+    });
     expect(samples.find((s) => s.name === `${name}_sum`)!.value).toBeCloseTo(42.2064, 6);
     expect(buckets[0]!.labels).toBe('{route="credentials",le="0.0005"}');
   });
@@ -121,7 +139,11 @@ describe('metrics on the hot path (label sets resolved once)', () => {
     const { samples } = validate(metrics.render());
     expect(samples).toHaveLength(MAX_SERIES_PER_METRIC + 1);
     expect(samples).toContainEqual({ name: 'many_total', labels: '{registry="r0"}', value: 2 });
-    expect(samples).toContainEqual({ name: 'many_total', labels: '{registry="_overflow"}', value: 2 * (total - MAX_SERIES_PER_METRIC) });
+    expect(samples).toContainEqual({
+      name: 'many_total',
+      labels: '{registry="_overflow"}',
+      value: 2 * (total - MAX_SERIES_PER_METRIC),
+    });
   });
 
   it('names that sanitise alike are one metric, and a histogram sample lands in one bucket', () => {

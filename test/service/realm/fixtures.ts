@@ -1,7 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AuditEvent, AuditLog, KeyRing, Metrics, RegistryEntry, RevocationStore } from '../../../src/service/core/ports.ts';
+import type {
+  AuditEvent,
+  AuditLog,
+  KeyRing,
+  Metrics,
+  RegistryEntry,
+  RevocationStore,
+} from '../../../src/service/core/ports.ts';
 import { loadKeyRing } from '../../../src/service/token/key-ring.ts';
 import { loadRegistrySigningKeys, type RegistryKeyRing } from '../../../src/service/token/registry-signing-keys.ts';
 
@@ -25,10 +32,16 @@ export function memoryAudit(): AuditLog & { events: AuditEvent[] } {
   return { events, record: (event) => void events.push(event) };
 }
 
-export function memoryMetrics(): Metrics & { counters: Map<string, number>; observations: { name: string; seconds: number }[] } {
+export function memoryMetrics(): Metrics & {
+  counters: Map<string, number>;
+  observations: { name: string; seconds: number }[];
+} {
   const counters = new Map<string, number>();
   const observations: { name: string; seconds: number }[] = [];
-  const key = (name: string, labels: Record<string, string> = {}) => `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
+  const key = (name: string, labels: Record<string, string> = {}) =>
+    `${name}{${Object.entries(labels)
+      .map(([k, v]) => `${k}="${v}"`)
+      .join(',')}}`;
   return {
     counters,
     observations,
@@ -57,7 +70,9 @@ export async function makeKeys(issuerName = 'dstack-registry-auth'): Promise<Key
   return { dataDir, ticketKeys, registryKeys, cleanup: () => rm(dataDir, { recursive: true, force: true }) };
 }
 
-export function issuerRegistry(overrides: Omit<Partial<RegistryEntry>, 'issuer'> & { issuer?: Partial<NonNullable<RegistryEntry['issuer']>> } = {}): RegistryEntry {
+export function issuerRegistry(
+  overrides: Omit<Partial<RegistryEntry>, 'issuer'> & { issuer?: Partial<NonNullable<RegistryEntry['issuer']>> } = {},
+): RegistryEntry {
   const { issuer, ...rest } = overrides;
   return {
     key: 'registry.example:5000',
@@ -65,6 +80,13 @@ export function issuerRegistry(overrides: Omit<Partial<RegistryEntry>, 'issuer'>
     projects: ['*'],
     aliases: [],
     ...rest,
-    issuer: { service: 'registry.example:5000', ticketTtlSeconds: 300, tokenTtlSeconds: 300, anonymousPull: false, repositories: {}, ...issuer },
+    issuer: {
+      service: 'registry.example:5000',
+      ticketTtlSeconds: 300,
+      tokenTtlSeconds: 300,
+      anonymousPull: false,
+      repositories: {},
+      ...issuer,
+    },
   };
 }

@@ -13,14 +13,22 @@ import { loadKeyRing } from '../../../src/service/token/key-ring.ts';
 import { mintInstanceToken } from '../../../src/service/token/instance-token.ts';
 import { mintTicket } from '../../../src/service/token/ticket.ts';
 import type { KeyRing } from '../../../src/service/core/ports.ts';
-import { dockerRegistryAvailable, seedImage, startRegistry, type RegistryProcess, type SeededImage } from '../../helpers/registry.ts';
+import {
+  dockerRegistryAvailable,
+  seedImage,
+  startRegistry,
+  type RegistryProcess,
+  type SeededImage,
+} from '../../helpers/registry.ts';
 
 // The token flow against Debian's real docker-registry (distribution 2.8), configured with
 // exactly what the built `registry-config` prints, and the service wired as `serve` wires it
 // (buildService: same data dir, keys, SQLite revocation store) on a loopback port. The image
 // is seeded through an open registry on the same storage before token auth is switched on
 // (no test-only signer).
-const BINARY = process.env.DSTACK_REGISTRY_AUTH_TEST_BINARY ?? resolve(import.meta.dirname, '../../../dist/dstack-registry-auth-linux-x64');
+const BINARY =
+  process.env.DSTACK_REGISTRY_AUTH_TEST_BINARY ??
+  resolve(import.meta.dirname, '../../../dist/dstack-registry-auth-linux-x64');
 const MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';
 const available = dockerRegistryAvailable();
 
@@ -38,8 +46,13 @@ const auditStream = new PassThrough().on('data', (chunk) => (auditText += chunk)
 const lastAudit = () => JSON.parse(auditText.trim().split('\n').at(-1)!) as Record<string, unknown>;
 
 async function runRegistryConfig(): Promise<string> {
-  if (!existsSync(BINARY)) throw new Error(`${BINARY} is not built; run "npm run build:binary -- --host-only" first (npm test does)`);
-  const result = await execa(BINARY, ['registry-config', '--registry', registry.host, '--out', join(dir, 'registry-auth')], { env, extendEnv: false, cwd: dir });
+  if (!existsSync(BINARY))
+    throw new Error(`${BINARY} is not built; run "npm run build:binary -- --host-only" first (npm test does)`);
+  const result = await execa(
+    BINARY,
+    ['registry-config', '--registry', registry.host, '--out', join(dir, 'registry-auth')],
+    { env, extendEnv: false, cwd: dir },
+  );
   expect(result.stderr).toContain('dstack-registry-auth-bundle.pem');
   return result.stdout;
 }
@@ -54,21 +67,46 @@ async function loadRealm(): Promise<void> {
 
 async function startTokenRegistry(): Promise<void> {
   const snippet = await runRegistryConfig();
-  registry = await startRegistry({ dir: join(dir, 'registry'), port: registry.port, name: `token-${Date.now()}`, auth: { yaml: snippet } });
+  registry = await startRegistry({
+    dir: join(dir, 'registry'),
+    port: registry.port,
+    name: `token-${Date.now()}`,
+    auth: { yaml: snippet },
+  });
 }
 
-async function ticket(options: { instance?: string; service?: string; issuedAt?: Date; ttlSeconds?: number } = {}): Promise<{ username: string; password: string }> {
+async function ticket(
+  options: { instance?: string; service?: string; issuedAt?: Date; ttlSeconds?: number } = {},
+): Promise<{ username: string; password: string }> {
   const instance = options.instance ?? 'i-1';
   if (!options.service && !options.issuedAt && !options.ttlSeconds) {
     // The normal way: what POST /v1/credentials hands a runner host for its instance token.
-    const { token } = await mintInstanceToken(service!.instanceKeys, { instance, project: 'main', ttlSeconds: 3600, issuer: config.issuerName }, new Date());
-    const res = await fetch(`${realmBase}/v1/credentials`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ registry: registry.host }) });
+    const { token } = await mintInstanceToken(
+      service!.instanceKeys,
+      { instance, project: 'main', ttlSeconds: 3600, issuer: config.issuerName },
+      new Date(),
+    );
+    const res = await fetch(`${realmBase}/v1/credentials`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ registry: registry.host }),
+    });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { username: string; secret: string; source: string };
     expect(body.source).toBe('issuer');
     return { username: body.username, password: body.secret };
   }
-  const { token } = await mintTicket(ticketKeys, { instance, project: 'main', service: options.service ?? registry.host, ttlSeconds: options.ttlSeconds ?? 300, issuer: config.issuerName }, options.issuedAt ?? new Date());
+  const { token } = await mintTicket(
+    ticketKeys,
+    {
+      instance,
+      project: 'main',
+      service: options.service ?? registry.host,
+      ttlSeconds: options.ttlSeconds ?? 300,
+      issuer: config.issuerName,
+    },
+    options.issuedAt ?? new Date(),
+  );
   return { username: `instance:${instance}`, password: token };
 }
 
@@ -79,7 +117,10 @@ interface CurlResponse {
 }
 
 // One request with curl, as an operator would walk the flow by hand.
-async function curl(url: string, options: { user?: { username: string; password: string }; bearer?: string; method?: string; accept?: string } = {}): Promise<CurlResponse> {
+async function curl(
+  url: string,
+  options: { user?: { username: string; password: string }; bearer?: string; method?: string; accept?: string } = {},
+): Promise<CurlResponse> {
   const args = ['-sS', '-i', '--max-time', '10', '-X', options.method ?? 'GET'];
   if (options.user) args.push('-u', `${options.user.username}:${options.user.password}`);
   if (options.bearer) args.push('-H', `Authorization: Bearer ${options.bearer}`);
@@ -101,12 +142,19 @@ function parseChallenge(header: string): Record<string, string> {
 }
 
 // 401 challenge from the registry → realm with the credential → token → the manifest.
-async function pullManifest(user?: { username: string; password: string }, scopeOverride?: string): Promise<{ realm: CurlResponse; manifest?: CurlResponse }> {
+async function pullManifest(
+  user?: { username: string; password: string },
+  scopeOverride?: string,
+): Promise<{ realm: CurlResponse; manifest?: CurlResponse }> {
   const manifestUrl = `${registry.url}/v2/${image.repository}/manifests/${image.tag}`;
   const challenge = await curl(manifestUrl, { accept: MANIFEST_V2 });
   expect(challenge.status).toBe(401);
   const params = parseChallenge(challenge.headers['www-authenticate']!);
-  expect(params).toMatchObject({ realm: `${realmBase}/v1/token`, service: registry.host, scope: `repository:${image.repository}:pull` });
+  expect(params).toMatchObject({
+    realm: `${realmBase}/v1/token`,
+    service: registry.host,
+    scope: `repository:${image.repository}:pull`,
+  });
   const query = new URLSearchParams({ service: params.service!, scope: scopeOverride ?? params.scope! });
   const realm = await curl(`${params.realm}?${query}`, user ? { user } : {});
   if (realm.status !== 200) return { realm };
@@ -164,16 +212,32 @@ describe.skipIf(!available)('the token flow against the real docker-registry', (
 
   it('also works with the OAuth2 password grant (POST), as containerd asks', async () => {
     const user = await ticket();
-    const form = new URLSearchParams({ grant_type: 'password', username: user.username, password: user.password, service: registry.host, scope: `repository:${image.repository}:pull`, client_id: 'test' });
-    const res = await fetch(`${realmBase}/v1/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+    const form = new URLSearchParams({
+      grant_type: 'password',
+      username: user.username,
+      password: user.password,
+      service: registry.host,
+      scope: `repository:${image.repository}:pull`,
+      client_id: 'test',
+    });
+    const res = await fetch(`${realmBase}/v1/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form,
+    });
     expect(res.status).toBe(200);
     const { access_token: token } = (await res.json()) as { access_token: string };
-    const manifest = await curl(`${registry.url}/v2/${image.repository}/manifests/${image.tag}`, { bearer: token, accept: MANIFEST_V2 });
+    const manifest = await curl(`${registry.url}/v2/${image.repository}/manifests/${image.tag}`, {
+      bearer: token,
+      accept: MANIFEST_V2,
+    });
     expect(manifest.status).toBe(200);
   });
 
   it('fails with 401 for an expired ticket', async () => {
-    const { realm, manifest } = await pullManifest(await ticket({ issuedAt: new Date(Date.now() - 3600e3), ttlSeconds: 60 }));
+    const { realm, manifest } = await pullManifest(
+      await ticket({ issuedAt: new Date(Date.now() - 3600e3), ttlSeconds: 60 }),
+    );
     expect(realm.status).toBe(401);
     expect(realm.headers['www-authenticate']).toBe('Basic realm="dstack-registry-auth"');
     expect(JSON.parse(realm.body).error).toBe('token_expired');
@@ -199,7 +263,10 @@ describe.skipIf(!available)('the token flow against the real docker-registry', (
     const { realm } = await pullManifest(await ticket(), `repository:${image.repository}:pull,push`);
     expect(realm.status).toBe(200);
     const token = JSON.parse(realm.body).token as string;
-    const upload = await curl(`${registry.url}/v2/${image.repository}/blobs/uploads/`, { method: 'POST', bearer: token });
+    const upload = await curl(`${registry.url}/v2/${image.repository}/blobs/uploads/`, {
+      method: 'POST',
+      bearer: token,
+    });
     expect(upload.status).toBe(401);
     expect(upload.headers['www-authenticate']).toContain('error="insufficient_scope"');
   });
@@ -216,12 +283,21 @@ describe.skipIf(!available)('the token flow against the real docker-registry', (
     await rename(join(keysDir, 'registry.pem'), join(keysDir, 'registry.previous-1.pem'));
     await registry.stop();
     await startTokenRegistry();
-    expect((await readFile(join(dir, 'registry-auth', 'dstack-registry-auth-bundle.pem'), 'utf8')).match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+    expect(
+      (await readFile(join(dir, 'registry-auth', 'dstack-registry-auth-bundle.pem'), 'utf8')).match(
+        /BEGIN CERTIFICATE/g,
+      ),
+    ).toHaveLength(2);
     await loadRealm();
     const fresh = await pullManifest(await ticket());
     expect(fresh.manifest?.status).toBe(200);
-    expect(JSON.parse(Buffer.from(JSON.parse(fresh.realm.body).token.split('.')[0], 'base64url').toString()).kid).not.toBe(JSON.parse(Buffer.from(oldToken.split('.')[0]!, 'base64url').toString()).kid);
-    const old = await curl(`${registry.url}/v2/${image.repository}/manifests/${image.tag}`, { bearer: oldToken, accept: MANIFEST_V2 });
+    expect(
+      JSON.parse(Buffer.from(JSON.parse(fresh.realm.body).token.split('.')[0], 'base64url').toString()).kid,
+    ).not.toBe(JSON.parse(Buffer.from(oldToken.split('.')[0]!, 'base64url').toString()).kid);
+    const old = await curl(`${registry.url}/v2/${image.repository}/manifests/${image.tag}`, {
+      bearer: oldToken,
+      accept: MANIFEST_V2,
+    });
     expect(old.status).toBe(200);
   });
 });

@@ -12,7 +12,14 @@ beforeAll(async () => {
 });
 afterAll(() => keys.cleanup());
 
-const ticket = async (instance = 'i-1') => (await mintTicket(keys.ticketKeys, { instance, project: 'main', service: SERVICE, ttlSeconds: 300, issuer: 'dstack-registry-auth' }, T0)).token;
+const ticket = async (instance = 'i-1') =>
+  (
+    await mintTicket(
+      keys.ticketKeys,
+      { instance, project: 'main', service: SERVICE, ttlSeconds: 300, issuer: 'dstack-registry-auth' },
+      T0,
+    )
+  ).token;
 
 describe('the realm ticket verifier (signature checks remembered)', () => {
   it('still applies expiry, service and revocation to a ticket it has seen', async () => {
@@ -21,13 +28,19 @@ describe('the realm ticket verifier (signature checks remembered)', () => {
     const token = await ticket();
     await expect(verify(token, SERVICE, at(1))).resolves.toMatchObject({ instance: 'i-1' });
     await expect(verify(token, 'other.example', at(2))).rejects.toMatchObject({ code: 'token_wrong_service' });
-    await expect(verify(token, SERVICE, at(300 + TICKET_CLOCK_TOLERANCE_SECONDS + 1))).rejects.toMatchObject({ code: 'token_expired' });
+    await expect(verify(token, SERVICE, at(300 + TICKET_CLOCK_TOLERANCE_SECONDS + 1))).rejects.toMatchObject({
+      code: 'token_expired',
+    });
     await revocations.revoke('i-1', at(3));
     await expect(verify(token, SERVICE, at(4))).rejects.toMatchObject({ code: 'token_revoked' });
   });
 
   it('does not let a known signature vouch for other claims', async () => {
-    const verify = createTicketVerifier({ keys: keys.ticketKeys, issuer: 'dstack-registry-auth', revocations: memoryRevocations() });
+    const verify = createTicketVerifier({
+      keys: keys.ticketKeys,
+      issuer: 'dstack-registry-auth',
+      revocations: memoryRevocations(),
+    });
     const token = await ticket();
     await verify(token, SERVICE, at(1));
     const [header, payload, signature] = token.split('.');
@@ -37,7 +50,12 @@ describe('the realm ticket verifier (signature checks remembered)', () => {
   });
 
   it('stays bounded and keeps verifying after evictions', async () => {
-    const verify = createTicketVerifier({ keys: keys.ticketKeys, issuer: 'dstack-registry-auth', revocations: memoryRevocations(), maxEntries: 4 });
+    const verify = createTicketVerifier({
+      keys: keys.ticketKeys,
+      issuer: 'dstack-registry-auth',
+      revocations: memoryRevocations(),
+      maxEntries: 4,
+    });
     const tokens = await Promise.all(Array.from({ length: 10 }, (_, i) => ticket(`i-${i}`)));
     for (const token of tokens) await expect(verify(token, SERVICE, at(1))).resolves.toBeDefined();
     for (const token of tokens) await expect(verify(token, SERVICE, at(2))).resolves.toBeDefined();

@@ -9,7 +9,13 @@ const identity = { instance: 'i-1', project: 'main', issuedAt: now, expiresAt: n
 
 describe('static credential source', () => {
   it('hands out the configured username and password with the configured cache lifetime', async () => {
-    const registry: RegistryEntry = { key: 'r.example', source: 'static', projects: ['*'], aliases: [], static: { username: 'u', password: new Secret('pw'), ttlSeconds: 90 } };
+    const registry: RegistryEntry = {
+      key: 'r.example',
+      source: 'static',
+      projects: ['*'],
+      aliases: [],
+      static: { username: 'u', password: new Secret('pw'), ttlSeconds: 90 },
+    };
     const issued = await createStaticSource().issue({ identity, requestedKey: 'r.example', registry, now });
     if (issued.kind !== 'basic') throw new Error(`the static source answered a ${issued.kind} credential`);
     expect(issued.username).toBe('u');
@@ -19,7 +25,9 @@ describe('static credential source', () => {
 
   it('answers not_found for a registry configured without credentials (a mirror pulled anonymously)', async () => {
     const registry: RegistryEntry = { key: 'r.example', source: 'static', projects: ['*'], aliases: [] };
-    const error = await createStaticSource().issue({ identity, requestedKey: 'r.example', registry, now }).catch((e: unknown) => e);
+    const error = await createStaticSource()
+      .issue({ identity, requestedKey: 'r.example', registry, now })
+      .catch((e: unknown) => e);
     expect(isCodedError(error, 'not_found')).toBe(true);
   });
 });

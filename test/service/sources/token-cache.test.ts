@@ -3,7 +3,11 @@ import { createTokenCache, type CachedToken } from '../../../src/service/sources
 
 const t0 = new Date('2026-01-15T12:00:00.000Z');
 const at = (s: number) => new Date(t0.getTime() + s * 1000);
-const token = (value: string, lifetimeSeconds = 100): CachedToken<string> => ({ value, lifetimeSeconds, expiresAt: at(lifetimeSeconds) });
+const token = (value: string, lifetimeSeconds = 100): CachedToken<string> => ({
+  value,
+  lifetimeSeconds,
+  expiresAt: at(lifetimeSeconds),
+});
 
 describe('the broker token cache', () => {
   it('serves a token while more than a quarter of its life is left, then loads a new one', async () => {
@@ -20,10 +24,11 @@ describe('the broker token cache', () => {
     const cache = createTokenCache<string>();
     let release!: () => void;
     let loads = 0;
-    const load = () => new Promise<CachedToken<string>>((resolve) => {
-      loads++;
-      release = () => resolve(token('shared'));
-    });
+    const load = () =>
+      new Promise<CachedToken<string>>((resolve) => {
+        loads++;
+        release = () => resolve(token('shared'));
+      });
     const all = Array.from({ length: 20 }, () => cache.get('s', t0, load));
     release();
     const results = await Promise.all(all);
@@ -35,8 +40,11 @@ describe('the broker token cache', () => {
   it('gives every waiter a failed load’s error and caches nothing', async () => {
     const cache = createTokenCache<string>();
     let release!: () => void;
-    const failing = () => new Promise<CachedToken<string>>((_resolve, reject) => (release = () => reject(new Error('realm down'))));
-    const waiting = [cache.get('s', t0, failing), cache.get('s', t0, failing)].map((p) => p.catch((e: Error) => e.message));
+    const failing = () =>
+      new Promise<CachedToken<string>>((_resolve, reject) => (release = () => reject(new Error('realm down'))));
+    const waiting = [cache.get('s', t0, failing), cache.get('s', t0, failing)].map((p) =>
+      p.catch((e: Error) => e.message),
+    );
     release();
     expect(await Promise.all(waiting)).toEqual(['realm down', 'realm down']);
     expect(cache.size()).toBe(0);

@@ -55,7 +55,10 @@ describe('PostgreSQL revocation store (several replicas)', () => {
   });
 
   it('an unreachable server is a coded error without the user info', async () => {
-    const error = await openRevocationStore({ dataDir, databaseUrl: 'postgresql://app:s3cret-pw@127.0.0.1:1/revocations?sslmode=disable' }).catch((e) => e);
+    const error = await openRevocationStore({
+      dataDir,
+      databaseUrl: 'postgresql://app:s3cret-pw@127.0.0.1:1/revocations?sslmode=disable',
+    }).catch((e) => e);
     expect(error).toMatchObject({ code: 'store_unavailable' });
     expect(error.message).toBe(
       'cannot use the revocation store in PostgreSQL at postgresql://***@127.0.0.1:1/revocations?sslmode=disable (ECONNREFUSED); check DSTACK_REGISTRY_AUTH_DATABASE_URL (databaseUrl in the config file) and that the server is reachable',
@@ -74,8 +77,13 @@ describe('PostgreSQL revocation store (several replicas)', () => {
   }, 60_000);
 
   it('names the database without user info or password query parameters', async () => {
-    const error = await openRevocationStore({ dataDir, databaseUrl: 'postgres://app-user:s3cret-pw@127.0.0.1:1/d?password=s3cret-q&connect_timeout=2' }).catch((e) => e);
-    expect(error.message).toContain('PostgreSQL at postgres://***@127.0.0.1:1/d?password=***&connect_timeout=2 (ECONNREFUSED)');
+    const error = await openRevocationStore({
+      dataDir,
+      databaseUrl: 'postgres://app-user:s3cret-pw@127.0.0.1:1/d?password=s3cret-q&connect_timeout=2',
+    }).catch((e) => e);
+    expect(error.message).toContain(
+      'PostgreSQL at postgres://***@127.0.0.1:1/d?password=***&connect_timeout=2 (ECONNREFUSED)',
+    );
     expect(error.message).not.toMatch(/app-user|s3cret/);
   });
 });

@@ -52,15 +52,29 @@ describe('SQLite revocation store (embedded default)', () => {
     await elsewhere.close();
     await rename(join(other, 'revocations.sqlite'), join(dir, 'revocations.sqlite'));
 
-    const failure = { code: 'unavailable', message: expect.stringMatching(/was replaced by another file \(it opened inode \d+; the path now names inode \d+\) while this process had it open.*restart it; the revocations it held are kept in \S+\.held-\d+-\d+/) };
+    const failure = {
+      code: 'unavailable',
+      message: expect.stringMatching(
+        /was replaced by another file \(it opened inode \d+; the path now names inode \d+\) while this process had it open.*restart it; the revocations it held are kept in \S+\.held-\d+-\d+/,
+      ),
+    };
     await expect(serving.revokedAt('i-held')).rejects.toMatchObject(failure);
     await expect(serving.revoke('i-new', new Date())).rejects.toMatchObject(failure);
     await serving.close();
 
-    await expect(openRevocationStore({ dataDir: dir, embedded: { foreignFile: 'refuse' } })).rejects.toMatchObject({ code: 'store_replaced', message: expect.stringContaining('is not the file that was created there') });
+    await expect(openRevocationStore({ dataDir: dir, embedded: { foreignFile: 'refuse' } })).rejects.toMatchObject({
+      code: 'store_replaced',
+      message: expect.stringContaining('is not the file that was created there'),
+    });
     const notices: string[] = [];
-    const restarted = await openRevocationStore({ dataDir: dir, embedded: { foreignFile: 'adopt', notice: (line) => notices.push(line) } });
-    expect(notices).toEqual([expect.stringContaining('adopting it'), expect.stringMatching(/merged 1 revocations from \S+\.held-/)]);
+    const restarted = await openRevocationStore({
+      dataDir: dir,
+      embedded: { foreignFile: 'adopt', notice: (line) => notices.push(line) },
+    });
+    expect(notices).toEqual([
+      expect.stringContaining('adopting it'),
+      expect.stringMatching(/merged 1 revocations from \S+\.held-/),
+    ]);
     expect((await restarted.revokedAt('i-held'))?.toISOString()).toBe('2026-11-26T21:00:00.000Z');
     expect((await restarted.revokedAt('i-other'))?.toISOString()).toBe('2026-11-26T22:00:00.000Z');
     await restarted.close();

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { loadKeyRing } from '../../../src/service/token/key-ring.ts';
-import { checkInstanceTokenTtl, INSTANCE_TOKEN_TYPE, MAX_INSTANCE_TOKEN_TTL_SECONDS, mintInstanceToken, verifyInstanceToken } from '../../../src/service/token/instance-token.ts';
+import {
+  checkInstanceTokenTtl,
+  INSTANCE_TOKEN_TYPE,
+  MAX_INSTANCE_TOKEN_TTL_SECONDS,
+  mintInstanceToken,
+  verifyInstanceToken,
+} from '../../../src/service/token/instance-token.ts';
 import type { KeyRing, RevocationStore } from '../../../src/service/core/ports.ts';
 
 const issuer = 'dstack-registry-auth';
@@ -59,7 +65,10 @@ describe('instance tokens', () => {
 
   it('rejects a token issued in the future (minting clock far ahead)', async () => {
     const { token } = await mintInstanceToken(keys, claims, new Date(t0.getTime() + 120_000));
-    await expect(verifyAt(token, t0)).rejects.toMatchObject({ code: 'token_invalid', message: expect.stringContaining('future') });
+    await expect(verifyAt(token, t0)).rejects.toMatchObject({
+      code: 'token_invalid',
+      message: expect.stringContaining('future'),
+    });
   });
 
   it('rejects a tampered payload', async () => {
@@ -67,11 +76,17 @@ describe('instance tokens', () => {
     const [h, p, s] = parts(token);
     const payload = JSON.parse(Buffer.from(p, 'base64url').toString());
     const forged = `${h}.${b64({ ...payload, prj: 'other' })}.${s}`;
-    await expect(verifyAt(forged, t0)).rejects.toMatchObject({ code: 'token_invalid', message: 'instance token rejected: bad signature' });
+    await expect(verifyAt(forged, t0)).rejects.toMatchObject({
+      code: 'token_invalid',
+      message: 'instance token rejected: bad signature',
+    });
   });
 
   it('rejects alg none', async () => {
-    const unsecured = new UnsecuredJWT({ iss: issuer, sub: 'i-1', prj: 'main', jti: 'x' }).setIssuedAt(t0).setExpirationTime(new Date(t0.getTime() + 60_000)).encode();
+    const unsecured = new UnsecuredJWT({ iss: issuer, sub: 'i-1', prj: 'main', jti: 'x' })
+      .setIssuedAt(t0)
+      .setExpirationTime(new Date(t0.getTime() + 60_000))
+      .encode();
     await expect(verifyAt(unsecured, t0)).rejects.toMatchObject({ code: 'token_invalid' });
     const { token } = await mintInstanceToken(keys, claims, t0);
     const withNone = `${b64({ alg: 'none', kid: keys.current.kid, typ: INSTANCE_TOKEN_TYPE })}.${parts(token)[1]}.`;
@@ -87,7 +102,10 @@ describe('instance tokens', () => {
     ]) {
       const input = `${b64({ alg: 'HS256', kid: keys.current.kid, typ: INSTANCE_TOKEN_TYPE })}.${parts(token)[1]}`;
       const forged = `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
-      await expect(verifyAt(forged, t0)).rejects.toMatchObject({ code: 'token_invalid', message: 'instance token rejected: signing algorithm not allowed' });
+      await expect(verifyAt(forged, t0)).rejects.toMatchObject({
+        code: 'token_invalid',
+        message: 'instance token rejected: signing algorithm not allowed',
+      });
     }
   });
 
@@ -95,24 +113,51 @@ describe('instance tokens', () => {
     const other = await loadKeyRing({ dataDir, name: 'registry', alg: 'ES256' });
     const forged = await new SignJWT({ iss: issuer, sub: 'i-1', prj: 'main', jti: 'x' })
       .setProtectedHeader({ alg: 'ES256', kid: keys.current.kid, typ: INSTANCE_TOKEN_TYPE })
-      .setIssuedAt(t0).setExpirationTime('10m').sign(other.current.privateKey);
+      .setIssuedAt(t0)
+      .setExpirationTime('10m')
+      .sign(other.current.privateKey);
     await expect(verifyAt(forged, t0)).rejects.toMatchObject({ code: 'token_invalid' });
     const otherEd = await loadKeyRing({ dataDir, name: 'ticket', alg: 'EdDSA' });
     const unknown = (await mintInstanceToken(otherEd, claims, t0)).token;
-    await expect(verifyAt(unknown, t0)).rejects.toMatchObject({ code: 'token_invalid', message: 'instance token rejected: signed by an unknown key' });
+    await expect(verifyAt(unknown, t0)).rejects.toMatchObject({
+      code: 'token_invalid',
+      message: 'instance token rejected: signed by an unknown key',
+    });
   });
 
   it('rejects a wrong typ, a wrong issuer, a missing claim and garbage', async () => {
     const sign = (header: Record<string, unknown>, payload: Record<string, unknown>) =>
-      new SignJWT(payload).setProtectedHeader({ alg: 'EdDSA', kid: keys.current.kid, ...header }).sign(keys.current.privateKey);
-    const good = { iss: issuer, sub: 'i-1', prj: 'main', jti: 'j', iat: t0.getTime() / 1000, exp: t0.getTime() / 1000 + 60 };
-    await expect(verifyAt(await sign({ typ: 'dstack-ticket+jwt' }, good), t0)).rejects.toMatchObject({ code: 'token_invalid', message: 'instance token rejected: wrong token type' });
-    await expect(verifyAt(await sign({ typ: INSTANCE_TOKEN_TYPE }, { ...good, iss: 'someone-else' }), t0)).rejects.toMatchObject({ code: 'token_invalid', message: 'instance token rejected: unexpected "iss" claim' });
+      new SignJWT(payload)
+        .setProtectedHeader({ alg: 'EdDSA', kid: keys.current.kid, ...header })
+        .sign(keys.current.privateKey);
+    const good = {
+      iss: issuer,
+      sub: 'i-1',
+      prj: 'main',
+      jti: 'j',
+      iat: t0.getTime() / 1000,
+      exp: t0.getTime() / 1000 + 60,
+    };
+    await expect(verifyAt(await sign({ typ: 'dstack-ticket+jwt' }, good), t0)).rejects.toMatchObject({
+      code: 'token_invalid',
+      message: 'instance token rejected: wrong token type',
+    });
+    await expect(
+      verifyAt(await sign({ typ: INSTANCE_TOKEN_TYPE }, { ...good, iss: 'someone-else' }), t0),
+    ).rejects.toMatchObject({ code: 'token_invalid', message: 'instance token rejected: unexpected "iss" claim' });
     const { prj: _prj, ...noProject } = good;
-    await expect(verifyAt(await sign({ typ: INSTANCE_TOKEN_TYPE }, noProject), t0)).rejects.toMatchObject({ code: 'token_invalid', message: 'instance token rejected: missing "prj" claim' });
-    await expect(verifyAt(await sign({ typ: INSTANCE_TOKEN_TYPE }, { ...good, sub: '' }), t0)).rejects.toMatchObject({ code: 'token_invalid' });
+    await expect(verifyAt(await sign({ typ: INSTANCE_TOKEN_TYPE }, noProject), t0)).rejects.toMatchObject({
+      code: 'token_invalid',
+      message: 'instance token rejected: missing "prj" claim',
+    });
+    await expect(verifyAt(await sign({ typ: INSTANCE_TOKEN_TYPE }, { ...good, sub: '' }), t0)).rejects.toMatchObject({
+      code: 'token_invalid',
+    });
     for (const garbage of ['', 'abc', 'a.b.c', '....']) {
-      await expect(verifyAt(garbage, t0)).rejects.toMatchObject({ code: 'token_invalid', message: 'instance token rejected: malformed token' });
+      await expect(verifyAt(garbage, t0)).rejects.toMatchObject({
+        code: 'token_invalid',
+        message: 'instance token rejected: malformed token',
+      });
     }
   });
 
@@ -134,16 +179,27 @@ describe('instance tokens', () => {
   });
 
   it('refuses to mint nonsense', async () => {
-    await expect(mintInstanceToken(keys, { ...claims, instance: '' }, t0)).rejects.toMatchObject({ code: 'bad_request' });
-    await expect(mintInstanceToken(keys, { ...claims, ttlSeconds: 0 }, t0)).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(mintInstanceToken(keys, { ...claims, instance: '' }, t0)).rejects.toMatchObject({
+      code: 'bad_request',
+    });
+    await expect(mintInstanceToken(keys, { ...claims, ttlSeconds: 0 }, t0)).rejects.toMatchObject({
+      code: 'bad_request',
+    });
   });
 
   it('caps the lifetime at 365 days instead of failing inside jose on an absurd one', async () => {
     const absurd = 999_999_999 * 86_400;
-    await expect(mintInstanceToken(keys, { ...claims, ttlSeconds: absurd }, t0)).rejects.toMatchObject({ code: 'bad_request', message: expect.stringContaining('365d') });
-    await expect(mintInstanceToken(keys, { ...claims, ttlSeconds: MAX_INSTANCE_TOKEN_TTL_SECONDS + 1 }, t0)).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(mintInstanceToken(keys, { ...claims, ttlSeconds: absurd }, t0)).rejects.toMatchObject({
+      code: 'bad_request',
+      message: expect.stringContaining('365d'),
+    });
+    await expect(
+      mintInstanceToken(keys, { ...claims, ttlSeconds: MAX_INSTANCE_TOKEN_TTL_SECONDS + 1 }, t0),
+    ).rejects.toMatchObject({ code: 'bad_request' });
     const { expiresAt } = await mintInstanceToken(keys, { ...claims, ttlSeconds: MAX_INSTANCE_TOKEN_TTL_SECONDS }, t0);
     expect(expiresAt).toEqual(new Date(t0.getTime() + 365 * 86_400_000));
-    expect(() => checkInstanceTokenTtl(absurd, '--ttl', 'config_invalid')).toThrow(expect.objectContaining({ code: 'config_invalid', message: expect.stringMatching(/^--ttl: .*365d/) }));
+    expect(() => checkInstanceTokenTtl(absurd, '--ttl', 'config_invalid')).toThrow(
+      expect.objectContaining({ code: 'config_invalid', message: expect.stringMatching(/^--ttl: .*365d/) }),
+    );
   });
 });

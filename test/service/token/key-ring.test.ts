@@ -17,14 +17,21 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
-const noRevocations: RevocationStore = { revoke: async () => {}, revokedAt: async () => undefined, close: async () => {} };
+const noRevocations: RevocationStore = {
+  revoke: async () => {},
+  revokedAt: async () => undefined,
+  close: async () => {},
+};
 const now = new Date('2026-11-26T21:00:00Z');
 const claims = { instance: 'i-1', project: 'main', ttlSeconds: 3600, issuer: 'dstack-registry-auth' };
 const verify = (token: string, keys: Awaited<ReturnType<typeof loadKeyRing>>) =>
   verifyInstanceToken(token, keys, { issuer: 'dstack-registry-auth', now, revocations: noRevocations });
 
 function pkcs8(type: 'ed25519' | 'ec' | 'rsa'): string {
-  const encoding = { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } } as const;
+  const encoding = {
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  } as const;
   if (type === 'ec') return generateKeyPairSync('ec', { namedCurve: 'P-256', ...encoding }).privateKey;
   if (type === 'rsa') return generateKeyPairSync('rsa', { modulusLength: 2048, ...encoding }).privateKey;
   return generateKeyPairSync('ed25519', encoding).privateKey;
@@ -87,7 +94,10 @@ describe('loadKeyRing', () => {
     const oldFile = join(shared, 'old.pem');
     await writeFile(currentFile, pkcs8('ed25519'), { mode: 0o600 });
     await writeFile(oldFile, pkcs8('ed25519'), { mode: 0o600 });
-    const env = { DSTACK_REGISTRY_AUTH_INSTANCE_KEY_FILE: currentFile, DSTACK_REGISTRY_AUTH_INSTANCE_PREVIOUS_KEY_FILES: ` ${oldFile} ,` };
+    const env = {
+      DSTACK_REGISTRY_AUTH_INSTANCE_KEY_FILE: currentFile,
+      DSTACK_REGISTRY_AUTH_INSTANCE_PREVIOUS_KEY_FILES: ` ${oldFile} ,`,
+    };
     const a = await loadKeyRing({ dataDir: await tempDir(), name: 'instance', alg: 'EdDSA', env });
     const b = await loadKeyRing({ dataDir: await tempDir(), name: 'instance', alg: 'EdDSA', env });
     expect(a.current.kid).toBe(b.current.kid);
@@ -122,11 +132,19 @@ describe('loadKeyRing', () => {
     await writeFile(file, pkcs8('rsa'), { mode: 0o600 });
     await expect(
       loadKeyRing({ dataDir, name: 'registry', alg: 'ES256', env: { DSTACK_REGISTRY_AUTH_REGISTRY_KEY_FILE: file } }),
-    ).rejects.toMatchObject({ code: 'key_file_invalid', message: expect.stringContaining('holds a rsa key, not EC P-256') });
+    ).rejects.toMatchObject({
+      code: 'key_file_invalid',
+      message: expect.stringContaining('holds a rsa key, not EC P-256'),
+    });
     const ecFile = join(dataDir, 'ec.pem');
     await writeFile(ecFile, pkcs8('ec'), { mode: 0o600 });
     await expect(
-      loadKeyRing({ dataDir, name: 'instance', alg: 'EdDSA', env: { DSTACK_REGISTRY_AUTH_INSTANCE_PREVIOUS_KEY_FILES: ecFile } }),
+      loadKeyRing({
+        dataDir,
+        name: 'instance',
+        alg: 'EdDSA',
+        env: { DSTACK_REGISTRY_AUTH_INSTANCE_PREVIOUS_KEY_FILES: ecFile },
+      }),
     ).rejects.toMatchObject({ code: 'key_file_invalid', message: expect.stringContaining(ecFile) });
   });
 

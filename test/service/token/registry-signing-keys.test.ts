@@ -3,7 +3,11 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { certificateBundle, certificatePath, loadRegistrySigningKeys } from '../../../src/service/token/registry-signing-keys.ts';
+import {
+  certificateBundle,
+  certificatePath,
+  loadRegistrySigningKeys,
+} from '../../../src/service/token/registry-signing-keys.ts';
 import { loadKeyRing } from '../../../src/service/token/key-ring.ts';
 
 const dirs: string[] = [];
@@ -26,7 +30,9 @@ describe('loadRegistrySigningKeys', () => {
     expect(first.certificates.get(first.current.kid)).toBe(pem);
     const cert = new X509Certificate(pem);
     expect(cert.verify(first.current.publicKey)).toBe(true);
-    expect(cert.publicKey.export({ format: 'der', type: 'spki' })).toEqual(first.current.publicKey.export({ format: 'der', type: 'spki' }));
+    expect(cert.publicKey.export({ format: 'der', type: 'spki' })).toEqual(
+      first.current.publicKey.export({ format: 'der', type: 'spki' }),
+    );
     expect(cert.subject).toContain('dstack-registry-auth registry token signing');
     expect(cert.ca).toBe(true);
     expect(cert.validToDate.getTime() - Date.now()).toBeGreaterThan(5 * 365 * 86400e3);
@@ -41,7 +47,9 @@ describe('loadRegistrySigningKeys', () => {
     const registry = await loadRegistrySigningKeys({ dataDir, issuerName: 'x' });
     const ticket = await loadKeyRing({ dataDir, name: 'ticket', alg: 'EdDSA' });
     expect(registry.current.kid).not.toBe(ticket.current.kid);
-    expect((await readdir(join(dataDir, 'keys'))).sort()).toEqual([`registry-${registry.current.kid}.crt.pem`, 'registry.pem', 'ticket.pem'].sort());
+    expect((await readdir(join(dataDir, 'keys'))).sort()).toEqual(
+      [`registry-${registry.current.kid}.crt.pem`, 'registry.pem', 'ticket.pem'].sort(),
+    );
   });
 
   it('replaces a certificate that does not fit its key', async () => {
@@ -74,7 +82,13 @@ describe('loadRegistrySigningKeys', () => {
   it('keeps certificates in DSTACK_REGISTRY_AUTH_REGISTRY_CERT_DIR when set (replicas share them)', async () => {
     const dataDir = await tempDir();
     const certDir = join(await tempDir(), 'certs');
-    const keys = await loadRegistrySigningKeys({ dataDir, issuerName: 'x', env: { DSTACK_REGISTRY_AUTH_REGISTRY_CERT_DIR: certDir } });
-    expect(await readFile(certificatePath(certDir, keys.current.kid), 'utf8')).toBe(keys.certificates.get(keys.current.kid));
+    const keys = await loadRegistrySigningKeys({
+      dataDir,
+      issuerName: 'x',
+      env: { DSTACK_REGISTRY_AUTH_REGISTRY_CERT_DIR: certDir },
+    });
+    expect(await readFile(certificatePath(certDir, keys.current.kid), 'utf8')).toBe(
+      keys.certificates.get(keys.current.kid),
+    );
   });
 });

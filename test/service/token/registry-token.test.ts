@@ -8,7 +8,13 @@ import { certificateBundle, loadRegistrySigningKeys } from '../../../src/service
 import { makeKeys, type Keys } from '../realm/fixtures.ts';
 
 const T0 = new Date('2026-11-26T20:00:00.700Z');
-const claims = { issuer: 'dstack-registry-auth', subject: 'i-1', audience: 'registry.example:5000', access: [{ type: 'repository', name: 'library/python', actions: ['pull'] }], ttlSeconds: 300 };
+const claims = {
+  issuer: 'dstack-registry-auth',
+  subject: 'i-1',
+  audience: 'registry.example:5000',
+  access: [{ type: 'repository', name: 'library/python', actions: ['pull'] }],
+  ttlSeconds: 300,
+};
 
 let keys: Keys;
 beforeAll(async () => {
@@ -21,9 +27,16 @@ async function verifyLikeARegistry(token: string, bundle: string, now: Date) {
   const header = decodeProtectedHeader(token);
   const der = Buffer.from((header.x5c as string[])[0]!, 'base64');
   const certificate = new X509Certificate(der);
-  const trusted = (bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((pem) => new X509Certificate(pem));
+  const trusted = (bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+    (pem) => new X509Certificate(pem),
+  );
   if (!trusted.some((root) => root.raw.equals(certificate.raw))) throw new Error('x5c certificate not in the bundle');
-  return jwtVerify(token, certificate.publicKey, { algorithms: ['ES256', 'RS256'], issuer: claims.issuer, audience: claims.audience, currentDate: now });
+  return jwtVerify(token, certificate.publicKey, {
+    algorithms: ['ES256', 'RS256'],
+    issuer: claims.issuer,
+    audience: claims.audience,
+    currentDate: now,
+  });
 }
 
 describe('registry tokens', () => {
@@ -31,7 +44,15 @@ describe('registry tokens', () => {
     const issued = await mintRegistryToken(keys.registryKeys, claims, T0);
     const payload = decodeJwt(issued.token);
     const iat = Math.floor(T0.getTime() / 1000);
-    expect(payload).toMatchObject({ iss: 'dstack-registry-auth', sub: 'i-1', aud: 'registry.example:5000', iat, nbf: iat, exp: iat + 300, access: claims.access });
+    expect(payload).toMatchObject({
+      iss: 'dstack-registry-auth',
+      sub: 'i-1',
+      aud: 'registry.example:5000',
+      iat,
+      nbf: iat,
+      exp: iat + 300,
+      access: claims.access,
+    });
     expect(typeof payload.jti).toBe('string');
     expect(issued).toMatchObject({ expiresIn: 300, issuedAt: new Date(iat * 1000) });
   });
@@ -43,7 +64,11 @@ describe('registry tokens', () => {
   });
 
   it('never live less than 60 s; anonymous ones have an empty subject and may have no access', async () => {
-    const issued = await mintRegistryToken(keys.registryKeys, { ...claims, subject: '', access: [], ttlSeconds: 5 }, T0);
+    const issued = await mintRegistryToken(
+      keys.registryKeys,
+      { ...claims, subject: '', access: [], ttlSeconds: 5 },
+      T0,
+    );
     expect(issued.expiresIn).toBe(60);
     expect(decodeJwt(issued.token)).toMatchObject({ sub: '', access: [] });
   });
@@ -59,6 +84,8 @@ describe('registry tokens', () => {
     await expect(verifyLikeARegistry(before.token, bundle, T0)).resolves.toBeDefined();
     await expect(verifyLikeARegistry(after.token, bundle, T0)).resolves.toBeDefined();
     // The old bundle does not trust the new key: that is why the bundle goes out before the switch.
-    await expect(verifyLikeARegistry(after.token, certificateBundle(keys.registryKeys), T0)).rejects.toThrow(/not in the bundle/);
+    await expect(verifyLikeARegistry(after.token, certificateBundle(keys.registryKeys), T0)).rejects.toThrow(
+      /not in the bundle/,
+    );
   });
 });

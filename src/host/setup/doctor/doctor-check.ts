@@ -42,16 +42,30 @@ export function message(error: unknown): string {
 
 export function fixFor(error: unknown): string {
   // A Kubernetes node's token is the kubelet's to renew (src/host/client/service-errors.ts words it so).
-  if (isCodedError(error) && /^token_|^forbidden$/.test(error.code) && error.message.startsWith('service-account token')) return "check the projected token's audience and the dstack server's kubernetes settings (docs/kubernetes.md)";
-  if (isCodedError(error) && /^token_/.test(error.code)) return 'ask the dstack operator for a new instance token and write it to the token file';
-  if (isCodedError(error, 'forbidden')) return "this instance's project may not use that registry; ask the dstack operator";
-  if (isCodedError(error, 'not_found')) return 'the server has no credential for that registry; ask the dstack operator';
+  if (
+    isCodedError(error) &&
+    /^token_|^forbidden$/.test(error.code) &&
+    error.message.startsWith('service-account token')
+  )
+    return "check the projected token's audience and the dstack server's kubernetes settings (docs/kubernetes.md)";
+  if (isCodedError(error) && /^token_/.test(error.code))
+    return 'ask the dstack operator for a new instance token and write it to the token file';
+  if (isCodedError(error, 'forbidden'))
+    return "this instance's project may not use that registry; ask the dstack operator";
+  if (isCodedError(error, 'not_found'))
+    return 'the server has no credential for that registry; ask the dstack operator';
   return 'check the server (see the server check above)';
 }
 
 // The engine mirrors to expect, or a skip/fail result saying why there is nothing to compare.
 export function expectedMirrors(ctx: DoctorContext, name: string): string[] | CheckResult {
-  if (ctx.setupError) return { status: 'fail', name, detail: `the server's host config: ${ctx.setupError}`, fix: "ask the dstack operator to fix the server's mirror URL" };
+  if (ctx.setupError)
+    return {
+      status: 'fail',
+      name,
+      detail: `the server's host config: ${ctx.setupError}`,
+      fix: "ask the dstack operator to fix the server's mirror URL",
+    };
   if (!ctx.setup) return skipped(name, 'no host config');
   if (ctx.setup.engineMirrors.length === 0) return skipped(name, 'no mirror to expect (the host config names none)');
   return ctx.setup.engineMirrors;

@@ -29,12 +29,22 @@ export const engineFiles: Check = async (ctx) => {
   const results: CheckResult[] = [];
   for (const file of files) {
     if (!engines.includes(file.engine)) {
-      results.push(skipped(file.name, `${file.engine} is not installed${ctx.options.engines ? ' (not in --engines)' : ''}`));
+      results.push(
+        skipped(file.name, `${file.engine} is not installed${ctx.options.engines ? ' (not in --engines)' : ''}`),
+      );
       continue;
     }
     const expected = expectedMirrors(ctx, file.name);
     if (!Array.isArray(expected)) results.push(expected);
-    else results.push(await file.check(expected).catch((error: unknown) => ({ status: 'fail' as const, name: file.name, detail: message(error), fix: 'fix or move the file, then run docker-credential-dstack configure' })));
+    else
+      results.push(
+        await file.check(expected).catch((error: unknown) => ({
+          status: 'fail' as const,
+          name: file.name,
+          detail: message(error),
+          fix: 'fix or move the file, then run docker-credential-dstack configure',
+        })),
+      );
   }
   return results;
 };
@@ -69,8 +79,16 @@ async function dropInNames(ctx: DoctorContext, expected: string[]): Promise<Chec
   }
   const ours = join(dir, REGISTRIES_DROP_IN_NAME);
   if (!deciding) return verdict('podman registries.conf.d', ours, expected, () => false);
-  const result = verdict('podman registries.conf.d', deciding.path, expected, (m) => deciding!.locations.includes(mirrorLocation(m)));
-  return deciding.path === ours || result.status === 'ok' ? result : { ...result, detail: `${result.detail}; it sorts after ${REGISTRIES_DROP_IN_NAME} and decides docker.io`, fix: `move its docker.io [[registry]] into ${ours}, or rename it to sort earlier` };
+  const result = verdict('podman registries.conf.d', deciding.path, expected, (m) =>
+    deciding!.locations.includes(mirrorLocation(m)),
+  );
+  return deciding.path === ours || result.status === 'ok'
+    ? result
+    : {
+        ...result,
+        detail: `${result.detail}; it sorts after ${REGISTRIES_DROP_IN_NAME} and decides docker.io`,
+        fix: `move its docker.io [[registry]] into ${ours}, or rename it to sort earlier`,
+      };
 }
 
 // The mirror locations of a [[registry]] whose prefix (or location) is docker.io, if the file has one.

@@ -12,7 +12,9 @@ const CONFIGURE = 'run docker-credential-dstack configure';
 export async function hostsTomlHosts(path: string): Promise<string[] | undefined> {
   const text = await readText(path);
   if (text === undefined) return undefined;
-  return readToml(text, path).filter((t) => t.path.length === 2 && t.path[0] === 'host').map((t) => t.path[1]!);
+  return readToml(text, path)
+    .filter((t) => t.path.length === 2 && t.path[0] === 'host')
+    .map((t) => t.path[1]!);
 }
 
 // dockerd's containerd image store reads /etc/docker/certs.d/docker.io/hosts.toml, and a file
@@ -23,8 +25,15 @@ export async function dockerCertsNames(ctx: DoctorContext, expected: string[]): 
   const name = 'docker certs.d hosts.toml';
   const path = join(ctx.options.dockerCertsDir, 'docker.io', 'hosts.toml');
   const hosts = await hostsTomlHosts(path);
-  if (hosts === undefined) return { status: 'ok', name, detail: `${path} is absent: dockerd uses registry-mirrors on either image store` };
-  return hostsVerdict(name, path, hosts, expected, 'on the containerd image store it replaces registry-mirrors, so Docker Hub pulls go');
+  if (hosts === undefined)
+    return { status: 'ok', name, detail: `${path} is absent: dockerd uses registry-mirrors on either image store` };
+  return hostsVerdict(
+    name,
+    path,
+    hosts,
+    expected,
+    'on the containerd image store it replaces registry-mirrors, so Docker Hub pulls go',
+  );
 }
 
 // containerd's CRI (the kubelet's pulls) reads certs.d only from the directories config_path
@@ -35,15 +44,29 @@ export async function containerdCriNames(ctx: DoctorContext, expected: string[])
   const path = ctx.options.containerdConfig;
   const restart = 'then systemctl restart containerd';
   const cri = readCriRegistry(await readText(path), path);
-  if (cri.criDisabled) return { status: 'skip', name, detail: `CRI is disabled in ${path} (disabled_plugins): nothing pulls through it` };
+  if (cri.criDisabled)
+    return { status: 'skip', name, detail: `CRI is disabled in ${path} (disabled_plugins): nothing pulls through it` };
   const version = await containerdVersion(ctx.env);
   const dirs = criHostsDirs(cri, version);
   const running = version ? `containerd ${version.text}` : 'containerd of unknown version';
   if (dirs.length === 0) {
     const key = cri.version ? `[${CRI_REGISTRY_TABLE[cri.version].join('.')}] config_path` : 'config_path';
-    const why = cri.legacyMirrors ? 'it uses the deprecated registry mirrors instead' : cri.configPath === '' ? `${key} is empty` : cri.version ? `${key} is not set` : 'the file is absent or empty';
-    const ignored = cri.ignoredV2Key ? ` (its [${CRI_REGISTRY_TABLE[2].join('.')}] config_path is ignored in a version 3 config)` : '';
-    return { status: 'fail', name, detail: `${path}: ${why}${ignored}, so CRI (${running}) reads no hosts.toml and its pulls go straight to Docker Hub`, fix: `${CONFIGURE} (it sets config_path), ${restart}` };
+    const why = cri.legacyMirrors
+      ? 'it uses the deprecated registry mirrors instead'
+      : cri.configPath === ''
+        ? `${key} is empty`
+        : cri.version
+          ? `${key} is not set`
+          : 'the file is absent or empty';
+    const ignored = cri.ignoredV2Key
+      ? ` (its [${CRI_REGISTRY_TABLE[2].join('.')}] config_path is ignored in a version 3 config)`
+      : '';
+    return {
+      status: 'fail',
+      name,
+      detail: `${path}: ${why}${ignored}, so CRI (${running}) reads no hosts.toml and its pulls go straight to Docker Hub`,
+      fix: `${CONFIGURE} (it sets config_path), ${restart}`,
+    };
   }
   let deciding: string | undefined;
   for (const dir of dirs) {
@@ -52,20 +75,42 @@ export async function containerdCriNames(ctx: DoctorContext, expected: string[])
       break;
     }
   }
-  if (!deciding) return { status: 'fail', name, detail: `no directory CRI reads (${dirs.join(':')}, from ${path}) has a docker.io/hosts.toml: CRI pulls go straight to Docker Hub`, fix: CONFIGURE };
+  if (!deciding)
+    return {
+      status: 'fail',
+      name,
+      detail: `no directory CRI reads (${dirs.join(':')}, from ${path}) has a docker.io/hosts.toml: CRI pulls go straight to Docker Hub`,
+      fix: CONFIGURE,
+    };
   const hosts = (await hostsTomlHosts(join(deciding, 'docker.io', 'hosts.toml'))) ?? [];
   const result = hostsVerdict(name, join(deciding, 'docker.io', 'hosts.toml'), hosts, expected, 'CRI pulls go');
-  return result.status === 'ok' ? { ...result, detail: `${result.detail} (CRI reads ${dirs.join(':')} as ${path} says; a running containerd took it at its start)` } : result;
+  return result.status === 'ok'
+    ? {
+        ...result,
+        detail: `${result.detail} (CRI reads ${dirs.join(':')} as ${path} says; a running containerd took it at its start)`,
+      }
+    : result;
 }
 
 function hostsVerdict(name: string, path: string, hosts: string[], expected: string[], goes: string): CheckResult {
   const missing = expected.filter((m) => !hosts.some((h) => sameMirror(h, m)));
   if (missing.length > 0) {
     const elsewhere = hosts.length === 0 ? 'to its server (no [host] table)' : `to ${hosts.join(', ')}`;
-    return { status: 'fail', name, detail: `${path} does not name ${missing.join(', ')}: ${goes} ${elsewhere}`, fix: `${CONFIGURE}, or remove the other mirror from that file` };
+    return {
+      status: 'fail',
+      name,
+      detail: `${path} does not name ${missing.join(', ')}: ${goes} ${elsewhere}`,
+      fix: `${CONFIGURE}, or remove the other mirror from that file`,
+    };
   }
   const first = hosts.findIndex((h) => expected.some((m) => sameMirror(h, m)));
-  if (first > 0) return { status: 'warn', name, detail: `${path} names ${hosts.slice(0, first).join(', ')} before ${expected.join(', ')}: containerd tries that first`, fix: 'move our [host] table first, or remove the other one' };
+  if (first > 0)
+    return {
+      status: 'warn',
+      name,
+      detail: `${path} names ${hosts.slice(0, first).join(', ')} before ${expected.join(', ')}: containerd tries that first`,
+      fix: 'move our [host] table first, or remove the other one',
+    };
   return { status: 'ok', name, detail: `${path} names ${expected.join(', ')}` };
 }
 

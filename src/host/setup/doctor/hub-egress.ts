@@ -13,16 +13,26 @@ export const hubEgress: Check = async (ctx) => {
   const target = ctx.env.DOCKER_CREDENTIAL_DSTACK_HUB_PROBE?.trim() || HUB;
   const outcome = await tryConnect(target, CONNECT_TIMEOUT_MS);
   if (outcome === 'connected') {
-    return { status: 'warn', name, detail: `this host reaches Docker Hub (${target}): when the mirror fails, the engines pull from Docker Hub instead, unnoticed`, fix: 'to forbid the fallback, deny egress to Docker Hub (registry-1.docker.io, auth.docker.io, production.cloudflare.docker.com) at the fleet firewall (docs/mirror.md)' };
+    return {
+      status: 'warn',
+      name,
+      detail: `this host reaches Docker Hub (${target}): when the mirror fails, the engines pull from Docker Hub instead, unnoticed`,
+      fix: 'to forbid the fallback, deny egress to Docker Hub (registry-1.docker.io, auth.docker.io, production.cloudflare.docker.com) at the fleet firewall (docs/mirror.md)',
+    };
   }
-  return { status: 'ok', name, detail: `Docker Hub (${target}) is not reachable from this host (${outcome}): a failing mirror fails the pull instead of falling back` };
+  return {
+    status: 'ok',
+    name,
+    detail: `Docker Hub (${target}) is not reachable from this host (${outcome}): a failing mirror fails the pull instead of falling back`,
+  };
 };
 
 function tryConnect(target: string, timeoutMs: number): Promise<string> {
   const colon = target.lastIndexOf(':');
   const host = target.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
   const port = Number(target.slice(colon + 1));
-  if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) return Promise.resolve(`not a host:port: ${target.slice(0, 80)}`);
+  if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535)
+    return Promise.resolve(`not a host:port: ${target.slice(0, 80)}`);
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     // One bound for the name lookup and the connect together (a socket timeout starts later).

@@ -10,7 +10,15 @@ import { findOnPath } from '../detect-engines.ts';
 import { HELPER_NAME } from '../docker-client-config.ts';
 import { parseJsonObject } from '../json-document.ts';
 import { hostSetupFrom } from '../host-config-source.ts';
-import { fixFor, message, skipped, type Check, type CheckStatus, type CheckResult, type DoctorContext } from './doctor-check.ts';
+import {
+  fixFor,
+  message,
+  skipped,
+  type Check,
+  type CheckStatus,
+  type CheckResult,
+  type DoctorContext,
+} from './doctor-check.ts';
 
 const MAX_SKEW_WARN_S = 30;
 const MAX_SKEW_FAIL_S = 300;
@@ -19,7 +27,12 @@ export const binaryOnPath: Check = async (ctx) => {
   const path = await findOnPath(`docker-credential-${HELPER_NAME}`, ctx.env);
   return path
     ? { status: 'ok', name: 'helper binary', detail: path }
-    : { status: 'fail', name: 'helper binary', detail: `docker-credential-${HELPER_NAME} is not on PATH`, fix: 'install it into /usr/local/bin (scripts/install.sh)' };
+    : {
+        status: 'fail',
+        name: 'helper binary',
+        detail: `docker-credential-${HELPER_NAME} is not on PATH`,
+        fix: 'install it into /usr/local/bin (scripts/install.sh)',
+      };
 };
 
 export const helperConfig: Check = async (ctx) => {
@@ -27,10 +40,16 @@ export const helperConfig: Check = async (ctx) => {
     ctx.settings = await loadHelperSettings(ctx.env);
     ctx.client = createServiceClient(ctx.settings);
     const { server, serverFrom = ctx.settings.configPath, configPath, configFound = true } = ctx.settings;
-    const others = serverFrom === configPath ? '' : configFound ? `; other settings from ${configPath}` : `; no ${configPath}`;
+    const others =
+      serverFrom === configPath ? '' : configFound ? `; other settings from ${configPath}` : `; no ${configPath}`;
     return { status: 'ok', name: 'helper config', detail: `server ${server} (from ${serverFrom}${others})` };
   } catch (error) {
-    return { status: 'fail', name: 'helper config', detail: message(error), fix: 'run scripts/install.sh --server URL, or write "server" and "tokenFile" in /etc/docker-credential-dstack/config.json' };
+    return {
+      status: 'fail',
+      name: 'helper config',
+      detail: message(error),
+      fix: 'run scripts/install.sh --server URL, or write "server" and "tokenFile" in /etc/docker-credential-dstack/config.json',
+    };
   }
 };
 
@@ -41,21 +60,55 @@ export const tokenFile: Check = async (ctx) => {
   if (projected !== undefined) {
     try {
       readServiceAccountToken(projected);
-      return { status: 'ok', name: 'token file', detail: `${projected} (a service-account token, sent instead of the instance token)` };
+      return {
+        status: 'ok',
+        name: 'token file',
+        detail: `${projected} (a service-account token, sent instead of the instance token)`,
+      };
     } catch (error) {
-      return { status: 'fail', name: 'token file', detail: message(error), fix: 'mount a projected service-account token there (docs/kubernetes.md)' };
+      return {
+        status: 'fail',
+        name: 'token file',
+        detail: message(error),
+        fix: 'mount a projected service-account token there (docs/kubernetes.md)',
+      };
     }
   }
   const path = ctx.settings.tokenFile;
   const fix = `write the instance token to ${path} with mode 0600`;
   const info = await stat(path).catch(() => undefined);
   if (!info) return { status: 'fail', name: 'token file', detail: `${path} is missing`, fix };
-  if (info.isDirectory()) return { status: 'fail', name: 'token file', detail: `${path} is a directory, not a token file`, fix: `remove the directory and ${fix}` };
-  if (!info.isFile()) return { status: 'fail', name: 'token file', detail: `${path} is not a regular file`, fix: `replace it: ${fix}` };
-  if (info.size === 0) return { status: 'fail', name: 'token file', detail: `${path} is empty`, fix: `write the instance token to ${path}` };
+  if (info.isDirectory())
+    return {
+      status: 'fail',
+      name: 'token file',
+      detail: `${path} is a directory, not a token file`,
+      fix: `remove the directory and ${fix}`,
+    };
+  if (!info.isFile())
+    return { status: 'fail', name: 'token file', detail: `${path} is not a regular file`, fix: `replace it: ${fix}` };
+  if (info.size === 0)
+    return {
+      status: 'fail',
+      name: 'token file',
+      detail: `${path} is empty`,
+      fix: `write the instance token to ${path}`,
+    };
   const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
-  if (info.mode & 0o007) return { status: 'fail', name: 'token file', detail: `${path} is readable by others (mode ${mode})`, fix: `chmod 600 ${path}` };
-  if (info.mode & 0o070) return { status: 'warn', name: 'token file', detail: `${path} is readable by its group (mode ${mode})`, fix: `chmod 600 ${path}` };
+  if (info.mode & 0o007)
+    return {
+      status: 'fail',
+      name: 'token file',
+      detail: `${path} is readable by others (mode ${mode})`,
+      fix: `chmod 600 ${path}`,
+    };
+  if (info.mode & 0o070)
+    return {
+      status: 'warn',
+      name: 'token file',
+      detail: `${path} is readable by its group (mode ${mode})`,
+      fix: `chmod 600 ${path}`,
+    };
   return { status: 'ok', name: 'token file', detail: `${path} (mode ${mode})` };
 };
 
@@ -67,18 +120,37 @@ export const serverReachable: Check = async (ctx) => {
     const results: CheckResult[] = [];
     if (health.ok) results.push({ status: 'ok', name: 'server', detail: `${server} answers /healthz` });
     else {
-      const what = health.status === 200 ? 'HTTP 200, but not with the answer of dstack-registry-auth' : `HTTP ${health.status}`;
-      results.push({ status: 'fail', name: 'server', detail: `${server} answers /healthz with ${what}: it does not look like dstack-registry-auth`, fix: 'check the server URL ("server" in the helper config): the base URL of dstack-registry-auth, without a path' });
+      const what =
+        health.status === 200 ? 'HTTP 200, but not with the answer of dstack-registry-auth' : `HTTP ${health.status}`;
+      results.push({
+        status: 'fail',
+        name: 'server',
+        detail: `${server} answers /healthz with ${what}: it does not look like dstack-registry-auth`,
+        fix: 'check the server URL ("server" in the helper config): the base URL of dstack-registry-auth, without a path',
+      });
     }
     if (health.date) {
       const skew = Math.round((ctx.now().getTime() - health.date.getTime()) / 1000);
-      const status: CheckStatus = Math.abs(skew) > MAX_SKEW_FAIL_S ? 'fail' : Math.abs(skew) > MAX_SKEW_WARN_S ? 'warn' : 'ok';
-      results.push({ status, name: 'clock', detail: `${skew}s off the server's clock`, fix: status === 'ok' ? undefined : 'sync the clock (chrony/systemd-timesyncd): tokens are time-bound' });
+      const status: CheckStatus =
+        Math.abs(skew) > MAX_SKEW_FAIL_S ? 'fail' : Math.abs(skew) > MAX_SKEW_WARN_S ? 'warn' : 'ok';
+      results.push({
+        status,
+        name: 'clock',
+        detail: `${skew}s off the server's clock`,
+        fix: status === 'ok' ? undefined : 'sync the clock (chrony/systemd-timesyncd): tokens are time-bound',
+      });
     }
     return results;
   } catch (error) {
     const tls = isCodedError(error, 'tls');
-    return { status: 'fail', name: 'server', detail: message(error), fix: tls ? 'set "caFile" in the helper config to the CA that signed the server certificate' : 'check the server URL, the network path and that dstack-registry-auth runs' };
+    return {
+      status: 'fail',
+      name: 'server',
+      detail: message(error),
+      fix: tls
+        ? 'set "caFile" in the helper config to the CA that signed the server certificate'
+        : 'check the server URL, the network path and that dstack-registry-auth runs',
+    };
   }
 };
 
@@ -88,14 +160,24 @@ export const hostConfigCheck: Check = async (ctx) => {
     const hostConfig = await ctx.client.getHostConfig();
     ctx.hostConfig = hostConfig;
     try {
-      ctx.setup = hostSetupFrom({ mirrors: hostConfig.mirrors, registries: hostConfig.registries, fleet: hostConfig.endpoint, choice: ctx.options.mirrorEndpoint, source: 'server' });
+      ctx.setup = hostSetupFrom({
+        mirrors: hostConfig.mirrors,
+        registries: hostConfig.registries,
+        fleet: hostConfig.endpoint,
+        choice: ctx.options.mirrorEndpoint,
+        source: 'server',
+      });
     } catch (error) {
       // The value's own complaint (fromSource wraps it for configure's command line).
       ctx.setupError = message(error instanceof Error && error.cause !== undefined ? error.cause : error);
     }
     const upstreams = hostConfig.endpoint.upstreams.map((u) => u.url).join(', ') || '(none named)';
     const endpoint = `mirror endpoint ${hostConfig.endpoint.enabled ? 'enabled' : 'not enabled'} for the fleet, upstreams ${upstreams}`;
-    return { status: 'ok', name: 'host config', detail: `mirrors ${hostConfig.mirrors.join(', ') || '(none)'}; registries ${hostConfig.registries.join(', ') || '(none)'}; ${endpoint}` };
+    return {
+      status: 'ok',
+      name: 'host config',
+      detail: `mirrors ${hostConfig.mirrors.join(', ') || '(none)'}; registries ${hostConfig.registries.join(', ') || '(none)'}; ${endpoint}`,
+    };
   } catch (error) {
     return { status: 'fail', name: 'host config', detail: message(error), fix: fixFor(error) };
   }
@@ -109,10 +191,19 @@ export const credentials: Check = async (ctx) => {
       const credential = await ctx.client.getCredential(key);
       const at = ctx.now();
       const minutes = Math.round((expiryOnHost(credential, at).getTime() - at.getTime()) / 60_000);
-      results.push({ status: 'ok', name: `credential ${key}`, detail: `obtained ${credential.kind === 'basic' ? `for ${credential.username}` : `a token for ${credential.repository}`}, expires in ${minutes} min (not shown)` });
+      results.push({
+        status: 'ok',
+        name: `credential ${key}`,
+        detail: `obtained ${credential.kind === 'basic' ? `for ${credential.username}` : `a token for ${credential.repository}`}, expires in ${minutes} min (not shown)`,
+      });
     } catch (error) {
       const listed = ctx.hostConfig.registries.some((r) => safeKey(r) === key);
-      results.push({ status: listed ? 'fail' : 'warn', name: `credential ${key}`, detail: message(error), fix: fixFor(error) });
+      results.push({
+        status: listed ? 'fail' : 'warn',
+        name: `credential ${key}`,
+        detail: message(error),
+        fix: fixFor(error),
+      });
     }
   }
   return results;
@@ -124,18 +215,30 @@ export const clientConfig: Check = async (ctx) => {
   let helpers: Record<string, unknown> = {};
   try {
     const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      throw new Error(error.code === 'ENOENT' ? `${path} does not exist` : `cannot read ${path} (${error.code ?? 'error'})`);
+      throw new Error(
+        error.code === 'ENOENT' ? `${path} does not exist` : `cannot read ${path} (${error.code ?? 'error'})`,
+      );
     });
     // parseJsonObject never quotes the file: it may hold registry passwords (`auths`).
     const credHelpers = parseJsonObject(text, path).credHelpers;
     if (typeof credHelpers === 'object' && credHelpers !== null) helpers = credHelpers as Record<string, unknown>;
   } catch (error) {
-    return { status: 'fail', name: 'client config', detail: message(error), fix: 'run docker-credential-dstack configure' };
+    return {
+      status: 'fail',
+      name: 'client config',
+      detail: message(error),
+      fix: 'run docker-credential-dstack configure',
+    };
   }
   const missing = helperKeys(ctx).filter((key) => helpers[key] !== HELPER_NAME);
   return missing.length === 0
     ? { status: 'ok', name: 'client config', detail: `${path} names the helper for every key` }
-    : { status: 'fail', name: 'client config', detail: `${path} does not name "${HELPER_NAME}" for ${missing.join(', ')}`, fix: 'run docker-credential-dstack configure (--force if another helper is named)' };
+    : {
+        status: 'fail',
+        name: 'client config',
+        detail: `${path} does not name "${HELPER_NAME}" for ${missing.join(', ')}`,
+        fix: 'run docker-credential-dstack configure (--force if another helper is named)',
+      };
 };
 
 // The keys configure names the helper for; with an unusable host config, the valid registry keys.

@@ -17,7 +17,11 @@ export const adminTokensRoute: Route = async (req, res, deps) => {
     instance = checkName(body.instance, 'instance', 'bad_request');
     project = body.project === undefined ? DEFAULT_PROJECT : checkName(body.project, 'project', 'bad_request');
     const ttlSeconds = requestedTtl(body.ttl, deps.config.instanceTokenTtlSeconds);
-    const { token, expiresAt } = await mintInstanceToken(deps.instanceKeys, { instance, project, ttlSeconds, issuer: deps.config.issuerName }, deps.clock());
+    const { token, expiresAt } = await mintInstanceToken(
+      deps.instanceKeys,
+      { instance, project, ttlSeconds, issuer: deps.config.issuerName },
+      deps.clock(),
+    );
     deps.audit.record({ event: 'token_issued', outcome: 'granted', instance, project });
     sendJson(res, 201, { token, instance, project, expires_at: expiresAt.toISOString() });
   } catch (error) {
@@ -45,8 +49,10 @@ export const adminRevocationsRoute: Route = async (req, res, deps) => {
 
 function requestedTtl(value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return checkInstanceTokenTtl(value, '"ttl"', 'bad_request');
-  if (typeof value !== 'string') throw new CodedError('bad_request', '"ttl" must be a duration such as "30d" or a number of seconds');
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0)
+    return checkInstanceTokenTtl(value, '"ttl"', 'bad_request');
+  if (typeof value !== 'string')
+    throw new CodedError('bad_request', '"ttl" must be a duration such as "30d" or a number of seconds');
   let seconds: number;
   try {
     seconds = parseDuration(value, '"ttl"');
@@ -56,8 +62,20 @@ function requestedTtl(value: unknown, fallback: number): number {
   return checkInstanceTokenTtl(seconds, '"ttl"', 'bad_request');
 }
 
-function auditFailure(deps: Parameters<Route>[2], event: 'token_issued' | 'revoked', error: unknown, instance?: string, project?: string): void {
+function auditFailure(
+  deps: Parameters<Route>[2],
+  event: 'token_issued' | 'revoked',
+  error: unknown,
+  instance?: string,
+  project?: string,
+): void {
   const reason = isCodedError(error) ? error.code : 'internal';
   if (reason === 'not_found') return; // admin API off: nothing was attempted
-  deps.audit.record({ event, outcome: reason === 'internal' ? 'error' : 'denied', reason, ...(instance ? { instance } : {}), ...(project ? { project } : {}) });
+  deps.audit.record({
+    event,
+    outcome: reason === 'internal' ? 'error' : 'denied',
+    reason,
+    ...(instance ? { instance } : {}),
+    ...(project ? { project } : {}),
+  });
 }

@@ -14,9 +14,18 @@ export const hostConfigRoute: Route = async (req, res, deps) => {
   const identity = await authenticateInstance(req, deps);
   const usable = deps.config.registries.filter((entry) => projectMayUse(entry.projects, identity.project));
   // dockerd refuses a mirror URL with a path, so a path-prefixed mirror is for the endpoint only.
-  const mirrors = unique(usable.flatMap((entry) => (entry.mirrorUrl && !hasPathPrefix(entry.mirrorUrl) ? [entry.mirrorUrl] : [])));
+  const mirrors = unique(
+    usable.flatMap((entry) => (entry.mirrorUrl && !hasPathPrefix(entry.mirrorUrl) ? [entry.mirrorUrl] : [])),
+  );
   const registries = unique(usable.flatMap((entry) => [...entry.aliases, entry.key]));
-  const answer: HostConfigAnswer = { mirrors, registries, endpoint: { enabled: deps.config.mirrorEndpoint, upstreams: usable.flatMap((entry) => endpointUpstream(entry, deps.config.publicUrl)) } };
+  const answer: HostConfigAnswer = {
+    mirrors,
+    registries,
+    endpoint: {
+      enabled: deps.config.mirrorEndpoint,
+      upstreams: usable.flatMap((entry) => endpointUpstream(entry, deps.config.publicUrl)),
+    },
+  };
   sendJson(res, 200, answer);
 };
 
@@ -27,8 +36,17 @@ export const hostConfigRoute: Route = async (req, res, deps) => {
 function endpointUpstream(entry: RegistryEntry, publicUrl: string): HostConfigUpstream[] {
   const listed = [...(entry.realms ?? []), ...(entry.source === 'issuer' ? [new URL(publicUrl).host] : [])];
   const realms = listed.length > 0 ? { realms: [...new Set(listed)] } : {};
-  if (entry.mirrorUrl && entry.aliases.includes(DOCKER_HUB_KEY)) return [{ url: entry.mirrorUrl, registry: entry.key, library: entry.library ?? 'keep', ...realms }];
-  if (isDockerHubKey(entry.key)) return [{ url: entry.upstreamUrl ?? `https://${registryApiHost(entry.key)}`, registry: entry.key, library: 'keep', ...realms }];
+  if (entry.mirrorUrl && entry.aliases.includes(DOCKER_HUB_KEY))
+    return [{ url: entry.mirrorUrl, registry: entry.key, library: entry.library ?? 'keep', ...realms }];
+  if (isDockerHubKey(entry.key))
+    return [
+      {
+        url: entry.upstreamUrl ?? `https://${registryApiHost(entry.key)}`,
+        registry: entry.key,
+        library: 'keep',
+        ...realms,
+      },
+    ];
   return [];
 }
 

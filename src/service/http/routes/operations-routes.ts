@@ -9,6 +9,10 @@ export const healthRoute: Route = async (_req, res) => {
 // GET /metrics: Prometheus text format.
 export const metricsRoute: Route = async (_req, res, deps) => {
   const text = deps.metrics.render();
-  res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(200, {
+    'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(text);
 };

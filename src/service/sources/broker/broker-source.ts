@@ -1,5 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import type { Clock, CredentialRequest, CredentialSource, IssuedCredential, Metrics, RegistryEntry } from '../../core/ports.ts';
+import type {
+  Clock,
+  CredentialRequest,
+  CredentialSource,
+  IssuedCredential,
+  Metrics,
+  RegistryEntry,
+} from '../../core/ports.ts';
 import { Secret } from '../../../common/secret.ts';
 import { CodedError } from '../../../common/errors.ts';
 import { createRealmDirectory } from './realm-directory.ts';
@@ -34,19 +41,42 @@ export function createBrokerSource(deps: BrokerSourceDeps): BrokerSource {
     const account = entry.broker!;
     const realm = await realms.realmOf(entry);
     const started = performance.now();
-    const result = await requestRegistryToken(realm, account, repository, { now: deps.clock, prefersPost, ...(deps.tokenPolicy ? { policy: deps.tokenPolicy } : {}) });
-    deps.metrics.observe('dstack_registry_auth_broker_token_request_duration_seconds', (performance.now() - started) / 1000, { registry: entry.key });
+    const result = await requestRegistryToken(realm, account, repository, {
+      now: deps.clock,
+      prefersPost,
+      ...(deps.tokenPolicy ? { policy: deps.tokenPolicy } : {}),
+    });
+    deps.metrics.observe(
+      'dstack_registry_auth_broker_token_request_duration_seconds',
+      (performance.now() - started) / 1000,
+      { registry: entry.key },
+    );
     const outcome = !result.ok ? result.kind : result.answer.grantsPull ? 'granted' : 'no_pull';
     deps.metrics.increment('dstack_registry_auth_broker_token_requests_total', { registry: entry.key, outcome });
     if (!result.ok) {
-      const hint = result.kind === 'refused' ? `; the realm refused account ${account.username}: check its password or access token` : '';
-      throw new CodedError('unavailable', `registry ${entry.key} (source broker): token request for repository ${repository} failed: ${result.why}${hint}`);
+      const hint =
+        result.kind === 'refused'
+          ? `; the realm refused account ${account.username}: check its password or access token`
+          : '';
+      throw new CodedError(
+        'unavailable',
+        `registry ${entry.key} (source broker): token request for repository ${repository} failed: ${result.why}${hint}`,
+      );
     }
     if (!result.answer.grantsPull) {
-      deps.log(`broker: the token realm of registry ${entry.key} granted account ${account.username} no pull access to repository ${repository}; answering not_found`);
-      throw new CodedError('not_found', `the token realm of registry ${entry.key} granted the service's account no pull access to repository ${repository}; check the repository name, or ask the operator about the account's permissions`);
+      deps.log(
+        `broker: the token realm of registry ${entry.key} granted account ${account.username} no pull access to repository ${repository}; answering not_found`,
+      );
+      throw new CodedError(
+        'not_found',
+        `the token realm of registry ${entry.key} granted the service's account no pull access to repository ${repository}; check the repository name, or ask the operator about the account's permissions`,
+      );
     }
-    return { value: new Secret(result.answer.token), expiresAt: result.answer.expiresAt, lifetimeSeconds: result.answer.lifetimeSeconds };
+    return {
+      value: new Secret(result.answer.token),
+      expiresAt: result.answer.expiresAt,
+      lifetimeSeconds: result.answer.lifetimeSeconds,
+    };
   };
 
   return {
@@ -62,7 +92,9 @@ export function createBrokerSource(deps: BrokerSourceDeps): BrokerSource {
           `registry ${request.requestedKey} uses the broker source, which issues pull tokens for one repository at a time: send "repository" (the host-local mirror endpoint and auth-header do); the credential-helper protocol (get) cannot carry one`,
         );
       }
-      const { value, result } = await cache.get(`${entry.key}\n${repository}`, request.now, () => fetchToken(entry, repository));
+      const { value, result } = await cache.get(`${entry.key}\n${repository}`, request.now, () =>
+        fetchToken(entry, repository),
+      );
       deps.metrics.increment('dstack_registry_auth_broker_token_cache_total', { registry: entry.key, result });
       return { kind: 'bearer', repository, token: value.value, expiresAt: value.expiresAt };
     },

@@ -26,52 +26,88 @@ export class DiscoveryFailed extends Error {
   }
 }
 
-const WHAT_TO_DO = 'use source static (the password then reaches the runner hosts) or put the registry behind this service\'s issuer realm (docs/issuer.md)';
+const WHAT_TO_DO =
+  "use source static (the password then reaches the runner hosts) or put the registry behind this service's issuer realm (docs/issuer.md)";
 
 // `GET <upstream>/v2/` without credentials: a token-auth registry answers 401 with
 // `WWW-Authenticate: Bearer realm=…,service=…`. `registry` names the registry in messages;
 // `realms`, the realm hosts its configuration allows besides the upstream's own host.
-export async function discoverRealm(registry: string, upstreamUrl: string, policy: RetryPolicy = DISCOVERY_POLICY, realms: readonly string[] = []): Promise<TokenRealm> {
+export async function discoverRealm(
+  registry: string,
+  upstreamUrl: string,
+  policy: RetryPolicy = DISCOVERY_POLICY,
+  realms: readonly string[] = [],
+): Promise<TokenRealm> {
   const probe = `${upstreamUrl}/v2/`;
   let response;
   try {
-    response = await upstreamRequest(probe, () => ({ method: 'GET', headers: { 'user-agent': 'dstack-registry-auth' } }), policy);
+    response = await upstreamRequest(
+      probe,
+      () => ({ method: 'GET', headers: { 'user-agent': 'dstack-registry-auth' } }),
+      policy,
+    );
   } catch (error) {
-    if (error instanceof UpstreamUnreachable) throw new DiscoveryFailed(`GET ${probe} failed (${error.why}, ${error.attempts} attempt${error.attempts === 1 ? '' : 's'})`);
+    if (error instanceof UpstreamUnreachable)
+      throw new DiscoveryFailed(
+        `GET ${probe} failed (${error.why}, ${error.attempts} attempt${error.attempts === 1 ? '' : 's'})`,
+      );
     throw error;
   }
   const prefix = `registry ${registry} (source broker): GET ${probe}`;
-  if (response.status === 429 || response.status >= 500) throw new DiscoveryFailed(`GET ${probe} answered HTTP ${response.status}`);
+  if (response.status === 429 || response.status >= 500)
+    throw new DiscoveryFailed(`GET ${probe} answered HTTP ${response.status}`);
   const challenges = parseChallenges(response.headers.get('www-authenticate') ?? '');
   const bearer = challenges.find((challenge) => challenge.scheme === 'bearer');
   if (response.status !== 401 || bearer === undefined) {
     if (response.status === 200 || response.status === 401) {
-      const got = challenges.length > 0 ? `asks for ${challenges.map((c) => c.scheme).join('/')} auth` : `answered HTTP ${response.status} without a token challenge`;
+      const got =
+        challenges.length > 0
+          ? `asks for ${challenges.map((c) => c.scheme).join('/')} auth`
+          : `answered HTTP ${response.status} without a token challenge`;
       throw new NotBrokerable(`${prefix} ${got}: there is no token realm to trade the password at; ${WHAT_TO_DO}`);
     }
-    throw new NotBrokerable(`${prefix} answered HTTP ${response.status}: not a registry API; check the registry's upstream URL (upstream, or DSTACK_REGISTRY_AUTH_DEFAULT_UPSTREAM_URL)`);
+    throw new NotBrokerable(
+      `${prefix} answered HTTP ${response.status}: not a registry API; check the registry's upstream URL (upstream, or DSTACK_REGISTRY_AUTH_DEFAULT_UPSTREAM_URL)`,
+    );
   }
-  return { realm: checkRealmUrl(bearer.params.realm, prefix, new URL(upstreamUrl).host, realms), ...(bearer.params.service ? { service: bearer.params.service } : {}) };
+  return {
+    realm: checkRealmUrl(bearer.params.realm, prefix, new URL(upstreamUrl).host, realms),
+    ...(bearer.params.service ? { service: bearer.params.service } : {}),
+  };
 }
 
 // The password goes to this URL: it must be https (plain http only on loopback), carry no
 // user info, and be on the registry's own host and port or listed in its `realms`
 // (src/registry/realm-binding.ts: an answer from the registry's URL alone does not choose
 // where the password goes); its query (if any) is kept and extended per request.
-function checkRealmUrl(value: string | undefined, prefix: string, registryHost: string, realms: readonly string[]): string {
+function checkRealmUrl(
+  value: string | undefined,
+  prefix: string,
+  registryHost: string,
+  realms: readonly string[],
+): string {
   let url: URL;
   try {
     url = new URL(value ?? '');
   } catch {
-    throw new NotBrokerable(`${prefix} names no usable token realm in its Bearer challenge; check the registry's auth configuration`);
+    throw new NotBrokerable(
+      `${prefix} names no usable token realm in its Bearer challenge; check the registry's auth configuration`,
+    );
   }
   const problem = realmUrlProblem(url);
-  if (problem === 'credentials') throw new NotBrokerable(`${prefix} names a token realm with credentials in its URL; fix the registry's auth configuration`);
+  if (problem === 'credentials')
+    throw new NotBrokerable(
+      `${prefix} names a token realm with credentials in its URL; fix the registry's auth configuration`,
+    );
   if (problem !== undefined) {
-    throw new NotBrokerable(`${prefix} names the token realm ${url.protocol}//${url.host}${url.pathname}, which is not https: the password would travel in clear; serve the realm over https, or ${WHAT_TO_DO}`);
+    throw new NotBrokerable(
+      `${prefix} names the token realm ${url.protocol}//${url.host}${url.pathname}, which is not https: the password would travel in clear; serve the realm over https, or ${WHAT_TO_DO}`,
+    );
   }
   if (!realmBound(url, registryHost, realms)) {
-    throw new NotBrokerable(`${prefix} names the token realm ${url.protocol}//${url.host}${url.pathname}, which is not on the registry's host ${registryHost}: the password is not sent there; if it is the registry's own realm, list ${url.host} in the registry's realms (the config file's realms, or DSTACK_REGISTRY_AUTH_DEFAULT_REALMS for the default registry)`);
+    throw new NotBrokerable(
+      `${prefix} names the token realm ${url.protocol}//${url.host}${url.pathname}, which is not on the registry's host ${registryHost}: the password is not sent there; if it is the registry's own realm, list ${url.host} in the registry's realms (the config file's realms, or DSTACK_REGISTRY_AUTH_DEFAULT_REALMS for the default registry)`,
+    );
   }
   return url.toString();
 }

@@ -13,14 +13,23 @@ export interface RealmDirectory {
   realmOf(entry: RegistryEntry): Promise<TokenRealm>;
 }
 
-export function createRealmDirectory(registries: RegistryEntry[], log: (line: string) => void, policy?: RetryPolicy): RealmDirectory {
+export function createRealmDirectory(
+  registries: RegistryEntry[],
+  log: (line: string) => void,
+  policy?: RetryPolicy,
+): RealmDirectory {
   const known = new Map<string, TokenRealm>();
   const pending = new Map<string, Promise<TokenRealm>>();
 
   const discover = (entry: RegistryEntry): Promise<TokenRealm> => {
     let running = pending.get(entry.key);
     if (!running) {
-      running = discoverRealm(entry.key, entry.upstreamUrl ?? defaultUpstreamUrl(entry.key, entry.mirrorUrl), policy, entry.realms)
+      running = discoverRealm(
+        entry.key,
+        entry.upstreamUrl ?? defaultUpstreamUrl(entry.key, entry.mirrorUrl),
+        policy,
+        entry.realms,
+      )
         .then((realm) => {
           known.set(entry.key, realm);
           return realm;
@@ -40,7 +49,9 @@ export function createRealmDirectory(registries: RegistryEntry[], log: (line: st
         const entry = brokered[index]!;
         if (result.reason instanceof NotBrokerable) throw result.reason;
         if (result.reason instanceof DiscoveryFailed) {
-          log(`warning: registry ${entry.key} (source broker): ${result.reason.why}; starting without its token realm, which is asked for again at the first request for it`);
+          log(
+            `warning: registry ${entry.key} (source broker): ${result.reason.why}; starting without its token realm, which is asked for again at the first request for it`,
+          );
         } else throw result.reason;
       }
     },
@@ -50,7 +61,11 @@ export function createRealmDirectory(registries: RegistryEntry[], log: (line: st
       try {
         return await discover(entry);
       } catch (error) {
-        if (error instanceof DiscoveryFailed) throw new CodedError('unavailable', `registry ${entry.key} (source broker): ${error.why}; no token realm yet`);
+        if (error instanceof DiscoveryFailed)
+          throw new CodedError(
+            'unavailable',
+            `registry ${entry.key} (source broker): ${error.why}; no token realm yet`,
+          );
         if (error instanceof NotBrokerable) throw new CodedError('unavailable', error.message);
         throw error;
       }

@@ -25,7 +25,12 @@ export interface RealmRequestOptions {
 // A registry token for `repository:<name>:pull` and nothing else, as the distribution token
 // specification describes: GET with Basic auth (what dockerd does), or the OAuth2 POST
 // password grant when the realm refuses GET (some realms only speak it).
-export async function requestRegistryToken(realm: TokenRealm, account: RealmAccount, repository: string, options: RealmRequestOptions): Promise<RealmResult> {
+export async function requestRegistryToken(
+  realm: TokenRealm,
+  account: RealmAccount,
+  repository: string,
+  options: RealmRequestOptions,
+): Promise<RealmResult> {
   const { now, prefersPost, policy = TOKEN_POLICY } = options;
   const scope = `repository:${repository}:pull`;
   const order: ('GET' | 'POST')[] = prefersPost.has(realm.realm) ? ['POST', 'GET'] : ['GET', 'POST'];
@@ -34,14 +39,23 @@ export async function requestRegistryToken(realm: TokenRealm, account: RealmAcco
     const requestedAt = now();
     let response;
     try {
-      response = method === 'GET' ? await getToken(realm, account, scope, policy) : await postToken(realm, account, scope, policy);
+      response =
+        method === 'GET'
+          ? await getToken(realm, account, scope, policy)
+          : await postToken(realm, account, scope, policy);
     } catch (error) {
-      if (error instanceof UpstreamUnreachable) return { ok: false, kind: 'failed', why: `${method} ${realmName(realm)} failed (${error.why}, ${attempts(error.attempts)})` };
+      if (error instanceof UpstreamUnreachable)
+        return {
+          ok: false,
+          kind: 'failed',
+          why: `${method} ${realmName(realm)} failed (${error.why}, ${attempts(error.attempts)})`,
+        };
       throw error;
     }
     if (response.status === 200) {
       const answer = readTokenAnswer(response.body, repository, requestedAt);
-      if (!answer) return { ok: false, kind: 'failed', why: `${method} ${realmName(realm)} answered HTTP 200 without a token` };
+      if (!answer)
+        return { ok: false, kind: 'failed', why: `${method} ${realmName(realm)} answered HTTP 200 without a token` };
       if (method === 'POST' && order[0] === 'GET') prefersPost.add(realm.realm);
       return { ok: true, answer, method };
     }
@@ -59,14 +73,35 @@ function getToken(realm: TokenRealm, account: RealmAccount, scope: string, polic
   url.searchParams.set('scope', scope);
   url.searchParams.set('account', account.username);
   const basic = Buffer.from(`${account.username}:${account.password.reveal()}`).toString('base64');
-  return upstreamRequest(url.toString(), () => ({ method: 'GET', headers: { authorization: `Basic ${basic}`, 'user-agent': 'dstack-registry-auth' } }), policy, { readBody: true });
+  return upstreamRequest(
+    url.toString(),
+    () => ({ method: 'GET', headers: { authorization: `Basic ${basic}`, 'user-agent': 'dstack-registry-auth' } }),
+    policy,
+    { readBody: true },
+  );
 }
 
 function postToken(realm: TokenRealm, account: RealmAccount, scope: string, policy: RetryPolicy) {
-  const form = new URLSearchParams({ grant_type: 'password', username: account.username, password: account.password.reveal(), scope, client_id: 'dstack-registry-auth', access_type: 'online' });
+  const form = new URLSearchParams({
+    grant_type: 'password',
+    username: account.username,
+    password: account.password.reveal(),
+    scope,
+    client_id: 'dstack-registry-auth',
+    access_type: 'online',
+  });
   if (realm.service !== undefined) form.set('service', realm.service);
   const body = form.toString();
-  return upstreamRequest(realm.realm, () => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'dstack-registry-auth' }, body }), policy, { readBody: true });
+  return upstreamRequest(
+    realm.realm,
+    () => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'dstack-registry-auth' },
+      body,
+    }),
+    policy,
+    { readBody: true },
+  );
 }
 
 // The realm as logs show it: no query (it may name the account).

@@ -23,7 +23,11 @@ export function readTokenAnswer(body: string, repository: string, requestedAt: D
   return {
     token,
     lifetimeSeconds,
-    expiresAt: tokenExpiry(lifetimeSeconds, typeof fields.issuedAt === 'string' ? new Date(fields.issuedAt) : undefined, requestedAt),
+    expiresAt: tokenExpiry(
+      lifetimeSeconds,
+      typeof fields.issuedAt === 'string' ? new Date(fields.issuedAt) : undefined,
+      requestedAt,
+    ),
     grantsPull: claims === undefined || grantsPull(claims.access, repository),
   };
 }
@@ -31,7 +35,10 @@ export function readTokenAnswer(body: string, repository: string, requestedAt: D
 // `expires_in` (60 s when absent), shortened to the JWT's own `exp - iat` when the token says
 // it lives less: both are the realm's clock, so their difference is a true lifetime.
 export function tokenLifetime(expiresIn: unknown, claims: Record<string, unknown> | undefined): number {
-  let lifetime = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : DEFAULT_TOKEN_LIFETIME_SECONDS;
+  let lifetime =
+    typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0
+      ? expiresIn
+      : DEFAULT_TOKEN_LIFETIME_SECONDS;
   const exp = claims?.exp;
   const iat = claims?.iat;
   if (typeof exp === 'number' && typeof iat === 'number' && exp > iat) lifetime = Math.min(lifetime, exp - iat);
@@ -45,7 +52,8 @@ export function tokenLifetime(expiresIn: unknown, claims: Record<string, unknown
 export function tokenExpiry(lifetimeSeconds: number, issuedAt: Date | undefined, requestedAt: Date): Date {
   let start = requestedAt.getTime();
   const issued = issuedAt?.getTime();
-  if (issued !== undefined && Number.isFinite(issued) && issued < start && start - issued < lifetimeSeconds * 1000) start = issued;
+  if (issued !== undefined && Number.isFinite(issued) && issued < start && start - issued < lifetimeSeconds * 1000)
+    start = issued;
   return new Date(start + lifetimeSeconds * 1000);
 }
 
@@ -56,7 +64,12 @@ export function grantsPull(access: unknown, repository: string): boolean {
   if (!Array.isArray(access)) return false;
   return access.some((entry: unknown) => {
     const item = entry as { type?: unknown; name?: unknown; actions?: unknown };
-    return item?.type === 'repository' && item.name === repository && Array.isArray(item.actions) && (item.actions.includes('pull') || item.actions.includes('*'));
+    return (
+      item?.type === 'repository' &&
+      item.name === repository &&
+      Array.isArray(item.actions) &&
+      (item.actions.includes('pull') || item.actions.includes('*'))
+    );
   });
 }
 

@@ -14,7 +14,12 @@ export interface RetryPolicy {
 }
 
 export const TOKEN_POLICY: RetryPolicy = { attempts: 3, attemptTimeoutMs: 5_000, deadlineMs: 10_000, baseDelayMs: 200 };
-export const DISCOVERY_POLICY: RetryPolicy = { attempts: 2, attemptTimeoutMs: 4_000, deadlineMs: 5_000, baseDelayMs: 200 };
+export const DISCOVERY_POLICY: RetryPolicy = {
+  attempts: 2,
+  attemptTimeoutMs: 4_000,
+  deadlineMs: 5_000,
+  baseDelayMs: 200,
+};
 
 // Token answers are a few KiB; anything beyond this is not one.
 const MAX_BODY_BYTES = 64 * 1024;
@@ -30,7 +35,10 @@ export interface UpstreamResponse {
 // Thrown when no attempt got an HTTP answer (refused, reset, DNS, timeout). `cause` is a short
 // code (ECONNREFUSED, timeout), never a URL with a query or a header.
 export class UpstreamUnreachable extends Error {
-  constructor(readonly why: string, readonly attempts: number) {
+  constructor(
+    readonly why: string,
+    readonly attempts: number,
+  ) {
     super(why);
     this.name = 'UpstreamUnreachable';
   }
@@ -39,16 +47,27 @@ export class UpstreamUnreachable extends Error {
 // One request with retries on network errors, 429 and 5xx; the last answer is returned as it
 // is (a 5xx after the last attempt included) for the caller to judge. `init` is rebuilt per
 // attempt because a body stream cannot be sent twice.
-export async function upstreamRequest(url: string, init: () => RequestInit, policy: RetryPolicy, options: { readBody?: boolean } = {}): Promise<UpstreamResponse> {
+export async function upstreamRequest(
+  url: string,
+  init: () => RequestInit,
+  policy: RetryPolicy,
+  options: { readBody?: boolean } = {},
+): Promise<UpstreamResponse> {
   const deadline = Date.now() + policy.deadlineMs;
   let lastFailure = 'no attempt';
   for (let attempt = 1; ; attempt++) {
     const remaining = deadline - Date.now();
     try {
-      const response = await fetch(url, { ...init(), redirect: 'manual', signal: AbortSignal.timeout(Math.max(1, Math.min(policy.attemptTimeoutMs, remaining))) });
+      const response = await fetch(url, {
+        ...init(),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(Math.max(1, Math.min(policy.attemptTimeoutMs, remaining))),
+      });
       const retryable = response.status === 429 || response.status >= 500;
       if (!retryable || !(await canRetry(attempt, policy, deadline))) {
-        const body = options.readBody ? await readCapped(response) : (await response.body?.cancel().catch(() => {}), '');
+        let body = '';
+        if (options.readBody) body = await readCapped(response);
+        else await response.body?.cancel().catch(() => {});
         return { status: response.status, headers: response.headers, body, attempts: attempt };
       }
       await response.body?.cancel().catch(() => {});

@@ -12,11 +12,23 @@ const MINTERS: Record<CloudSourceKind, (env: Record<string, string | undefined>)
   acr: async (env) => (await import('./acr-minter.ts')).createAcrMinter(env),
 };
 
-export function createCloudSources(deps: { registries: RegistryEntry[]; env: Record<string, string | undefined>; clock: Clock; metrics: Metrics; log: (line: string) => void }): Partial<Record<CloudSourceKind, CloudSource>> {
+export function createCloudSources(deps: {
+  registries: RegistryEntry[];
+  env: Record<string, string | undefined>;
+  clock: Clock;
+  metrics: Metrics;
+  log: (line: string) => void;
+}): Partial<Record<CloudSourceKind, CloudSource>> {
   const sources: Partial<Record<CloudSourceKind, CloudSource>> = {};
   for (const kind of Object.keys(MINTERS) as CloudSourceKind[]) {
     if (!deps.registries.some((entry) => entry.source === kind)) continue;
-    sources[kind] = createMintingSource({ kind, loadMinter: () => MINTERS[kind](deps.env), clock: deps.clock, metrics: deps.metrics, log: deps.log });
+    sources[kind] = createMintingSource({
+      kind,
+      loadMinter: () => MINTERS[kind](deps.env),
+      clock: deps.clock,
+      metrics: deps.metrics,
+      log: deps.log,
+    });
   }
   return sources;
 }

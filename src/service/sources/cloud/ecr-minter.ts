@@ -1,7 +1,12 @@
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import type { RegistryEntry } from '../../core/ports.ts';
 import { Secret } from '../../../common/secret.ts';
-import { retryAfterFor, VENDOR_ATTEMPT_TIMEOUT_MS, VendorFailure, type VendorOutcome } from '../../core/vendor-failure.ts';
+import {
+  retryAfterFor,
+  VENDOR_ATTEMPT_TIMEOUT_MS,
+  VendorFailure,
+  type VendorOutcome,
+} from '../../core/vendor-failure.ts';
 import type { MintedCredential, Minter } from './minting-source.ts';
 
 // Per request to AWS: the SDK's standard retry (throttling, 5xx) inside this many attempts,
@@ -17,7 +22,11 @@ export function createEcrMinter(): Minter {
   const clientFor = (region: string) => {
     let client = clients.get(region);
     if (!client) {
-      client = new ECRClient({ region, maxAttempts: MAX_ATTEMPTS, requestHandler: { connectionTimeout: VENDOR_ATTEMPT_TIMEOUT_MS, requestTimeout: VENDOR_ATTEMPT_TIMEOUT_MS } });
+      client = new ECRClient({
+        region,
+        maxAttempts: MAX_ATTEMPTS,
+        requestHandler: { connectionTimeout: VENDOR_ATTEMPT_TIMEOUT_MS, requestTimeout: VENDOR_ATTEMPT_TIMEOUT_MS },
+      });
       clients.set(region, client);
     }
     return client;
@@ -36,8 +45,16 @@ export function createEcrMinter(): Minter {
       const data = answer.authorizationData?.[0];
       const decoded = data?.authorizationToken ? Buffer.from(data.authorizationToken, 'base64').toString('utf8') : '';
       const colon = decoded.indexOf(':');
-      if (!data?.expiresAt || colon <= 0 || colon === decoded.length - 1) throw new VendorFailure('bad_answer', `${what}: AWS's answer holds no authorization token; check AWS_ENDPOINT_URL_ECR`);
-      return { username: decoded.slice(0, colon), secret: new Secret(decoded.slice(colon + 1)), expiresAt: data.expiresAt };
+      if (!data?.expiresAt || colon <= 0 || colon === decoded.length - 1)
+        throw new VendorFailure(
+          'bad_answer',
+          `${what}: AWS's answer holds no authorization token; check AWS_ENDPOINT_URL_ECR`,
+        );
+      return {
+        username: decoded.slice(0, colon),
+        secret: new Secret(decoded.slice(colon + 1)),
+        expiresAt: data.expiresAt,
+      };
     },
   };
 }
@@ -46,25 +63,42 @@ export function createEcrMinter(): Minter {
 // the host prints at most 200 characters of it (src/common/printable.ts). AWS's own message,
 // which may name the server's identity, goes to the service log only.
 function ecrFailure(what: string, target: { account: string; region: string }, error: unknown): VendorFailure {
-  const err = error as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number }; cause?: { code?: string } };
+  const err = error as {
+    name?: string;
+    message?: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+    cause?: { code?: string };
+  };
   const status = err.$metadata?.httpStatusCode;
   const name = err.name ?? 'Error';
   const fail = (outcome: VendorOutcome, text: string) => {
     const retryAfterSeconds = retryAfterFor(outcome);
     const logDetail = `GetAuthorizationToken for account ${target.account} in ${target.region}${err.message ? `: ${err.message}` : ''}`;
-    return new VendorFailure(outcome, `${what}: ${text}`, { logDetail, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) });
+    return new VendorFailure(outcome, `${what}: ${text}`, {
+      logDetail,
+      ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+    });
   };
   if (name === 'CredentialsProviderError' || name === 'ProviderError') {
-    return fail('no_credentials', 'no AWS credentials on the server; give it an identity allowed ecr:GetAuthorizationToken');
+    return fail(
+      'no_credentials',
+      'no AWS credentials on the server; give it an identity allowed ecr:GetAuthorizationToken',
+    );
   }
   if (status === undefined) {
     const code = err.code ?? err.cause?.code ?? (name === 'TimeoutError' ? 'timeout' : name);
-    return fail('unreachable', `the ECR API was not reached (${code}); ${code === 'ENOTFOUND' ? `check region ${target.region}` : 'retry later'}`);
+    return fail(
+      'unreachable',
+      `the ECR API was not reached (${code}); ${code === 'ENOTFOUND' ? `check region ${target.region}` : 'retry later'}`,
+    );
   }
   const answered = `AWS answered HTTP ${status} ${name}`;
-  if (status === 429 || /Throttl|TooManyRequests|RequestLimitExceeded/.test(name)) return fail('throttled', `${answered}: throttled; retry shortly`);
+  if (status === 429 || /Throttl|TooManyRequests|RequestLimitExceeded/.test(name))
+    return fail('throttled', `${answered}: throttled; retry shortly`);
   if (status >= 500) return fail('vendor_error', `${answered}; retry later`);
-  if (/Signature|UnrecognizedClient|InvalidClientToken|ExpiredToken/.test(name)) return fail('denied', `${answered}: the server's AWS keys are not accepted; check them`);
+  if (/Signature|UnrecognizedClient|InvalidClientToken|ExpiredToken/.test(name))
+    return fail('denied', `${answered}: the server's AWS keys are not accepted; check them`);
   if (status === 403) return fail('denied', `${answered}; grant the server's identity ecr:GetAuthorizationToken`);
   return fail('bad_request', `${answered}; check account ${target.account} and region ${target.region}`);
 }

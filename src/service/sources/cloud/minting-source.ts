@@ -1,5 +1,13 @@
 import { performance } from 'node:perf_hooks';
-import type { Clock, CloudSourceKind, CredentialRequest, CredentialSource, IssuedCredential, Metrics, RegistryEntry } from '../../core/ports.ts';
+import type {
+  Clock,
+  CloudSourceKind,
+  CredentialRequest,
+  CredentialSource,
+  IssuedCredential,
+  Metrics,
+  RegistryEntry,
+} from '../../core/ports.ts';
 import type { Secret } from '../../../common/secret.ts';
 import { VendorFailure } from '../../core/vendor-failure.ts';
 import { oneLine } from '../../../common/errors.ts';
@@ -52,10 +60,11 @@ export function createMintingSource(deps: MintingSourceDeps): CloudSource {
   const failures = new Map<string, { error: VendorFailure; until: number }>();
   const wallClock = deps.wallClock ?? Date.now;
   let minter: Promise<Minter> | undefined;
-  const loaded = () => (minter ??= deps.loadMinter().catch((error: unknown) => {
-    minter = undefined;
-    throw error;
-  }));
+  const loaded = () =>
+    (minter ??= deps.loadMinter().catch((error: unknown) => {
+      minter = undefined;
+      throw error;
+    }));
 
   const mint = async (entry: RegistryEntry) => {
     const started = performance.now();
@@ -68,14 +77,23 @@ export function createMintingSource(deps: MintingSourceDeps): CloudSource {
       const outcome = error instanceof VendorFailure ? error.outcome : 'vendor_error';
       deps.metrics.increment('dstack_registry_auth_cloud_token_requests_total', { ...labels, outcome });
       if (error instanceof VendorFailure) {
-        deps.log(`${oneLine(error)}${error.options.logDetail ? ` (vendor said: ${oneLine(error.options.logDetail).slice(0, 300)})` : ''}`);
+        deps.log(
+          `${oneLine(error)}${error.options.logDetail ? ` (vendor said: ${oneLine(error.options.logDetail).slice(0, 300)})` : ''}`,
+        );
         throw error;
       }
       // An SDK that broke in a way the minter did not foresee: a line for the host, the rest for the log.
       deps.log(`registry ${entry.key} (source ${deps.kind}): minting failed: ${oneLine(error)}`);
-      throw new VendorFailure('vendor_error', `registry ${entry.key} (source ${deps.kind}): the service could not mint a credential; the service log has the cause`);
+      throw new VendorFailure(
+        'vendor_error',
+        `registry ${entry.key} (source ${deps.kind}): the service could not mint a credential; the service log has the cause`,
+      );
     } finally {
-      deps.metrics.observe('dstack_registry_auth_cloud_token_request_duration_seconds', (performance.now() - started) / 1000, labels);
+      deps.metrics.observe(
+        'dstack_registry_auth_cloud_token_request_duration_seconds',
+        (performance.now() - started) / 1000,
+        labels,
+      );
     }
   };
 
@@ -88,7 +106,11 @@ export function createMintingSource(deps: MintingSourceDeps): CloudSource {
         const requestedAt = deps.clock();
         const held = failures.get(scope);
         if (held && requestedAt.getTime() < held.until) {
-          deps.metrics.increment('dstack_registry_auth_cloud_token_cache_total', { source: deps.kind, registry: entry.key, result: 'failure_held' });
+          deps.metrics.increment('dstack_registry_auth_cloud_token_cache_total', {
+            source: deps.kind,
+            registry: entry.key,
+            result: 'failure_held',
+          });
           throw held.error;
         }
         let minted: MintedCredential;
@@ -96,15 +118,28 @@ export function createMintingSource(deps: MintingSourceDeps): CloudSource {
           minted = await mint(entry);
           failures.delete(scope);
         } catch (error) {
-          if (error instanceof VendorFailure) failures.set(scope, { error, until: requestedAt.getTime() + FAILURE_HOLD_MS });
+          if (error instanceof VendorFailure)
+            failures.set(scope, { error, until: requestedAt.getTime() + FAILURE_HOLD_MS });
           throw error;
         }
         // The vendor's lifetime, carried onto the service's clock.
         const lifetimeMs = minted.expiresAt.getTime() - wallClock();
-        if (!(lifetimeMs > 0)) throw new VendorFailure('bad_answer', `registry ${entry.key} (source ${deps.kind}): the vendor answered with a credential that has already expired; check the server's clock`);
-        return { value: { username: minted.username, secret: minted.secret }, expiresAt: new Date(requestedAt.getTime() + lifetimeMs), lifetimeSeconds: lifetimeMs / 1000 };
+        if (!(lifetimeMs > 0))
+          throw new VendorFailure(
+            'bad_answer',
+            `registry ${entry.key} (source ${deps.kind}): the vendor answered with a credential that has already expired; check the server's clock`,
+          );
+        return {
+          value: { username: minted.username, secret: minted.secret },
+          expiresAt: new Date(requestedAt.getTime() + lifetimeMs),
+          lifetimeSeconds: lifetimeMs / 1000,
+        };
       });
-      deps.metrics.increment('dstack_registry_auth_cloud_token_cache_total', { source: deps.kind, registry: entry.key, result });
+      deps.metrics.increment('dstack_registry_auth_cloud_token_cache_total', {
+        source: deps.kind,
+        registry: entry.key,
+        result,
+      });
       return { kind: 'basic', username: value.value.username, secret: value.value.secret, expiresAt: value.expiresAt };
     },
     async check(entry) {

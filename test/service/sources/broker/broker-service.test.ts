@@ -24,23 +24,38 @@ interface Answer {
 }
 
 async function credentials(token: string, body: Record<string, unknown>): Promise<Answer> {
-  const res = await fetch(`${service.url}/v1/credentials`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${service.url}/v1/credentials`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, text, json: JSON.parse(text) };
 }
 
 async function manifest(repository: string, tag: string, bearer?: string): Promise<Response> {
-  return fetch(`${upstream.registry.url}/v2/${repository}/manifests/${tag}`, { headers: { accept: MANIFEST_V2, ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) } });
+  return fetch(`${upstream.registry.url}/v2/${repository}/manifests/${tag}`, {
+    headers: { accept: MANIFEST_V2, ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+  });
 }
 
 // The broker's cache counters for the test registry, from /metrics.
 async function cacheCounts(): Promise<Record<'hit' | 'joined' | 'miss', number>> {
   const text = await (await fetch(`${service.url}/metrics`)).text();
-  const count = (result: string) => Number(new RegExp(`^dstack_registry_auth_broker_token_cache_total\\{registry="${upstream.registry.host}",result="${result}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  const count = (result: string) =>
+    Number(
+      new RegExp(
+        `^dstack_registry_auth_broker_token_cache_total\\{registry="${upstream.registry.host}",result="${result}"\\} (\\d+)$`,
+        'm',
+      ).exec(text)?.[1] ?? 0,
+    );
   return { hit: count('hit'), joined: count('joined'), miss: count('miss') };
 }
 
-const scopeRequests = (repository: string) => upstream.tokenServer.requests.filter((r) => r.scope === `repository:${repository}:pull`).map(({ at: _at, ...rest }) => rest);
+const scopeRequests = (repository: string) =>
+  upstream.tokenServer.requests
+    .filter((r) => r.scope === `repository:${repository}:pull`)
+    .map(({ at: _at, ...rest }) => rest);
 
 describe.skipIf(!available)('broker source: the service binary against a registry whose realm is not ours', () => {
   beforeAll(async () => {
@@ -53,7 +68,17 @@ describe.skipIf(!available)('broker source: the service binary against a registr
     service = await startService({
       dir: join(dir, 'svc'),
       env: { FLEET_PASSWORD: upstream.password, DSTACK_REGISTRY_AUTH_ADMIN_TOKEN: 'admin-token-for-broker-tests-0123' },
-      configFile: { registries: [{ registry: upstream.registry.host, source: 'broker', username: upstream.username, passwordEnv: 'FLEET_PASSWORD', realms: [realmHostOf(upstream)] }] },
+      configFile: {
+        registries: [
+          {
+            registry: upstream.registry.host,
+            source: 'broker',
+            username: upstream.username,
+            passwordEnv: 'FLEET_PASSWORD',
+            realms: [realmHostOf(upstream)],
+          },
+        ],
+      },
     });
   });
   afterAll(async () => {
@@ -68,7 +93,12 @@ describe.skipIf(!available)('broker source: the service binary against a registr
     const before = Date.now();
     const res = await credentials(token, { registry: upstream.registry.host, repository: 'library/python' });
     expect(res.status, res.text).toBe(200);
-    expect(res.json).toMatchObject({ kind: 'bearer', registry: upstream.registry.host, repository: 'library/python', source: 'broker' });
+    expect(res.json).toMatchObject({
+      kind: 'bearer',
+      registry: upstream.registry.host,
+      repository: 'library/python',
+      source: 'broker',
+    });
     expect(res.json.username).toBeUndefined();
     expect(res.json.secret).toBeUndefined();
     // The realm's real lifetime (300 s here), not one the service made up.
@@ -77,24 +107,60 @@ describe.skipIf(!available)('broker source: the service binary against a registr
     expect(expires).toBeLessThan(Date.now() + 301_000);
     const pulled = await manifest('library/python', '3.14', res.json.token);
     expect(pulled.status).toBe(200);
-    expect(pulled.headers.get('docker-content-digest')).toBe(upstream.images.get('library/python:3.14')!.manifestDigest);
+    expect(pulled.headers.get('docker-content-digest')).toBe(
+      upstream.images.get('library/python:3.14')!.manifestDigest,
+    );
     // Pull only: the token cannot push.
-    const push = await fetch(`${upstream.registry.url}/v2/library/python/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${res.json.token}` } });
+    const push = await fetch(`${upstream.registry.url}/v2/library/python/blobs/uploads/`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${res.json.token}` },
+    });
     expect(push.status).toBe(401);
-    expect(scopeRequests('library/python')).toEqual([{ method: 'GET', user: upstream.username, scope: 'repository:library/python:pull', service: 'fixture-registry', status: 200 }]);
+    expect(scopeRequests('library/python')).toEqual([
+      {
+        method: 'GET',
+        user: upstream.username,
+        scope: 'repository:library/python:pull',
+        service: 'fixture-registry',
+        status: 200,
+      },
+    ]);
     const audit = (await service.audit()).filter((r) => r.event === 'credential' && r.repository === 'library/python');
-    expect(audit).toEqual([expect.objectContaining({ outcome: 'granted', instance: 'i-1', project: 'main', registry: upstream.registry.host, repository: 'library/python', source: 'broker' })]);
+    expect(audit).toEqual([
+      expect.objectContaining({
+        outcome: 'granted',
+        instance: 'i-1',
+        project: 'main',
+        registry: upstream.registry.host,
+        repository: 'library/python',
+        source: 'broker',
+      }),
+    ]);
   });
 
   it('serves the cached token to the next request without asking the realm again', async () => {
-    const first = await credentials(await service.issueToken({ instance: 'i-2' }), { registry: upstream.registry.host, repository: 'library/python' });
-    const again = await credentials(await service.issueToken({ instance: 'i-3' }), { registry: upstream.registry.host, repository: 'library/python' });
+    const first = await credentials(await service.issueToken({ instance: 'i-2' }), {
+      registry: upstream.registry.host,
+      repository: 'library/python',
+    });
+    const again = await credentials(await service.issueToken({ instance: 'i-3' }), {
+      registry: upstream.registry.host,
+      repository: 'library/python',
+    });
     expect(first.status).toBe(200);
     expect(again.json.token).toBe(first.json.token);
     expect(scopeRequests('library/python')).toHaveLength(1);
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
-    expect(metrics).toMatch(new RegExp(`dstack_registry_auth_broker_token_cache_total\\{registry="${upstream.registry.host}",result="hit"\\} [1-9]`));
-    expect(metrics).toMatch(new RegExp(`dstack_registry_auth_broker_token_requests_total\\{outcome="granted",registry="${upstream.registry.host}"\\} 1\\b`));
+    expect(metrics).toMatch(
+      new RegExp(
+        `dstack_registry_auth_broker_token_cache_total\\{registry="${upstream.registry.host}",result="hit"\\} [1-9]`,
+      ),
+    );
+    expect(metrics).toMatch(
+      new RegExp(
+        `dstack_registry_auth_broker_token_requests_total\\{outcome="granted",registry="${upstream.registry.host}"\\} 1\\b`,
+      ),
+    );
   });
 
   it('turns 20 concurrent requests for one repository from several instances into one realm request', async () => {
@@ -104,7 +170,11 @@ describe.skipIf(!available)('broker source: the service binary against a registr
     let open!: () => void;
     upstream.tokenServer.gate = new Promise<void>((resolve) => (open = resolve));
     const receivedBefore = upstream.tokenServer.received;
-    const answers = Promise.all(Array.from({ length: 20 }, (_, i) => credentials(tokens[i % tokens.length]!, { registry: upstream.registry.host, repository: 'fan/in' })));
+    const answers = Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        credentials(tokens[i % tokens.length]!, { registry: upstream.registry.host, repository: 'fan/in' }),
+      ),
+    );
     while (upstream.tokenServer.received === receivedBefore) await new Promise((resolve) => setTimeout(resolve, 10));
     open();
     delete upstream.tokenServer.gate;
@@ -119,7 +189,9 @@ describe.skipIf(!available)('broker source: the service binary against a registr
   });
 
   it('answers 404 naming the reason when the request names no repository (an old helper, or get), never the password', async () => {
-    const res = await credentials(await service.issueToken({ instance: 'i-old' }), { registry: upstream.registry.host });
+    const res = await credentials(await service.issueToken({ instance: 'i-old' }), {
+      registry: upstream.registry.host,
+    });
     expect(res.status).toBe(404);
     expect(res.json.error).toBe('not_found');
     expect(res.json.message).toMatch(/broker source.*one repository at a time.*"repository"/);
@@ -127,9 +199,17 @@ describe.skipIf(!available)('broker source: the service binary against a registr
   });
 
   it('refuses a repository name outside the distribution grammar with 400', async () => {
-    const res = await credentials(await service.issueToken({ instance: 'i-bad' }), { registry: upstream.registry.host, repository: 'Library/Python:3.14' });
+    const res = await credentials(await service.issueToken({ instance: 'i-bad' }), {
+      registry: upstream.registry.host,
+      repository: 'Library/Python:3.14',
+    });
     expect(res.status).toBe(400);
-    expect(res.json).toMatchObject({ error: 'bad_request', message: expect.stringMatching(/^invalid repository name "Library\/Python:3.14": a repository name is lower-case/) });
+    expect(res.json).toMatchObject({
+      error: 'bad_request',
+      message: expect.stringMatching(
+        /^invalid repository name "Library\/Python:3.14": a repository name is lower-case/,
+      ),
+    });
   });
 
   it('answers 404 when the realm grants the account no pull on the repository, and does not cache that', async () => {
@@ -145,7 +225,10 @@ describe.skipIf(!available)('broker source: the service binary against a registr
   it('answers 503 when the realm fails, after retries, and logs its status but never its body', async () => {
     upstream.tokenServer.behaviour.failWith = 500;
     try {
-      const res = await credentials(await service.issueToken({ instance: 'i-500' }), { registry: upstream.registry.host, repository: 'team/app' });
+      const res = await credentials(await service.issueToken({ instance: 'i-500' }), {
+        registry: upstream.registry.host,
+        repository: 'team/app',
+      });
       expect(res.status).toBe(503);
       expect(res.json).toEqual({ error: 'unavailable', message: expect.any(String) });
       expect(res.text).not.toContain(FAILURE_BODY_MARKER);
@@ -154,10 +237,17 @@ describe.skipIf(!available)('broker source: the service binary against a registr
     }
     expect(scopeRequests('team/app').map((r) => r.status)).toEqual([500, 500, 500]);
     const log = await service.stderr();
-    expect(log).toMatch(new RegExp(`registry ${upstream.registry.host} \\(source broker\\): token request for repository team/app failed: GET http://127\\.0\\.0\\.1:\\d+/token answered HTTP 500 \\(3 attempts\\)`));
+    expect(log).toMatch(
+      new RegExp(
+        `registry ${upstream.registry.host} \\(source broker\\): token request for repository team/app failed: GET http://127\\.0\\.0\\.1:\\d+/token answered HTTP 500 \\(3 attempts\\)`,
+      ),
+    );
     expect(log).not.toContain(FAILURE_BODY_MARKER);
     // Not cached: once the realm is back, the same scope works.
-    const ok = await credentials(await service.issueToken({ instance: 'i-500' }), { registry: upstream.registry.host, repository: 'team/app' });
+    const ok = await credentials(await service.issueToken({ instance: 'i-500' }), {
+      registry: upstream.registry.host,
+      repository: 'team/app',
+    });
     expect(ok.status).toBe(200);
   });
 
@@ -169,7 +259,9 @@ describe.skipIf(!available)('broker source: the service binary against a registr
       expect(res.status, res.text).toBe(200);
       expect((await manifest('post/only', '1', res.json.token)).status).toBe(200);
       expect(scopeRequests('post/only').map((r) => `${r.method} ${r.status}`)).toEqual(['GET 405', 'POST 200']);
-      expect((await credentials(token, { registry: upstream.registry.host, repository: 'post/again' })).status).toBe(200);
+      expect((await credentials(token, { registry: upstream.registry.host, repository: 'post/again' })).status).toBe(
+        200,
+      );
       expect(scopeRequests('post/again').map((r) => `${r.method} ${r.status}`)).toEqual(['POST 200']);
     } finally {
       upstream.tokenServer.behaviour.refuseGet = false;
@@ -178,7 +270,9 @@ describe.skipIf(!available)('broker source: the service binary against a registr
 
   it('refuses a revoked instance on its next token request with 401', async () => {
     const token = await service.issueToken({ instance: 'i-revoked' });
-    expect((await credentials(token, { registry: upstream.registry.host, repository: 'library/python' })).status).toBe(200);
+    expect((await credentials(token, { registry: upstream.registry.host, repository: 'library/python' })).status).toBe(
+      200,
+    );
     await service.revoke('i-revoked');
     const res = await credentials(token, { registry: upstream.registry.host, repository: 'library/python' });
     expect(res.status).toBe(401);
@@ -193,9 +287,18 @@ describe.skipIf(!available)('broker source: the service binary against a registr
       await credentials(token, { registry: upstream.registry.host, repository: 'secret/x' }),
       await credentials('garbage', { registry: upstream.registry.host, repository: 'library/python' }),
     ].map((a) => a.text);
-    const hostConfig = await (await fetch(`${service.url}/v1/host-config`, { headers: { authorization: `Bearer ${token}` } })).text();
+    const hostConfig = await (
+      await fetch(`${service.url}/v1/host-config`, { headers: { authorization: `Bearer ${token}` } })
+    ).text();
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
-    const texts = { stderr: await service.stderr(), audit: await readFile(service.auditLogPath, 'utf8'), metrics, hostConfig, answers: answers.join('\n'), tokenServerLog: await readFile(upstream.tokenLogPath, 'utf8') };
+    const texts = {
+      stderr: await service.stderr(),
+      audit: await readFile(service.auditLogPath, 'utf8'),
+      metrics,
+      hostConfig,
+      answers: answers.join('\n'),
+      tokenServerLog: await readFile(upstream.tokenLogPath, 'utf8'),
+    };
     const basic = Buffer.from(`${upstream.username}:${upstream.password}`).toString('base64');
     for (const [name, text] of Object.entries(texts)) {
       expect(text.length, name).toBeGreaterThan(0);

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { discoverRealm, DiscoveryFailed, NotBrokerable } from '../../../../src/service/sources/broker/discover-realm.ts';
+import {
+  discoverRealm,
+  DiscoveryFailed,
+  NotBrokerable,
+} from '../../../../src/service/sources/broker/discover-realm.ts';
 import { upstreamRequest, UpstreamUnreachable } from '../../../../src/service/sources/broker/upstream-request.ts';
 
 // A stand-in registry on loopback whose answer to GET /v2/ each test sets.
@@ -12,7 +16,7 @@ let url: string;
 const fast = { attempts: 2, attemptTimeoutMs: 300, deadlineMs: 2_000, baseDelayMs: 10 };
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = createServer((_req, res) => {
     hits++;
     if (answer.hang) return; // never answers
     res.writeHead(answer.status, answer.challenge ? { 'www-authenticate': answer.challenge } : {}).end('{"errors":[]}');
@@ -33,27 +37,44 @@ async function outcome(set: typeof answer, realms: string[] = ['auth.example', '
 
 describe('realm discovery (GET /v2/)', () => {
   it('reads realm and service from a Bearer challenge', async () => {
-    expect(await outcome({ status: 401, challenge: 'Bearer realm="https://auth.example/token",service="registry.example"' })).toEqual({ realm: 'https://auth.example/token', service: 'registry.example' });
-    expect(await outcome({ status: 401, challenge: 'Bearer realm="http://127.0.0.1:9/token"' })).toEqual({ realm: 'http://127.0.0.1:9/token' });
+    expect(
+      await outcome({ status: 401, challenge: 'Bearer realm="https://auth.example/token",service="registry.example"' }),
+    ).toEqual({ realm: 'https://auth.example/token', service: 'registry.example' });
+    expect(await outcome({ status: 401, challenge: 'Bearer realm="http://127.0.0.1:9/token"' })).toEqual({
+      realm: 'http://127.0.0.1:9/token',
+    });
   });
 
-  it('takes a realm on the registry\'s own host and port unlisted, and refuses one elsewhere that is not listed (another port counts)', async () => {
+  it("takes a realm on the registry's own host and port unlisted, and refuses one elsewhere that is not listed (another port counts)", async () => {
     const own = `${url}/token`;
     expect(await outcome({ status: 401, challenge: `Bearer realm="${own}"` }, [])).toEqual({ realm: own });
     for (const realm of ['https://auth.example/token', 'http://127.0.0.1:9/token']) {
       const error = await outcome({ status: 401, challenge: `Bearer realm="${realm}"` }, []);
       expect(error).toBeInstanceOf(NotBrokerable);
-      expect((error as Error).message).toBe(`registry r.example (source broker): GET ${url}/v2/ names the token realm ${realm}, which is not on the registry's host ${new URL(url).host}: the password is not sent there; if it is the registry's own realm, list ${new URL(realm).host} in the registry's realms (the config file's realms, or DSTACK_REGISTRY_AUTH_DEFAULT_REALMS for the default registry)`);
+      expect((error as Error).message).toBe(
+        `registry r.example (source broker): GET ${url}/v2/ names the token realm ${realm}, which is not on the registry's host ${new URL(url).host}: the password is not sent there; if it is the registry's own realm, list ${new URL(realm).host} in the registry's realms (the config file's realms, or DSTACK_REGISTRY_AUTH_DEFAULT_REALMS for the default registry)`,
+      );
     }
-    expect(await outcome({ status: 401, challenge: 'Bearer realm="https://auth.example/token"' }, ['auth.example'])).toEqual({ realm: 'https://auth.example/token' });
+    expect(
+      await outcome({ status: 401, challenge: 'Bearer realm="https://auth.example/token"' }, ['auth.example']),
+    ).toEqual({ realm: 'https://auth.example/token' });
   });
 
   it('refuses, for good, a registry with Basic auth, no challenge, a plain-http realm off loopback, or no registry API', async () => {
     const cases: [typeof answer, RegExp][] = [
-      [{ status: 401, challenge: 'Basic realm="Registry"' }, /GET http:\/\/127\.0\.0\.1:\d+\/v2\/ asks for basic auth: there is no token realm to trade the password at; use source static .* issuer realm/],
+      [
+        { status: 401, challenge: 'Basic realm="Registry"' },
+        /GET http:\/\/127\.0\.0\.1:\d+\/v2\/ asks for basic auth: there is no token realm to trade the password at; use source static .* issuer realm/,
+      ],
       [{ status: 200 }, /answered HTTP 200 without a token challenge/],
-      [{ status: 401, challenge: 'Bearer realm="http://auth.example/token"' }, /names the token realm http:\/\/auth\.example\/token, which is not https: the password would travel in clear/],
-      [{ status: 401, challenge: 'Bearer realm="https://user:pw@auth.example/token"' }, /a token realm with credentials in its URL/],
+      [
+        { status: 401, challenge: 'Bearer realm="http://auth.example/token"' },
+        /names the token realm http:\/\/auth\.example\/token, which is not https: the password would travel in clear/,
+      ],
+      [
+        { status: 401, challenge: 'Bearer realm="https://user:pw@auth.example/token"' },
+        /a token realm with credentials in its URL/,
+      ],
       [{ status: 401, challenge: 'Bearer service="x"' }, /names no usable token realm/],
       [{ status: 404 }, /answered HTTP 404: not a registry API; check the registry's upstream URL/],
     ];
@@ -83,7 +104,12 @@ describe('realm discovery (GET /v2/)', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    const refused = await upstreamRequest(`http://127.0.0.1:${port}/v2/`, () => ({ method: 'GET' }), { attempts: 5, attemptTimeoutMs: 200, deadlineMs: 1_000, baseDelayMs: 10 }).catch((e: unknown) => e);
+    const refused = await upstreamRequest(`http://127.0.0.1:${port}/v2/`, () => ({ method: 'GET' }), {
+      attempts: 5,
+      attemptTimeoutMs: 200,
+      deadlineMs: 1_000,
+      baseDelayMs: 10,
+    }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(UpstreamUnreachable);
     expect((refused as UpstreamUnreachable).why).toBe('ECONNREFUSED');
     expect((refused as UpstreamUnreachable).attempts).toBe(5);

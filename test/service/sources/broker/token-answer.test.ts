@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { UnsecuredJWT } from 'jose';
-import { grantsPull, readTokenAnswer, tokenExpiry, tokenLifetime } from '../../../../src/service/sources/broker/token-answer.ts';
+import {
+  grantsPull,
+  readTokenAnswer,
+  tokenExpiry,
+  tokenLifetime,
+} from '../../../../src/service/sources/broker/token-answer.ts';
 
 const asked = new Date('2026-01-15T12:00:00.000Z');
 const seconds = (date: Date) => (date.getTime() - asked.getTime()) / 1000;
@@ -12,14 +17,20 @@ function jwt(claims: Record<string, unknown>): string {
 
 describe('a realm token answer', () => {
   it('takes token or access_token, expires_in, and 60 s when the realm names no lifetime', () => {
-    expect(readTokenAnswer(JSON.stringify({ token: 'opaque-1', expires_in: 300 }), 'library/python', asked)).toEqual({ token: 'opaque-1', lifetimeSeconds: 300, expiresAt: new Date(asked.getTime() + 300_000), grantsPull: true });
+    expect(readTokenAnswer(JSON.stringify({ token: 'opaque-1', expires_in: 300 }), 'library/python', asked)).toEqual({
+      token: 'opaque-1',
+      lifetimeSeconds: 300,
+      expiresAt: new Date(asked.getTime() + 300_000),
+      grantsPull: true,
+    });
     const oauth = readTokenAnswer(JSON.stringify({ access_token: 'opaque-2' }), 'library/python', asked)!;
     expect(oauth.token).toBe('opaque-2');
     expect(seconds(oauth.expiresAt)).toBe(60);
   });
 
   it('is no answer without a token or when the body is not a JSON object', () => {
-    for (const body of ['', 'null', '[]', '{"token": ""}', '{"expires_in": 300}', 'not json']) expect(readTokenAnswer(body, 'a', asked), body).toBeUndefined();
+    for (const body of ['', 'null', '[]', '{"token": ""}', '{"expires_in": 300}', 'not json'])
+      expect(readTokenAnswer(body, 'a', asked), body).toBeUndefined();
   });
 
   it('shortens the lifetime to the JWT’s own exp - iat when that is shorter', () => {
@@ -44,7 +55,9 @@ describe('a realm token answer', () => {
     expect(readTokenAnswer(JSON.stringify({ token: granted }), 'library/python', asked)!.grantsPull).toBe(true);
     expect(readTokenAnswer(JSON.stringify({ token: empty }), 'library/python', asked)!.grantsPull).toBe(false);
     expect(readTokenAnswer(JSON.stringify({ token: other }), 'library/python', asked)!.grantsPull).toBe(false);
-    expect(readTokenAnswer(JSON.stringify({ token: jwt({ sub: 'x' }) }), 'library/python', asked)!.grantsPull).toBe(true);
+    expect(readTokenAnswer(JSON.stringify({ token: jwt({ sub: 'x' }) }), 'library/python', asked)!.grantsPull).toBe(
+      true,
+    );
     expect(readTokenAnswer(JSON.stringify({ token: 'not.a-jwt' }), 'library/python', asked)!.grantsPull).toBe(true);
     expect(grantsPull([{ type: 'repository', name: 'a', actions: ['*'] }], 'a')).toBe(true);
     expect(grantsPull([{ type: 'repository', name: 'a', actions: ['push'] }], 'a')).toBe(false);

@@ -21,7 +21,8 @@ let token: string;
 const savedEnv = { ...process.env };
 
 const credential = () => svc.request('/v1/credentials', { token, body: { registry: REGISTRY } });
-const metric = (name: string, labels: string) => Number(new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, 'm').exec(svc.service.metrics.render())?.[1] ?? 0);
+const metric = (name: string, labels: string) =>
+  Number(new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, 'm').exec(svc.service.metrics.render())?.[1] ?? 0);
 
 describe('acr source: an Entra ID token from Azure’s identity library, exchanged at the registry', () => {
   beforeAll(async () => {
@@ -65,30 +66,55 @@ describe('acr source: an Entra ID token from Azure’s identity library, exchang
   });
 
   it.each([
-    [400, 'bad_request', /the registry's \/oauth2\/exchange answered HTTP 400: the exchange was refused; check the registry name and tenant$/, false],
-    [403, 'denied', /the registry's \/oauth2\/exchange answered HTTP 403; grant the server's identity AcrPull on the registry$/, false],
+    [
+      400,
+      'bad_request',
+      /the registry's \/oauth2\/exchange answered HTTP 400: the exchange was refused; check the registry name and tenant$/,
+      false,
+    ],
+    [
+      403,
+      'denied',
+      /the registry's \/oauth2\/exchange answered HTTP 403; grant the server's identity AcrPull on the registry$/,
+      false,
+    ],
     [429, 'throttled', /the registry's \/oauth2\/exchange answered HTTP 429: throttled; retry shortly$/, true],
     [502, 'vendor_error', /the registry's \/oauth2\/exchange answered HTTP 502; retry later$/, true],
-  ])('the exchange answering %i: 503, one line for the host, metric outcome %s', async (status, outcome, line, retry) => {
-    svc.advance(2 * HOUR);
-    acr.failWith = status;
-    try {
-      const answer = await credential();
-      expect(answer.status).toBe(503);
-      expect(answer.json.message).toMatch(new RegExp(`^registry ${REGISTRY.replace(/\./g, '\\.')} \\(source acr\\): `));
-      expect(answer.json.message).toMatch(line);
-      expect(answer.json.message.length).toBeLessThanOrEqual(200);
-      expect(answer.headers.get('retry-after') !== null).toBe(retry);
-      expect(metric('dstack_registry_auth_cloud_token_requests_total', `outcome="${outcome}",registry="${REGISTRY}",source="acr"`)).toBeGreaterThanOrEqual(1);
-    } finally {
-      acr.failWith = undefined;
-    }
-    svc.advance(FAILURE_HOLD_MS / 1000);
-    expect((await credential()).status).toBe(200);
-  });
+  ])(
+    'the exchange answering %i: 503, one line for the host, metric outcome %s',
+    async (status, outcome, line, retry) => {
+      svc.advance(2 * HOUR);
+      acr.failWith = status;
+      try {
+        const answer = await credential();
+        expect(answer.status).toBe(503);
+        expect(answer.json.message).toMatch(
+          new RegExp(`^registry ${REGISTRY.replace(/\./g, '\\.')} \\(source acr\\): `),
+        );
+        expect(answer.json.message).toMatch(line);
+        expect(answer.json.message.length).toBeLessThanOrEqual(200);
+        expect(answer.headers.get('retry-after') !== null).toBe(retry);
+        expect(
+          metric(
+            'dstack_registry_auth_cloud_token_requests_total',
+            `outcome="${outcome}",registry="${REGISTRY}",source="acr"`,
+          ),
+        ).toBeGreaterThanOrEqual(1);
+      } finally {
+        acr.failWith = undefined;
+      }
+      svc.advance(FAILURE_HOLD_MS / 1000);
+      expect((await credential()).status).toBe(200);
+    },
+  );
 
   it('the Entra ID token and the identity header are in no answer, log or audit line', async () => {
-    for (const text of [JSON.stringify(await credential()), svc.logLines.join('\n'), svc.auditLines.join('\n'), svc.service.metrics.render()]) {
+    for (const text of [
+      JSON.stringify(await credential()),
+      svc.logLines.join('\n'),
+      svc.auditLines.join('\n'),
+      svc.service.metrics.render(),
+    ]) {
       expect(text).not.toContain(acr.entraToken);
       expect(text).not.toContain(acr.identityHeader);
     }

@@ -38,7 +38,15 @@ describe('ecr source: minted by the AWS SDK at an endpoint that checks SigV4', (
     // The SDK's credential chain and endpoint override read the process environment.
     Object.assign(process.env, ecrServiceEnv(ecr));
     const config = join(dir, 'config.json');
-    await writeFile(config, JSON.stringify({ registries: [{ registry: REGISTRY, source: 'ecr' }, { registry: ALIAS, source: 'ecr', account: ACCOUNT, region: REGION }] }));
+    await writeFile(
+      config,
+      JSON.stringify({
+        registries: [
+          { registry: REGISTRY, source: 'ecr' },
+          { registry: ALIAS, source: 'ecr', account: ACCOUNT, region: REGION },
+        ],
+      }),
+    );
     svc = await startTestService({ env: { DSTACK_REGISTRY_AUTH_CONFIG: config } });
     token = await svc.mint('i-ecr', 'main', 30 * 24 * HOUR);
   });
@@ -52,7 +60,13 @@ describe('ecr source: minted by the AWS SDK at an endpoint that checks SigV4', (
   it('hands out AWS:<token> with the minted expiry, once per account and region', async () => {
     const first = await credential();
     expect(first.status, first.text).toBe(200);
-    expect(first.json).toMatchObject({ kind: 'basic', username: 'AWS', secret: ecr.password, source: 'ecr', registry: REGISTRY });
+    expect(first.json).toMatchObject({
+      kind: 'basic',
+      username: 'AWS',
+      secret: ecr.password,
+      source: 'ecr',
+      registry: REGISTRY,
+    });
     expect(Math.abs(Date.parse(first.json.expires_at) - (START.getTime() + 12 * HOUR * 1000))).toBeLessThan(5_000);
     expect(ecr.rejected).toEqual([]);
     const alias = await credential(ALIAS);
@@ -76,7 +90,9 @@ describe('ecr source: minted by the AWS SDK at an endpoint that checks SigV4', (
     svc.advance(120);
     await credential();
     expect(ecr.mints).toBe(3);
-    expect(metric('dstack_registry_auth_cloud_token_cache_total', `registry="${REGISTRY}",result="hit",source="ecr"`)).toBeGreaterThanOrEqual(3);
+    expect(
+      metric('dstack_registry_auth_cloud_token_cache_total', `registry="${REGISTRY}",result="hit",source="ecr"`),
+    ).toBeGreaterThanOrEqual(3);
   });
 
   it('mints once for a burst of requests after expiry (single flight)', async () => {
@@ -88,38 +104,62 @@ describe('ecr source: minted by the AWS SDK at an endpoint that checks SigV4', (
   });
 
   it.each([
-    [400, 'InvalidParameterException', 'bad_request', /AWS answered HTTP 400 InvalidParameterException; check account \d{12} and region [a-z0-9-]+$/, false],
-    [403, 'AccessDeniedException', 'denied', /HTTP 403 AccessDeniedException; grant the server's identity ecr:GetAuthorizationToken$/, false],
+    [
+      400,
+      'InvalidParameterException',
+      'bad_request',
+      /AWS answered HTTP 400 InvalidParameterException; check account \d{12} and region [a-z0-9-]+$/,
+      false,
+    ],
+    [
+      403,
+      'AccessDeniedException',
+      'denied',
+      /HTTP 403 AccessDeniedException; grant the server's identity ecr:GetAuthorizationToken$/,
+      false,
+    ],
     [429, 'ThrottlingException', 'throttled', /HTTP 429 ThrottlingException: throttled; retry shortly$/, true],
     [500, 'ServerException', 'vendor_error', /HTTP 500 ServerException; retry later$/, true],
     [503, 'ServiceUnavailableException', 'vendor_error', /HTTP 503 ServiceUnavailableException; retry later$/, true],
-  ])('AWS answering %i %s: 503 with one line for the host, metric outcome %s', async (status, type, outcome, line, retry) => {
-    svc.advance(2 * HOUR);
-    ecr.failWith = { status, type };
-    try {
-      const answer = await credential();
-      expect(answer.status).toBe(503);
-      expect(answer.json.error).toBe('unavailable');
-      expect(answer.json.message).toMatch(new RegExp(`^registry ${REGISTRY.replace(/\./g, '\\.')} \\(source ecr\\): AWS answered HTTP ${status} ${type}`));
-      // The host prints at most 200 characters of a server's message.
-      expect(answer.json.message.length).toBeLessThanOrEqual(200);
-      expect(answer.json.message).toMatch(line);
-      expect(answer.json.message).not.toContain('\n');
-      expect(answer.json.message).not.toContain('fixture:');
-      expect(answer.headers.get('retry-after') !== null).toBe(retry);
-      expect(metric('dstack_registry_auth_cloud_token_requests_total', `outcome="${outcome}",registry="${REGISTRY}",source="ecr"`)).toBeGreaterThanOrEqual(1);
-      // The vendor's own message is for the service log.
-      expect(svc.logLines.some((l) => l.includes(`fixture: ${type}`))).toBe(true);
-      // Asked again within FAILURE_HOLD_MS: the same answer, and the vendor is not asked.
-      const asked = ecr.requests;
-      expect((await credential()).json.message).toBe(answer.json.message);
-      expect(ecr.requests).toBe(asked);
-    } finally {
-      ecr.failWith = undefined;
-    }
-    svc.advance(FAILURE_HOLD_MS / 1000);
-    expect((await credential()).status).toBe(200);
-  });
+  ])(
+    'AWS answering %i %s: 503 with one line for the host, metric outcome %s',
+    async (status, type, outcome, line, retry) => {
+      svc.advance(2 * HOUR);
+      ecr.failWith = { status, type };
+      try {
+        const answer = await credential();
+        expect(answer.status).toBe(503);
+        expect(answer.json.error).toBe('unavailable');
+        expect(answer.json.message).toMatch(
+          new RegExp(
+            `^registry ${REGISTRY.replace(/\./g, '\\.')} \\(source ecr\\): AWS answered HTTP ${status} ${type}`,
+          ),
+        );
+        // The host prints at most 200 characters of a server's message.
+        expect(answer.json.message.length).toBeLessThanOrEqual(200);
+        expect(answer.json.message).toMatch(line);
+        expect(answer.json.message).not.toContain('\n');
+        expect(answer.json.message).not.toContain('fixture:');
+        expect(answer.headers.get('retry-after') !== null).toBe(retry);
+        expect(
+          metric(
+            'dstack_registry_auth_cloud_token_requests_total',
+            `outcome="${outcome}",registry="${REGISTRY}",source="ecr"`,
+          ),
+        ).toBeGreaterThanOrEqual(1);
+        // The vendor's own message is for the service log.
+        expect(svc.logLines.some((l) => l.includes(`fixture: ${type}`))).toBe(true);
+        // Asked again within FAILURE_HOLD_MS: the same answer, and the vendor is not asked.
+        const asked = ecr.requests;
+        expect((await credential()).json.message).toBe(answer.json.message);
+        expect(ecr.requests).toBe(asked);
+      } finally {
+        ecr.failWith = undefined;
+      }
+      svc.advance(FAILURE_HOLD_MS / 1000);
+      expect((await credential()).status).toBe(200);
+    },
+  );
 
   it('a wrong secret key: the signature is refused and the host is told to check the service’s AWS keys', async () => {
     svc.advance(2 * HOUR);
@@ -128,9 +168,14 @@ describe('ecr source: minted by the AWS SDK at an endpoint that checks SigV4', (
     // The SDK caches the identity it resolved: a fresh service reads the variable again.
     const other = await startTestService({ env: { DSTACK_REGISTRY_AUTH_CONFIG: join(dir, 'config.json') } });
     try {
-      const answer = await other.request('/v1/credentials', { token: await other.mint('i-ecr', 'main'), body: { registry: REGISTRY } });
+      const answer = await other.request('/v1/credentials', {
+        token: await other.mint('i-ecr', 'main'),
+        body: { registry: REGISTRY },
+      });
       expect(answer.status).toBe(503);
-      expect(answer.json.message).toMatch(/HTTP 403 InvalidSignatureException: the server's AWS keys are not accepted; check them$/);
+      expect(answer.json.message).toMatch(
+        /HTTP 403 InvalidSignatureException: the server's AWS keys are not accepted; check them$/,
+      );
       expect(ecr.rejected.at(-1)).toBe('signature does not match');
     } finally {
       process.env.AWS_SECRET_ACCESS_KEY = right;
@@ -140,6 +185,7 @@ describe('ecr source: minted by the AWS SDK at an endpoint that checks SigV4', (
 
   it('the AWS secret key is in no answer, log or audit line', async () => {
     const answers = JSON.stringify(await credential());
-    for (const text of [answers, svc.logLines.join('\n'), svc.auditLines.join('\n'), svc.service.metrics.render()]) expect(text).not.toContain(ecr.key.secretAccessKey);
+    for (const text of [answers, svc.logLines.join('\n'), svc.auditLines.join('\n'), svc.service.metrics.render()])
+      expect(text).not.toContain(ecr.key.secretAccessKey);
   });
 });
