@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Unit and integration tests run in parallel; the end-to-end stage drives one private
-// dockerd and real registries, so its files run one at a time.
+// Three projects (docs/architecture.md, "Tests"):
+// - unit: the code itself, in process; no built binary, no daemon; runs in parallel and fast;
+// - binary: the built binaries (dist/) against real services, registries and Postgres;
+// - e2e: real engines (dockerd, containerd, podman, the matrix roots), one file at a time.
 export default defineConfig({
   test: {
     projects: [
@@ -9,8 +11,16 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/e2e/**'],
+          exclude: ['test/e2e/**', 'test/binary/**'],
           testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'binary',
+          include: ['test/binary/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
         },
       },
       {

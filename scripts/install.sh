@@ -100,7 +100,7 @@ fi
 SOCKET_UNIT=docker-credential-dstack-mirror.socket
 SERVICE_UNIT=docker-credential-dstack-mirror.service
 ENROLL_UNIT=docker-credential-dstack-enroll.service
-# The endpoint's address: DEFAULT_MIRROR_LISTEN in src/host/mirror/default-listen.ts, which
+# The endpoint's address: DEFAULT_MIRROR_LISTEN in src/host/mirror/server/default-listen.ts, which
 # `configure --mirror-endpoint` points the engines at.
 MIRROR_LISTEN=127.0.0.1:8484
 # On the dstack server host the endpoint serves the dstack server's plan-time reads: python-dxf

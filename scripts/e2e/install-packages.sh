@@ -19,7 +19,7 @@ packages=(docker.io docker-registry apache2-utils skopeo podman openssl postgres
   python3-requests
   # Builds the engine matrix's sid and trixie roots (engine-roots.sh).
   debootstrap
-  # Sees every file `configure` writes (test/host/commands/configure-touches.test.ts).
+  # Sees every file `configure` writes (test/binary/host/commands/configure-touches.test.ts).
   strace
   # compose 1.29 (docker-py): what it prints when the helper fails is tested.
   docker-compose

@@ -2,7 +2,7 @@
 // A header may hold several challenges, and Node joins repeated headers with ", ", so the
 // parser tells the next challenge's scheme from the next parameter by the missing "=".
 // In the shared room because both halves read registry challenges (the service to find a
-// brokered registry's realm; the mirror endpoint, through src/host/mirror/challenge.ts, to
+// brokered registry's realm; the mirror endpoint, through src/host/mirror/upstream/challenge.ts, to
 // answer upstreams).
 export interface Challenge {
   // Lower-case: `bearer`, `basic`, …

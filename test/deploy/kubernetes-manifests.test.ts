@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MANIFEST_DIR, nodeAgent, nodeAgentIdentity, readManifest } from '../helpers/kubernetes-manifests.ts';
 import { parseMirrorOptions } from '../../src/host/mirror/mirror-options.ts';
-import { DEFAULT_CONFIG_PATH, readHelperSettings } from '../../src/host/helper/settings.ts';
+import { DEFAULT_CONFIG_PATH, readHelperSettings } from '../../src/host/settings/settings.ts';
 import { DEFAULT_KUBERNETES_AUDIENCE } from '../../src/service/identity/kubernetes-config.ts';
 import { PROVIDER_API_VERSIONS } from '../../src/host/kubelet/provider-request.ts';
 

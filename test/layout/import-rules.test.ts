@@ -23,6 +23,49 @@ function isCommand(file: string): boolean {
   return /^(host|service)\/commands\//.test(relative(SRC, file));
 }
 
+// The rooms inside host/setup and host/mirror (docs/architecture.md): each may import, of its
+// siblings and its parent, only the rooms listed; the parent (plan/apply, the mirror's wiring)
+// imports them all. So the text formats and the engine probes stand alone, the engines' file
+// edits build on the formats, and the endpoint's server sits on forwarding, forwarding on the
+// upstream client.
+const INNER_ROOMS: Record<string, string[]> = {
+  'host/setup/formats': [],
+  'host/setup/engines': [],
+  'host/setup/engine-files': ['host/setup/formats', 'host/setup/engines'],
+  'host/setup/journal': ['host/setup/formats', 'host/setup/engine-files'],
+  'host/mirror/upstream': [],
+  'host/mirror/forwarding': ['host/mirror/upstream'],
+  'host/mirror/server': ['host/mirror/forwarding', 'host/mirror/upstream'],
+};
+
+// `host/setup/formats/json-text.ts` → 'host/setup/formats'; `host/setup/x.ts` → 'host/setup'.
+function innerRoomOf(file: string): string {
+  const parts = relative(SRC, file).split('/');
+  const inner = parts.slice(0, 3).join('/');
+  if (inner in INNER_ROOMS) return inner;
+  return parts.slice(0, 2).join('/');
+}
+
+function innerViolations(): string[] {
+  const found: string[] = [];
+  for (const file of sourceFiles(SRC)) {
+    const from = innerRoomOf(file);
+    const allowed = INNER_ROOMS[from];
+    if (allowed === undefined) continue;
+    const parent = from.split('/').slice(0, 2).join('/');
+    for (const spec of importsOf(readFileSync(file, 'utf8'))) {
+      const target = resolve(dirname(file), spec);
+      const to = innerRoomOf(target);
+      if (to === from || !(to === parent || to.startsWith(`${parent}/`))) continue;
+      if (!allowed.includes(to))
+        found.push(
+          `${relative(SRC, file)} imports ${relative(SRC, target)}: ${from} imports ${allowed.length > 0 ? `only ${allowed.join(', ')}` : 'nothing'} of ${parent}`,
+        );
+    }
+  }
+  return found;
+}
+
 function violations(): string[] {
   const found: string[] = [];
   for (const file of sourceFiles(SRC)) {
@@ -57,6 +100,10 @@ describe('the floor plan', () => {
       ['bin', 'common', 'contract', 'host', 'registry', 'service'].filter((room) => rooms.has(room)),
     );
     expect(rooms.has('host') && rooms.has('service')).toBe(true);
+  });
+
+  it('the rooms of host/setup and host/mirror import only inward', () => {
+    expect(innerViolations()).toEqual([]);
   });
 
   it('no import crosses a wall', () => {

@@ -1,4 +1,4 @@
-import type { HostCredential } from '../helper/host-credential.ts';
+import type { HostCredential } from '../credentials/host-credential.ts';
 
 // The X-Registry-Auth value Engine-API clients send with POST /images/create: base64url of
 // Docker's AuthConfig JSON, padded as the docker CLI's base64.URLEncoding writes it. A basic

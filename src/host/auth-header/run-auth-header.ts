@@ -2,9 +2,9 @@ import type { CommandContext } from '../../common/command-context.ts';
 import { write } from '../../common/command-context.ts';
 import { CodedError } from '../../common/errors.ts';
 import { registryKeyOfImage, repositoryOfImage } from '../../registry/image-reference.ts';
-import { loadHelperSettings } from '../helper/settings.ts';
-import { createDiagnostics } from '../helper/diagnostics.ts';
-import { resolveCredential } from '../helper/resolve-credential.ts';
+import { loadHelperSettings } from '../settings/settings.ts';
+import { createDiagnostics } from '../credentials/diagnostics.ts';
+import { resolveCredential } from '../credentials/resolve-credential.ts';
 import { encodeRegistryAuth } from './registry-auth-header.ts';
 
 const USAGE =

@@ -15,7 +15,7 @@ import { errorFromResponse } from './service-errors.ts';
 // A credential as the host holds it (src/contract/credential-answer.ts, secrets wrapped).
 // `expiresAt` is on the service's clock; `serviceDate` is that clock's reading when it answered
 // (the HTTP Date header), so the host can count the life without trusting its own clock
-// (src/host/helper/credential-lifetime.ts).
+// (src/host/credentials/credential-lifetime.ts).
 export type ServiceCredential =
   | { kind: 'basic'; registry: string; username: string; secret: Secret; expiresAt: Date; serviceDate?: Date }
   | { kind: 'bearer'; registry: string; repository: string; token: Secret; expiresAt: Date; serviceDate?: Date };

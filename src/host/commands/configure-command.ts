@@ -5,17 +5,17 @@ import { write } from '../../common/command-context.ts';
 import { parseSetupOptions, SETUP_USAGE, type SetupOptions } from '../setup/setup-options.ts';
 import { withSetupLock } from '../setup/with-setup-lock.ts';
 import { resolveHostSetup } from '../setup/host-config-source.ts';
-import { detectEngines } from '../setup/detect-engines.ts';
+import { detectEngines } from '../setup/engines/detect-engines.ts';
 import { dockerPreflight, type DockerState } from '../setup/docker-preflight.ts';
 import { planConfigure } from '../setup/configure-plan.ts';
 import { printPlan, printConfigureSideFiles, applyConfigurePlan } from '../setup/apply-plan.ts';
-import { settleInterruptedRun, describeInterruptedRun } from '../setup/interrupted-run.ts';
+import { settleInterruptedRun, describeInterruptedRun } from '../setup/journal/interrupted-run.ts';
 import { isChange, type PlannedFile } from '../setup/planned-file.ts';
-import { dockerdCanValidate, validateDaemonJson, describeImageStore } from '../setup/docker-engine.ts';
-import { reloadAndConfirm, RELOAD_REJECTED_LOG } from '../setup/reload-dockerd.ts';
-import { loadSetupState } from '../setup/setup-state.ts';
-import { endpointAnswers } from '../setup/endpoint-health.ts';
-import { containerdVersion } from '../setup/containerd-version.ts';
+import { dockerdCanValidate, validateDaemonJson, describeImageStore } from '../setup/engines/docker-engine.ts';
+import { reloadAndConfirm, RELOAD_REJECTED_LOG } from '../setup/engines/reload-dockerd.ts';
+import { loadSetupState } from '../setup/journal/setup-state.ts';
+import { endpointAnswers } from '../setup/engines/endpoint-health.ts';
+import { containerdVersion } from '../setup/engines/containerd-version.ts';
 import { CONTAINERD_CONFIG_LABEL } from '../setup/cri-config-plan.ts';
 
 // `configure`: plan every file, refuse before writing anything when one cannot be handled,

@@ -1,9 +1,9 @@
 import type { Command, CommandContext } from '../../common/command-context.ts';
 import { reportSetupError } from './report-setup-error.ts';
 import { write } from '../../common/command-context.ts';
-import { DOCTOR_CHECKS } from '../setup/doctor/doctor-checks.ts';
-import { DOCTOR_USAGE, parseDoctorOptions } from '../setup/doctor/doctor-options.ts';
-import type { CheckResult, DoctorContext } from '../setup/doctor/doctor-check.ts';
+import { DOCTOR_CHECKS } from '../doctor/doctor-checks.ts';
+import { DOCTOR_USAGE, parseDoctorOptions } from '../doctor/doctor-options.ts';
+import type { CheckResult, DoctorContext } from '../doctor/doctor-check.ts';
 
 // `doctor`: one line per check, `ok`/`warn`/`fail`/`skip` with the fix; exit 1 when any check fails.
 async function runDoctor(ctx: CommandContext): Promise<number> {

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Command } from '../../common/command-context.ts';
 import { write } from '../../common/command-context.ts';
 import { isCodedError, oneLine } from '../../common/errors.ts';
-import { loadHelperSettings } from '../helper/settings.ts';
+import { loadHelperSettings } from '../settings/settings.ts';
 import { CLOUDS, enrollHost, type Cloud } from '../enroll/enroll-host.ts';
 import { createMetadataFetch, DEFAULT_METADATA_URL, METADATA_URL_VARIABLE } from '../enroll/metadata-client.ts';
 

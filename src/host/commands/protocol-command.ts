@@ -3,9 +3,9 @@ import { VERSION } from '../../common/version.ts';
 import { serveAction } from '../protocol/serve-action.ts';
 import { fdIo } from '../protocol/fd-io.ts';
 import { streamIo } from '../protocol/protocol-io.ts';
-import { createDstackCredentialStore } from '../helper/dstack-credential-store.ts';
-import { readHelperSettings } from '../helper/settings.ts';
-import { createDiagnostics } from '../helper/diagnostics.ts';
+import { createDstackCredentialStore } from '../credentials/dstack-credential-store.ts';
+import { readHelperSettings } from '../settings/settings.ts';
+import { createDiagnostics } from '../credentials/diagnostics.ts';
 
 // get/store/erase/list/version: the docker-credential protocol over this command's stdin and
 // stdout, answered from the dstack server through the cache.

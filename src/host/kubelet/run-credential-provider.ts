@@ -5,7 +5,7 @@ import { registryKeyOfImage } from '../../registry/image-reference.ts';
 import { readInput } from '../protocol/read-input.ts';
 import { createServiceClient } from '../client/service-client.ts';
 import { NoCredentialError } from '../client/service-errors.ts';
-import { readHelperSettings } from '../helper/settings.ts';
+import { readHelperSettings } from '../settings/settings.ts';
 import { parseProviderRequest } from './provider-request.ts';
 import { providerResponse } from './provider-response.ts';
 import { authKeysFor } from './auth-keys.ts';

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { CodedError } from '../../common/errors.ts';
 import { parseDuration } from '../../common/duration.ts';
-import { DEFAULT_MIRROR_LISTEN } from './default-listen.ts';
-import { DEFAULT_MAX_CONNECTIONS_PER_UID } from './peer-admission.ts';
-import { isLibraryMode, type LibraryMode } from './upstream.ts';
+import { DEFAULT_MIRROR_LISTEN } from './server/default-listen.ts';
+import { DEFAULT_MAX_CONNECTIONS_PER_UID } from './server/peer-admission.ts';
+import { isLibraryMode, type LibraryMode } from './upstream/upstream.ts';
 
 export interface MirrorOptions {
   help: boolean;

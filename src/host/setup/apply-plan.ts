@@ -1,11 +1,18 @@
 import type { Writable } from 'node:stream';
 import { dirname, join } from 'node:path';
 import { write } from '../../common/command-context.ts';
-import { probeWritable, writeChange, missingDirs, exists, BACKUP_SUFFIX } from './apply-change.ts';
-import { loadSetupState, mergeOwnership, sha256, STATE_FILE, type FileRecord, type SetupState } from './setup-state.ts';
-import { journalPath } from './setup-journal.ts';
-import { runJournaledStep } from './journaled-step.ts';
-import { unifiedDiff } from './unified-diff.ts';
+import { probeWritable, writeChange, missingDirs, exists, BACKUP_SUFFIX } from './journal/apply-change.ts';
+import {
+  loadSetupState,
+  mergeOwnership,
+  sha256,
+  STATE_FILE,
+  type FileRecord,
+  type SetupState,
+} from './journal/setup-state.ts';
+import { journalPath } from './journal/setup-journal.ts';
+import { runJournaledStep } from './journal/journaled-step.ts';
+import { unifiedDiff } from './formats/unified-diff.ts';
 import { isChange, type PlannedFile } from './planned-file.ts';
 
 // --dry-run: the diff each file would get, and a line for each file that would stay as it is.

@@ -1,10 +1,10 @@
 import type { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { write } from '../../common/command-context.ts';
-import { probeWritable, writeChange, restoreBackup, removeFile } from './apply-change.ts';
-import { sha256, STATE_FILE, type FileRecord, type SetupState } from './setup-state.ts';
-import { runJournaledStep } from './journaled-step.ts';
-import { journalPath } from './setup-journal.ts';
+import { probeWritable, writeChange, restoreBackup, removeFile } from './journal/apply-change.ts';
+import { sha256, STATE_FILE, type FileRecord, type SetupState } from './journal/setup-state.ts';
+import { runJournaledStep } from './journal/journaled-step.ts';
+import { journalPath } from './journal/setup-journal.ts';
 import { isChange, type PlannedFile } from './planned-file.ts';
 
 // Applies unconfigure's plan: restores, edits or removes each file, then forgets it (and the

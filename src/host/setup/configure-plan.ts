@@ -1,16 +1,16 @@
 import { join } from 'node:path';
-import { readTarget } from './target-file.ts';
-import { addCredHelpers } from './docker-client-config.ts';
-import { addRegistryMirrors } from './daemon-json.ts';
+import { readTarget } from './journal/target-file.ts';
+import { addCredHelpers } from './engine-files/docker-client-config.ts';
+import { addRegistryMirrors } from './engine-files/daemon-json.ts';
 import { withoutStaleHelpers, withoutStaleMirrors } from './stale-entries.ts';
-import { addContainerdMirrors } from './containerd-hosts.ts';
-import { addRegistriesMirrors, REGISTRIES_DROP_IN_NAME } from './registries-conf.ts';
+import { addContainerdMirrors } from './engine-files/containerd-hosts.ts';
+import { addRegistriesMirrors, REGISTRIES_DROP_IN_NAME } from './engine-files/registries-conf.ts';
 import { planTomlFile, unlessNothing } from './toml-file-plan.ts';
 import { planCriHostsDir } from './cri-config-plan.ts';
-import type { ContainerdVersion } from './containerd-version.ts';
+import type { ContainerdVersion } from './engines/containerd-version.ts';
 import type { PlannedFile } from './planned-file.ts';
 import type { Engine, SetupOptions } from './setup-options.ts';
-import type { FileRecord } from './setup-state.ts';
+import type { FileRecord } from './journal/setup-state.ts';
 
 export interface ConfigureInput {
   options: SetupOptions;

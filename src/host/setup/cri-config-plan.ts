@@ -1,11 +1,16 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { readTarget } from './target-file.ts';
-import { addContainerdMirrors } from './containerd-hosts.ts';
-import { criHostsDirs, readCriRegistry, setCriConfigPath, type ConfigVersion } from './containerd-config.ts';
+import { readTarget } from './journal/target-file.ts';
+import { addContainerdMirrors } from './engine-files/containerd-hosts.ts';
+import {
+  criHostsDirs,
+  readCriRegistry,
+  setCriConfigPath,
+  type ConfigVersion,
+} from './engine-files/containerd-config.ts';
 import { planTomlFile, unlessNothing } from './toml-file-plan.ts';
 import { CodedError } from '../../common/errors.ts';
-import type { ContainerdVersion } from './containerd-version.ts';
+import type { ContainerdVersion } from './engines/containerd-version.ts';
 import type { PlannedFile } from './planned-file.ts';
 import type { SetupOptions } from './setup-options.ts';
 

@@ -7,8 +7,8 @@ import {
   configFileFlag,
   systemdUnitsWithMirrorFlag,
   environmentFilesWithMirrorFlag,
-} from './dockerd-process.ts';
-import { dockerInfo, type DockerInfo } from './docker-engine.ts';
+} from './engines/dockerd-process.ts';
+import { dockerInfo, type DockerInfo } from './engines/docker-engine.ts';
 import type { SetupOptions } from './setup-options.ts';
 
 export interface DockerState {

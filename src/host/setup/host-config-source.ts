@@ -1,4 +1,4 @@
-import { loadHelperSettings } from '../helper/settings.ts';
+import { loadHelperSettings } from '../settings/settings.ts';
 import { CodedError, isCodedError } from '../../common/errors.ts';
 import { createServiceClient, type HostConfigEndpoint } from '../client/service-client.ts';
 import { DOCKER_HUB_KEY, isDockerHubKey, normalizeRegistryKey } from '../../registry/registry-key.ts';

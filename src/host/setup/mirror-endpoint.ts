@@ -1,6 +1,6 @@
 import { CodedError } from '../../common/errors.ts';
 import { isLoopbackHost } from '../../registry/loopback.ts';
-import { DEFAULT_MIRROR_LISTEN } from '../mirror/default-listen.ts';
+import { DEFAULT_MIRROR_LISTEN } from '../mirror/server/default-listen.ts';
 import { redactUrl } from '../../common/redact-url.ts';
 
 // Where the engines find the host-local mirror endpoint unless told otherwise: the address

@@ -1,4 +1,4 @@
-import type { FileRecord, Ownership } from './setup-state.ts';
+import type { FileRecord, Ownership } from './journal/setup-state.ts';
 
 // One file's change, decided before anything is written: configure and unconfigure both make
 // a list of these, print it (--dry-run) or apply it.

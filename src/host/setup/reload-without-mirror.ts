@@ -1,10 +1,10 @@
 import { write } from '../../common/command-context.ts';
-import { mirrorsClearedForReload } from './daemon-json.ts';
-import { probeWritable } from './apply-change.ts';
+import { mirrorsClearedForReload } from './engine-files/daemon-json.ts';
+import { probeWritable } from './journal/apply-change.ts';
 import { applyUnconfigureStep } from './apply-unconfigure.ts';
 import { planUnconfigureFile } from './unconfigure-plan.ts';
-import { reloadAndConfirm, type SetupIo } from './reload-dockerd.ts';
-import { sha256, type FileRecord, type SetupState } from './setup-state.ts';
+import { reloadAndConfirm, type SetupIo } from './engines/reload-dockerd.ts';
+import { sha256, type FileRecord, type SetupState } from './journal/setup-state.ts';
 import type { PlannedFile } from './planned-file.ts';
 
 export interface ReloadWithoutMirror {

@@ -2,13 +2,14 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CodedError } from '../../common/errors.ts';
-import { stateDirOf } from './setup-state.ts';
+import { stateDirOf } from './journal/setup-state.ts';
 import { parseDuration } from '../../common/duration.ts';
 import { takeEndpointFlags, ENDPOINT_USAGE, type EndpointChoice } from './mirror-endpoint.ts';
 import { parseLocalName } from './local-name.ts';
 
-export type Engine = 'docker' | 'containerd' | 'podman';
-export const ENGINES: readonly Engine[] = ['docker', 'containerd', 'podman'];
+import { ENGINES, type Engine } from './engines/detect-engines.ts';
+
+export { ENGINES, type Engine };
 
 export interface SetupOptions {
   dryRun: boolean;

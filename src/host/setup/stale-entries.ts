@@ -1,7 +1,7 @@
-import { removeCredHelpers } from './docker-client-config.ts';
-import { removeRegistryMirrors } from './daemon-json.ts';
+import { removeCredHelpers } from './engine-files/docker-client-config.ts';
+import { removeRegistryMirrors } from './engine-files/daemon-json.ts';
 import { sameMirror } from '../../registry/mirror-url.ts';
-import type { FileRecord } from './setup-state.ts';
+import type { FileRecord } from './journal/setup-state.ts';
 
 export interface StaleEdit {
   text: string | undefined;

@@ -1,4 +1,4 @@
-import { readTarget } from './target-file.ts';
+import { readTarget } from './journal/target-file.ts';
 import type { PlannedFile } from './planned-file.ts';
 
 // A TOML file whose additions are our marked block (hosts.toml, the podman drop-in).

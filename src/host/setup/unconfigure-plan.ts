@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { readTarget } from './target-file.ts';
-import { removeCredHelpers } from './docker-client-config.ts';
-import { removeRegistryMirrors } from './daemon-json.ts';
-import { removeBlock } from './managed-block.ts';
-import { removeCriConfigPath } from './containerd-config.ts';
-import { parseJsonObject } from './json-document.ts';
-import { sha256, type FileRecord, type SetupState } from './setup-state.ts';
+import { readTarget } from './journal/target-file.ts';
+import { removeCredHelpers } from './engine-files/docker-client-config.ts';
+import { removeRegistryMirrors } from './engine-files/daemon-json.ts';
+import { removeBlock } from './formats/managed-block.ts';
+import { removeCriConfigPath } from './engine-files/containerd-config.ts';
+import { parseJsonObject } from './formats/json-document.ts';
+import { sha256, type FileRecord, type SetupState } from './journal/setup-state.ts';
 import type { PlannedFile } from './planned-file.ts';
 
 // For each file configure recorded: unchanged since configure → put back exactly what was there

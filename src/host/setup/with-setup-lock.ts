@@ -1,6 +1,6 @@
 import { write, type CommandContext } from '../../common/command-context.ts';
 import type { SetupOptions } from './setup-options.ts';
-import { setupLockPath, takeSetupLock } from './setup-lock.ts';
+import { setupLockPath, takeSetupLock } from './journal/setup-lock.ts';
 
 // Runs a configure or unconfigure under the setup lock of its state directory, released
 // however the run ends (a killed run leaves it to be taken over). A dry run writes nothing,

@@ -1,9 +1,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Dockerd } from './dockerd.ts';
-import { addRegistryMirrors } from '../../../src/host/setup/daemon-json.ts';
-import { addContainerdMirrors } from '../../../src/host/setup/containerd-hosts.ts';
-import { addRegistriesMirrors, REGISTRIES_DROP_IN_NAME } from '../../../src/host/setup/registries-conf.ts';
+import { addRegistryMirrors } from '../../../src/host/setup/engine-files/daemon-json.ts';
+import { addContainerdMirrors } from '../../../src/host/setup/engine-files/containerd-hosts.ts';
+import { addRegistriesMirrors, REGISTRIES_DROP_IN_NAME } from '../../../src/host/setup/engine-files/registries-conf.ts';
 
 // The engines' mirror files pointed at the host-local endpoint, written with the same edits
 // `configure` makes for a mirror today (src/host/setup/*): daemon.json `registry-mirrors`

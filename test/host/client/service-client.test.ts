@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceClient } from '../../../src/host/client/service-client.ts';
-import type { HelperSettings } from '../../../src/host/helper/settings.ts';
+import type { HelperSettings } from '../../../src/host/settings/settings.ts';
 import { isCodedError } from '../../../src/common/errors.ts';
 import { startContractServer, TEST_INSTANCE_TOKEN, type ContractServer } from '../../helpers/contract-server.ts';
 import { makeLoopbackCertificate, startConnectProxy } from './tls-fixtures.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clockSkewNote, expiryOnHost } from '../../../src/host/helper/credential-lifetime.ts';
+import { clockSkewNote, expiryOnHost } from '../../../src/host/credentials/credential-lifetime.ts';
 
 // The service's clock (its Date header) and the host's disagree by a day either way: the life
 // on the host is what the service's clock leaves, from the moment of receipt.

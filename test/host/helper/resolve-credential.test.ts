@@ -2,14 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ABSENT_TTL_MS, resolveCredential } from '../../../src/host/helper/resolve-credential.ts';
-import type { HelperSettings } from '../../../src/host/helper/settings.ts';
-import type { Diagnostics } from '../../../src/host/helper/diagnostics.ts';
+import { ABSENT_TTL_MS, resolveCredential } from '../../../src/host/credentials/resolve-credential.ts';
+import type { HelperSettings } from '../../../src/host/settings/settings.ts';
+import type { Diagnostics } from '../../../src/host/credentials/diagnostics.ts';
 import type { ServiceClient, ServiceCredential } from '../../../src/host/client/service-client.ts';
 import { openFileCache } from '../../../src/host/cache/file-cache.ts';
 import { CodedError } from '../../../src/common/errors.ts';
 import { Secret } from '../../../src/common/secret.ts';
-import type { HostCredential } from '../../../src/host/helper/host-credential.ts';
+import type { HostCredential } from '../../../src/host/credentials/host-credential.ts';
 import { NoCredentialError } from '../../../src/host/client/service-errors.ts';
 
 const basic = (credential: HostCredential | undefined) => (credential?.kind === 'basic' ? credential : undefined);

@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { resolveCredential } from '../../../src/host/helper/resolve-credential.ts';
-import type { Diagnostics } from '../../../src/host/helper/diagnostics.ts';
-import type { HelperSettings } from '../../../src/host/helper/settings.ts';
+import { resolveCredential } from '../../../src/host/credentials/resolve-credential.ts';
+import type { Diagnostics } from '../../../src/host/credentials/diagnostics.ts';
+import type { HelperSettings } from '../../../src/host/settings/settings.ts';
 import { DEFAULT_REGISTRY_ENV, startTestService, type TestService } from '../../service/http/service-harness.ts';
 
 // How long a revoked instance keeps pulling with a static credential it has cached: until the

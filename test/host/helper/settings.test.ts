@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { defaultCacheDir, loadHelperSettings, readHelperSettings } from '../../../src/host/helper/settings.ts';
-import { parseTimeoutMs } from '../../../src/host/helper/timeout-setting.ts';
+import { defaultCacheDir, loadHelperSettings, readHelperSettings } from '../../../src/host/settings/settings.ts';
+import { parseTimeoutMs } from '../../../src/host/settings/timeout-setting.ts';
 import { isCodedError } from '../../../src/common/errors.ts';
 
 let dir: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseChallenge } from '../../../src/host/mirror/challenge.ts';
+import { parseChallenge } from '../../../src/host/mirror/upstream/challenge.ts';
 
 describe('parseChallenge', () => {
   it("reads Docker Hub's Bearer challenge", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { engineResponseHeaders, upstreamRequestHeaders } from '../../../src/host/mirror/forward-headers.ts';
+import { engineResponseHeaders, upstreamRequestHeaders } from '../../../src/host/mirror/forwarding/forward-headers.ts';
 
 const context = (status: number) => ({
   status,

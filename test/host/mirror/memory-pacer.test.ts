@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMemoryPacer } from '../../../src/host/mirror/memory-pacer.ts';
+import { createMemoryPacer } from '../../../src/host/mirror/forwarding/memory-pacer.ts';
 
 describe('memory pacer', () => {
   it('collects the young generation once per threshold of piped bytes, freeing dead buffers', () => {

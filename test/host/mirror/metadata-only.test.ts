@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMetadataOnlyScope } from '../../../src/host/mirror/metadata-only.ts';
+import { createMetadataOnlyScope } from '../../../src/host/mirror/forwarding/metadata-only.ts';
 
 const CONFIG = `sha256:${'c'.repeat(64)}`;
 const LAYER = `sha256:${'1'.repeat(64)}`;

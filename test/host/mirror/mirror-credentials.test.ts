@@ -6,8 +6,8 @@ import { Secret } from '../../../src/common/secret.ts';
 import { openFileCache } from '../../../src/host/cache/file-cache.ts';
 import type { CredentialCache } from '../../../src/host/cache/credential-cache.ts';
 import type { ServiceClient } from '../../../src/host/client/service-client.ts';
-import type { Diagnostics } from '../../../src/host/helper/diagnostics.ts';
-import { createMirrorCredentials } from '../../../src/host/mirror/mirror-credentials.ts';
+import type { Diagnostics } from '../../../src/host/credentials/diagnostics.ts';
+import { createMirrorCredentials } from '../../../src/host/mirror/forwarding/mirror-credentials.ts';
 
 const silentDiagnostics: Diagnostics = { debug() {}, warn() {} };
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMirrorLog } from '../../../src/host/mirror/mirror-log.ts';
+import { createMirrorLog } from '../../../src/host/mirror/server/mirror-log.ts';
 
 // The endpoint's log file: a regular file gets every line; a FIFO (with or without a reader)
 // is refused at once with one line on stderr, and the endpoint goes on logging to stderr.

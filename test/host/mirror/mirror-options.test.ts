@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseMirrorOptions } from '../../../src/host/mirror/mirror-options.ts';
-import { parseListenAddress } from '../../../src/host/mirror/listen-address.ts';
-import { activatedSocketFd } from '../../../src/host/mirror/socket-activation.ts';
-import { createMirrorMetrics } from '../../../src/host/mirror/mirror-metrics.ts';
-import { DEFAULT_MIRROR_LISTEN } from '../../../src/host/mirror/default-listen.ts';
-import { logfmt } from '../../../src/host/mirror/mirror-server.ts';
+import { parseListenAddress } from '../../../src/host/mirror/server/listen-address.ts';
+import { activatedSocketFd } from '../../../src/host/mirror/server/socket-activation.ts';
+import { createMirrorMetrics } from '../../../src/host/mirror/server/mirror-metrics.ts';
+import { DEFAULT_MIRROR_LISTEN } from '../../../src/host/mirror/server/default-listen.ts';
+import { logfmt } from '../../../src/host/mirror/server/mirror-server.ts';
 
 describe('mirror options', () => {
   it('defaults: the documented port on loopback, library keep, no idle exit chosen', () => {

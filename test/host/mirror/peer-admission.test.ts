@@ -1,16 +1,16 @@
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MirrorLog } from '../../../src/host/mirror/mirror-log.ts';
-import { createMirrorMetrics } from '../../../src/host/mirror/mirror-metrics.ts';
-import { createMirrorServer, type MirrorServer } from '../../../src/host/mirror/mirror-server.ts';
-import { REFUSED_LINGER_MS } from '../../../src/host/mirror/peer-admission.ts';
-import { createPeerPolicy } from '../../../src/host/mirror/peer-policy.ts';
-import type { ConnectionEnds } from '../../../src/host/mirror/peer-uid.ts';
-import { createUpstreamAuth } from '../../../src/host/mirror/upstream-auth.ts';
-import { createUpstreamHttp } from '../../../src/host/mirror/upstream-http.ts';
-import { fixedUpstreams } from '../../../src/host/mirror/upstream-source.ts';
-import { parseUpstream } from '../../../src/host/mirror/upstream.ts';
+import type { MirrorLog } from '../../../src/host/mirror/server/mirror-log.ts';
+import { createMirrorMetrics } from '../../../src/host/mirror/server/mirror-metrics.ts';
+import { createMirrorServer, type MirrorServer } from '../../../src/host/mirror/server/mirror-server.ts';
+import { REFUSED_LINGER_MS } from '../../../src/host/mirror/server/peer-admission.ts';
+import { createPeerPolicy } from '../../../src/host/mirror/server/peer-policy.ts';
+import type { ConnectionEnds } from '../../../src/host/mirror/server/peer-uid.ts';
+import { createUpstreamAuth } from '../../../src/host/mirror/upstream/upstream-auth.ts';
+import { createUpstreamHttp } from '../../../src/host/mirror/upstream/upstream-http.ts';
+import { fixedUpstreams } from '../../../src/host/mirror/upstream/upstream-source.ts';
+import { parseUpstream } from '../../../src/host/mirror/upstream/upstream.ts';
 
 // The three verdicts on a connection, through the endpoint's real server in process with the
 // socket-table lookup stood in: a failed read of the table answers 503 naming its cause (never

@@ -7,8 +7,8 @@ import {
   peerUid,
   procAddress,
   PROC_TABLES,
-} from '../../../src/host/mirror/peer-uid.ts';
-import { createPeerPolicy, membersOf } from '../../../src/host/mirror/peer-policy.ts';
+} from '../../../src/host/mirror/server/peer-uid.ts';
+import { createPeerPolicy, membersOf } from '../../../src/host/mirror/server/peer-policy.ts';
 
 // Real /proc/net/tcp and tcp6 text (x86-64, little-endian): a listener on 127.0.0.1:8484, a
 // client 127.0.0.1:50000 of uid 1000 connected to it, and the server's side of that

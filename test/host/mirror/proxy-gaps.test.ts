@@ -1,8 +1,8 @@
 import { gzipSync } from 'node:zlib';
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkLocation } from '../../../src/host/mirror/redirect-target.ts';
-import { parseUpstream } from '../../../src/host/mirror/upstream.ts';
+import { checkLocation } from '../../../src/host/mirror/upstream/redirect-target.ts';
+import { parseUpstream } from '../../../src/host/mirror/upstream/upstream.ts';
 import { json, startFixtureUpstream, type FixtureUpstream } from './fixture-upstream.ts';
 import { lineMatching, startInProcessMirror, type InProcessMirror } from './in-process-mirror.ts';
 

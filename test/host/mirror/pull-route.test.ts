@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { routeRequest } from '../../../src/host/mirror/pull-route.ts';
-import { MirrorError } from '../../../src/host/mirror/registry-error.ts';
+import { routeRequest } from '../../../src/host/mirror/forwarding/pull-route.ts';
+import { MirrorError } from '../../../src/host/mirror/upstream/registry-error.ts';
 
 const DIGEST = `sha256:${'0'.repeat(64)}`;
 

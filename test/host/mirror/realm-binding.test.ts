@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realmBound, realmHost } from '../../../src/registry/realm-binding.ts';
-import { parseUpstream } from '../../../src/host/mirror/upstream.ts';
-import { upstreamsFromHostConfig } from '../../../src/host/mirror/upstream-source.ts';
+import { parseUpstream } from '../../../src/host/mirror/upstream/upstream.ts';
+import { upstreamsFromHostConfig } from '../../../src/host/mirror/upstream/upstream-source.ts';
 import { json, startFixtureUpstream, type FixtureUpstream } from './fixture-upstream.ts';
 import { lineMatching, startInProcessMirror } from './in-process-mirror.ts';
 

@@ -2,14 +2,14 @@ import { request } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Secret } from '../../../src/common/secret.ts';
-import type { MirrorLog } from '../../../src/host/mirror/mirror-log.ts';
-import { createMirrorMetrics } from '../../../src/host/mirror/mirror-metrics.ts';
-import { createMirrorServer } from '../../../src/host/mirror/mirror-server.ts';
-import { createPeerPolicy } from '../../../src/host/mirror/peer-policy.ts';
-import { createUpstreamAuth } from '../../../src/host/mirror/upstream-auth.ts';
-import { createUpstreamHttp } from '../../../src/host/mirror/upstream-http.ts';
-import { fixedUpstreams } from '../../../src/host/mirror/upstream-source.ts';
-import { parseUpstream } from '../../../src/host/mirror/upstream.ts';
+import type { MirrorLog } from '../../../src/host/mirror/server/mirror-log.ts';
+import { createMirrorMetrics } from '../../../src/host/mirror/server/mirror-metrics.ts';
+import { createMirrorServer } from '../../../src/host/mirror/server/mirror-server.ts';
+import { createPeerPolicy } from '../../../src/host/mirror/server/peer-policy.ts';
+import { createUpstreamAuth } from '../../../src/host/mirror/upstream/upstream-auth.ts';
+import { createUpstreamHttp } from '../../../src/host/mirror/upstream/upstream-http.ts';
+import { fixedUpstreams } from '../../../src/host/mirror/upstream/upstream-source.ts';
+import { parseUpstream } from '../../../src/host/mirror/upstream/upstream.ts';
 
 // An upstream or realm that answers `101 Switching Protocols` to a plain request: the pull
 // fails within its budget with a line naming the cause, and nothing failed is kept, so the

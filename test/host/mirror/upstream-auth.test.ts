@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Secret } from '../../../src/common/secret.ts';
-import { createUpstreamAuth } from '../../../src/host/mirror/upstream-auth.ts';
-import { createUpstreamHttp } from '../../../src/host/mirror/upstream-http.ts';
-import { parseUpstream } from '../../../src/host/mirror/upstream.ts';
+import { createUpstreamAuth } from '../../../src/host/mirror/upstream/upstream-auth.ts';
+import { createUpstreamHttp } from '../../../src/host/mirror/upstream/upstream-http.ts';
+import { parseUpstream } from '../../../src/host/mirror/upstream/upstream.ts';
 import { json, startFixtureUpstream, type FixtureUpstream } from './fixture-upstream.ts';
 
 const basic = { kind: 'basic' as const, username: 'instance:i-1', secret: new Secret('ticket-xyz') };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceClient } from '../../../src/host/client/service-client.ts';
-import { serviceUpstreams } from '../../../src/host/mirror/upstream-source.ts';
+import { serviceUpstreams } from '../../../src/host/mirror/upstream/upstream-source.ts';
 
 // The upstream list the endpoint keeps in the cache directory is read as every cache file:
 // a FIFO, another user's or a world-readable file is ignored with a line saying why.

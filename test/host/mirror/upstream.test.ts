@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { libraryCandidates, parseUpstream, upstreamRepositories } from '../../../src/host/mirror/upstream.ts';
-import { upstreamsFromHostConfig } from '../../../src/host/mirror/upstream-source.ts';
-import type { Diagnostics } from '../../../src/host/helper/diagnostics.ts';
+import { libraryCandidates, parseUpstream, upstreamRepositories } from '../../../src/host/mirror/upstream/upstream.ts';
+import { upstreamsFromHostConfig } from '../../../src/host/mirror/upstream/upstream-source.ts';
+import type { Diagnostics } from '../../../src/host/credentials/diagnostics.ts';
 import { DOCKER_HUB_KEY } from '../../../src/registry/registry-key.ts';
 
 const silentDiagnostics: Diagnostics = { debug() {}, warn() {} };

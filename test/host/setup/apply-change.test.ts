@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { restoreBackup, writeChange } from '../../../src/host/setup/apply-change.ts';
+import { restoreBackup, writeChange } from '../../../src/host/setup/journal/apply-change.ts';
 
 let dir: string;
 beforeEach(async () => {

@@ -5,9 +5,9 @@ import {
   removeCriConfigPath,
   setCriConfigPath,
   CRI_DEFAULT_HOSTS_DIRS,
-} from '../../../src/host/setup/containerd-config.ts';
-import { outsideBlock, BLOCK_BEGIN } from '../../../src/host/setup/managed-block.ts';
-import { parseContainerdVersion } from '../../../src/host/setup/containerd-version.ts';
+} from '../../../src/host/setup/engine-files/containerd-config.ts';
+import { outsideBlock, BLOCK_BEGIN } from '../../../src/host/setup/formats/managed-block.ts';
+import { parseContainerdVersion } from '../../../src/host/setup/engines/containerd-version.ts';
 import { codeOf } from '../../helpers/error-code.ts';
 
 const DIR = '/etc/containerd/certs.d';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addRegistryMirrors, removeRegistryMirrors } from '../../../src/host/setup/daemon-json.ts';
+import { addRegistryMirrors, removeRegistryMirrors } from '../../../src/host/setup/engine-files/daemon-json.ts';
 import { validateMirrorUrl } from '../../../src/registry/mirror-url.ts';
 import { isCodedError } from '../../../src/common/errors.ts';
 

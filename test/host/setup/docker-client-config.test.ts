@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addCredHelpers, removeCredHelpers } from '../../../src/host/setup/docker-client-config.ts';
+import { addCredHelpers, removeCredHelpers } from '../../../src/host/setup/engine-files/docker-client-config.ts';
 import { isCodedError } from '../../../src/common/errors.ts';
 
 const HUB = 'https://index.docker.io/v1/';

@@ -7,8 +7,8 @@ import {
   findDockerdPid,
   hasRegistryMirrorFlag,
   systemdUnitsWithMirrorFlag,
-} from '../../../src/host/setup/dockerd-process.ts';
-import { parseDockerInfo, describeImageStore } from '../../../src/host/setup/docker-engine.ts';
+} from '../../../src/host/setup/engines/dockerd-process.ts';
+import { parseDockerInfo, describeImageStore } from '../../../src/host/setup/engines/docker-engine.ts';
 
 let dir: string;
 beforeEach(async () => {

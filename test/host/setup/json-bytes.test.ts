@@ -3,8 +3,8 @@ import {
   addRegistryMirrors,
   removeRegistryMirrors,
   mirrorsClearedForReload,
-} from '../../../src/host/setup/daemon-json.ts';
-import { addCredHelpers, removeCredHelpers } from '../../../src/host/setup/docker-client-config.ts';
+} from '../../../src/host/setup/engine-files/daemon-json.ts';
+import { addCredHelpers, removeCredHelpers } from '../../../src/host/setup/engine-files/docker-client-config.ts';
 
 const MIRROR = 'https://mirror.example';
 const HUB = 'https://index.docker.io/v1/';

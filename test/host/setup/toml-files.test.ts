@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { addContainerdMirrors } from '../../../src/host/setup/containerd-hosts.ts';
-import { addRegistriesMirrors } from '../../../src/host/setup/registries-conf.ts';
-import { removeBlock, BLOCK_BEGIN } from '../../../src/host/setup/managed-block.ts';
-import { readToml } from '../../../src/host/setup/toml-lite.ts';
+import { addContainerdMirrors } from '../../../src/host/setup/engine-files/containerd-hosts.ts';
+import { addRegistriesMirrors } from '../../../src/host/setup/engine-files/registries-conf.ts';
+import { removeBlock, BLOCK_BEGIN } from '../../../src/host/setup/formats/managed-block.ts';
+import { readToml } from '../../../src/host/setup/formats/toml-lite.ts';
 import { codeOf } from '../../helpers/error-code.ts';
 
 const MIRROR = 'https://mirror.example';

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { redactLine, unifiedDiff } from '../../../src/host/setup/unified-diff.ts';
+import { redactLine, unifiedDiff } from '../../../src/host/setup/formats/unified-diff.ts';
 
 it('shows additions with context and file headers, nothing for equal texts', () => {
   const before = 'a\nb\nc\nd\ne\nf\ng\nh\n';

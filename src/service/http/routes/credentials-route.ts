@@ -51,7 +51,7 @@ export const credentialsRoute: Route = async (req, res, deps) => {
     deps.metrics.increment('dstack_registry_auth_issuances_total', { source: entry.source, registry: entry.key });
     // Date from the clock expires_at was computed on, read as the answer leaves: the host counts
     // the credential's life as expires_at − Date, so a host clock a day off neither stretches
-    // nor voids it (src/host/helper/credential-lifetime.ts).
+    // nor voids it (src/host/credentials/credential-lifetime.ts).
     sendJson(res, 200, answer(credential, requestedKey, entry.source), { date: deps.clock().toUTCString() });
   } catch (error) {
     const reason = isCodedError(error) ? error.code : 'internal';

@@ -1,0 +1,184 @@
+import { CodedError } from '../../../common/errors.ts';
+import { realmBound } from '../../../registry/realm-binding.ts';
+import type { HostCredential } from '../../credentials/host-credential.ts';
+import { parseChallenge, type Challenge } from './challenge.ts';
+import { fetchRegistryToken, refreshAt, type RegistryToken } from './registry-token.ts';
+import type { UpstreamHttp } from './upstream-http.ts';
+import type { Upstream } from './upstream.ts';
+
+// How the endpoint answers an upstream's challenge for one repository: what it learnt the
+// upstream asks for (pinging /v2/ once), and registry tokens per scope, kept in memory until
+// shortly before they expire, fetched once however many pulls ask at the same moment.
+export interface UpstreamAuth {
+  // The Authorization header for a pull of `repository` from `upstream`, or undefined.
+  authorization(
+    upstream: Upstream,
+    repository: string,
+    credential: HostCredential | undefined,
+  ): Promise<string | undefined>;
+  // After a 401: remember the challenge it carried and forget the tokens that failed.
+  refused(upstream: Upstream, repository: string, challengeHeader: string | string[] | undefined): void;
+  // The challenge of an upstream (pinging it when not known yet); 'none' for an open registry.
+  challengeOf(upstream: Upstream): Promise<Challenge | 'none'>;
+}
+
+export interface UpstreamAuthDeps {
+  http: UpstreamHttp;
+  now?: () => number;
+  // Counted: registry tokens fetched from realms.
+  onTokenFetch?: (realm: string) => void;
+  // Realm hosts any upstream's credential may go to: the dstack server's own (an issuer
+  // registry's realm is the server that issued the pull ticket, so nothing new learns it).
+  serverRealmHosts?: readonly string[];
+  // Longest a shared ping or token fetch may take before every pull waiting on it fails.
+  sharedDeadlineMs?: number;
+}
+
+const SHARED_DEADLINE_MS = 60_000;
+
+export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
+  const now = deps.now ?? Date.now;
+  const challenges = new Map<string, Challenge | 'none'>();
+  const pings = new Map<string, Promise<Challenge | 'none'>>();
+  const tokens = new Map<string, { token: RegistryToken; refreshAt: number }>();
+  const inflight = new Map<string, Promise<RegistryToken>>();
+  const deadlineMs = deps.sharedDeadlineMs ?? SHARED_DEADLINE_MS;
+
+  async function challengeOf(upstream: Upstream): Promise<Challenge | 'none'> {
+    const known = challenges.get(upstream.origin);
+    if (known) return known;
+    let ping = pings.get(upstream.origin);
+    if (!ping) {
+      ping = withDeadline(
+        (async () => {
+          const answer = await deps.http.exchange({
+            method: 'GET',
+            url: new URL('/v2/', upstream.origin),
+            headers: {},
+            maxBody: 64 * 1024,
+          });
+          const challenge =
+            answer.status === 401 ? (parseChallenge(answer.headers['www-authenticate']) ?? 'none') : 'none';
+          challenges.set(upstream.origin, challenge);
+          return challenge;
+        })(),
+        deadlineMs,
+        `the challenge ping to ${upstream.origin}/v2/`,
+      ).finally(() => pings.delete(upstream.origin));
+      pings.set(upstream.origin, ping);
+    }
+    return ping;
+  }
+
+  async function registryToken(
+    challenge: Extract<Challenge, { scheme: 'bearer' }>,
+    scope: string,
+    credential: Extract<HostCredential, { kind: 'basic' }> | undefined,
+  ): Promise<RegistryToken> {
+    const key = tokenKey(challenge, scope, credential?.username);
+    const cached = tokens.get(key);
+    if (cached && now() < cached.refreshAt) return cached.token;
+    let pending = inflight.get(key);
+    if (!pending) {
+      let cancelled = false;
+      pending = withDeadline(
+        (async () => {
+          const fetchedAt = now();
+          deps.onTokenFetch?.(challenge.realm);
+          const token = await fetchRegistryToken(deps.http, challenge, scope, credential, now);
+          if (!cancelled) tokens.set(key, { token, refreshAt: refreshAt(token, fetchedAt) });
+          return token;
+        })(),
+        deadlineMs,
+        `the token fetch from ${realmOrigin(challenge.realm)}`,
+        () => (cancelled = true),
+      ).finally(() => inflight.delete(key));
+      inflight.set(key, pending);
+    }
+    return pending;
+  }
+
+  return {
+    challengeOf,
+    async authorization(upstream, repository, credential) {
+      if (credential?.kind === 'bearer') return `Bearer ${credential.token.reveal()}`;
+      const challenge = await challengeOf(upstream);
+      if (challenge === 'none') return undefined;
+      if (challenge.scheme === 'basic')
+        return credential
+          ? `Basic ${Buffer.from(`${credential.username}:${credential.secret.reveal()}`).toString('base64')}`
+          : undefined;
+      if (credential) checkRealmBound(upstream, challenge.realm, deps.serverRealmHosts ?? []);
+      const token = await registryToken(challenge, pullScope(repository), credential);
+      return `Bearer ${token.token.reveal()}`;
+    },
+    refused(upstream, repository, header) {
+      const challenge = parseChallenge(header);
+      const before = challenges.get(upstream.origin);
+      if (challenge) challenges.set(upstream.origin, challenge);
+      else challenges.delete(upstream.origin);
+      for (const c of [before, challenge]) {
+        if (c && c !== 'none' && c.scheme === 'bearer') {
+          for (const key of [...tokens.keys()])
+            if (key.startsWith(tokenKeyPrefix(c, pullScope(repository)))) tokens.delete(key);
+        }
+      }
+    },
+  };
+}
+
+// A credential goes only to a realm on the upstream's own host (and port) or one configured
+// for it (src/registry/realm-binding.ts); an anonymous token request carries nothing and may go
+// anywhere the checks of registry-token.ts allow. A realm that is not a URL is left to those.
+function checkRealmBound(upstream: Upstream, realmText: string, serverHosts: readonly string[]): void {
+  let realm: URL;
+  try {
+    realm = new URL(realmText);
+  } catch {
+    return;
+  }
+  const own = new URL(upstream.origin).host;
+  if (realmBound(realm, own, [...(upstream.realms ?? []), ...serverHosts])) return;
+  throw new CodedError(
+    'realm_unbound',
+    `the token realm ${realm.protocol}//${realm.host}${realm.pathname.slice(0, 100)} that the upstream's 401 names is not on the upstream's host ${own} nor listed for it: the credential is not sent there; if that realm is the registry's own, list ${realm.host} with --upstream-realm or in the dstack server's realms for ${upstream.registry}`,
+  );
+}
+
+// A shared promise that many pulls await gets a deadline of its own, and a failed one is
+// dropped from its map (the .finally at each caller), so the next pull asks afresh.
+function withDeadline<T>(work: Promise<T>, ms: number, what: string, onTimeout?: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      onTimeout?.();
+      reject(new CodedError('upstream_timeout', `${what} did not finish within ${ms / 1000} s`));
+    }, ms);
+  });
+  work.catch(() => {});
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+function realmOrigin(realm: string): string {
+  try {
+    return new URL(realm).origin;
+  } catch {
+    return 'the token realm';
+  }
+}
+
+export function pullScope(repository: string): string {
+  return `repository:${repository}:pull`;
+}
+
+function tokenKeyPrefix(challenge: Extract<Challenge, { scheme: 'bearer' }>, scope: string): string {
+  return `${challenge.realm}\n${challenge.service ?? ''}\n${scope}\n`;
+}
+
+function tokenKey(
+  challenge: Extract<Challenge, { scheme: 'bearer' }>,
+  scope: string,
+  username: string | undefined,
+): string {
+  return `${tokenKeyPrefix(challenge, scope)}${username ?? ''}`;
+}
