@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { pushImage, tarHeader, tarPadding, TAR_END, uploadBlob } from '../../test/e2e/harness/seed-image.ts';
+import { pushImage, tarHeader, tarPadding, TAR_END, uploadBlob } from '../../test/helpers/seed-image.ts';
 
 const CHUNK = 1 << 20;
 

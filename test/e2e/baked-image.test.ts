@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT, REGISTRY, startEnrollmentStack, type EnrollmentStack } from './harness/enrollment-stack.ts';
 import { engineRoot, inRoot, type EngineRoot } from './harness/engine-roots.ts';
-import { stopProcess, trackProcess, sleep } from './harness/reaper.ts';
+import { stopProcess, trackProcess, sleep } from '../helpers/reaper.ts';
 import { assertBinaryBuilt, HELPER_BINARY } from '../helpers/helper-binary.ts';
 
 const BAKE = join(import.meta.dirname, '..', '..', 'scripts', 'bake-image.sh');

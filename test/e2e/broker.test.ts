@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir, readFile, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createScaffold, type Scaffold } from './harness/stack-scaffold.ts';
-import { startService, type Service } from './harness/service.ts';
+import { startService, type Service } from '../helpers/built-service.ts';
 import { createHelperHost, type HelperHost } from './harness/helper-env.ts';
 import { startDockerd, type Dockerd } from './harness/dockerd.ts';
-import { sleep } from './harness/reaper.ts';
+import { sleep } from '../helpers/reaper.ts';
 import { accessLine, lineMatching } from './harness/log-match.ts';
 import {
   describePull,

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { startDockerd } from './harness/dockerd.ts';
-import { isRunning } from './harness/reaper.ts';
-import { HELPER_BINARY } from './harness/ensure-packages.ts';
+import { isRunning } from '../helpers/reaper.ts';
+import { HELPER_BINARY } from '../helpers/ensure-packages.ts';
 import { useDockerdWithDaemonJson } from './harness/setup-dockerd.ts';
 import { dockerdMatrix } from './harness/engine-matrix.ts';
 

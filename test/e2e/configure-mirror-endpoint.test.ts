@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStaticStack, type StaticStack } from './harness/static-stack.ts';
-import { HELPER_BINARY } from './harness/ensure-packages.ts';
+import { HELPER_BINARY } from '../helpers/ensure-packages.ts';
 import { inspectImage } from './harness/docker-cli.ts';
 import { lineMatching } from './harness/log-match.ts';
 import { freeLoopbackPort } from '../helpers/free-port.ts';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerd, type Dockerd } from './harness/dockerd.ts';
-import { ensureE2ePrerequisites, HELPER_BINARY } from './harness/ensure-packages.ts';
+import { ensureE2ePrerequisites, HELPER_BINARY } from '../helpers/ensure-packages.ts';
 import { startContractServer, TEST_INSTANCE_TOKEN, type ContractServer } from '../helpers/contract-server.ts';
 import { freeLoopbackPort } from '../helpers/free-port.ts';
 import { dockerdMatrix } from './harness/engine-matrix.ts';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMirrorStack, type MirrorStack } from './harness/mirror-stack.ts';
 import { describePull, engineImageInspect, engineImagePull, engineImageRemove } from './harness/engine-api.ts';
 import { accessLine, countLines, lineMatching, markLog } from './harness/log-match.ts';
-import { credentialGrants } from './harness/service.ts';
+import { credentialGrants } from '../helpers/built-service.ts';
 import { metricTotal } from './harness/mirror-endpoint.ts';
 import { dockerdMatrix, expectedImageId, fallbackLine } from './harness/engine-matrix.ts';
 import { DOCKERD_FALLBACK } from './harness/dockerd-fallback.ts';

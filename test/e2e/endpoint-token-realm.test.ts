@@ -6,7 +6,7 @@ import { startMirrorStack, type MirrorStack } from './harness/mirror-stack.ts';
 import { describePull, engineImageInspect, engineImagePull, seedLabel } from './harness/engine-api.ts';
 import { describeResult } from './harness/docker-cli.ts';
 import { lineMatching, markLog } from './harness/log-match.ts';
-import { credentialGrants, type AuditRecord } from './harness/service.ts';
+import { credentialGrants, type AuditRecord } from '../helpers/built-service.ts';
 import { metricTotal } from './harness/mirror-endpoint.ts';
 import { ctrPullFlags, dockerdMatrix, expectedImageId, packageVersion, runsClients } from './harness/engine-matrix.ts';
 import { DOCKERD_FALLBACK } from './harness/dockerd-fallback.ts';

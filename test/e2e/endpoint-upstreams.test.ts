@@ -4,7 +4,7 @@ import { setDockerdMirror } from './harness/engine-mirror-files.ts';
 import { describePull, engineImageInspect, engineImagePull, engineImageRemove } from './harness/engine-api.ts';
 import { accessLine, lineMatching, markLog } from './harness/log-match.ts';
 import type { MirrorEndpoint } from './harness/mirror-endpoint.ts';
-import type { RegistryProcess } from './harness/registry.ts';
+import type { RegistryProcess } from '../helpers/registry-process.ts';
 import { dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
 
 // Scenario 5 of issue 10: upstreams dockerd's own registry-mirrors cannot express.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenStack, type TokenStack } from './harness/token-stack.ts';
 import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
-import { credentialGrants } from './harness/service.ts';
+import { credentialGrants } from '../helpers/built-service.ts';
 import { cacheEvents } from './harness/helper-env.ts';
 
 const PULLS = 10;

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { startDockerd } from './harness/dockerd.ts';
-import { isRunning } from './harness/reaper.ts';
+import { isRunning } from '../helpers/reaper.ts';
 
 // The harness itself: a private engine answers on its own socket, reloads mirrors, and stops.
 describe('private dockerd', () => {

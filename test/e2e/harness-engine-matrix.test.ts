@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { startDockerd } from './harness/dockerd.ts';
 import { dockerdMatrix } from './harness/engine-matrix.ts';
-import { isRunning } from './harness/reaper.ts';
+import { isRunning } from '../helpers/reaper.ts';
 
 // The matrix harness itself: each dockerd of the matrix is the version and store its title
 // says, reloads registry-mirrors on SIGHUP, and leaves no mount behind when it stops.

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerd, type Dockerd } from './harness/dockerd.ts';
-import { startRegistry, type RegistryProcess } from './harness/registry.ts';
-import { seedImage } from './harness/seed-image.ts';
+import { startRegistry, type RegistryProcess } from '../helpers/registry-process.ts';
+import { seedImage } from '../helpers/seed-image.ts';
 
 // The harness without our binaries: a hand-built image seeded into an open registry is pulled
 // by a private engine through registry-mirrors, so failures elsewhere are not harness faults.

@@ -2,9 +2,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureE2ePrerequisites } from './harness/ensure-packages.ts';
+import { ensureE2ePrerequisites } from '../helpers/ensure-packages.ts';
 import { createHelperHost, type HelperHost } from './harness/helper-env.ts';
-import { startService, type Service } from './harness/service.ts';
+import { startService, type Service } from '../helpers/built-service.ts';
 import { entryFileName } from '../../src/host/cache/entry-file-name.ts';
 
 // Issue 18, item 4: the built helper runs under Debian's `faketime` (libfaketime through

@@ -6,7 +6,7 @@ import { clearDockerdMirrors } from './harness/engine-mirror-files.ts';
 import { describePull, engineImageInspect } from './harness/engine-api.ts';
 import { dstackRewrite } from './harness/dstack-rewrite.ts';
 import { countLines, markLog } from './harness/log-match.ts';
-import { seedImage } from './harness/seed-image.ts';
+import { seedImage } from '../helpers/seed-image.ts';
 import { shimPull } from './harness/shim-pull.ts';
 import { dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
 

@@ -5,7 +5,7 @@ import { describePull, engineImageInspect, engineImagePull } from './harness/eng
 import { clearDockerdMirrors } from './harness/engine-mirror-files.ts';
 import { dstackRewrite, fromImageAndTag } from './harness/dstack-rewrite.ts';
 import { lineMatching } from './harness/log-match.ts';
-import { credentialGrants } from './harness/service.ts';
+import { credentialGrants } from '../helpers/built-service.ts';
 import { dockerdMatrix, expectedImageId } from './harness/engine-matrix.ts';
 
 // Local-name mode (issue 15): the dstack server has DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY set

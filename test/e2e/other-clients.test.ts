@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenStack, type TokenStack } from './harness/token-stack.ts';
 import { describeResult } from './harness/docker-cli.ts';
 import { lineMatching } from './harness/log-match.ts';
-import { credentialGrants } from './harness/service.ts';
+import { credentialGrants } from '../helpers/built-service.ts';
 
 // Scenario 8: clients other than the docker CLI use the same helper: skopeo with an authfile
 // naming it in credHelpers, and podman through the registries.conf drop-in `configure` wrote

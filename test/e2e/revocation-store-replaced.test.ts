@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { serviceCommand } from './harness/ensure-packages.ts';
-import { startService, type Service } from './harness/service.ts';
-import { sleep } from './harness/reaper.ts';
+import { serviceCommand } from '../helpers/ensure-packages.ts';
+import { startService, type Service } from '../helpers/built-service.ts';
+import { sleep } from '../helpers/reaper.ts';
 
 // Issue 18, item 3: the embedded revocation store deleted, or replaced by another file, under
 // a running `dstack-registry-auth serve` (the built binary). The service must not go on

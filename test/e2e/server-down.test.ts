@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStaticStack, type StaticStack } from './harness/static-stack.ts';
 import { accessLine, lineMatching } from './harness/log-match.ts';
 import { docker, inspectImage, describeResult, QUIET } from './harness/docker-cli.ts';
-import { credentialGrants } from './harness/service.ts';
+import { credentialGrants } from '../helpers/built-service.ts';
 
 // Scenario 6: the service is down. A valid cached credential still pulls (static source: the
 // registry checks the password itself, no realm involved). Without one, the default policy

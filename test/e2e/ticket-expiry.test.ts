@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenStack, type TokenStack } from './harness/token-stack.ts';
 import { docker, inspectImage, describeResult } from './harness/docker-cli.ts';
-import { credentialGrants } from './harness/service.ts';
-import { sleep } from './harness/reaper.ts';
+import { credentialGrants } from '../helpers/built-service.ts';
+import { sleep } from '../helpers/reaper.ts';
 import { TICKET_CLOCK_TOLERANCE_SECONDS } from '../../src/service/token/ticket.ts';
 import { escapeRegExp } from '../helpers/escape-regexp.ts';
 

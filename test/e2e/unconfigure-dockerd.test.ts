@@ -1,7 +1,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isRunning } from './harness/reaper.ts';
+import { isRunning } from '../helpers/reaper.ts';
 import { useDockerdWithDaemonJson } from './harness/setup-dockerd.ts';
 import { dockerdMatrix } from './harness/engine-matrix.ts';
 

@@ -4,8 +4,8 @@ import { delimiter, join } from 'node:path';
 // A real `docker-registry serve CONFIG.yml` on a loopback port chosen at run time (the
 // registry is told port 0 and reports the one it got), stopped by PID, log exposed, plus the
 // hand-built image seeding. One implementation, shared with the end-to-end harness.
-export { startRegistry, readRegistryLog, type RegistryProcess, type RegistryAuth } from '../e2e/harness/registry.ts';
-export { seedImage, type SeededImage } from '../e2e/harness/seed-image.ts';
+export { startRegistry, readRegistryLog, type RegistryProcess, type RegistryAuth } from './registry-process.ts';
+export { seedImage, type SeededImage } from './seed-image.ts';
 
 // Whether tests against the real registry can run here. Under CI=true a missing binary is a
 // failure, never a skip: CI installs Debian's docker-registry (scripts/e2e/install-packages.sh).

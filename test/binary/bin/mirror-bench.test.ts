@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { missingTools } from '../../e2e/harness/ensure-packages.ts';
+import { missingTools } from '../../helpers/ensure-packages.ts';
 
 const root = REPO_ROOT;
 // The bench starts private dockerds and a registry: root and the e2e packages. Under CI it

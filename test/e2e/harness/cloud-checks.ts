@@ -5,7 +5,7 @@ import type { CloudStack } from './cloud-stack.ts';
 import { describeResult, docker, inspectImage, QUIET } from './docker-cli.ts';
 import { describePull, engineImageInspect, engineImagePull } from './engine-api.ts';
 import { lineMatching, markLog } from './log-match.ts';
-import { credentialGrants } from './service.ts';
+import { credentialGrants } from '../../helpers/built-service.ts';
 import { DOCKERD_FALLBACK } from './dockerd-fallback.ts';
 
 // The checks every cloud source's end-to-end test makes, in one place.

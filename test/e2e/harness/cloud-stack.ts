@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startRegistry, type RegistryProcess } from './registry.ts';
-import { seedImage, type SeededImage } from './seed-image.ts';
-import { startService, type Service } from './service.ts';
-import { writeHtpasswd, type Account } from './htpasswd.ts';
+import { startRegistry, type RegistryProcess } from '../../helpers/registry-process.ts';
+import { seedImage, type SeededImage } from '../../helpers/seed-image.ts';
+import { startService, type Service } from '../../helpers/built-service.ts';
+import { writeHtpasswd, type Account } from '../../helpers/htpasswd.ts';
 import { buildStack, startRunnerHost, type RunnerHost } from './stack-scaffold.ts';
 import { startMirrorEndpoint, type MirrorEndpoint } from './mirror-endpoint.ts';
 import { pointEnginesAtMirror } from './engine-mirror-files.ts';

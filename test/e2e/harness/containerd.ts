@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { inRoot, type EngineRoot } from './engine-roots.ts';
-import { isRunning, sleep, stopProcess, trackProcess } from './reaper.ts';
+import { isRunning, sleep, stopProcess, trackProcess } from '../../helpers/reaper.ts';
 
 // A standalone containerd of a matrix root with its CRI plugin, as the kubelet's node runs it,
 // started from a config.toml the test chose (the package's own, or `containerd config

@@ -3,7 +3,7 @@ import { openSync, closeSync, readFileSync, existsSync } from 'node:fs';
 import { mkdir, writeFile, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { trackProcess, stopProcess, isRunning, sleep, signal } from './reaper.ts';
+import { trackProcess, stopProcess, isRunning, sleep, signal } from '../../helpers/reaper.ts';
 import { inRoot, type Bind } from './engine-roots.ts';
 import type { DockerdEngine } from './engine-matrix.ts';
 

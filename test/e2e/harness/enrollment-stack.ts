@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { createCloudNetwork, METADATA_ADDRESS, type CloudNetwork } from './netns.ts';
-import { startService, type AuditRecord, type Service } from './service.ts';
-import { isRunning, sleep, stopProcess, trackProcess } from './reaper.ts';
+import { startService, type AuditRecord, type Service } from '../../helpers/built-service.ts';
+import { isRunning, sleep, stopProcess, trackProcess } from '../../helpers/reaper.ts';
 import { HELPER_BINARY } from '../../helpers/helper-binary.ts';
 import { awsDocument, makeAzurePki, makeTestCa, signDocument, type TestCa } from '../../helpers/enrollment-evidence.ts';
 

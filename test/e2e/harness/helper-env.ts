@@ -1,7 +1,7 @@
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, type Result } from 'execa';
-import { FROM_SOURCE, HELPER_BINARY, helperShim } from './ensure-packages.ts';
+import { FROM_SOURCE, HELPER_BINARY, helperShim } from '../../helpers/ensure-packages.ts';
 
 // What a runner host has after install: the built helper on PATH under its protocol name,
 // its settings (here through the environment and a private config file), an instance token

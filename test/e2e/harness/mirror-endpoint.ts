@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { HelperHost } from './helper-env.ts';
-import { isRunning, sleep, stopProcess, trackProcess } from './reaper.ts';
+import { isRunning, sleep, stopProcess, trackProcess } from '../../helpers/reaper.ts';
 
 // The host-local mirror endpoint (`docker-credential-dstack mirror`) as the runner host runs
 // it: the helper's own binary and settings (server, instance token, cache dir come from the

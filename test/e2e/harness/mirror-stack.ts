@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { startDockerd, type Dockerd } from './dockerd.ts';
-import type { RegistryProcess } from './registry.ts';
-import type { SeededImage } from './seed-image.ts';
-import type { Service } from './service.ts';
-import type { Account } from './htpasswd.ts';
+import type { RegistryProcess } from '../../helpers/registry-process.ts';
+import type { SeededImage } from '../../helpers/seed-image.ts';
+import type { Service } from '../../helpers/built-service.ts';
+import type { Account } from '../../helpers/htpasswd.ts';
 import { createHelperHost, type HelperHost } from './helper-env.ts';
 import { buildStack, type Scaffold } from './stack-scaffold.ts';
 import { startStaticBackend, type StaticBackendOptions, type StackRegistry } from './static-stack.ts';

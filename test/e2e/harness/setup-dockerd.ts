@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll } from 'vitest';
 import { startDockerd, type Dockerd } from './dockerd.ts';
-import { ensureE2ePrerequisites, HELPER_BINARY } from './ensure-packages.ts';
+import { ensureE2ePrerequisites, HELPER_BINARY } from '../../helpers/ensure-packages.ts';
 import type { DockerdEngine } from './engine-matrix.ts';
 
 // A private dockerd for one describe block whose daemon.json holds exactly `daemonJson`

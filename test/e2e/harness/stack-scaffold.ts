@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensureE2ePrerequisites } from './ensure-packages.ts';
+import { ensureE2ePrerequisites } from '../../helpers/ensure-packages.ts';
 import { startDockerd, type Dockerd } from './dockerd.ts';
-import type { Service } from './service.ts';
+import type { Service } from '../../helpers/built-service.ts';
 import { createHelperHost, type HelperHost } from './helper-env.ts';
 import { configureHost, type ConfiguredPaths } from './configure-host.ts';
 import type { DockerdEngine } from './engine-matrix.ts';

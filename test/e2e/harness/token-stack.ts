@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { Dockerd } from './dockerd.ts';
-import { startRegistry, type RegistryProcess } from './registry.ts';
-import { seedImage, type SeededImage } from './seed-image.ts';
-import { startService, type Service } from './service.ts';
+import { startRegistry, type RegistryProcess } from '../../helpers/registry-process.ts';
+import { seedImage, type SeededImage } from '../../helpers/seed-image.ts';
+import { startService, type Service } from '../../helpers/built-service.ts';
 import type { HelperHost } from './helper-env.ts';
 import type { ConfiguredPaths } from './configure-host.ts';
 import { buildStack, startRunnerHost, type Scaffold } from './stack-scaffold.ts';

@@ -10,7 +10,7 @@ import { defaultConfig, relocate, startContainerd } from '../harness/containerd.
 import { criPullImage } from '../harness/cri-client.ts';
 import { engineRoot, upstreamVersion, type EngineRoot } from '../harness/engine-roots.ts';
 import { lineMatching, markLog } from '../harness/log-match.ts';
-import { credentialGrants } from '../harness/service.ts';
+import { credentialGrants } from '../../helpers/built-service.ts';
 import { freeLoopbackPort } from '../../helpers/free-port.ts';
 import { nodeAgent, nodeAgentIdentity } from '../../helpers/kubernetes-manifests.ts';
 import {

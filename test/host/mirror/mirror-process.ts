@@ -3,7 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HELPER_BINARY } from '../../helpers/helper-binary.ts';
-import { isRunning, sleep, stopProcess, trackProcess } from '../../e2e/harness/reaper.ts';
+import { isRunning, sleep, stopProcess, trackProcess } from '../../helpers/reaper.ts';
 
 // The built `docker-credential-dstack mirror`, run as a host runs it: the helper's settings in
 // the environment (nothing inherited), stderr in a file the test reads, stopped by PID.

@@ -9,10 +9,10 @@ import {
   type RegistryProcess,
   type SeededImage,
 } from '../../helpers/registry.ts';
-import { writeHtpasswd, type Account } from '../../e2e/harness/htpasswd.ts';
-import { startService, type Service } from '../../e2e/harness/service.ts';
+import { writeHtpasswd, type Account } from '../../helpers/htpasswd.ts';
+import { startService, type Service } from '../../helpers/built-service.ts';
 import { assertBinaryBuilt } from '../../helpers/helper-binary.ts';
-import { SERVICE_BINARY } from '../../e2e/harness/ensure-packages.ts';
+import { SERVICE_BINARY } from '../../helpers/ensure-packages.ts';
 import { existsSync } from 'node:fs';
 
 // What the mirror's integration tests run against: a real `docker-registry` and the real

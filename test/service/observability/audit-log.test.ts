@@ -1,21 +1,13 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createAuditLog } from '../../../src/service/observability/audit-log.ts';
 import type { AuditEvent } from '../../../src/service/core/ports.ts';
 import { Secret } from '../../../src/common/secret.ts';
+import { useTempDirs } from '../../helpers/temp-dirs.ts';
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'audit-'));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = useTempDirs('audit-');
 const clock = () => new Date('2026-11-26T21:00:00.000Z');
 
 describe('audit log', () => {

@@ -1,21 +1,13 @@
-import { chmod, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { generateKeyPairSync } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadKeyRing } from '../../../src/service/token/key-ring.ts';
 import { mintInstanceToken, verifyInstanceToken } from '../../../src/service/token/instance-token.ts';
 import type { RevocationStore } from '../../../src/service/core/ports.ts';
+import { useTempDirs } from '../../helpers/temp-dirs.ts';
 
-const dirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'key-ring-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
+const tempDir = useTempDirs('key-ring-');
 
 const noRevocations: RevocationStore = {
   revoke: async () => {},

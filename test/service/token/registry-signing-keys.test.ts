@@ -1,7 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   certificateBundle,
@@ -9,16 +8,9 @@ import {
   loadRegistrySigningKeys,
 } from '../../../src/service/token/registry-signing-keys.ts';
 import { loadKeyRing } from '../../../src/service/token/key-ring.ts';
+import { useTempDirs } from '../../helpers/temp-dirs.ts';
 
-const dirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'registry-keys-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
+const tempDir = useTempDirs('registry-keys-');
 
 describe('loadRegistrySigningKeys', () => {
   it('makes an ES256 key and a self-signed certificate for it on first start, and reuses both', async () => {

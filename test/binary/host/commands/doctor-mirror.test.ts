@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { startContractServer, type ContractServer } from '../../../helpers/contract-server.ts';
 import { dockerRegistryAvailable, startRegistry, type RegistryProcess } from '../../../helpers/registry.ts';
-import { writeHtpasswd, type Account } from '../../../e2e/harness/htpasswd.ts';
+import { writeHtpasswd, type Account } from '../../../helpers/htpasswd.ts';
 import { fakeHost, HELPER_BINARY, type FakeHost } from '../../../host/commands/setup-fixture.ts';
 import { doctorArgs, helperEnv } from '../../../host/commands/doctor-fixture.ts';
 

@@ -3,7 +3,7 @@ import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { startContractServer, type ContractServer } from '../../../helpers/contract-server.ts';
 import { dockerRegistryAvailable, startRegistry, type RegistryProcess } from '../../../helpers/registry.ts';
-import { writeHtpasswd } from '../../../e2e/harness/htpasswd.ts';
+import { writeHtpasswd } from '../../../helpers/htpasswd.ts';
 import { fakeHost, HELPER_BINARY, type FakeHost } from '../../../host/commands/setup-fixture.ts';
 import { doctorArgs, helperEnv } from '../../../host/commands/doctor-fixture.ts';
 import { projectedTokenVolume } from '../../../helpers/kubernetes-node.ts';

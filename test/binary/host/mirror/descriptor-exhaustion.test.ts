@@ -2,7 +2,7 @@ import { REPO_ROOT } from '../../../helpers/repo-root.ts';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRunning, sleep, stopProcess, trackProcess } from '../../../e2e/harness/reaper.ts';
+import { isRunning, sleep, stopProcess, trackProcess } from '../../../helpers/reaper.ts';
 import {
   expectLog,
   logMatching,

@@ -5,7 +5,7 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HELPER_BINARY } from '../../../helpers/helper-binary.ts';
-import { sleep, stopProcess, trackProcess } from '../../../e2e/harness/reaper.ts';
+import { sleep, stopProcess, trackProcess } from '../../../helpers/reaper.ts';
 import { exitOf, mirrorHome, type MirrorHome } from '../../../host/mirror/mirror-process.ts';
 import {
   MANIFEST_V2,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startContractServer, TEST_INSTANCE_TOKEN, type ContractServer } from '../../../helpers/contract-server.ts';
 import { assertBinaryBuilt } from '../../../helpers/helper-binary.ts';
-import { sleep } from '../../../e2e/harness/reaper.ts';
+import { sleep } from '../../../helpers/reaper.ts';
 import { expectLog, mirrorHome, startMirror, type MirrorHome } from '../../../host/mirror/mirror-process.ts';
 import { json, startFixtureUpstream, type FixtureUpstream } from '../../../host/mirror/fixture-upstream.ts';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, seedImage, type RegistryProcess, type SeededImage } from '../../../helpers/registry.ts';
-import { startService, credentialGrants, type Service } from '../../../e2e/harness/service.ts';
+import { startService, credentialGrants, type Service } from '../../../helpers/built-service.ts';
 import { expectLog, mirrorHome, startMirror, type MirrorProcess } from '../../../host/mirror/mirror-process.ts';
 import { MANIFEST_V2, mirrorTestsRunnable } from '../../../host/mirror/mirror-stack.ts';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openFileCache } from '../../../../src/host/cache/file-cache.ts';
 import { Secret } from '../../../../src/common/secret.ts';
-import { credentialGrants } from '../../../e2e/harness/service.ts';
+import { credentialGrants } from '../../../helpers/built-service.ts';
 import {
   exitOf,
   expectLog,

@@ -16,7 +16,7 @@ import {
   type StaticUpstream,
 } from '../../../host/mirror/mirror-stack.ts';
 import { PYTHON, pythonRequestsAvailable } from '../../../helpers/python-requests.ts';
-import { seedManifestList, type SeededManifestList } from '../../../e2e/harness/seed-manifest-list.ts';
+import { seedManifestList, type SeededManifestList } from '../../../helpers/seed-manifest-list.ts';
 
 // The endpoint over TLS (local-name mode: the dstack server reads with python-dxf, https
 // only): `mirror-cert` makes the CA and certificate, `mirror --tls-cert --tls-key` serves

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startService, type Service } from '../../../../e2e/harness/service.ts';
+import { startService, type Service } from '../../../../helpers/built-service.ts';
 import { dockerRegistryAvailable } from '../../../../helpers/registry.ts';
 import { realmHostOf, startBrokeredRegistry, type BrokeredRegistry } from '../../../../helpers/brokered-registry.ts';
 import { FAILURE_BODY_MARKER } from '../../../../fixtures/token-server/token-server.ts';

@@ -3,9 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { startService, type Service } from '../../../../e2e/harness/service.ts';
-import { SERVICE_BINARY } from '../../../../e2e/harness/ensure-packages.ts';
-import { writeHtpasswd } from '../../../../e2e/harness/htpasswd.ts';
+import { startService, type Service } from '../../../../helpers/built-service.ts';
+import { SERVICE_BINARY } from '../../../../helpers/ensure-packages.ts';
+import { writeHtpasswd } from '../../../../helpers/htpasswd.ts';
 import { dockerRegistryAvailable, startRegistry } from '../../../../helpers/registry.ts';
 import {
   dockerHubBrokerEnv,

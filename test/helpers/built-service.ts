@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { serviceCommand } from './ensure-packages.ts';
 import { trackProcess, stopProcess, isRunning, sleep } from './reaper.ts';
-import type { AuditEvent } from '../../../src/service/core/ports.ts';
+import type { AuditEvent } from '../../src/service/core/ports.ts';
 
 // The built `dstack-registry-auth serve` on a loopback port, with its own data dir, audit
 // log and stderr log under `dir`; the operator subcommands run against the same data dir.

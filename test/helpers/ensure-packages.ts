@@ -22,7 +22,7 @@ export const REQUIRED_TOOLS = [
   'faketime',
 ];
 
-const REPO = resolve(import.meta.dirname, '../../..');
+const REPO = resolve(import.meta.dirname, '../..');
 export const HELPER_BINARY = join(REPO, 'dist/docker-credential-dstack-linux-x64');
 export const SERVICE_BINARY = join(REPO, 'dist/dstack-registry-auth-linux-x64');
 

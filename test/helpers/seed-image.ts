@@ -64,7 +64,7 @@ export async function pushImage(options: {
         Labels: { 'e2e.seed': `${repository}:${tag}` },
       },
       rootfs: { type: 'layers', diff_ids: [options.diffId] },
-      history: [{ created_by: 'test/e2e/harness/seed-image.ts' }],
+      history: [{ created_by: 'test/helpers/seed-image.ts' }],
     }),
   );
   await uploadBlob(registryUrl, repository, config, headers);
