@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStaticStack, type StaticStack } from './harness/static-stack.ts';
 import { docker, describeResult, inspectImage, QUIET } from './harness/docker-cli.ts';
+import { runPodman } from './harness/podman.ts';
 
 // Which clients stop and which go on when the helper fails (docs/helper.md, "Failure policy"):
 // the service is down, nothing is cached, the policy is `fail`, and the image is on an open
@@ -73,25 +74,7 @@ describe('e2e: what each client does when the helper fails', () => {
 
   it('podman 4.3 stops with the helper line (containers/image returns a helper error)', async () => {
     const root = join(stack.dir, 'podman');
-    const pull = await execa(
-      'podman',
-      [
-        '--root',
-        join(root, 'root'),
-        '--runroot',
-        join(root, 'run'),
-        '--storage-driver',
-        'vfs',
-        '--cgroup-manager',
-        'cgroupfs',
-        '--events-backend',
-        'none',
-        'pull',
-        '--tls-verify=false',
-        ref,
-      ],
-      { env: stack.host.env, extendEnv: false, reject: false, timeout: 90_000 },
-    );
+    const pull = await runPodman({ dir: root, env: stack.host.env }, ['pull', '--tls-verify=false', ref]);
     expect(pull.exitCode, describeResult(pull)).not.toBe(0);
     expect(String(pull.stderr)).toContain(`error getting credentials - err: exit status 1, out: \`${helperLine}\``);
   });

@@ -6,6 +6,7 @@ import { startTokenStack, type TokenStack } from './harness/token-stack.ts';
 import { describeResult } from './harness/docker-cli.ts';
 import { lineMatching } from './harness/log-match.ts';
 import { credentialGrants } from '../helpers/built-service.ts';
+import { runPodman } from './harness/podman.ts';
 
 // Scenario 8: clients other than the docker CLI use the same helper: skopeo with an authfile
 // naming it in credHelpers, and podman through the registries.conf drop-in `configure` wrote
@@ -47,30 +48,12 @@ describe('e2e: skopeo and podman through the helper', () => {
     expect(dropIn).toContain(stack.registry.host);
     const root = join(stack.dir, 'podman');
     await mkdir(root, { recursive: true });
+    // podman reads registries.conf from CONTAINERS_REGISTRIES_CONF (4.3 has no flag for it) and
+    // the Docker client config from $HOME/.docker/config.json, which is where `configure` wrote.
     const podman = (args: string[]) =>
-      execa(
-        'podman',
-        [
-          '--root',
-          join(root, 'root'),
-          '--runroot',
-          join(root, 'run'),
-          '--storage-driver',
-          'vfs',
-          '--cgroup-manager',
-          'cgroupfs',
-          '--events-backend',
-          'none',
-          ...args,
-        ],
-        // podman reads registries.conf from CONTAINERS_REGISTRIES_CONF (4.3 has no flag for it) and
-        // the Docker client config from $HOME/.docker/config.json, which is where `configure` wrote.
-        {
-          env: { ...stack.host.env, CONTAINERS_REGISTRIES_CONF: stack.paths.registriesDropIn },
-          extendEnv: false,
-          reject: false,
-          timeout: 90_000,
-        },
+      runPodman(
+        { dir: root, env: { ...stack.host.env, CONTAINERS_REGISTRIES_CONF: stack.paths.registriesDropIn } },
+        args,
       );
     const logBefore = (await stack.host.debugLog()).length;
     const pull = await podman(['pull', 'docker.io/library/python:3.14']);

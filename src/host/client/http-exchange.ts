@@ -4,6 +4,7 @@ import { CodedError } from '../../common/errors.ts';
 import { printable } from '../../common/printable.ts';
 import type { ServerTarget } from './server-url.ts';
 import { isTlsErrorCode, tlsFailureText, trustedCas } from './tls-trust.ts';
+import { collectAnswer } from './collect-answer.ts';
 
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
@@ -55,30 +56,22 @@ export function createTransport(
           clearTimeout(timer);
           reject(error instanceof CodedError ? error : networkError(error as NodeJS.ErrnoException, target));
         });
-        request.on('response', (response) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          response.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > MAX_RESPONSE_BYTES)
-              request.destroy(
-                new CodedError(
-                  'bad_response',
-                  `dstack server ${target.display} sent an answer larger than ${MAX_RESPONSE_BYTES} bytes`,
-                ),
-              );
-            else chunks.push(chunk);
-          });
-          response.on('end', () => {
-            clearTimeout(timer);
-            resolve({
-              status: response.statusCode ?? 0,
-              headers: response.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-            });
-          });
-          response.on('error', () => {}); // reported through the request's error
-        });
+        request.on('response', (response) =>
+          collectAnswer(
+            request,
+            response,
+            MAX_RESPONSE_BYTES,
+            () =>
+              new CodedError(
+                'bad_response',
+                `dstack server ${target.display} sent an answer larger than ${MAX_RESPONSE_BYTES} bytes`,
+              ),
+            (answer) => {
+              clearTimeout(timer);
+              resolve(answer);
+            },
+          ),
+        );
         request.end(exchange.body);
       });
     },

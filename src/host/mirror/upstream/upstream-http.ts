@@ -9,6 +9,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { CodedError } from '../../../common/errors.ts';
 import { VERSION } from '../../../common/version.ts';
 import { isTlsErrorCode, tlsFailureText, trustedCas } from '../../client/tls-trust.ts';
+import { collectAnswer } from '../../client/collect-answer.ts';
 
 export const MIRROR_USER_AGENT = `docker-credential-dstack/${VERSION} (mirror)`;
 
@@ -143,30 +144,22 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
           fail(switchedProtocols(exchange.url));
         });
         request.once('close', () => fail(closedEarly(exchange.url)));
-        request.on('response', (response) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          response.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > exchange.maxBody)
-              request.destroy(
-                new CodedError(
-                  'upstream_failed',
-                  `${exchange.url.origin} sent an answer larger than ${exchange.maxBody} bytes`,
-                ),
-              );
-            else chunks.push(chunk);
-          });
-          response.on('end', () => {
-            clearTimeout(timer);
-            resolve({
-              status: response.statusCode ?? 0,
-              headers: response.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-            });
-          });
-          response.on('error', () => {}); // reported through the request
-        });
+        request.on('response', (response) =>
+          collectAnswer(
+            request,
+            response,
+            exchange.maxBody,
+            () =>
+              new CodedError(
+                'upstream_failed',
+                `${exchange.url.origin} sent an answer larger than ${exchange.maxBody} bytes`,
+              ),
+            (answer) => {
+              clearTimeout(timer);
+              resolve(answer);
+            },
+          ),
+        );
         request.end(exchange.body);
       });
     },
