@@ -25,18 +25,27 @@ export async function seedImage(options: {
 }): Promise<SeededImage> {
   const { registryUrl, repository, tag } = options;
   const content = options.content ?? `seeded ${repository}:${tag}\n`;
-  const tar = tarOneFile('hello.txt', Buffer.from(content));
-  const layer = gzipSync(tar, { level: 9 }); // node's gzip header has mtime 0 and no name: reproducible
   const headers: Record<string, string> = options.authorization ? { authorization: options.authorization } : {};
-  await uploadBlob(registryUrl, repository, layer, headers);
   return pushImage({
     registryUrl,
     repository,
     tag,
     headers,
-    layer: { size: layer.length, digest: sha256(layer) },
-    diffId: sha256(tar),
+    ...(await uploadLayer(registryUrl, repository, content, headers)),
   });
+}
+
+// A one-file layer (`hello.txt` holding `content`) uploaded as a blob: its descriptor and diff ID.
+export async function uploadLayer(
+  registryUrl: string,
+  repository: string,
+  content: string,
+  headers: Record<string, string>,
+): Promise<{ layer: { size: number; digest: string }; diffId: string }> {
+  const tar = tarOneFile('hello.txt', Buffer.from(content));
+  const layer = gzipSync(tar, { level: 9 }); // node's gzip header has mtime 0 and no name: reproducible
+  await uploadBlob(registryUrl, repository, layer, headers);
+  return { layer: { size: layer.length, digest: sha256(layer) }, diffId: sha256(tar) };
 }
 
 // The config (with the seed label) and the schema-2 manifest of a one-layer image whose layer

@@ -1,5 +1,4 @@
-import { gzipSync } from 'node:zlib';
-import { pushImage, sha256, tarOneFile, uploadBlob, type SeededImage } from './seed-image.ts';
+import { pushImage, sha256, uploadLayer, type SeededImage } from './seed-image.ts';
 
 // A multi-platform image as Docker Hub serves most official ones: a manifest list at `tag`
 // naming one schema-2 manifest per platform (each put by digest, with its own config: its
@@ -27,16 +26,12 @@ export async function seedManifestList(options: {
   const platforms: SeededManifestList['platforms'] = [];
   const entries = [];
   for (const { architecture, user } of options.platforms) {
-    const tar = tarOneFile('hello.txt', Buffer.from(`seeded ${repository}:${tag} for ${architecture}\n`));
-    const layer = gzipSync(tar, { level: 9 });
-    await uploadBlob(registryUrl, repository, layer, headers);
     const image = await pushImage({
       registryUrl,
       repository,
       tag,
       headers,
-      layer: { size: layer.length, digest: sha256(layer) },
-      diffId: sha256(tar),
+      ...(await uploadLayer(registryUrl, repository, `seeded ${repository}:${tag} for ${architecture}\n`, headers)),
       architecture,
       user,
       byDigest: true,
