@@ -41,3 +41,8 @@ export function retryAfterFor(outcome: VendorOutcome): number | undefined {
 // Each vendor call, retries included, must end well inside the helper's 5 s: the SDKs retry at
 // most once more, each attempt bounded by this.
 export const VENDOR_ATTEMPT_TIMEOUT_MS = 2_000;
+
+// The whole of one mint, whatever the SDK does inside (a request timeout that only warns, a
+// metadata server with no limit, a credential_process): past it the mint fails as unreachable,
+// so single flight never waits on a hung call and every waiter gets its answer.
+export const MINT_DEADLINE_MS = 4_000;

@@ -14,7 +14,7 @@ import {
   VendorFailure,
   type VendorOutcome,
 } from '../../core/vendor-failure.ts';
-import { defaultUpstreamUrl } from '../../config/registry-urls.ts';
+import { defaultMirrorUrl } from '../../config/registry-urls.ts';
 import { upstreamRequest, UpstreamUnreachable, type RetryPolicy } from '../broker/upstream-request.ts';
 import type { MintedCredential, Minter } from './minting-source.ts';
 
@@ -57,7 +57,10 @@ export function createAcrMinter(env: Record<string, string | undefined>): Minter
       } catch (error) {
         throw entraFailure(what, error);
       }
-      const exchange = `${entry.upstreamUrl ?? defaultUpstreamUrl(entry.key, entry.mirrorUrl)}/oauth2/exchange`;
+      // The Entra token goes only to the registry itself: its `upstream` (https, or loopback
+      // http, as checkUpstreamUrl allows) or https://<its name>; never to a mirror's host, which
+      // may be plain http and is not the registry.
+      const exchange = `${entry.upstreamUrl ?? defaultMirrorUrl(entry.key)}/oauth2/exchange`;
       const form = new URLSearchParams({
         grant_type: 'access_token',
         service: entry.key,
@@ -149,13 +152,27 @@ function entraFailure(what: string, error: unknown): VendorFailure {
   );
 }
 
-// The registry's answer to the exchange; its body may echo the request, so only its status.
+// The registry's answer to the exchange; its body may echo the request (the Entra token in
+// the form), so only its status reaches the host and only its error codes the log.
 function exchangeFailure(what: string, status: number, body: string): VendorFailure {
   const answered = `${what}: the registry's /oauth2/exchange answered HTTP ${status}`;
-  const logDetail = body.slice(0, 300);
+  const logDetail = errorCodesOf(body);
   if (status === 429) return failure('throttled', `${answered}: throttled; retry shortly`, logDetail);
   if (status >= 500) return failure('vendor_error', `${answered}; retry later`, logDetail);
   if (status === 401 || status === 403)
     return failure('denied', `${answered}; grant the server's identity AcrPull on the registry`, logDetail);
   return failure('bad_request', `${answered}: the exchange was refused; check the registry name and tenant`, logDetail);
+}
+
+// `{"errors":[{"code":"UNAUTHORIZED",…}]}` → "UNAUTHORIZED"; nothing else of the body.
+function errorCodesOf(body: string): string | undefined {
+  try {
+    const errors = (JSON.parse(body) as { errors?: Array<{ code?: unknown }> }).errors;
+    const codes = (errors ?? [])
+      .map((e) => e.code)
+      .filter((c): c is string => typeof c === 'string' && /^[A-Z_]{1,40}$/.test(c));
+    return codes.length > 0 ? `error codes ${codes.join(', ')}` : undefined;
+  } catch {
+    return undefined;
+  }
 }

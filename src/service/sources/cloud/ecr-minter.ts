@@ -25,7 +25,13 @@ export function createEcrMinter(): Minter {
       client = new ECRClient({
         region,
         maxAttempts: MAX_ATTEMPTS,
-        requestHandler: { connectionTimeout: VENDOR_ATTEMPT_TIMEOUT_MS, requestTimeout: VENDOR_ATTEMPT_TIMEOUT_MS },
+        // throwOnRequestTimeout: without it this SDK's requestTimeout only logs a warning.
+        requestHandler: {
+          connectionTimeout: VENDOR_ATTEMPT_TIMEOUT_MS,
+          requestTimeout: VENDOR_ATTEMPT_TIMEOUT_MS,
+          socketTimeout: VENDOR_ATTEMPT_TIMEOUT_MS,
+          throwOnRequestTimeout: true,
+        },
       });
       clients.set(region, client);
     }

@@ -9,7 +9,7 @@ import type {
   RegistryEntry,
 } from '../../core/ports.ts';
 import type { Secret } from '../../../common/secret.ts';
-import { VendorFailure } from '../../core/vendor-failure.ts';
+import { MINT_DEADLINE_MS, retryAfterFor, VendorFailure } from '../../core/vendor-failure.ts';
 import { oneLine } from '../../../common/errors.ts';
 import { createTokenCache } from '../token-cache.ts';
 
@@ -70,7 +70,7 @@ export function createMintingSource(deps: MintingSourceDeps): CloudSource {
     const started = performance.now();
     const labels = { source: deps.kind, registry: entry.key };
     try {
-      const minted = await (await loaded()).mint(entry);
+      const minted = await withMintDeadline((async () => (await loaded()).mint(entry))(), entry, deps.kind);
       deps.metrics.increment('dstack_registry_auth_cloud_token_requests_total', { ...labels, outcome: 'minted' });
       return minted;
     } catch (error) {
@@ -147,4 +147,25 @@ export function createMintingSource(deps: MintingSourceDeps): CloudSource {
       return { expiresAt: minted.expiresAt, username: minted.username };
     },
   };
+}
+
+// A mint that has not settled by MINT_DEADLINE_MS fails as unreachable (the call itself may go
+// on in the SDK; its late answer is dropped).
+function withMintDeadline<T>(minting: Promise<T>, entry: RegistryEntry, kind: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new VendorFailure(
+            'unreachable',
+            `registry ${entry.key} (source ${kind}): the cloud's API did not answer within ${MINT_DEADLINE_MS / 1000} s; check the service host's route to it`,
+            { retryAfterSeconds: retryAfterFor('unreachable') },
+          ),
+        ),
+      MINT_DEADLINE_MS,
+    );
+  });
+  minting.catch(() => {}); // a late failure after the deadline is not unhandled
+  return Promise.race([minting, deadline]).finally(() => clearTimeout(timer));
 }
