@@ -29,6 +29,9 @@ export function createClusterKeys(cluster: KubernetesCluster, options: ClusterKe
   const load = keyLoader(cluster, options.fetch ?? fetch);
   let current: { set: JWTVerifyGetKey; at: number } | undefined;
   let lastLoad = -Infinity;
+  // A failed load is remembered for the cooldown: a request without a valid signature must not
+  // make the service fetch the cluster's keys again and again while its endpoint is down.
+  let failed: { error: unknown; at: number } | undefined;
   let loading: Promise<JWTVerifyGetKey> | undefined;
   // One load at a time; concurrent requests wait for it.
   const reload = (): Promise<JWTVerifyGetKey> => {
@@ -37,7 +40,11 @@ export function createClusterKeys(cluster: KubernetesCluster, options: ClusterKe
       try {
         const set = createLocalJWKSet(await load());
         current = { set, at: now() };
+        failed = undefined;
         return set;
+      } catch (error) {
+        failed = { error, at: now() };
+        throw error;
       } finally {
         loading = undefined;
       }
@@ -46,7 +53,14 @@ export function createClusterKeys(cluster: KubernetesCluster, options: ClusterKe
   };
   return {
     async getKey(header, token) {
-      if (!current || now() - current.at > MAX_AGE_MS) await reload();
+      const due = !current || now() - current.at > MAX_AGE_MS;
+      const coolingDown = failed !== undefined && now() - failed.at < REFRESH_COOLDOWN_MS;
+      if (due && !coolingDown) {
+        // A reload that fails keeps the last good set (still valid keys) in use.
+        await reload().catch((error: unknown) => {
+          if (!current) throw error;
+        });
+      } else if (!current) throw failed!.error;
       const seen = current!;
       try {
         return await seen.set(header, token);

@@ -53,6 +53,42 @@ describe("a cluster's signing keys", () => {
     expect(jwks()).toBe(start + 4);
   });
 
+  it('that fail to load are not fetched again before the cooldown, and a failed reload keeps the last good set', async () => {
+    let clock = 9_000_000;
+    let down = false;
+    let calls = 0;
+    const counted: typeof fetch = async (input, init) => {
+      calls++;
+      if (down) throw new TypeError('fetch failed');
+      return fetch(input, init);
+    };
+    const cluster = {
+      issuer: issuer.issuer,
+      keys: { kind: 'discovery' as const, url: issuer.discoveryUrl },
+      projects: [],
+    };
+    const keys = createClusterKeys(cluster, { now: () => clock, fetch: counted });
+    const token = await mint();
+    await verify(keys.getKey, token);
+    const loaded = calls;
+    down = true;
+    clock += MAX_AGE_MS + 1;
+    // Due for a reload that fails: the keys it had still verify.
+    await verify(keys.getKey, token);
+    const failedOnce = calls;
+    expect(failedOnce).toBeGreaterThan(loaded);
+    for (let i = 0; i < 5; i++) await verify(keys.getKey, token);
+    expect(calls, 'no fetch while cooling down').toBe(failedOnce);
+    // No keys yet and the source down: each request is refused, one attempt per cooldown.
+    const cold = createClusterKeys(cluster, { now: () => clock, fetch: counted });
+    const before = calls;
+    for (let i = 0; i < 5; i++) await expect(verify(cold.getKey, token)).rejects.toBeDefined();
+    expect(calls - before).toBe(1);
+    clock += REFRESH_COOLDOWN_MS;
+    down = false;
+    await verify(cold.getKey, token);
+  });
+
   it('are read from a JWKS file, again when the file gains a key', async () => {
     const path = join(dir, 'jwks.json');
     await writeFile(path, JSON.stringify(issuer.jwks));

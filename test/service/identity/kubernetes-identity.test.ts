@@ -239,3 +239,17 @@ describe('Kubernetes service-account tokens at POST /v1/credentials', () => {
     expect((await ask(await svc.mint('i-1', 'main'))).status).toBe(200);
   });
 });
+
+describe('the instance name of a service account', () => {
+  it('is one the revoke routes accept, for the longest names Kubernetes allows', async () => {
+    const { checkName } = await import('../../../src/service/core/instance-names.ts');
+    const { kubernetesInstance } = await import('../../../src/service/identity/kubernetes-identity.ts');
+    const longest = kubernetesInstance({
+      namespace: 'n'.repeat(63),
+      name: 's'.repeat(253),
+      uid: '0123abcd-0123-4567-89ab-0123456789ab',
+    } as Parameters<typeof kubernetesInstance>[0]);
+    expect(longest.length).toBe(358);
+    expect(checkName(longest, 'instance', 'bad_request')).toBe(longest);
+  });
+});
