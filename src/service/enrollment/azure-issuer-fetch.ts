@@ -5,17 +5,33 @@ import { request } from 'node:http';
 // only from Microsoft's PKI, never from wherever a certificate points.
 const ISSUER_HOSTS = new Set(['www.microsoft.com']);
 const MAX_BYTES = 64 * 1024;
+// Microsoft has a handful of Azure intermediates: a few cached ones serve every VM.
+const MAX_CACHED = 32;
+// Fetches at most this many per minute: anyone can present a certificate of their own naming
+// some path on www.microsoft.com, and must not make the service fetch for them at will.
+const FETCHES_PER_MINUTE = 10;
 const cache = new Map<string, X509Certificate>();
+let window = { startedAt: 0, fetches: 0 };
 
 // Azure's PKCS#7 carries the signing certificate alone; its issuer comes from the AIA
-// "CA Issuers" URL (plain http, as AIA is), cached for the life of the process.
-export async function fetchIssuerCertificate(cert: X509Certificate): Promise<X509Certificate | undefined> {
+// "CA Issuers" URL (plain http, as AIA is). Only a certificate file path on Microsoft's PKI
+// host is fetched, and the answer is kept only when it really issued `cert` (name and
+// signature), so neither an attacker's URL nor a tampered plain-http answer stays in the cache.
+export async function fetchIssuerCertificate(
+  cert: X509Certificate,
+  now: () => number = Date.now,
+): Promise<X509Certificate | undefined> {
   const url = /CA Issuers - URI:(http:\/\/[^\s,]+)/.exec(cert.infoAccess ?? '')?.[1];
   if (!url) return undefined;
   const parsed = new URL(url);
   if (!ISSUER_HOSTS.has(parsed.hostname)) return undefined;
+  if (parsed.search !== '' || parsed.hash !== '' || !/^\/[A-Za-z0-9/._%-]{1,200}\.(crt|cer)$/i.test(parsed.pathname))
+    return undefined;
   const cached = cache.get(url);
-  if (cached) return cached;
+  if (cached && cert.checkIssued(cached) && cert.verify(cached.publicKey)) return cached;
+  if (now() - window.startedAt >= 60_000) window = { startedAt: now(), fetches: 0 };
+  if (window.fetches >= FETCHES_PER_MINUTE) return undefined;
+  window.fetches++;
   const body = await new Promise<Buffer>((resolve, reject) => {
     const req = request(parsed, { timeout: 10_000 }, (res) => {
       const chunks: Buffer[] = [];
@@ -34,6 +50,8 @@ export async function fetchIssuerCertificate(cert: X509Certificate): Promise<X50
     req.end();
   });
   const issuer = new X509Certificate(body);
+  if (!cert.checkIssued(issuer) || !cert.verify(issuer.publicKey)) return undefined;
+  if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value!);
   cache.set(url, issuer);
   return issuer;
 }

@@ -57,6 +57,15 @@ export function createEnrollmentRoutes(
       cloud = typeof body.cloud === 'string' ? body.cloud.slice(0, 20) : undefined;
       identity = await verifierFor(verifiers, body.cloud)(body, deps.clock());
       const now = deps.clock();
+      // The token is minted before the enrollment is recorded: a mint that fails leaves the
+      // instance free to try again. (A reply lost after the record cannot be told from a replay;
+      // the operator allows re-enrollment for that instance: docs/enrollment.md.)
+      const ttlSeconds = config.tokenTtlSeconds ?? deps.config.instanceTokenTtlSeconds;
+      const { token, expiresAt } = await mintInstanceToken(
+        deps.instanceKeys,
+        { instance: identity.instance, project: identity.project, ttlSeconds, issuer: deps.config.issuerName },
+        now,
+      );
       if (
         !ledger.claim(
           { cloud: identity.cloud, account: identity.account, instanceId: identity.instanceId },
@@ -70,12 +79,6 @@ export function createEnrollmentRoutes(
           identity.instance,
         );
       }
-      const ttlSeconds = config.tokenTtlSeconds ?? deps.config.instanceTokenTtlSeconds;
-      const { token, expiresAt } = await mintInstanceToken(
-        deps.instanceKeys,
-        { instance: identity.instance, project: identity.project, ttlSeconds, issuer: deps.config.issuerName },
-        now,
-      );
       deps.audit.record({
         event: 'enrolled',
         outcome: 'granted',
@@ -104,7 +107,8 @@ export function createEnrollmentRoutes(
         'bad_request',
         `"cloud" must be a cloud this service enrolls with a nonce: ${nonceClouds.join(', ') || 'none is configured'}`,
       );
-    const issued = ledger.nonces.issue(cloud, deps.clock(), config.nonceTtlSeconds);
+    // The peer's address (behind a reverse proxy: the proxy's; docs/enrollment.md).
+    const issued = ledger.nonces.issue(cloud, deps.clock(), config.nonceTtlSeconds, req.socket.remoteAddress ?? '');
     sendJson(res, 201, {
       nonce: issued.nonce,
       ...(cloud === 'gcp' ? { audience: gcpAudience(audiencePrefix, issued.nonce) } : {}),

@@ -71,7 +71,8 @@ describe('Azure attested documents', () => {
     ];
     if (options.chain !== false) args.push('-certfile', pki.intermediate.certFile);
     if (options.noattr) args.push('-noattr');
-    const { stdout } = await execa('openssl', args, { encoding: 'buffer' });
+    // stripFinalNewline off: DER is binary, and a signature that happens to end in 0x0a must stay whole.
+    const { stdout } = await execa('openssl', args, { encoding: 'buffer', stripFinalNewline: false });
     return Buffer.from(stdout).toString('base64');
   }
   async function refusal(run: Promise<unknown>): Promise<EnrollmentRefused> {
