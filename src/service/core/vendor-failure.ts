@@ -42,7 +42,9 @@ export function retryAfterFor(outcome: VendorOutcome): number | undefined {
 // most once more, each attempt bounded by this.
 export const VENDOR_ATTEMPT_TIMEOUT_MS = 2_000;
 
-// The whole of one mint, whatever the SDK does inside (a request timeout that only warns, a
-// metadata server with no limit, a credential_process): past it the mint fails as unreachable,
-// so single flight never waits on a hung call and every waiter gets its answer.
-export const MINT_DEADLINE_MS = 4_000;
+// A backstop on the whole of one mint, whatever the SDK does inside (a request timeout that
+// only warns, a metadata server with no limit, a credential_process): past it the mint fails as
+// unreachable, so single flight never waits on a hung call and every waiter gets an answer. The
+// minters' own deadlines (VENDOR_ATTEMPT_TIMEOUT_MS per attempt) end a normal failure first,
+// with their own words; the helper itself gives up after its 5 s and asks again later.
+export const MINT_DEADLINE_MS = 8_000;

@@ -49,7 +49,7 @@ describe('cloud source: the mint deadline', () => {
     for (const outcome of [await first, await second]) {
       expect(outcome).toBeInstanceOf(VendorFailure);
       expect((outcome as VendorFailure).outcome).toBe('unreachable');
-      expect((outcome as VendorFailure).message).toMatch(/did not answer within 4 s/);
+      expect((outcome as VendorFailure).message).toContain(`did not answer within ${MINT_DEADLINE_MS / 1000} s`);
     }
     expect(calls, 'single flight: one call for both waiters').toBe(1);
   });
