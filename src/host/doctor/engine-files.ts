@@ -6,7 +6,7 @@ import { detectEngines } from '../setup/engines/detect-engines.ts';
 import { parseJsonObject } from '../setup/formats/json-document.ts';
 import { REGISTRIES_DROP_IN_NAME } from '../setup/engine-files/registries-conf.ts';
 import type { Engine } from '../setup/setup-options.ts';
-import { readToml } from '../setup/formats/toml-lite.ts';
+import { readTomlTables } from '../setup/formats/toml-read.ts';
 import { containerdCriNames, dockerCertsNames, hostsTomlHosts, readText } from './hosts-dir-checks.ts';
 import { expectedMirrors, message, skipped, type Check, type CheckResult, type DoctorContext } from './doctor-check.ts';
 
@@ -74,7 +74,7 @@ async function dropInNames(ctx: DoctorContext, expected: string[]): Promise<Chec
   let deciding: { path: string; locations: string[] } | undefined;
   for (const name of names) {
     const path = join(dir, name);
-    const found = dockerIoMirrors(readToml((await readText(path)) ?? '', path));
+    const found = dockerIoMirrors(readTomlTables((await readText(path)) ?? '', path));
     if (found) deciding = { path, locations: found };
   }
   const ours = join(dir, REGISTRIES_DROP_IN_NAME);
@@ -92,7 +92,7 @@ async function dropInNames(ctx: DoctorContext, expected: string[]): Promise<Chec
 }
 
 // The mirror locations of a [[registry]] whose prefix (or location) is docker.io, if the file has one.
-function dockerIoMirrors(tables: ReturnType<typeof readToml>): string[] | undefined {
+function dockerIoMirrors(tables: ReturnType<typeof readTomlTables>): string[] | undefined {
   let inDockerIo = false;
   let found: string[] | undefined;
   for (const table of tables) {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { sameMirror } from '../../registry/mirror-url.ts';
 import { CRI_REGISTRY_TABLE, criHostsDirs, readCriRegistry } from '../setup/engine-files/containerd-config.ts';
 import { containerdVersion } from '../setup/engines/containerd-version.ts';
-import { readToml } from '../setup/formats/toml-lite.ts';
+import { readTomlTables } from '../setup/formats/toml-read.ts';
 import type { CheckResult, DoctorContext } from './doctor-check.ts';
 
 const CONFIGURE = 'run docker-credential-dstack configure';
@@ -12,7 +12,7 @@ const CONFIGURE = 'run docker-credential-dstack configure';
 export async function hostsTomlHosts(path: string): Promise<string[] | undefined> {
   const text = await readText(path);
   if (text === undefined) return undefined;
-  return readToml(text, path)
+  return readTomlTables(text, path)
     .filter((t) => t.path.length === 2 && t.path[0] === 'host')
     .map((t) => t.path[1]!);
 }

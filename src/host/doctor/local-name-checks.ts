@@ -4,7 +4,7 @@ import { hostOf } from '../../registry/loopback.ts';
 import { detectEngines } from '../setup/engines/detect-engines.ts';
 import { endpointHealth } from '../setup/engines/endpoint-health.ts';
 import { registryPrefix } from '../setup/engine-files/registries-conf.ts';
-import { readToml } from '../setup/formats/toml-lite.ts';
+import { readTomlTables } from '../setup/formats/toml-read.ts';
 import { readText } from './hosts-dir-checks.ts';
 import { message, skipped, type Check, type CheckResult, type DoctorContext } from './doctor-check.ts';
 
@@ -87,7 +87,7 @@ async function containerdTakesName(ctx: DoctorContext, name: string): Promise<Ch
       name: check,
       detail: `no ${path}: containerd's default host config pulls ${name}/… over http`,
     };
-  const tables = readToml(text, path);
+  const tables = readTomlTables(text, path);
   const server = tables[0]?.values.get('server');
   const hosts = tables
     .filter((t) => t.path.length === 2 && t.path[0] === 'host')
@@ -113,7 +113,7 @@ async function podmanTakesName(ctx: DoctorContext, name: string): Promise<CheckR
   let deciding: { path: string; insecure: boolean } | undefined;
   for (const file of files) {
     const path = join(dir, file);
-    const table = readToml((await readText(path)) ?? '', path)
+    const table = readTomlTables((await readText(path)) ?? '', path)
       .filter((t) => registryPrefix(t) === name)
       .pop();
     if (table) deciding = { path, insecure: table.values.get('insecure') === true };

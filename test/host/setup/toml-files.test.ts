@@ -3,6 +3,7 @@ import { addContainerdMirrors } from '../../../src/host/setup/engine-files/conta
 import { addRegistriesMirrors } from '../../../src/host/setup/engine-files/registries-conf.ts';
 import { removeBlock, BLOCK_BEGIN } from '../../../src/host/setup/formats/managed-block.ts';
 import { readToml } from '../../../src/host/setup/formats/toml-lite.ts';
+import { readTomlTables } from '../../../src/host/setup/formats/toml-read.ts';
 import { codeOf } from '../../helpers/error-code.ts';
 
 const MIRROR = 'https://mirror.example';
@@ -41,10 +42,18 @@ describe('containerd hosts.toml', () => {
     expect(addContainerdMirrors(before, [MIRROR], 'hosts.toml')).toBe(before);
   });
 
-  it.each(['server = ', '[host."x"\n', 'a = """multi\nline"""', '[a]\n[a]\n', 'k = 1\nk = 2\n', 'x = "unterminated\n'])(
-    'refuses %j',
-    (bad) => {
-      expect(codeOf(() => addContainerdMirrors(bad, [MIRROR], 'hosts.toml'))).toBe('config_invalid');
+  it.each(['server = ', '[host."x"\n', '[a]\n[a]\n', 'k = 1\nk = 2\n', 'x = "unterminated\n'])('refuses %j', (bad) => {
+    expect(codeOf(() => addContainerdMirrors(bad, [MIRROR], 'hosts.toml'))).toBe('config_invalid');
+  });
+
+  // Read with a full TOML parser (smol-toml): valid TOML beyond the old reader is kept, not refused.
+  it.each(['note = """multi\nline"""\n', 'checked = 2026-12-04T02:00:00Z\n', 'a.b = 1\n'])(
+    'keeps valid TOML the old reader refused: %j',
+    (valid) => {
+      const text = addContainerdMirrors(valid, [MIRROR], 'hosts.toml');
+      expect(text.startsWith(valid)).toBe(true);
+      expect(removeBlock(text)).toBe(valid);
+      expect(readTomlTables(text, 'x').some((t) => t.path.join('.') === `host.${MIRROR}`)).toBe(true);
     },
   );
 });

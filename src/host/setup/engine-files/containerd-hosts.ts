@@ -1,4 +1,4 @@
-import { readToml } from '../formats/toml-lite.ts';
+import { readTomlTables } from '../formats/toml-read.ts';
 import { outsideBlock, setBlock, findBlock } from '../formats/managed-block.ts';
 import { CodedError } from '../../../common/errors.ts';
 import { DOCKER_HUB_KEY, registryApiHost } from '../../../registry/registry-key.ts';
@@ -12,8 +12,8 @@ const DOCKER_HUB_SERVER = `https://${registryApiHost(DOCKER_HUB_KEY)}`;
 // file already lists outside our block are left as they are (a second table would be invalid).
 export function addContainerdMirrors(before: string | undefined, mirrors: string[], label: string): string {
   const text = before ?? '';
-  readToml(text, label);
-  const theirs = readToml(outsideBlock(text), label);
+  readTomlTables(text, label);
+  const theirs = readTomlTables(outsideBlock(text), label);
   const listed = new Set(
     theirs.filter((t) => t.path.length === 2 && t.path[0] === 'host').map((t) => normalize(t.path[1]!)),
   );
@@ -27,7 +27,7 @@ export function addContainerdMirrors(before: string | undefined, mirrors: string
   if (wanted.length === 0) return findBlock(text) ? setBlock(text, '') : text;
   const body = lines.join('\n').replace(/\n+$/, '\n');
   const next = setBlock(text, body);
-  readToml(next, label);
+  readTomlTables(next, label);
   return next;
 }
 

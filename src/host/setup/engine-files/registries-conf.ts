@@ -1,4 +1,5 @@
-import { readToml, type TomlTable } from '../formats/toml-lite.ts';
+import { readTomlTables } from '../formats/toml-read.ts';
+import type { TomlTable } from '../formats/toml-lite.ts';
 import { outsideBlock, setBlock } from '../formats/managed-block.ts';
 import { mirrorLocation } from '../../../registry/mirror-url.ts';
 import { CodedError } from '../../../common/errors.ts';
@@ -21,8 +22,8 @@ export function addRegistriesMirrors(
   localName?: string,
 ): string {
   const text = before ?? '';
-  readToml(text, label);
-  const theirs = readToml(outsideBlock(text), label);
+  readTomlTables(text, label);
+  const theirs = readTomlTables(outsideBlock(text), label);
   if (mirrors.length > 0 && theirs.some(isDockerHubRegistry)) {
     throw new CodedError(
       'config_conflict',
@@ -44,7 +45,7 @@ export function addRegistriesMirrors(
   }
   if (localName) lines.push('[[registry]]', `location = "${tomlSafe(localName)}"`, 'insecure = true', '');
   const next = setBlock(text, lines.join('\n').replace(/\n+$/, '\n'));
-  readToml(next, label);
+  readTomlTables(next, label);
   return next;
 }
 
