@@ -6,6 +6,8 @@ import { defineConfig } from 'vitest/config';
 // - e2e: real engines (dockerd, containerd, podman, the matrix roots), one file at a time.
 export default defineConfig({
   test: {
+    // Fails the run when a test changed what configure or the helper write by default (/etc, /run).
+    globalSetup: ['test/helpers/host-paths-guard.ts'],
     projects: [
       {
         test: {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
@@ -101,6 +101,8 @@ describe.each(dockerdMatrix())('configure with a real dockerd, on $label', (engi
             join(flagDir, 'client'),
             '--daemon-json',
             flagged.daemonJsonPath,
+            '--docker-certs-dir',
+            flagged.certsDir,
             '--engines',
             'docker',
             '--mirror',
@@ -111,6 +113,7 @@ describe.each(dockerdMatrix())('configure with a real dockerd, on $label', (engi
         expect(result.exitCode).toBe(1);
         expect(result.stderr).toMatch(/runs with a --registry-mirror flag/);
         expect(await readFile(flagged.daemonJsonPath, 'utf8')).toBe(before);
+        expect(await readdir(flagged.certsDir), 'no certs.d file either').toEqual([]);
       } finally {
         await flagged.stop();
       }

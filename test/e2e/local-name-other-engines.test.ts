@@ -155,6 +155,8 @@ describe('e2e: local-name mode, containerd and podman pull the rewritten name th
         stack.dockerd.certsDir,
         '--containerd-certs-dir',
         join(dir, 'containerd-certs.d'),
+        '--containerd-config',
+        join(dir, 'containerd-config.toml'),
         '--registries-conf-dir',
         join(dir, 'registries.conf.d'),
         '--state-dir',

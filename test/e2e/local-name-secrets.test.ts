@@ -59,6 +59,8 @@ describe('e2e: local-name mode, the password stays in the cache and the service'
       stack.host.dockerConfigDir,
       '--containerd-certs-dir',
       join(setup, 'containerd-certs.d'),
+      '--containerd-config',
+      join(setup, 'containerd-config.toml'),
       '--registries-conf-dir',
       join(setup, 'registries.conf.d'),
       '--state-dir',

@@ -261,6 +261,8 @@ describe('doctor names where the server setting came from', () => {
       DOCKER_CREDENTIAL_DSTACK_CONFIG: '',
       DOCKER_CREDENTIAL_DSTACK_SERVER: server.url,
       DOCKER_CREDENTIAL_DSTACK_TOKEN_FILE: join(host.root, 'token'),
+      // Without a config file the cache would be root's default, /run/docker-credential-dstack.
+      DOCKER_CREDENTIAL_DSTACK_CACHE_DIR: join(host.root, 'env-cache'),
     });
     expect(line(fromEnv.stdout, 'helper config')).toBe(
       `ok   helper config: server ${server.url} (from DOCKER_CREDENTIAL_DSTACK_SERVER; ${exists ? `other settings from ${defaultPath}` : `no ${defaultPath}`})`,
