@@ -6,22 +6,7 @@ import type { FakeHost } from './setup-fixture.ts';
 
 // doctor's paths inside the fake host, so that it never reads the machine's own engine files.
 export function doctorArgs(host: FakeHost, engines: string): string[] {
-  return [
-    '--docker-config',
-    host.dockerConfig,
-    '--daemon-json',
-    host.daemonJson,
-    '--containerd-certs-dir',
-    host.containerdCerts,
-    '--containerd-config',
-    host.containerdConfig,
-    '--docker-certs-dir',
-    host.dockerCerts,
-    '--registries-conf-dir',
-    host.registriesConf,
-    '--engines',
-    engines,
-  ];
+  return [...host.fileArgs, '--engines', engines];
 }
 
 // The helper's config and token for `server` inside the fake host, and an environment whose

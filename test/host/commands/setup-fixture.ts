@@ -27,6 +27,8 @@ export interface FakeHost {
   dockerCerts: string;
   registriesConf: string;
   stateDir: string;
+  // The engine files' flags (what doctor reads); pathArgs adds configure's state and no reload.
+  fileArgs: string[];
   pathArgs: string[];
   run(args: string[], env?: Record<string, string>, input?: string): Promise<RunResult>;
   // The same, without waiting: the process id at once, the result when it ends.
@@ -47,7 +49,8 @@ export async function fakeHost(): Promise<FakeHost> {
     registriesConf: join(root, 'etc-containers', 'registries.conf.d'),
     stateDir: join(root, 'state'),
   };
-  const pathArgs = [
+  // Where every engine file lives inside the fake host: shared by configure and doctor runs.
+  const fileArgs = [
     '--docker-config',
     host.dockerConfig,
     '--daemon-json',
@@ -60,6 +63,9 @@ export async function fakeHost(): Promise<FakeHost> {
     host.dockerCerts,
     '--registries-conf-dir',
     host.registriesConf,
+  ];
+  const pathArgs = [
+    ...fileArgs,
     '--state-dir',
     host.stateDir,
     '--no-reload',
@@ -88,6 +94,7 @@ export async function fakeHost(): Promise<FakeHost> {
   };
   return {
     ...host,
+    fileArgs,
     pathArgs,
     run: (args, env, input) => start(args, env, input).done,
     start: (args, env) => start(args, env),
