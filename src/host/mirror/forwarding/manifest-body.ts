@@ -40,18 +40,8 @@ export function readManifestBody(
       done = true;
       resolve(Buffer.concat(chunks));
     });
-    response.once('close', () => {
-      if (!response.complete)
-        fail(
-          new MirrorError(
-            502,
-            'UNAVAILABLE',
-            'upstream_unreachable',
-            `upstream ${upstreamUrl} broke off the manifest after ${size} bytes`,
-          ),
-        );
-    });
-    response.on('error', () =>
+    // A close before the end and a stream error are the same failure: the body was cut short.
+    const brokeOff = (): void =>
       fail(
         new MirrorError(
           502,
@@ -59,8 +49,11 @@ export function readManifestBody(
           'upstream_unreachable',
           `upstream ${upstreamUrl} broke off the manifest after ${size} bytes`,
         ),
-      ),
-    );
+      );
+    response.once('close', () => {
+      if (!response.complete) brokeOff();
+    });
+    response.on('error', brokeOff);
   });
 }
 
