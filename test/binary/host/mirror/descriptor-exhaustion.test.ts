@@ -1,5 +1,7 @@
 import { REPO_ROOT } from '../../../helpers/repo-root.ts';
 import { spawn } from 'node:child_process';
+import { chmod, copyFile, link, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRunning, sleep, stopProcess, trackProcess } from '../../../helpers/reaper.ts';
@@ -24,21 +26,36 @@ import {
 // connections and sends nothing; root's pull, made while they are held, still succeeds, and
 // the log never says "403" or "a peer whose uid the kernel does not list" about it.
 const runnable = mirrorTestsRunnable();
-const HOLDER = join(REPO_ROOT, 'test', 'fixtures', 'hold-connections.mjs');
+const HOLDER_SOURCE = join(REPO_ROOT, 'test', 'fixtures', 'hold-connections.mjs');
 const DESCRIPTORS = 256;
 const HELD = 400;
 const CAP = 64;
 
 let up: StaticUpstream;
 let home: MirrorHome;
+// The holder runs as nobody, who may not enter a checkout made with `mktemp -d` (0700): the
+// script and the project's Node are put where nobody can read and run them (a hard link of
+// Node where the filesystem allows, else a copy).
+let holderDir: string;
+let holderNode: string;
+let holder: string;
 
 beforeAll(async () => {
   if (!runnable) return;
   up = await startStaticUpstream(['library/python:3.14']);
   home = await mirrorHome(join(up.dir, 'host'), up.service.url, up.token);
+  holderDir = await mkdtemp(join(tmpdir(), 'holder-'));
+  await chmod(holderDir, 0o755);
+  holderNode = join(holderDir, 'node');
+  await link(process.execPath, holderNode).catch(() => copyFile(process.execPath, holderNode));
+  await chmod(holderNode, 0o755);
+  holder = join(holderDir, 'hold-connections.mjs');
+  await copyFile(HOLDER_SOURCE, holder);
+  await chmod(holder, 0o644);
 }, 60_000);
 afterAll(async () => {
   await up?.stop();
+  if (holderDir) await rm(holderDir, { recursive: true, force: true });
 });
 
 interface Holder {
@@ -53,7 +70,7 @@ async function holdAsNobody(url: string, count: number): Promise<Holder> {
   const { hostname, port } = new URL(url);
   const child = spawn(
     'setpriv',
-    ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, HOLDER, hostname, port, String(count)],
+    ['--reuid=nobody', '--regid=nogroup', '--clear-groups', holderNode, holder, hostname, port, String(count)],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   trackProcess(child.pid!, 'hold-connections');
