@@ -55,6 +55,8 @@ describe.each(dockerdMatrix())('configure with a real dockerd, on $label', (engi
       join(dir, 'client'),
       '--daemon-json',
       dockerd.daemonJsonPath,
+      '--docker-certs-dir',
+      dockerd.certsDir,
       '--engines',
       'docker',
       '--mirror',
