@@ -46,7 +46,7 @@ describe('realm binding on the mirror endpoint', () => {
       expect(response.status).toBe(502);
       const text = await response.text();
       expect(text).toContain(
-        `the token realm ${realm.url}/token that the upstream's 401 names is not on the upstream's host ${new URL(upstream.url).host}`,
+        `the token realm ${realm.url}/token is not on the registry's host ${new URL(upstream.url).host} nor listed for it: the credential is not sent there`,
       );
       expect(text).not.toContain('pw-secret-123');
       expect(realm.requests).toHaveLength(0);

@@ -60,8 +60,16 @@ describe('upstream auth', () => {
     expect(await auth.authorization(upstream, 'library/python', basic)).toBe('Bearer registry-token-1');
     expect(fixture.requests.filter((r) => r.url === '/v2/')).toHaveLength(1);
     expect(realmRequests().map((r) => [r.method, r.url, r.authorization])).toEqual([
-      ['GET', '/token?service=fixture-registry&scope=repository%3Alibrary%2Fpython%3Apull', BASIC_HEADER],
-      ['GET', '/token?service=fixture-registry&scope=repository%3Alibrary%2Fredis%3Apull', BASIC_HEADER],
+      [
+        'GET',
+        '/token?service=fixture-registry&scope=repository%3Alibrary%2Fpython%3Apull&account=instance%3Ai-1',
+        BASIC_HEADER,
+      ],
+      [
+        'GET',
+        '/token?service=fixture-registry&scope=repository%3Alibrary%2Fredis%3Apull&account=instance%3Ai-1',
+        BASIC_HEADER,
+      ],
     ]);
   });
 
@@ -77,6 +85,18 @@ describe('upstream auth', () => {
     expect(realmRequests()).toHaveLength(2);
   });
 
+  it("a realm's short expires_in is kept as it is (the broker's rule, src/registry/token-answer.ts), not raised to 60 s", async () => {
+    const { upstream, realmRequests } = await registryWithRealm({ expiresIn: 10 });
+    let now = 1_000_000;
+    const auth = createUpstreamAuth({ http, now: () => now });
+    expect(await auth.authorization(upstream, 'a/b', basic)).toBe('Bearer registry-token-1');
+    now += 7_000;
+    expect(await auth.authorization(upstream, 'a/b', basic)).toBe('Bearer registry-token-1');
+    now += 1_000; // within the last quarter of its 10 s
+    expect(await auth.authorization(upstream, 'a/b', basic)).toBe('Bearer registry-token-2');
+    expect(realmRequests()).toHaveLength(2);
+  });
+
   it('a realm that refuses GET gets the OAuth2 password grant as a POST form', async () => {
     const { upstream, realmRequests } = await registryWithRealm({ getAllowed: false });
     const auth = createUpstreamAuth({ http });
@@ -87,6 +107,7 @@ describe('upstream auth', () => {
       username: 'instance:i-1',
       password: 'ticket-xyz',
       client_id: 'docker-credential-dstack',
+      access_type: 'online',
       service: 'fixture-registry',
       scope: 'repository:library/python:pull',
     });

@@ -1,5 +1,5 @@
 import { CodedError } from '../../../common/errors.ts';
-import { realmBound } from '../../../registry/realm-binding.ts';
+import { checkRealm } from '../../../registry/token-realm.ts';
 import type { HostCredential } from '../../credentials/host-credential.ts';
 import { parseChallenge, type Challenge } from './challenge.ts';
 import { fetchRegistryToken, refreshAt, type RegistryToken } from './registry-token.ts';
@@ -72,6 +72,7 @@ export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
 
   async function registryToken(
     challenge: Extract<Challenge, { scheme: 'bearer' }>,
+    realm: URL,
     scope: string,
     credential: Extract<HostCredential, { kind: 'basic' }> | undefined,
   ): Promise<RegistryToken> {
@@ -85,12 +86,18 @@ export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
         (async () => {
           const fetchedAt = now();
           deps.onTokenFetch?.(challenge.realm);
-          const token = await fetchRegistryToken(deps.http, challenge, scope, credential, now);
+          const token = await fetchRegistryToken(
+            deps.http,
+            { realm, service: challenge.service },
+            scope,
+            credential,
+            now,
+          );
           if (!cancelled) tokens.set(key, { token, refreshAt: refreshAt(token, fetchedAt) });
           return token;
         })(),
         deadlineMs,
-        `the token fetch from ${realmOrigin(challenge.realm)}`,
+        `the token fetch from ${realm.origin}`,
         () => (cancelled = true),
       ).finally(() => inflight.delete(key));
       inflight.set(key, pending);
@@ -108,8 +115,8 @@ export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
         return credential
           ? `Basic ${Buffer.from(`${credential.username}:${credential.secret.reveal()}`).toString('base64')}`
           : undefined;
-      if (credential) checkRealmBound(upstream, challenge.realm, deps.serverRealmHosts ?? []);
-      const token = await registryToken(challenge, pullScope(repository), credential);
+      const realm = realmFor(upstream, challenge.realm, deps.serverRealmHosts ?? [], credential);
+      const token = await registryToken(challenge, realm, pullScope(repository), credential);
       return `Bearer ${token.token.reveal()}`;
     },
     refused(upstream, repository, header) {
@@ -127,21 +134,29 @@ export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
   };
 }
 
-// A credential goes only to a realm on the upstream's own host (and port) or one configured
-// for it (src/registry/realm-binding.ts); an anonymous token request carries nothing and may go
-// anywhere the checks of registry-token.ts allow. A realm that is not a URL is left to those.
-function checkRealmBound(upstream: Upstream, realmText: string, serverHosts: readonly string[]): void {
-  let realm: URL;
-  try {
-    realm = new URL(realmText);
-  } catch {
-    return;
-  }
+// Where the upstream's challenge sends the credential (src/registry/token-realm.ts): a realm
+// URL a credential may cross, on the upstream's own host (and port) or one configured for it
+// (src/registry/realm-binding.ts). An anonymous token request carries nothing: only its URL
+// is checked.
+function realmFor(
+  upstream: Upstream,
+  realmText: string,
+  serverHosts: readonly string[],
+  credential: HostCredential | undefined,
+): URL {
   const own = new URL(upstream.origin).host;
-  if (realmBound(realm, own, [...(upstream.realms ?? []), ...serverHosts])) return;
+  const checked = checkRealm(realmText, own, [...(upstream.realms ?? []), ...serverHosts], {
+    bound: credential !== undefined,
+  });
+  if (checked.ok) return checked.url;
+  if (checked.problem === 'unbound')
+    throw new CodedError(
+      'realm_unbound',
+      `${checked.why}; if that realm is the registry's own, list ${checked.realmHost} with --upstream-realm or in the dstack server's realms for ${upstream.registry}`,
+    );
   throw new CodedError(
-    'realm_unbound',
-    `the token realm ${realm.protocol}//${realm.host}${realm.pathname.slice(0, 100)} that the upstream's 401 names is not on the upstream's host ${own} nor listed for it: the credential is not sent there; if that realm is the registry's own, list ${realm.host} with --upstream-realm or in the dstack server's realms for ${upstream.registry}`,
+    'realm_failed',
+    `upstream ${upstream.url}: ${checked.why}; check the registry's auth configuration`,
   );
 }
 
@@ -157,14 +172,6 @@ function withDeadline<T>(work: Promise<T>, ms: number, what: string, onTimeout?:
   });
   work.catch(() => {});
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-}
-
-function realmOrigin(realm: string): string {
-  try {
-    return new URL(realm).origin;
-  } catch {
-    return 'the token realm';
-  }
 }
 
 export function pullScope(repository: string): string {

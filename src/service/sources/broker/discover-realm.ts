@@ -1,7 +1,6 @@
 import { CodedError } from '../../../common/errors.ts';
 import { parseChallenges } from '../../../registry/auth-challenges.ts';
-import { realmBound } from '../../../registry/realm-binding.ts';
-import { realmUrlProblem } from '../../../registry/token-realm.ts';
+import { checkRealm } from '../../../registry/token-realm.ts';
 import { DISCOVERY_POLICY, upstreamRequest, UpstreamUnreachable, type RetryPolicy } from './upstream-request.ts';
 
 // Where a registry sends clients for tokens: its challenge's realm URL and `service`.
@@ -76,38 +75,22 @@ export async function discoverRealm(
   };
 }
 
-// The password goes to this URL: it must be https (plain http only on loopback), carry no
-// user info, and be on the registry's own host and port or listed in its `realms`
-// (src/registry/realm-binding.ts: an answer from the registry's URL alone does not choose
-// where the password goes); its query (if any) is kept and extended per request.
+// The password goes to this URL: the shared realm check (src/registry/token-realm.ts), and
+// an answer from the registry's URL alone does not choose where the password goes; its query
+// (if any) is kept and extended per request.
 function checkRealmUrl(
   value: string | undefined,
   prefix: string,
   registryHost: string,
   realms: readonly string[],
 ): string {
-  let url: URL;
-  try {
-    url = new URL(value ?? '');
-  } catch {
-    throw new NotBrokerable(
-      `${prefix} names no usable token realm in its Bearer challenge; check the registry's auth configuration`,
-    );
-  }
-  const problem = realmUrlProblem(url);
-  if (problem === 'credentials')
-    throw new NotBrokerable(
-      `${prefix} names a token realm with credentials in its URL; fix the registry's auth configuration`,
-    );
-  if (problem !== undefined) {
-    throw new NotBrokerable(
-      `${prefix} names the token realm ${url.protocol}//${url.host}${url.pathname}, which is not https: the password would travel in clear; serve the realm over https, or ${WHAT_TO_DO}`,
-    );
-  }
-  if (!realmBound(url, registryHost, realms)) {
-    throw new NotBrokerable(
-      `${prefix} names the token realm ${url.protocol}//${url.host}${url.pathname}, which is not on the registry's host ${registryHost}: the password is not sent there; if it is the registry's own realm, list ${url.host} in the registry's realms (the config file's realms, or DSTACK_REGISTRY_AUTH_DEFAULT_REALMS for the default registry)`,
-    );
-  }
-  return url.toString();
+  const checked = checkRealm(value, registryHost, realms);
+  if (checked.ok) return checked.url.toString();
+  const whatToDo =
+    checked.problem === 'unbound'
+      ? `if it is the registry's own realm, list ${checked.realmHost} in the registry's realms (the config file's realms, or DSTACK_REGISTRY_AUTH_DEFAULT_REALMS for the default registry)`
+      : checked.problem === 'not_url' || checked.problem === 'credentials'
+        ? "fix the registry's auth configuration"
+        : `serve the realm over https, or ${WHAT_TO_DO}`;
+  throw new NotBrokerable(`${prefix}: ${checked.why}; ${whatToDo}`);
 }

@@ -1,6 +1,7 @@
 import type { Secret } from '../../../common/secret.ts';
+import { readTokenAnswer, type RegistryTokenAnswer } from '../../../registry/token-answer.ts';
+import { realmShown, requestRealmToken } from '../../../registry/token-realm.ts';
 import type { TokenRealm } from './discover-realm.ts';
-import { readTokenAnswer, type RegistryTokenAnswer } from './token-answer.ts';
 import { TOKEN_POLICY, upstreamRequest, UpstreamUnreachable, type RetryPolicy } from './upstream-request.ts';
 
 export interface RealmAccount {
@@ -22,9 +23,9 @@ export interface RealmRequestOptions {
   policy?: RetryPolicy;
 }
 
-// A registry token for `repository:<name>:pull` and nothing else, as the distribution token
-// specification describes: GET with Basic auth (what dockerd does), or the OAuth2 POST
-// password grant when the realm refuses GET (some realms only speak it).
+// The broker's side of the distribution token flow (src/registry/token-realm.ts): a registry
+// token for `repository:<name>:pull` and nothing else, asked with the password the service
+// keeps, each request retried on network errors, 429 and 5xx by the broker's policy.
 export async function requestRegistryToken(
   realm: TokenRealm,
   account: RealmAccount,
@@ -32,84 +33,60 @@ export async function requestRegistryToken(
   options: RealmRequestOptions,
 ): Promise<RealmResult> {
   const { now, prefersPost, policy = TOKEN_POLICY } = options;
-  const scope = `repository:${repository}:pull`;
-  const order: ('GET' | 'POST')[] = prefersPost.has(realm.realm) ? ['POST', 'GET'] : ['GET', 'POST'];
-  let last: RealmResult | undefined;
-  for (const method of order) {
-    const requestedAt = now();
-    let response;
-    try {
-      response =
-        method === 'GET'
-          ? await getToken(realm, account, scope, policy)
-          : await postToken(realm, account, scope, policy);
-    } catch (error) {
-      if (error instanceof UpstreamUnreachable)
-        return {
-          ok: false,
-          kind: 'failed',
-          why: `${method} ${realmName(realm)} failed (${error.why}, ${attempts(error.attempts)})`,
-        };
-      throw error;
-    }
-    if (response.status === 200) {
-      const answer = readTokenAnswer(response.body, repository, requestedAt);
-      if (!answer)
-        return { ok: false, kind: 'failed', why: `${method} ${realmName(realm)} answered HTTP 200 without a token` };
-      if (method === 'POST' && order[0] === 'GET') prefersPost.add(realm.realm);
-      return { ok: true, answer, method };
-    }
-    const why = `${method} ${realmName(realm)} answered HTTP ${response.status} (${attempts(response.attempts)})`;
-    last = { ok: false, kind: response.status === 401 || response.status === 403 ? 'refused' : 'failed', why };
-    // Only "this method is not served here" moves on to the other form.
-    if (response.status !== 404 && response.status !== 405) return last;
+  const realmUrl = new URL(realm.realm);
+  const postFirst = prefersPost.has(realm.realm);
+  let attempts = 0;
+  let method: 'GET' | 'POST' = postFirst ? 'POST' : 'GET';
+  const requestedAt = now();
+  let result;
+  try {
+    result = await requestRealmToken(
+      async (exchange) => {
+        method = exchange.method;
+        const response = await upstreamRequest(
+          exchange.url.toString(),
+          () => ({
+            method: exchange.method,
+            headers: { ...exchange.headers, 'user-agent': 'dstack-registry-auth' },
+            ...(exchange.body !== undefined ? { body: exchange.body } : {}),
+          }),
+          policy,
+          { readBody: true },
+        );
+        attempts = response.attempts;
+        return response;
+      },
+      {
+        realm: realmUrl,
+        ...(realm.service !== undefined ? { service: realm.service } : {}),
+        scope: `repository:${repository}:pull`,
+        credential: { username: account.username, secret: account.password },
+        clientId: 'dstack-registry-auth',
+        postFirst,
+      },
+    );
+  } catch (error) {
+    if (error instanceof UpstreamUnreachable)
+      return {
+        ok: false,
+        kind: 'failed',
+        why: `${method} ${realmShown(realmUrl)} failed (${error.why}, ${attemptsText(error.attempts)})`,
+      };
+    throw error;
   }
-  return last!;
+  if (!result.ok)
+    return {
+      ok: false,
+      kind: result.kind,
+      why:
+        result.status === 200
+          ? `${result.method} ${realmShown(realmUrl)} answered HTTP 200 without a token`
+          : `${result.method} ${realmShown(realmUrl)} answered HTTP ${result.status} (${attemptsText(attempts)})`,
+    };
+  if (result.method === 'POST' && !postFirst) prefersPost.add(realm.realm);
+  return { ok: true, answer: readTokenAnswer(result.fields, repository, requestedAt)!, method: result.method };
 }
 
-function getToken(realm: TokenRealm, account: RealmAccount, scope: string, policy: RetryPolicy) {
-  const url = new URL(realm.realm);
-  if (realm.service !== undefined) url.searchParams.set('service', realm.service);
-  url.searchParams.set('scope', scope);
-  url.searchParams.set('account', account.username);
-  const basic = Buffer.from(`${account.username}:${account.password.reveal()}`).toString('base64');
-  return upstreamRequest(
-    url.toString(),
-    () => ({ method: 'GET', headers: { authorization: `Basic ${basic}`, 'user-agent': 'dstack-registry-auth' } }),
-    policy,
-    { readBody: true },
-  );
-}
-
-function postToken(realm: TokenRealm, account: RealmAccount, scope: string, policy: RetryPolicy) {
-  const form = new URLSearchParams({
-    grant_type: 'password',
-    username: account.username,
-    password: account.password.reveal(),
-    scope,
-    client_id: 'dstack-registry-auth',
-    access_type: 'online',
-  });
-  if (realm.service !== undefined) form.set('service', realm.service);
-  const body = form.toString();
-  return upstreamRequest(
-    realm.realm,
-    () => ({
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'dstack-registry-auth' },
-      body,
-    }),
-    policy,
-    { readBody: true },
-  );
-}
-
-// The realm as logs show it: no query (it may name the account).
-function realmName(realm: TokenRealm): string {
-  const url = new URL(realm.realm);
-  return `${url.origin}${url.pathname}`;
-}
-
-function attempts(count: number): string {
+function attemptsText(count: number): string {
   return `${count} attempt${count === 1 ? '' : 's'}`;
 }

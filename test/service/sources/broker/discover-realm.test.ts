@@ -52,7 +52,7 @@ describe('realm discovery (GET /v2/)', () => {
       const error = await outcome({ status: 401, challenge: `Bearer realm="${realm}"` }, []);
       expect(error).toBeInstanceOf(NotBrokerable);
       expect((error as Error).message).toBe(
-        `registry r.example (source broker): GET ${url}/v2/ names the token realm ${realm}, which is not on the registry's host ${new URL(url).host}: the password is not sent there; if it is the registry's own realm, list ${new URL(realm).host} in the registry's realms (the config file's realms, or DSTACK_REGISTRY_AUTH_DEFAULT_REALMS for the default registry)`,
+        `registry r.example (source broker): GET ${url}/v2/: the token realm ${realm} is not on the registry's host ${new URL(url).host} nor listed for it: the credential is not sent there; if it is the registry's own realm, list ${new URL(realm).host} in the registry's realms (the config file's realms, or DSTACK_REGISTRY_AUTH_DEFAULT_REALMS for the default registry)`,
       );
     }
     expect(
@@ -69,13 +69,16 @@ describe('realm discovery (GET /v2/)', () => {
       [{ status: 200 }, /answered HTTP 200 without a token challenge/],
       [
         { status: 401, challenge: 'Bearer realm="http://auth.example/token"' },
-        /names the token realm http:\/\/auth\.example\/token, which is not https: the password would travel in clear/,
+        /: the token realm http:\/\/auth\.example\/token is plain http: the credential would cross the network in clear text; serve the realm over https/,
       ],
       [
         { status: 401, challenge: 'Bearer realm="https://user:pw@auth.example/token"' },
-        /a token realm with credentials in its URL/,
+        /: the token realm carries credentials in its URL; fix the registry's auth configuration/,
       ],
-      [{ status: 401, challenge: 'Bearer service="x"' }, /names no usable token realm/],
+      [
+        { status: 401, challenge: 'Bearer service="x"' },
+        /: the challenge names no token realm; fix the registry's auth configuration/,
+      ],
       [{ status: 404 }, /answered HTTP 404: not a registry API; check the registry's upstream URL/],
     ];
     for (const [set, message] of cases) {

@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose';
-import { readTokenAnswerFields } from '../../../registry/token-realm.ts';
+import { readTokenAnswerFields, type TokenAnswerFields } from './token-realm.ts';
 
 // The distribution token specification's default when a realm gives no `expires_in`.
 export const DEFAULT_TOKEN_LIFETIME_SECONDS = 60;
@@ -14,22 +14,31 @@ export interface RegistryTokenAnswer {
 
 // A realm's 200 body: `{"token"|"access_token", "expires_in", "issued_at"}`, or undefined when
 // it is not one. `requestedAt` is our clock when we asked.
-export function readTokenAnswer(body: string, repository: string, requestedAt: Date): RegistryTokenAnswer | undefined {
-  const fields = readTokenAnswerFields(body);
+export function readTokenAnswer(
+  body: string | TokenAnswerFields,
+  repository: string,
+  requestedAt: Date,
+): RegistryTokenAnswer | undefined {
+  const fields = typeof body === 'string' ? readTokenAnswerFields(body) : body;
   if (fields === undefined) return undefined;
-  const { token } = fields;
-  const claims = jwtClaims(token);
-  const lifetimeSeconds = tokenLifetime(fields.expiresIn, claims);
+  const claims = jwtClaims(fields.token);
   return {
-    token,
-    lifetimeSeconds,
-    expiresAt: tokenExpiry(
-      lifetimeSeconds,
-      typeof fields.issuedAt === 'string' ? new Date(fields.issuedAt) : undefined,
-      requestedAt,
-    ),
+    token: fields.token,
+    ...tokenLife(fields, requestedAt, claims),
     grantsPull: claims === undefined || grantsPull(claims.access, repository),
   };
+}
+
+// How long a realm's token lives, and when it ends on our clock: what both halves cache by
+// (the endpoint's registry tokens, the broker's answers).
+export function tokenLife(
+  fields: TokenAnswerFields,
+  requestedAt: Date,
+  claims: Record<string, unknown> | undefined = jwtClaims(fields.token),
+): { lifetimeSeconds: number; expiresAt: Date } {
+  const lifetimeSeconds = tokenLifetime(fields.expiresIn, claims);
+  const issuedAt = typeof fields.issuedAt === 'string' ? new Date(fields.issuedAt) : undefined;
+  return { lifetimeSeconds, expiresAt: tokenExpiry(lifetimeSeconds, issuedAt, requestedAt) };
 }
 
 // `expires_in` (60 s when absent), shortened to the JWT's own `exp - iat` when the token says

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UnsecuredJWT } from 'jose';
-import {
-  grantsPull,
-  readTokenAnswer,
-  tokenExpiry,
-  tokenLifetime,
-} from '../../../../src/service/sources/broker/token-answer.ts';
+import { grantsPull, readTokenAnswer, tokenExpiry, tokenLifetime } from '../../src/registry/token-answer.ts';
 
 const asked = new Date('2026-01-15T12:00:00.000Z');
 const seconds = (date: Date) => (date.getTime() - asked.getTime()) / 1000;
