@@ -5,10 +5,8 @@ import type { HostConfig, ServiceClient } from '../client/service-client.ts';
 import type { Diagnostics } from '../credentials/diagnostics.ts';
 import { openHelperCache } from '../credentials/open-helper-cache.ts';
 import type { HelperSettings } from '../settings/settings.ts';
-import { createMirrorCredentials } from '../mirror/forwarding/mirror-credentials.ts';
+import { createEndpointPull } from '../mirror/endpoint-pull.ts';
 import { probeUpstream, type ProbeAnswer } from '../mirror/forwarding/probe.ts';
-import { createUpstreamAuth } from '../mirror/upstream/upstream-auth.ts';
-import { createUpstreamHttp } from '../mirror/upstream/upstream-http.ts';
 import { fixedUpstreams, upstreamsFromHostConfig } from '../mirror/upstream/upstream-source.ts';
 
 export type EndpointProbe =
@@ -51,29 +49,20 @@ export async function probeDirectly(
   hostConfig: HostConfig,
   log: Diagnostics,
 ): Promise<ProbeAnswer> {
-  const http = createUpstreamHttp({
-    caFile: settings.caFile,
-    proxyEnv: settings.proxyEnv,
+  const { pull, close } = createEndpointPull({
+    settings,
+    log,
+    cache: openHelperCache(settings, log),
+    client: async () => client,
+    upstreams: fixedUpstreams(upstreamsFromHostConfig(hostConfig, log)),
     responseTimeoutMs: settings.timeoutMs,
-    exchangeTimeoutMs: settings.timeoutMs,
   });
   try {
-    const deps = {
-      http,
-      auth: createUpstreamAuth({ http }),
-      credentials: createMirrorCredentials({
-        settings,
-        log,
-        cache: openHelperCache(settings, log),
-        client: async () => client,
-      }),
-      upstreams: fixedUpstreams(upstreamsFromHostConfig(hostConfig, log)),
-    };
-    return await probeUpstream(deps, new URLSearchParams());
+    return await probeUpstream(pull, new URLSearchParams());
   } catch (error) {
     return { upstream: null, registry: null, status: 0, ok: false, reason: 'probe_failed', detail: oneLine(error) };
   } finally {
-    http.close();
+    close();
   }
 }
 

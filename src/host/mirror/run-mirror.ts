@@ -8,7 +8,6 @@ import { loadHelperSettings } from '../settings/settings.ts';
 import { parseDuration } from '../../common/duration.ts';
 import { DEFAULT_ACTIVATED_IDLE_EXIT } from './server/default-listen.ts';
 import { parseListenAddress } from './server/listen-address.ts';
-import { createMirrorCredentials } from './forwarding/mirror-credentials.ts';
 import { createMirrorLog } from './server/mirror-log.ts';
 import { createMemoryPacer } from './forwarding/memory-pacer.ts';
 import { fdLineWriter } from './server/fd-line-writer.ts';
@@ -21,8 +20,7 @@ import { activatedSocketFd } from './server/socket-activation.ts';
 import { listenOn, stopServing } from './server/serve-lifecycle.ts';
 import { readTlsFiles } from './server/tls-files.ts';
 import { createMetadataOnlyScope } from './forwarding/metadata-only.ts';
-import { createUpstreamAuth } from './upstream/upstream-auth.ts';
-import { createUpstreamHttp } from './upstream/upstream-http.ts';
+import { createEndpointPull } from './endpoint-pull.ts';
 import { fixedUpstreams, serviceUpstreams } from './upstream/upstream-source.ts';
 import { parseUpstream } from './upstream/upstream.ts';
 
@@ -84,28 +82,22 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
       createServiceClient(settings, { warn: (msg) => log.warn(msg), debug: (msg) => log.debug(msg) }),
       metrics,
     ));
-  const http = createUpstreamHttp({
-    caFile: settings.caFile,
-    proxyEnv: settings.proxyEnv,
-    responseTimeoutMs: UPSTREAM_RESPONSE_TIMEOUT_MS,
-    exchangeTimeoutMs: settings.timeoutMs,
-  });
-  const pull = {
-    piped: createMemoryPacer(GC_EVERY_BYTES),
-    http,
-    auth: createUpstreamAuth({
-      http,
-      sharedDeadlineMs: 2 * settings.timeoutMs,
-      serverRealmHosts: serverHost(settings.server),
-      onTokenFetch: () => metrics.increment('dstack_mirror_registry_token_requests_total'),
-    }),
-    credentials: createMirrorCredentials({ settings, log, cache, client: serviceClient }),
+  const { pull, close: closePull } = createEndpointPull({
+    settings,
+    log,
+    cache,
+    client: serviceClient,
     upstreams:
       upstreamList.length > 0
         ? fixedUpstreams(upstreamList)
         : serviceUpstreams({ client: serviceClient, cacheDir: settings.cacheDir, log, server: settings.server }),
-    ...(options.metadataOnly ? { readScope: createMetadataOnlyScope() } : {}),
-  };
+    responseTimeoutMs: UPSTREAM_RESPONSE_TIMEOUT_MS,
+    onTokenFetch: () => metrics.increment('dstack_mirror_registry_token_requests_total'),
+    extra: {
+      piped: createMemoryPacer(GC_EVERY_BYTES),
+      ...(options.metadataOnly ? { readScope: createMetadataOnlyScope() } : {}),
+    },
+  });
   const policy = createPeerPolicy({
     uids: options.allowUids,
     gids: options.allowGids,
@@ -147,18 +139,9 @@ export async function runMirror(ctx: CommandContext): Promise<number> {
   log.info(`stopping (${reason})`);
   await stopServing(mirror.server);
   procTables.close();
-  http.close();
+  closePull();
   await log.close();
   return 0;
-}
-
-// The dstack server's host:port, a realm every upstream's credential may go to (upstream-auth.ts).
-function serverHost(server: string): string[] {
-  try {
-    return [new URL(server).host];
-  } catch {
-    return [];
-  }
 }
 
 function isLoopbackUrl(address: string): boolean {

@@ -8,7 +8,7 @@ import type { UpstreamAuth } from '../upstream/upstream-auth.ts';
 import type { UpstreamHttp } from '../upstream/upstream-http.ts';
 import { upstreamRepositories, type Upstream } from '../upstream/upstream.ts';
 import type { UpstreamSource } from '../upstream/upstream-source.ts';
-import { credentialFailure } from './credential-failure.ts';
+import { isUnauthorized, sendAuthenticated, type Unauthorized } from './authenticated-send.ts';
 import { MANIFEST_MAX_BYTES, readManifestBody } from './manifest-body.ts';
 import { answerRefusal } from '../upstream/upstream-answer-check.ts';
 import type { ReadScope } from './metadata-only.ts';
@@ -107,142 +107,134 @@ async function attemptPull(
   repository: string,
   deps: PullDeps,
 ): Promise<Attempt> {
-  for (let refreshed = false; ; refreshed = true) {
-    let authorization: string | undefined;
-    let anonymous: boolean;
-    try {
-      const credential = await deps.credentials.get(upstream.registry, repository);
-      anonymous = credential === undefined;
-      authorization = await deps.auth.authorization(upstream, repository, credential);
-    } catch (error) {
-      return { kind: 'failure', error: credentialFailure(error, upstream) };
-    }
+  const sent = await sendAuthenticated<Attempt>(deps, upstream, repository, (authorization) =>
+    sendPull(req, res, route, upstream, repository, deps, authorization),
+  );
+  if (sent.kind === 'credential_failed') return { kind: 'failure', error: sent.error };
+  if (!isUnauthorized(sent.answer)) return sent.answer;
+  if (sent.anonymous)
+    return failed(
+      403,
+      'DENIED',
+      'upstream_401',
+      `upstream ${upstream.url} needs a credential for ${repository} (HTTP 401) and the dstack server has none for ${upstream.registry} (or could not be asked; see the endpoint's log)`,
+    );
+  return failed(
+    403,
+    'DENIED',
+    'upstream_401',
+    `upstream ${upstream.url} refused the credential from the dstack server for ${repository} (HTTP 401, also after fetching a fresh one): check the password or token the dstack server holds for ${upstream.registry}`,
+  );
+}
+
+// One request upstream with the given authorization; a 401 is reported for sendAuthenticated.
+async function sendPull(
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: Exclude<PullRoute, { kind: 'ping' }>,
+  upstream: Upstream,
+  repository: string,
+  deps: PullDeps,
+  authorization: string | undefined,
+): Promise<Attempt | Unauthorized> {
+  if (res.destroyed) return { kind: 'gone' };
+  const url = new URL(`/v2/${repository}/${pathTail(route)}`, upstream.origin);
+  const headers: Record<string, string> = upstreamRequestHeaders(req.headers);
+  if (authorization !== undefined) headers.authorization = authorization;
+  const { request, response: pending } = deps.http.open(req.method ?? 'GET', url, headers);
+  const abort = (): void => {
+    if (!res.writableFinished) request.destroy();
+  };
+  res.once('close', abort);
+  let response: IncomingMessage;
+  try {
+    response = await pending;
+  } catch (error) {
+    res.off('close', abort);
     if (res.destroyed) return { kind: 'gone' };
-    const url = new URL(`/v2/${repository}/${pathTail(route)}`, upstream.origin);
-    const headers: Record<string, string> = upstreamRequestHeaders(req.headers);
-    if (authorization !== undefined) headers.authorization = authorization;
-    const { request, response: pending } = deps.http.open(req.method ?? 'GET', url, headers);
-    const abort = (): void => {
-      if (!res.writableFinished) request.destroy();
+    return {
+      kind: 'failure',
+      error: new MirrorError(
+        502,
+        'UNAVAILABLE',
+        isCodedError(error, 'upstream_timeout') ? 'upstream_timeout' : 'upstream_unreachable',
+        `upstream ${upstream.url}: ${oneLine(error)}`,
+      ),
     };
+  }
+  res.off('close', abort);
+  const status = response.statusCode ?? 502;
+  if (status === 401) {
+    response.resume();
+    return { kind: 'unauthorized', challenge: response.headers['www-authenticate'] };
+  }
+  if (status === 404) {
+    response.resume();
+    return { kind: 'not_found' };
+  }
+  if (status < 400) {
+    const refusal = answerRefusal(response, status, upstream, url);
+    if (refusal) {
+      request.destroy();
+      return { kind: 'failure', error: refusal };
+    }
+    if (route.kind !== 'manifest' || status < 200 || status >= 300 || status === 204)
+      return { kind: 'response', response, request, url, upstream, repository };
+    // A manifest is read whole under the cap before the engine sees it (manifest-body.ts).
+    if (req.method === 'HEAD') {
+      const declared = Number(response.headers['content-length']);
+      response.resume();
+      if (declared > MANIFEST_MAX_BYTES)
+        return failed(
+          502,
+          'MANIFEST_INVALID',
+          'manifest_too_large',
+          `upstream ${upstream.url} declares a manifest of ${declared} bytes, past the ${MANIFEST_MAX_BYTES / 1024 / 1024} MiB cap on manifests (as distribution's): refused; check the upstream`,
+        );
+      return { kind: 'response', response, request, url, upstream, repository };
+    }
     res.once('close', abort);
-    let response: IncomingMessage;
     try {
-      response = await pending;
+      const body = await readManifestBody(response, request, upstream.url);
+      return { kind: 'response', response, request, url, upstream, repository, body };
     } catch (error) {
-      res.off('close', abort);
       if (res.destroyed) return { kind: 'gone' };
       return {
         kind: 'failure',
-        error: new MirrorError(
-          502,
-          'UNAVAILABLE',
-          isCodedError(error, 'upstream_timeout') ? 'upstream_timeout' : 'upstream_unreachable',
-          `upstream ${upstream.url}: ${oneLine(error)}`,
-        ),
+        error:
+          error instanceof MirrorError
+            ? error
+            : new MirrorError(
+                502,
+                'UNAVAILABLE',
+                'upstream_unreachable',
+                `upstream ${upstream.url}: ${oneLine(error)}`,
+              ),
       };
+    } finally {
+      res.off('close', abort);
     }
-    res.off('close', abort);
-    const status = response.statusCode ?? 502;
-    if (status === 401) {
-      response.resume();
-      if (!refreshed) {
-        deps.auth.refused(upstream, repository, response.headers['www-authenticate']);
-        deps.credentials.drop(upstream.registry, repository);
-        continue;
-      }
-      if (anonymous)
-        return failed(
-          403,
-          'DENIED',
-          'upstream_401',
-          `upstream ${upstream.url} needs a credential for ${repository} (HTTP 401) and the dstack server has none for ${upstream.registry} (or could not be asked; see the endpoint's log)`,
-        );
-      return failed(
-        403,
-        'DENIED',
-        'upstream_401',
-        `upstream ${upstream.url} refused the credential from the dstack server for ${repository} (HTTP 401, also after fetching a fresh one): check the password or token the dstack server holds for ${upstream.registry}`,
-      );
-    }
-    if (status === 404) {
-      response.resume();
-      return { kind: 'not_found' };
-    }
-    if (status < 400) {
-      const refusal = answerRefusal(response, status, upstream, url);
-      if (refusal) {
-        request.destroy();
-        return { kind: 'failure', error: refusal };
-      }
-      if (route.kind !== 'manifest' || status < 200 || status >= 300 || status === 204)
-        return { kind: 'response', response, request, url, upstream, repository };
-      // A manifest is read whole under the cap before the engine sees it (manifest-body.ts).
-      if (req.method === 'HEAD') {
-        const declared = Number(response.headers['content-length']);
-        response.resume();
-        if (declared > MANIFEST_MAX_BYTES)
-          return failed(
-            502,
-            'MANIFEST_INVALID',
-            'manifest_too_large',
-            `upstream ${upstream.url} declares a manifest of ${declared} bytes, past the ${MANIFEST_MAX_BYTES / 1024 / 1024} MiB cap on manifests (as distribution's): refused; check the upstream`,
-          );
-        return { kind: 'response', response, request, url, upstream, repository };
-      }
-      res.once('close', abort);
-      try {
-        const body = await readManifestBody(response, request, upstream.url);
-        return { kind: 'response', response, request, url, upstream, repository, body };
-      } catch (error) {
-        if (res.destroyed) return { kind: 'gone' };
-        return {
-          kind: 'failure',
-          error:
-            error instanceof MirrorError
-              ? error
-              : new MirrorError(
-                  502,
-                  'UNAVAILABLE',
-                  'upstream_unreachable',
-                  `upstream ${upstream.url}: ${oneLine(error)}`,
-                ),
-        };
-      } finally {
-        res.off('close', abort);
-      }
-    }
-    response.resume();
-    if (status === 403)
-      return failed(
-        403,
-        'DENIED',
-        'upstream_403',
-        `upstream ${upstream.url} denied access to ${repository} (HTTP 403)`,
-      );
-    if (status === 429)
-      return failed(
-        429,
-        'TOOMANYREQUESTS',
-        'upstream_429',
-        `upstream ${upstream.url} is rate limiting pulls (HTTP 429)`,
-      );
-    if (status === 416)
-      return failed(
-        416,
-        'RANGE_INVALID',
-        'upstream_416',
-        `upstream ${upstream.url} cannot serve the requested range (HTTP 416)`,
-      );
-    if (status >= 500)
-      return failed(502, 'UNAVAILABLE', 'upstream_5xx', `upstream ${upstream.url} failed with HTTP ${status}`);
-    return failed(
-      502,
-      'UNAVAILABLE',
-      'upstream_4xx',
-      `upstream ${upstream.url} answered HTTP ${status} for ${repository}`,
-    );
   }
+  response.resume();
+  if (status === 403)
+    return failed(403, 'DENIED', 'upstream_403', `upstream ${upstream.url} denied access to ${repository} (HTTP 403)`);
+  if (status === 429)
+    return failed(429, 'TOOMANYREQUESTS', 'upstream_429', `upstream ${upstream.url} is rate limiting pulls (HTTP 429)`);
+  if (status === 416)
+    return failed(
+      416,
+      'RANGE_INVALID',
+      'upstream_416',
+      `upstream ${upstream.url} cannot serve the requested range (HTTP 416)`,
+    );
+  if (status >= 500)
+    return failed(502, 'UNAVAILABLE', 'upstream_5xx', `upstream ${upstream.url} failed with HTTP ${status}`);
+  return failed(
+    502,
+    'UNAVAILABLE',
+    'upstream_4xx',
+    `upstream ${upstream.url} answered HTTP ${status} for ${repository}`,
+  );
 }
 
 function failed(status: number, code: RegistryErrorCode, reason: string, message: string): Attempt {

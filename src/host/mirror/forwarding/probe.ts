@@ -1,6 +1,6 @@
 import { oneLine } from '../../../common/errors.ts';
 import { isRepositoryName } from '../../../registry/distribution-grammar.ts';
-import { credentialFailure } from './credential-failure.ts';
+import { sendAuthenticated } from './authenticated-send.ts';
 import type { PullDeps } from './forward-pull.ts';
 import { upstreamRepositories } from '../upstream/upstream.ts';
 
@@ -42,72 +42,69 @@ export async function probeUpstream(deps: PullDeps, query: URLSearchParams): Pro
   const asked = query.get('repository') ?? 'library/hello-world';
   const repository = upstreamRepositories(upstream, isRepositoryName(asked) ? asked : 'library/hello-world')[0]!;
   const base = { upstream: upstream.url, registry: upstream.registry };
-  for (let refreshed = false; ; refreshed = true) {
-    let authorization: string | undefined;
-    let anonymous = false;
-    try {
-      const credential = await deps.credentials.get(upstream.registry, repository);
-      anonymous = credential === undefined;
-      authorization = await deps.auth.authorization(upstream, repository, credential);
-    } catch (error) {
-      const failure = credentialFailure(error, upstream);
-      return {
-        ...base,
-        status: failure.reason === 'upstream_401' ? 401 : 0,
-        ok: false,
-        reason: failure.reason,
-        detail: `${failure.reason}: ${failure.message}`,
-      };
-    }
-    let status: number;
-    try {
-      const answer = await deps.http.exchange({
-        method: 'GET',
-        url: new URL('/v2/', upstream.origin),
-        headers: authorization ? { authorization } : {},
-        maxBody: 64 * 1024,
-      });
-      status = answer.status;
-      if (status === 401 && !refreshed) {
-        deps.auth.refused(upstream, repository, answer.headers['www-authenticate']);
-        deps.credentials.drop(upstream.registry, repository);
-        continue;
+  const sent = await sendAuthenticated<{ kind: 'status'; status: number } | { kind: 'unreachable'; error: unknown }>(
+    deps,
+    upstream,
+    repository,
+    async (authorization) => {
+      try {
+        const answer = await deps.http.exchange({
+          method: 'GET',
+          url: new URL('/v2/', upstream.origin),
+          headers: authorization ? { authorization } : {},
+          maxBody: 64 * 1024,
+        });
+        if (answer.status === 401) return { kind: 'unauthorized', challenge: answer.headers['www-authenticate'] };
+        return { kind: 'status', status: answer.status };
+      } catch (error) {
+        return { kind: 'unreachable', error };
       }
-    } catch (error) {
-      return {
-        ...base,
-        status: 0,
-        ok: false,
-        reason: 'upstream_unreachable',
-        detail: `upstream_unreachable: ${oneLine(error)}`,
-      };
-    }
-    if (status === 200)
-      return {
-        ...base,
-        status,
-        ok: true,
-        reason: 'ok',
-        detail: anonymous
-          ? 'the upstream answers /v2/ without a credential (the dstack server has none for it)'
-          : 'the upstream accepts the credential from the dstack server',
-      };
-    if (status === 401)
-      return {
-        ...base,
-        status,
-        ok: false,
-        reason: anonymous ? 'upstream_needs_credential' : 'upstream_401',
-        detail: anonymous
-          ? 'the upstream needs a credential and the dstack server has none for it'
-          : 'the upstream refused the credential from the dstack server (also a fresh one): check the password or token the server holds',
-      };
+    },
+  );
+  if (sent.kind === 'credential_failed') {
+    const failure = sent.error;
     return {
       ...base,
-      status,
+      status: failure.reason === 'upstream_401' ? 401 : 0,
       ok: false,
-      reason: 'upstream_status',
-      detail: `the upstream answered /v2/ with HTTP ${status}`,
+      reason: failure.reason,
+      detail: `${failure.reason}: ${failure.message}`,
     };
   }
+  const { answer, anonymous } = sent;
+  if (answer.kind === 'unreachable')
+    return {
+      ...base,
+      status: 0,
+      ok: false,
+      reason: 'upstream_unreachable',
+      detail: `upstream_unreachable: ${oneLine(answer.error)}`,
+    };
+  if (answer.kind === 'unauthorized')
+    return {
+      ...base,
+      status: 401,
+      ok: false,
+      reason: anonymous ? 'upstream_needs_credential' : 'upstream_401',
+      detail: anonymous
+        ? 'the upstream needs a credential and the dstack server has none for it'
+        : 'the upstream refused the credential from the dstack server (also a fresh one): check the password or token the dstack server holds',
+    };
+  if (answer.status === 200)
+    return {
+      ...base,
+      status: 200,
+      ok: true,
+      reason: 'ok',
+      detail: anonymous
+        ? 'the upstream answers /v2/ without a credential (the dstack server has none for it)'
+        : 'the upstream accepts the credential from the dstack server',
+    };
+  return {
+    ...base,
+    status: answer.status,
+    ok: false,
+    reason: 'upstream_status',
+    detail: `the upstream answered /v2/ with HTTP ${answer.status}`,
+  };
 }
