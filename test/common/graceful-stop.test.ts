@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { STOP_GRACE_MS, stopServing, trackSockets } from '../../src/common/graceful-stop.ts';
-import { makeLoopbackCertificate } from '../host/client/tls-fixtures.ts';
+import { makeLoopbackCertificate } from '../helpers/tls-fixtures.ts';
 
 let dir: string;
 beforeEach(async () => {

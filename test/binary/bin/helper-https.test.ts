@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startContractServer, type ContractServer } from '../../helpers/contract-server.ts';
-import { makeLoopbackCertificate, startConnectProxy } from '../../host/client/tls-fixtures.ts';
+import { makeLoopbackCertificate, startConnectProxy } from '../../helpers/tls-fixtures.ts';
 import { assertBinaryBuilt, makeHelperHome, runHelper, type HelperHome } from '../../helpers/helper-binary.ts';
 
 const HUB = 'https://index.docker.io/v1/';

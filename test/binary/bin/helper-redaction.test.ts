@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startContractServer, type ContractServer } from '../../helpers/contract-server.ts';
 import { assertBinaryBuilt, makeHelperHome, runHelper, type HelperHome } from '../../helpers/helper-binary.ts';
-import { fakeHost } from '../../host/commands/setup-fixture.ts';
+import { fakeHost } from '../../helpers/setup-fixture.ts';
 
 // No URL the helper prints ever shows its user info: not on stdout, not on stderr, not in
 // the log file. One caller of src/common/redact-url.ts per case, each through the built binary.

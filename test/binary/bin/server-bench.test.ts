@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { assertServiceBinaryBuilt } from '../../service/http/service-process.ts';
+import { assertServiceBinaryBuilt } from '../../helpers/service-process.ts';
 
 const root = REPO_ROOT;
 

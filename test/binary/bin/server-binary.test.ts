@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { SERVICE_BINARY, assertServiceBinaryBuilt, startServiceBinary } from '../../service/http/service-process.ts';
+import { SERVICE_BINARY, assertServiceBinaryBuilt, startServiceBinary } from '../../helpers/service-process.ts';
 
 const PASSWORD = 'binary-test-password-9931';
 const ENV = {

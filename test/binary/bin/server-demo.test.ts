@@ -2,7 +2,7 @@ import { REPO_ROOT } from '../../helpers/repo-root.ts';
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { assertServiceBinaryBuilt } from '../../service/http/service-process.ts';
+import { assertServiceBinaryBuilt } from '../../helpers/service-process.ts';
 import { dockerRegistryAvailable } from '../../helpers/registry.ts';
 
 const root = REPO_ROOT;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SERVICE_BINARY, assertServiceBinaryBuilt } from '../../service/http/service-process.ts';
+import { SERVICE_BINARY, assertServiceBinaryBuilt } from '../../helpers/service-process.ts';
 
 // The service's start-up refusals never show the user info of a URL it was given: one case
 // per caller of src/common/redact-url.ts on the service side, through the built binary.

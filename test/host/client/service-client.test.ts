@@ -6,7 +6,7 @@ import { createServiceClient } from '../../../src/host/client/service-client.ts'
 import type { HelperSettings } from '../../../src/host/settings/settings.ts';
 import { isCodedError } from '../../../src/common/errors.ts';
 import { startContractServer, TEST_INSTANCE_TOKEN, type ContractServer } from '../../helpers/contract-server.ts';
-import { makeLoopbackCertificate, startConnectProxy } from './tls-fixtures.ts';
+import { makeLoopbackCertificate, startConnectProxy } from '../../helpers/tls-fixtures.ts';
 
 const KEY = 'registry.example';
 let dir: string;

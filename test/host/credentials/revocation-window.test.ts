@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { resolveCredential } from '../../../src/host/credentials/resolve-credential.ts';
 import type { Diagnostics } from '../../../src/host/credentials/diagnostics.ts';
 import type { HelperSettings } from '../../../src/host/settings/settings.ts';
-import { DEFAULT_REGISTRY_ENV, startTestService, type TestService } from '../../service/http/service-harness.ts';
+import { DEFAULT_REGISTRY_ENV, startTestService, type TestService } from '../../helpers/service-harness.ts';
 
 // How long a revoked instance keeps pulling with a static credential it has cached: until the
 // helper's refresh point, half of the service's credentialTtl after it received the

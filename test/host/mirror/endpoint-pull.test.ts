@@ -7,7 +7,7 @@ import { fixedUpstreams } from '../../../src/host/mirror/upstream/upstream-sourc
 import { parseUpstream } from '../../../src/host/mirror/upstream/upstream.ts';
 import type { HelperSettings } from '../../../src/host/settings/settings.ts';
 import { isCodedError } from '../../../src/common/errors.ts';
-import { json, startFixtureUpstream, type FixtureUpstream } from './fixture-upstream.ts';
+import { json, startFixtureUpstream, type FixtureUpstream } from '../../helpers/fixture-upstream.ts';
 
 // The pull machinery that `mirror` and doctor's direct probe share (src/host/mirror/endpoint-pull.ts):
 // an issuer registry's 401 sends the pull ticket to the dstack server's own realm, on another

@@ -3,8 +3,8 @@ import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkLocation } from '../../../src/host/mirror/upstream/redirect-target.ts';
 import { parseUpstream } from '../../../src/host/mirror/upstream/upstream.ts';
-import { json, startFixtureUpstream, type FixtureUpstream } from './fixture-upstream.ts';
-import { lineMatching, startInProcessMirror, type InProcessMirror } from './in-process-mirror.ts';
+import { json, startFixtureUpstream, type FixtureUpstream } from '../../helpers/fixture-upstream.ts';
+import { lineMatching, startInProcessMirror, type InProcessMirror } from '../../helpers/in-process-mirror.ts';
 
 // The endpoint as a proxy (issue 18, item 6): a manifest past 4 MiB, an encoded body, a
 // redirect with user info or toward link-local/metadata addresses never reach the engine;

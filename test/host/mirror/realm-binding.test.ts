@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realmBound, realmHost } from '../../../src/registry/realm-binding.ts';
 import { parseUpstream } from '../../../src/host/mirror/upstream/upstream.ts';
 import { upstreamsFromHostConfig } from '../../../src/host/mirror/upstream/upstream-source.ts';
-import { json, startFixtureUpstream, type FixtureUpstream } from './fixture-upstream.ts';
-import { lineMatching, startInProcessMirror } from './in-process-mirror.ts';
+import { json, startFixtureUpstream, type FixtureUpstream } from '../../helpers/fixture-upstream.ts';
+import { lineMatching, startInProcessMirror } from '../../helpers/in-process-mirror.ts';
 
 // The pull credential goes only to a realm on the upstream's own host and port, or one listed
 // for the upstream (issue 18, item 7): a 401 naming a realm elsewhere (here: another port on

@@ -3,7 +3,7 @@ import { Secret } from '../../../src/common/secret.ts';
 import { createUpstreamAuth } from '../../../src/host/mirror/upstream/upstream-auth.ts';
 import { createUpstreamHttp } from '../../../src/host/mirror/upstream/upstream-http.ts';
 import { parseUpstream } from '../../../src/host/mirror/upstream/upstream.ts';
-import { json, startFixtureUpstream, type FixtureUpstream } from './fixture-upstream.ts';
+import { json, startFixtureUpstream, type FixtureUpstream } from '../../helpers/fixture-upstream.ts';
 
 const basic = { kind: 'basic' as const, username: 'instance:i-1', secret: new Secret('ticket-xyz') };
 const BASIC_HEADER = `Basic ${Buffer.from('instance:i-1:ticket-xyz').toString('base64')}`;

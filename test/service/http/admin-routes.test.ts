@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, DEFAULT_REGISTRY_ENV, START, startTestService, type TestService } from './service-harness.ts';
+import {
+  ADMIN_TOKEN,
+  DEFAULT_REGISTRY_ENV,
+  START,
+  startTestService,
+  type TestService,
+} from '../../helpers/service-harness.ts';
 
 let svc: TestService;
 let closed: TestService;

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_REGISTRY_ENV, PASSWORD, START, startTestService, type TestService } from './service-harness.ts';
+import {
+  DEFAULT_REGISTRY_ENV,
+  PASSWORD,
+  START,
+  startTestService,
+  type TestService,
+} from '../../helpers/service-harness.ts';
 import { DOCKER_HUB_KEY } from '../../../src/registry/registry-key.ts';
 
 let svc: TestService;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { START, startTestService, type TestService } from './service-harness.ts';
+import { START, startTestService, type TestService } from '../../helpers/service-harness.ts';
 import { DOCKER_HUB_KEY } from '../../../src/registry/registry-key.ts';
 
 let svc: TestService;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestService, type TestService } from './service-harness.ts';
+import { startTestService, type TestService } from '../../helpers/service-harness.ts';
 import { DOCKER_HUB_KEY } from '../../../src/registry/registry-key.ts';
 
 let svc: TestService;

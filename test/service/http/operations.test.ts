@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_REGISTRY_ENV, startTestService, type TestService } from './service-harness.ts';
+import { DEFAULT_REGISTRY_ENV, startTestService, type TestService } from '../../helpers/service-harness.ts';
 
 let svc: TestService;
 beforeAll(async () => {

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspect } from 'node:util';
-import { ADMIN_TOKEN, DEFAULT_REGISTRY_ENV, PASSWORD, startTestService, type TestService } from './service-harness.ts';
+import {
+  ADMIN_TOKEN,
+  DEFAULT_REGISTRY_ENV,
+  PASSWORD,
+  startTestService,
+  type TestService,
+} from '../../helpers/service-harness.ts';
 
 let svc: TestService;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { DEFAULT_REGISTRY_ENV, startTestService, type TestService } from './service-harness.ts';
+import { DEFAULT_REGISTRY_ENV, startTestService, type TestService } from '../../helpers/service-harness.ts';
 
 let svc: TestService;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decideAccess, globToRegExp } from '../../../src/service/realm/access-decision.ts';
 import { parseScopes } from '../../../src/service/token/scope.ts';
-import { issuerRegistry } from './fixtures.ts';
+import { issuerRegistry } from '../../helpers/realm-fixtures.ts';
 
 describe('globToRegExp', () => {
   it('lets * match any run of characters, slashes included, and keeps the rest literal', () => {

@@ -6,7 +6,14 @@ import { createRealmHandler, REALM_CHALLENGE, type RealmDeps } from '../../../sr
 import { createIssuerSource } from '../../../src/service/sources/issuer-source.ts';
 import { mintTicket } from '../../../src/service/token/ticket.ts';
 import type { RegistryEntry } from '../../../src/service/core/ports.ts';
-import { issuerRegistry, makeKeys, memoryAudit, memoryMetrics, memoryRevocations, type Keys } from './fixtures.ts';
+import {
+  issuerRegistry,
+  makeKeys,
+  memoryAudit,
+  memoryMetrics,
+  memoryRevocations,
+  type Keys,
+} from '../../helpers/realm-fixtures.ts';
 
 const SERVICE = 'registry.example:5000';
 const now = new Date('2026-11-26T20:00:00.000Z');

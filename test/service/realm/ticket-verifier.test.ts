@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTicketVerifier } from '../../../src/service/realm/ticket-verifier.ts';
 import { mintTicket, TICKET_CLOCK_TOLERANCE_SECONDS } from '../../../src/service/token/ticket.ts';
-import { makeKeys, memoryRevocations, type Keys } from './fixtures.ts';
+import { makeKeys, memoryRevocations, type Keys } from '../../helpers/realm-fixtures.ts';
 
 const T0 = new Date('2026-11-26T20:00:00.000Z');
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);

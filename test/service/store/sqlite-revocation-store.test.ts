@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRevocationStore } from '../../../src/service/store/open-revocation-store.ts';
-import { revocationStoreSuite } from './revocation-store-suite.ts';
+import { revocationStoreSuite } from '../../helpers/revocation-store-suite.ts';
 
 let dataDir: string;
 beforeAll(async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { mintRegistryToken } from '../../../src/service/token/registry-token.ts';
 import { certificateBundle, loadRegistrySigningKeys } from '../../../src/service/token/registry-signing-keys.ts';
-import { makeKeys, type Keys } from '../realm/fixtures.ts';
+import { makeKeys, type Keys } from '../../helpers/realm-fixtures.ts';
 
 const T0 = new Date('2026-11-26T20:00:00.700Z');
 const claims = {

@@ -7,7 +7,7 @@ import { CLOCK_TOLERANCE_SECONDS } from '../../../src/service/token/jwt-verify.t
 import { mintInstanceToken, verifyInstanceToken } from '../../../src/service/token/instance-token.ts';
 import { loadKeyRing } from '../../../src/service/token/key-ring.ts';
 import type { KeyRing, RevocationStore, SigningKey } from '../../../src/service/core/ports.ts';
-import { makeKeys, memoryRevocations, type Keys } from '../realm/fixtures.ts';
+import { makeKeys, memoryRevocations, type Keys } from '../../helpers/realm-fixtures.ts';
 
 const T0 = new Date('2026-11-26T20:00:00.000Z');
 const claims = {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fakeHost, type FakeHost } from '../../../host/commands/setup-fixture.ts';
+import { fakeHost, type FakeHost } from '../../../helpers/setup-fixture.ts';
 
 const MIRROR = 'http://127.0.0.1:5999';
 const HUB = 'https://index.docker.io/v1/';

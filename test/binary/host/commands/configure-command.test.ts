@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chmod, mkdir, readFile, symlink, writeFile, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fakeHost, type FakeHost } from '../../../host/commands/setup-fixture.ts';
+import { fakeHost, type FakeHost } from '../../../helpers/setup-fixture.ts';
 import { makeReadOnly } from '../../../helpers/read-only-dir.ts';
 
 const MIRROR = 'https://mirror.example';
@@ -171,7 +171,7 @@ describe('configure through the binary', () => {
 
   it('a reader that goes away (configure --dry-run | head): one line on stderr, no stack trace', async () => {
     const { execa } = await import('execa');
-    const { HELPER_BINARY } = await import('../../../host/commands/setup-fixture.ts');
+    const { HELPER_BINARY } = await import('../../../helpers/setup-fixture.ts');
     const quoted = [HELPER_BINARY, 'configure', ...host.pathArgs, ...ENGINES, '--mirror', MIRROR, '--dry-run']
       .map((a) => `'${a}'`)
       .join(' ');

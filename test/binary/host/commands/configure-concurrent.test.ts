@@ -4,8 +4,8 @@ import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startContractServer, type ContractServer } from '../../../helpers/contract-server.ts';
-import { helperEnv } from '../../../host/commands/doctor-fixture.ts';
-import { fakeHost, type FakeHost } from '../../../host/commands/setup-fixture.ts';
+import { helperEnv } from '../../../helpers/doctor-fixture.ts';
+import { fakeHost, type FakeHost } from '../../../helpers/setup-fixture.ts';
 import { escapeRegExp } from '../../../helpers/escape-regexp.ts';
 
 // Issue 18, item 9: configure and unconfigure take the setup lock of their state directory

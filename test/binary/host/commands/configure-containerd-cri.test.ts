@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { startContractServer, type ContractServer } from '../../../helpers/contract-server.ts';
 import { freeLoopbackPort } from '../../../helpers/free-port.ts';
-import { fakeHost, type FakeHost } from '../../../host/commands/setup-fixture.ts';
-import { doctorArgs, helperEnv } from '../../../host/commands/doctor-fixture.ts';
+import { fakeHost, type FakeHost } from '../../../helpers/setup-fixture.ts';
+import { doctorArgs, helperEnv } from '../../../helpers/doctor-fixture.ts';
 
 // Debian 12's containerd 1.6 config (version 2, no registry table) and containerd 2.1's stock
 // one (version 3, `config_path = ''`): CRI reads certs.d in neither until configure sets the key.

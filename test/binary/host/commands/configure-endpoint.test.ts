@@ -3,7 +3,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fakeHost, type FakeHost } from '../../../host/commands/setup-fixture.ts';
+import { fakeHost, type FakeHost } from '../../../helpers/setup-fixture.ts';
 import { freeLoopbackPort } from '../../../helpers/free-port.ts';
 
 const MIRROR = 'https://mirror.example';

@@ -6,7 +6,7 @@ import { copyFile, cp, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile }
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HELPER_BINARY } from '../../../host/commands/setup-fixture.ts';
+import { HELPER_BINARY } from '../../../helpers/setup-fixture.ts';
 
 const MIRROR = 'http://127.0.0.1:5999';
 const CONFIGURE_KILLS = 20;

@@ -3,8 +3,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import { fakeHost, type FakeHost } from '../../../host/commands/setup-fixture.ts';
-import { doctorArgs } from '../../../host/commands/doctor-fixture.ts';
+import { fakeHost, type FakeHost } from '../../../helpers/setup-fixture.ts';
+import { doctorArgs } from '../../../helpers/doctor-fixture.ts';
 
 const ENGINES = ['--engines', 'docker,containerd,podman'];
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fakeHost, type FakeHost } from '../../../host/commands/setup-fixture.ts';
-import { startStubbornDockerd, type StubbornDockerd } from '../../../host/commands/stubborn-dockerd.ts';
+import { fakeHost, type FakeHost } from '../../../helpers/setup-fixture.ts';
+import { startStubbornDockerd, type StubbornDockerd } from '../../../helpers/stubborn-dockerd.ts';
 
 const MIRROR = 'https://mirror.example';
 

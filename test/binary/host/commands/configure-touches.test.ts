@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fakeHost, HELPER_BINARY, type FakeHost } from '../../../host/commands/setup-fixture.ts';
+import { fakeHost, HELPER_BINARY, type FakeHost } from '../../../helpers/setup-fixture.ts';
 
 const MIRROR = 'http://127.0.0.1:5999';
 const WRITES =

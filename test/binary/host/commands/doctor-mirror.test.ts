@@ -7,8 +7,8 @@ import { execa, type ResultPromise } from 'execa';
 import { startContractServer, type ContractServer } from '../../../helpers/contract-server.ts';
 import { dockerRegistryAvailable, startRegistry, type RegistryProcess } from '../../../helpers/registry.ts';
 import { writeHtpasswd, type Account } from '../../../helpers/htpasswd.ts';
-import { fakeHost, HELPER_BINARY, type FakeHost } from '../../../host/commands/setup-fixture.ts';
-import { doctorArgs, helperEnv } from '../../../host/commands/doctor-fixture.ts';
+import { fakeHost, HELPER_BINARY, type FakeHost } from '../../../helpers/setup-fixture.ts';
+import { doctorArgs, helperEnv } from '../../../helpers/doctor-fixture.ts';
 
 const hasRegistry = dockerRegistryAvailable();
 

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fakeHost, type FakeHost } from '../../../host/commands/setup-fixture.ts';
+import { fakeHost, type FakeHost } from '../../../helpers/setup-fixture.ts';
 import type { JournalStep } from '../../../../src/host/setup/journal/setup-journal.ts';
 
 const MIRROR = 'http://127.0.0.1:5999';

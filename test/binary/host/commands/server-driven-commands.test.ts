@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { startContractServer, type ContractServer } from '../../../helpers/contract-server.ts';
 import { dockerRegistryAvailable, startRegistry, type RegistryProcess } from '../../../helpers/registry.ts';
 import { writeHtpasswd } from '../../../helpers/htpasswd.ts';
-import { fakeHost, HELPER_BINARY, type FakeHost } from '../../../host/commands/setup-fixture.ts';
-import { doctorArgs, helperEnv } from '../../../host/commands/doctor-fixture.ts';
+import { fakeHost, HELPER_BINARY, type FakeHost } from '../../../helpers/setup-fixture.ts';
+import { doctorArgs, helperEnv } from '../../../helpers/doctor-fixture.ts';
 import { projectedTokenVolume } from '../../../helpers/kubernetes-node.ts';
 
 const HUB = 'https://index.docker.io/v1/';

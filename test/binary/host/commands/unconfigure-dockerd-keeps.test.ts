@@ -1,8 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fakeHost, type FakeHost } from '../../../host/commands/setup-fixture.ts';
-import { startStubbornDockerd, type StubbornDockerd } from '../../../host/commands/stubborn-dockerd.ts';
+import { fakeHost, type FakeHost } from '../../../helpers/setup-fixture.ts';
+import { startStubbornDockerd, type StubbornDockerd } from '../../../helpers/stubborn-dockerd.ts';
 
 const MIRROR = 'https://mirror.example';
 const ORIGINAL = '{\n  "log-level": "info"\n}\n';

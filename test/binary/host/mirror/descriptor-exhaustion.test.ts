@@ -12,14 +12,14 @@ import {
   startMirror,
   type MirrorHome,
   type MirrorProcess,
-} from '../../../host/mirror/mirror-process.ts';
+} from '../../../helpers/mirror-process.ts';
 import {
   MANIFEST_V2,
   mirrorTestsRunnable,
   startStaticUpstream,
   uidOf,
   type StaticUpstream,
-} from '../../../host/mirror/mirror-stack.ts';
+} from '../../../helpers/static-upstream.ts';
 
 // Issue 18, item 2: a local user holding hundreds of idle connections must not make the
 // endpoint deny root. The built binary runs with 256 descriptors (prlimit); `nobody` opens 400

@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HELPER_BINARY } from '../../../helpers/helper-binary.ts';
 import { sleep, stopProcess, trackProcess } from '../../../helpers/reaper.ts';
-import { exitOf, mirrorHome, type MirrorHome } from '../../../host/mirror/mirror-process.ts';
+import { exitOf, mirrorHome, type MirrorHome } from '../../../helpers/mirror-process.ts';
 import {
   MANIFEST_V2,
   mirrorTestsRunnable,
   startStaticUpstream,
   type StaticUpstream,
-} from '../../../host/mirror/mirror-stack.ts';
+} from '../../../helpers/static-upstream.ts';
 
 // systemd socket activation as systemd does it: the listening socket already bound, passed as
 // fd 3, LISTEN_FDS=1 and LISTEN_PID = the pid of the process that then runs (sh's $$ kept

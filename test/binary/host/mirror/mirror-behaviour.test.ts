@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startContractServer, TEST_INSTANCE_TOKEN, type ContractServer } from '../../../helpers/contract-server.ts';
 import { assertBinaryBuilt } from '../../../helpers/helper-binary.ts';
 import { sleep } from '../../../helpers/reaper.ts';
-import { expectLog, mirrorHome, startMirror, type MirrorHome } from '../../../host/mirror/mirror-process.ts';
-import { json, startFixtureUpstream, type FixtureUpstream } from '../../../host/mirror/fixture-upstream.ts';
+import { expectLog, mirrorHome, startMirror, type MirrorHome } from '../../../helpers/mirror-process.ts';
+import { json, startFixtureUpstream, type FixtureUpstream } from '../../../helpers/fixture-upstream.ts';
 
 // The built binary against stand-ins for what a real registry does not show on demand:
 // redirects to object storage, a body that never ends, 5xx, a service that is down or

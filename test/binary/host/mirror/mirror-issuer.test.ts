@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, seedImage, type RegistryProcess, type SeededImage } from '../../../helpers/registry.ts';
 import { startService, credentialGrants, type Service } from '../../../helpers/built-service.ts';
-import { expectLog, mirrorHome, startMirror, type MirrorProcess } from '../../../host/mirror/mirror-process.ts';
-import { MANIFEST_V2, mirrorTestsRunnable } from '../../../host/mirror/mirror-stack.ts';
+import { expectLog, mirrorHome, startMirror, type MirrorProcess } from '../../../helpers/mirror-process.ts';
+import { MANIFEST_V2, mirrorTestsRunnable } from '../../../helpers/static-upstream.ts';
 
 // The issuer source: the registry (`auth: token`) trusts the service as its realm; the host
 // gets a pull ticket, and the endpoint trades it at the realm for per-repository registry

@@ -13,7 +13,7 @@ import {
   startMirror,
   type MirrorHome,
   type MirrorProcess,
-} from '../../../host/mirror/mirror-process.ts';
+} from '../../../helpers/mirror-process.ts';
 import {
   curlAs,
   MANIFEST_V2,
@@ -21,7 +21,7 @@ import {
   startStaticUpstream,
   uidOf,
   type StaticUpstream,
-} from '../../../host/mirror/mirror-stack.ts';
+} from '../../../helpers/static-upstream.ts';
 
 // The built binary's `mirror` against a real htpasswd registry and the real service (static
 // source): what an engine sees, what the registry saw, what the logs say.

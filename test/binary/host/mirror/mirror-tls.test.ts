@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HELPER_BINARY } from '../../../helpers/helper-binary.ts';
-import { mirrorHome, startMirror, type MirrorHome, type MirrorProcess } from '../../../host/mirror/mirror-process.ts';
+import { mirrorHome, startMirror, type MirrorHome, type MirrorProcess } from '../../../helpers/mirror-process.ts';
 import {
   MANIFEST_V2,
   mirrorTestsRunnable,
   startStaticUpstream,
   type StaticUpstream,
-} from '../../../host/mirror/mirror-stack.ts';
+} from '../../../helpers/static-upstream.ts';
 import { PYTHON, pythonRequestsAvailable } from '../../../helpers/python-requests.ts';
 import { seedManifestList, type SeededManifestList } from '../../../helpers/seed-manifest-list.ts';
 

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HELPER_BINARY } from '../../../helpers/helper-binary.ts';
-import { mirrorHome, startMirror, type MirrorProcess } from '../../../host/mirror/mirror-process.ts';
+import { mirrorHome, startMirror, type MirrorProcess } from '../../../helpers/mirror-process.ts';
 import {
   MANIFEST_V2,
   mirrorTestsRunnable,
   startStaticUpstream,
   type StaticUpstream,
-} from '../../../host/mirror/mirror-stack.ts';
+} from '../../../helpers/static-upstream.ts';
 
 // What the endpoint adds to the dstack server's plan-time read (issue 15: "a warm manifest
 // read adds at most a few milliseconds to the direct read, measured"): the same manifest GET

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { HELPER_BINARY } from '../../../host/commands/setup-fixture.ts';
+import { HELPER_BINARY } from '../../../helpers/setup-fixture.ts';
 import { freeLoopbackPort } from '../../../helpers/free-port.ts';
 
 const SCRIPT = join(REPO_ROOT, 'scripts', 'install.sh');

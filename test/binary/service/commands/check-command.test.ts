@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { SERVICE_BINARY, assertServiceBinaryBuilt } from '../../../service/http/service-process.ts';
+import { SERVICE_BINARY, assertServiceBinaryBuilt } from '../../../helpers/service-process.ts';
 import { ecrServiceEnv, startEcrStandIn, type EcrStandIn } from '../../../fixtures/cloud/ecr-stand-in.ts';
 import { NO_IMDS } from '../../../fixtures/cloud/acr-stand-in.ts';
 

@@ -9,7 +9,7 @@ import {
   DEFAULT_REGISTRY_ENV,
   startTestService,
   type TestService,
-} from '../../../service/http/service-harness.ts';
+} from '../../../helpers/service-harness.ts';
 import { revokeCommand } from '../../../../src/service/commands/revoke-command.ts';
 
 let postgres: RunningPostgres | undefined;

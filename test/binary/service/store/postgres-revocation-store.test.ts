@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { openRevocationStore } from '../../../../src/service/store/open-revocation-store.ts';
 import { startPostgres, type RunningPostgres } from '../../../helpers/postgres.ts';
-import { revocationStoreSuite } from '../../../service/store/revocation-store-suite.ts';
+import { revocationStoreSuite } from '../../../helpers/revocation-store-suite.ts';
 
 let server: RunningPostgres | undefined;
 let unavailable: string | undefined;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestService, START, type TestService } from '../../http/service-harness.ts';
+import { startTestService, START, type TestService } from '../../../helpers/service-harness.ts';
 import { FAILURE_HOLD_MS } from '../../../../src/service/sources/cloud/minting-source.ts';
 import {
   garEntry,

@@ -8,11 +8,11 @@ import {
   dockerRegistryAvailable,
   type RegistryProcess,
   type SeededImage,
-} from '../../helpers/registry.ts';
-import { writeHtpasswd, type Account } from '../../helpers/htpasswd.ts';
-import { startService, type Service } from '../../helpers/built-service.ts';
-import { assertBinaryBuilt } from '../../helpers/helper-binary.ts';
-import { SERVICE_BINARY } from '../../helpers/ensure-packages.ts';
+} from './registry.ts';
+import { writeHtpasswd, type Account } from './htpasswd.ts';
+import { startService, type Service } from './built-service.ts';
+import { assertBinaryBuilt } from './helper-binary.ts';
+import { SERVICE_BINARY } from './ensure-packages.ts';
 import { existsSync } from 'node:fs';
 
 // What the mirror's integration tests run against: a real `docker-registry` and the real

@@ -8,9 +8,9 @@ import type {
   Metrics,
   RegistryEntry,
   RevocationStore,
-} from '../../../src/service/core/ports.ts';
-import { loadKeyRing } from '../../../src/service/token/key-ring.ts';
-import { loadRegistrySigningKeys, type RegistryKeyRing } from '../../../src/service/token/registry-signing-keys.ts';
+} from '../../src/service/core/ports.ts';
+import { loadKeyRing } from '../../src/service/token/key-ring.ts';
+import { loadRegistrySigningKeys, type RegistryKeyRing } from '../../src/service/token/registry-signing-keys.ts';
 
 // Small in-memory stand-ins for the service's stores, so realm tests see every decision.
 export function memoryRevocations(): RevocationStore & { entries: Map<string, Date> } {

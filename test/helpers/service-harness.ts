@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { loadServiceConfig, type ServiceConfig } from '../../../src/service/config/service-config.ts';
-import { buildService, type Service } from '../../../src/service/build-service.ts';
-import { startServer, type RunningServer } from '../../../src/service/http/start-server.ts';
-import { mintInstanceToken } from '../../../src/service/token/instance-token.ts';
+import { loadServiceConfig, type ServiceConfig } from '../../src/service/config/service-config.ts';
+import { buildService, type Service } from '../../src/service/build-service.ts';
+import { startServer, type RunningServer } from '../../src/service/http/start-server.ts';
+import { mintInstanceToken } from '../../src/service/token/instance-token.ts';
 
 // In the past, so that commands using the real clock (revoke) act after it.
 export const START = new Date('2026-01-15T12:00:00.000Z');

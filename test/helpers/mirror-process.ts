@@ -2,8 +2,8 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HELPER_BINARY } from '../../helpers/helper-binary.ts';
-import { isRunning, sleep, stopProcess, trackProcess } from '../../helpers/reaper.ts';
+import { HELPER_BINARY } from './helper-binary.ts';
+import { isRunning, sleep, stopProcess, trackProcess } from './reaper.ts';
 
 // The built `docker-credential-dstack mirror`, run as a host runs it: the helper's settings in
 // the environment (nothing inherited), stderr in a file the test reads, stopped by PID.

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { freeLoopbackPort } from '../../helpers/free-port.ts';
+import { freeLoopbackPort } from './free-port.ts';
 import { join } from 'node:path';
-import { TEST_INSTANCE_TOKEN, type ContractServer } from '../../helpers/contract-server.ts';
+import { TEST_INSTANCE_TOKEN, type ContractServer } from './contract-server.ts';
 import type { FakeHost } from './setup-fixture.ts';
 
 // doctor's paths inside the fake host, so that it never reads the machine's own engine files.

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect, it, type TestContext } from 'vitest';
-import type { RevocationStore } from '../../../src/service/core/ports.ts';
-import { isRevoked } from '../../../src/service/store/is-revoked.ts';
+import type { RevocationStore } from '../../src/service/core/ports.ts';
+import { isRevoked } from '../../src/service/store/is-revoked.ts';
 
 export interface StoreUnderTest {
   // Opens a store on the same backing database each time (a second replica, or a restart).

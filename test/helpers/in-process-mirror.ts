@@ -1,12 +1,12 @@
 import type { AddressInfo } from 'node:net';
-import { Secret } from '../../../src/common/secret.ts';
-import type { HostCredential } from '../../../src/host/credentials/host-credential.ts';
-import { createMirrorMetrics } from '../../../src/host/mirror/server/mirror-metrics.ts';
-import { createMirrorServer } from '../../../src/host/mirror/server/mirror-server.ts';
-import { createUpstreamAuth } from '../../../src/host/mirror/upstream/upstream-auth.ts';
-import { createUpstreamHttp } from '../../../src/host/mirror/upstream/upstream-http.ts';
-import { fixedUpstreams } from '../../../src/host/mirror/upstream/upstream-source.ts';
-import type { Upstream } from '../../../src/host/mirror/upstream/upstream.ts';
+import { Secret } from '../../src/common/secret.ts';
+import type { HostCredential } from '../../src/host/credentials/host-credential.ts';
+import { createMirrorMetrics } from '../../src/host/mirror/server/mirror-metrics.ts';
+import { createMirrorServer } from '../../src/host/mirror/server/mirror-server.ts';
+import { createUpstreamAuth } from '../../src/host/mirror/upstream/upstream-auth.ts';
+import { createUpstreamHttp } from '../../src/host/mirror/upstream/upstream-http.ts';
+import { fixedUpstreams } from '../../src/host/mirror/upstream/upstream-source.ts';
+import type { Upstream } from '../../src/host/mirror/upstream/upstream.ts';
 
 // The endpoint's server in this process, on loopback, against real local HTTP stand-ins:
 // the forwarding itself (headers, bodies, redirects, the token dance), with a fixed
