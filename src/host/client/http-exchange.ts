@@ -2,7 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } 
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { CodedError } from '../../common/errors.ts';
 import { printable } from '../../common/printable.ts';
-import type { ServerTarget } from './server-url.ts';
+import type { ServerTarget } from '../../registry/url-rules.ts';
 import { isTlsErrorCode, tlsFailureText, trustedCas } from './tls-trust.ts';
 import { collectAnswer } from './collect-answer.ts';
 

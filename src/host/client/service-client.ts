@@ -9,7 +9,7 @@ import { createTransport, serverTimeout, type Exchange, type ExchangeResult, typ
 import { readInstanceToken } from './instance-token.ts';
 import { readServiceAccountToken } from './service-account-token.ts';
 import { backoffMs, isRetryableStatus, MAX_ATTEMPTS, parseRetryAfter } from './retry-policy.ts';
-import { parseServerUrl } from './server-url.ts';
+import { validateServerUrl } from '../../registry/url-rules.ts';
 import { errorFromResponse } from './service-errors.ts';
 
 // A credential as the host holds it (src/contract/credential-answer.ts, secrets wrapped).
@@ -60,7 +60,7 @@ export function createServiceClient(
   settings: ServiceClientSettings,
   options: ServiceClientOptions = {},
 ): ServiceClient {
-  const target = parseServerUrl(settings.server);
+  const target = validateServerUrl(settings.server);
   const transport =
     options.transport ?? createTransport(target, { caFile: settings.caFile, proxyEnv: settings.proxyEnv });
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));

@@ -6,7 +6,7 @@ import { makeDirectorySync } from '../../common/make-directory.ts';
 import { printable } from '../../common/printable.ts';
 import { VERSION } from '../../common/version.ts';
 import { createTransport, type Exchange, type ExchangeResult, type Transport } from '../client/http-exchange.ts';
-import { parseServerUrl } from '../client/server-url.ts';
+import { validateServerUrl } from '../../registry/url-rules.ts';
 import { readAwsEvidence } from './aws-metadata.ts';
 import { readGcpEvidence } from './gcp-metadata.ts';
 import { readAzureEvidence } from './azure-metadata.ts';
@@ -45,7 +45,7 @@ export async function enrollHost(
     )
   )
     return { kind: 'already_enrolled', tokenFile: settings.tokenFile };
-  const target = parseServerUrl(settings.server);
+  const target = validateServerUrl(settings.server);
   const send = transport ?? createTransport(target, { caFile: settings.caFile });
   const headers = {
     'user-agent': `docker-credential-dstack/${VERSION}`,

@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { CodedError } from '../../common/errors.ts';
+import { inSetting, validateMetadataUrl } from '../../registry/url-rules.ts';
 
 // Where every cloud's metadata service answers, from inside the VM.
 export const DEFAULT_METADATA_URL = 'http://169.254.169.254';
@@ -18,12 +19,7 @@ export type MetadataFetch = (req: MetadataRequest) => Promise<string>;
 // Plain HTTP to the link-local metadata service, no proxy (a proxy would answer for another
 // machine), a short timeout, a bounded answer; anything but 200 is an error naming the path.
 export function createMetadataFetch(baseUrl: string, timeoutMs: number): MetadataFetch {
-  const base = new URL(baseUrl);
-  if (base.protocol !== 'http:')
-    throw new CodedError(
-      'config_invalid',
-      `${METADATA_URL_VARIABLE}: "${baseUrl.slice(0, 80)}" must be an http:// URL`,
-    );
+  const base = inSetting(METADATA_URL_VARIABLE, () => validateMetadataUrl(baseUrl));
   return (req) =>
     new Promise((resolve, reject) => {
       const what = `the metadata service at ${base.host}${req.path.split('?', 1)[0]}`;

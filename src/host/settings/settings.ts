@@ -2,7 +2,7 @@ import { isAbsolute, join } from 'node:path';
 import { CodedError } from '../../common/errors.ts';
 import { printable } from '../../common/printable.ts';
 import { formatBytes, readRegularFile } from '../../common/read-regular-file.ts';
-import { parseServerUrl } from '../client/server-url.ts';
+import { validateServerUrl } from '../../registry/url-rules.ts';
 import { parseTimeoutMs } from './timeout-setting.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/docker-credential-dstack/config.json';
@@ -59,7 +59,7 @@ export function readHelperSettings(
       `no dstack server configured: set DOCKER_CREDENTIAL_DSTACK_SERVER or "server" in ${configPath} (docker-credential-dstack configure writes it)`,
     );
   }
-  if (server !== undefined) parseServerUrl(server);
+  if (server !== undefined) validateServerUrl(server);
   const onError = value(env.DOCKER_CREDENTIAL_DSTACK_ON_ERROR) ?? file.onError ?? 'fail';
   if (onError !== 'fail' && onError !== 'anonymous') {
     throw new CodedError(

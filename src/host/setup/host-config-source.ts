@@ -2,7 +2,8 @@ import { loadHelperSettings } from '../settings/settings.ts';
 import { CodedError, isCodedError } from '../../common/errors.ts';
 import { createServiceClient, type HostConfigEndpoint } from '../client/service-client.ts';
 import { DOCKER_HUB_KEY, isDockerHubKey, normalizeRegistryKey } from '../../registry/registry-key.ts';
-import { validateMirrorUrl, mirrorRegistryKey } from '../../registry/mirror-url.ts';
+import { mirrorRegistryKey } from '../../registry/mirror-url.ts';
+import { validateMirrorUrl } from '../../registry/url-rules.ts';
 import { DEFAULT_ENDPOINT_URL, type EndpointChoice } from './mirror-endpoint.ts';
 import type { SetupOptions } from './setup-options.ts';
 

@@ -1,7 +1,5 @@
-import { CodedError } from '../../common/errors.ts';
-import { isLoopbackHost } from '../../registry/loopback.ts';
 import { DEFAULT_MIRROR_LISTEN } from '../mirror/server/default-listen.ts';
-import { redactUrl } from '../../common/redact-url.ts';
+import { inSetting, validateMirrorEndpointUrl } from '../../registry/url-rules.ts';
 
 // Where the engines find the host-local mirror endpoint unless told otherwise: the address
 // `docker-credential-dstack mirror` and its systemd socket listen on.
@@ -38,25 +36,5 @@ export function takeEndpointFlags(argv: string[]): { rest: string[]; choice: End
 // takes loopback http mirrors without insecure-registries; the endpoint serves nothing else).
 // `127.0.0.1:8484` without a scheme is taken as http.
 export function endpointUrl(input: string): string {
-  const raw = input.trim();
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    throw invalid(raw, `not a URL; e.g. ${DEFAULT_ENDPOINT_URL}`);
-  }
-  if (url.protocol !== 'http:') throw invalid(raw, 'the endpoint serves plain http on loopback; use http://');
-  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '')
-    throw invalid(raw, 'no credentials, query or fragment');
-  if (url.pathname !== '/' && url.pathname !== '')
-    throw invalid(raw, 'no path: the engines ask the endpoint for /v2/…');
-  if (!isLoopbackHost(url.hostname))
-    throw invalid(raw, 'the engines reach the endpoint on this host: use a loopback address such as 127.0.0.1');
-  if (url.port === '') throw invalid(raw, `name the port, e.g. ${DEFAULT_ENDPOINT_URL}`);
-  return `http://${url.host}`;
-}
-
-function invalid(raw: string, why: string): CodedError {
-  return new CodedError('usage', `--mirror-endpoint "${redactUrl(raw).slice(0, 100)}": ${why}`);
+  return inSetting('--mirror-endpoint', () => validateMirrorEndpointUrl(input, DEFAULT_ENDPOINT_URL), 'usage');
 }

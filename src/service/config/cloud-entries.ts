@@ -1,7 +1,7 @@
 import type { RegistryEntry } from '../core/ports.ts';
 import { CodedError } from '../../common/errors.ts';
 import { printable } from '../../common/printable.ts';
-import { checkHttpUrl } from './http-url.ts';
+import { inSetting, validateHttpUrl } from '../../registry/url-rules.ts';
 import { isDockerHubKey } from '../../registry/registry-key.ts';
 
 // The parts every entry shares, before its source adds its own.
@@ -62,7 +62,9 @@ export function ecrEntry(base: Base, raw: CloudSettings, where: string): Registr
 export function garEntry(base: Base, raw: CloudSettings, where: string): RegistryEntry {
   refuseDockerHub(base, where, 'gar');
   refuseOthers(raw, where, 'gar', ['account', 'region', 'tenant']);
-  const tokenUrl = raw.tokenUrl === undefined ? undefined : checkHttpUrl(raw.tokenUrl, `${where}.tokenUrl`);
+  const givenTokenUrl = raw.tokenUrl;
+  const tokenUrl =
+    givenTokenUrl === undefined ? undefined : inSetting(`${where}.tokenUrl`, () => validateHttpUrl(givenTokenUrl));
   if (tokenUrl !== undefined && raw.keyFile === undefined)
     throw new CodedError(
       'config_invalid',

@@ -5,8 +5,8 @@ import { CodedError } from '../../common/errors.ts';
 import { MAX_SHORT_LIFETIME_SECONDS, parseDuration } from '../../common/duration.ts';
 import { DOCKER_HUB_KEY, isDockerHubKey, normalizeRegistryKey } from '../../registry/registry-key.ts';
 import type { FileRegistry } from './config-file.ts';
-import { checkMirrorUrl } from './http-url.ts';
-import { checkUpstreamUrl, defaultMirrorUrl, defaultUpstreamUrl, libraryMode } from './registry-urls.ts';
+import { inSetting, validateMirrorUrl, validateRegistryApiUrl } from '../../registry/url-rules.ts';
+import { defaultMirrorUrl, defaultUpstreamUrl, libraryMode } from './registry-urls.ts';
 import { printable } from '../../common/printable.ts';
 import { acrEntry, ecrEntry, ecrNameParts, garEntry, refuseCloudSettings } from './cloud-entries.ts';
 
@@ -62,8 +62,9 @@ export function defaultRegistryEntry(settings: DefaultRegistrySettings, ttls: De
     );
   }
   const projects = settings.projects ?? ['*'];
-  const upstreamOverride = settings.upstreamUrl
-    ? checkUpstreamUrl(settings.upstreamUrl.value, settings.upstreamUrl.setting)
+  const upstreamSetting = settings.upstreamUrl;
+  const upstreamOverride = upstreamSetting
+    ? inSetting(upstreamSetting.setting, () => validateRegistryApiUrl(upstreamSetting.value))
     : undefined;
   if (registry === undefined) {
     if (source === 'issuer')
@@ -100,10 +101,11 @@ export function defaultRegistryEntry(settings: DefaultRegistrySettings, ttls: De
       'config_invalid',
       `${sourceSetting}=issuer cannot serve Docker Hub (${REGISTRY_VAR}=${registry}); name your own registry`,
     );
+  const mirrorSetting = settings.mirrorUrl;
   const mirrorUrl = hub
     ? undefined
-    : settings.mirrorUrl
-      ? checkMirrorUrl(settings.mirrorUrl.value, settings.mirrorUrl.setting)
+    : mirrorSetting
+      ? inSetting(mirrorSetting.setting, () => validateMirrorUrl(mirrorSetting.value))
       : defaultMirrorUrl(key);
   if (hub && settings.library)
     throw new CodedError(
@@ -164,7 +166,10 @@ export function fileRegistryEntry(
     throw new CodedError('config_invalid', `${where}.projects is empty; list project names or "*"`);
   let mirrorUrl: string | undefined;
   if (raw.mirror === true) mirrorUrl = defaultMirrorUrl(key);
-  else if (typeof raw.mirror === 'string') mirrorUrl = checkMirrorUrl(raw.mirror, `${where}.mirror`);
+  else if (typeof raw.mirror === 'string') {
+    const mirror = raw.mirror;
+    mirrorUrl = inSetting(`${where}.mirror`, () => validateMirrorUrl(mirror));
+  }
   if (mirrorUrl && isDockerHubKey(key))
     throw new CodedError('config_invalid', `${where}.mirror: Docker Hub cannot be its own mirror`);
   if (raw.library !== undefined && !mirrorUrl)
@@ -177,15 +182,16 @@ export function fileRegistryEntry(
       ? 'keep'
       : libraryMode(raw.library, `${where}.library`)
     : undefined;
+  const upstream = raw.upstream;
   const base: Base = {
     key,
     projects,
     aliases: mirrorUrl ? [DOCKER_HUB_KEY] : [],
     ...(mirrorUrl ? { mirrorUrl, library } : {}),
     upstreamUrl:
-      raw.upstream === undefined
+      upstream === undefined
         ? defaultUpstreamUrl(key, mirrorUrl)
-        : checkUpstreamUrl(raw.upstream, `${where}.upstream`),
+        : inSetting(`${where}.upstream`, () => validateRegistryApiUrl(upstream)),
     ...realmsOf(raw.realms, `${where}.realms`),
   };
   if (source === 'ecr') return ecrEntry(base, raw, where);

@@ -3,7 +3,6 @@ import { isLibraryMode } from '../../contract/library-mode.ts';
 import { CodedError } from '../../common/errors.ts';
 import { isDockerHubKey, registryApiHost } from '../../registry/registry-key.ts';
 import { hostOf, isLoopbackHost } from '../../registry/loopback.ts';
-import { checkHttpUrl } from './http-url.ts';
 
 // Where engines reach a mirror: https, or http for a registry on loopback (engines treat those as insecure-allowed).
 export function defaultMirrorUrl(key: string): string {
@@ -15,27 +14,6 @@ export function defaultMirrorUrl(key: string): string {
 export function defaultUpstreamUrl(key: string, mirrorUrl: string | undefined): string {
   if (mirrorUrl !== undefined) return new URL(mirrorUrl).origin;
   return isDockerHubKey(key) ? `https://${registryApiHost(key)}` : defaultMirrorUrl(key);
-}
-
-// An `upstream` setting: scheme, host and port only (`/v2/` is appended), and https unless the
-// host is loopback: the broker reads the token realm it sends the password to from this URL's
-// challenge, which a plain-HTTP path could rewrite.
-export function checkUpstreamUrl(value: string, setting: string): string {
-  const checked = checkHttpUrl(value, setting);
-  const url = new URL(checked);
-  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '') {
-    throw new CodedError(
-      'config_invalid',
-      `${setting}: give scheme://host[:port] only (the registry API's origin; "/v2/" is added), not "${url.pathname.slice(0, 60)}"`,
-    );
-  }
-  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    throw new CodedError(
-      'config_invalid',
-      `${setting}: use https:// (plain http only for a loopback registry): the token realm that receives the password is read from this URL's answer`,
-    );
-  }
-  return url.origin;
 }
 
 // A mirror URL may carry a path prefix (Harbor proxy projects, Artifactory remote repositories):

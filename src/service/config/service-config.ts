@@ -5,7 +5,7 @@ import { MAX_SHORT_LIFETIME_SECONDS, parseDuration } from '../../common/duration
 import { readConfigFile, type ConfigFile } from './config-file.ts';
 import { defaultRegistryEntry, fileRegistryEntry, type DefaultTtls } from './registry-entries.ts';
 import { hostOf, isLoopbackHost } from '../../registry/loopback.ts';
-import { checkHttpUrl } from './http-url.ts';
+import { inSetting, validateHttpUrl } from '../../registry/url-rules.ts';
 import { checkInstanceTokenTtl } from '../token/instance-token.ts';
 import { isPostgresUrl } from '../store/database-url.ts';
 import { printable } from '../../common/printable.ts';
@@ -75,7 +75,7 @@ export async function loadServiceConfig(
   const tls = cert && key ? { certFile: cert.value, keyFile: key.value } : undefined;
   const publicUrlSetting = setting('PUBLIC_URL', 'publicUrl');
   const publicUrl = publicUrlSetting
-    ? checkHttpUrl(publicUrlSetting.value, publicUrlSetting.setting)
+    ? inSetting(publicUrlSetting.setting, () => validateHttpUrl(publicUrlSetting.value))
     : listenUrl(listen, tls !== undefined);
   const adminToken = setting('ADMIN_TOKEN', 'adminToken');
   if (adminToken && adminToken.value.length < 16)

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { CodedError } from '../../common/errors.ts';
 import { parseDuration } from '../../common/duration.ts';
+import { inSetting, validateHttpUrl } from '../../registry/url-rules.ts';
 import { checkName } from '../core/instance-names.ts';
 import { checkInstanceTokenTtl } from '../token/instance-token.ts';
 
@@ -165,12 +166,8 @@ async function gcpEnrollment(gcp: Record<string, unknown>, where: string): Promi
     gcp.certificatesUrl === undefined
       ? GOOGLE_CERTIFICATES_URL
       : string(gcp.certificatesUrl, `${where}.certificatesUrl`);
-  try {
-    const url = new URL(certificatesUrl);
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('scheme');
-  } catch {
-    throw new CodedError('config_invalid', `${where}.certificatesUrl must be an https:// URL of a JWKS`);
-  }
+  // Checked, and kept as given: a trailing slash is part of the key set's address.
+  inSetting(`${where}.certificatesUrl`, () => validateHttpUrl(certificatesUrl));
   let additionalTrustAnchors: { keys: unknown[] } | undefined;
   if (gcp.additionalTrustAnchors !== undefined) {
     const path = string(gcp.additionalTrustAnchors, `${where}.additionalTrustAnchors`);

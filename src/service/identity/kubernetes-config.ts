@@ -1,7 +1,7 @@
 import { CodedError } from '../../common/errors.ts';
 import { printable } from '../../common/printable.ts';
 import { checkName } from '../core/instance-names.ts';
-import { checkHttpUrl } from '../config/http-url.ts';
+import { inSetting, validateHttpUrl } from '../../registry/url-rules.ts';
 
 // The audience a projected service-account token must name unless the operator picks another:
 // a token minted for the API server (or anything else) is never accepted here.
@@ -84,7 +84,7 @@ function keySource(cluster: Record<string, unknown>, at: string): KubernetesClus
     if (!text.startsWith('/')) throw bad(`${at}.jwksFile`, 'must be an absolute path');
     return { kind: 'jwks_file', path: text };
   }
-  const url = checkHttpUrl(text, `${at}.${key}`);
+  const url = inSetting(`${at}.${key}`, () => validateHttpUrl(text));
   return key === 'jwksUrl' ? { kind: 'jwks_url', url } : { kind: 'discovery', url };
 }
 

@@ -200,7 +200,7 @@ describe('docker-credential-dstack binary: server failures', () => {
       home.cwd,
     );
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toMatch(/plain http:\/\/ would send the instance token in clear text .*use https:\/\//);
+    expect(result.stdout).toMatch(/plain http:\/\/ would send the instance token in clear text; use https:\/\//);
   });
 
   it('failure policy anonymous: server down → the not-found line and a warning on stderr', async () => {

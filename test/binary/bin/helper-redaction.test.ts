@@ -45,7 +45,7 @@ describe('docker-credential-dstack binary: user info in URLs never reaches any o
     );
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toBe(
-      `invalid dstack server URL "https://***@127.0.0.1:${port}": credentials in the server URL are not allowed; the instance token file authenticates the host\n`,
+      `invalid dstack server URL "https://***@127.0.0.1:${port}": credentials in the URL are not allowed; remove them (the instance token file authenticates the host)\n`,
     );
     expectNoUserInfo(await everythingPrinted(result));
   });

@@ -41,7 +41,7 @@ describe('dstack-registry-auth binary: user info in URLs never reaches any outpu
     [
       'public URL that does not parse',
       { DSTACK_REGISTRY_AUTH_PUBLIC_URL: `https://${USER}:${PASSWORD}@` },
-      '"https://***@" is not a URL',
+      'DSTACK_REGISTRY_AUTH_PUBLIC_URL: invalid URL "https://***@": it is not a URL',
     ],
     [
       'mirror URL whose password holds "/"',

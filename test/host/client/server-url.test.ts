@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseServerUrl } from '../../../src/host/client/server-url.ts';
+import { validateServerUrl } from '../../../src/registry/url-rules.ts';
 import { errorFromResponse } from '../../../src/host/client/service-errors.ts';
 import { backoffMs, parseRetryAfter } from '../../../src/host/client/retry-policy.ts';
 
-describe('parseServerUrl', () => {
+describe('validateServerUrl', () => {
   it('parses https, loopback http and unix sockets', () => {
-    expect(parseServerUrl('https://dstack.example/')).toMatchObject({
+    expect(validateServerUrl('https://dstack.example/')).toMatchObject({
       kind: 'tcp',
       protocol: 'https:',
       hostname: 'dstack.example',
@@ -13,28 +13,28 @@ describe('parseServerUrl', () => {
       basePath: '',
       display: 'https://dstack.example',
     });
-    expect(parseServerUrl('http://[::1]:8080/base')).toMatchObject({
+    expect(validateServerUrl('http://[::1]:8080/base')).toMatchObject({
       kind: 'tcp',
       hostname: '::1',
       port: 8080,
       basePath: '/base',
     });
-    expect(parseServerUrl('unix:/run/d.sock')).toEqual({
+    expect(validateServerUrl('unix:/run/d.sock')).toEqual({
       kind: 'unix',
       socketPath: '/run/d.sock',
       basePath: '',
       display: 'unix:/run/d.sock',
     });
-    expect(parseServerUrl('unix:///run/d.sock')).toMatchObject({ socketPath: '/run/d.sock' });
+    expect(validateServerUrl('unix:///run/d.sock')).toMatchObject({ socketPath: '/run/d.sock' });
   });
 
   it('takes plain http on IPv4-mapped loopback and refuses it on a name that only looks local', () => {
-    expect(parseServerUrl('http://[::ffff:127.0.0.1]:8480')).toMatchObject({
+    expect(validateServerUrl('http://[::ffff:127.0.0.1]:8480')).toMatchObject({
       kind: 'tcp',
       protocol: 'http:',
       port: 8480,
     });
-    expect(() => parseServerUrl('http://a.localhost:8480')).toThrow(/clear text to a\.localhost/);
+    expect(() => validateServerUrl('http://a.localhost:8480')).toThrow(/instance token in clear text/);
   });
 });
 

@@ -27,10 +27,10 @@ describe('parseUpstream', () => {
   });
 
   it.each([
-    ['http://mirror.example', /plain http:\/\/ would send the registry credential in clear text to mirror\.example/],
-    ['https://user:pw@mirror.example', /credentials in the URL are not allowed/],
+    ['http://mirror.example', /plain http:\/\/ would send the registry credential in clear text; use https:\/\//],
+    ['https://user:pw@mirror.example', /credentials in the URL are not allowed; remove them/],
     ['https://mirror.example?x=1', /a query or fragment/],
-    ['ftp://mirror.example', /scheme ftp: is not http or https/],
+    ['ftp://mirror.example', /scheme ftp:\/\/ is not allowed; use https:\/\//],
     ['mirror.example', /not a URL/],
     ['https://mirror.example/Proxy', /is not a repository namespace/],
   ])('refuses %s', (url, message) => {
@@ -41,7 +41,7 @@ describe('parseUpstream', () => {
   // password holding '/' or '@' is hidden whole (the hand-written regex it replaced stopped at '/').
   it('never echoes credentials of a refused URL, a password with "/" or "@" included', () => {
     expect(() => parseUpstream('https://user:s3cret@mirror.example')).toThrow(
-      'invalid upstream "https://***@mirror.example": credentials in the URL are not allowed',
+      'invalid upstream URL "https://***@mirror.example": credentials in the URL are not allowed; remove them (the endpoint fetches them from the dstack server)',
     );
     for (const url of ['https://user:Qx/Zy@mirror.example', 'https://user:Qx@Wv/Zy@mirror.example/ns']) {
       const message = (() => {
@@ -52,7 +52,7 @@ describe('parseUpstream', () => {
         }
         return '';
       })();
-      expect(message).toMatch(/^invalid upstream "https:\/\/\*\*\*@mirror\.example(\/ns)?": /);
+      expect(message).toMatch(/^invalid upstream URL "https:\/\/\*\*\*@mirror\.example(\/ns)?": /);
       expect(message).not.toMatch(/Qx|Wv|Zy|user/);
     }
   });
@@ -152,7 +152,7 @@ describe('upstreamsFromHostConfig', () => {
     expect(upstreams.map((u) => u.url)).toEqual(['https://ok.example']);
     expect(warnings).toEqual([
       expect.stringMatching(
-        /^ignoring upstream from the host config: invalid upstream "http:\/\/far\.example": plain http/,
+        /^ignoring upstream from the host config: invalid upstream URL "http:\/\/far\.example": plain http/,
       ),
     ]);
   });

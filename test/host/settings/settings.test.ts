@@ -96,8 +96,11 @@ describe('loadHelperSettings', () => {
 
   it.each([
     ['http://dstack.example', /plain http:\/\/ would send the instance token in clear text/],
-    ['ftp://dstack.example', /scheme ftp: is not supported/],
-    ['https://user:pw@dstack.example', /credentials in the server URL are not allowed/],
+    ['ftp://dstack.example', /scheme ftp:\/\/ is not allowed/],
+    [
+      'https://user:pw@dstack.example',
+      /credentials in the URL are not allowed; remove them \(the instance token file authenticates the host\)/,
+    ],
     ['unix:relative.sock', /absolute path/],
     ['not a url', /not a URL/],
   ])('rejects server %s', async (server, message) => {

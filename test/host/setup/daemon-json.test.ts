@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { addRegistryMirrors, removeRegistryMirrors } from '../../../src/host/setup/engine-files/daemon-json.ts';
-import { validateMirrorUrl } from '../../../src/registry/mirror-url.ts';
+import { validateMirrorUrl } from '../../../src/registry/url-rules.ts';
 import { isCodedError } from '../../../src/common/errors.ts';
 
 const label = 'daemon.json';

@@ -62,7 +62,9 @@ describe('loadServiceConfig: the broker source', () => {
     expect(config.registries[0]!.upstreamUrl).toBe('http://127.0.0.1:5000');
     expect(
       await failure({ ...HUB_ACCOUNT, DSTACK_REGISTRY_AUTH_DEFAULT_UPSTREAM_URL: 'http://registry.example' }),
-    ).toMatch(/^DSTACK_REGISTRY_AUTH_DEFAULT_UPSTREAM_URL: use https:\/\//);
+    ).toMatch(
+      /^DSTACK_REGISTRY_AUTH_DEFAULT_UPSTREAM_URL: invalid registry API URL "http:\/\/registry\.example": plain http:\/\/ .*; use https:\/\//,
+    );
     expect(
       await failure({ ...HUB_ACCOUNT, DSTACK_REGISTRY_AUTH_DEFAULT_UPSTREAM_URL: 'https://registry.example/v2/' }),
     ).toMatch(/scheme:\/\/host\[:port\] only/);

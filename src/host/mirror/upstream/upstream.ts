@@ -1,7 +1,6 @@
-import { CodedError } from '../../../common/errors.ts';
-import { repositoryProblem } from '../../../registry/distribution-grammar.ts';
 import { normalizeRegistryKey } from '../../../registry/registry-key.ts';
-import { isLoopbackHost } from '../../../registry/loopback.ts';
+import { urlRefusal, validateUpstreamUrl } from '../../../registry/url-rules.ts';
+import { printable } from '../../../common/printable.ts';
 import { realmHost } from '../../../registry/realm-binding.ts';
 
 // What to do with Docker Hub's `library/` namespace: part of the contract (host-config).
@@ -25,46 +24,29 @@ export interface Upstream {
   realms?: readonly string[];
 }
 
-// An upstream from a URL (`--upstream`, host-config). Plain http only for loopback hosts:
-// the credential would otherwise cross the network in clear text.
+// An upstream from a URL (`--upstream`, host-config), by the upstream URL rules
+// (src/registry/url-rules.ts: plain http only for loopback hosts, the path a namespace).
 export function parseUpstream(
   text: string,
   options: { registry?: string; library?: LibraryMode; realms?: readonly string[] } = {},
 ): Upstream {
   const raw = text.trim();
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw invalid(raw, 'it is not a URL such as https://docker.mycompany.example');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw invalid(raw, `scheme ${url.protocol} is not http or https`);
-  if (url.username !== '' || url.password !== '')
-    throw invalid(raw, 'credentials in the URL are not allowed (the endpoint fetches them from the dstack server)');
-  if (url.search !== '' || url.hash !== '' || raw.includes('?') || raw.includes('#'))
-    throw invalid(raw, 'a query or fragment is not allowed');
-  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname))
-    throw invalid(
-      raw,
-      `plain http:// would send the registry credential in clear text to ${url.hostname}; use https:// (http:// is allowed for loopback registries only)`,
-    );
-  const prefix = url.pathname.replace(/^\/+|\/+$/g, '');
-  if (prefix !== '') {
-    const problem = repositoryProblem(prefix);
-    if (problem) throw invalid(raw, `the path "${prefix.slice(0, 100)}" is not a repository namespace (${problem})`);
-  }
+  const url = validateUpstreamUrl(raw);
   const registry = options.registry ?? normalizeRegistryKey(url.host);
   const realms = (options.realms ?? []).map((entry) => {
     const host = realmHost(entry);
     if (host === undefined)
-      throw invalid(raw, `realm "${entry.slice(0, 100)}" is not a host[:port] (no scheme, path or user info)`);
+      throw urlRefusal(
+        'upstream',
+        raw,
+        `its realm "${printable(redactUrl(entry), 100)}" is not a host[:port]; list the realm's host[:port] only (no scheme, path or user info)`,
+      );
     return host;
   });
   return {
-    url: `${url.origin}${prefix === '' ? '' : `/${prefix}`}`,
+    url: url.url,
     origin: url.origin,
-    prefix,
+    prefix: url.prefix,
     registry,
     library: options.library ?? 'keep',
     ...(realms.length > 0 ? { realms } : {}),
@@ -89,9 +71,4 @@ export function libraryCandidates(repository: string, mode: LibraryMode): string
   const bare = official.slice('library/'.length);
   if (mode === 'keep') return [official];
   return mode === 'strip' ? [bare] : [official, bare];
-}
-
-function invalid(raw: string, why: string): CodedError {
-  const shown = redactUrl(raw).slice(0, 200);
-  return new CodedError('upstream_invalid', `invalid upstream "${shown}": ${why}`);
 }

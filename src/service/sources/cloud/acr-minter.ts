@@ -58,7 +58,7 @@ export function createAcrMinter(env: Record<string, string | undefined>): Minter
         throw entraFailure(what, error);
       }
       // The Entra token goes only to the registry itself: its `upstream` (https, or loopback
-      // http, as checkUpstreamUrl allows) or https://<its name>; never to a mirror's host, which
+      // http, as validateRegistryApiUrl allows) or https://<its name>; never to a mirror's host, which
       // may be plain http and is not the registry.
       const exchange = `${entry.upstreamUrl ?? defaultMirrorUrl(entry.key)}/oauth2/exchange`;
       const form = new URLSearchParams({

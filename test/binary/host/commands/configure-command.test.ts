@@ -373,8 +373,11 @@ describe('configure through the binary', () => {
 
   it.each([
     ['mirror.example', /scheme is required/],
-    ['https://user:hunter2@mirror.example', /credentials in a mirror URL are not allowed/],
-    ['https://mirror.example/?x=1', /query string/],
+    [
+      'https://user:hunter2@mirror.example',
+      /credentials in the URL are not allowed; remove them \(the helper supplies them\)/,
+    ],
+    ['https://mirror.example/?x=1', /a query or fragment is not allowed/],
   ])('refuses the mirror %s', async (mirror, message) => {
     const result = await host.run(['configure', ...host.pathArgs, ...ENGINES, '--mirror', mirror]);
     expect(result.exitCode).toBe(1);

@@ -135,9 +135,9 @@ describe('configure --mirror-endpoint', () => {
   it.each([
     ['https://127.0.0.1:8484', /serves plain http on loopback/],
     ['http://10.0.0.5:8484', /use a loopback address/],
-    ['http://127.0.0.1', /name the port/],
-    ['http://127.0.0.1:8484/v2', /no path/],
-    ['http://user:hunter2@127.0.0.1:8484', /no credentials/],
+    ['http://127.0.0.1', /the port is missing/],
+    ['http://127.0.0.1:8484/v2', /a path is not allowed/],
+    ['http://user:hunter2@127.0.0.1:8484', /credentials in the URL are not allowed/],
   ])('refuses --mirror-endpoint=%s before writing anything', async (url, message) => {
     const result = await configure(`--mirror-endpoint=${url}`);
     expect(result.exitCode).toBe(1);
@@ -149,7 +149,7 @@ describe('configure --mirror-endpoint', () => {
   it('hides a password holding "/" in the refusal (the one redaction rule)', async () => {
     const result = await configure('--mirror-endpoint=http://user:hun/ter2@127.0.0.1:8484');
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain('--mirror-endpoint "http://***@127.0.0.1:8484": ');
+    expect(result.stderr).toContain('--mirror-endpoint: invalid mirror endpoint URL "http://***@127.0.0.1:8484": ');
     expect(result.stderr).not.toMatch(/hun|ter2/);
     expect(await host.snapshot()).toEqual({});
   });

@@ -292,7 +292,7 @@ describe('doctor with a server whose host config lists a bad mirror', () => {
       const configure = await host.run(['configure', ...host.pathArgs, '--engines', 'docker'], env);
       expect(configure.exitCode).toBe(1);
       expect(configure.stderr).toBe(
-        `docker-credential-dstack configure: the host config of server ${server.url} is not usable: invalid mirror URL "mirror-without-scheme.example": a scheme is required (https:// or http://); ask the dstack operator to fix it, or pass --mirror/--registry`,
+        `docker-credential-dstack configure: the host config of server ${server.url} is not usable: invalid mirror URL "mirror-without-scheme.example": a scheme is required; use https://host[:port][/path] or http://host[:port][/path]; ask the dstack operator to fix it, or pass --mirror/--registry`,
       );
       expect(await host.snapshot()).toEqual(
         expect.not.objectContaining({ 'root-docker/config.json': expect.anything() }),
