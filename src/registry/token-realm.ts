@@ -1,30 +1,18 @@
-import { isLoopbackHost } from './loopback.ts';
 import { realmBound } from './realm-binding.ts';
+import { credentialUrlProblem, type CredentialUrlProblem } from './url-rules.ts';
 
 // The distribution token flow as both halves use it as a client: the host's mirror endpoint
 // (with a ticket or a password the service gave it) and the service's broker (with the
 // password it keeps) send a credential to a realm URL that the registry named, and read the
 // realm's answer.
 
-// Why a realm URL must not receive a credential, or undefined when it may: user info in the
-// URL, a scheme other than http(s), or plain http off loopback (the credential would cross
-// the network in clear text).
-export type RealmUrlProblem = 'credentials' | 'not_http' | 'plain_http';
-
-export function realmUrlProblem(url: URL): RealmUrlProblem | undefined {
-  if (url.username !== '' || url.password !== '') return 'credentials';
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'not_http';
-  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) return 'plain_http';
-  return undefined;
-}
-
 // Whether a credential may go to the realm a registry's challenge names, in the words both
-// halves use: a URL (realmUrlProblem) on the registry's own host and port or listed for it
+// halves use: a URL a credential may cross (src/registry/url-rules.ts) on the registry's own host and port or listed for it
 // (src/registry/realm-binding.ts). `bound: false` checks only the URL (an anonymous request
 // carries nothing and may go to any realm).
 export type RealmCheck =
   | { ok: true; url: URL }
-  | { ok: false; problem: RealmUrlProblem | 'not_url' | 'unbound'; why: string; realmHost?: string };
+  | { ok: false; problem: CredentialUrlProblem | 'not_url' | 'unbound'; why: string; realmHost?: string };
 
 export function checkRealm(
   text: string | undefined,
@@ -43,7 +31,7 @@ export function checkRealm(
     };
   }
   const shown = `${url.protocol}//${url.host}${url.pathname.slice(0, 100)}`;
-  const problem = realmUrlProblem(url);
+  const problem = credentialUrlProblem(url);
   if (problem === 'credentials') return { ok: false, problem, why: 'the token realm carries credentials in its URL' };
   if (problem === 'not_http') return { ok: false, problem, why: `the token realm ${shown} is not http(s)` };
   if (problem === 'plain_http')

@@ -1,19 +1,36 @@
 import { describe, expect, it } from 'vitest';
 import {
   readTokenAnswerFields,
-  realmUrlProblem,
+  checkRealm,
   requestRealmToken,
   type RealmExchange,
 } from '../../src/registry/token-realm.ts';
 import { Secret } from '../../src/common/secret.ts';
 
-describe('realmUrlProblem', () => {
-  it('lets a credential go to https anywhere and plain http on loopback only', () => {
-    expect(realmUrlProblem(new URL('https://auth.example/token?x=1'))).toBeUndefined();
-    expect(realmUrlProblem(new URL('http://127.0.0.1:5001/token'))).toBeUndefined();
-    expect(realmUrlProblem(new URL('http://auth.example/token'))).toBe('plain_http');
-    expect(realmUrlProblem(new URL('ftp://auth.example/token'))).toBe('not_http');
-    expect(realmUrlProblem(new URL('https://u:p@auth.example/token'))).toBe('credentials');
+describe('checkRealm', () => {
+  const ok = (text: string, own = 'registry.example', listed: string[] = [], bound = true) =>
+    checkRealm(text, own, listed, { bound });
+  it('lets a credential go to https on the registry host or a listed one, plain http on loopback only', () => {
+    expect(ok('https://registry.example/token?x=1')).toMatchObject({ ok: true });
+    expect(ok('https://auth.example/token', 'registry.example', ['auth.example'])).toMatchObject({ ok: true });
+    expect(ok('http://127.0.0.1:5001/token', '127.0.0.1:5001')).toMatchObject({ ok: true });
+  });
+  it.each([
+    ['http://registry.example/token', 'plain_http', /is plain http: the credential would cross the network/],
+    ['ftp://registry.example/token', 'not_http', /is not http\(s\)/],
+    ['https://u:p@registry.example/token', 'credentials', /carries credentials in its URL/],
+    ['https://auth.example/token', 'unbound', /not on the registry's host registry\.example nor listed/],
+    ['not a url', 'not_url', /"not a url" is not a URL/],
+    ['', 'not_url', /the challenge names no token realm/],
+  ])('%s: %s', (text, problem, why) => {
+    const checked = ok(text);
+    expect(checked).toMatchObject({ ok: false, problem });
+    expect(checked.ok ? '' : checked.why).toMatch(why);
+    expect(checked.ok ? '' : checked.why).not.toContain('u:p');
+  });
+  it('an anonymous request checks only the URL', () => {
+    expect(ok('https://auth.example/token', 'registry.example', [], false)).toMatchObject({ ok: true });
+    expect(ok('http://auth.example/token', 'registry.example', [], false)).toMatchObject({ problem: 'plain_http' });
   });
 });
 
