@@ -4,10 +4,15 @@ import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 
-// A self-signed certificate for 127.0.0.1 (made with the openssl CLI); cert.pem in `dir` is
-// what DOCKER_CREDENTIAL_DSTACK_CA_FILE points at.
-export async function makeLoopbackCertificate(dir: string): Promise<{ key: string; cert: string; certFile: string }> {
-  const certFile = join(dir, 'cert.pem');
+// A self-signed certificate for an IP address, 127.0.0.1 unless told (made with the openssl
+// CLI); `<name>.pem` in `dir` is what a CA-file setting points at, `<name>-key.pem` its key.
+export async function makeCertificate(
+  dir: string,
+  options: { ip?: string; name?: string } = {},
+): Promise<{ key: string; cert: string; certFile: string; keyFile: string }> {
+  const ip = options.ip ?? '127.0.0.1';
+  const certFile = join(dir, `${options.name ?? 'cert'}.pem`);
+  const keyFile = join(dir, options.name ? `${options.name}-key.pem` : 'key.pem');
   execFileSync(
     'openssl',
     [
@@ -21,17 +26,22 @@ export async function makeLoopbackCertificate(dir: string): Promise<{ key: strin
       '-days',
       '1',
       '-subj',
-      '/CN=127.0.0.1',
+      `/CN=${ip}`,
       '-addext',
-      'subjectAltName=IP:127.0.0.1',
+      `subjectAltName=IP:${ip}`,
       '-keyout',
-      join(dir, 'key.pem'),
+      keyFile,
       '-out',
       certFile,
     ],
     { stdio: 'ignore' },
   );
-  return { key: await readFile(join(dir, 'key.pem'), 'utf8'), cert: await readFile(certFile, 'utf8'), certFile };
+  return { key: await readFile(keyFile, 'utf8'), cert: await readFile(certFile, 'utf8'), certFile, keyFile };
+}
+
+// The certificate for 127.0.0.1 as cert.pem and key.pem.
+export function makeLoopbackCertificate(dir: string) {
+  return makeCertificate(dir);
 }
 
 // A minimal CONNECT proxy that records each tunnel's target.

@@ -305,3 +305,14 @@ describe('the URL rules, all kinds', () => {
     expect(credentialUrlProblem(new URL(url))).toBe(problem);
   });
 });
+
+describe('validateServerUrl on loopback', () => {
+  it('takes plain http on IPv4-mapped loopback and refuses it on a name that only looks local', () => {
+    expect(validateServerUrl('http://[::ffff:127.0.0.1]:8480')).toMatchObject({
+      kind: 'tcp',
+      protocol: 'http:',
+      port: 8480,
+    });
+    expect(() => validateServerUrl('http://a.localhost:8480')).toThrow(/instance token in clear text/);
+  });
+});

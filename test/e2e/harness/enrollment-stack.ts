@@ -8,6 +8,7 @@ import { createCloudNetwork, METADATA_ADDRESS, type CloudNetwork } from './netns
 import { startService, type AuditRecord, type Service } from '../../helpers/built-service.ts';
 import { isRunning, sleep, stopProcess, trackProcess } from '../../helpers/reaper.ts';
 import { HELPER_BINARY } from '../../helpers/helper-binary.ts';
+import { makeCertificate } from '../../helpers/tls-fixtures.ts';
 import { awsDocument, makeAzurePki, makeTestCa, signDocument, type TestCa } from '../../helpers/enrollment-evidence.ts';
 
 export const ACCOUNT = '123456789012';
@@ -77,26 +78,8 @@ export async function startEnrollmentStack(vmCount: number): Promise<EnrollmentS
     await writeFile(evidenceFile, '{}');
     fixturePid = await startFixture(net, evidenceFile);
     // The service answers the VMs over TLS (the helper sends tokens in clear only to loopback).
-    const tlsCert = join(dir, 'service-cert.pem');
-    await execa('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${METADATA_ADDRESS}`,
-      '-addext',
-      `subjectAltName=IP:${METADATA_ADDRESS}`,
-      '-keyout',
-      join(dir, 'service-key.pem'),
-      '-out',
-      tlsCert,
-    ]);
+    const serviceTls = await makeCertificate(dir, { ip: METADATA_ADDRESS, name: 'service' });
+    const tlsCert = serviceTls.certFile;
     // GCP: a key of the test's signs identity tokens; the service trusts it only as an additional
     // anchor, and "Google's" JWKS it is pointed at (the fixture's) is empty: nothing leaves the machine.
     const gcpKeys = await generateKeyPair('RS256', { extractable: true });
@@ -143,7 +126,7 @@ export async function startEnrollmentStack(vmCount: number): Promise<EnrollmentS
       wrap: ['ip', 'netns', 'exec', net.cloud],
       env: {
         DSTACK_REGISTRY_AUTH_TLS_CERT: tlsCert,
-        DSTACK_REGISTRY_AUTH_TLS_KEY: join(dir, 'service-key.pem'),
+        DSTACK_REGISTRY_AUTH_TLS_KEY: serviceTls.keyFile,
         DSTACK_REGISTRY_AUTH_ENROLLMENT_CONFIG: enrollmentConfig,
         DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: REGISTRY,
         DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: 'puller',

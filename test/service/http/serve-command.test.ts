@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { request } from 'node:https';
-import { execa } from 'execa';
+import { makeCertificate } from '../../helpers/tls-fixtures.ts';
 import { runServe } from '../../../src/service/commands/serve-command.ts';
 import type { CommandContext } from '../../../src/common/command-context.ts';
 
@@ -46,27 +46,7 @@ describe('serve command', () => {
   });
 
   it('serves HTTPS with DSTACK_REGISTRY_AUTH_TLS_CERT/_KEY, also on a non-loopback address', async () => {
-    const cert = join(dir, 'cert.pem');
-    const key = join(dir, 'key.pem');
-    await execa('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ]);
+    const { certFile: cert, keyFile: key } = await makeCertificate(dir);
     const stop = new AbortController();
     const { ctx, stderr } = context(['--listen', '127.0.0.1:0', '--data-dir', join(dir, 'tls')], {
       DSTACK_REGISTRY_AUTH_TLS_CERT: cert,

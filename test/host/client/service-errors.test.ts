@@ -1,42 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { validateServerUrl } from '../../../src/registry/url-rules.ts';
 import { errorFromResponse } from '../../../src/host/client/service-errors.ts';
 import { backoffMs, parseRetryAfter } from '../../../src/host/client/retry-policy.ts';
-
-describe('validateServerUrl', () => {
-  it('parses https, loopback http and unix sockets', () => {
-    expect(validateServerUrl('https://dstack.example/')).toMatchObject({
-      kind: 'tcp',
-      protocol: 'https:',
-      hostname: 'dstack.example',
-      port: 443,
-      basePath: '',
-      display: 'https://dstack.example',
-    });
-    expect(validateServerUrl('http://[::1]:8080/base')).toMatchObject({
-      kind: 'tcp',
-      hostname: '::1',
-      port: 8080,
-      basePath: '/base',
-    });
-    expect(validateServerUrl('unix:/run/d.sock')).toEqual({
-      kind: 'unix',
-      socketPath: '/run/d.sock',
-      basePath: '',
-      display: 'unix:/run/d.sock',
-    });
-    expect(validateServerUrl('unix:///run/d.sock')).toMatchObject({ socketPath: '/run/d.sock' });
-  });
-
-  it('takes plain http on IPv4-mapped loopback and refuses it on a name that only looks local', () => {
-    expect(validateServerUrl('http://[::ffff:127.0.0.1]:8480')).toMatchObject({
-      kind: 'tcp',
-      protocol: 'http:',
-      port: 8480,
-    });
-    expect(() => validateServerUrl('http://a.localhost:8480')).toThrow(/instance token in clear text/);
-  });
-});
 
 describe('errorFromResponse', () => {
   const context = {
