@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import type { Command } from '../../common/command-context.ts';
 import { write } from '../../common/command-context.ts';
+import { operatorOptions } from './operator-options.ts';
 import { isCodedError, oneLine } from '../../common/errors.ts';
 import { loadServiceConfig } from '../config/service-config.ts';
 import { normalizeRegistryKey } from '../../registry/registry-key.ts';
@@ -16,18 +16,8 @@ const USAGE = 'usage: dstack-registry-auth check [--registry HOST]';
 // says until when it lives, or why it cannot (no credentials, access denied, wrong region).
 // Exit 0 when every registry can, 1 when one cannot, 2 for a configuration that does not load.
 export const checkCommand: Command = async (ctx) => {
-  let flags;
-  try {
-    flags = parseArgs({
-      args: ctx.argv,
-      options: { registry: { type: 'string' } },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    await write(ctx.stderr, `dstack-registry-auth check: ${oneLine(error)}\n${USAGE}\n`);
-    return 2;
-  }
+  const flags = await operatorOptions(ctx, 'check', USAGE, { registry: { type: 'string' } });
+  if (flags === undefined) return 2;
   let registries: RegistryEntry[];
   try {
     registries = (await loadServiceConfig(ctx.env, {})).registries;

@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import type { Command } from '../../common/command-context.ts';
 import { write } from '../../common/command-context.ts';
+import { operatorOptions } from './operator-options.ts';
 import { isCodedError, oneLine } from '../../common/errors.ts';
 import { parseDuration } from '../../common/duration.ts';
 import { loadServiceConfig } from '../config/service-config.ts';
@@ -15,28 +15,24 @@ const USAGE = 'usage: dstack-registry-auth issue-token --instance ID [--project 
 // `issue-token`: prints an instance token alone on stdout, for the dstack server to install
 // on a new instance as a root-only file. Uses (or generates) the instance key in the data dir.
 export const issueTokenCommand: Command = async (ctx) => {
-  let usage = false;
+  const values = await operatorOptions(
+    ctx,
+    'issue-token',
+    USAGE,
+    {
+      instance: { type: 'string' },
+      project: { type: 'string' },
+      ttl: { type: 'string' },
+      'data-dir': { type: 'string' },
+    },
+    (v) => {
+      if (v.instance === undefined) throw new Error('--instance is required');
+      checkName(v.instance, 'instance', 'usage');
+      if (v.project !== undefined) checkName(v.project, 'project', 'usage');
+    },
+  );
+  if (values === undefined) return 2;
   try {
-    let values;
-    try {
-      values = parseArgs({
-        args: ctx.argv,
-        options: {
-          instance: { type: 'string' },
-          project: { type: 'string' },
-          ttl: { type: 'string' },
-          'data-dir': { type: 'string' },
-        },
-        strict: true,
-        allowPositionals: false,
-      }).values;
-      if (values.instance === undefined) throw new Error('--instance is required');
-      checkName(values.instance, 'instance', 'usage');
-      if (values.project !== undefined) checkName(values.project, 'project', 'usage');
-    } catch (error) {
-      usage = true;
-      throw error;
-    }
     const config = await loadServiceConfig(
       ctx.env,
       values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {},
@@ -48,7 +44,7 @@ export const issueTokenCommand: Command = async (ctx) => {
     await ensureDataDir(config.dataDir);
     const keys = await loadKeyRing({ dataDir: config.dataDir, name: 'instance', alg: 'EdDSA', env: ctx.env });
     const claims = {
-      instance: values.instance,
+      instance: values.instance!,
       project: values.project ?? DEFAULT_PROJECT,
       ttlSeconds,
       issuer: config.issuerName,
@@ -64,7 +60,7 @@ export const issueTokenCommand: Command = async (ctx) => {
     await write(ctx.stdout, `${token}\n`);
     return 0;
   } catch (error) {
-    await write(ctx.stderr, `dstack-registry-auth issue-token: ${oneLine(error)}${usage ? `\n${USAGE}` : ''}\n`);
-    return usage || isCodedError(error) ? 2 : 1;
+    await write(ctx.stderr, `dstack-registry-auth issue-token: ${oneLine(error)}\n`);
+    return isCodedError(error) ? 2 : 1;
   }
 };

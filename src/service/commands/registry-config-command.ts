@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Command } from '../../common/command-context.ts';
 import { write } from '../../common/command-context.ts';
+import { operatorOptions } from './operator-options.ts';
 import { CodedError, isCodedError, oneLine } from '../../common/errors.ts';
 import { atomicWrite } from '../../common/atomic-write.ts';
 import { makeDirectory } from '../../common/make-directory.ts';
@@ -19,30 +19,27 @@ const USAGE = 'usage: dstack-registry-auth registry-config --registry HOST [--ou
 // previous, so a rotation needs no registry downtime) and prints the `auth: token:` section.
 // It loads the keys exactly as `serve` does, so run it with the same data dir and environment.
 export const registryConfigCommand: Command = async (ctx) => {
-  let flags;
-  try {
-    flags = parseArgs({
-      args: ctx.argv,
-      options: {
-        registry: { type: 'string' },
-        out: { type: 'string' },
-        'data-dir': { type: 'string' },
-        realm: { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-    if (!flags.registry) throw new Error('--registry HOST is required');
-  } catch (error) {
-    await write(ctx.stderr, `dstack-registry-auth registry-config: ${oneLine(error)}\n${USAGE}\n`);
-    return 2;
-  }
+  const flags = await operatorOptions(
+    ctx,
+    'registry-config',
+    USAGE,
+    {
+      registry: { type: 'string' },
+      out: { type: 'string' },
+      'data-dir': { type: 'string' },
+      realm: { type: 'string' },
+    },
+    (v) => {
+      if (!v.registry) throw new Error('--registry HOST is required');
+    },
+  );
+  if (flags === undefined) return 2;
   try {
     const config = await loadServiceConfig(
       ctx.env,
       flags['data-dir'] !== undefined ? { dataDir: flags['data-dir'] } : {},
     );
-    const registry = issuerRegistry(config, flags.registry);
+    const registry = issuerRegistry(config, flags.registry!);
     await ensureDataDir(config.dataDir);
     const keys = await loadRegistrySigningKeys({
       dataDir: config.dataDir,

@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import type { Command } from '../../common/command-context.ts';
 import { write } from '../../common/command-context.ts';
+import { operatorOptions } from './operator-options.ts';
 import { isCodedError, oneLine } from '../../common/errors.ts';
 import { loadServiceConfig } from '../config/service-config.ts';
 import { checkName } from '../core/instance-names.ts';
@@ -13,22 +13,19 @@ const USAGE = 'usage: dstack-registry-auth revoke --instance ID [--data-dir DIR]
 // `revoke`: records the revocation in the store every replica reads per request (sqlite in
 // the data dir, or PostgreSQL with DSTACK_REGISTRY_AUTH_DATABASE_URL), so it takes effect at once.
 export const revokeCommand: Command = async (ctx) => {
-  let usage = false;
+  const values = await operatorOptions(
+    ctx,
+    'revoke',
+    USAGE,
+    { instance: { type: 'string' }, 'data-dir': { type: 'string' } },
+    (v) => {
+      if (v.instance === undefined) throw new Error('--instance is required');
+      checkName(v.instance, 'instance', 'usage');
+    },
+  );
+  if (values === undefined) return 2;
+  const instance = values.instance!;
   try {
-    let values;
-    try {
-      values = parseArgs({
-        args: ctx.argv,
-        options: { instance: { type: 'string' }, 'data-dir': { type: 'string' } },
-        strict: true,
-        allowPositionals: false,
-      }).values;
-      if (values.instance === undefined) throw new Error('--instance is required');
-      checkName(values.instance, 'instance', 'usage');
-    } catch (error) {
-      usage = true;
-      throw error;
-    }
     const config = await loadServiceConfig(
       ctx.env,
       values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {},
@@ -45,15 +42,15 @@ export const revokeCommand: Command = async (ctx) => {
     for (const line of notices) await write(ctx.stderr, `dstack-registry-auth revoke: ${line}\n`);
     const at = new Date();
     try {
-      await store.revoke(values.instance, at);
+      await store.revoke(instance, at);
     } finally {
       await store.close();
     }
-    recordInAuditFile(config.auditLogPath, at, { event: 'revoked', outcome: 'granted', instance: values.instance });
-    await write(ctx.stdout, `revoked instance ${values.instance} at ${at.toISOString()}\n`);
+    recordInAuditFile(config.auditLogPath, at, { event: 'revoked', outcome: 'granted', instance });
+    await write(ctx.stdout, `revoked instance ${instance} at ${at.toISOString()}\n`);
     return 0;
   } catch (error) {
-    await write(ctx.stderr, `dstack-registry-auth revoke: ${oneLine(error)}${usage ? `\n${USAGE}` : ''}\n`);
-    return usage || isCodedError(error) ? 2 : 1;
+    await write(ctx.stderr, `dstack-registry-auth revoke: ${oneLine(error)}\n`);
+    return isCodedError(error) ? 2 : 1;
   }
 };
