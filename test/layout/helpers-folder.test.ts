@@ -1,5 +1,5 @@
-import { readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/repo-root.ts';
 
@@ -26,4 +26,27 @@ describe('test helpers', () => {
       .filter((file) => !HELPER_ROOTS.some((root) => file.startsWith(root)));
     expect(stray).toEqual([]);
   });
+
+  it('the e2e harness is reached from e2e tests only: unit and binary tests and the helpers do without engines', () => {
+    const crossing: string[] = [];
+    for (const file of moduleFiles(join(REPO_ROOT, 'test')).concat(testFiles(join(REPO_ROOT, 'test')))) {
+      const from = relative(REPO_ROOT, file);
+      if (from.startsWith('test/e2e/')) continue;
+      for (const match of readFileSync(file, 'utf8').matchAll(/\bfrom\s*(['"])(\.{1,2}\/[^'"]+)\1/g)) {
+        const target = relative(REPO_ROOT, resolve(dirname(file), match[2]!));
+        if (target.startsWith('test/e2e/')) crossing.push(`${from} imports ${target}`);
+      }
+    }
+    expect(crossing).toEqual([]);
+  });
 });
+
+function testFiles(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...testFiles(path));
+    else if (entry.name.endsWith('.test.ts')) found.push(path);
+  }
+  return found;
+}
