@@ -32,7 +32,9 @@ describe('test helpers', () => {
     for (const file of moduleFiles(join(REPO_ROOT, 'test')).concat(testFiles(join(REPO_ROOT, 'test')))) {
       const from = relative(REPO_ROOT, file);
       if (from.startsWith('test/e2e/')) continue;
-      for (const match of readFileSync(file, 'utf8').matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])(\.{1,2}\/[^'"]+)\1/g)) {
+      for (const match of readFileSync(file, 'utf8').matchAll(
+        /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])(\.{1,2}\/[^'"]+)\1/g,
+      )) {
         const target = relative(REPO_ROOT, resolve(dirname(file), match[2]!));
         if (target.startsWith('test/e2e/')) crossing.push(`${from} imports ${target}`);
       }

@@ -40,13 +40,11 @@ export function message(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 }
 
-export function fixFor(error: unknown): string {
-  // A Kubernetes node's token is the kubelet's to renew (src/host/client/service-errors.ts words it so).
-  if (
-    isCodedError(error) &&
-    /^token_|^forbidden$/.test(error.code) &&
-    error.message.startsWith('service-account token')
-  )
+// What to do about a failure of the service client, by its code and by what this host
+// authenticates with (an instance token file, or a Kubernetes node's projected token).
+export function fixFor(error: unknown, settings: { serviceAccountTokenFile?: string | undefined } | undefined): string {
+  // A Kubernetes node's token is the kubelet's to renew.
+  if (isCodedError(error) && /^token_|^forbidden$/.test(error.code) && settings?.serviceAccountTokenFile !== undefined)
     return "check the projected token's audience and the dstack server's kubernetes settings (docs/kubernetes.md)";
   if (isCodedError(error) && /^token_/.test(error.code))
     return 'ask the dstack operator for a new instance token and write it to the token file';

@@ -179,7 +179,7 @@ export const hostConfigCheck: Check = async (ctx) => {
       detail: `mirrors ${hostConfig.mirrors.join(', ') || '(none)'}; registries ${hostConfig.registries.join(', ') || '(none)'}; ${endpoint}`,
     };
   } catch (error) {
-    return { status: 'fail', name: 'host config', detail: message(error), fix: fixFor(error) };
+    return { status: 'fail', name: 'host config', detail: message(error), fix: fixFor(error, ctx.settings) };
   }
 };
 
@@ -202,7 +202,7 @@ export const credentials: Check = async (ctx) => {
         status: listed ? 'fail' : 'warn',
         name: `credential ${key}`,
         detail: message(error),
-        fix: fixFor(error),
+        fix: fixFor(error, ctx.settings),
       });
     }
   }
