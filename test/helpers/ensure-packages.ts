@@ -1,6 +1,7 @@
+import { builtBinary, REPO_ROOT } from './repo-root.ts';
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { delimiter, join } from 'node:path';
 
 // The end-to-end stage needs real programs; when they are missing it installs them (as root,
 // through scripts/e2e/install-packages.sh) or fails with what to do. It never skips: a
@@ -22,9 +23,9 @@ export const REQUIRED_TOOLS = [
   'faketime',
 ];
 
-const REPO = resolve(import.meta.dirname, '../..');
-export const HELPER_BINARY = join(REPO, 'dist/docker-credential-dstack-linux-x64');
-export const SERVICE_BINARY = join(REPO, 'dist/dstack-registry-auth-linux-x64');
+const REPO = REPO_ROOT;
+export const HELPER_BINARY = builtBinary('docker-credential-dstack');
+export const SERVICE_BINARY = builtBinary('dstack-registry-auth');
 
 // E2E_FROM_SOURCE=1 runs src/bin/*.ts with the project's Node instead of the built binaries:
 // only for developing these tests while the binaries cannot be built. CI never sets it.

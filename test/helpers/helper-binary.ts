@@ -1,3 +1,4 @@
+import { builtBinary } from './repo-root.ts';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,13 +14,7 @@ import {
 
 // The built single binary, run the way Docker runs it: one argument, the server URL on
 // stdin, only the environment given (nothing inherited), from an unrelated directory.
-export const HELPER_BINARY = join(
-  import.meta.dirname,
-  '..',
-  '..',
-  'dist',
-  `docker-credential-dstack-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`,
-);
+export const HELPER_BINARY = builtBinary('docker-credential-dstack');
 
 export function assertBinaryBuilt(): void {
   if (!existsSync(HELPER_BINARY)) {

@@ -1,16 +1,9 @@
+import { builtBinary } from './repo-root.ts';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 
 // The built service binary, as operators run it.
-export const SERVICE_BINARY = join(
-  import.meta.dirname,
-  '..',
-  '..',
-  '..',
-  'dist',
-  `dstack-registry-auth-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`,
-);
+export const SERVICE_BINARY = builtBinary('dstack-registry-auth');
 
 export function assertServiceBinaryBuilt(): void {
   if (!existsSync(SERVICE_BINARY))

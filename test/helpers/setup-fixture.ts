@@ -1,15 +1,10 @@
 import { mkdtemp, readdir, readFile, lstat, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
-export const HELPER_BINARY = fileURLToPath(
-  new URL(
-    `../../../dist/docker-credential-dstack-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`,
-    import.meta.url,
-  ),
-);
+export { HELPER_BINARY } from './helper-binary.ts';
+import { HELPER_BINARY } from './helper-binary.ts';
 
 export interface RunResult {
   exitCode: number;

@@ -1,11 +1,11 @@
-import { REPO_ROOT } from '../../../helpers/repo-root.ts';
+import { builtBinary } from '../../../helpers/repo-root.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { PassThrough } from 'node:stream';
 import { buildService, type Service } from '../../../../src/service/build-service.ts';
@@ -27,8 +27,7 @@ import {
 // (buildService: same data dir, keys, SQLite revocation store) on a loopback port. The image
 // is seeded through an open registry on the same storage before token auth is switched on
 // (no test-only signer).
-const BINARY =
-  process.env.DSTACK_REGISTRY_AUTH_TEST_BINARY ?? resolve(REPO_ROOT, 'dist/dstack-registry-auth-linux-x64');
+const BINARY = process.env.DSTACK_REGISTRY_AUTH_TEST_BINARY ?? builtBinary('dstack-registry-auth');
 const MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';
 const available = dockerRegistryAvailable();
 
