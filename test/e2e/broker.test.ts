@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readdir, readFile, lstat } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createScaffold, type Scaffold } from './harness/stack-scaffold.ts';
 import { startService, type Service } from '../helpers/built-service.ts';
 import { createHelperHost, type HelperHost } from './harness/helper-env.ts';
 import { startDockerd, type Dockerd } from './harness/dockerd.ts';
-import { sleep } from '../helpers/reaper.ts';
+import { tmpdir } from 'node:os';
+import { fakeClock, type FakeClock } from '../helpers/fake-clock.ts';
 import { accessLine, lineMatching } from './harness/log-match.ts';
 import {
   describePull,
@@ -37,6 +38,8 @@ let service: Service;
 let host: HelperHost;
 let endpoint: MirrorEndpoint;
 let dockerd: Dockerd;
+let clocks: string;
+let endpointClock: FakeClock;
 
 describe('e2e: a brokered registry behind someone else’s token realm, pulled through the mirror endpoint', () => {
   beforeAll(async () => {
@@ -66,13 +69,20 @@ describe('e2e: a brokered registry behind someone else’s token realm, pulled t
     );
     host = await createHelperHost({ dir: join(scaffold.dir, 'host'), server: service.url });
     await host.setToken(await service.issueToken({ instance: INSTANCE, project: 'main' }));
-    endpoint = scaffold.track(await startMirrorEndpoint({ dir: join(scaffold.dir, 'host'), helper: host }));
+    // The endpoint runs on a clock of its own (libfaketime, test/helpers/fake-clock.ts): the test
+    // moves it past a token's expiry instead of waiting for it.
+    clocks = await mkdtemp(join(tmpdir(), 'broker-clocks-'));
+    endpointClock = await fakeClock(clocks, 'endpoint');
+    endpoint = scaffold.track(
+      await startMirrorEndpoint({ dir: join(scaffold.dir, 'host'), helper: host, env: endpointClock.env }),
+    );
     dockerd = scaffold.track(
       await startDockerd({ dir: join(scaffold.dir, 'd'), daemonJson: { 'registry-mirrors': [endpoint.url] } }),
     );
   });
   afterAll(async () => {
     await scaffold?.stop();
+    if (clocks) await rm(clocks, { recursive: true, force: true });
   });
 
   it('pulls python:3.14 via the Engine API with a registry token the service brokered; the password is nowhere on the host', async () => {
@@ -141,7 +151,9 @@ describe('e2e: a brokered registry behind someone else’s token realm, pulled t
     // The last token the realm issued, and the moment it and every copy of it are dead.
     const lastIssued = Math.max(...upstream.tokenServer.requests.map((r) => r.at));
     const expired = lastIssued + TOKEN_LIFETIME_SECONDS * 1000;
-    while (Date.now() <= expired + 500) await sleep(200);
+    // The endpoint's clock a second past that moment: every copy it keeps (its memory, the
+    // helper's cache files) is past its life by the endpoint's own verdict.
+    await endpointClock.set((expired - Date.now()) / 1000 + 1);
 
     expect(await engineImageRemove(dockerd, 'python:3.14')).toBe(200);
     const pull = await engineImagePull(dockerd, 'python', '3.14');
