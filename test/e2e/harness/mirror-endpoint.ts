@@ -21,6 +21,9 @@ export interface MirrorEndpoint {
   args: string[];
   // What it logged since this start.
   log(): Promise<string>;
+  // That log once a line matches `pattern`: a pull's line is written when its response closes,
+  // which may be just after the client has read the answer (fails after 5 s, naming the pattern).
+  logWith(pattern: RegExp): Promise<string>;
   metrics(): Promise<string>;
   stop(): Promise<void>;
 }
@@ -88,6 +91,16 @@ export async function startMirrorEndpoint(options: MirrorEndpointOptions): Promi
     logPath,
     args,
     log,
+    logWith: async (pattern) => {
+      const until = Date.now() + 5_000;
+      for (;;) {
+        const text = await log();
+        if (pattern.test(text)) return text;
+        if (Date.now() > until)
+          throw new Error(`the endpoint logged no line matching ${String(pattern)}; log:\n${text}`);
+        await sleep(25);
+      }
+    },
     metrics: async () => {
       const res = await fetch(`${url}/metrics`);
       if (res.status !== 200) throw new Error(`GET ${url}/metrics → HTTP ${res.status}`);

@@ -159,9 +159,7 @@ describe('e2e: the Kubernetes node agent (docker-credential-dstack mirror with a
     );
     const response = await fetch(`${endpoint.url}/v2/python/manifests/3.14`);
     expect(response.status).not.toBe(200);
-    expect(await endpoint.log()).toMatch(
-      /\(token_revoked\): service-account token refused: the service account is revoked/,
-    );
+    await endpoint.logWith(/\(token_revoked\): service-account token refused: the service account is revoked/);
   });
 
   const refused = [
