@@ -1,5 +1,5 @@
 import { realmBound } from './realm-binding.ts';
-import { credentialUrlProblem, type CredentialUrlProblem } from './url-rules.ts';
+import { credentialUrlProblem, shownUrl, type CredentialUrlProblem } from './url-rules.ts';
 
 // The distribution token flow as both halves use it as a client: the host's mirror endpoint
 // (with a ticket or a password the service gave it) and the service's broker (with the
@@ -27,12 +27,13 @@ export function checkRealm(
     return {
       ok: false,
       problem: 'not_url',
-      why: text ? `the token realm "${text.slice(0, 100)}" is not a URL` : 'the challenge names no token realm',
+      why: text ? `the token realm "${shownUrl(text)}" is not a URL` : 'the challenge names no token realm',
     };
   }
-  const shown = `${url.protocol}//${url.host}${url.pathname.slice(0, 100)}`;
-  const problem = credentialUrlProblem(url);
+  const problem = credentialUrlProblem(url, text);
   if (problem === 'credentials') return { ok: false, problem, why: 'the token realm carries credentials in its URL' };
+  // Past the user-info check, the parsed URL holds no piece of a password.
+  const shown = `${url.protocol}//${url.host}${url.pathname.slice(0, 100)}`;
   if (problem === 'not_http') return { ok: false, problem, why: `the token realm ${shown} is not http(s)` };
   if (problem === 'plain_http')
     return {

@@ -70,8 +70,10 @@ export function inSetting<T>(setting: string, check: () => T, code: ErrorCode = 
 // token realm a registry names), where the verdict, not a message, is wanted.
 export type CredentialUrlProblem = 'credentials' | 'not_http' | 'plain_http';
 
-export function credentialUrlProblem(url: URL): CredentialUrlProblem | undefined {
-  if (hasUserInfo(url)) return 'credentials';
+// `text`, when given, is the URL as written: an '@' before its query is user info whatever the
+// parser made of it (see checkBase).
+export function credentialUrlProblem(url: URL, text?: string): CredentialUrlProblem | undefined {
+  if (hasUserInfo(url) || (text !== undefined && userInfoInText(text))) return 'credentials';
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'not_http';
   if (isPlainHttpOffLoopback(url)) return 'plain_http';
   return undefined;
@@ -79,6 +81,10 @@ export function credentialUrlProblem(url: URL): CredentialUrlProblem | undefined
 
 function hasUserInfo(url: URL): boolean {
   return url.username !== '' || url.password !== '';
+}
+
+function userInfoInText(text: string): boolean {
+  return text.split(/[?#]/, 1)[0]!.includes('@');
 }
 
 function isPlainHttpOffLoopback(url: URL): boolean {
@@ -107,7 +113,7 @@ function checkBase(raw: string, rules: Rules, text = raw): URL {
   }
   // An '@' before any query is user info to redactUrl, whatever the parser made of it:
   // `https://u:1234/pw@host` parses as host `u`, port 1234, with the password in the path.
-  if (hasUserInfo(url) || text.split(/[?#]/, 1)[0]!.includes('@'))
+  if (hasUserInfo(url) || userInfoInText(text))
     throw refuse(`credentials in the URL are not allowed; remove them (${rules.credentials})`);
   if (rules.query === 'refuse' && (url.search !== '' || url.hash !== '' || /[?#]/.test(text)))
     throw refuse('a query or fragment is not allowed; remove the ?… or #… part');

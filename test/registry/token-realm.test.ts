@@ -28,6 +28,14 @@ describe('checkRealm', () => {
     expect(checked.ok ? '' : checked.why).toMatch(why);
     expect(checked.ok ? '' : checked.why).not.toContain('u:p');
   });
+  it("an '@' before the query is user info, and no piece of it is shown", () => {
+    const checked = ok('https://u:1234/pw-secret@registry.example/token');
+    expect(checked).toMatchObject({ ok: false, problem: 'credentials' });
+    expect(JSON.stringify(checked)).not.toContain('pw-secret');
+    const notUrl = ok('https://u:pw-secret@[bad/token');
+    expect(notUrl).toMatchObject({ ok: false, problem: 'not_url' });
+    expect(JSON.stringify(notUrl)).not.toContain('pw-secret');
+  });
   it('an anonymous request checks only the URL', () => {
     expect(ok('https://auth.example/token', 'registry.example', [], false)).toMatchObject({ ok: true });
     expect(ok('http://auth.example/token', 'registry.example', [], false)).toMatchObject({ problem: 'plain_http' });

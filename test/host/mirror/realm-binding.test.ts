@@ -58,6 +58,25 @@ describe('realm binding on the mirror endpoint', () => {
     }
   });
 
+  it('a realm URL no credential may cross (plain http off loopback) fails the pull once-worded, upstream_realm, nothing sent', async () => {
+    const plain = await startFixtureUpstream((_req, res) =>
+      json(res, 401, { errors: [] }, { 'www-authenticate': 'Bearer realm="http://auth.remote.example/token"' }),
+    );
+    const mirror = await startInProcessMirror([parseUpstream(plain.url)], { username: 'u', secret: 'pw-secret-123' });
+    try {
+      const response = await fetch(`${mirror.url}/v2/app/manifests/1`);
+      expect(response.status).toBe(502);
+      const text = await response.text();
+      expect(text).toContain('the token realm http://auth.remote.example/token is plain http');
+      expect(text.split(`upstream ${plain.url}:`)).toHaveLength(2);
+      expect(text).not.toContain('pw-secret-123');
+      await lineMatching(mirror, /repository=app .*cause=upstream_realm/);
+    } finally {
+      await mirror.close();
+      await plain.close();
+    }
+  });
+
   it('sends it to a realm listed for the upstream', async () => {
     const mirror = await startInProcessMirror([parseUpstream(upstream.url, { realms: [new URL(realm.url).host] })], {
       username: 'u',

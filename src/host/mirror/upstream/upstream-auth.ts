@@ -154,10 +154,7 @@ function realmFor(
       'realm_unbound',
       `${checked.why}; if that realm is the registry's own, list ${checked.realmHost} with --upstream-realm or in the dstack server's realms for ${upstream.registry}`,
     );
-  throw new CodedError(
-    'realm_failed',
-    `upstream ${upstream.url}: ${checked.why}; check the registry's auth configuration`,
-  );
+  throw new CodedError('realm_failed', `${checked.why}; check the registry's auth configuration`);
 }
 
 // A shared promise that many pulls await gets a deadline of its own, and a failed one is
