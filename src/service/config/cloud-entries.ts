@@ -14,6 +14,7 @@ export interface CloudSettings {
   keyFile?: string;
   tokenUrl?: string;
   tenant?: string;
+  tokens?: string;
   username?: string;
   password?: string;
   passwordEnv?: string;
@@ -34,7 +35,7 @@ export function ecrNameParts(key: string): { account: string; region: string } |
 // the server's credential chain, so there is no password setting.
 export function ecrEntry(base: Base, raw: CloudSettings, where: string): RegistryEntry {
   refuseDockerHub(base, where, 'ecr');
-  refuseOthers(raw, where, 'ecr', ['keyFile', 'tokenUrl', 'tenant']);
+  refuseOthers(raw, where, 'ecr', ['keyFile', 'tokenUrl', 'tenant', 'tokens']);
   const named = ecrNameParts(base.key);
   const account = raw.account ?? named?.account;
   const region = raw.region ?? named?.region;
@@ -61,7 +62,7 @@ export function ecrEntry(base: Base, raw: CloudSettings, where: string): Registr
 // identity of the server's metadata server.
 export function garEntry(base: Base, raw: CloudSettings, where: string): RegistryEntry {
   refuseDockerHub(base, where, 'gar');
-  refuseOthers(raw, where, 'gar', ['account', 'region', 'tenant']);
+  refuseOthers(raw, where, 'gar', ['account', 'region', 'tenant', 'tokens']);
   const givenTokenUrl = raw.tokenUrl;
   const tokenUrl =
     givenTokenUrl === undefined ? undefined : inSetting(`${where}.tokenUrl`, () => validateHttpUrl(givenTokenUrl));
@@ -91,7 +92,19 @@ export function acrEntry(base: Base, raw: CloudSettings, where: string): Registr
       'config_invalid',
       `${where}.tenant: "${printable(raw.tenant, 40)}" is not a tenant id or domain`,
     );
-  return { ...base, source: 'acr', acr: { ...(raw.tenant !== undefined ? { tenant: raw.tenant } : {}) } };
+  if (raw.tokens !== undefined && raw.tokens !== 'registry' && raw.tokens !== 'repository')
+    throw new CodedError(
+      'config_invalid',
+      `${where}.tokens: "${printable(raw.tokens, 20)}" is not registry (hosts get the ACR refresh token) or repository (hosts get a pull token for one repository)`,
+    );
+  return {
+    ...base,
+    source: 'acr',
+    acr: {
+      ...(raw.tenant !== undefined ? { tenant: raw.tenant } : {}),
+      ...(raw.tokens === 'repository' ? { tokens: 'repository' as const } : {}),
+    },
+  };
 }
 
 // Docker Hub takes no cloud identity; its pull-through cache in the cloud is the registry to name.
@@ -117,7 +130,7 @@ function refuseOthers(raw: CloudSettings, where: string, source: string, foreign
 
 // The cloud settings on a source that does not read them.
 export function refuseCloudSettings(raw: CloudSettings, where: string, source: string): void {
-  for (const key of ['account', 'region', 'keyFile', 'tokenUrl', 'tenant'] as const) {
+  for (const key of ['account', 'region', 'keyFile', 'tokenUrl', 'tenant', 'tokens'] as const) {
     if (raw[key] !== undefined)
       throw new CodedError(
         'config_invalid',

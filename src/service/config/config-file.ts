@@ -24,6 +24,7 @@ export interface FileRegistry {
   keyFile?: string;
   tokenUrl?: string;
   tenant?: string;
+  tokens?: string;
 }
 
 // The optional JSON file named by DSTACK_REGISTRY_AUTH_CONFIG. Every key mirrors a
@@ -105,6 +106,7 @@ const REGISTRY: Record<string, Kind> = {
   keyFile: 'string',
   tokenUrl: 'string',
   tenant: 'string',
+  tokens: 'string',
 };
 
 // Reads and shape-checks the file; unknown keys are errors, so a typo cannot silently drop a setting.

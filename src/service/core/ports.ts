@@ -80,8 +80,10 @@ export interface RegistryEntry {
   // `tokenUrl` replaces Google's token endpoint (a Private Service Connect endpoint).
   gar?: { keyFile?: string; tokenUrl?: string };
   // ACR: the Entra ID tenant named in the token exchange (default: the identity's own); the
-  // exchange goes to `<upstreamUrl>/oauth2/exchange`.
-  acr?: { tenant?: string };
+  // exchange goes to `<upstreamUrl>/oauth2/exchange`. `tokens: 'repository'`: the refresh token
+  // stays on the service, which trades it at the registry's realm for one repository's pull
+  // token per request, as the broker does with a password (cloud-sources.ts).
+  acr?: { tenant?: string; tokens?: 'repository' };
   issuer?: {
     // The `service` the registry names in its challenge and expects as the token `aud`.
     service: string;

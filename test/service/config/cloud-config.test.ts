@@ -61,6 +61,17 @@ describe('loadServiceConfig: the ecr and gar sources', () => {
     });
   });
 
+  it('acr: tokens repository is kept on the entry, registry (the default) leaves it out', async () => {
+    const config = await loadServiceConfig(
+      await withRegistries([
+        { registry: 'a.azurecr.io', source: 'acr', tokens: 'repository' },
+        { registry: 'b.azurecr.io', source: 'acr', tokens: 'registry' },
+      ]),
+      {},
+    );
+    expect(config.registries.map((entry) => entry.acr)).toEqual([{ tokens: 'repository' }, {}]);
+  });
+
   it('the default registry from dstack’s variable with DSTACK_REGISTRY_AUTH_DEFAULT_SOURCE=ecr', async () => {
     const config = await loadServiceConfig(
       {
@@ -122,6 +133,18 @@ describe('loadServiceConfig: the ecr and gar sources', () => {
     [
       { registry: 'registry.example', source: 'static', username: 'u', password: 'p', account: '123456789012' },
       /registries\[0\]\.account applies to the cloud sources \(ecr, gar, acr\), not static/,
+    ],
+    [
+      { registry: 'fleet.azurecr.io', source: 'acr', tokens: 'per-pull' },
+      /registries\[0\]\.tokens: "per-pull" is not registry \(hosts get the ACR refresh token\) or repository/,
+    ],
+    [
+      { registry: 'us-docker.pkg.dev', source: 'gar', tokens: 'repository' },
+      /registries\[0\]\.tokens does not apply to source gar/,
+    ],
+    [
+      { registry: 'registry.example', source: 'static', username: 'u', password: 'p', tokens: 'repository' },
+      /registries\[0\]\.tokens applies to the cloud sources \(ecr, gar, acr\), not static/,
     ],
   ])('refuses %j', async (entry, message) => {
     expect(await failure(await withRegistries([entry]))).toMatch(message);

@@ -10,7 +10,7 @@ import type {
 import { Secret } from '../../../common/secret.ts';
 import { CodedError } from '../../../common/errors.ts';
 import { createRealmDirectory } from './realm-directory.ts';
-import { requestRegistryToken } from './realm-token.ts';
+import { requestRegistryToken, type RealmAccount } from './realm-token.ts';
 import { createTokenCache, type CachedToken } from '../token-cache.ts';
 import type { RetryPolicy } from './upstream-request.ts';
 
@@ -28,6 +28,12 @@ export interface BrokerSourceDeps {
   // Tests shorten these; the service uses the defaults of upstream-request.ts.
   discoveryPolicy?: RetryPolicy;
   tokenPolicy?: RetryPolicy;
+  // Whose trade this is, for messages: `broker` (a configured password), or a cloud source
+  // whose minted credential is traded the same way (acr with tokens: repository).
+  kind?: 'broker' | 'acr';
+  // The account traded at the realm for a request, and until when it holds (a minted one
+  // expires; a repository token never outlives it). Default: the entry's broker account.
+  accountOf?: (request: CredentialRequest) => Promise<RealmAccount & { expiresAt?: Date }>;
 }
 
 // The `broker` credential source: the service keeps the registry password and trades it at the
@@ -37,8 +43,20 @@ export function createBrokerSource(deps: BrokerSourceDeps): BrokerSource {
   const cache = createTokenCache<Secret>();
   const prefersPost = new Set<string>();
 
-  const fetchToken = async (entry: RegistryEntry, repository: string): Promise<CachedToken<Secret>> => {
-    const account = entry.broker!;
+  const kind = deps.kind ?? 'broker';
+  const accountOf =
+    deps.accountOf ??
+    (async (request: CredentialRequest) => {
+      if (!request.registry.broker)
+        throw new Error(`registry ${request.registry.key} has source broker but no account`);
+      return request.registry.broker;
+    });
+
+  const fetchToken = async (
+    entry: RegistryEntry,
+    repository: string,
+    account: RealmAccount & { expiresAt?: Date },
+  ): Promise<CachedToken<Secret>> => {
     const realm = await realms.realmOf(entry);
     const started = performance.now();
     const result = await requestRegistryToken(realm, account, repository, {
@@ -60,7 +78,7 @@ export function createBrokerSource(deps: BrokerSourceDeps): BrokerSource {
           : '';
       throw new CodedError(
         'unavailable',
-        `registry ${entry.key} (source broker): token request for repository ${repository} failed: ${result.why}${hint}`,
+        `registry ${entry.key} (source ${kind}): token request for repository ${repository} failed: ${result.why}${hint}`,
       );
     }
     if (!result.answer.grantsPull) {
@@ -72,10 +90,13 @@ export function createBrokerSource(deps: BrokerSourceDeps): BrokerSource {
         `the token realm of registry ${entry.key} granted the service's account no pull access to repository ${repository}; check the repository name, or ask the operator about the account's permissions`,
       );
     }
+    // A token is kept no longer than the account it was traded with (a minted one expires).
+    const expiresAt =
+      account.expiresAt && account.expiresAt < result.answer.expiresAt ? account.expiresAt : result.answer.expiresAt;
     return {
       value: new Secret(result.answer.token),
-      expiresAt: result.answer.expiresAt,
-      lifetimeSeconds: result.answer.lifetimeSeconds,
+      expiresAt,
+      lifetimeSeconds: Math.min(result.answer.lifetimeSeconds, (expiresAt.getTime() - deps.clock().getTime()) / 1000),
     };
   };
 
@@ -84,16 +105,15 @@ export function createBrokerSource(deps: BrokerSourceDeps): BrokerSource {
     discover: () => realms.discoverAll(),
     async issue(request: CredentialRequest): Promise<IssuedCredential> {
       const entry = request.registry;
-      if (!entry.broker) throw new Error(`registry ${entry.key} has source broker but no account`);
       const repository = request.repository;
       if (repository === undefined) {
         throw new CodedError(
           'not_found',
-          `registry ${request.requestedKey} uses the broker source, which issues pull tokens for one repository at a time: send "repository" (the host-local mirror endpoint and auth-header do); the credential-helper protocol (get) cannot carry one`,
+          `registry ${request.requestedKey} uses ${kind === 'broker' ? 'the broker source' : `source ${kind} with tokens: repository`}, which issues pull tokens for one repository at a time: send "repository" (the host-local mirror endpoint and auth-header do); the credential-helper protocol (get) cannot carry one`,
         );
       }
-      const { value, result } = await cache.get(`${entry.key}\n${repository}`, request.now, () =>
-        fetchToken(entry, repository),
+      const { value, result } = await cache.get(`${entry.key}\n${repository}`, request.now, async () =>
+        fetchToken(entry, repository, await accountOf(request)),
       );
       deps.metrics.increment('dstack_registry_auth_broker_token_cache_total', { registry: entry.key, result });
       return { kind: 'bearer', repository, token: value.value, expiresAt: value.expiresAt };

@@ -1,4 +1,5 @@
-import type { Clock, CloudSourceKind, Metrics, RegistryEntry } from '../../core/ports.ts';
+import type { Clock, CloudSourceKind, CredentialRequest, Metrics, RegistryEntry } from '../../core/ports.ts';
+import { createBrokerSource } from '../broker/broker-source.ts';
 import { createMintingSource, type CloudSource, type Minter } from './minting-source.ts';
 
 // The vendors' SDKs are large and slow to load: each is imported only when a registry with its
@@ -30,5 +31,36 @@ export function createCloudSources(deps: {
       log: deps.log,
     });
   }
+  if (sources.acr) sources.acr = withRepositoryTokens(sources.acr, deps);
   return sources;
+}
+
+// ACR with `tokens: repository`: the minted refresh token stays on the service, which trades it
+// at the registry's own realm (its /v2/ challenge: /oauth2/token) for a pull token of the one
+// repository a host asks for, exactly as the broker trades a password (broker-source.ts). The
+// other ACR registries keep answering with the refresh token.
+function withRepositoryTokens(
+  acr: CloudSource,
+  deps: { registries: RegistryEntry[]; clock: Clock; metrics: Metrics; log: (line: string) => void },
+): CloudSource {
+  const scoped = deps.registries.filter((entry) => entry.source === 'acr' && entry.acr?.tokens === 'repository');
+  if (scoped.length === 0) return acr;
+  const repositories = createBrokerSource({
+    kind: 'acr',
+    registries: scoped,
+    clock: deps.clock,
+    metrics: deps.metrics,
+    log: deps.log,
+    accountOf: async (request: CredentialRequest) => {
+      const { repository: _one, ...forRegistry } = request;
+      const minted = await acr.issue(forRegistry);
+      if (minted.kind !== 'basic') throw new Error(`registry ${request.registry.key}: acr minted no refresh token`);
+      return { username: minted.username, password: minted.secret, expiresAt: minted.expiresAt };
+    },
+  });
+  return {
+    ...acr,
+    issue: (request) =>
+      request.registry.acr?.tokens === 'repository' ? repositories.issue(request) : acr.issue(request),
+  };
 }
