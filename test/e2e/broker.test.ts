@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lstat, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createScaffold, type Scaffold } from './harness/stack-scaffold.ts';
 import { startService, type Service } from '../helpers/built-service.ts';
@@ -16,6 +16,7 @@ import {
   engineImageRemove,
   engineRequest,
 } from './harness/engine-api.ts';
+import { filesUnder } from './harness/host-files.ts';
 import { startMirrorEndpoint, type MirrorEndpoint } from './harness/mirror-endpoint.ts';
 import {
   dockerHubBrokerEnv,
@@ -208,12 +209,3 @@ describe('e2e: a brokered registry behind someone else’s token realm, pulled t
 });
 
 // Every regular file under `dir` (sockets, fifos and links skipped), as [path, text].
-async function filesUnder(dir: string): Promise<[string, string][]> {
-  const found: [string, string][] = [];
-  for (const entry of await readdir(dir, { recursive: true }).catch(() => [] as string[])) {
-    const path = join(dir, entry);
-    const info = await lstat(path).catch(() => undefined);
-    if (info?.isFile()) found.push([path, (await readFile(path).catch(() => Buffer.alloc(0))).toString('latin1')]);
-  }
-  return found;
-}
