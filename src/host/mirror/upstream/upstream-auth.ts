@@ -1,3 +1,4 @@
+import { withDeadline } from '../../../common/deadline.ts';
 import { CodedError } from '../../../common/errors.ts';
 import { checkRealm } from '../../../registry/token-realm.ts';
 import type { HostCredential } from '../../credentials/host-credential.ts';
@@ -63,7 +64,7 @@ export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
           return challenge;
         })(),
         deadlineMs,
-        `the challenge ping to ${upstream.origin}/v2/`,
+        () => sharedTimeout(`the challenge ping to ${upstream.origin}/v2/`, deadlineMs),
       ).finally(() => pings.delete(upstream.origin));
       pings.set(upstream.origin, ping);
     }
@@ -97,7 +98,7 @@ export function createUpstreamAuth(deps: UpstreamAuthDeps): UpstreamAuth {
           return token;
         })(),
         deadlineMs,
-        `the token fetch from ${realm.origin}`,
+        () => sharedTimeout(`the token fetch from ${realm.origin}`, deadlineMs),
         () => (cancelled = true),
       ).finally(() => inflight.delete(key));
       inflight.set(key, pending);
@@ -157,18 +158,10 @@ function realmFor(
   throw new CodedError('realm_failed', `${checked.why}; check the registry's auth configuration`);
 }
 
-// A shared promise that many pulls await gets a deadline of its own, and a failed one is
-// dropped from its map (the .finally at each caller), so the next pull asks afresh.
-function withDeadline<T>(work: Promise<T>, ms: number, what: string, onTimeout?: () => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      onTimeout?.();
-      reject(new CodedError('upstream_timeout', `${what} did not finish within ${ms / 1000} s`));
-    }, ms);
-  });
-  work.catch(() => {});
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+// A shared ping or token fetch past its deadline fails every pull waiting on it, and is dropped
+// from its map (the .finally at each caller), so the next pull asks afresh.
+function sharedTimeout(what: string, ms: number): CodedError {
+  return new CodedError('upstream_timeout', `${what} did not finish within ${ms / 1000} s`);
 }
 
 export function pullScope(repository: string): string {

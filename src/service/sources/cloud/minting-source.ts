@@ -10,6 +10,7 @@ import type {
 } from '../../core/ports.ts';
 import type { Secret } from '../../../common/secret.ts';
 import { MINT_DEADLINE_MS, retryAfterFor, VendorFailure } from '../../core/vendor-failure.ts';
+import { withDeadline } from '../../../common/deadline.ts';
 import { oneLine } from '../../../common/errors.ts';
 import { createTokenCache } from '../token-cache.ts';
 
@@ -152,20 +153,14 @@ export function createMintingSource(deps: MintingSourceDeps): CloudSource {
 // A mint that has not settled by MINT_DEADLINE_MS fails as unreachable (the call itself may go
 // on in the SDK; its late answer is dropped).
 function withMintDeadline<T>(minting: Promise<T>, entry: RegistryEntry, kind: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new VendorFailure(
-            'unreachable',
-            `registry ${entry.key} (source ${kind}): the cloud's API did not answer within ${MINT_DEADLINE_MS / 1000} s; check the service host's route to it`,
-            { retryAfterSeconds: retryAfterFor('unreachable') },
-          ),
-        ),
-      MINT_DEADLINE_MS,
-    );
-  });
-  minting.catch(() => {}); // a late failure after the deadline is not unhandled
-  return Promise.race([minting, deadline]).finally(() => clearTimeout(timer));
+  return withDeadline(
+    minting,
+    MINT_DEADLINE_MS,
+    () =>
+      new VendorFailure(
+        'unreachable',
+        `registry ${entry.key} (source ${kind}): the cloud's API did not answer within ${MINT_DEADLINE_MS / 1000} s; check the service host's route to it`,
+        { retryAfterSeconds: retryAfterFor('unreachable') },
+      ),
+  );
 }
