@@ -1,3 +1,4 @@
+import { makeCertificate } from '../../helpers/tls-fixtures.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -197,25 +198,7 @@ describe('dstack-registry-auth binary: start-up refusals from the review (one li
   it('refuses a garbage TLS certificate and a mismatched pair, naming the settings', async () => {
     const tls = join(dir, 'tls');
     await mkdir(tls, { recursive: true });
-    for (const name of ['a', 'b']) {
-      await execa('openssl', [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        join(tls, `${name}.key`),
-        '-out',
-        join(tls, `${name}.crt`),
-        '-subj',
-        '/CN=127.0.0.1',
-        '-days',
-        '1',
-      ]);
-    }
+    for (const name of ['a', 'b']) await makeCertificate(tls, { name });
     await writeFile(join(tls, 'garbage.pem'), 'not a certificate\n');
     const serve = (cert: string, key: string) =>
       run(['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'tls-data')], {
@@ -223,10 +206,10 @@ describe('dstack-registry-auth binary: start-up refusals from the review (one li
         DSTACK_REGISTRY_AUTH_TLS_CERT: join(tls, cert),
         DSTACK_REGISTRY_AUTH_TLS_KEY: join(tls, key),
       });
-    const garbage = oneLineFailure(await serve('garbage.pem', 'a.key'));
+    const garbage = oneLineFailure(await serve('garbage.pem', 'a-key.pem'));
     expect(garbage).toContain('DSTACK_REGISTRY_AUTH_TLS_CERT');
     expect(garbage).not.toMatch(/routines|error:0/);
-    const mismatch = oneLineFailure(await serve('a.crt', 'b.key'));
+    const mismatch = oneLineFailure(await serve('a.pem', 'b-key.pem'));
     expect(mismatch).toContain('DSTACK_REGISTRY_AUTH_TLS_CERT');
     expect(mismatch).toContain('DSTACK_REGISTRY_AUTH_TLS_KEY');
     expect(mismatch).not.toMatch(/routines|error:0/);

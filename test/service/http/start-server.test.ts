@@ -2,36 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { makeCertificate } from '../../helpers/tls-fixtures.ts';
 import { startServer } from '../../../src/service/http/start-server.ts';
 import { isCodedError } from '../../../src/common/errors.ts';
 import type { ServerResponse } from 'node:http';
 
 let dir: string;
-const pair = (name: string) => ({ certFile: join(dir, `${name}.crt`), keyFile: join(dir, `${name}.key`) });
+const pair = (name: string) => ({ certFile: join(dir, `${name}.pem`), keyFile: join(dir, `${name}-key.pem`) });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'start-server-'));
-  for (const name of ['a', 'b']) {
-    const { certFile, keyFile } = pair(name);
-    await execa('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-subj',
-      '/CN=127.0.0.1',
-      '-days',
-      '1',
-    ]);
-  }
+  for (const name of ['a', 'b']) await makeCertificate(dir, { name });
   await writeFile(join(dir, 'garbage.pem'), 'this is not a PEM file\n');
 });
 afterAll(async () => {
