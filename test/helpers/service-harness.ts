@@ -22,6 +22,8 @@ export interface TestService {
   logLines: string[];
   now(): Date;
   advance(seconds: number): void;
+  // A counter's value in /metrics for the series with exactly these labels (`a="x",b="y"`), 0 when absent.
+  metric(name: string, labels: string): number;
   mint(instance: string, project: string, ttlSeconds?: number): Promise<string>;
   request(
     path: string,
@@ -64,6 +66,9 @@ export async function startTestService(
     now: clock,
     advance(seconds) {
       now = new Date(now.getTime() + seconds * 1000);
+    },
+    metric(name, labels) {
+      return Number(new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, 'm').exec(service.metrics.render())?.[1] ?? 0);
     },
     async mint(instance, project, ttlSeconds = 3600) {
       return (

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expectVendorRefusalAnswer } from '../../../helpers/vendor-refusal.ts';
 import { startTestService, START, type TestService } from '../../../helpers/service-harness.ts';
 import { FAILURE_HOLD_MS } from '../../../../src/service/sources/cloud/minting-source.ts';
 import { ecrServiceEnv, startEcrStandIn, type EcrStandIn } from '../../../fixtures/cloud/ecr-stand-in.ts';
@@ -25,10 +26,6 @@ const savedEnv = { ...process.env };
 
 async function credential(registry = REGISTRY) {
   return svc.request('/v1/credentials', { token, body: { registry } });
-}
-
-function metric(name: string, labels: string): number {
-  return 0 + Number(new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, 'm').exec(svc.service.metrics.render())?.[1] ?? 0);
 }
 
 describe('ecr source: minted by the AWS SDK at an endpoint that checks SigV4', () => {
@@ -91,7 +88,7 @@ describe('ecr source: minted by the AWS SDK at an endpoint that checks SigV4', (
     await credential();
     expect(ecr.mints).toBe(3);
     expect(
-      metric('dstack_registry_auth_cloud_token_cache_total', `registry="${REGISTRY}",result="hit",source="ecr"`),
+      svc.metric('dstack_registry_auth_cloud_token_cache_total', `registry="${REGISTRY}",result="hit",source="ecr"`),
     ).toBeGreaterThanOrEqual(3);
   });
 
@@ -128,25 +125,15 @@ describe('ecr source: minted by the AWS SDK at an endpoint that checks SigV4', (
       ecr.failWith = { status, type };
       try {
         const answer = await credential();
-        expect(answer.status).toBe(503);
+        expectVendorRefusalAnswer(svc, answer, { registry: REGISTRY, source: 'ecr', line, retry, outcome });
         expect(answer.json.error).toBe('unavailable');
         expect(answer.json.message).toMatch(
           new RegExp(
             `^registry ${REGISTRY.replace(/\./g, '\\.')} \\(source ecr\\): AWS answered HTTP ${status} ${type}`,
           ),
         );
-        // The host prints at most 200 characters of a server's message.
-        expect(answer.json.message.length).toBeLessThanOrEqual(200);
-        expect(answer.json.message).toMatch(line);
         expect(answer.json.message).not.toContain('\n');
         expect(answer.json.message).not.toContain('fixture:');
-        expect(answer.headers.get('retry-after') !== null).toBe(retry);
-        expect(
-          metric(
-            'dstack_registry_auth_cloud_token_requests_total',
-            `outcome="${outcome}",registry="${REGISTRY}",source="ecr"`,
-          ),
-        ).toBeGreaterThanOrEqual(1);
         // The vendor's own message is for the service log.
         expect(svc.logLines.some((l) => l.includes(`fixture: ${type}`))).toBe(true);
         // Asked again within FAILURE_HOLD_MS: the same answer, and the vendor is not asked.

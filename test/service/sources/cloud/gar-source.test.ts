@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expectVendorRefusalAnswer } from '../../../helpers/vendor-refusal.ts';
 import { startTestService, START, type TestService } from '../../../helpers/service-harness.ts';
 import { FAILURE_HOLD_MS } from '../../../../src/service/sources/cloud/minting-source.ts';
 import {
@@ -23,8 +24,6 @@ let svc: TestService;
 let token: string;
 
 const credential = () => svc.request('/v1/credentials', { token, body: { registry: REGISTRY } });
-const metric = (name: string, labels: string) =>
-  Number(new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, 'm').exec(svc.service.metrics.render())?.[1] ?? 0);
 
 describe('gar source: minted by Google’s auth library at a token endpoint that checks the JWT grant', () => {
   beforeAll(async () => {
@@ -79,7 +78,7 @@ describe('gar source: minted by Google’s auth library at a token endpoint that
     await Promise.all(Array.from({ length: 6 }, () => credential()));
     expect(google.mints).toBe(3);
     expect(
-      metric('dstack_registry_auth_cloud_token_cache_total', `registry="${REGISTRY}",result="joined",source="gar"`),
+      svc.metric('dstack_registry_auth_cloud_token_cache_total', `registry="${REGISTRY}",result="joined",source="gar"`),
     ).toBeGreaterThanOrEqual(1);
   });
 
@@ -113,19 +112,7 @@ describe('gar source: minted by Google’s auth library at a token endpoint that
       google.failWith = { status, error };
       try {
         const answer = await credential();
-        expect(answer.status).toBe(503);
-        expect(answer.json.message).toMatch(
-          new RegExp(`^registry ${REGISTRY.replace(/\./g, '\\.')} \\(source gar\\): `),
-        );
-        expect(answer.json.message).toMatch(line);
-        expect(answer.json.message.length).toBeLessThanOrEqual(200);
-        expect(answer.headers.get('retry-after') !== null).toBe(retry);
-        expect(
-          metric(
-            'dstack_registry_auth_cloud_token_requests_total',
-            `outcome="${outcome}",registry="${REGISTRY}",source="gar"`,
-          ),
-        ).toBeGreaterThanOrEqual(1);
+        expectVendorRefusalAnswer(svc, answer, { registry: REGISTRY, source: 'gar', line, retry, outcome });
         // Asked again within FAILURE_HOLD_MS: the same answer, and the vendor is not asked.
         const asked = google.requests;
         expect((await credential()).json.message).toBe(answer.json.message);
