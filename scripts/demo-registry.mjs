@@ -1,13 +1,10 @@
 // The real CNCF registry for `npm run demo`'s last step (Debian's docker-registry): started on
-// a loopback port, seeded with one tiny image through its HTTP API, restarted with the
+// a loopback port, seeded with one tiny image (test/helpers/seed-image.ts, the tests' own), restarted with the
 // `auth: token` section `dstack-registry-auth registry-config` prints.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { accessSync, closeSync, constants, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-
-const MANIFEST_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
 
 // docker-registry on PATH (Debian installs it as /usr/bin/docker-registry).
 export function findDockerRegistry() {
@@ -73,47 +70,4 @@ export async function startDockerRegistry(binary, dir, { port = 0, authYaml } = 
     }
     await new Promise((resolve) => setTimeout(resolve, 30));
   }
-}
-
-// One image with a one-blob layer, uploaded as a client would push it; returns the manifest digest.
-export async function seedImage(registryUrl, repository, tag) {
-  const config = Buffer.from(
-    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }),
-  );
-  await uploadBlob(registryUrl, repository, config);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MANIFEST_TYPE,
-      config: {
-        mediaType: 'application/vnd.docker.container.image.v1+json',
-        size: config.length,
-        digest: sha256(config),
-      },
-      layers: [],
-    }),
-  );
-  const put = await fetch(`${registryUrl}/v2/${repository}/manifests/${tag}`, {
-    method: 'PUT',
-    headers: { 'content-type': MANIFEST_TYPE },
-    body: manifest,
-  });
-  if (put.status !== 201) throw new Error(`seeding ${repository}:${tag}: HTTP ${put.status}`);
-  return sha256(manifest);
-}
-
-async function uploadBlob(registryUrl, repository, blob) {
-  const start = await fetch(`${registryUrl}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
-  const location = new URL(start.headers.get('location') ?? '', registryUrl);
-  location.searchParams.set('digest', sha256(blob));
-  const put = await fetch(location, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/octet-stream' },
-    body: blob,
-  });
-  if (put.status !== 201) throw new Error(`seeding a blob of ${repository}: HTTP ${put.status}`);
-}
-
-function sha256(data) {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }

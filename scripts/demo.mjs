@@ -18,7 +18,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findDockerRegistry, seedImage, startDockerRegistry } from './demo-registry.mjs';
+import { findDockerRegistry, startDockerRegistry } from './demo-registry.mjs';
+import { seedImage } from '../test/helpers/seed-image.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
@@ -192,7 +193,12 @@ async function main() {
 async function seedUpstream(binary, dir) {
   const seeding = await startDockerRegistry(binary, dir);
   try {
-    return { host: seeding.host, port: seeding.port, dir, digest: await seedImage(seeding.url, 'library/hello', '1') };
+    return {
+      host: seeding.host,
+      port: seeding.port,
+      dir,
+      digest: (await seedImage({ registryUrl: seeding.url, repository: 'library/hello', tag: '1' })).manifestDigest,
+    };
   } finally {
     await seeding.stop();
   }
