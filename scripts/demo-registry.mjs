@@ -1,6 +1,6 @@
 // The real CNCF registry for `npm run demo`'s last step (Debian's docker-registry): started on
-// a loopback port, seeded with one tiny image (test/helpers/seed-image.ts, the tests' own), restarted with the
-// `auth: token` section `dstack-registry-auth registry-config` prints.
+// a loopback port, seeded with one tiny image (by test/helpers/seed-image.ts, the tests' own),
+// restarted with the `auth: token` section `dstack-registry-auth registry-config` prints.
 import { spawn } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
