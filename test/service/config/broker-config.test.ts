@@ -1,33 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { configRefusal, useServiceConfigFiles } from '../../helpers/service-config-file.ts';
+import { describe, expect, it } from 'vitest';
 import { loadServiceConfig } from '../../../src/service/config/service-config.ts';
 import { unknownSettings } from '../../../src/service/config/unknown-settings.ts';
 import { DOCKER_HUB_KEY } from '../../../src/registry/registry-key.ts';
-import { isCodedError } from '../../../src/common/errors.ts';
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-async function withFile(content: unknown): Promise<Record<string, string>> {
-  const dir = await mkdtemp(join(tmpdir(), 'broker-config-'));
-  dirs.push(dir);
-  const path = join(dir, 'config.json');
-  await writeFile(path, JSON.stringify(content));
-  return { DSTACK_REGISTRY_AUTH_CONFIG: path };
-}
-
-async function failure(env: Record<string, string>): Promise<string> {
-  const error = await loadServiceConfig(env, {}).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isCodedError(error, 'config_invalid'), String(error)).toBe(true);
-  return (error as Error).message;
-}
+const configFiles = useServiceConfigFiles('broker-config-');
+const withFile = configFiles.env;
+const failure = async (env: Record<string, string>) => (await configRefusal(loadServiceConfig(env, {}))).message;
 
 const HUB_ACCOUNT = {
   DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_USERNAME: 'hub-user',

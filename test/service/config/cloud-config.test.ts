@@ -1,34 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { configRefusal, useServiceConfigFiles } from '../../helpers/service-config-file.ts';
+import { describe, expect, it } from 'vitest';
 import { loadServiceConfig } from '../../../src/service/config/service-config.ts';
 import { DOCKER_HUB_KEY } from '../../../src/registry/registry-key.ts';
-import { isCodedError } from '../../../src/common/errors.ts';
 
 // Configuration of the cloud sources: what each reads from the registry name and its settings,
 // and the settings that would be silently ignored, refused instead.
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-async function withRegistries(registries: unknown[]): Promise<Record<string, string>> {
-  const dir = await mkdtemp(join(tmpdir(), 'cloud-config-'));
-  dirs.push(dir);
-  const path = join(dir, 'config.json');
-  await writeFile(path, JSON.stringify({ registries }));
-  return { DSTACK_REGISTRY_AUTH_CONFIG: path };
-}
-
-async function failure(env: Record<string, string>): Promise<string> {
-  const error = await loadServiceConfig(env, {}).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isCodedError(error, 'config_invalid'), String(error)).toBe(true);
-  return (error as Error).message;
-}
+const configFiles = useServiceConfigFiles('cloud-config-');
+const withRegistries = (registries: unknown[]) => configFiles.env({ registries });
+const failure = async (env: Record<string, string>) => (await configRefusal(loadServiceConfig(env, {}))).message;
 
 describe('loadServiceConfig: the ecr and gar sources', () => {
   it('reads account and region from an ECR name, or from account and region for another name', async () => {

@@ -1,32 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { configRefusal, useServiceConfigFiles } from '../../helpers/service-config-file.ts';
+import { describe, expect, it } from 'vitest';
 import { assertTransportAllowed, loadServiceConfig } from '../../../src/service/config/service-config.ts';
 import { DOCKER_HUB_KEY } from '../../../src/registry/registry-key.ts';
-import { isCodedError } from '../../../src/common/errors.ts';
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-async function configFile(content: unknown): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'service-config-'));
-  dirs.push(dir);
-  const path = join(dir, 'config.json');
-  await writeFile(path, typeof content === 'string' ? content : JSON.stringify(content));
-  return path;
-}
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isCodedError(error, 'config_invalid'), String(error)).toBe(true);
-  return error as Error;
-}
+const configFile = useServiceConfigFiles('service-config-').file;
 
 describe('loadServiceConfig: dstack default registry variables', () => {
   it('serves the default registry under its own key and the Docker Hub key, as a mirror, with static credentials', async () => {
@@ -128,7 +105,7 @@ describe('loadServiceConfig: dstack default registry variables', () => {
       mirrorUrl: 'https://mirror.mycompany.example:8443',
       issuer: { service: 'cache-service' },
     });
-    const bad = await failure(
+    const bad = await configRefusal(
       loadServiceConfig(
         {
           DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'r.example',
@@ -144,7 +121,7 @@ describe('loadServiceConfig: dstack default registry variables', () => {
   it.each(['https://m.example/?x=1', 'https://m.example/#f', 'm.example'])(
     'refuses the mirror URL %s that no host could use, in one line naming the setting',
     async (mirror) => {
-      const bad = await failure(
+      const bad = await configRefusal(
         loadServiceConfig(
           { DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'r.example', DSTACK_REGISTRY_AUTH_DEFAULT_MIRROR_URL: mirror },
           {},
@@ -180,13 +157,13 @@ describe('loadServiceConfig: dstack default registry variables', () => {
     [{ DSTACK_REGISTRY_AUTH_PUBLIC_URL: 'not a url' }, 'DSTACK_REGISTRY_AUTH_PUBLIC_URL'],
     [{ DSTACK_REGISTRY_AUTH_PLAIN_HTTP: 'maybe' }, 'DSTACK_REGISTRY_AUTH_PLAIN_HTTP'],
   ])('rejects %j naming %s, without echoing a password', async (env, name) => {
-    const error = await failure(loadServiceConfig(env as Record<string, string>, {}));
+    const error = await configRefusal(loadServiceConfig(env as Record<string, string>, {}));
     expect(error.message).toContain(name);
     expect(error.message).not.toMatch(/\n/);
   });
 
   it('never puts the password into an error message', async () => {
-    const error = await failure(
+    const error = await configRefusal(
       loadServiceConfig({ DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY_PASSWORD: 'hunter2-secret-value' }, {}),
     );
     expect(error.message).not.toContain('hunter2-secret-value');
@@ -323,14 +300,14 @@ describe('loadServiceConfig: service settings', () => {
     [{ plainHttp: 'yes' }, 'plainHttp'],
   ])('rejects a bad file (%j) naming %s', async (content, name) => {
     const path = await configFile(content);
-    const error = await failure(loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path }, {}));
+    const error = await configRefusal(loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path }, {}));
     expect(error.message).toContain(name);
     expect(error.message).toContain('DSTACK_REGISTRY_AUTH_CONFIG');
   });
 
   it('rejects a file registry that claims the default registry key', async () => {
     const path = await configFile({ registries: [{ registry: 'https://docker.mycompany.example', source: 'issuer' }] });
-    const error = await failure(
+    const error = await configRefusal(
       loadServiceConfig(
         { DSTACK_REGISTRY_AUTH_CONFIG: path, DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'docker.mycompany.example' },
         {},
@@ -346,7 +323,7 @@ describe('loadServiceConfig: service settings', () => {
         { registry: 'b.example', source: 'issuer', service: 'shared', projects: ['B'] },
       ],
     });
-    const error = await failure(loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path }, {}));
+    const error = await configRefusal(loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: path }, {}));
     expect(error.message).toContain('registries[1].service');
     expect(error.message).toContain('a.example');
     expect(error.message).toContain('b.example');
@@ -358,7 +335,7 @@ describe('loadServiceConfig: service settings', () => {
     const path = await configFile({
       registries: [{ registry: 'b.example', source: 'issuer', service: 'docker.mycompany.example' }],
     });
-    const error = await failure(
+    const error = await configRefusal(
       loadServiceConfig(
         {
           DSTACK_REGISTRY_AUTH_CONFIG: path,
@@ -387,7 +364,7 @@ describe('loadServiceConfig: service settings', () => {
   });
 
   it('caps the instance token lifetime setting at 365d, naming the setting', async () => {
-    const error = await failure(loadServiceConfig({ DSTACK_REGISTRY_AUTH_INSTANCE_TOKEN_TTL: '999999999d' }, {}));
+    const error = await configRefusal(loadServiceConfig({ DSTACK_REGISTRY_AUTH_INSTANCE_TOKEN_TTL: '999999999d' }, {}));
     expect(error.message).toMatch(/^DSTACK_REGISTRY_AUTH_INSTANCE_TOKEN_TTL: .*365d/);
     expect(
       (await loadServiceConfig({ DSTACK_REGISTRY_AUTH_INSTANCE_TOKEN_TTL: '365d' }, {})).instanceTokenTtlSeconds,
@@ -395,7 +372,9 @@ describe('loadServiceConfig: service settings', () => {
   });
 
   it('names a missing config file', async () => {
-    const error = await failure(loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: '/nonexistent/config.json' }, {}));
+    const error = await configRefusal(
+      loadServiceConfig({ DSTACK_REGISTRY_AUTH_CONFIG: '/nonexistent/config.json' }, {}),
+    );
     expect(error.message).toContain('/nonexistent/config.json');
   });
 });
