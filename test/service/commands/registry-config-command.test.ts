@@ -1,16 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { useTempDirs } from '../../helpers/temp-dirs.ts';
+import { describe, expect, it } from 'vitest';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { registryConfigCommand, BUNDLE_FILE } from '../../../src/service/commands/registry-config-command.ts';
 import { loadRegistrySigningKeys } from '../../../src/service/token/registry-signing-keys.ts';
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
+const tempDir = useTempDirs('registry-config-');
 
 async function run(argv: string[], env: Record<string, string>, cwd: string) {
   const stdout = new PassThrough();
@@ -24,8 +21,7 @@ async function run(argv: string[], env: Record<string, string>, cwd: string) {
 }
 
 async function setup() {
-  const dir = await mkdtemp(join(tmpdir(), 'registry-config-'));
-  dirs.push(dir);
+  const dir = await tempDir();
   const env = {
     DSTACK_REGISTRY_AUTH_DATA_DIR: join(dir, 'data'),
     DSTACK_SERVER_DEFAULT_DOCKER_REGISTRY: 'docker.mycompany.example',
