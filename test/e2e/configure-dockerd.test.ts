@@ -20,7 +20,9 @@ describe.each(dockerdMatrix())('configure with a real dockerd, on $label', (engi
   it('configure adds the mirror to the running daemon without a restart; unconfigure takes it out the same way', async () => {
     const { dir, dockerd } = setup;
     const pid = dockerd.pid;
-    const configured = await run([
+    // The same command twice: the second must find nothing to change (one list, so both name
+    // every file: a second run that named no certs dir once wrote the host's).
+    const configure = [
       'configure',
       ...common(),
       '--docker-config',
@@ -33,7 +35,8 @@ describe.each(dockerdMatrix())('configure with a real dockerd, on $label', (engi
       'docker',
       '--mirror',
       MIRROR,
-    ]);
+    ];
+    const configured = await run(configure);
     expect(configured.exitCode, `${configured.stdout}\n${configured.stderr}`).toBe(0);
     expect(configured.stdout).toContain(`dockerd: reloaded (pid ${pid}, no restart); docker info shows ${MIRROR}`);
     expect(configured.stdout).toContain(
@@ -48,20 +51,7 @@ describe.each(dockerdMatrix())('configure with a real dockerd, on $label', (engi
       '127.0.0.1:5999': 'dstack',
     });
 
-    const again = await run([
-      'configure',
-      ...common(),
-      '--docker-config',
-      join(dir, 'client'),
-      '--daemon-json',
-      dockerd.daemonJsonPath,
-      '--docker-certs-dir',
-      dockerd.certsDir,
-      '--engines',
-      'docker',
-      '--mirror',
-      MIRROR,
-    ]);
+    const again = await run(configure);
     expect(again.exitCode).toBe(0);
     expect(again.stdout).toContain('dockerd: mirror in effect (docker info)');
     expect(again.stdout, `${again.stdout}\n${again.stderr}`).toContain('already configured: nothing changed');
